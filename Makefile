@@ -1,0 +1,37 @@
+# The two set-up commands of the README: `make run` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: run test lint check-types check-imports unit webhook emulator db-upgrade clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+run: $(BIN)/.installed
+	$(BIN)/peduli run
+
+webhook: $(BIN)/.installed
+	$(BIN)/peduli webhook
+
+db-upgrade: $(BIN)/.installed
+	$(BIN)/peduli db upgrade
+
+lint: $(BIN)/.installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+check-types: $(BIN)/.installed
+	$(BIN)/mypy
+
+check-imports: $(BIN)/.installed
+	$(BIN)/lint-imports
+
+test: lint check-types check-imports
+	$(BIN)/pytest -q
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

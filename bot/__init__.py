@@ -1,0 +1,1 @@
+"""Everything that touches the world: storage, Telegram transports, command line, wired in bot.app."""

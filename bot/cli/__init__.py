@@ -1,0 +1,46 @@
+"""Command line `peduli`. Each command imports only what it needs: `peduli nik` never loads aiogram."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="peduli", description="1 ASN 1 Pekerja Rentan bot")
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("run", help="run the bot with long polling")
+    commands.add_parser("webhook", help="run the webhook server (WEBHOOK_URL, WEBHOOK_SECRET)")
+    db = commands.add_parser("db", help="database maintenance")
+    db_commands = db.add_subparsers(dest="db_command", required=True)
+    db_commands.add_parser("upgrade", help="apply the Alembic migrations")
+    nik = commands.add_parser(
+        "nik", help="check NIKs; one JSON object per NIK; reads standard input when none given"
+    )
+    nik.add_argument("niks", nargs="*", metavar="NIK")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "nik":
+        from bot.cli.nik import main as nik_main
+
+        return nik_main(args.niks, sys.stdin, sys.stdout)
+    if args.command == "db":
+        from bot.cli.db import upgrade
+
+        return upgrade()
+    if args.command == "run":
+        from bot.app import run_polling
+
+        return run_polling()
+    if args.command == "webhook":
+        from bot.app import run_webhook
+
+        return run_webhook()
+    return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,44 @@
+"""Settings from environment variables (and a .env file in the working directory)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_PROGRAMME_FILE = Path(__file__).resolve().parent / "data" / "programme.toml"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    bot_token: str | None = Field(default=None, description="Token from @BotFather.")
+    telegram_api_url: str = Field(
+        default="https://api.telegram.org", description="Bot API base URL, without /bot<token>."
+    )
+    database_url: str = Field(
+        default="sqlite:///var/peduli.sqlite3",
+        description="SQLAlchemy URL; PostgreSQL: postgresql+psycopg://user@host/db",
+    )
+    redis_url: str | None = Field(
+        default=None, description="Sessions, locks and de-duplication in Redis when set."
+    )
+    admin_ids: str = Field(default="", description="Comma-separated Telegram user ids of admins.")
+    data_key: str | None = Field(
+        default=None, description="Base64 key (32 bytes) sealing NIK, NIP and phone numbers."
+    )
+    data_key_file: Path = Field(
+        default=PROJECT_ROOT / "var" / "dev-data-key",
+        description="Where a development key is generated when DATA_KEY is unset.",
+    )
+    webhook_url: str | None = Field(default=None, description="Public HTTPS URL of the webhook.")
+    webhook_secret: str | None = Field(default=None, description="Secret token Telegram echoes.")
+    webhook_listen: str = Field(default="0.0.0.0:8080", description="host:port to listen on.")
+    programme_file: Path = Field(default=DEFAULT_PROGRAMME_FILE)
+    log_level: str = "INFO"
+
+    @property
+    def admin_id_set(self) -> frozenset[int]:
+        return frozenset(int(part) for part in self.admin_ids.replace(" ", "").split(",") if part)

@@ -1,0 +1,61 @@
+"""What the engine asks the host to do, as frozen values. The host renders and sends them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TypeAlias
+
+from flows.commands import Command
+from flows.text import Label, Text
+
+
+@dataclass(frozen=True)
+class Button:
+    label: Label
+    value: str  # short, opaque, no personal data: the transport sends f"{seq}:{value}" (<= 64 bytes)
+
+
+@dataclass(frozen=True)
+class Message:
+    """A message to the user.
+
+    buttons: inline keyboard rows. seq: the prompt number the buttons belong to.
+    request_contact: show a one-time reply keyboard with Telegram's "share my contact" button.
+    remove_keyboard: take away a reply keyboard shown earlier.
+    replace: edit the message whose button was pressed instead of sending a new one (paging).
+    """
+
+    text: Text
+    buttons: tuple[tuple[Button, ...], ...] = ()
+    seq: int | None = None
+    request_contact: Label | None = None
+    remove_keyboard: bool = False
+    replace: bool = False
+
+
+@dataclass(frozen=True)
+class Toast:
+    """The short notice shown when a callback query is answered (<= 200 characters)."""
+
+    text: Text
+
+
+@dataclass(frozen=True)
+class ShowStatus:
+    """List the user's sponsorships: the host reads them from the database and renders them."""
+
+
+@dataclass(frozen=True)
+class Apply:
+    """A domain command for the host's unit of work. The outcome is fed back to the engine."""
+
+    command: Command
+
+
+Effect: TypeAlias = Message | Toast | ShowStatus | Apply
+
+
+@dataclass(frozen=True)
+class Turn:
+    session: object  # flows.session.Session; kept loose here to avoid an import cycle
+    effects: tuple[Effect, ...] = field(default_factory=tuple)

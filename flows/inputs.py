@@ -1,0 +1,46 @@
+"""What a user did, as frozen values the engine understands. Transports map updates to these."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TypeAlias
+
+
+@dataclass(frozen=True)
+class TextReceived:
+    text: str
+    message_id: int | None = None
+
+
+@dataclass(frozen=True)
+class ChoicePicked:
+    """An inline button pressed. seq is the prompt it belongs to: a press on an old prompt is stale."""
+
+    seq: int
+    value: str
+    message_id: int | None = None
+
+
+@dataclass(frozen=True)
+class ContactShared:
+    phone: str
+    is_own: bool  # the contact's user_id equals the sender's id
+    message_id: int | None = None
+
+
+@dataclass(frozen=True)
+class CommandIssued:
+    """A slash command, without the slash and any @botname: "start", "batal", "bantuan", ..."""
+
+    name: str
+    argument: str = ""
+
+
+@dataclass(frozen=True)
+class UnsupportedReceived:
+    """A photo, sticker, voice note, document, location...: something the bot cannot read here."""
+
+    kind: str
+
+
+Input: TypeAlias = TextReceived | ChoicePicked | ContactShared | CommandIssued | UnsupportedReceived
