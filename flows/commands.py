@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Literal, TypeAlias
 
+from flows.text import Text
+
 
 @dataclass(frozen=True)
 class SetLanguage:
@@ -47,9 +49,8 @@ class WorkerDetails:
 class ConsentGiven:
     """The sponsor's explicit consent to the salary deduction, as the user saw and pressed it."""
 
-    text_key: str  # locale key of the statement shown
+    statement: Text  # exactly what was shown; the host renders it again to hash the text
     text_version: str
-    params: tuple[tuple[str, str], ...]  # rendered parameters, so the host can hash the exact text
     amount: int  # rupiah a month
     first_month: date  # first day of the first month deducted
     message_id: int | None  # the Telegram message the consent button was pressed on
@@ -81,9 +82,9 @@ class Applied:
 class Refused:
     """The command broke a rule the database enforces.
 
-    reasons: "nip_taken" (another Telegram account signed up with this NIP), "nik_taken" (the worker
-    is already sponsored by another ASN; never say by whom), "limit_reached" (the ASN already sponsors
-    as many workers as allowed), "not_registered".
+    reasons: "nip_taken" (another Telegram account signed up with this NIP), "nik_taken" (the
+    worker is already sponsored by another ASN; never say by whom), "limit_reached" (the ASN
+    already sponsors as many workers as allowed), "not_registered".
     """
 
     reason: str

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TypeAlias
 
 from flows.commands import Command
@@ -12,7 +12,9 @@ from flows.text import Label, Text
 @dataclass(frozen=True)
 class Button:
     label: Label
-    value: str  # short, opaque, no personal data: the transport sends f"{seq}:{value}" (<= 64 bytes)
+    value: (
+        str  # short, opaque, no personal data: the transport sends f"{seq}:{value}" (<= 64 bytes)
+    )
 
 
 @dataclass(frozen=True)
@@ -47,15 +49,14 @@ class ShowStatus:
 
 @dataclass(frozen=True)
 class Apply:
-    """A domain command for the host's unit of work. The outcome is fed back to the engine."""
+    """A domain command for the host's unit of work.
+
+    awaits_outcome: the host feeds the outcome back (flows.router.settle) before telling the user
+    anything about it: "saved" is said only after the commit.
+    """
 
     command: Command
+    awaits_outcome: bool = False
 
 
 Effect: TypeAlias = Message | Toast | ShowStatus | Apply
-
-
-@dataclass(frozen=True)
-class Turn:
-    session: object  # flows.session.Session; kept loose here to avoid an import cycle
-    effects: tuple[Effect, ...] = field(default_factory=tuple)

@@ -14,7 +14,7 @@ class TextReceived:
 
 @dataclass(frozen=True)
 class ChoicePicked:
-    """An inline button pressed. seq is the prompt it belongs to: a press on an old prompt is stale."""
+    """An inline button pressed; seq is the prompt it belongs to: an old prompt's press is stale."""
 
     seq: int
     value: str

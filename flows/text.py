@@ -19,7 +19,7 @@ class Text:
 
 @dataclass(frozen=True)
 class Raw:
-    """Text that is data, not wording (an agency or village name): shown as it is, never translated."""
+    """Text that is data, not wording (an agency or village name): shown as is, not translated."""
 
     text: str
 

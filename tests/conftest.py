@@ -33,7 +33,7 @@ def postgres_url() -> Iterator[str]:
         admin = sqlalchemy.create_engine(base, isolation_level="AUTOCOMMIT")
         with admin.connect() as conn:
             conn.execute(sqlalchemy.text(f'CREATE SCHEMA "{schema}"'))
-    except Exception as error:  # noqa: BLE001 - any connection failure means "not reachable"
+    except Exception as error:  # any connection failure means "not reachable"
         _unavailable("PostgreSQL", error)
     separator = "&" if "?" in base else "?"
     yield f"{base}{separator}options=-csearch_path%3D{schema}"
@@ -51,7 +51,7 @@ def redis_url() -> str:
         client = redis.Redis.from_url(url)
         client.ping()
         client.close()
-    except Exception as error:  # noqa: BLE001
+    except Exception as error:
         _unavailable("Redis", error)
     return url
 

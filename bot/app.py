@@ -1,0 +1,157 @@
+"""The composition root: settings -> database, state stores, repository, service -> transport.
+
+Nothing does work at import time. Tests build the same objects with `build_service` and their own
+settings, so what runs in production is what the end-to-end tests drive.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Engine
+
+from bot.catalog import ProgrammeSettings, load_programme
+from bot.security.crypto import sealer_from_settings
+from bot.service import ConversationService
+from bot.settings import Settings
+from bot.storage.db import create_db_engine, upgrade_database
+from bot.storage.repository import Repository
+from bot.storage.state import State, build_state
+from flows.registry import check_all
+from flows.router import FLOWS
+
+logger = logging.getLogger("bot")
+
+
+@dataclass
+class Built:
+    service: ConversationService
+    state: State
+    programme: ProgrammeSettings
+    engine: Engine
+
+    async def aclose(self) -> None:
+        await self.state.aclose()
+        self.engine.dispose()
+
+
+def configure_logging(level: str) -> None:
+    logging.basicConfig(
+        level=level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    # aiohttp and aiogram log request details at INFO; keep them quieter than ours.
+    logging.getLogger("aiogram.event").setLevel(logging.WARNING)
+
+
+def build_service(
+    settings: Settings,
+    *,
+    clock: Callable[[], datetime] | None = None,
+    migrate: bool = True,
+) -> Built:
+    check_all(FLOWS)
+    programme = load_programme(settings.programme_file)
+    if migrate:
+        upgrade_database(settings.database_url)
+    engine = create_db_engine(settings.database_url)
+    sealer = sealer_from_settings(settings)
+    repository = Repository(
+        engine, sealer, max_sponsorships_per_sponsor=programme.catalog.max_sponsorships
+    )
+    state = build_state(engine, settings.redis_url, sealer=sealer)
+    zone = programme.timezone
+    service = ConversationService(
+        repository=repository,
+        sessions=state.sessions,
+        deduplicator=state.deduplicator,
+        locks=state.locks,
+        programme=programme,
+        clock=clock or (lambda: datetime.now(zone)),
+    )
+    return Built(service, state, programme, engine)
+
+
+def _require_token(settings: Settings) -> str | None:
+    if settings.bot_token:
+        return settings.bot_token
+    print(
+        "BOT_TOKEN is not set.\n"
+        "Create a bot with @BotFather in Telegram, then put its token in a file named .env:\n"
+        "    BOT_TOKEN=123456789:AA...\n"
+        "and run this command again. See README.md, 'Connecting a real bot'.",
+        file=sys.stderr,
+    )
+    return None
+
+
+async def _polling(settings: Settings, token: str) -> None:
+    from bot.telegram_aiogram.runner import create_bot, run_polling
+
+    built = build_service(settings)
+    bot = create_bot(token, settings.telegram_api_url)
+    try:
+        await run_polling(built.service, bot)
+    finally:
+        await bot.session.close()
+        await built.aclose()
+
+
+def run_polling() -> int:
+    settings = Settings()
+    configure_logging(settings.log_level)
+    token = _require_token(settings)
+    if token is None:
+        return 2
+    asyncio.run(_polling(settings, token))
+    return 0
+
+
+async def _webhook(settings: Settings, token: str) -> None:
+    from aiohttp import web
+
+    from bot.telegram_aiogram.runner import (
+        WEBHOOK_PATH,
+        create_bot,
+        register_webhook,
+        webhook_application,
+    )
+
+    built = build_service(settings)
+    bot = create_bot(token, settings.telegram_api_url)
+    app = webhook_application(built.service, bot, settings.webhook_secret)
+    host, _, port = settings.webhook_listen.rpartition(":")
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, host or "0.0.0.0", int(port)).start()
+    url = (settings.webhook_url or "").rstrip("/")
+    if not url.endswith(WEBHOOK_PATH):
+        url += WEBHOOK_PATH
+    await register_webhook(bot, url, settings.webhook_secret)
+    logger.info("webhook server listening on %s", settings.webhook_listen)
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await runner.cleanup()
+        await built.aclose()
+
+
+def run_webhook() -> int:
+    settings = Settings()
+    configure_logging(settings.log_level)
+    token = _require_token(settings)
+    if token is None:
+        return 2
+    if not settings.webhook_url:
+        print(
+            "WEBHOOK_URL is not set: the public HTTPS address Telegram posts to.", file=sys.stderr
+        )
+        return 2
+    asyncio.run(_webhook(settings, token))
+    return 0

@@ -1,0 +1,81 @@
+"""Renders flows' Text into the user's language from locales/*.toml, as Telegram HTML."""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import string
+import tomllib
+from collections.abc import Mapping
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from flows.text import Raw, Text
+
+LOCALES_DIR = Path(__file__).resolve().parents[1] / "locales"
+DEFAULT_LANGUAGE = "id"
+LANGUAGES = ("id", "en")
+THOUSANDS = {"id": ".", "en": ","}
+
+
+def _flatten(table: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
+    flat: dict[str, str] = {}
+    for key, value in table.items():
+        if isinstance(value, Mapping):
+            flat.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = str(value)
+    return flat
+
+
+@cache
+def catalog(language: str, directory: Path = LOCALES_DIR) -> dict[str, str]:
+    with (directory / f"{language}.toml").open("rb") as file:
+        return _flatten(tomllib.load(file))
+
+
+def placeholders(template: str) -> set[str]:
+    return {name for _, name, _, _ in string.Formatter().parse(template) if name}
+
+
+class Renderer:
+    """Turns Text into HTML in one language; a key missing there falls back to Indonesian."""
+
+    def __init__(self, language: str | None, directory: Path = LOCALES_DIR) -> None:
+        self.language = language if language in LANGUAGES else DEFAULT_LANGUAGE
+        self._messages = catalog(self.language, directory)
+        self._fallback = catalog(DEFAULT_LANGUAGE, directory)
+
+    def __call__(self, text: Text | Raw) -> str:
+        if isinstance(text, Raw):
+            return html.escape(text.text, quote=False)
+        template = self._messages.get(text.key) or self._fallback.get(text.key)
+        if template is None:
+            raise KeyError(f"no message {text.key!r} in locales/{self.language}.toml")
+        values = {name: self._param(value) for name, value in text.params.items()}
+        return template.format_map(values)
+
+    def plain(self, text: Text | Raw) -> str:
+        """Without HTML: for button labels, toasts and command descriptions."""
+        return html.unescape(_strip_tags(self(text)))
+
+    def _param(self, value: object) -> str:
+        if isinstance(value, Text | Raw):
+            return self(value)
+        if isinstance(value, bool):
+            return str(value)
+        if isinstance(value, int):
+            return f"{value:,}".replace(",", THOUSANDS[self.language])
+        return html.escape(str(value), quote=False)
+
+
+def _strip_tags(text: str) -> str:
+    import re
+
+    return re.sub(r"</?(b|i|u|s|code|pre)>", "", text)
+
+
+def text_hash(rendered: str) -> str:
+    """The consent record's proof of what was shown: sha256 of the exact rendered text."""
+    return hashlib.sha256(rendered.encode("utf-8")).hexdigest()

@@ -1,0 +1,254 @@
+"""Handling one update, whatever the transport:
+
+dedupe by update id -> per-user lock -> load session -> engine -> apply commands in one transaction
+-> feed outcomes back -> save session -> send messages.
+
+"Saved" is said only after the commit; a repeated update or a double-pressed button changes nothing
+twice (update de-duplication, prompt numbers, idempotency keys and unique constraints).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+from bot.catalog import ProgrammeSettings
+from bot.i18n import Renderer, text_hash
+from bot.storage.ports import SessionStore, UpdateDeduplicator, UserLocks
+from bot.storage.repository import Repository, SponsorshipView, UserRecord
+from flows import router
+from flows.commands import ConsentGiven, SetLanguage
+from flows.context import Context, UserFacts
+from flows.effects import Apply, Effect, Message, ShowStatus, Toast
+from flows.engine import Turn
+from flows.formatting import long_date
+from flows.inputs import ChoicePicked, Input
+from flows.session import Session
+from flows.text import t
+
+logger = logging.getLogger(__name__)
+
+CALLBACK_DATA_LIMIT = 64  # bytes, Bot API
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """An update as the service needs it; transports build it from their own update types."""
+
+    update_id: int
+    user_id: int
+    chat_id: int
+    input: Input
+    callback_query_id: str | None = None
+    callback_message_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """A rendered message: HTML text and at most one keyboard."""
+
+    text: str
+    inline_keyboard: tuple[tuple[tuple[str, str], ...], ...] = ()  # (label, callback data)
+    contact_button: str | None = None  # one-time reply keyboard with request_contact
+    remove_keyboard: bool = False
+
+
+class Transport(Protocol):
+    """What the service asks of a messaging channel. Implementations retry on 429 themselves."""
+
+    async def send(self, chat_id: int, message: Outgoing) -> int | None: ...
+
+    async def edit(self, chat_id: int, message_id: int, message: Outgoing) -> None: ...
+
+    async def drop_buttons(self, chat_id: int, message_id: int) -> None: ...
+
+    async def answer_callback(self, callback_query_id: str, text: str | None) -> None: ...
+
+
+@dataclass
+class ConversationService:
+    repository: Repository
+    sessions: SessionStore
+    deduplicator: UpdateDeduplicator
+    locks: UserLocks
+    programme: ProgrammeSettings
+    clock: Callable[[], datetime]
+    new_id: Callable[[], str] = field(default=lambda: uuid.uuid4().hex)
+
+    async def handle(self, incoming: Incoming, transport: Transport) -> None:
+        if not await self.deduplicator.claim(incoming.update_id):
+            logger.info("update %s already handled", incoming.update_id)
+            if incoming.callback_query_id:
+                await transport.answer_callback(incoming.callback_query_id, None)
+            return
+        try:
+            async with self.locks.hold(incoming.user_id):
+                await self._handle_locked(incoming, transport)
+        except Exception:
+            # Forget the claim, so a redelivery of this update is handled again.
+            await self.deduplicator.release(incoming.update_id)
+            logger.exception("update %s failed", incoming.update_id)
+            await self._apologize(incoming, transport)
+
+    async def _handle_locked(self, incoming: Incoming, transport: Transport) -> None:
+        user_id = incoming.user_id
+        record = await asyncio.to_thread(self._remember, user_id, incoming.chat_id)
+        session = Session.from_json(await self.sessions.load(user_id))
+        turn = router.respond(session, incoming.input, self._context(record))
+        session, effects, language = await self._apply(user_id, turn, record.language)
+        await self.sessions.save(user_id, session.to_json())
+        await self._deliver(incoming, transport, effects, language, session)
+
+    def _remember(self, user_id: int, chat_id: int) -> UserRecord:
+        self.repository.remember_chat(user_id, chat_id)
+        return self.repository.user_record(user_id)
+
+    def _context(self, record: UserRecord) -> Context:
+        catalog = self.programme.catalog
+        sponsor = record.sponsor
+        agency = catalog.agency(sponsor.agency_code) if sponsor else None
+        facts = UserFacts(
+            user_id=record.user_id,
+            language=record.language,
+            registered=sponsor is not None,
+            sponsor_name=sponsor.full_name if sponsor else None,
+            agency_name=agency.name if agency else (sponsor.agency_code if sponsor else None),
+            open_sponsorships=record.open_sponsorships,
+        )
+        return Context(user=facts, catalog=catalog, now=self.clock(), new_id=self.new_id)
+
+    async def _apply(
+        self, user_id: int, turn: Turn, language: str | None
+    ) -> tuple[Session, list[Effect], str | None]:
+        """Apply the turn's commands in one transaction, then let the engine settle the outcomes."""
+        session, effects = turn.session, list(turn.effects)
+        applies = [effect for effect in effects if isinstance(effect, Apply)]
+        if not applies:
+            return session, effects, language
+        for apply in applies:
+            if isinstance(apply.command, SetLanguage):
+                language = apply.command.language
+        renderer = Renderer(language)
+
+        def consent_hash(consent: ConsentGiven) -> str:
+            return text_hash(renderer(consent.statement))
+
+        outcomes = await asyncio.to_thread(
+            self.repository.apply,
+            user_id,
+            [apply.command for apply in applies],
+            consent_text_hash=consent_hash,
+        )
+        record = await asyncio.to_thread(self.repository.user_record, user_id)
+        for apply, outcome in zip(applies, outcomes, strict=True):
+            if apply.awaits_outcome:
+                settled = router.settle(session, outcome, self._context(record))
+                session = settled.session
+                effects.extend(settled.effects)
+        return session, effects, language
+
+    # --- sending ------------------------------------------------------------------------------
+
+    async def _deliver(
+        self,
+        incoming: Incoming,
+        transport: Transport,
+        effects: Sequence[Effect],
+        language: str | None,
+        session: Session,
+    ) -> None:
+        render = Renderer(language)
+        if incoming.callback_query_id:
+            toast = next((e.text for e in effects if isinstance(e, Toast)), None)
+            await transport.answer_callback(
+                incoming.callback_query_id, render.plain(toast) if toast else None
+            )
+            await self._retire_pressed_buttons(incoming, transport, effects)
+        for effect in effects:
+            if isinstance(effect, Message):
+                outgoing = self.render(effect, render)
+                if effect.replace and incoming.callback_message_id is not None:
+                    await transport.edit(incoming.chat_id, incoming.callback_message_id, outgoing)
+                else:
+                    await transport.send(incoming.chat_id, outgoing)
+            elif isinstance(effect, ShowStatus):
+                await transport.send(incoming.chat_id, await self._status(incoming.user_id, render))
+
+    async def _retire_pressed_buttons(
+        self, incoming: Incoming, transport: Transport, effects: Sequence[Effect]
+    ) -> None:
+        """Take the buttons off a message once one of them did its work, so old choices
+        cannot be pressed again; kept when the press only paged or was refused."""
+        pressed = incoming.input
+        if incoming.callback_message_id is None or not isinstance(pressed, ChoicePicked):
+            return
+        paged = any(isinstance(e, Message) and e.replace for e in effects)
+        refused = any(isinstance(e, Toast) for e in effects)
+        if not paged and not refused and not pressed.value.startswith(router.MENU):
+            await transport.drop_buttons(incoming.chat_id, incoming.callback_message_id)
+
+    @staticmethod
+    def render(message: Message, render: Renderer) -> Outgoing:
+        seq = message.seq if message.seq is not None else 0
+        rows = []
+        for row in message.buttons:
+            cells = []
+            for button in row:
+                data = f"{seq}:{button.value}"
+                if len(data.encode()) > CALLBACK_DATA_LIMIT:
+                    raise ValueError(f"callback data over {CALLBACK_DATA_LIMIT} bytes: {data!r}")
+                cells.append((render.plain(button.label), data))
+            rows.append(tuple(cells))
+        contact = render.plain(message.request_contact) if message.request_contact else None
+        return Outgoing(
+            text=render(message.text),
+            inline_keyboard=tuple(rows),
+            contact_button=contact,
+            remove_keyboard=message.remove_keyboard,
+        )
+
+    async def _status(self, user_id: int, render: Renderer) -> Outgoing:
+        record, items = await asyncio.to_thread(self._status_data, user_id)
+        catalog = self.programme.catalog
+        if record.sponsor is None:
+            return Outgoing(render(t("status.not_registered")))
+        if not items:
+            return Outgoing(
+                render(t("status.empty")),
+                inline_keyboard=(((render.plain(t("button.sponsor")), "0:menu:sponsor"),),),
+            )
+        lines = [render(t("status.header"))]
+        for item in items:
+            programme = catalog.programme(item.programme_code)
+            local = item.created_at.astimezone(self.programme.timezone).date()
+            lines.append(
+                render(
+                    t(
+                        "status.item",
+                        name=item.worker_full_name,
+                        reference=item.reference,
+                        nik=item.nik_masked,
+                        programme=programme.label if programme else item.programme_code,
+                        amount=item.monthly_amount,
+                        state=t(f"status.state.{item.status}"),
+                        date=long_date(local),
+                    )
+                )
+            )
+        return Outgoing("\n\n".join(lines))
+
+    def _status_data(self, user_id: int) -> tuple[UserRecord, list[SponsorshipView]]:
+        return self.repository.user_record(user_id), self.repository.sponsorships_of(user_id)
+
+    async def _apologize(self, incoming: Incoming, transport: Transport) -> None:
+        try:
+            if incoming.callback_query_id:
+                await transport.answer_callback(incoming.callback_query_id, None)
+            await transport.send(incoming.chat_id, Outgoing(Renderer(None)(t("error.try_again"))))
+        except Exception:  # the transport itself is failing; the log has the cause
+            logger.warning("could not tell user about a failed update", exc_info=True)

@@ -1,0 +1,1 @@
+"""The aiogram transport: the only package that imports aiogram."""

@@ -1,0 +1,186 @@
+"""Maps aiogram updates to flow inputs, and service output to Bot API calls."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from aiogram import Bot
+from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError, TelegramRetryAfter
+from aiogram.types import (
+    CallbackQuery,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    KeyboardButton,
+    LinkPreviewOptions,
+    Message,
+    ReplyKeyboardMarkup,
+    ReplyKeyboardRemove,
+)
+
+from bot.service import Incoming, Outgoing
+from flows.inputs import (
+    ChoicePicked,
+    CommandIssued,
+    ContactShared,
+    Input,
+    TextReceived,
+    UnsupportedReceived,
+)
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+
+MAX_RETRIES = 5
+UNSUPPORTED_KINDS = (
+    "photo",
+    "sticker",
+    "voice",
+    "audio",
+    "video",
+    "video_note",
+    "animation",
+    "document",
+    "location",
+)
+
+
+def message_input(message: Message) -> Input:
+    if message.contact is not None:
+        sender = message.from_user.id if message.from_user else None
+        return ContactShared(
+            phone=message.contact.phone_number,
+            is_own=message.contact.user_id is not None and message.contact.user_id == sender,
+            message_id=message.message_id,
+        )
+    if message.text is not None:
+        text = message.text
+        if text.startswith("/"):
+            head, _, argument = text[1:].partition(" ")
+            name = head.split("@", 1)[0]
+            if name:
+                return CommandIssued(name=name.lower(), argument=argument.strip())
+        return TextReceived(text=text, message_id=message.message_id)
+    kind = next((k for k in UNSUPPORTED_KINDS if getattr(message, k, None) is not None), "other")
+    return UnsupportedReceived(kind=kind)
+
+
+def callback_input(callback: CallbackQuery) -> Input:
+    seq_text, _, value = (callback.data or "").partition(":")
+    message_id = callback.message.message_id if callback.message else None
+    try:
+        seq = int(seq_text)
+    except ValueError:
+        seq = -1  # not ours: the engine answers it as a stale button
+    return ChoicePicked(seq=seq, value=value, message_id=message_id)
+
+
+def incoming_message(update_id: int, message: Message) -> Incoming | None:
+    if message.chat.type != "private" or message.from_user is None:
+        return None  # the bot works in private chats only
+    return Incoming(
+        update_id=update_id,
+        user_id=message.from_user.id,
+        chat_id=message.chat.id,
+        input=message_input(message),
+    )
+
+
+def incoming_callback(update_id: int, callback: CallbackQuery) -> Incoming | None:
+    message = callback.message
+    if message is None or message.chat.type != "private":
+        return None
+    return Incoming(
+        update_id=update_id,
+        user_id=callback.from_user.id,
+        chat_id=message.chat.id,
+        input=callback_input(callback),
+        callback_query_id=callback.id,
+        callback_message_id=message.message_id,
+    )
+
+
+def reply_markup(
+    message: Outgoing,
+) -> InlineKeyboardMarkup | ReplyKeyboardMarkup | ReplyKeyboardRemove | None:
+    if message.inline_keyboard:
+        return InlineKeyboardMarkup(
+            inline_keyboard=[
+                [InlineKeyboardButton(text=label, callback_data=data) for label, data in row]
+                for row in message.inline_keyboard
+            ]
+        )
+    if message.contact_button:
+        return ReplyKeyboardMarkup(
+            keyboard=[[KeyboardButton(text=message.contact_button, request_contact=True)]],
+            resize_keyboard=True,
+            one_time_keyboard=True,
+        )
+    if message.remove_keyboard:
+        return ReplyKeyboardRemove(remove_keyboard=True)
+    return None
+
+
+class AiogramTransport:
+    """Sends through an aiogram Bot; waits out 429 answers, stops at 403 (blocked bot)."""
+
+    def __init__(self, bot: Bot) -> None:
+        self.bot = bot
+
+    async def send(self, chat_id: int, message: Outgoing) -> int | None:
+        sent = await self._call(
+            lambda: self.bot.send_message(
+                chat_id=chat_id,
+                text=message.text,
+                parse_mode="HTML",
+                reply_markup=reply_markup(message),
+                link_preview_options=LinkPreviewOptions(is_disabled=True),
+            )
+        )
+        return sent.message_id if sent is not None else None
+
+    async def edit(self, chat_id: int, message_id: int, message: Outgoing) -> None:
+        markup = reply_markup(message)
+        await self._call(
+            lambda: self.bot.edit_message_text(
+                chat_id=chat_id,
+                message_id=message_id,
+                text=message.text,
+                parse_mode="HTML",
+                reply_markup=markup if isinstance(markup, InlineKeyboardMarkup) else None,
+                link_preview_options=LinkPreviewOptions(is_disabled=True),
+            )
+        )
+
+    async def drop_buttons(self, chat_id: int, message_id: int) -> None:
+        await self._call(
+            lambda: self.bot.edit_message_reply_markup(chat_id=chat_id, message_id=message_id)
+        )
+
+    async def answer_callback(self, callback_query_id: str, text: str | None) -> None:
+        await self._call(
+            lambda: self.bot.answer_callback_query(
+                callback_query_id=callback_query_id, text=text[:200] if text else None
+            )
+        )
+
+    async def _call(self, request: Callable[[], Awaitable[T]]) -> T | None:
+        for attempt in range(MAX_RETRIES):
+            try:
+                return await request()
+            except TelegramRetryAfter as error:
+                logger.info("rate limited; retrying after %s s", error.retry_after)
+                await asyncio.sleep(error.retry_after)
+            except TelegramForbiddenError:
+                logger.info("the user blocked the bot; message dropped")
+                return None
+            except TelegramBadRequest as error:
+                if "message is not modified" in str(error):
+                    return None
+                if attempt == 0 and "query is too old" in str(error):
+                    return None
+                raise
+        logger.warning("gave up after %s rate-limited attempts", MAX_RETRIES)
+        return None

@@ -1,0 +1,90 @@
+"""Runs the service on aiogram: the dispatcher, the command menus, long polling and the webhook."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from aiogram import Bot, Dispatcher
+from aiogram.client.default import DefaultBotProperties
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.types import BotCommand, BotCommandScopeAllPrivateChats, CallbackQuery, Message, Update
+from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_application
+from aiohttp import web
+
+from bot.i18n import LANGUAGES, Renderer
+from bot.service import ConversationService
+from bot.telegram_aiogram.adapter import AiogramTransport, incoming_callback, incoming_message
+from flows.text import t
+
+logger = logging.getLogger(__name__)
+
+ALLOWED_UPDATES = ["message", "callback_query"]
+MENU_COMMANDS = ("start", "pekerja", "status", "bahasa", "kembali", "batal", "bantuan")
+WEBHOOK_PATH = "/telegram/webhook"
+
+
+def create_bot(token: str, api_url: str) -> Bot:
+    session = AiohttpSession(api=TelegramAPIServer.from_base(api_url.rstrip("/")))
+    return Bot(token=token, session=session, default=DefaultBotProperties())
+
+
+def create_dispatcher(service: ConversationService) -> Dispatcher:
+    dispatcher = Dispatcher()
+
+    @dispatcher.message()
+    async def on_message(message: Message, bot: Bot, event_update: Update) -> None:
+        incoming = incoming_message(event_update.update_id, message)
+        if incoming is not None:
+            await service.handle(incoming, AiogramTransport(bot))
+
+    @dispatcher.callback_query()
+    async def on_callback(callback: CallbackQuery, bot: Bot, event_update: Update) -> None:
+        incoming = incoming_callback(event_update.update_id, callback)
+        if incoming is not None:
+            await service.handle(incoming, AiogramTransport(bot))
+        else:
+            await callback.answer()
+
+    return dispatcher
+
+
+async def set_command_menus(bot: Bot) -> None:
+    """The command menu in Indonesian by default, and in each other language for its users."""
+    scope = BotCommandScopeAllPrivateChats()
+    for language in LANGUAGES:
+        render = Renderer(language)
+        commands = [
+            BotCommand(command=name, description=render.plain(t(f"commands.{name}")))
+            for name in MENU_COMMANDS
+        ]
+        code = None if language == "id" else language
+        await bot.set_my_commands(commands, scope=scope, language_code=code)
+
+
+async def run_polling(service: ConversationService, bot: Bot, **kwargs: Any) -> None:
+    dispatcher = create_dispatcher(service)
+    await set_command_menus(bot)
+    await bot.delete_webhook(drop_pending_updates=False)
+    logger.info("long polling started")
+    await dispatcher.start_polling(bot, allowed_updates=ALLOWED_UPDATES, **kwargs)
+
+
+def webhook_application(
+    service: ConversationService, bot: Bot, secret: str | None, path: str = WEBHOOK_PATH
+) -> web.Application:
+    """An aiohttp app receiving updates; a request without the right secret token gets 401."""
+    dispatcher = create_dispatcher(service)
+    app = web.Application()
+    SimpleRequestHandler(dispatcher=dispatcher, bot=bot, secret_token=secret).register(app, path)
+    setup_application(app, dispatcher, bot=bot)
+    return app
+
+
+async def register_webhook(bot: Bot, url: str, secret: str | None) -> None:
+    await set_command_menus(bot)
+    await bot.set_webhook(
+        url=url, secret_token=secret, allowed_updates=ALLOWED_UPDATES, drop_pending_updates=False
+    )
+    logger.info("webhook registered")

@@ -1,0 +1,81 @@
+"""The operator's configuration as the flows see it: agencies, worker categories, programmes.
+
+The host loads it from data files (bot/data/); flows only read it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from flows.text import Text
+
+
+@dataclass(frozen=True)
+class Agency:
+    code: str  # short, used in button data: letters, digits, "-" and "_"
+    name: str
+    search_terms: str = ""  # extra words people type: abbreviations, old names
+
+
+@dataclass(frozen=True)
+class Category:
+    code: str
+    label: Text
+    needs_description: bool = False  # "lainnya": the sponsor describes the work in free text
+
+
+@dataclass(frozen=True)
+class Programme:
+    code: str
+    label: Text
+    monthly_amount: int  # rupiah
+    covers: Text
+
+
+@dataclass(frozen=True)
+class PaymentMethod:
+    code: str  # "salary_deduction", "self_payment"
+    label: Text
+    consent_key: str  # the statement the sponsor agrees to
+    consent_version: str
+
+
+@dataclass(frozen=True)
+class Region:
+    code: str  # dotted Kemendagri code
+    name: str
+
+
+class Regions(Protocol):
+    """Kemendagri regions, as far as the flows need them."""
+
+    def name_of(self, code: str) -> str | None: ...
+
+    def children(self, code: str) -> Sequence[Region]: ...
+
+
+@dataclass(frozen=True)
+class Catalog:
+    agencies: tuple[Agency, ...]
+    categories: tuple[Category, ...]
+    programmes: tuple[Programme, ...]
+    payment_methods: tuple[PaymentMethod, ...]
+    home_regency: (
+        Region  # where the programme runs: the worker's kecamatan and desa are chosen in it
+    )
+    regions: Regions
+    max_sponsorships: int = 1
+
+    def agency(self, code: str) -> Agency | None:
+        return next((a for a in self.agencies if a.code == code), None)
+
+    def category(self, code: str) -> Category | None:
+        return next((c for c in self.categories if c.code == code), None)
+
+    def programme(self, code: str) -> Programme | None:
+        return next((p for p in self.programmes if p.code == code), None)
+
+    def payment_method(self, code: str) -> PaymentMethod | None:
+        return next((m for m in self.payment_methods if m.code == code), None)

@@ -1,0 +1,27 @@
+"""What the engine is given besides the session and the input: facts, configuration, a clock."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from flows.catalog import Catalog
+
+
+@dataclass(frozen=True)
+class UserFacts:
+    user_id: int
+    language: str | None
+    registered: bool
+    sponsor_name: str | None = None
+    agency_name: str | None = None
+    open_sponsorships: int = 0
+
+
+@dataclass(frozen=True)
+class Context:
+    user: UserFacts
+    catalog: Catalog
+    now: datetime  # aware, in the programme's local time zone
+    new_id: Callable[[], str]

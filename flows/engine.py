@@ -1,0 +1,372 @@
+"""The pure engine that runs a flow table: ask, check, store, move on, go back, edit, save.
+
+No I/O: every function takes a session, an input and a context and returns a Turn, a new session and
+the effects for the host (messages to send, commands to apply). flows.router sits in front of it and
+handles commands and the questions asked on top of a flow.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from flows.commands import Outcome
+from flows.context import Context
+from flows.effects import Apply, Button, Effect, Message, Toast
+from flows.inputs import ChoicePicked, ContactShared, Input, TextReceived, UnsupportedReceived
+from flows.session import Session
+from flows.steps import END, Accepted, AnswerKind, Check, Flow, Option, Rejected, Step
+from flows.text import Label, Text, t
+
+SUMMARY = "summary"  # the step id of a flow's summary; no flow table may use it
+PAGE_SIZE = 8
+MAX_FAILURES = 3
+
+BACK = "back"
+CANCEL = "cancel"
+HELP = "help"
+RETRY = "retry"
+SKIP = "skip"
+SAVE = "save"
+NEXT_PAGE = "page:next"
+PREVIOUS_PAGE = "page:prev"
+EDIT = "edit:"
+
+
+@dataclass(frozen=True)
+class Turn:
+    session: Session
+    effects: tuple[Effect, ...] = ()
+
+
+# --- prompts ----------------------------------------------------------------------------------
+
+
+def _nav_row(flow: Flow, session: Session) -> tuple[Button, ...]:
+    row: list[Button] = []
+    if session.editing or session.history:
+        row.append(Button(t("button.back"), BACK))
+    row.append(Button(t("button.cancel"), CANCEL))
+    return tuple(row)
+
+
+def _option_rows(options: Sequence[Option]) -> list[tuple[Button, ...]]:
+    buttons = [Button(option.label, option.value) for option in options]
+    if len(buttons) <= 2:
+        return [tuple(buttons)] if buttons else []
+    return [(button,) for button in buttons]
+
+
+def matching_options(options: Sequence[Option], query: str) -> list[Option]:
+    """Options whose label or search terms contain every word typed (case and accents aside)."""
+    words = _fold(query).split()
+    if not words:
+        return list(options)
+    found = []
+    for option in options:
+        label = option.label.text if not isinstance(option.label, Text) else option.label.key
+        haystack = _fold(f"{label} {option.search_terms} {option.value}")
+        if all(word in haystack for word in words):
+            found.append(option)
+    return found
+
+
+def _fold(text: str) -> str:
+    import unicodedata
+
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+def _page_count(total: int) -> int:
+    return max(1, (total + PAGE_SIZE - 1) // PAGE_SIZE)
+
+
+def prompt(flow: Flow, session: Session, ctx: Context, *, replace: bool = False) -> Message:
+    """The message that asks the current step's question, with its buttons."""
+    if session.step == SUMMARY:
+        return _summary_prompt(flow, session, ctx)
+    step = flow.step(_current(session))
+    question = step.prompt(session.answers, ctx)
+    rows: list[tuple[Button, ...]] = []
+    if step.kind is AnswerKind.CONTACT:
+        return Message(
+            t("prompt.contact", question=question),
+            seq=session.seq,
+            request_contact=step.contact_button,
+        )
+    if step.kind is AnswerKind.CHOICE:
+        rows += _option_rows(_options(step, session, ctx))
+    if step.kind is AnswerKind.LIST:
+        shown = matching_options(_options(step, session, ctx), session.query)
+        pages = _page_count(len(shown))
+        page = min(session.page, pages - 1)
+        rows += _option_rows(shown[page * PAGE_SIZE : (page + 1) * PAGE_SIZE])
+        paging: list[Button] = []
+        if page > 0:
+            paging.append(Button(t("button.previous_page"), PREVIOUS_PAGE))
+        if page < pages - 1:
+            paging.append(Button(t("button.next_page"), NEXT_PAGE))
+        if paging:
+            rows.append(tuple(paging))
+        hint = "list.hint_search" if session.query else "list.hint"
+        question = t(
+            "prompt.list",
+            question=question,
+            hint=t(hint, page=str(page + 1), pages=str(pages), query=session.query),
+        )
+    if step.optional:
+        rows.append((Button(t("button.skip"), SKIP),))
+    rows.append(_nav_row(flow, session))
+    return Message(question, buttons=tuple(rows), seq=session.seq, replace=replace)
+
+
+def _summary_prompt(flow: Flow, session: Session, ctx: Context) -> Message:
+    assert flow.summary is not None
+    edits = [
+        Button(t("button.edit", field=step.summary_label), EDIT + step.id)
+        for step in flow.steps.values()
+        if step.summary_label is not None and step.id in session.answers
+    ]
+    rows = [tuple(edits[i : i + 2]) for i in range(0, len(edits), 2)]
+    rows.append((Button(t("button.save"), SAVE),))
+    rows.append((Button(t("button.cancel"), CANCEL),))
+    return Message(flow.summary(session.answers, ctx), buttons=tuple(rows), seq=session.seq)
+
+
+def _options(step: Step, session: Session, ctx: Context) -> Sequence[Option]:
+    assert step.options is not None
+    return step.options(session.answers, ctx)
+
+
+def _current(session: Session) -> str:
+    assert session.step is not None
+    return session.step
+
+
+# --- moving between steps ---------------------------------------------------------------------
+
+
+def start(flow: Flow, session: Session, ctx: Context) -> Turn:
+    """Begin a flow from its first step, with a fresh draft."""
+    fresh = Session(
+        flow=flow.id,
+        version=flow.version,
+        step=flow.first,
+        seq=session.seq + 1,
+        draft_id=ctx.new_id(),
+    ).touched(ctx.now)
+    effects: list[Effect] = []
+    if flow.intro is not None:
+        effects.append(Message(flow.intro))
+    effects.append(prompt(flow, fresh, ctx))
+    return Turn(fresh, tuple(effects))
+
+
+def go_to(flow: Flow, session: Session, step_id: str, ctx: Context, *, editing: bool) -> Session:
+    return session.with_(
+        step=step_id, seq=session.seq + 1, failures=0, page=0, query="", editing=editing
+    )
+
+
+def _advance(flow: Flow, session: Session, step: Step, ctx: Context) -> Turn:
+    """After an accepted answer: the next step, the summary, or the flow's command."""
+    following = step.next_step(session.answers, ctx)
+    history = (*session.history, step.id)
+    effects: list[Effect] = []
+    if step.kind is AnswerKind.CONTACT:
+        effects.append(Message(t("contact.received"), remove_keyboard=True))
+    if session.editing:
+        # Back to the summary, unless the change left a later question unanswered (a new NIK must
+        # be confirmed, a new programme consented to).
+        following = _first_unanswered(flow, session.answers, following, ctx)
+    if following == END and flow.summary is not None:
+        following = SUMMARY
+    if following == END:
+        done = session.with_(history=history, failures=0)
+        command = flow.command(done.answers, ctx, done.draft_id or "")
+        return Turn(done, (*effects, Apply(command, awaits_outcome=True)))
+    moved = go_to(flow, session.with_(history=history), following, ctx, editing=session.editing)
+    return Turn(moved, (*effects, prompt(flow, moved, ctx)))
+
+
+def _first_unanswered(flow: Flow, answers: Mapping[str, Any], step_id: str, ctx: Context) -> str:
+    seen: set[str] = set()
+    while step_id != END and step_id in answers and step_id not in seen:
+        seen.add(step_id)
+        step_id = flow.step(step_id).next_step(answers, ctx)
+    return step_id
+
+
+def _store(session: Session, step: Step, accepted: Accepted) -> Session:
+    answers = dict(session.answers)
+    changed = answers.get(step.id, object()) != accepted.value
+    answers[step.id] = accepted.value
+    answers.update(accepted.extra)
+    if changed:
+        for key in step.invalidates:
+            answers.pop(key, None)
+    return session.with_(answers=answers)
+
+
+def _reject(flow: Flow, session: Session, reason: Text, ctx: Context) -> Turn:
+    failed = session.with_(failures=session.failures + 1)
+    question = prompt(flow, failed, ctx)
+    if failed.failures >= MAX_FAILURES:
+        stuck = Message(
+            t("answer.stuck", reason=reason),
+            buttons=(
+                (Button(t("button.retry"), RETRY), Button(t("button.help"), HELP)),
+                (Button(t("button.cancel"), CANCEL),),
+            ),
+            seq=failed.seq,
+        )
+        return Turn(failed, (stuck,))
+    rejected = Message(
+        t("answer.rejected", reason=reason, question=question.text),
+        buttons=question.buttons,
+        seq=question.seq,
+        request_contact=question.request_contact,
+    )
+    return Turn(failed, (rejected,))
+
+
+def back(flow: Flow, session: Session, ctx: Context) -> Turn:
+    leaving_contact = session.step != SUMMARY and flow.step(_current(session)).kind is (
+        AnswerKind.CONTACT
+    )
+    effects: list[Effect] = []
+    if leaving_contact:
+        effects.append(Message(t("nav.went_back"), remove_keyboard=True))
+    if session.editing and flow.summary is not None:
+        moved = go_to(flow, session, SUMMARY, ctx, editing=False)
+    elif session.history:
+        moved = go_to(
+            flow,
+            session.with_(history=session.history[:-1]),
+            session.history[-1],
+            ctx,
+            editing=False,
+        )
+    else:
+        return Turn(session, (Message(t("nav.first_question")), prompt(flow, session, ctx)))
+    return Turn(moved, (*effects, prompt(flow, moved, ctx)))
+
+
+def help_for(flow: Flow, session: Session, ctx: Context) -> Turn:
+    helped = session.with_(failures=0)
+    summary = session.step == SUMMARY
+    text = t("help.summary") if summary else flow.step(_current(session)).help
+    return Turn(helped, (Message(t("help.step", text=text)), prompt(flow, helped, ctx)))
+
+
+# --- answering --------------------------------------------------------------------------------
+
+
+def answer(flow: Flow, session: Session, event: Input, ctx: Context) -> Turn:
+    """Apply one user input to the current step of an active flow."""
+    if isinstance(event, ChoicePicked):
+        return _choice(flow, session, event, ctx)
+    if session.step == SUMMARY:
+        return _reject(flow, session, t("answer.press_a_button"), ctx)
+    step = flow.step(_current(session))
+    if isinstance(event, UnsupportedReceived):
+        return _reject(flow, session, t("answer.unsupported", kind=t(f"kind.{event.kind}")), ctx)
+    if isinstance(event, ContactShared):
+        if step.kind is not AnswerKind.CONTACT:
+            return _reject(flow, session, t("answer.contact_not_expected"), ctx)
+        if not event.is_own:
+            return _reject(flow, session, t("answer.contact_not_own"), ctx)
+        # Telegram sends a contact's number with or without the leading "+".
+        phone = event.phone if event.phone.startswith("+") else "+" + event.phone.lstrip()
+        return _checked(flow, session, step, step.parse(phone, session.answers, ctx), ctx)
+    if isinstance(event, TextReceived):
+        if step.kind in (AnswerKind.TEXT, AnswerKind.CONTACT):
+            return _checked(flow, session, step, step.parse(event.text, session.answers, ctx), ctx)
+        if step.kind is AnswerKind.LIST:
+            return _search(flow, session, step, event.text, ctx)
+        return _reject(flow, session, t("answer.press_a_button"), ctx)
+    return Turn(session)
+
+
+def _checked(flow: Flow, session: Session, step: Step, check: Check, ctx: Context) -> Turn:
+    if isinstance(check, Rejected):
+        return _reject(flow, session, check.reason, ctx)
+    return _advance(flow, _store(session, step, check), step, ctx)
+
+
+def _search(flow: Flow, session: Session, step: Step, text: str, ctx: Context) -> Turn:
+    query = " ".join(text.split())[:60]
+    found = matching_options(_options(step, session, ctx), query)
+    if not found:
+        return _reject(flow, session.with_(query="", page=0), t("list.not_found", query=query), ctx)
+    searched = session.with_(query=query, page=0, failures=0)
+    return Turn(searched, (prompt(flow, searched, ctx),))
+
+
+def _choice(flow: Flow, session: Session, event: ChoicePicked, ctx: Context) -> Turn:
+    value = event.value
+    if value == CANCEL:
+        raise AssertionError("cancel is handled by the router")  # pragma: no cover
+    if value == BACK:
+        return back(flow, session, ctx)
+    if value == HELP:
+        return help_for(flow, session, ctx)
+    if value == RETRY:
+        retried = session.with_(failures=0)
+        return Turn(retried, (prompt(flow, retried, ctx),))
+    if session.step == SUMMARY:
+        return _summary_choice(flow, session, value, ctx)
+    step = flow.step(_current(session))
+    if value in (NEXT_PAGE, PREVIOUS_PAGE) and step.kind is AnswerKind.LIST:
+        shown = matching_options(_options(step, session, ctx), session.query)
+        last = _page_count(len(shown)) - 1
+        page = min(last, max(0, session.page + (1 if value == NEXT_PAGE else -1)))
+        paged = session.with_(page=page)
+        return Turn(paged, (prompt(flow, paged, ctx, replace=True),))
+    if value == SKIP and step.optional:
+        return _advance(flow, _store(session, step, Accepted(None)), step, ctx)
+    if step.kind not in (AnswerKind.CHOICE, AnswerKind.LIST):
+        return Turn(session, (Toast(t("toast.stale")),))
+    options = _options(step, session, ctx)
+    if value not in {option.value for option in options}:
+        # Callback data can be forged by any client: only the options of this step are accepted.
+        return Turn(session, (Toast(t("toast.stale")),))
+    check = step.pick(value, session.answers, ctx) if step.pick else Accepted(value)
+    if isinstance(check, Accepted) and step.record_message:
+        check = Accepted(check.value, {**check.extra, f"{step.id}_message_id": event.message_id})
+    return _checked(flow, session, step, check, ctx)
+
+
+def _summary_choice(flow: Flow, session: Session, value: str, ctx: Context) -> Turn:
+    if value == SAVE:
+        command = flow.command(session.answers, ctx, session.draft_id or "")
+        return Turn(session, (Apply(command, awaits_outcome=True),))
+    if value.startswith(EDIT):
+        target = value[len(EDIT) :]
+        step = flow.steps.get(target)
+        if step is None or step.summary_label is None:
+            return Turn(session, (Toast(t("toast.stale")),))
+        moved = go_to(flow, session, target, ctx, editing=True)
+        return Turn(moved, (prompt(flow, moved, ctx),))
+    return Turn(session, (Toast(t("toast.stale")),))
+
+
+def settle(flow: Flow, session: Session, outcome: Outcome, ctx: Context) -> Turn:
+    """What the user is told once the host has applied (or refused) the flow's command.
+
+    A refused answer sends the user back to that step. Otherwise the flow ends; session.then names
+    a flow the router starts next.
+    """
+    settled = flow.settle(outcome, session.answers, ctx)
+    buttons = tuple(tuple(Button(label, value) for label, value in row) for row in settled.buttons)
+    if settled.go_to is not None:
+        moved = go_to(flow, session, settled.go_to, ctx, editing=settled.editing)
+        return Turn(moved, (Message(settled.message, buttons=buttons), prompt(flow, moved, ctx)))
+    ended = Session(seq=session.seq + 1, then=settled.start).touched(ctx.now)
+    return Turn(ended, (Message(settled.message, buttons=buttons, seq=ended.seq),))
+
+
+def option_label(options: Sequence[Option], value: str) -> Label | None:
+    return next((option.label for option in options if option.value == value), None)

@@ -1,0 +1,280 @@
+"""The front door of every conversation: commands, the menu, and questions asked on top of a flow.
+
+`respond` takes any input; `settle` takes the host's outcome of a command the engine asked for.
+Both are pure and return a Turn.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+
+from flows import engine, signup, sponsorship
+from flows.commands import Outcome, SetLanguage
+from flows.context import Context
+from flows.effects import Apply, Button, Effect, Message, ShowStatus, Toast
+from flows.engine import CANCEL, Turn
+from flows.inputs import ChoicePicked, CommandIssued, Input
+from flows.session import Session
+from flows.steps import Flow
+from flows.text import Text, t
+
+FLOWS: Mapping[str, Flow] = {signup.FLOW.id: signup.FLOW, sponsorship.FLOW.id: sponsorship.FLOW}
+LANGUAGES = ("id", "en")
+IDLE_AFTER = timedelta(hours=6)
+
+MENU = "menu:"
+LANGUAGE = "lang:"
+RESUME = "resume:continue"
+RESTART = "resume:restart"
+
+COMMANDS = {
+    "start": "start",
+    "mulai": "start",
+    "batal": "cancel",
+    "cancel": "cancel",
+    "bantuan": "help",
+    "help": "help",
+    "kembali": "back",
+    "back": "back",
+    "status": "status",
+    "pekerja": "sponsor",
+    "daftar": "signup",
+    "bahasa": "language",
+    "language": "language",
+    "menu": "menu",
+}
+
+
+def respond(session: Session, event: Input, ctx: Context) -> Turn:
+    turn = _respond(_known_flow(session), event, ctx)
+    return Turn(turn.session.touched(ctx.now), turn.effects)
+
+
+def settle(session: Session, outcome: Outcome, ctx: Context) -> Turn:
+    flow = FLOWS[session.flow or ""]
+    turn = engine.settle(flow, session, outcome, ctx)
+    following = turn.session.then
+    if following is not None and following in FLOWS:
+        started = engine.start(FLOWS[following], turn.session.with_(then=None), ctx)
+        turn = Turn(started.session, turn.effects + started.effects)
+    return Turn(turn.session.touched(ctx.now), turn.effects)
+
+
+def _known_flow(session: Session) -> Session:
+    """A session of a flow that no longer exists, or of an older version, starts over."""
+    if session.flow is None:
+        return session
+    flow = FLOWS.get(session.flow)
+    if flow is None or flow.version != session.version:
+        return Session(seq=session.seq + 1)
+    if (
+        session.step is not None
+        and session.step != engine.SUMMARY
+        and session.step not in flow.steps
+    ):
+        return Session(seq=session.seq + 1)
+    return session
+
+
+def _flow(session: Session) -> Flow:
+    return FLOWS[session.flow or ""]
+
+
+def _respond(session: Session, event: Input, ctx: Context) -> Turn:
+    if isinstance(event, CommandIssued):
+        return _command(session, event, ctx)
+    if isinstance(event, ChoicePicked):
+        return _choice(session, event, ctx)
+    if session.interrupt is not None:
+        return _ask_interrupt(session, ctx, note=t("answer.press_a_button"))
+    if session.active:
+        if _idle(session, ctx.now):
+            return _continue(session, ctx, note=t("resume.welcome_back", flow=_flow(session).title))
+        return engine.answer(_flow(session), session, event, ctx)
+    if not ctx.user.registered:
+        return _welcome(session, ctx)
+    return Turn(session, (_menu_message(ctx, t("menu.not_understood")),))
+
+
+def _idle(session: Session, now: datetime) -> bool:
+    if session.updated_at is None:
+        return False
+    try:
+        return now - datetime.fromisoformat(session.updated_at) > IDLE_AFTER
+    except (TypeError, ValueError):
+        return False
+
+
+# --- buttons ----------------------------------------------------------------------------------
+
+
+def _choice(session: Session, event: ChoicePicked, ctx: Context) -> Turn:
+    value = event.value
+    # Menu and language buttons mean the same whenever they are pressed: they never go stale.
+    if value.startswith(MENU):
+        return _menu_action(session, value[len(MENU) :], ctx)
+    if value.startswith(LANGUAGE):
+        return _language_picked(session, value[len(LANGUAGE) :], ctx)
+    if event.seq != session.seq:
+        return Turn(session, (Toast(t("toast.stale")),))
+    if value == CANCEL:
+        return _cancel(session)
+    if session.interrupt == "resume" and value in (RESUME, RESTART):
+        resumed = session.with_(interrupt=None)
+        if value == RESUME:
+            return _continue(resumed, ctx)
+        return engine.start(_flow(resumed), resumed, ctx)
+    if session.interrupt is None and session.active:
+        return engine.answer(_flow(session), session, event, ctx)
+    return Turn(session, (Toast(t("toast.stale")),))
+
+
+# --- commands ---------------------------------------------------------------------------------
+
+
+def _command(session: Session, event: CommandIssued, ctx: Context) -> Turn:
+    action = COMMANDS.get(event.name.lower())
+    if action == "start":
+        if session.active:
+            return _offer_resume(session)
+        return _welcome(session.with_(interrupt=None), ctx)
+    if action == "cancel":
+        return _cancel(session)
+    if action == "help":
+        if session.active and session.interrupt is None:
+            return engine.help_for(_flow(session), session, ctx)
+        return Turn(session, (_menu_message(ctx, t("help.general")),))
+    if action == "back":
+        if session.active and session.interrupt is None:
+            return engine.back(_flow(session), session, ctx)
+        return Turn(session, (Message(t("nav.nothing_to_go_back")),))
+    if action == "language":
+        return _ask_interrupt(session.with_(interrupt="language", seq=session.seq + 1), ctx)
+    if action in ("status", "sponsor", "signup", "menu"):
+        return _menu_action(session, action, ctx)
+    unknown = t("command.unknown", command="/" + event.name)
+    if session.active:
+        return _continue(session, ctx, note=unknown)
+    return Turn(session, (_menu_message(ctx, unknown),))
+
+
+def _menu_action(session: Session, action: str, ctx: Context) -> Turn:
+    if action == "status":
+        effects: list[Effect] = [ShowStatus()]
+        if session.active:
+            effects.append(_current_question(session, ctx))
+        return Turn(session, tuple(effects))
+    if action == "language":
+        return _ask_interrupt(session.with_(interrupt="language", seq=session.seq + 1), ctx)
+    if action == "help":
+        return Turn(session, (_menu_message(ctx, t("help.general")),))
+    if action == "menu":
+        return Turn(session, (_menu_message(ctx, t("menu.title")),))
+    if session.active:
+        return _offer_resume(session)
+    if action == "signup" or not ctx.user.registered:
+        if ctx.user.registered:
+            name = ctx.user.sponsor_name or ""
+            return Turn(session, (_menu_message(ctx, t("signup.already", name=name)),))
+        return engine.start(FLOWS[signup.FLOW_ID], session, ctx)
+    if ctx.user.open_sponsorships >= ctx.catalog.max_sponsorships:
+        limit = t("sponsorship.limit_reached", max=ctx.catalog.max_sponsorships)
+        return Turn(session, (_menu_message(ctx, limit),))
+    return engine.start(FLOWS[sponsorship.FLOW_ID], session, ctx)
+
+
+def _cancel(session: Session) -> Turn:
+    if not session.active and session.interrupt is None:
+        return Turn(session, (Message(t("cancel.nothing"), remove_keyboard=True),))
+    cleared = Session(seq=session.seq + 1)
+    return Turn(cleared, (Message(t("cancel.done"), remove_keyboard=True),))
+
+
+# --- questions on top of a flow ---------------------------------------------------------------
+
+
+def _welcome(session: Session, ctx: Context) -> Turn:
+    if ctx.user.language is None:
+        asking = session.with_(interrupt="language", then="start", seq=session.seq + 1)
+        return Turn(asking, (Message(t("welcome"), buttons=_language_buttons(), seq=asking.seq),))
+    if ctx.user.registered:
+        return Turn(
+            session, (_menu_message(ctx, t("welcome_back", name=ctx.user.sponsor_name or "")),)
+        )
+    started = engine.start(FLOWS[signup.FLOW_ID], session, ctx)
+    return Turn(started.session, (Message(t("welcome")), *started.effects))
+
+
+def _language_buttons() -> tuple[tuple[Button, ...], ...]:
+    return tuple((Button(t(f"language.option.{code}"), LANGUAGE + code),) for code in LANGUAGES)
+
+
+def _ask_interrupt(session: Session, ctx: Context, note: Text | None = None) -> Turn:
+    effects: list[Effect] = []
+    if note is not None:
+        effects.append(Message(note))
+    if session.interrupt == "language":
+        effects.append(Message(t("language.choose"), buttons=_language_buttons(), seq=session.seq))
+        return Turn(session, tuple(effects))
+    return Turn(session, (*effects, _resume_message(session)))
+
+
+def _language_picked(session: Session, language: str, ctx: Context) -> Turn:
+    if language not in LANGUAGES:
+        return Turn(session, (Toast(t("toast.stale")),))
+    changed: tuple[Effect, ...] = (
+        Apply(SetLanguage(ctx.user.user_id, language)),
+        Message(t("language.saved")),
+    )
+    then = session.then
+    resumed = session.with_(interrupt=None, then=None)
+    if resumed.active:
+        return Turn(resumed, (*changed, _current_question(resumed, ctx)))
+    if then == "start" and not ctx.user.registered:
+        started = engine.start(FLOWS[signup.FLOW_ID], resumed, ctx)
+        return Turn(started.session, (*changed, *started.effects))
+    return Turn(resumed, (*changed, _menu_message(ctx, t("menu.title"))))
+
+
+def _offer_resume(session: Session) -> Turn:
+    asking = session.with_(interrupt="resume", seq=session.seq + 1)
+    return Turn(asking, (_resume_message(asking),))
+
+
+def _resume_message(session: Session) -> Message:
+    flow = _flow(session)
+    return Message(
+        t("resume.offer", flow=flow.title),
+        buttons=(
+            (Button(t("button.resume"), RESUME),),
+            (Button(t("button.restart"), RESTART),),
+            (Button(t("button.cancel"), CANCEL),),
+        ),
+        seq=session.seq,
+    )
+
+
+def _continue(session: Session, ctx: Context, note: Text | None = None) -> Turn:
+    # A new prompt number: buttons of the older copies of the question stop counting.
+    again = session.with_(seq=session.seq + 1, failures=0)
+    effects: list[Effect] = [] if note is None else [Message(note)]
+    effects.append(_current_question(again, ctx))
+    return Turn(again, tuple(effects))
+
+
+def _current_question(session: Session, ctx: Context) -> Message:
+    return engine.prompt(_flow(session), session, ctx)
+
+
+def _menu_message(ctx: Context, text: Text) -> Message:
+    rows: list[tuple[Button, ...]] = []
+    if ctx.user.registered:
+        rows.append((Button(t("button.sponsor"), MENU + "sponsor"),))
+        rows.append((Button(t("button.status"), MENU + "status"),))
+    else:
+        rows.append((Button(t("button.signup"), MENU + "signup"),))
+    rows.append(
+        (Button(t("button.language"), MENU + "language"), Button(t("button.help"), MENU + "help"))
+    )
+    return Message(t("menu.with_text", text=text), buttons=tuple(rows))

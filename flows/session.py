@@ -1,0 +1,91 @@
+"""A conversation session: plain JSON, never pickled, so any store and any process can resume it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any
+
+SESSION_FORMAT = 1
+
+
+@dataclass(frozen=True)
+class Session:
+    """Where one user stands.
+
+    flow/step: the active flow and step ids (stable strings), or None between flows.
+    answers: what the user has given so far, keyed by step id (plus a few derived keys).
+    history: the steps visited, for "back".
+    failures: invalid answers in a row at this step; after three the user is offered help or cancel.
+    seq: the number of the current prompt; buttons carry it so a press on an old prompt is ignored.
+    editing: the user came from the summary to change one answer and returns there after it.
+    page/query: the page and the search text of a long list of choices.
+    interrupt: a question asked on top of the flow ("language", "resume"), answered by the router.
+    draft_id: idempotency key of what this flow will save.
+    updated_at: last activity, ISO 8601; a user coming back after a while is greeted accordingly.
+    """
+
+    flow: str | None = None
+    version: int = 0
+    step: str | None = None
+    answers: dict[str, Any] = field(default_factory=dict)
+    history: tuple[str, ...] = ()
+    failures: int = 0
+    seq: int = 0
+    editing: bool = False
+    page: int = 0
+    query: str = ""
+    interrupt: str | None = None
+    then: str | None = None
+    draft_id: str | None = None
+    updated_at: str | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.flow is not None and self.step is not None
+
+    def with_(self, **changes: Any) -> Session:
+        return replace(self, **changes)
+
+    def touched(self, now: datetime) -> Session:
+        return replace(self, updated_at=now.isoformat())
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "format": SESSION_FORMAT,
+            "flow": self.flow,
+            "version": self.version,
+            "step": self.step,
+            "answers": dict(self.answers),
+            "history": list(self.history),
+            "failures": self.failures,
+            "seq": self.seq,
+            "editing": self.editing,
+            "page": self.page,
+            "query": self.query,
+            "interrupt": self.interrupt,
+            "then": self.then,
+            "draft_id": self.draft_id,
+            "updated_at": self.updated_at,
+        }
+
+    @classmethod
+    def from_json(cls, document: dict[str, Any] | None) -> Session:
+        if not document or document.get("format") != SESSION_FORMAT:
+            return cls()
+        return cls(
+            flow=document.get("flow"),
+            version=int(document.get("version") or 0),
+            step=document.get("step"),
+            answers=dict(document.get("answers") or {}),
+            history=tuple(document.get("history") or ()),
+            failures=int(document.get("failures") or 0),
+            seq=int(document.get("seq") or 0),
+            editing=bool(document.get("editing")),
+            page=int(document.get("page") or 0),
+            query=str(document.get("query") or ""),
+            interrupt=document.get("interrupt"),
+            then=document.get("then"),
+            draft_id=document.get("draft_id"),
+            updated_at=document.get("updated_at"),
+        )

@@ -1,0 +1,162 @@
+"""Sign-up of an ASN, once: NIP (confirmed), full name, agency, phone."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from flows.catalog import Agency
+from flows.commands import Applied, Command, Outcome, RegisterSponsor
+from flows.context import Context
+from flows.formatting import long_date, month_year
+from flows.steps import (
+    END,
+    Accepted,
+    AnswerKind,
+    Answers,
+    Check,
+    Flow,
+    Option,
+    Rejected,
+    Settled,
+    Step,
+)
+from flows.text import Raw, Text, t
+from flows.validators import check_nip, check_person_name, check_phone
+
+FLOW_ID = "signup"
+
+
+def _parse_nip(raw: str, answers: Answers, ctx: Context) -> Check:
+    result = check_nip(raw, ctx.now.date())
+    if not result.valid or result.nip is None:
+        return Rejected(t(f"nip.error.{result.errors[0]}"))
+    assert result.birth_date and result.service_start and result.sex and result.kind
+    return Accepted(
+        result.nip,
+        {
+            "nip_kind": result.kind,
+            "nip_birth_date": result.birth_date.isoformat(),
+            "nip_service_start": result.service_start.isoformat(),
+            "nip_sex": result.sex,
+        },
+    )
+
+
+def _confirm_nip_prompt(answers: Answers, ctx: Context) -> Text:
+    start = date.fromisoformat(answers["nip_service_start"])
+    return t(
+        "signup.confirm_nip",
+        kind=t(f"nip.kind.{answers['nip_kind']}"),
+        birth_date=long_date(date.fromisoformat(answers["nip_birth_date"])),
+        sex=t(f"sex.{answers['nip_sex']}"),
+        service_start=month_year(start) if answers["nip_kind"] == "PNS" else str(start.year),
+    )
+
+
+def _yes_no(yes: str, no: str) -> list[Option]:
+    return [Option("yes", t(yes)), Option("no", t(no))]
+
+
+def _parse_name(raw: str, answers: Answers, ctx: Context) -> Check:
+    result = check_person_name(raw)
+    if not result.valid or result.value is None:
+        return Rejected(t(f"name.error.{result.errors[0]}"))
+    return Accepted(result.value)
+
+
+def agency_options(answers: Answers, ctx: Context) -> list[Option]:
+    return [_agency_option(agency) for agency in ctx.catalog.agencies]
+
+
+def _agency_option(agency: Agency) -> Option:
+    return Option(agency.code, Raw(agency.name), agency.search_terms)
+
+
+def _parse_phone(raw: str, answers: Answers, ctx: Context) -> Check:
+    result = check_phone(raw)
+    if not result.valid or result.e164 is None:
+        return Rejected(t(f"phone.error.{result.errors[0]}"))
+    return Accepted(result.e164)
+
+
+def _command(answers: Answers, ctx: Context, draft_id: str) -> Command:
+    return RegisterSponsor(
+        user_id=ctx.user.user_id,
+        nip=answers["nip"],
+        nip_kind=answers["nip_kind"],
+        full_name=answers["full_name"],
+        agency_code=answers["agency"],
+        phone_e164=answers["phone"],
+    )
+
+
+def _settle(outcome: Outcome, answers: Answers, ctx: Context) -> Settled:
+    if isinstance(outcome, Applied):
+        agency = ctx.catalog.agency(answers["agency"])
+        return Settled(
+            t(
+                "signup.done",
+                name=Raw(answers["full_name"]),
+                agency=Raw(agency.name if agency else answers["agency"]),
+            ),
+            start="sponsorship",
+        )
+    if outcome.reason == "nip_taken":
+        return Settled(t("signup.nip_taken"), go_to="nip", editing=True)
+    return Settled(t("error.unexpected"))
+
+
+FLOW = Flow(
+    id=FLOW_ID,
+    version=1,
+    title=t("signup.title"),
+    intro=t("signup.intro"),
+    first="nip",
+    steps={
+        "nip": Step(
+            "nip",
+            AnswerKind.TEXT,
+            prompt=lambda a, c: t("signup.ask_nip"),
+            parse=_parse_nip,
+            next="nip_confirm",
+            help=t("signup.help_nip"),
+            invalidates=("nip_confirm",),
+        ),
+        "nip_confirm": Step(
+            "nip_confirm",
+            AnswerKind.CHOICE,
+            prompt=_confirm_nip_prompt,
+            options=lambda a, c: _yes_no("button.yes_correct", "button.no_change_nip"),
+            next=lambda a, c: "full_name" if a["nip_confirm"] == "yes" else "nip",
+            branches=("full_name", "nip"),
+            help=t("signup.help_confirm_nip"),
+        ),
+        "full_name": Step(
+            "full_name",
+            AnswerKind.TEXT,
+            prompt=lambda a, c: t("signup.ask_name"),
+            parse=_parse_name,
+            next="agency",
+            help=t("signup.help_name"),
+        ),
+        "agency": Step(
+            "agency",
+            AnswerKind.LIST,
+            prompt=lambda a, c: t("signup.ask_agency"),
+            options=agency_options,
+            next="phone",
+            help=t("signup.help_agency"),
+        ),
+        "phone": Step(
+            "phone",
+            AnswerKind.CONTACT,
+            prompt=lambda a, c: t("signup.ask_phone"),
+            parse=_parse_phone,
+            next=END,
+            help=t("signup.help_phone"),
+            contact_button=t("button.share_contact"),
+        ),
+    },
+    command=_command,
+    settle=_settle,
+)

@@ -1,0 +1,409 @@
+"""An ASN registers the worker they sponsor, consents to the salary deduction, and saves.
+
+category -> (other) -> name -> NIK -> what the NIK encodes -> (what differs) -> phone (optional)
+-> kecamatan -> desa/kelurahan -> programme -> payment method -> consent -> summary -> save.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from flows.commands import (
+    Applied,
+    Command,
+    ConsentGiven,
+    Outcome,
+    SubmitSponsorship,
+    WorkerDetails,
+)
+from flows.context import Context
+from flows.formatting import first_of_next_month, long_date, month_year
+from flows.steps import (
+    END,
+    Accepted,
+    AnswerKind,
+    Answers,
+    Check,
+    Flow,
+    Option,
+    Rejected,
+    Settled,
+    Step,
+)
+from flows.text import Raw, Text, t
+from flows.validators import check_free_text, check_nik, check_person_name, check_phone
+from flows.validators.masking import mask_nik
+
+FLOW_ID = "sponsorship"
+
+
+# --- the worker -------------------------------------------------------------------------------
+
+
+def _category_options(answers: Answers, ctx: Context) -> list[Option]:
+    return [Option(c.code, c.label) for c in ctx.catalog.categories]
+
+
+def _after_category(answers: Answers, ctx: Context) -> str:
+    category = ctx.catalog.category(answers["category"])
+    return "category_other" if category and category.needs_description else "worker_name"
+
+
+def _parse_other(raw: str, answers: Answers, ctx: Context) -> Check:
+    result = check_free_text(raw, min_len=3, max_len=60)
+    if not result.valid or result.value is None:
+        return Rejected(t(f"text.error.{result.errors[0]}", max="60"))
+    return Accepted(result.value)
+
+
+def _parse_name(raw: str, answers: Answers, ctx: Context) -> Check:
+    result = check_person_name(raw)
+    if not result.valid or result.value is None:
+        return Rejected(t(f"name.error.{result.errors[0]}"))
+    return Accepted(result.value)
+
+
+def _parse_nik(raw: str, answers: Answers, ctx: Context) -> Check:
+    result = check_nik(raw, ctx.now.date())
+    if not result.valid or result.nik is None:
+        return Rejected(t(f"nik.error.{result.errors[0]}"))
+    assert result.birth_date is not None and result.sex is not None
+    return Accepted(
+        result.nik,
+        {
+            "nik_birth_date": result.birth_date.isoformat(),
+            "nik_sex": result.sex,
+            "nik_regency": result.regency_name or result.regency_code,
+            "nik_district": result.district_name or result.district_code,
+            "nik_region_unknown": "region_unknown" in result.warnings,
+        },
+    )
+
+
+def _confirm_nik_prompt(answers: Answers, ctx: Context) -> Text:
+    warning: Text | Raw = (
+        t("sponsorship.nik_region_unknown") if answers.get("nik_region_unknown") else Raw("")
+    )
+    return t(
+        "sponsorship.confirm_nik",
+        name=Raw(answers["worker_name"]),
+        nik=Raw(mask_nik(answers["nik"])),
+        birth_date=long_date(date.fromisoformat(answers["nik_birth_date"])),
+        sex=t(f"sex.{answers['nik_sex']}"),
+        regency=Raw(str(answers["nik_regency"])),
+        district=Raw(str(answers["nik_district"])),
+        warning=warning,
+    )
+
+
+def _parse_disagreement(raw: str, answers: Answers, ctx: Context) -> Check:
+    result = check_free_text(raw, min_len=3, max_len=200)
+    if not result.valid or result.value is None:
+        return Rejected(t(f"text.error.{result.errors[0]}", max="200"))
+    return Accepted(result.value)
+
+
+def _parse_worker_phone(raw: str, answers: Answers, ctx: Context) -> Check:
+    result = check_phone(raw)
+    if not result.valid or result.e164 is None:
+        return Rejected(t(f"phone.error.{result.errors[0]}"))
+    return Accepted(result.e164)
+
+
+def _district_options(answers: Answers, ctx: Context) -> list[Option]:
+    regions = ctx.catalog.regions.children(ctx.catalog.home_regency.code)
+    return [Option(r.code, Raw(r.name)) for r in regions]
+
+
+def _village_options(answers: Answers, ctx: Context) -> list[Option]:
+    return [Option(r.code, Raw(r.name)) for r in ctx.catalog.regions.children(answers["district"])]
+
+
+# --- the programme and the consent ------------------------------------------------------------
+
+
+def _programme_options(answers: Answers, ctx: Context) -> list[Option]:
+    return [
+        Option(p.code, t("programme.option", name=p.label, amount=p.monthly_amount))
+        for p in ctx.catalog.programmes
+    ]
+
+
+def _payment_options(answers: Answers, ctx: Context) -> list[Option]:
+    return [Option(m.code, m.label) for m in ctx.catalog.payment_methods]
+
+
+def _first_month(ctx: Context) -> date:
+    return first_of_next_month(ctx.now.date())
+
+
+def consent_statement(answers: Answers, ctx: Context, first_month: date) -> Text:
+    """The statement the sponsor agrees to, in full; its rendered text is hashed into the record."""
+    programme = ctx.catalog.programme(answers["programme"])
+    method = ctx.catalog.payment_method(answers["payment"])
+    assert programme is not None and method is not None
+    return t(
+        method.consent_key,
+        sponsor=Raw(ctx.user.sponsor_name or ""),
+        agency=Raw(ctx.user.agency_name or ""),
+        worker=Raw(answers["worker_name"]),
+        nik=Raw(mask_nik(answers["nik"])),
+        programme=programme.label,
+        amount=programme.monthly_amount,
+        first_month=month_year(first_month),
+    )
+
+
+def _consent_prompt(answers: Answers, ctx: Context) -> Text:
+    return t(
+        "sponsorship.ask_consent", statement=consent_statement(answers, ctx, _first_month(ctx))
+    )
+
+
+def _pick_consent(value: str, answers: Answers, ctx: Context) -> Check:
+    if value != "agree":
+        return Rejected(t("sponsorship.consent_required"))
+    return Accepted(
+        "agree",
+        {
+            "consent_given_at": ctx.now.isoformat(),
+            "consent_first_month": _first_month(ctx).isoformat(),
+        },
+    )
+
+
+# --- summary, command, outcome ----------------------------------------------------------------
+
+
+def _category_text(answers: Answers, ctx: Context) -> Text | Raw:
+    if answers.get("category_other"):
+        return Raw(answers["category_other"])
+    category = ctx.catalog.category(answers["category"])
+    return category.label if category else Raw(answers["category"])
+
+
+def _summary(answers: Answers, ctx: Context) -> Text:
+    programme = ctx.catalog.programme(answers["programme"])
+    method = ctx.catalog.payment_method(answers["payment"])
+    assert programme is not None and method is not None
+    note = answers.get("nik_disagreement")
+    return t(
+        "sponsorship.summary",
+        category=_category_text(answers, ctx),
+        name=Raw(answers["worker_name"]),
+        nik=Raw(mask_nik(answers["nik"])),
+        nik_note=t("sponsorship.summary_nik_note", note=Raw(note)) if note else Raw(""),
+        phone=Raw(answers["worker_phone"]) if answers.get("worker_phone") else t("value.none"),
+        village=Raw(_region_name(answers["village"], ctx)),
+        district=Raw(_region_name(answers["district"], ctx)),
+        programme=programme.label,
+        amount=programme.monthly_amount,
+        payment=method.label,
+        first_month=month_year(date.fromisoformat(answers["consent_first_month"])),
+    )
+
+
+def _region_name(code: str, ctx: Context) -> str:
+    return ctx.catalog.regions.name_of(code) or code
+
+
+def _command(answers: Answers, ctx: Context, draft_id: str) -> Command:
+    programme = ctx.catalog.programme(answers["programme"])
+    method = ctx.catalog.payment_method(answers["payment"])
+    assert programme is not None and method is not None
+    first_month = date.fromisoformat(answers["consent_first_month"])
+    category = ctx.catalog.category(answers["category"])
+    return SubmitSponsorship(
+        idempotency_key=draft_id,
+        sponsor_user_id=ctx.user.user_id,
+        worker=WorkerDetails(
+            category=answers["category"],
+            category_other=answers.get("category_other")
+            if category and category.needs_description
+            else None,
+            full_name=answers["worker_name"],
+            nik=answers["nik"],
+            nik_disagreement=answers.get("nik_disagreement")
+            if answers.get("nik_confirm") == "differs"
+            else None,
+            phone_e164=answers.get("worker_phone"),
+            district_code=answers["district"],
+            district_name=_region_name(answers["district"], ctx),
+            village_code=answers["village"],
+            village_name=_region_name(answers["village"], ctx),
+        ),
+        programme_code=programme.code,
+        monthly_amount=programme.monthly_amount,
+        payment_method=method.code,
+        consent=ConsentGiven(
+            statement=consent_statement(answers, ctx, first_month),
+            text_version=method.consent_version,
+            amount=programme.monthly_amount,
+            first_month=first_month,
+            message_id=answers.get("consent_message_id"),
+            given_at=datetime.fromisoformat(answers["consent_given_at"]),
+        ),
+    )
+
+
+def _settle(outcome: Outcome, answers: Answers, ctx: Context) -> Settled:
+    status_button = ((t("button.status"), "menu:status"),)
+    if isinstance(outcome, Applied):
+        return Settled(
+            t(
+                "sponsorship.saved",
+                reference=Raw(outcome.reference or ""),
+                name=Raw(answers["worker_name"]),
+            ),
+            buttons=(status_button,),
+        )
+    if outcome.reason == "nik_taken":
+        return Settled(t("sponsorship.nik_taken"), go_to="nik", editing=True)
+    if outcome.reason == "limit_reached":
+        return Settled(
+            t("sponsorship.limit_reached", max=ctx.catalog.max_sponsorships),
+            buttons=(status_button,),
+        )
+    if outcome.reason == "not_registered":
+        return Settled(t("sponsorship.signup_first"), start="signup")
+    return Settled(t("error.unexpected"))
+
+
+def _yes_no(yes: str, yes_value: str, no: str, no_value: str) -> list[Option]:
+    return [Option(yes_value, t(yes)), Option(no_value, t(no))]
+
+
+FLOW = Flow(
+    id=FLOW_ID,
+    version=1,
+    title=t("sponsorship.title"),
+    intro=t("sponsorship.intro"),
+    first="category",
+    steps={
+        "category": Step(
+            "category",
+            AnswerKind.CHOICE,
+            prompt=lambda a, c: t("sponsorship.ask_category"),
+            options=_category_options,
+            next=_after_category,
+            branches=("category_other", "worker_name"),
+            help=t("sponsorship.help_category"),
+            invalidates=("category_other",),
+            summary_label=t("field.category"),
+        ),
+        "category_other": Step(
+            "category_other",
+            AnswerKind.TEXT,
+            prompt=lambda a, c: t("sponsorship.ask_category_other"),
+            parse=_parse_other,
+            next="worker_name",
+            help=t("sponsorship.help_category_other"),
+        ),
+        "worker_name": Step(
+            "worker_name",
+            AnswerKind.TEXT,
+            prompt=lambda a, c: t("sponsorship.ask_worker_name"),
+            parse=_parse_name,
+            next="nik",
+            help=t("sponsorship.help_worker_name"),
+            summary_label=t("field.worker_name"),
+        ),
+        "nik": Step(
+            "nik",
+            AnswerKind.TEXT,
+            prompt=lambda a, c: t("sponsorship.ask_nik", name=Raw(a["worker_name"])),
+            parse=_parse_nik,
+            next="nik_confirm",
+            help=t("sponsorship.help_nik"),
+            invalidates=("nik_confirm", "nik_disagreement"),
+            summary_label=t("field.nik"),
+        ),
+        "nik_confirm": Step(
+            "nik_confirm",
+            AnswerKind.CHOICE,
+            prompt=_confirm_nik_prompt,
+            options=lambda a, c: _yes_no("button.yes_correct", "ok", "button.differs", "differs"),
+            next=lambda a, c: "worker_phone" if a["nik_confirm"] == "ok" else "nik_disagreement",
+            branches=("worker_phone", "nik_disagreement"),
+            help=t("sponsorship.help_confirm_nik"),
+            invalidates=("nik_disagreement",),
+        ),
+        "nik_disagreement": Step(
+            "nik_disagreement",
+            AnswerKind.TEXT,
+            prompt=lambda a, c: t("sponsorship.ask_nik_disagreement"),
+            parse=_parse_disagreement,
+            next="worker_phone",
+            help=t("sponsorship.help_nik_disagreement"),
+        ),
+        "worker_phone": Step(
+            "worker_phone",
+            AnswerKind.TEXT,
+            prompt=lambda a, c: t("sponsorship.ask_worker_phone", name=Raw(a["worker_name"])),
+            parse=_parse_worker_phone,
+            next="district",
+            help=t("sponsorship.help_worker_phone"),
+            optional=True,
+            summary_label=t("field.worker_phone"),
+        ),
+        "district": Step(
+            "district",
+            AnswerKind.LIST,
+            prompt=lambda a, c: t(
+                "sponsorship.ask_district",
+                name=Raw(a["worker_name"]),
+                regency=Raw(c.catalog.home_regency.name),
+            ),
+            options=_district_options,
+            next="village",
+            help=t("sponsorship.help_district"),
+            invalidates=("village",),
+            summary_label=t("field.address"),
+        ),
+        "village": Step(
+            "village",
+            AnswerKind.LIST,
+            prompt=lambda a, c: t(
+                "sponsorship.ask_village", district=Raw(_region_name(a["district"], c))
+            ),
+            options=_village_options,
+            next="programme",
+            help=t("sponsorship.help_village"),
+        ),
+        "programme": Step(
+            "programme",
+            AnswerKind.CHOICE,
+            prompt=lambda a, c: t("sponsorship.ask_programme"),
+            options=_programme_options,
+            next="payment",
+            help=t("sponsorship.help_programme"),
+            invalidates=("consent",),
+            summary_label=t("field.programme"),
+        ),
+        "payment": Step(
+            "payment",
+            AnswerKind.CHOICE,
+            prompt=lambda a, c: t("sponsorship.ask_payment"),
+            options=_payment_options,
+            next="consent",
+            help=t("sponsorship.help_payment"),
+            invalidates=("consent",),
+            summary_label=t("field.payment"),
+        ),
+        "consent": Step(
+            "consent",
+            AnswerKind.CHOICE,
+            prompt=_consent_prompt,
+            options=lambda a, c: _yes_no(
+                "button.consent_agree", "agree", "button.consent_disagree", "disagree"
+            ),
+            pick=_pick_consent,
+            next=END,
+            help=t("sponsorship.help_consent"),
+            record_message=True,
+        ),
+    },
+    command=_command,
+    settle=_settle,
+    summary=_summary,
+)

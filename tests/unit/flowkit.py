@@ -1,0 +1,141 @@
+"""Drives the pure router like a user would, rendering every message so a missing locale key or
+parameter fails the test. Commands are applied by a tiny in-memory host."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from bot.catalog import load_programme
+from bot.i18n import Renderer
+from bot.settings import DEFAULT_PROGRAMME_FILE
+from flows import router
+from flows.commands import Applied, Command, Outcome, Refused, RegisterSponsor, SetLanguage
+from flows.commands import SubmitSponsorship
+from flows.context import Context, UserFacts
+from flows.effects import Apply, Effect, Message, Toast
+from flows.inputs import ChoicePicked, CommandIssued, ContactShared, Input, TextReceived
+from flows.session import Session
+from flows.text import Text
+
+PROGRAMME = load_programme(DEFAULT_PROGRAMME_FILE)
+WIB = ZoneInfo("Asia/Jakarta")
+NOW = datetime(2026, 11, 21, 9, 30, tzinfo=WIB)
+
+VALID_NIP = "198503152010011001"
+VALID_NIK = "3205014501900001"  # Garut, Garut Kota; female, born 1990-01-05
+
+
+@dataclass
+class Host:
+    """Applies commands in memory the way the repository does, with scripted refusals."""
+
+    refuse: dict[type, str] = field(default_factory=dict)
+    language: str | None = None
+    sponsor: RegisterSponsor | None = None
+    sponsorships: list[SubmitSponsorship] = field(default_factory=list)
+
+    def apply(self, command: Command) -> Outcome:
+        if type(command) in self.refuse:
+            return Refused(self.refuse.pop(type(command)))
+        if isinstance(command, SetLanguage):
+            self.language = command.language
+        elif isinstance(command, RegisterSponsor):
+            self.sponsor = command
+        elif isinstance(command, SubmitSponsorship):
+            self.sponsorships.append(command)
+            return Applied(reference=f"PR-TEST{len(self.sponsorships)}")
+        return Applied()
+
+
+@dataclass
+class Chat:
+    user_id: int = 1001
+    host: Host = field(default_factory=Host)
+    session: Session = field(default_factory=Session)
+    now: datetime = NOW
+    sent: list[Effect] = field(default_factory=list)
+    _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+
+    def context(self) -> Context:
+        sponsor = self.host.sponsor
+        facts = UserFacts(
+            user_id=self.user_id,
+            language=self.host.language,
+            registered=sponsor is not None,
+            sponsor_name=sponsor.full_name if sponsor else None,
+            agency_name="Dinas Kesehatan" if sponsor else None,
+            open_sponsorships=len(self.host.sponsorships),
+        )
+        return Context(facts, PROGRAMME.catalog, self.now, lambda: f"draft-{next(self._ids)}")
+
+    def do(self, event: Input) -> list[Effect]:
+        turn = router.respond(self.session, event, self.context())
+        effects = list(turn.effects)
+        self.session = turn.session
+        for effect in list(effects):
+            if isinstance(effect, Apply):
+                outcome = self.host.apply(effect.command)
+                if effect.awaits_outcome:
+                    settled = router.settle(self.session, outcome, self.context())
+                    self.session = settled.session
+                    effects.extend(settled.effects)
+        render = Renderer(self.host.language)
+        for effect in effects:  # every message must render in both languages
+            if isinstance(effect, Message):
+                for language in ("id", "en"):
+                    Renderer(language)(effect.text)
+                    for row in effect.buttons:
+                        for button in row:
+                            Renderer(language)(button.label)
+            if isinstance(effect, Toast):
+                render(effect.text)
+        self.sent = effects
+        return effects
+
+    # --- what a user does -----------------------------------------------------------------
+    def command(self, name: str) -> list[Effect]:
+        return self.do(CommandIssued(name))
+
+    def type(self, text: str) -> list[Effect]:
+        return self.do(TextReceived(text))
+
+    def press(self, value: str, seq: int | None = None) -> list[Effect]:
+        return self.do(ChoicePicked(self.session.seq if seq is None else seq, value, 77))
+
+    def share_contact(self, phone: str, own: bool = True) -> list[Effect]:
+        return self.do(ContactShared(phone, own))
+
+    # --- what the user sees ---------------------------------------------------------------
+    def keys(self) -> list[str]:
+        return [e.text.key for e in self.sent if isinstance(e, Message | Toast)]
+
+    def last(self) -> Message:
+        return [e for e in self.sent if isinstance(e, Message)][-1]
+
+    def values(self) -> list[str]:
+        return [b.value for row in self.last().buttons for b in row]
+
+    def rendered(self, language: str = "id") -> str:
+        return "\n".join(
+            Renderer(language)(e.text) for e in self.sent if isinstance(e, Message)
+        )
+
+
+def key_of(text: Text) -> str:
+    return text.key
+
+
+def signed_up(chat: Chat | None = None) -> Chat:
+    chat = chat or Chat()
+    chat.command("start")
+    chat.press("lang:id")
+    chat.type(VALID_NIP)
+    chat.press("yes")
+    chat.type("Dra. Siti Aminah, M.Si.")
+    chat.press("dinkes")
+    chat.share_contact("6281234567890")
+    assert chat.host.sponsor is not None, chat.keys()
+    return chat
