@@ -1,1 +1,1 @@
-"""Everything that touches the world: storage, Telegram transports, command line, wired in bot.app."""
+"""Everything that touches the world: storage, transports, command line; wired in bot.app."""

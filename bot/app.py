@@ -65,7 +65,11 @@ def build_service(
     repository = Repository(
         engine, sealer, max_sponsorships_per_sponsor=programme.catalog.max_sponsorships
     )
-    state = build_state(engine, settings.redis_url, sealer=sealer)
+    # Update ids are per bot: bots sharing one Redis must not see each other's.
+    bot_id = (settings.bot_token or "").split(":", 1)[0]
+    state = build_state(
+        engine, settings.redis_url, f"{settings.redis_prefix}{bot_id}:", sealer=sealer
+    )
     zone = programme.timezone
     service = ConversationService(
         repository=repository,

@@ -25,6 +25,9 @@ class Settings(BaseSettings):
     redis_url: str | None = Field(
         default=None, description="Sessions, locks and de-duplication in Redis when set."
     )
+    redis_prefix: str = Field(
+        default="peduli:", description="Key prefix in Redis; the bot's id is appended."
+    )
     admin_ids: str = Field(default="", description="Comma-separated Telegram user ids of admins.")
     data_key: str | None = Field(
         default=None, description="Base64 key (32 bytes) sealing NIK, NIP and phone numbers."

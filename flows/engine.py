@@ -8,7 +8,7 @@ handles commands and the questions asked on top of a flow.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from flows.commands import Outcome
@@ -157,11 +157,11 @@ def start(flow: Flow, session: Session, ctx: Context) -> Turn:
         seq=session.seq + 1,
         draft_id=ctx.new_id(),
     ).touched(ctx.now)
-    effects: list[Effect] = []
+    first = prompt(flow, fresh, ctx)
     if flow.intro is not None:
-        effects.append(Message(flow.intro))
-    effects.append(prompt(flow, fresh, ctx))
-    return Turn(fresh, tuple(effects))
+        # One message, not two: fewer messages to read on a phone, and within Telegram's burst.
+        first = replace(first, text=t("prompt.intro", intro=flow.intro, question=first.text))
+    return Turn(fresh, (first,))
 
 
 def go_to(flow: Flow, session: Session, step_id: str, ctx: Context, *, editing: bool) -> Session:

@@ -54,7 +54,7 @@ def reachable(flow: Flow) -> Iterator[str]:
             continue
         seen.add(step_id)
         yield step_id
-        pending.extend(successors(flow, step_id))
+        pending.extend(sorted(successors(flow, step_id), reverse=True))
 
 
 def check_all(flows: Mapping[str, Flow]) -> None:

@@ -1,6 +1,6 @@
 """Shared fixtures: real PostgreSQL and Redis when reachable.
 
-Locally a missing server skips its tests; under CI=true it fails them, so CI never passes by skipping.
+Locally a missing server skips its tests; under CI=true it fails them: CI never passes by skipping.
 """
 
 from __future__ import annotations

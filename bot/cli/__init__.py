@@ -1,4 +1,4 @@
-"""Command line `peduli`. Each command imports only what it needs: `peduli nik` never loads aiogram."""
+"""Command line `peduli`. Each command imports only what it needs: `nik` never loads aiogram."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ def _parser() -> argparse.ArgumentParser:
         "nik", help="check NIKs; one JSON object per NIK; reads standard input when none given"
     )
     nik.add_argument("niks", nargs="*", metavar="NIK")
+    commands.add_parser("docs", help="write the flow diagrams into README.md")
     return parser
 
 
@@ -27,6 +28,10 @@ def main(argv: list[str] | None = None) -> int:
         from bot.cli.nik import main as nik_main
 
         return nik_main(args.niks, sys.stdin, sys.stdout)
+    if args.command == "docs":
+        from bot.cli.docs import main as docs_main
+
+        return docs_main()
     if args.command == "db":
         from bot.cli.db import upgrade
 

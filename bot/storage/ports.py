@@ -1,6 +1,6 @@
-"""Contracts for conversation state and update handling, each with an SQL and a Redis implementation.
+"""Contracts for conversation state and update handling; each has an SQL and a Redis version.
 
-One contract test suite (tests/integration/test_state_contracts.py) runs against every implementation.
+One contract suite (tests/integration/test_state_contracts.py) runs against every implementation.
 """
 
 from __future__ import annotations

@@ -63,8 +63,11 @@ async def set_command_menus(bot: Bot) -> None:
         await bot.set_my_commands(commands, scope=scope, language_code=code)
 
 
-async def run_polling(service: ConversationService, bot: Bot, **kwargs: Any) -> None:
-    dispatcher = create_dispatcher(service)
+async def run_polling(
+    service: ConversationService, bot: Bot, dispatcher: Dispatcher | None = None, **kwargs: Any
+) -> None:
+    """Long polling until stopped (dispatcher.stop_polling() or a signal)."""
+    dispatcher = dispatcher or create_dispatcher(service)
     await set_command_menus(bot)
     await bot.delete_webhook(drop_pending_updates=False)
     logger.info("long polling started")

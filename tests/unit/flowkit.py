@@ -12,8 +12,15 @@ from bot.catalog import load_programme
 from bot.i18n import Renderer
 from bot.settings import DEFAULT_PROGRAMME_FILE
 from flows import router
-from flows.commands import Applied, Command, Outcome, Refused, RegisterSponsor, SetLanguage
-from flows.commands import SubmitSponsorship
+from flows.commands import (
+    Applied,
+    Command,
+    Outcome,
+    Refused,
+    RegisterSponsor,
+    SetLanguage,
+    SubmitSponsorship,
+)
 from flows.context import Context, UserFacts
 from flows.effects import Apply, Effect, Message, Toast
 from flows.inputs import ChoicePicked, CommandIssued, ContactShared, Input, TextReceived
@@ -109,7 +116,7 @@ class Chat:
         return self.do(ContactShared(phone, own))
 
     # --- what the user sees ---------------------------------------------------------------
-    def keys(self) -> list[str]:
+    def message_keys(self) -> list[str]:
         return [e.text.key for e in self.sent if isinstance(e, Message | Toast)]
 
     def last(self) -> Message:
@@ -119,9 +126,7 @@ class Chat:
         return [b.value for row in self.last().buttons for b in row]
 
     def rendered(self, language: str = "id") -> str:
-        return "\n".join(
-            Renderer(language)(e.text) for e in self.sent if isinstance(e, Message)
-        )
+        return "\n".join(Renderer(language)(e.text) for e in self.sent if isinstance(e, Message))
 
 
 def key_of(text: Text) -> str:
@@ -137,5 +142,5 @@ def signed_up(chat: Chat | None = None) -> Chat:
     chat.type("Dra. Siti Aminah, M.Si.")
     chat.press("dinkes")
     chat.share_contact("6281234567890")
-    assert chat.host.sponsor is not None, chat.keys()
+    assert chat.host.sponsor is not None, chat.message_keys()
     return chat

@@ -1,0 +1,120 @@
+"""Engines and migrations for SQLite (the embedded default) and PostgreSQL (production).
+
+SQLite needs care to behave like a real transactional database under threads:
+- sqlite3's legacy transaction control skips BEGIN before SELECT and SAVEPOINT, which breaks
+  savepoints; we switch it off and emit BEGIN ourselves (the recipe in SQLAlchemy's SQLite docs).
+- A deferred transaction that reads and then writes fails at once with "database is locked" when
+  another connection committed in between (busy_timeout does not help there). Writers therefore
+  take the write lock up front with BEGIN IMMEDIATE: use `immediate(engine)` for write paths.
+- WAL lets readers run alongside the single writer; busy_timeout makes writers queue, not fail.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import URL, make_url
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+SQLITE_BUSY_TIMEOUT_MS = 15_000
+_IMMEDIATE = "peduli_sqlite_begin_immediate"
+
+
+def normalize_url(url: str | URL) -> URL:
+    """Use psycopg 3 for plain postgresql:// (and postgres://) URLs: it is the driver we ship."""
+    parsed = make_url(url)
+    if parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed
+
+
+def create_db_engine(url: str | URL) -> Engine:
+    """An engine with the settings this project relies on (see the module docstring)."""
+    parsed = normalize_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return create_engine(parsed, pool_pre_ping=True)
+    database = parsed.database or ""
+    if database and database != ":memory:" and not database.startswith("file:"):
+        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(parsed, pool_pre_ping=True, connect_args={"check_same_thread": False})
+    event.listen(engine, "connect", _sqlite_on_connect)
+    event.listen(engine, "begin", _sqlite_on_begin)
+    return engine
+
+
+def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
+    dbapi_connection.isolation_level = None  # we emit BEGIN ourselves in _sqlite_on_begin
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute("PRAGMA synchronous = NORMAL")  # durable enough with WAL, much faster
+        cursor.execute("PRAGMA foreign_keys = ON")
+    finally:
+        cursor.close()
+
+
+def _sqlite_on_begin(connection: Connection) -> None:
+    immediate = connection.get_execution_options().get(_IMMEDIATE, False)
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def immediate(engine: Engine) -> Engine:
+    """The same engine (same pool), but SQLite transactions begin with the write lock held.
+
+    Use it for every transaction that may write. No effect on PostgreSQL.
+    """
+    return engine.execution_options(**{_IMMEDIATE: True})
+
+
+def dialect_insert(dialect_name: str) -> Any:
+    """The dialect's INSERT, which has on_conflict_do_update / on_conflict_do_nothing (upserts
+    in one statement: no read-then-write race between processes)."""
+    if dialect_name == "postgresql":
+        return postgresql.insert
+    if dialect_name == "sqlite":
+        return sqlite.insert
+    raise NotImplementedError(
+        f"upserts are implemented for SQLite and PostgreSQL, not {dialect_name}"
+    )
+
+
+def alembic_config(connection: Connection | None = None) -> Config:
+    """Alembic configuration built in code: no alembic.ini needed.
+
+    With a connection, env.py migrates through it (inside the caller's transaction).
+    """
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    if connection is not None:
+        config.attributes["connection"] = connection
+    return config
+
+
+def head_revision() -> str | None:
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+def upgrade_database(url: str | URL) -> None:
+    """Apply every migration up to head; a no-op when the database is already there."""
+    engine = create_db_engine(url)
+    try:
+        with engine.begin() as connection:
+            command.upgrade(alembic_config(connection), "head")
+    finally:
+        engine.dispose()
+
+
+def downgrade_database(url: str | URL, revision: str = "base") -> None:
+    engine = create_db_engine(url)
+    try:
+        with engine.begin() as connection:
+            command.downgrade(alembic_config(connection), revision)
+    finally:
+        engine.dispose()

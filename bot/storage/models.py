@@ -1,0 +1,234 @@
+"""SQLModel tables. Alembic migrations in bot/storage/migrations must match these exactly
+(tests/integration/test_migrations.py compares them).
+
+Personal identifiers appear only as *_sealed (AES-GCM), *_index (HMAC blind index) and *_masked.
+Timestamps are stored in UTC and always come back timezone-aware, on SQLite as on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Column,
+    Date,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    event,
+)
+from sqlmodel import Field, SQLModel
+
+# Named constraints: SQLite batch migrations can only alter constraints that have names, and
+# stable names make migrations reproducible across SQLite and PostgreSQL.
+SQLModel.metadata.naming_convention = {
+    "ix": "ix_%(table_name)s_%(column_0_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+OPEN_STATUSES: tuple[str, ...] = ("waiting_worker", "confirmed", "active")
+"""Statuses in which a sponsorship holds its worker's NIK (active_nik_index is set)."""
+CLOSED_STATUSES: tuple[str, ...] = ("declined", "withdrawn", "lapsed")
+ALL_STATUSES: tuple[str, ...] = OPEN_STATUSES + CLOSED_STATUSES
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _sql_list(values: tuple[str, ...]) -> str:
+    return ", ".join(f"'{value}'" for value in values)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timezone-aware UTC datetime on every backend.
+
+    SQLite has no time zone type: SQLAlchemy would hand back naive values there and aware ones on
+    PostgreSQL. This type refuses naive input (a naive time is a bug waiting for a time zone) and
+    always returns aware UTC values.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError("naive datetime: pass a timezone-aware value")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+def _created() -> Any:
+    return Field(default_factory=utc_now, sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class TelegramUser(SQLModel, table=True):
+    __tablename__ = "telegram_users"
+
+    user_id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    chat_id: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    language: str | None = Field(default=None, sa_column=Column(String(8), nullable=True))
+    created_at: datetime = _created()
+    updated_at: datetime = _created()
+
+
+class Sponsor(SQLModel, table=True):
+    """An ASN (civil servant) who sponsors workers; one per Telegram account."""
+
+    __tablename__ = "sponsors"
+    __table_args__ = (CheckConstraint("nip_kind IN ('PNS', 'PPPK')", name="nip_kind"),)
+
+    id: int | None = Field(default=None, sa_column=Column(Integer, primary_key=True))
+    user_id: int = Field(
+        sa_column=Column(
+            BigInteger, ForeignKey("telegram_users.user_id"), nullable=False, unique=True
+        )
+    )
+    nip_sealed: str = Field(sa_column=Column(Text, nullable=False))
+    nip_index: str = Field(sa_column=Column(String(64), nullable=False, unique=True))
+    nip_masked: str = Field(sa_column=Column(String(32), nullable=False))
+    nip_kind: str = Field(sa_column=Column(String(8), nullable=False))
+    full_name: str = Field(sa_column=Column(String(200), nullable=False))
+    agency_code: str = Field(sa_column=Column(String(64), nullable=False, index=True))
+    phone_sealed: str = Field(sa_column=Column(Text, nullable=False))
+    phone_masked: str = Field(sa_column=Column(String(32), nullable=False))
+    created_at: datetime = _created()
+    updated_at: datetime = _created()
+
+
+class Sponsorship(SQLModel, table=True):
+    """One worker sponsored by one ASN.
+
+    active_nik_index equals nik_index while the sponsorship is open and is NULL once it is closed.
+    Its UNIQUE constraint is what lets exactly one of two ASN racing for the same worker win, on
+    SQLite and PostgreSQL alike (both allow many NULLs in a unique column); the check constraint
+    keeps the two columns from drifting apart.
+    """
+
+    __tablename__ = "sponsorships"
+    __table_args__ = (
+        CheckConstraint(f"status IN ({_sql_list(ALL_STATUSES)})", name="status"),
+        CheckConstraint(
+            f"(status IN ({_sql_list(OPEN_STATUSES)})"
+            " AND active_nik_index IS NOT NULL AND active_nik_index = nik_index)"
+            f" OR (status NOT IN ({_sql_list(OPEN_STATUSES)}) AND active_nik_index IS NULL)",
+            name="active_nik_index",
+        ),
+        CheckConstraint("monthly_amount >= 0", name="monthly_amount"),
+    )
+
+    id: int | None = Field(default=None, sa_column=Column(Integer, primary_key=True))
+    reference: str = Field(sa_column=Column(String(16), nullable=False, unique=True))
+    idempotency_key: str = Field(sa_column=Column(String(128), nullable=False, unique=True))
+    sponsor_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("sponsors.id"), nullable=False, index=True)
+    )
+    status: str = Field(sa_column=Column(String(20), nullable=False))
+    worker_full_name: str = Field(sa_column=Column(String(200), nullable=False))
+    worker_category: str = Field(sa_column=Column(String(64), nullable=False))
+    worker_category_other: str | None = Field(
+        default=None, sa_column=Column(String(200), nullable=True)
+    )
+    nik_sealed: str = Field(sa_column=Column(Text, nullable=False))
+    nik_index: str = Field(sa_column=Column(String(64), nullable=False, index=True))
+    nik_masked: str = Field(sa_column=Column(String(32), nullable=False))
+    active_nik_index: str | None = Field(
+        default=None, sa_column=Column(String(64), nullable=True, unique=True)
+    )
+    nik_disagreement: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    worker_phone_sealed: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    worker_phone_masked: str | None = Field(
+        default=None, sa_column=Column(String(32), nullable=True)
+    )
+    district_code: str = Field(sa_column=Column(String(32), nullable=False))
+    district_name: str = Field(sa_column=Column(String(200), nullable=False))
+    village_code: str | None = Field(default=None, sa_column=Column(String(32), nullable=True))
+    village_name: str = Field(sa_column=Column(String(200), nullable=False))
+    programme_code: str = Field(sa_column=Column(String(64), nullable=False))
+    monthly_amount: int = Field(sa_column=Column(Integer, nullable=False))
+    payment_method: str = Field(sa_column=Column(String(32), nullable=False))
+    created_at: datetime = _created()
+    updated_at: datetime = _created()
+
+
+class Consent(SQLModel, table=True):
+    """Append-only proof of consent (UU 27/2022 asks the controller to be able to prove it).
+
+    A withdrawal is a new row with action "withdrawn", never an update; the ORM refuses updates
+    and deletes of this table (see the listeners below).
+    """
+
+    __tablename__ = "consents"
+    __table_args__ = (
+        CheckConstraint("subject IN ('sponsor', 'worker')", name="subject"),
+        CheckConstraint("action IN ('given', 'withdrawn')", name="action"),
+    )
+
+    id: int | None = Field(default=None, sa_column=Column(Integer, primary_key=True))
+    sponsorship_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("sponsorships.id"), nullable=False, index=True)
+    )
+    subject: str = Field(sa_column=Column(String(16), nullable=False))
+    subject_user_id: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    kind: str = Field(sa_column=Column(String(32), nullable=False))
+    action: str = Field(sa_column=Column(String(16), nullable=False))
+    text_key: str = Field(sa_column=Column(String(128), nullable=False))
+    text_version: str = Field(sa_column=Column(String(32), nullable=False))
+    text_hash: str = Field(sa_column=Column(String(64), nullable=False))
+    amount: int = Field(sa_column=Column(Integer, nullable=False))
+    first_month: date = Field(sa_column=Column(Date, nullable=False))
+    message_id: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    recorded_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class AppendOnlyViolation(RuntimeError):
+    """Code tried to change or delete a consent record."""
+
+
+@event.listens_for(Consent, "before_update")
+def _refuse_consent_update(*_: object) -> None:
+    raise AppendOnlyViolation("consents are append-only: record a withdrawal as a new row")
+
+
+@event.listens_for(Consent, "before_delete")
+def _refuse_consent_delete(*_: object) -> None:
+    raise AppendOnlyViolation("consents are append-only: they are never deleted")
+
+
+class ProcessedUpdate(SQLModel, table=True):
+    """Telegram update ids already claimed (the SQL deduplicator); pruned after two days."""
+
+    __tablename__ = "processed_updates"
+
+    update_id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    claimed_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False, index=True))
+
+
+class ConversationSession(SQLModel, table=True):
+    """One conversation document per user (the SQL session store): JSON text, or a sealed token
+    of that JSON when the store has a Sealer."""
+
+    __tablename__ = "conversation_sessions"
+
+    user_id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    document: str = Field(sa_column=Column(Text, nullable=False))
+    updated_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))

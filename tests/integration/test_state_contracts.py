@@ -1,0 +1,342 @@
+"""One contract suite for every SessionStore, UpdateDeduplicator and UserLocks implementation.
+
+Each backend is run as two "processes": two engines or two Redis clients over the same data, so
+the suite checks what is shared between processes, not just what one object remembers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis.asyncio as aioredis
+from sqlalchemy import Engine
+
+from bot.security.crypto import Sealer
+from bot.storage.db import create_db_engine, upgrade_database
+from bot.storage.ports import SessionStore, UpdateDeduplicator, UserLocks
+from bot.storage.state import (
+    LocalUserLocks,
+    LockTimeout,
+    RedisSessionStore,
+    RedisUpdateDeduplicator,
+    RedisUserLocks,
+    SqlSessionStore,
+    SqlUpdateDeduplicator,
+    build_state,
+)
+
+SEALER = Sealer(bytes(range(32)))
+
+
+@dataclass
+class Process:
+    sessions: SessionStore
+    dedup: UpdateDeduplicator
+    locks: UserLocks
+
+
+@dataclass
+class Backend:
+    name: str
+    spawn: Callable[[], Process]
+    cleanups: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+
+
+def _sql_backend(name: str, url: str) -> Backend:
+    upgrade_database(url)
+    engines: list[Engine] = []
+
+    def spawn() -> Process:
+        engine = create_db_engine(url)
+        engines.append(engine)
+        return Process(SqlSessionStore(engine), SqlUpdateDeduplicator(engine), LocalUserLocks())
+
+    async def dispose() -> None:
+        for engine in engines:
+            engine.dispose()
+
+    return Backend(name, spawn, cleanups=[dispose])
+
+
+def _redis_backend(url: str, prefix: str) -> Backend:
+    clients: list[aioredis.Redis] = []
+
+    def spawn() -> Process:
+        client = aioredis.Redis.from_url(url)
+        clients.append(client)
+        return Process(
+            RedisSessionStore(client, prefix),
+            RedisUpdateDeduplicator(client, prefix),
+            RedisUserLocks(client, prefix, timeout_seconds=5, wait_seconds=5),
+        )
+
+    async def close() -> None:
+        if clients:
+            keys = [key async for key in clients[0].scan_iter(f"{prefix}*")]
+            if keys:
+                await clients[0].delete(*keys)
+        for client in clients:
+            await client.aclose()
+
+    return Backend("redis", spawn, cleanups=[close])
+
+
+@pytest.fixture(params=["sql-sqlite", "sql-postgresql", "redis"])
+async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Backend]:
+    if request.param == "sql-sqlite":
+        made = _sql_backend(request.param, f"sqlite:///{tmp_path / 'state.sqlite3'}")
+    elif request.param == "sql-postgresql":
+        made = _sql_backend(request.param, request.getfixturevalue("postgres_url"))
+    else:
+        made = _redis_backend(
+            request.getfixturevalue("redis_url"), request.getfixturevalue("redis_prefix")
+        )
+    yield made
+    for cleanup in made.cleanups:
+        await cleanup()
+
+
+# ---- sessions ----------------------------------------------------------------------------------
+
+DOCUMENT: dict[str, Any] = {
+    "flow": "sponsorship",
+    "version": 3,
+    "step": "worker_nik",
+    "answers": {
+        "worker": {"full_name": "Siti Nurhaliza", "village": "Désa Sukamaju", "aksara": "ᮞᮥᮔ᮪ᮓ"},
+        "emoji": "🙏 terima kasih",
+        "amounts": [16800, 0, -1],
+        "ok": True,
+        "nothing": None,
+        "ratio": 0.5,
+    },
+    "attempts": {"worker_nik": 2},
+}
+
+
+async def test_session_round_trip(backend: Backend) -> None:
+    one, two = backend.spawn(), backend.spawn()
+    assert await one.sessions.load(42) is None
+    await one.sessions.save(42, DOCUMENT)
+    assert await two.sessions.load(42) == DOCUMENT
+    assert await two.sessions.load(43) is None  # users do not see each other's sessions
+
+
+async def test_session_overwrite_and_delete(backend: Backend) -> None:
+    process = backend.spawn()
+    await process.sessions.save(7, DOCUMENT)
+    await process.sessions.save(8, {"step": "other user"})
+    replaced = {"step": "done", "answers": {}}
+    await process.sessions.save(7, replaced)
+    assert await process.sessions.load(7) == replaced
+    await process.sessions.delete(7)
+    assert await process.sessions.load(7) is None
+    await process.sessions.delete(7)  # deleting twice is fine
+    assert await process.sessions.load(8) == {"step": "other user"}
+
+
+async def test_session_of_large_user_id(backend: Backend) -> None:
+    process = backend.spawn()
+    big = 2**52 + 7  # Telegram ids exceed 32 bits
+    await process.sessions.save(big, {"n": big})
+    assert await process.sessions.load(big) == {"n": big}
+
+
+# ---- update de-duplication ---------------------------------------------------------------------
+
+
+async def test_claim_once_release_claim_again(backend: Backend) -> None:
+    one, two = backend.spawn(), backend.spawn()
+    assert await one.dedup.claim(1001) is True
+    assert await one.dedup.claim(1001) is False
+    assert await two.dedup.claim(1001) is False  # another process sees the claim
+    assert await two.dedup.claim(1002) is True
+    await one.dedup.release(1001)
+    assert await two.dedup.claim(1001) is True
+    assert await one.dedup.claim(1001) is False
+
+
+async def test_concurrent_claims_of_one_update(backend: Backend) -> None:
+    processes = [backend.spawn(), backend.spawn()]
+    results = await asyncio.gather(*(processes[i % 2].dedup.claim(555_000_111) for i in range(8)))
+    assert sorted(results) == [False] * 7 + [True]
+
+
+# ---- per-user locks ----------------------------------------------------------------------------
+
+
+async def _hold_and_record(
+    locks: UserLocks, user_id: int, name: str, order: list[str], entered: asyncio.Event
+) -> None:
+    async with locks.hold(user_id):
+        order.append(f"enter {name}")
+        entered.set()
+        await asyncio.sleep(0.15)
+        order.append(f"exit {name}")
+
+
+async def test_lock_serializes_one_user(backend: Backend) -> None:
+    process = backend.spawn()
+    await _assert_serialized(process.locks, process.locks)
+
+
+async def test_lock_serializes_one_user_across_processes(redis_url: str, redis_prefix: str) -> None:
+    """Redis only: the SQL configuration is single-process and its locks are in-process."""
+    backend = _redis_backend(redis_url, redis_prefix)
+    try:
+        await _assert_serialized(backend.spawn().locks, backend.spawn().locks)
+    finally:
+        for cleanup in backend.cleanups:
+            await cleanup()
+
+
+async def _assert_serialized(first: UserLocks, second: UserLocks) -> None:
+    order: list[str] = []
+    a_in, b_in = asyncio.Event(), asyncio.Event()
+    task_a = asyncio.create_task(_hold_and_record(first, 9, "a", order, a_in))
+    await asyncio.wait_for(a_in.wait(), 5)
+    task_b = asyncio.create_task(_hold_and_record(second, 9, "b", order, b_in))
+    await asyncio.wait_for(asyncio.gather(task_a, task_b), 10)
+    assert order == ["enter a", "exit a", "enter b", "exit b"]
+
+
+async def test_lock_does_not_block_other_users(backend: Backend) -> None:
+    process = backend.spawn()
+    other_done = asyncio.Event()
+
+    async def other_user() -> None:
+        async with process.locks.hold(2):
+            other_done.set()
+
+    async with process.locks.hold(1):
+        # If user 2 waited for user 1's lock this would time out: we hold it until user 2 is done.
+        await asyncio.wait_for(asyncio.gather(other_user(), other_done.wait()), 5)
+
+
+async def test_lock_is_released_on_error(backend: Backend) -> None:
+    process = backend.spawn()
+    with pytest.raises(RuntimeError):
+        async with process.locks.hold(3):
+            raise RuntimeError("handler failed")
+    async with asyncio.timeout(5), process.locks.hold(3):
+        pass
+
+
+# ---- implementation specifics ------------------------------------------------------------------
+
+
+async def test_local_locks_forget_free_users() -> None:
+    locks = LocalUserLocks()
+    async with locks.hold(1):
+        waiter = asyncio.create_task(_enter(locks, 1))
+        await asyncio.sleep(0.01)
+        assert len(locks) == 1
+    await waiter
+    assert len(locks) == 0
+
+
+async def _enter(locks: UserLocks, user_id: int) -> None:
+    async with locks.hold(user_id):
+        pass
+
+
+async def test_redis_lock_wait_gives_up(redis_url: str, redis_prefix: str) -> None:
+    first = aioredis.Redis.from_url(redis_url)
+    second = aioredis.Redis.from_url(redis_url)
+    try:
+        patient = RedisUserLocks(first, redis_prefix, timeout_seconds=5, wait_seconds=5)
+        impatient = RedisUserLocks(second, redis_prefix, timeout_seconds=5, wait_seconds=0.2)
+        async with patient.hold(11):
+            with pytest.raises(LockTimeout):
+                async with impatient.hold(11):
+                    pytest.fail("entered a lock another process holds")
+        async with impatient.hold(11):
+            pass
+    finally:
+        await first.aclose()
+        await second.aclose()
+
+
+async def test_redis_lock_is_extended_while_held(redis_url: str, redis_prefix: str) -> None:
+    """A holder slower than the lock timeout keeps the lock (a keeper task extends it)."""
+    first = aioredis.Redis.from_url(redis_url)
+    second = aioredis.Redis.from_url(redis_url)
+    try:
+        slow = RedisUserLocks(first, redis_prefix, timeout_seconds=0.3, wait_seconds=5)
+        other = RedisUserLocks(second, redis_prefix, timeout_seconds=0.3, wait_seconds=0.1)
+        async with slow.hold(12):
+            await asyncio.sleep(0.6)  # twice the timeout
+            with pytest.raises(LockTimeout):
+                async with other.hold(12):
+                    pass
+    finally:
+        await first.aclose()
+        await second.aclose()
+
+
+async def test_sql_dedup_prunes_old_claims(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'prune.sqlite3'}"
+    upgrade_database(url)
+    engine = create_db_engine(url)
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    dedup = SqlUpdateDeduplicator(engine, clock=lambda: now)
+    try:
+        assert await dedup.claim(1) is True
+        now += timedelta(days=1)
+        assert await dedup.claim(2) is True
+        now += timedelta(days=1, hours=12)
+        assert await dedup.prune() == 1  # only the claim older than two days
+        assert await dedup.claim(1) is True
+        assert await dedup.claim(2) is False
+    finally:
+        engine.dispose()
+
+
+async def test_sealed_sessions_hide_personal_data(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'sealed.sqlite3'}"
+    upgrade_database(url)
+    engine = create_db_engine(url)
+    try:
+        plain, sealed = SqlSessionStore(engine), SqlSessionStore(engine, sealer=SEALER)
+        await plain.save(1, {"nik": "3205014501900001"})
+        await sealed.save(2, {"nik": "3205014501900001"})
+        with engine.connect() as connection:
+            rows = connection.exec_driver_sql("SELECT user_id, document FROM conversation_sessions")
+            stored = {user_id: document for user_id, document in rows}
+        assert "3205014501900001" in stored[1]
+        assert "3205014501900001" not in stored[2]
+        assert await sealed.load(2) == {"nik": "3205014501900001"}
+        assert await sealed.load(1) == {"nik": "3205014501900001"}  # plain JSON still readable
+        with pytest.raises(ValueError, match="no Sealer"):
+            await plain.load(2)
+    finally:
+        engine.dispose()
+
+
+async def test_build_state_chooses_backend(
+    tmp_path: Path, redis_url: str, redis_prefix: str
+) -> None:
+    engine = create_db_engine(f"sqlite:///{tmp_path / 'build.sqlite3'}")
+    try:
+        sessions, dedup, locks = build_state(engine, None)
+        assert isinstance(sessions, SqlSessionStore)
+        assert isinstance(dedup, SqlUpdateDeduplicator)
+        assert isinstance(locks, LocalUserLocks)
+        state = build_state(engine, redis_url, redis_prefix, sealer=SEALER)
+        assert isinstance(state.sessions, RedisSessionStore)
+        assert isinstance(state.deduplicator, RedisUpdateDeduplicator)
+        assert isinstance(state.locks, RedisUserLocks)
+        await state.sessions.save(5, {"nik": "3205014501900001"})
+        raw = await state.sessions.client.get(f"{redis_prefix}session:5")
+        assert b"3205014501900001" not in raw
+        assert await state.sessions.load(5) == {"nik": "3205014501900001"}
+        await state.sessions.delete(5)
+        await state.aclose()
+    finally:
+        engine.dispose()
