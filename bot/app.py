@@ -11,7 +11,8 @@ import logging
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import Engine
 
@@ -62,22 +63,26 @@ def build_service(
         upgrade_database(settings.database_url)
     engine = create_db_engine(settings.database_url)
     sealer = sealer_from_settings(settings)
+    zone = programme.timezone
+    now = clock or (lambda: datetime.now(zone))
     repository = Repository(
-        engine, sealer, max_sponsorships_per_sponsor=programme.catalog.max_sponsorships
+        engine,
+        sealer,
+        max_sponsorships_per_sponsor=programme.catalog.max_sponsorships,
+        clock=lambda: now().astimezone(UTC),
     )
     # Update ids are per bot: bots sharing one Redis must not see each other's.
     bot_id = (settings.bot_token or "").split(":", 1)[0]
     state = build_state(
         engine, settings.redis_url, f"{settings.redis_prefix}{bot_id}:", sealer=sealer
     )
-    zone = programme.timezone
     service = ConversationService(
         repository=repository,
         sessions=state.sessions,
         deduplicator=state.deduplicator,
         locks=state.locks,
         programme=programme,
-        clock=clock or (lambda: datetime.now(zone)),
+        clock=now,
     )
     return Built(service, state, programme, engine)
 
@@ -117,7 +122,24 @@ def run_polling() -> int:
     return 0
 
 
-async def _webhook(settings: Settings, token: str) -> None:
+@dataclass
+class WebhookServer:
+    """The webhook's HTTP server, running; `stop` closes it and what it built."""
+
+    runner: Any
+    built: Built
+    bot: Any
+
+    async def stop(self) -> None:
+        await self.runner.cleanup()
+        await self.bot.session.close()
+        await self.built.aclose()
+
+
+async def serve_webhook(
+    settings: Settings, *, clock: Callable[[], datetime] | None = None
+) -> WebhookServer:
+    """Listen on WEBHOOK_LISTEN and register WEBHOOK_URL (+ the webhook path) with Telegram."""
     from aiohttp import web
 
     from bot.telegram_aiogram.runner import (
@@ -127,23 +149,28 @@ async def _webhook(settings: Settings, token: str) -> None:
         webhook_application,
     )
 
-    built = build_service(settings)
-    bot = create_bot(token, settings.telegram_api_url)
+    assert settings.bot_token and settings.webhook_url
+    built = await asyncio.to_thread(build_service, settings, clock=clock)
+    bot = create_bot(settings.bot_token, settings.telegram_api_url)
     app = webhook_application(built.service, bot, settings.webhook_secret)
     host, _, port = settings.webhook_listen.rpartition(":")
     runner = web.AppRunner(app)
     await runner.setup()
     await web.TCPSite(runner, host or "0.0.0.0", int(port)).start()
-    url = (settings.webhook_url or "").rstrip("/")
+    url = settings.webhook_url.rstrip("/")
     if not url.endswith(WEBHOOK_PATH):
         url += WEBHOOK_PATH
     await register_webhook(bot, url, settings.webhook_secret)
     logger.info("webhook server listening on %s", settings.webhook_listen)
+    return WebhookServer(runner, built, bot)
+
+
+async def _webhook(settings: Settings) -> None:
+    server = await serve_webhook(settings)
     try:
         await asyncio.Event().wait()
     finally:
-        await runner.cleanup()
-        await built.aclose()
+        await server.stop()
 
 
 def run_webhook() -> int:
@@ -157,5 +184,5 @@ def run_webhook() -> int:
             "WEBHOOK_URL is not set: the public HTTPS address Telegram posts to.", file=sys.stderr
         )
         return 2
-    asyncio.run(_webhook(settings, token))
+    asyncio.run(_webhook(settings))
     return 0

@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from html import escape
 from typing import Protocol
 
 from bot.catalog import ProgrammeSettings
@@ -34,6 +35,7 @@ from flows.text import t
 logger = logging.getLogger(__name__)
 
 CALLBACK_DATA_LIMIT = 64  # bytes, Bot API
+TEXT_LIMIT = 4096  # characters after entity parsing; HTML is longer, so this errs on the safe side
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,8 @@ class Incoming:
     input: Input
     callback_query_id: str | None = None
     callback_message_id: int | None = None
+    pressed_label: str | None = None  # the label of the button pressed, as the user saw it
+    pressed_message_html: str | None = None  # the text of the message the button was on
 
 
 @dataclass(frozen=True)
@@ -65,7 +69,9 @@ class Transport(Protocol):
 
     async def edit(self, chat_id: int, message_id: int, message: Outgoing) -> None: ...
 
-    async def drop_buttons(self, chat_id: int, message_id: int) -> None: ...
+    async def retire(self, chat_id: int, message_id: int, html: str | None) -> None:
+        """Take a message's buttons away, replacing its text with `html` when given."""
+        ...
 
     async def answer_callback(self, callback_query_id: str, text: str | None) -> None: ...
 
@@ -82,9 +88,8 @@ class ConversationService:
 
     async def handle(self, incoming: Incoming, transport: Transport) -> None:
         if not await self.deduplicator.claim(incoming.update_id):
+            # The first delivery answered it (a callback query can be answered only once).
             logger.info("update %s already handled", incoming.update_id)
-            if incoming.callback_query_id:
-                await transport.answer_callback(incoming.callback_query_id, None)
             return
         try:
             async with self.locks.hold(incoming.user_id):
@@ -189,8 +194,19 @@ class ConversationService:
             return
         paged = any(isinstance(e, Message) and e.replace for e in effects)
         refused = any(isinstance(e, Toast) for e in effects)
-        if not paged and not refused and not pressed.value.startswith(router.MENU):
-            await transport.drop_buttons(incoming.chat_id, incoming.callback_message_id)
+        if paged or refused or pressed.value.startswith(router.MENU):
+            return
+        html = None
+        if incoming.pressed_label and incoming.pressed_message_html is not None:
+            # Scrolling back, the user sees what they chose under each question.
+            chosen = (
+                incoming.pressed_message_html
+                + "\n\n» <b>"
+                + escape(incoming.pressed_label)
+                + "</b>"
+            )
+            html = chosen if len(chosen) <= TEXT_LIMIT else None
+        await transport.retire(incoming.chat_id, incoming.callback_message_id, html)
 
     @staticmethod
     def render(message: Message, render: Renderer) -> Outgoing:

@@ -92,6 +92,14 @@ def incoming_callback(update_id: int, callback: CallbackQuery) -> Incoming | Non
     message = callback.message
     if message is None or message.chat.type != "private":
         return None
+    label, html = None, None
+    if isinstance(message, Message):
+        markup = message.reply_markup
+        rows = markup.inline_keyboard if markup is not None else []
+        label = next(
+            (b.text for row in rows for b in row if b.callback_data == callback.data), None
+        )
+        html = message.html_text if message.text is not None else None
     return Incoming(
         update_id=update_id,
         user_id=callback.from_user.id,
@@ -99,6 +107,8 @@ def incoming_callback(update_id: int, callback: CallbackQuery) -> Incoming | Non
         input=callback_input(callback),
         callback_query_id=callback.id,
         callback_message_id=message.message_id,
+        pressed_label=label,
+        pressed_message_html=html,
     )
 
 
@@ -154,9 +164,20 @@ class AiogramTransport:
             )
         )
 
-    async def drop_buttons(self, chat_id: int, message_id: int) -> None:
+    async def retire(self, chat_id: int, message_id: int, html: str | None) -> None:
+        if html is None:
+            await self._call(
+                lambda: self.bot.edit_message_reply_markup(chat_id=chat_id, message_id=message_id)
+            )
+            return
         await self._call(
-            lambda: self.bot.edit_message_reply_markup(chat_id=chat_id, message_id=message_id)
+            lambda: self.bot.edit_message_text(
+                chat_id=chat_id,
+                message_id=message_id,
+                text=html,
+                parse_mode="HTML",
+                link_preview_options=LinkPreviewOptions(is_disabled=True),
+            )
         )
 
     async def answer_callback(self, callback_query_id: str, text: str | None) -> None:

@@ -13,7 +13,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.app import Built, build_service
-from bot.emulator.server import BotApiEmulator
 from bot.emulator.users import FakeUser
 from bot.settings import Settings
 
@@ -143,6 +142,3 @@ def environment_for_subprocess(settings: Settings) -> dict[str, str]:
     if settings.redis_url:
         env["REDIS_URL"] = settings.redis_url
     return env
-
-
-__all__ = ["BotApiEmulator"]

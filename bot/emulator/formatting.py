@@ -1,0 +1,415 @@
+"""Entity parsing for ``parse_mode`` (HTML and MarkdownV2), as Telegram does it.
+
+Why the emulator parses at all: Telegram's length limits apply *after* entity parsing (a 4096
+character limit counts ``&amp;`` as one character and tags as nothing), and malformed markup is a
+400 "can't parse entities" that a bot must never produce. Entity offsets and lengths are counted in
+UTF-16 code units, like Telegram's.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from bot.emulator.models import ApiError, bad_request
+
+
+def utf16_len(text: str) -> int:
+    """Length in UTF-16 code units, the unit of Telegram entity offsets."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def _parse_error(reason: str) -> ApiError:
+    return bad_request(f"can't parse entities: {reason}")
+
+
+def parse_text(
+    text: str, parse_mode: str | None, entities: list[dict[str, Any]] | None = None
+) -> tuple[str, list[dict[str, Any]]]:
+    """Return (plain text, entities) for a text or caption as Telegram would store it."""
+    if entities:
+        return text, list(entities)
+    if not parse_mode:
+        return text, []
+    mode = parse_mode.lower()
+    if mode == "html":
+        return parse_html(text)
+    if mode == "markdownv2":
+        return parse_markdown_v2(text)
+    if mode == "markdown":
+        return parse_markdown_legacy(text)
+    raise bad_request(f"unsupported parse_mode {parse_mode!r}")
+
+
+# --------------------------------------------------------------------------------------- HTML
+
+_SIMPLE_TAGS = {
+    "b": "bold",
+    "strong": "bold",
+    "i": "italic",
+    "em": "italic",
+    "u": "underline",
+    "ins": "underline",
+    "s": "strikethrough",
+    "strike": "strikethrough",
+    "del": "strikethrough",
+    "tg-spoiler": "spoiler",
+    "code": "code",
+    "pre": "pre",
+}
+_OTHER_TAGS = {"a", "span", "tg-emoji", "blockquote", "tg-time"}
+_NAMED_ENTITIES = {"lt": "<", "gt": ">", "amp": "&", "quot": '"'}
+_ENTITY_RE = re.compile(r"&(#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[a-zA-Z]+);")
+_TAG_NAME_RE = re.compile(r"[a-zA-Z][a-zA-Z0-9-]*")
+_ATTR_RE = re.compile(r"\s*([a-zA-Z][a-zA-Z0-9_-]*)(?:\s*=\s*(\"[^\"]*\"|'[^']*'|[^\s>\"']+))?")
+
+
+@dataclass
+class _Open:
+    name: str
+    offset: int  # UTF-16 offset in the plain text
+    attrs: dict[str, str] = field(default_factory=dict)
+    byte_offset: int = 0
+
+
+def _byte_offset(text: str, index: int) -> int:
+    return len(text[:index].encode("utf-8"))
+
+
+def _unescape(value: str) -> str:
+    return _ENTITY_RE.sub(lambda m: _decode_entity(m.group(0)) or m.group(0), value)
+
+
+def _decode_entity(entity: str) -> str | None:
+    body = entity[1:-1]
+    if body.startswith(("#x", "#X")):
+        code = int(body[2:], 16)
+    elif body.startswith("#"):
+        code = int(body[1:])
+    else:
+        return _NAMED_ENTITIES.get(body)
+    if code == 0 or code > 0x10FFFF or 0xD800 <= code <= 0xDFFF:
+        return None
+    return chr(code)
+
+
+def parse_html(text: str) -> tuple[str, list[dict[str, Any]]]:
+    """Telegram's HTML style: supported tags become entities, anything else is a 400."""
+    out: list[str] = []
+    length = 0  # UTF-16 length of the output so far
+    stack: list[_Open] = []
+    entities: list[dict[str, Any]] = []
+    i = 0
+    n = len(text)
+    while i < n:
+        char = text[i]
+        if char == "&":
+            match = _ENTITY_RE.match(text, i)
+            decoded = _decode_entity(match.group(0)) if match else None
+            if match and decoded is not None:
+                out.append(decoded)
+                length += utf16_len(decoded)
+                i = match.end()
+                continue
+            out.append("&")
+            length += 1
+            i += 1
+            continue
+        if char != "<":
+            out.append(char)
+            length += utf16_len(char)
+            i += 1
+            continue
+        start = i
+        end = text.find(">", i)
+        if text.startswith("</", i):
+            if end < 0:
+                raise _parse_error(f"Unclosed end tag at byte offset {_byte_offset(text, start)}")
+            name = text[i + 2 : end].strip().lower()
+            if not stack:
+                raise _parse_error(f"Unexpected end tag at byte offset {_byte_offset(text, start)}")
+            opened = stack.pop()
+            if name and name != opened.name:
+                raise _parse_error(
+                    f"Unmatched end tag at byte offset {_byte_offset(text, start)}, expected "
+                    f'"</{opened.name}>", found "</{name}>"'
+                )
+            _close(opened, length, entities, stack)
+            i = end + 1
+            continue
+        name_match = _TAG_NAME_RE.match(text, i + 1)
+        name = name_match.group(0).lower() if name_match else ""
+        if name not in _SIMPLE_TAGS and name not in _OTHER_TAGS:
+            raise _parse_error(
+                f'Unsupported start tag "{name}" at byte offset {_byte_offset(text, start)}'
+            )
+        if end < 0:
+            raise _parse_error(f"Unclosed start tag at byte offset {_byte_offset(text, start)}")
+        assert name_match is not None
+        attrs: dict[str, str] = {}
+        pos = name_match.end()
+        while pos < end:
+            attr = _ATTR_RE.match(text, pos, end)
+            if not attr or attr.end() == pos:
+                if text[pos:end].strip() in ("", "/"):
+                    break
+                raise _parse_error(
+                    f'Invalid attribute in tag "{name}" at byte offset {_byte_offset(text, start)}'
+                )
+            raw = attr.group(2) or ""
+            if raw[:1] in ("'", '"'):
+                raw = raw[1:-1]
+            attrs[attr.group(1).lower()] = _unescape(raw)
+            pos = attr.end()
+        if name == "span" and attrs.get("class") != "tg-spoiler":
+            raise _parse_error(
+                f'Tag "span" must have class "tg-spoiler" at byte offset '
+                f"{_byte_offset(text, start)}"
+            )
+        if name == "tg-emoji" and "emoji-id" not in attrs:
+            raise _parse_error(
+                f'Tag "tg-emoji" must have attribute "emoji-id" at byte offset '
+                f"{_byte_offset(text, start)}"
+            )
+        stack.append(_Open(name, length, attrs, _byte_offset(text, start)))
+        i = end + 1
+    if stack:
+        raise _parse_error(f'Can\'t find end tag corresponding to start tag "{stack[-1].name}"')
+    entities.sort(key=lambda e: (e["offset"], -e["length"]))
+    return "".join(out), entities
+
+
+def _close(opened: _Open, length: int, entities: list[dict[str, Any]], stack: list[_Open]) -> None:
+    size = length - opened.offset
+    if size <= 0:
+        return
+    entity: dict[str, Any] = {"offset": opened.offset, "length": size}
+    name = opened.name
+    if name == "a":
+        href = opened.attrs.get("href", "")
+        if not href:
+            return  # Telegram drops links without a URL and keeps the text
+        entity.update(type="text_link", url=href)
+    elif name == "span":
+        entity["type"] = "spoiler"
+    elif name == "tg-emoji":
+        entity.update(type="custom_emoji", custom_emoji_id=opened.attrs["emoji-id"])
+    elif name == "blockquote":
+        expandable = "expandable" in opened.attrs
+        entity["type"] = "expandable_blockquote" if expandable else "blockquote"
+    elif name == "tg-time":
+        unix = opened.attrs.get("unix", "0")
+        entity.update(type="date_time", unix_time=int(unix) if unix.isdigit() else 0)
+        if opened.attrs.get("format"):
+            entity["date_time_format"] = opened.attrs["format"]
+    elif name == "code" and stack and stack[-1].name == "pre":
+        language = opened.attrs.get("class", "")
+        if language.startswith("language-"):
+            stack[-1].attrs["language"] = language.removeprefix("language-")
+        return  # <pre><code class="language-x"> is one pre entity with a language
+    else:
+        entity["type"] = _SIMPLE_TAGS[name]
+        if name == "pre" and opened.attrs.get("language"):
+            entity["language"] = opened.attrs["language"]
+    entities.append(entity)
+
+
+# ---------------------------------------------------------------------------------- MarkdownV2
+
+_MDV2_RESERVED = set("_*[]()~`>#+-=|{}.!")
+_MDV2_MARKERS = (
+    ("||", "spoiler"),
+    ("__", "underline"),
+    ("*", "bold"),
+    ("_", "italic"),
+    ("~", "strikethrough"),
+)
+
+
+def parse_markdown_v2(text: str) -> tuple[str, list[dict[str, Any]]]:
+    """MarkdownV2: every reserved character outside an entity must be escaped with a backslash."""
+    out: list[str] = []
+    length = 0
+    stack: list[tuple[str, int, int]] = []  # (marker, utf16 offset, byte offset)
+    entities: list[dict[str, Any]] = []
+    link_starts: list[int] = []
+    i = 0
+    n = len(text)
+    while i < n:
+        char = text[i]
+        byte_offset = _byte_offset(text, i)
+        if char == "\\":
+            if i + 1 < n:
+                out.append(text[i + 1])
+                length += utf16_len(text[i + 1])
+                i += 2
+                continue
+            raise _parse_error(
+                f"Character '\\' is reserved and must be escaped with the "
+                f"preceding '\\' at byte offset {byte_offset}"
+            )
+        if text.startswith("```", i):
+            close = text.find("```", i + 3)
+            if close < 0:
+                raise _parse_error(f"Can't find end of Pre entity at byte offset {byte_offset}")
+            body = text[i + 3 : close]
+            language = ""
+            if "\n" in body and body.split("\n", 1)[0].strip() and " " not in body.split("\n")[0]:
+                language, body = body.split("\n", 1)
+            body = re.sub(r"\\(.)", r"\1", body)
+            if body:
+                entity = {"type": "pre", "offset": length, "length": utf16_len(body)}
+                if language:
+                    entity["language"] = language
+                entities.append(entity)
+            out.append(body)
+            length += utf16_len(body)
+            i = close + 3
+            continue
+        if char == "`":
+            close = text.find("`", i + 1)
+            if close < 0:
+                raise _parse_error(f"Can't find end of Code entity at byte offset {byte_offset}")
+            body = re.sub(r"\\(.)", r"\1", text[i + 1 : close])
+            if body:
+                entities.append({"type": "code", "offset": length, "length": utf16_len(body)})
+            out.append(body)
+            length += utf16_len(body)
+            i = close + 1
+            continue
+        if char == "[":
+            link_starts.append(length)
+            i += 1
+            continue
+        if char == "]" and link_starts and text.startswith("(", i + 1):
+            close = text.find(")", i + 2)
+            if close < 0:
+                raise _parse_error(f"Can't find end of a URL at byte offset {byte_offset}")
+            url = re.sub(r"\\(.)", r"\1", text[i + 2 : close])
+            start = link_starts.pop()
+            if length > start:
+                entities.append(
+                    {"type": "text_link", "offset": start, "length": length - start, "url": url}
+                )
+            i = close + 1
+            continue
+        marker = next((m for m, _ in _MDV2_MARKERS if text.startswith(m, i)), None)
+        if marker is not None:
+            if stack and stack[-1][0] == marker:
+                _, start, _ = stack.pop()
+                if length > start:
+                    kind = dict(_MDV2_MARKERS)[marker]
+                    entities.append({"type": kind, "offset": start, "length": length - start})
+            else:
+                stack.append((marker, length, byte_offset))
+            i += len(marker)
+            continue
+        if char == ">" and (i == 0 or text[i - 1] == "\n"):
+            end_line = text.find("\n", i)
+            end_line = n if end_line < 0 else end_line
+            inner, inner_entities = parse_markdown_v2(text[i + 1 : end_line])
+            for quoted in inner_entities:
+                quoted["offset"] += length
+            entities.extend(inner_entities)
+            if inner:
+                entities.append(
+                    {"type": "blockquote", "offset": length, "length": utf16_len(inner)}
+                )
+            out.append(inner)
+            length += utf16_len(inner)
+            i = end_line
+            continue
+        if char in _MDV2_RESERVED:
+            raise _parse_error(
+                f"Character '{char}' is reserved and must be escaped with the preceding '\\'"
+            )
+        out.append(char)
+        length += utf16_len(char)
+        i += 1
+    if stack:
+        marker, _, byte_offset = stack[-1]
+        kind = dict(_MDV2_MARKERS)[marker].capitalize()
+        raise _parse_error(f"Can't find end of {kind} entity at byte offset {byte_offset}")
+    if link_starts:
+        raise _parse_error("Can't find end of a TextUrl entity")
+    entities.sort(key=lambda e: (e["offset"], -e["length"]))
+    return "".join(out), entities
+
+
+def parse_markdown_legacy(text: str) -> tuple[str, list[dict[str, Any]]]:
+    """Legacy Markdown: *bold*, _italic_, `code`, ```pre```, [text](url); no other escaping."""
+    out: list[str] = []
+    length = 0
+    entities: list[dict[str, Any]] = []
+    i = 0
+    n = len(text)
+    kinds = {"*": "bold", "_": "italic", "`": "code"}
+    while i < n:
+        char = text[i]
+        if char == "\\" and i + 1 < n and text[i + 1] in "*_`[":
+            out.append(text[i + 1])
+            length += 1
+            i += 2
+            continue
+        if text.startswith("```", i):
+            close = text.find("```", i + 3)
+            if close < 0:
+                raise _parse_error(
+                    f"Can't find end of the entity starting at byte offset {_byte_offset(text, i)}"
+                )
+            body = text[i + 3 : close]
+            if body:
+                entities.append({"type": "pre", "offset": length, "length": utf16_len(body)})
+            out.append(body)
+            length += utf16_len(body)
+            i = close + 3
+            continue
+        if char in kinds:
+            close = text.find(char, i + 1)
+            if close < 0:
+                raise _parse_error(
+                    f"Can't find end of the entity starting at byte offset {_byte_offset(text, i)}"
+                )
+            body = text[i + 1 : close]
+            if body:
+                entities.append({"type": kinds[char], "offset": length, "length": utf16_len(body)})
+            out.append(body)
+            length += utf16_len(body)
+            i = close + 1
+            continue
+        if char == "[":
+            match = re.compile(r"\[([^\]]*)\]\(([^)]*)\)").match(text, i)
+            if match:
+                body = match.group(1)
+                if body:
+                    entities.append(
+                        {
+                            "type": "text_link",
+                            "offset": length,
+                            "length": utf16_len(body),
+                            "url": match.group(2),
+                        }
+                    )
+                out.append(body)
+                length += utf16_len(body)
+                i = match.end()
+                continue
+            raise _parse_error(
+                f"Can't find end of the entity starting at byte offset {_byte_offset(text, i)}"
+            )
+        out.append(char)
+        length += utf16_len(char)
+        i += 1
+    return "".join(out), entities
+
+
+_COMMAND_RE = re.compile(r"/[A-Za-z0-9_]{1,32}(?:@[A-Za-z0-9_]{3,32})?")
+
+
+def detect_user_entities(text: str) -> list[dict[str, Any]]:
+    """Entities a Telegram client attaches to a user's text: a leading bot_command."""
+    match = _COMMAND_RE.match(text)
+    if not match:
+        return []
+    return [{"type": "bot_command", "offset": 0, "length": utf16_len(match.group(0))}]

@@ -1,0 +1,139 @@
+"""Real processes: `peduli run` killed mid-conversation and started again; the webhook server."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from bot.app import serve_webhook
+from bot.emulator.server import BotApiEmulator
+from tests.e2e.harness import (
+    NOW,
+    VALID_NIK,
+    environment_for_subprocess,
+    settings_for,
+    sign_up,
+    sqlite_url,
+    texts,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+STARTUP = 60.0  # importing aiogram takes seconds on a 2-core machine
+
+
+def start_bot_process(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "bot", "run"],
+        cwd=ROOT,
+        env=env,
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+
+
+@pytest.mark.slow
+async def test_bot_killed_mid_conversation_continues_at_the_same_step(
+    emulator: BotApiEmulator, tmp_path: Path
+) -> None:
+    settings = settings_for(emulator.base_url, sqlite_url(tmp_path), tmp_path)
+    env = environment_for_subprocess(settings)
+    log = tmp_path / "bot.log"
+    process = start_bot_process(env, log)
+    try:
+        user = emulator.user(7001, phone_number="+6281234567890")
+        mark = user.mark()
+        await user.send_command("start")
+        assert "Pilih bahasa" in texts(await user.replies_since(mark, timeout=STARTUP))
+        await sign_up_rest(user)
+        await user.choose("Asisten rumah tangga")
+        assert "Ketik NIK" in texts(await user.say("Ujang Suryana"))
+
+        os.killpg(process.pid, signal.SIGKILL)  # no shutdown, no cleanup: a crash
+        process.wait(timeout=10)
+        process = start_bot_process(env, log)
+
+        mark = user.mark()
+        await user.send_text(VALID_NIK)
+        resumed = texts(await user.replies_since(mark, timeout=STARTUP))
+        assert "3205********0001 menunjukkan" in resumed, log.read_text()[-3000:]
+        assert emulator.rejections == []
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+            process.wait(timeout=15)
+    bot_log = log.read_text()
+    assert VALID_NIK not in bot_log and "198503152010011001" not in bot_log
+
+
+async def sign_up_rest(user: object) -> None:
+    """sign_up without its /start (already sent while waiting for the process)."""
+    from bot.emulator.users import FakeUser
+
+    assert isinstance(user, FakeUser)
+    await user.choose("🇮🇩 Bahasa Indonesia")
+    await user.say("198503152010011001")
+    await user.choose("✅ Ya, benar")
+    await user.say("Dra. Siti Aminah")
+    await user.say("kesehatan")
+    await user.choose("Dinas Kesehatan")
+    mark = user.mark()
+    await user.tap("📱 Kirim nomor HP saya")
+    assert "Apa pekerjaan" in texts(await user.replies_since(mark, min_count=3))
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+async def test_webhook_serves_the_conversation_and_refuses_a_wrong_secret(
+    emulator: BotApiEmulator, tmp_path: Path
+) -> None:
+    port = free_port()
+    settings = settings_for(
+        emulator.base_url,
+        sqlite_url(tmp_path),
+        tmp_path,
+        webhook_url=f"http://127.0.0.1:{port}",
+        webhook_secret="s3cret_Token-1",
+        webhook_listen=f"127.0.0.1:{port}",
+    )
+    server = await serve_webhook(settings, clock=lambda: NOW)
+    try:
+        assert emulator.webhook_url == f"http://127.0.0.1:{port}/telegram/webhook"
+        user = emulator.user(7101, phone_number="+6281234567890")
+        await sign_up(user)
+        # Every delivery carried the secret (the server answers 401 otherwise, as checked below).
+        assert emulator.webhook_deliveries
+        assert {d.status for d in emulator.webhook_deliveries} == {200}
+
+        update = {
+            "update_id": 999001,
+            "message": {
+                "message_id": 1,
+                "date": 0,
+                "chat": {"id": 7101, "type": "private", "first_name": "X"},
+                "from": {"id": 7101, "is_bot": False, "first_name": "X"},
+                "text": "/batal",
+            },
+        }
+        async with aiohttp.ClientSession() as http:
+            for headers in ({"X-Telegram-Bot-Api-Secret-Token": "wrong"}, {}):
+                async with http.post(emulator.webhook_url, json=update, headers=headers) as answer:
+                    assert answer.status == 401
+        mark = user.mark()
+        await asyncio.sleep(0.5)
+        assert await user.replies_since(mark, min_count=0, timeout=1) == []
+        assert user.inline_buttons()  # the conversation was not cancelled by the forged update
+    finally:
+        await server.stop()
