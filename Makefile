@@ -11,8 +11,14 @@ $(BIN)/.installed: pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $@
 
+# With a BOT_TOKEN (environment or .env) the real bot; without one, the local playground.
 run: $(BIN)/.installed
-	$(BIN)/peduli run
+	@if [ -n "$$BOT_TOKEN" ] || grep -qs '^BOT_TOKEN=.' .env; then \
+		$(BIN)/peduli run; \
+	else \
+		echo "BOT_TOKEN is not set: starting the local playground (see README)."; \
+		$(BIN)/peduli playground; \
+	fi
 
 webhook: $(BIN)/.installed
 	$(BIN)/peduli webhook

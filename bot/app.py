@@ -7,6 +7,7 @@ settings, so what runs in production is what the end-to-end tests drive.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import sys
 from collections.abc import Callable
@@ -119,6 +120,46 @@ def run_polling() -> int:
     if token is None:
         return 2
     asyncio.run(_polling(settings, token))
+    return 0
+
+
+PLAYGROUND_TOKEN = "123456:PLAYGROUND"
+
+
+async def _playground(settings: Settings, port: int) -> None:
+    from bot.emulator.server import BotApiEmulator
+    from bot.telegram_aiogram.runner import create_bot, run_polling
+
+    emulator = BotApiEmulator(PLAYGROUND_TOKEN, per_chat_burst=10)
+    base_url = await emulator.start("127.0.0.1", port)
+    local = settings.model_copy(
+        update={
+            "bot_token": PLAYGROUND_TOKEN,
+            "telegram_api_url": base_url,
+            "database_url": settings.playground_database_url,
+            "redis_url": None,
+        }
+    )
+    built = await asyncio.to_thread(build_service, local)
+    bot = create_bot(PLAYGROUND_TOKEN, base_url)
+    print(
+        f"\nPlayground: open {base_url}/_emulator/ in a browser and chat with the bot as a test\n"
+        "user. Telegram is not involved; data go to var/playground.sqlite3. Ctrl+C stops.\n",
+        file=sys.stderr,
+    )
+    try:
+        await run_polling(built.service, bot)
+    finally:
+        await bot.session.close()
+        await built.aclose()
+        await emulator.stop()
+
+
+def run_playground(port: int = 8081) -> int:
+    settings = Settings()
+    configure_logging(settings.log_level)
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(_playground(settings, port))
     return 0
 
 

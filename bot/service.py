@@ -25,7 +25,7 @@ from bot.storage.repository import Repository, SponsorshipView, UserRecord
 from flows import router
 from flows.commands import ConsentGiven, SetLanguage
 from flows.context import Context, UserFacts
-from flows.effects import Apply, Effect, Message, ShowStatus, Toast
+from flows.effects import Apply, Effect, ForgetUserMessage, Message, ShowStatus, Toast
 from flows.engine import Turn
 from flows.formatting import long_date
 from flows.inputs import ChoicePicked, Input
@@ -74,6 +74,8 @@ class Transport(Protocol):
         ...
 
     async def answer_callback(self, callback_query_id: str, text: str | None) -> None: ...
+
+    async def delete(self, chat_id: int, message_id: int) -> None: ...
 
 
 @dataclass
@@ -181,6 +183,8 @@ class ConversationService:
                     await transport.edit(incoming.chat_id, incoming.callback_message_id, outgoing)
                 else:
                     await transport.send(incoming.chat_id, outgoing)
+            elif isinstance(effect, ForgetUserMessage):
+                await transport.delete(incoming.chat_id, effect.message_id)
             elif isinstance(effect, ShowStatus):
                 await transport.send(incoming.chat_id, await self._status(incoming.user_id, render))
 

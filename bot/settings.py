@@ -39,6 +39,10 @@ class Settings(BaseSettings):
     webhook_url: str | None = Field(default=None, description="Public HTTPS URL of the webhook.")
     webhook_secret: str | None = Field(default=None, description="Secret token Telegram echoes.")
     webhook_listen: str = Field(default="0.0.0.0:8080", description="host:port to listen on.")
+    playground_database_url: str = Field(
+        default="sqlite:///var/playground.sqlite3",
+        description="The database of `peduli playground`, kept apart from real data.",
+    )
     programme_file: Path = Field(default=DEFAULT_PROGRAMME_FILE)
     log_level: str = "INFO"
 

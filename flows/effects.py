@@ -43,6 +43,14 @@ class Toast:
 
 
 @dataclass(frozen=True)
+class ForgetUserMessage:
+    """Delete a message the user sent (a NIK typed in the chat), so it is not left readable on
+    the phone; bots may delete incoming messages in private chats for 48 hours."""
+
+    message_id: int
+
+
+@dataclass(frozen=True)
 class ShowStatus:
     """List the user's sponsorships: the host reads them from the database and renders them."""
 
@@ -59,4 +67,4 @@ class Apply:
     awaits_outcome: bool = False
 
 
-Effect: TypeAlias = Message | Toast | ShowStatus | Apply
+Effect: TypeAlias = Message | Toast | ShowStatus | Apply | ForgetUserMessage

@@ -13,7 +13,7 @@ from typing import Any
 
 from flows.commands import Outcome
 from flows.context import Context
-from flows.effects import Apply, Button, Effect, Message, Toast
+from flows.effects import Apply, Button, Effect, ForgetUserMessage, Message, Toast
 from flows.inputs import ChoicePicked, ContactShared, Input, TextReceived, UnsupportedReceived
 from flows.session import Session
 from flows.steps import END, Accepted, AnswerKind, Check, Flow, Option, Rejected, Step
@@ -283,7 +283,13 @@ def answer(flow: Flow, session: Session, event: Input, ctx: Context) -> Turn:
         return _checked(flow, session, step, step.parse(phone, session.answers, ctx), ctx)
     if isinstance(event, TextReceived):
         if step.kind in (AnswerKind.TEXT, AnswerKind.CONTACT):
-            return _checked(flow, session, step, step.parse(event.text, session.answers, ctx), ctx)
+            turn = _checked(flow, session, step, step.parse(event.text, session.answers, ctx), ctx)
+            if step.sensitive and event.message_id is not None:
+                forget = ForgetUserMessage(event.message_id)
+                turn = Turn(
+                    turn.session, (forget, Message(t("privacy.message_deleted")), *turn.effects)
+                )
+            return turn
         if step.kind is AnswerKind.LIST:
             return _search(flow, session, step, event.text, ctx)
         return _reject(flow, session, t("answer.press_a_button"), ctx)

@@ -317,6 +317,7 @@ FLOW = Flow(
             help=t("sponsorship.help_nik"),
             invalidates=("nik_confirm", "nik_disagreement"),
             summary_label=t("field.nik"),
+            sensitive=True,
         ),
         "nik_confirm": Step(
             "nik_confirm",

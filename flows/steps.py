@@ -86,6 +86,7 @@ class Step:
     contact_button: Label | None = None
     record_message: bool = False  # keep the id of the message the answer was given on
     branches: tuple[str, ...] = ()  # every step a `next` function may return, for build checks
+    sensitive: bool = False  # the typed answer is personal data: delete it from the chat
 
     def next_step(self, answers: Answers, ctx: Context) -> str:
         return self.next if isinstance(self.next, str) else self.next(answers, ctx)

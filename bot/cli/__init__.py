@@ -19,6 +19,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     nik.add_argument("niks", nargs="*", metavar="NIK")
     commands.add_parser("docs", help="write the flow diagrams into README.md")
+    playground = commands.add_parser(
+        "playground", help="run the bot against a local Bot API emulator with a chat page"
+    )
+    playground.add_argument("--port", type=int, default=8081)
     return parser
 
 
@@ -40,6 +44,10 @@ def main(argv: list[str] | None = None) -> int:
         from bot.app import run_polling
 
         return run_polling()
+    if args.command == "playground":
+        from bot.app import run_playground
+
+        return run_playground(args.port)
     if args.command == "webhook":
         from bot.app import run_webhook
 

@@ -180,6 +180,9 @@ class AiogramTransport:
             )
         )
 
+    async def delete(self, chat_id: int, message_id: int) -> None:
+        await self._call(lambda: self.bot.delete_message(chat_id=chat_id, message_id=message_id))
+
     async def answer_callback(self, callback_query_id: str, text: str | None) -> None:
         await self._call(
             lambda: self.bot.answer_callback_query(
@@ -200,6 +203,8 @@ class AiogramTransport:
             except TelegramBadRequest as error:
                 if "message is not modified" in str(error):
                     return None
+                if "message to delete not found" in str(error):
+                    return None  # the user deleted it first
                 if attempt == 0 and "query is too old" in str(error):
                     return None
                 raise

@@ -82,7 +82,8 @@ class BotUnderTest:
 
 
 def texts(messages: list[Any]) -> str:
-    return "\n".join(m.text or "" for m in messages)
+    """What the user reads in a turn: sent and edited messages, not deleted ones."""
+    return "\n".join(m.text or "" for m in messages if m.event != "deleted")
 
 
 async def sign_up(user: FakeUser, *, nip: str = VALID_NIP, name: str = "Dra. Siti Aminah") -> None:
@@ -110,8 +111,11 @@ async def register_worker(
     """The sponsorship part up to the summary; returns the summary's text."""
     assert "Ketik nama lengkap pekerja" in texts(await user.choose("Asisten rumah tangga"))
     assert "Ketik NIK" in texts(await user.say(worker))
-    confirm = texts(await user.say(nik))
+    turn = await user.say(nik)
+    confirm = texts(turn)
     assert "menunjukkan" in confirm and nik not in confirm
+    assert "Pesan berisi NIK sudah saya hapus" in confirm
+    assert [m for m in turn if m.event == "deleted"], "the NIK message stays in the chat"
     assert "nomor HP" in texts(await user.choose("✅ Ya, benar"))
     assert "kecamatan" in texts(await user.choose("⏭️ Lewati"))
     await user.say("garut kota")

@@ -65,6 +65,9 @@ async def test_asn_signs_up_and_sponsors_a_worker(
         assert emulator.commands(scope_type="all_private_chats") != []
         english = emulator.commands(scope_type="all_private_chats", language_code="en")
         assert "Register the worker you sponsor" in [c["description"] for c in english]
+        readable = [m.text or "" for m in user.history if not m.deleted]
+        assert not [text for text in readable if VALID_NIK in text], "a NIK left in the chat"
+        assert [m for m in user.history if m.deleted and m.text == VALID_NIK]
         assert emulator.rejections == []
     finally:
         await bot.stop()

@@ -29,9 +29,9 @@ ROOT = Path(__file__).resolve().parents[2]
 STARTUP = 60.0  # importing aiogram takes seconds on a 2-core machine
 
 
-def start_bot_process(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+def start_bot_process(env: dict[str, str], log: Path, *arguments: str) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [sys.executable, "-m", "bot", "run"],
+        [sys.executable, "-m", "bot", *(arguments or ("run",))],
         cwd=ROOT,
         env=env,
         stdout=log.open("ab"),
@@ -137,3 +137,39 @@ async def test_webhook_serves_the_conversation_and_refuses_a_wrong_secret(
         assert user.inline_buttons()  # the conversation was not cancelled by the forged update
     finally:
         await server.stop()
+
+
+@pytest.mark.slow
+async def test_playground_runs_the_bot_without_a_token(tmp_path: Path) -> None:
+    """`make run` without BOT_TOKEN: the bot and the emulator in one process, a chat page."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k not in ("BOT_TOKEN", "DATABASE_URL")}
+    env["PLAYGROUND_DATABASE_URL"] = sqlite_url(tmp_path)
+    env["DATA_KEY_FILE"] = str(tmp_path / "key")
+    log = tmp_path / "playground.log"
+    process = start_bot_process(env, log, "playground", "--port", str(port))
+    base = f"http://127.0.0.1:{port}/_emulator"
+    try:
+        async with aiohttp.ClientSession() as http:
+            for _ in range(int(STARTUP * 4)):
+                try:
+                    async with http.get(base + "/") as page:
+                        if page.status == 200:
+                            break
+                except aiohttp.ClientError:
+                    pass
+                await asyncio.sleep(0.25)
+            async with http.post(base + "/users/501/command", json={"command": "start"}) as sent:
+                assert sent.status == 200, await sent.text()
+            welcome = ""
+            for _ in range(int(STARTUP * 4)):
+                async with http.get(base + "/users/501/messages") as answer:
+                    messages = (await answer.json())["messages"]
+                welcome = " ".join(m["text"] or "" for m in messages)
+                if "Selamat datang" in welcome:
+                    break
+                await asyncio.sleep(0.25)
+            assert "Gerakan 1 ASN 1 Pekerja Rentan" in welcome, log.read_text()[-2000:]
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=15)

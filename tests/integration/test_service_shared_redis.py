@@ -32,6 +32,9 @@ class RecordingTransport:
     async def answer_callback(self, callback_query_id: str, text: str | None) -> None:
         return None
 
+    async def delete(self, chat_id: int, message_id: int) -> None:
+        return None
+
 
 def process(postgres_url: str, redis_url: str, prefix: str, tmp_path: Path) -> Built:
     settings = Settings(  # type: ignore[call-arg]

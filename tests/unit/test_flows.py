@@ -372,3 +372,19 @@ def test_a_session_of_an_old_flow_version_starts_over() -> None:
     chat.session = Session.from_json(document)
     chat.type("halo")
     assert chat.message_keys() == ["menu.with_text"]
+
+
+def test_a_typed_nik_is_deleted_from_the_chat_accepted_or_not() -> None:
+    from flows.effects import ForgetUserMessage
+    from flows.inputs import TextReceived
+
+    chat = signed_up()
+    run(chat, JOURNEY[:2])
+    chat.do(TextReceived("3205014501900000", message_id=31))  # serial 0000: refused
+    assert chat.sent[0] == ForgetUserMessage(31)
+    assert chat.message_keys()[:2] == ["privacy.message_deleted", "answer.rejected"]
+    chat.do(TextReceived(VALID_NIK, message_id=32))
+    assert chat.sent[0] == ForgetUserMessage(32)
+    assert chat.session.step == "nik_confirm"
+    chat.do(TextReceived("Budi", message_id=33))  # other answers stay in the chat
+    assert not any(isinstance(e, ForgetUserMessage) for e in chat.sent)
