@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
+from flows import answers
 from flows.catalog import Agency
 from flows.commands import Applied, Command, Outcome, RegisterSponsor
 from flows.context import Context
@@ -19,9 +20,10 @@ from flows.steps import (
     Rejected,
     Settled,
     Step,
+    table,
 )
 from flows.text import Raw, Text, t
-from flows.validators import check_nip, check_person_name, check_phone
+from flows.validators import check_nip
 
 FLOW_ID = "signup"
 
@@ -57,26 +59,12 @@ def _yes_no(yes: str, no: str) -> list[Option]:
     return [Option("yes", t(yes)), Option("no", t(no))]
 
 
-def _parse_name(raw: str, answers: Answers, ctx: Context) -> Check:
-    result = check_person_name(raw)
-    if not result.valid or result.value is None:
-        return Rejected(t(f"name.error.{result.errors[0]}"))
-    return Accepted(result.value)
-
-
 def agency_options(answers: Answers, ctx: Context) -> list[Option]:
     return [_agency_option(agency) for agency in ctx.catalog.agencies]
 
 
 def _agency_option(agency: Agency) -> Option:
     return Option(agency.code, Raw(agency.name), agency.search_terms)
-
-
-def _parse_phone(raw: str, answers: Answers, ctx: Context) -> Check:
-    result = check_phone(raw)
-    if not result.valid or result.e164 is None:
-        return Rejected(t(f"phone.error.{result.errors[0]}"))
-    return Accepted(result.e164)
 
 
 def _command(answers: Answers, ctx: Context, draft_id: str) -> Command:
@@ -112,8 +100,8 @@ FLOW = Flow(
     title=t("signup.title"),
     intro=t("signup.intro"),
     first="nip",
-    steps={
-        "nip": Step(
+    steps=table(
+        Step(
             "nip",
             AnswerKind.TEXT,
             prompt=lambda a, c: t("signup.ask_nip"),
@@ -122,7 +110,7 @@ FLOW = Flow(
             help=t("signup.help_nip"),
             invalidates=("nip_confirm",),
         ),
-        "nip_confirm": Step(
+        Step(
             "nip_confirm",
             AnswerKind.CHOICE,
             prompt=_confirm_nip_prompt,
@@ -131,15 +119,15 @@ FLOW = Flow(
             branches=("full_name", "nip"),
             help=t("signup.help_confirm_nip"),
         ),
-        "full_name": Step(
+        Step(
             "full_name",
             AnswerKind.TEXT,
             prompt=lambda a, c: t("signup.ask_name"),
-            parse=_parse_name,
+            parse=answers.person_name,
             next="agency",
             help=t("signup.help_name"),
         ),
-        "agency": Step(
+        Step(
             "agency",
             AnswerKind.LIST,
             prompt=lambda a, c: t("signup.ask_agency"),
@@ -147,16 +135,16 @@ FLOW = Flow(
             next="phone",
             help=t("signup.help_agency"),
         ),
-        "phone": Step(
+        Step(
             "phone",
             AnswerKind.CONTACT,
             prompt=lambda a, c: t("signup.ask_phone"),
-            parse=_parse_phone,
+            parse=answers.mobile_phone,
             next=END,
             help=t("signup.help_phone"),
             contact_button=t("button.share_contact"),
         ),
-    },
+    ),
     command=_command,
     settle=_settle,
 )

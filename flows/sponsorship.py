@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
+from flows.answers import free_text, mobile_phone, person_name
 from flows.commands import (
     Applied,
     Command,
@@ -29,9 +30,10 @@ from flows.steps import (
     Rejected,
     Settled,
     Step,
+    table,
 )
 from flows.text import Raw, Text, t
-from flows.validators import check_free_text, check_nik, check_person_name, check_phone
+from flows.validators import check_nik
 from flows.validators.masking import mask_nik
 
 FLOW_ID = "sponsorship"
@@ -50,17 +52,7 @@ def _after_category(answers: Answers, ctx: Context) -> str:
 
 
 def _parse_other(raw: str, answers: Answers, ctx: Context) -> Check:
-    result = check_free_text(raw, min_len=3, max_len=60)
-    if not result.valid or result.value is None:
-        return Rejected(t(f"text.error.{result.errors[0]}", max="60"))
-    return Accepted(result.value)
-
-
-def _parse_name(raw: str, answers: Answers, ctx: Context) -> Check:
-    result = check_person_name(raw)
-    if not result.valid or result.value is None:
-        return Rejected(t(f"name.error.{result.errors[0]}"))
-    return Accepted(result.value)
+    return free_text(raw, min_len=3, max_len=60)
 
 
 def _parse_nik(raw: str, answers: Answers, ctx: Context) -> Check:
@@ -97,17 +89,7 @@ def _confirm_nik_prompt(answers: Answers, ctx: Context) -> Text:
 
 
 def _parse_disagreement(raw: str, answers: Answers, ctx: Context) -> Check:
-    result = check_free_text(raw, min_len=3, max_len=200)
-    if not result.valid or result.value is None:
-        return Rejected(t(f"text.error.{result.errors[0]}", max="200"))
-    return Accepted(result.value)
-
-
-def _parse_worker_phone(raw: str, answers: Answers, ctx: Context) -> Check:
-    result = check_phone(raw)
-    if not result.valid or result.e164 is None:
-        return Rejected(t(f"phone.error.{result.errors[0]}"))
-    return Accepted(result.e164)
+    return free_text(raw, min_len=3, max_len=200)
 
 
 def _district_options(answers: Answers, ctx: Context) -> list[Option]:
@@ -279,8 +261,8 @@ FLOW = Flow(
     title=t("sponsorship.title"),
     intro=t("sponsorship.intro"),
     first="category",
-    steps={
-        "category": Step(
+    steps=table(
+        Step(
             "category",
             AnswerKind.CHOICE,
             prompt=lambda a, c: t("sponsorship.ask_category"),
@@ -291,7 +273,7 @@ FLOW = Flow(
             invalidates=("category_other",),
             summary_label=t("field.category"),
         ),
-        "category_other": Step(
+        Step(
             "category_other",
             AnswerKind.TEXT,
             prompt=lambda a, c: t("sponsorship.ask_category_other"),
@@ -299,16 +281,16 @@ FLOW = Flow(
             next="worker_name",
             help=t("sponsorship.help_category_other"),
         ),
-        "worker_name": Step(
+        Step(
             "worker_name",
             AnswerKind.TEXT,
             prompt=lambda a, c: t("sponsorship.ask_worker_name"),
-            parse=_parse_name,
+            parse=person_name,
             next="nik",
             help=t("sponsorship.help_worker_name"),
             summary_label=t("field.worker_name"),
         ),
-        "nik": Step(
+        Step(
             "nik",
             AnswerKind.TEXT,
             prompt=lambda a, c: t("sponsorship.ask_nik", name=Raw(a["worker_name"])),
@@ -319,7 +301,7 @@ FLOW = Flow(
             summary_label=t("field.nik"),
             sensitive=True,
         ),
-        "nik_confirm": Step(
+        Step(
             "nik_confirm",
             AnswerKind.CHOICE,
             prompt=_confirm_nik_prompt,
@@ -329,7 +311,7 @@ FLOW = Flow(
             help=t("sponsorship.help_confirm_nik"),
             invalidates=("nik_disagreement",),
         ),
-        "nik_disagreement": Step(
+        Step(
             "nik_disagreement",
             AnswerKind.TEXT,
             prompt=lambda a, c: t("sponsorship.ask_nik_disagreement"),
@@ -337,17 +319,17 @@ FLOW = Flow(
             next="worker_phone",
             help=t("sponsorship.help_nik_disagreement"),
         ),
-        "worker_phone": Step(
+        Step(
             "worker_phone",
             AnswerKind.TEXT,
             prompt=lambda a, c: t("sponsorship.ask_worker_phone", name=Raw(a["worker_name"])),
-            parse=_parse_worker_phone,
+            parse=mobile_phone,
             next="district",
             help=t("sponsorship.help_worker_phone"),
             optional=True,
             summary_label=t("field.worker_phone"),
         ),
-        "district": Step(
+        Step(
             "district",
             AnswerKind.LIST,
             prompt=lambda a, c: t(
@@ -361,7 +343,7 @@ FLOW = Flow(
             invalidates=("village",),
             summary_label=t("field.address"),
         ),
-        "village": Step(
+        Step(
             "village",
             AnswerKind.LIST,
             prompt=lambda a, c: t(
@@ -371,7 +353,7 @@ FLOW = Flow(
             next="programme",
             help=t("sponsorship.help_village"),
         ),
-        "programme": Step(
+        Step(
             "programme",
             AnswerKind.CHOICE,
             prompt=lambda a, c: t("sponsorship.ask_programme"),
@@ -381,7 +363,7 @@ FLOW = Flow(
             invalidates=("consent",),
             summary_label=t("field.programme"),
         ),
-        "payment": Step(
+        Step(
             "payment",
             AnswerKind.CHOICE,
             prompt=lambda a, c: t("sponsorship.ask_payment"),
@@ -391,7 +373,7 @@ FLOW = Flow(
             invalidates=("consent",),
             summary_label=t("field.payment"),
         ),
-        "consent": Step(
+        Step(
             "consent",
             AnswerKind.CHOICE,
             prompt=_consent_prompt,
@@ -403,7 +385,7 @@ FLOW = Flow(
             help=t("sponsorship.help_consent"),
             record_message=True,
         ),
-    },
+    ),
     command=_command,
     settle=_settle,
     summary=_summary,

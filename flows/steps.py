@@ -92,6 +92,14 @@ class Step:
         return self.next if isinstance(self.next, str) else self.next(answers, ctx)
 
 
+def table(*steps: Step) -> dict[str, Step]:
+    """A flow's steps by id, in the order written."""
+    by_id = {step.id: step for step in steps}
+    if len(by_id) != len(steps):
+        raise ValueError("two steps share an id")
+    return by_id
+
+
 @dataclass(frozen=True)
 class Settled:
     """What follows the host's outcome for a flow's command.
