@@ -12,7 +12,7 @@ import logging
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine
@@ -71,6 +71,8 @@ def build_service(
         sealer,
         max_sponsorships_per_sponsor=programme.catalog.max_sponsorships,
         clock=lambda: now().astimezone(UTC),
+        invitation_ttl=timedelta(days=settings.invitation_days),
+        admin_ids=settings.admin_id_set,
     )
     # Update ids are per bot: bots sharing one Redis must not see each other's.
     bot_id = (settings.bot_token or "").split(":", 1)[0]
@@ -78,6 +80,8 @@ def build_service(
         engine, settings.redis_url, f"{settings.redis_prefix}{bot_id}:", sealer=sealer
     )
     service = ConversationService(
+        admin_ids=settings.admin_id_set,
+        invitation_days=settings.invitation_days,
         repository=repository,
         sessions=state.sessions,
         deduplicator=state.deduplicator,
@@ -170,8 +174,12 @@ class WebhookServer:
     runner: Any
     built: Built
     bot: Any
+    outbox: asyncio.Task[None]
 
     async def stop(self) -> None:
+        self.outbox.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self.outbox
         await self.runner.cleanup()
         await self.bot.session.close()
         await self.built.aclose()
@@ -186,6 +194,7 @@ async def serve_webhook(
     from bot.telegram_aiogram.runner import (
         WEBHOOK_PATH,
         create_bot,
+        outbox_dispatcher,
         register_webhook,
         webhook_application,
     )
@@ -201,9 +210,10 @@ async def serve_webhook(
     url = settings.webhook_url.rstrip("/")
     if not url.endswith(WEBHOOK_PATH):
         url += WEBHOOK_PATH
-    await register_webhook(bot, url, settings.webhook_secret)
+    await register_webhook(built.service, bot, url, settings.webhook_secret)
+    outbox = asyncio.create_task(outbox_dispatcher(built.service, bot).run())
     logger.info("webhook server listening on %s", settings.webhook_listen)
-    return WebhookServer(runner, built, bot)
+    return WebhookServer(runner, built, bot, outbox)
 
 
 async def _webhook(settings: Settings) -> None:

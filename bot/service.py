@@ -16,21 +16,32 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from html import escape
-from typing import Protocol
 
+from bot import presenters
 from bot.catalog import ProgrammeSettings
 from bot.i18n import Renderer, text_hash
 from bot.storage.ports import SessionStore, UpdateDeduplicator, UserLocks
-from bot.storage.repository import Repository, SponsorshipView, UserRecord
+from bot.storage.repository import ConsentStatement, Repository, UserRecord
+from bot.transport import Outgoing, Transport
 from flows import router
-from flows.commands import ConsentGiven, SetLanguage
+from flows.commands import SetLanguage
 from flows.context import Context, UserFacts
-from flows.effects import Apply, Effect, ForgetUserMessage, Message, ShowStatus, Toast
+from flows.effects import (
+    Apply,
+    Effect,
+    ForgetUserMessage,
+    Message,
+    ShowInvitation,
+    ShowPersonalData,
+    ShowRequestQueue,
+    ShowStatus,
+    Toast,
+)
 from flows.engine import Turn
-from flows.formatting import long_date
 from flows.inputs import ChoicePicked, Input
+from flows.router import INVITATION_PREFIX
 from flows.session import Session
-from flows.text import t
+from flows.text import Raw, t
 
 logger = logging.getLogger(__name__)
 
@@ -52,32 +63,6 @@ class Incoming:
     pressed_message_html: str | None = None  # the text of the message the button was on
 
 
-@dataclass(frozen=True)
-class Outgoing:
-    """A rendered message: HTML text and at most one keyboard."""
-
-    text: str
-    inline_keyboard: tuple[tuple[tuple[str, str], ...], ...] = ()  # (label, callback data)
-    contact_button: str | None = None  # one-time reply keyboard with request_contact
-    remove_keyboard: bool = False
-
-
-class Transport(Protocol):
-    """What the service asks of a messaging channel. Implementations retry on 429 themselves."""
-
-    async def send(self, chat_id: int, message: Outgoing) -> int | None: ...
-
-    async def edit(self, chat_id: int, message_id: int, message: Outgoing) -> None: ...
-
-    async def retire(self, chat_id: int, message_id: int, html: str | None) -> None:
-        """Take a message's buttons away, replacing its text with `html` when given."""
-        ...
-
-    async def answer_callback(self, callback_query_id: str, text: str | None) -> None: ...
-
-    async def delete(self, chat_id: int, message_id: int) -> None: ...
-
-
 @dataclass
 class ConversationService:
     repository: Repository
@@ -87,6 +72,10 @@ class ConversationService:
     programme: ProgrammeSettings
     clock: Callable[[], datetime]
     new_id: Callable[[], str] = field(default=lambda: uuid.uuid4().hex)
+    admin_ids: frozenset[int] = frozenset()
+    invitation_days: int = 14
+    bot_username: str | None = None  # learnt from getMe at start; deep links need it
+    outbox_ready: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def handle(self, incoming: Incoming, transport: Transport) -> None:
         if not await self.deduplicator.claim(incoming.update_id):
@@ -96,6 +85,7 @@ class ConversationService:
         try:
             async with self.locks.hold(incoming.user_id):
                 await self._handle_locked(incoming, transport)
+            self.outbox_ready.set()  # a command may have left notifications for others
         except Exception:
             # Forget the claim, so a redelivery of this update is handled again.
             await self.deduplicator.release(incoming.update_id)
@@ -126,6 +116,7 @@ class ConversationService:
             sponsor_name=sponsor.full_name if sponsor else None,
             agency_name=agency.name if agency else (sponsor.agency_code if sponsor else None),
             open_sponsorships=record.open_sponsorships,
+            is_admin=record.user_id in self.admin_ids,
         )
         return Context(user=facts, catalog=catalog, now=self.clock(), new_id=self.new_id)
 
@@ -142,7 +133,7 @@ class ConversationService:
                 language = apply.command.language
         renderer = Renderer(language)
 
-        def consent_hash(consent: ConsentGiven) -> str:
+        def consent_hash(consent: ConsentStatement) -> str:
             return text_hash(renderer(consent.statement))
 
         outcomes = await asyncio.to_thread(
@@ -183,10 +174,21 @@ class ConversationService:
                     await transport.edit(incoming.chat_id, incoming.callback_message_id, outgoing)
                 else:
                     await transport.send(incoming.chat_id, outgoing)
+            elif isinstance(effect, ShowInvitation):
+                await self._show_invitation(incoming, effect, render, transport)
             elif isinstance(effect, ForgetUserMessage):
                 await transport.delete(incoming.chat_id, effect.message_id)
             elif isinstance(effect, ShowStatus):
                 await transport.send(incoming.chat_id, await self._status(incoming.user_id, render))
+            elif isinstance(effect, ShowPersonalData):
+                shown = await self._personal_data(incoming.user_id, render)
+                await transport.send(incoming.chat_id, shown)
+            elif isinstance(effect, ShowRequestQueue):
+                queue = await self._request_queue(incoming.user_id, render)
+                if queue is not None:
+                    await transport.send(incoming.chat_id, queue)
+            elif not isinstance(effect, Apply | Toast):  # applied, or answered above
+                raise TypeError(f"no delivery for {type(effect).__name__}")
 
     async def _retire_pressed_buttons(
         self, incoming: Incoming, transport: Transport, effects: Sequence[Effect]
@@ -212,6 +214,31 @@ class ConversationService:
             html = chosen if len(chosen) <= TEXT_LIMIT else None
         await transport.retire(incoming.chat_id, incoming.callback_message_id, html)
 
+    def invitation_link(self, token: str) -> str:
+        return f"https://t.me/{self.bot_username or 'bot'}?start={INVITATION_PREFIX}{token}"
+
+    async def _show_invitation(
+        self, incoming: Incoming, invitation: ShowInvitation, render: Renderer, transport: Transport
+    ) -> None:
+        """The deep link as a QR code to show on the phone, and a message to forward, written
+        in Indonesian whatever the sponsor's language: it is for the worker."""
+        link = self.invitation_link(invitation.token)
+        caption = render(
+            t(
+                "invite.caption",
+                worker=Raw(invitation.worker_name),
+                reference=Raw(invitation.reference),
+                days=self.invitation_days,
+            )
+        )
+        await transport.send_photo(incoming.chat_id, qr_png(link), caption)
+        record = await asyncio.to_thread(self.repository.user_record, incoming.user_id)
+        sponsor = record.sponsor.full_name if record.sponsor else ""
+        forward = Renderer("id")(
+            t("invite.forward", worker=Raw(invitation.worker_name), sponsor=Raw(sponsor), link=link)
+        )
+        await transport.send(incoming.chat_id, Outgoing(forward))
+
     @staticmethod
     def render(message: Message, render: Renderer) -> Outgoing:
         seq = message.seq if message.seq is not None else 0
@@ -233,37 +260,29 @@ class ConversationService:
         )
 
     async def _status(self, user_id: int, render: Renderer) -> Outgoing:
-        record, items = await asyncio.to_thread(self._status_data, user_id)
-        catalog = self.programme.catalog
-        if record.sponsor is None:
-            return Outgoing(render(t("status.not_registered")))
-        if not items:
-            return Outgoing(
-                render(t("status.empty")),
-                inline_keyboard=(((render.plain(t("button.sponsor")), "0:menu:sponsor"),),),
+        def read() -> Outgoing:
+            return presenters.status(
+                self.repository.user_record(user_id),
+                self.repository.sponsorships_of(user_id),
+                self.repository.worker_sponsorships(user_id),
+                self.programme.catalog,
+                self.programme.timezone,
+                render,
             )
-        lines = [render(t("status.header"))]
-        for item in items:
-            programme = catalog.programme(item.programme_code)
-            local = item.created_at.astimezone(self.programme.timezone).date()
-            lines.append(
-                render(
-                    t(
-                        "status.item",
-                        name=item.worker_full_name,
-                        reference=item.reference,
-                        nik=item.nik_masked,
-                        programme=programme.label if programme else item.programme_code,
-                        amount=item.monthly_amount,
-                        state=t(f"status.state.{item.status}"),
-                        date=long_date(local),
-                    )
-                )
-            )
-        return Outgoing("\n\n".join(lines))
 
-    def _status_data(self, user_id: int) -> tuple[UserRecord, list[SponsorshipView]]:
-        return self.repository.user_record(user_id), self.repository.sponsorships_of(user_id)
+        return await asyncio.to_thread(read)
+
+    async def _personal_data(self, user_id: int, render: Renderer) -> Outgoing:
+        data = await asyncio.to_thread(self.repository.personal_data, user_id)
+        return presenters.personal_data(
+            data, self.programme.catalog, self.programme.timezone, render
+        )
+
+    async def _request_queue(self, user_id: int, render: Renderer) -> Outgoing | None:
+        if user_id not in self.admin_ids:
+            return None
+        requests = await asyncio.to_thread(self.repository.open_requests)
+        return presenters.request_queue(requests, self.programme.timezone, self.clock(), render)
 
     async def _apologize(self, incoming: Incoming, transport: Transport) -> None:
         try:
@@ -272,3 +291,14 @@ class ConversationService:
             await transport.send(incoming.chat_id, Outgoing(Renderer(None)(t("error.try_again"))))
         except Exception:  # the transport itself is failing; the log has the cause
             logger.warning("could not tell user about a failed update", exc_info=True)
+
+
+def qr_png(link: str) -> bytes:
+    """A QR code of the link, large enough to scan from another phone's screen."""
+    import io
+
+    import segno
+
+    buffer = io.BytesIO()
+    segno.make(link, error="m").save(buffer, kind="png", scale=10, border=4)
+    return buffer.getvalue()

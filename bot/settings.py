@@ -43,6 +43,9 @@ class Settings(BaseSettings):
         default="sqlite:///var/playground.sqlite3",
         description="The database of `peduli playground`, kept apart from real data.",
     )
+    invitation_days: int = Field(
+        default=14, ge=1, description="Days a worker's invitation link stays valid."
+    )
     programme_file: Path = Field(default=DEFAULT_PROGRAMME_FILE)
     log_level: str = "INFO"
 

@@ -67,6 +67,7 @@ class Catalog:
     )
     regions: Regions
     max_sponsorships: int = 1
+    privacy_notice_version: str = "2026-11-1"  # the worker's consent statement and notice
 
     def agency(self, code: str) -> Agency | None:
         return next((a for a in self.agencies if a.code == code), None)

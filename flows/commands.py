@@ -68,14 +68,167 @@ class SubmitSponsorship:
     consent: ConsentGiven
 
 
-Command: TypeAlias = SetLanguage | RegisterSponsor | SubmitSponsorship
+# --- the worker's side (issue 3) ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OpenInvitation:
+    """A worker opened the deep link. The first Telegram account to open it is bound to it; the
+    token is used up by the worker's decision (consent, decline or correction request)."""
+
+    user_id: int  # the worker's Telegram id
+    token: str
+
+
+@dataclass(frozen=True)
+class FailVerification:
+    """The worker typed a wrong birth date or NIK ending. The third failure locks the link."""
+
+    user_id: int
+    reference: str
+
+
+@dataclass(frozen=True)
+class WorkerConsents:
+    """The worker agrees to the processing of their data (UU 27/2022: the data subject's own
+    consent), in their own chat."""
+
+    user_id: int
+    reference: str
+    statement: Text
+    text_version: str
+    message_id: int | None
+    given_at: datetime
+
+
+@dataclass(frozen=True)
+class WorkerDeclines:
+    """The worker refuses: the sponsorship is declined and the worker's personal data erased."""
+
+    user_id: int
+    reference: str
+    message_id: int | None
+    at: datetime
+
+
+@dataclass(frozen=True)
+class RequestCorrection:
+    """Something is wrong in the data: a request in the admin queue (due in 3 x 24 hours).
+
+    subject: "worker" (from the worker's chat, uses up the invitation) or "sponsor".
+    """
+
+    user_id: int
+    reference: str | None  # None: about the sponsor's own sign-up data
+    subject: Literal["worker", "sponsor"]
+    details: str  # free text; personal data: stored sealed
+    at: datetime
+
+
+@dataclass(frozen=True)
+class RecordInPersonConsent:
+    """A worker without Telegram agreed in person; the sponsor records it (and says so)."""
+
+    user_id: int  # the sponsor
+    reference: str
+    statement: Text
+    text_version: str
+    message_id: int | None
+    given_at: datetime
+
+
+@dataclass(frozen=True)
+class WithdrawConsent:
+    """A withdrawal, append-only like the consent it ends.
+
+    subject "worker": the worker withdraws consent to their data; the sponsorship is withdrawn and
+    the worker's personal data erased (anonymous counts stay).
+    subject "sponsor": the sponsor withdraws the salary-deduction consent; the sponsorship stops
+    from the first day of the next month (effective_month) and the treasurer export reflects it.
+    """
+
+    user_id: int
+    reference: str
+    subject: Literal["worker", "sponsor"]
+    message_id: int | None
+    at: datetime
+    effective_month: date
+
+
+@dataclass(frozen=True)
+class ActivateCoverage:
+    """BPJS accepted the worker: the membership (KPJ) number and the coverage start date."""
+
+    reference: str
+    kpj_number: str
+    coverage_start: date
+    actor_user_id: int | None  # the admin, or None for a file import
+
+
+@dataclass(frozen=True)
+class ResolveRequest:
+    """An admin closes a request of the queue."""
+
+    user_id: int  # the admin
+    request_id: int
+    at: datetime
+
+
+Command: TypeAlias = (
+    SetLanguage
+    | RegisterSponsor
+    | SubmitSponsorship
+    | OpenInvitation
+    | FailVerification
+    | WorkerConsents
+    | WorkerDeclines
+    | RequestCorrection
+    | RecordInPersonConsent
+    | WithdrawConsent
+    | ActivateCoverage
+    | ResolveRequest
+)
 
 
 @dataclass(frozen=True)
 class Applied:
-    """The command was applied (or had already been applied with the same idempotency key)."""
+    """The command was applied (or had already been applied with the same idempotency key).
 
-    reference: str | None = None  # a sponsorship's short reference code
+    reference: a sponsorship's short reference code. invitation_token: for SubmitSponsorship, the
+    worker's single-use deep-link token (only its hash is stored, so it is returned once).
+    attempts_left: for FailVerification, the tries left before the link locks.
+    """
+
+    reference: str | None = None
+    invitation_token: str | None = None
+    attempts_left: int | None = None
+
+
+@dataclass(frozen=True)
+class InvitationDetails:
+    """What a worker is shown about their sponsorship, and what verifies them."""
+
+    reference: str
+    sponsor_user_id: int
+    sponsor_name: str
+    agency_code: str
+    worker_name: str
+    nik_masked: str
+    nik_last4: str  # for verification only; never shown
+    birth_date: date  # encoded in the NIK; for verification and the data shown
+    category: str
+    category_other: str | None
+    phone_masked: str | None
+    district_name: str
+    village_name: str
+    programme_code: str
+    monthly_amount: int
+    status: str
+
+
+@dataclass(frozen=True)
+class InvitationOpened:
+    details: InvitationDetails
 
 
 @dataclass(frozen=True)
@@ -84,10 +237,14 @@ class Refused:
 
     reasons: "nip_taken" (another Telegram account signed up with this NIP), "nik_taken" (the
     worker is already sponsored by another ASN; never say by whom), "limit_reached" (the ASN
-    already sponsors as many workers as allowed), "not_registered".
+    already sponsors as many workers as allowed), "not_registered"; for invitations:
+    "invitation_unknown", "invitation_expired", "invitation_used" (decided, or opened by another
+    account), "invitation_locked" (three failed verifications), "own_invitation" (the sponsor
+    opened their own link); for later steps: "not_allowed" (the user may not act on that
+    sponsorship), "wrong_state" (e.g. withdrawing what is already withdrawn), "unknown_reference".
     """
 
     reason: str
 
 
-Outcome: TypeAlias = Applied | Refused
+Outcome: TypeAlias = Applied | Refused | InvitationOpened

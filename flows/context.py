@@ -17,6 +17,7 @@ class UserFacts:
     sponsor_name: str | None = None
     agency_name: str | None = None
     open_sponsorships: int = 0
+    is_admin: bool = False
 
 
 @dataclass(frozen=True)

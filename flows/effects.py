@@ -51,6 +51,26 @@ class ForgetUserMessage:
 
 
 @dataclass(frozen=True)
+class ShowInvitation:
+    """Give the sponsor the worker's invitation: the deep link, its QR code, and a message ready
+    to forward. The host knows the bot's username, so it builds the link."""
+
+    reference: str
+    token: str
+    worker_name: str
+
+
+@dataclass(frozen=True)
+class ShowPersonalData:
+    """Everything stored about the user (/data_saya), rendered by the host from the database."""
+
+
+@dataclass(frozen=True)
+class ShowRequestQueue:
+    """The admins' queue of requests with their 3 x 24 hour deadlines."""
+
+
+@dataclass(frozen=True)
 class ShowStatus:
     """List the user's sponsorships: the host reads them from the database and renders them."""
 
@@ -67,4 +87,13 @@ class Apply:
     awaits_outcome: bool = False
 
 
-Effect: TypeAlias = Message | Toast | ShowStatus | Apply | ForgetUserMessage
+Effect: TypeAlias = (
+    Message
+    | Toast
+    | ShowStatus
+    | Apply
+    | ForgetUserMessage
+    | ShowInvitation
+    | ShowPersonalData
+    | ShowRequestQueue
+)

@@ -148,12 +148,15 @@ def _current(session: Session) -> str:
 # --- moving between steps ---------------------------------------------------------------------
 
 
-def start(flow: Flow, session: Session, ctx: Context) -> Turn:
-    """Begin a flow from its first step, with a fresh draft."""
+def start(
+    flow: Flow, session: Session, ctx: Context, answers: Mapping[str, Any] | None = None
+) -> Turn:
+    """Begin a flow from its first step, with a fresh draft and any facts it starts from."""
     fresh = Session(
         flow=flow.id,
         version=flow.version,
         step=flow.first,
+        answers=dict(answers or {}),
         seq=session.seq + 1,
         draft_id=ctx.new_id(),
     ).touched(ctx.now)
@@ -369,9 +372,11 @@ def settle(flow: Flow, session: Session, outcome: Outcome, ctx: Context) -> Turn
     buttons = tuple(tuple(Button(label, value) for label, value in row) for row in settled.buttons)
     if settled.go_to is not None:
         moved = go_to(flow, session, settled.go_to, ctx, editing=settled.editing)
-        return Turn(moved, (Message(settled.message, buttons=buttons), prompt(flow, moved, ctx)))
+        told = Message(settled.message, buttons=buttons)
+        return Turn(moved, (told, *settled.effects, prompt(flow, moved, ctx)))
     ended = Session(seq=session.seq + 1, then=settled.start).touched(ctx.now)
-    return Turn(ended, (Message(settled.message, buttons=buttons, seq=ended.seq),))
+    told = Message(settled.message, buttons=buttons, seq=ended.seq)
+    return Turn(ended, (told, *settled.effects))
 
 
 def option_label(options: Sequence[Option], value: str) -> Label | None:

@@ -7,24 +7,55 @@ Both are pure and return a Turn.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
-from flows import engine, signup, sponsorship
-from flows.commands import Outcome, SetLanguage
+from flows import engine, rights, signup, sponsorship, worker
+from flows.commands import (
+    ActivateCoverage,
+    InvitationOpened,
+    OpenInvitation,
+    Outcome,
+    Refused,
+    ResolveRequest,
+    SetLanguage,
+)
 from flows.context import Context
-from flows.effects import Apply, Button, Effect, Message, ShowStatus, Toast
+from flows.effects import (
+    Apply,
+    Button,
+    Effect,
+    Message,
+    ShowPersonalData,
+    ShowRequestQueue,
+    ShowStatus,
+    Toast,
+)
 from flows.engine import CANCEL, Turn
 from flows.inputs import ChoicePicked, CommandIssued, Input
 from flows.session import Session
 from flows.steps import Flow
 from flows.text import Text, t
 
-FLOWS: Mapping[str, Flow] = {signup.FLOW.id: signup.FLOW, sponsorship.FLOW.id: sponsorship.FLOW}
+FLOWS: Mapping[str, Flow] = {
+    signup.FLOW.id: signup.FLOW,
+    sponsorship.FLOW.id: sponsorship.FLOW,
+    worker.FLOW.id: worker.FLOW,
+    **rights.FLOWS,
+}
 LANGUAGES = ("id", "en")
 IDLE_AFTER = timedelta(hours=6)
 
 MENU = "menu:"
+ACTION = "act:"  # "act:<action>:<reference>": buttons under /status, /data_saya and the queue
 LANGUAGE = "lang:"
+INVITATION_PREFIX = "w_"  # deep link start parameter of a worker's invitation
+ACTION_FLOWS = {
+    "inperson": ("in_person", None),
+    "withdraw": ("withdraw_sponsor", None),
+    "wwithdraw": ("withdraw_worker", None),
+    "correct": ("correction", "sponsor"),
+    "wcorrect": ("correction", "worker"),
+}
 RESUME = "resume:continue"
 RESTART = "resume:restart"
 
@@ -43,6 +74,10 @@ COMMANDS = {
     "bahasa": "language",
     "language": "language",
     "menu": "menu",
+    "data_saya": "personal_data",
+    "koreksi": "correction",
+    "antrian": "queue",
+    "aktifkan": "activate",
 }
 
 
@@ -52,6 +87,9 @@ def respond(session: Session, event: Input, ctx: Context) -> Turn:
 
 
 def settle(session: Session, outcome: Outcome, ctx: Context) -> Turn:
+    if session.pending is not None:
+        turn = _settle_pending(session.with_(pending=None), session.pending, outcome, ctx)
+        return Turn(turn.session.touched(ctx.now), turn.effects)
     flow = FLOWS[session.flow or ""]
     turn = engine.settle(flow, session, outcome, ctx)
     following = turn.session.then
@@ -116,6 +154,8 @@ def _choice(session: Session, event: ChoicePicked, ctx: Context) -> Turn:
         return _menu_action(session, value[len(MENU) :], ctx)
     if value.startswith(LANGUAGE):
         return _language_picked(session, value[len(LANGUAGE) :], ctx)
+    if value.startswith(ACTION):
+        return _action(session, value[len(ACTION) :], ctx)
     if event.seq != session.seq:
         return Turn(session, (Toast(t("toast.stale")),))
     if value == CANCEL:
@@ -135,6 +175,24 @@ def _choice(session: Session, event: ChoicePicked, ctx: Context) -> Turn:
 
 def _command(session: Session, event: CommandIssued, ctx: Context) -> Turn:
     action = COMMANDS.get(event.name.lower())
+    if action == "start" and event.argument.startswith(INVITATION_PREFIX):
+        token = event.argument[len(INVITATION_PREFIX) :]
+        opening = Session(seq=session.seq + 1, pending="invitation")
+        return Turn(opening, (Apply(OpenInvitation(ctx.user.user_id, token), awaits_outcome=True),))
+    if action == "personal_data":
+        return Turn(session, (ShowPersonalData(),))
+    if action == "correction":
+        if not ctx.user.registered:
+            return Turn(session, (_menu_message(ctx, t("rights.correction_how")),))
+        return engine.start(FLOWS["correction"], session, ctx, {"subject": "sponsor"})
+    if action in ("queue", "activate"):
+        if not ctx.user.is_admin:
+            return Turn(
+                session, (_menu_message(ctx, t("command.unknown", command="/" + event.name)),)
+            )
+        if action == "queue":
+            return Turn(session, (ShowRequestQueue(),))
+        return _activate(session, event.argument, ctx)
     if action == "start":
         if session.active:
             return _offer_resume(session)
@@ -182,6 +240,56 @@ def _menu_action(session: Session, action: str, ctx: Context) -> Turn:
         limit = t("sponsorship.limit_reached", max=ctx.catalog.max_sponsorships)
         return Turn(session, (_menu_message(ctx, limit),))
     return engine.start(FLOWS[sponsorship.FLOW_ID], session, ctx)
+
+
+def _action(session: Session, action: str, ctx: Context) -> Turn:
+    name, _, argument = action.partition(":")
+    if name == "resolve" and ctx.user.is_admin and argument.isdigit():
+        resolving = session.with_(pending="resolve")
+        command = ResolveRequest(ctx.user.user_id, int(argument), ctx.now)
+        return Turn(resolving, (Apply(command, awaits_outcome=True),))
+    if name not in ACTION_FLOWS or not argument:
+        return Turn(session, (Toast(t("toast.stale")),))
+    flow_id, subject = ACTION_FLOWS[name]
+    answers = {"reference": "" if argument == "-" else argument}
+    if subject is not None:
+        answers["subject"] = subject
+    return engine.start(FLOWS[flow_id], session, ctx, answers)
+
+
+def _activate(session: Session, argument: str, ctx: Context) -> Turn:
+    """/aktifkan REFERENCE KPJ YYYY-MM-DD: one activation from the admin chat."""
+    parts = argument.split()
+    try:
+        reference, kpj, start_text = parts
+        start = date.fromisoformat(start_text)
+    except ValueError:
+        return Turn(session, (Message(t("admin.activate_usage")),))
+    if not kpj.isdigit() or not 8 <= len(kpj) <= 16:
+        return Turn(session, (Message(t("admin.activate_usage")),))
+    command = ActivateCoverage(reference.upper(), kpj, start, ctx.user.user_id)
+    return Turn(session.with_(pending="activate"), (Apply(command, awaits_outcome=True),))
+
+
+def _settle_pending(session: Session, pending: str, outcome: Outcome, ctx: Context) -> Turn:
+    if pending == "invitation":
+        if isinstance(outcome, InvitationOpened):
+            details = outcome.details
+            agency = ctx.catalog.agency(details.agency_code)
+            answers = worker.answers_from(details, agency.name if agency else details.agency_code)
+            return engine.start(FLOWS[worker.FLOW_ID], session, ctx, answers)
+        reason = outcome.reason if isinstance(outcome, Refused) else "invitation_unknown"
+        if reason not in worker.INVITATION_REFUSALS:
+            reason = "invitation_unknown"
+        return Turn(session, (Message(t(f"invitation.{reason}")),))
+    if isinstance(outcome, Refused):
+        key = (
+            f"refusal.{outcome.reason}" if outcome.reason in rights.REFUSALS else "error.unexpected"
+        )
+        return Turn(session, (Message(t(key)),))
+    if pending == "resolve":
+        return Turn(session, (Message(t("admin.resolved")), ShowRequestQueue()))
+    return Turn(session, (Message(t("admin.activated")),))
 
 
 def _cancel(session: Session) -> Turn:

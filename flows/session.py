@@ -21,6 +21,8 @@ class Session:
     editing: the user came from the summary to change one answer and returns there after it.
     page/query: the page and the search text of a long list of choices.
     interrupt: a question asked on top of the flow ("language", "resume"), answered by the router.
+    then: a flow to start once the current one ends.
+    pending: a command the router itself awaits the outcome of ("invitation": a deep link opened).
     draft_id: idempotency key of what this flow will save.
     updated_at: last activity, ISO 8601; a user coming back after a while is greeted accordingly.
     """
@@ -37,6 +39,7 @@ class Session:
     query: str = ""
     interrupt: str | None = None
     then: str | None = None
+    pending: str | None = None
     draft_id: str | None = None
     updated_at: str | None = None
 
@@ -65,6 +68,7 @@ class Session:
             "query": self.query,
             "interrupt": self.interrupt,
             "then": self.then,
+            "pending": self.pending,
             "draft_id": self.draft_id,
             "updated_at": self.updated_at,
         }
@@ -86,6 +90,7 @@ class Session:
             query=str(document.get("query") or ""),
             interrupt=document.get("interrupt"),
             then=document.get("then"),
+            pending=document.get("pending"),
             draft_id=document.get("draft_id"),
             updated_at=document.get("updated_at"),
         )

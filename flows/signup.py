@@ -6,7 +6,7 @@ from datetime import date
 
 from flows import answers
 from flows.catalog import Agency
-from flows.commands import Applied, Command, Outcome, RegisterSponsor
+from flows.commands import Applied, Command, Outcome, Refused, RegisterSponsor
 from flows.context import Context
 from flows.formatting import long_date, month_year
 from flows.steps import (
@@ -89,7 +89,7 @@ def _settle(outcome: Outcome, answers: Answers, ctx: Context) -> Settled:
             ),
             start="sponsorship",
         )
-    if outcome.reason == "nip_taken":
+    if isinstance(outcome, Refused) and outcome.reason == "nip_taken":
         return Settled(t("signup.nip_taken"), go_to="nip", editing=True)
     return Settled(t("error.unexpected"))
 

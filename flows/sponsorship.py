@@ -14,10 +14,12 @@ from flows.commands import (
     Command,
     ConsentGiven,
     Outcome,
+    Refused,
     SubmitSponsorship,
     WorkerDetails,
 )
 from flows.context import Context
+from flows.effects import Effect, ShowInvitation
 from flows.formatting import first_of_next_month, long_date, month_year
 from flows.steps import (
     END,
@@ -231,6 +233,11 @@ def _command(answers: Answers, ctx: Context, draft_id: str) -> Command:
 def _settle(outcome: Outcome, answers: Answers, ctx: Context) -> Settled:
     status_button = ((t("button.status"), "menu:status"),)
     if isinstance(outcome, Applied):
+        invitation: tuple[Effect, ...] = ()
+        if outcome.invitation_token and outcome.reference:
+            invitation = (
+                ShowInvitation(outcome.reference, outcome.invitation_token, answers["worker_name"]),
+            )
         return Settled(
             t(
                 "sponsorship.saved",
@@ -238,7 +245,10 @@ def _settle(outcome: Outcome, answers: Answers, ctx: Context) -> Settled:
                 name=Raw(answers["worker_name"]),
             ),
             buttons=(status_button,),
+            effects=invitation,
         )
+    if not isinstance(outcome, Refused):
+        return Settled(t("error.unexpected"))
     if outcome.reason == "nik_taken":
         return Settled(t("sponsorship.nik_taken"), go_to="nik", editing=True)
     if outcome.reason == "limit_reached":

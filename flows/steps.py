@@ -14,6 +14,7 @@ from typing import Any, TypeAlias
 
 from flows.commands import Command, Outcome
 from flows.context import Context
+from flows.effects import Effect
 from flows.text import Label, Text
 
 Answers: TypeAlias = Mapping[str, Any]
@@ -114,6 +115,7 @@ class Settled:
     editing: bool = False
     start: str | None = None
     buttons: tuple[tuple[tuple[Label, str], ...], ...] = ()
+    effects: tuple[Effect, ...] = ()  # more for the host after the message (an invitation)
 
 
 @dataclass(frozen=True)

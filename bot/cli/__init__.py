@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -14,6 +15,15 @@ def _parser() -> argparse.ArgumentParser:
     db = commands.add_parser("db", help="database maintenance")
     db_commands = db.add_subparsers(dest="db_command", required=True)
     db_commands.add_parser("upgrade", help="apply the Alembic migrations")
+    coverage = commands.add_parser("coverage", help="coverage activation from BPJS results")
+    coverage_commands = coverage.add_subparsers(dest="coverage_command", required=True)
+    coverage_import = coverage_commands.add_parser(
+        "import", help="activate coverage from a CSV file: reference or nik, kpj, start_date"
+    )
+    coverage_import.add_argument("file", type=Path, metavar="FILE.csv")
+    coverage_import.add_argument(
+        "--dry-run", action="store_true", help="report what would happen; write nothing"
+    )
     nik = commands.add_parser(
         "nik", help="check NIKs; one JSON object per NIK; reads standard input when none given"
     )
@@ -36,6 +46,10 @@ def main(argv: list[str] | None = None) -> int:
         from bot.cli.docs import main as docs_main
 
         return docs_main()
+    if args.command == "coverage":
+        from bot.cli.coverage import run_import
+
+        return run_import(args.file, dry_run=args.dry_run)
     if args.command == "db":
         from bot.cli.db import upgrade
 

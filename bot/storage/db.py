@@ -7,10 +7,15 @@ SQLite needs care to behave like a real transactional database under threads:
   another connection committed in between (busy_timeout does not help there). Writers therefore
   take the write lock up front with BEGIN IMMEDIATE: use `immediate(engine)` for write paths.
 - WAL lets readers run alongside the single writer; busy_timeout makes writers queue, not fail.
+- secure_delete overwrites deleted and replaced content with zeros, so an erased worker's name is
+  really gone from the file (UU 27/2022); `checkpoint_wal` then empties the write-ahead log.
+- Migrations rebuild tables (batch mode) and run with foreign keys off, as SQLite's documentation
+  prescribes for rebuilding a referenced table; the keys are checked before commit.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -56,8 +61,42 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
         cursor.execute("PRAGMA journal_mode = WAL")
         cursor.execute("PRAGMA synchronous = NORMAL")  # durable enough with WAL, much faster
         cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.execute("PRAGMA secure_delete = ON")
     finally:
         cursor.close()
+
+
+def _sqlite_foreign_keys_off(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("PRAGMA foreign_keys = OFF")  # outside any transaction, or it is ignored
+    finally:
+        cursor.close()
+
+
+CHECKPOINT_TIMEOUT_MS = 2_000
+
+
+def checkpoint_wal(engine: Engine) -> None:
+    """SQLite: copy the write-ahead log into the database file and truncate it, so pages that
+    held erased data do not linger in the log. A no-op elsewhere; best effort when readers are
+    busy (the next checkpoint catches up)."""
+    if engine.dialect.name != "sqlite":
+        return
+    # On the raw connection, outside any transaction: inside one (SQLAlchemy begins one before
+    # any statement) the checkpoint would wait on its own read snapshot for the whole busy
+    # timeout. A short timeout of its own keeps a busy reader from stalling the user's turn.
+    raw = engine.raw_connection()
+    try:
+        cursor = raw.cursor()
+        try:
+            cursor.execute(f"PRAGMA busy_timeout = {CHECKPOINT_TIMEOUT_MS}")
+            cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+        finally:
+            cursor.close()
+    finally:
+        raw.close()
 
 
 def _sqlite_on_begin(connection: Connection) -> None:
@@ -101,20 +140,39 @@ def head_revision() -> str | None:
     return ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 
-def upgrade_database(url: str | URL) -> None:
-    """Apply every migration up to head; a no-op when the database is already there."""
+def migration_engine(url: str | URL) -> Engine:
+    """An engine for migrations: on SQLite its connections have foreign keys off (batch mode
+    drops and renames tables that others reference); call `check_foreign_keys` before commit."""
     engine = create_db_engine(url)
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_foreign_keys_off)  # runs after _sqlite_on_connect
+    return engine
+
+
+def check_foreign_keys(connection: Connection) -> None:
+    """SQLite: fail (and so roll back) when a migration left a dangling foreign key."""
+    if connection.dialect.name != "sqlite":
+        return
+    problems = connection.exec_driver_sql("PRAGMA foreign_key_check").all()
+    if problems:
+        tables = sorted({str(row[0]) for row in problems})
+        raise RuntimeError(f"migration left dangling foreign keys in {', '.join(tables)}")
+
+
+def _migrate(url: str | URL, run: Callable[[Config], None]) -> None:
+    engine = migration_engine(url)
     try:
         with engine.begin() as connection:
-            command.upgrade(alembic_config(connection), "head")
+            run(alembic_config(connection))
+            check_foreign_keys(connection)
     finally:
         engine.dispose()
+
+
+def upgrade_database(url: str | URL) -> None:
+    """Apply every migration up to head; a no-op when the database is already there."""
+    _migrate(url, lambda config: command.upgrade(config, "head"))
 
 
 def downgrade_database(url: str | URL, revision: str = "base") -> None:
-    engine = create_db_engine(url)
-    try:
-        with engine.begin() as connection:
-            command.downgrade(alembic_config(connection), revision)
-    finally:
-        engine.dispose()
+    _migrate(url, lambda config: command.downgrade(config, revision))

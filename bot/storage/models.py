@@ -40,6 +40,13 @@ OPEN_STATUSES: tuple[str, ...] = ("waiting_worker", "confirmed", "active")
 """Statuses in which a sponsorship holds its worker's NIK (active_nik_index is set)."""
 CLOSED_STATUSES: tuple[str, ...] = ("declined", "withdrawn", "lapsed")
 ALL_STATUSES: tuple[str, ...] = OPEN_STATUSES + CLOSED_STATUSES
+WITHDRAWN_BY: tuple[str, ...] = ("worker", "sponsor")
+CONSENT_SUBJECTS: tuple[str, ...] = ("sponsor", "worker")
+CONSENT_ACTIONS: tuple[str, ...] = ("given", "withdrawn", "declined")
+CONSENT_KINDS: tuple[str, ...] = ("salary_deduction", "worker_data")
+CONSENT_CHANNELS: tuple[str, ...] = ("telegram", "in_person")
+REQUEST_KINDS: tuple[str, ...] = ("correction",)
+REQUEST_SUBJECTS: tuple[str, ...] = ("worker", "sponsor")
 
 
 def utc_now() -> datetime:
@@ -122,6 +129,11 @@ class Sponsorship(SQLModel, table=True):
     Its UNIQUE constraint is what lets exactly one of two ASN racing for the same worker win, on
     SQLite and PostgreSQL alike (both allow many NULLs in a unique column); the check constraint
     keeps the two columns from drifting apart.
+
+    Erasure (the worker declines or withdraws, UU 27/2022): the worker's personal data (name, NIK
+    sealed/index/masked, phone, village, KPJ, the NIK remark) become NULL and erased_at is set;
+    category, district, programme, amount, status and timestamps stay for anonymous statistics.
+    Only a closed sponsorship can be erased (check constraint "worker_data").
     """
 
     __tablename__ = "sponsorships"
@@ -134,6 +146,16 @@ class Sponsorship(SQLModel, table=True):
             name="active_nik_index",
         ),
         CheckConstraint("monthly_amount >= 0", name="monthly_amount"),
+        CheckConstraint(
+            f"status NOT IN ({_sql_list(OPEN_STATUSES)}) OR (worker_full_name IS NOT NULL"
+            " AND nik_sealed IS NOT NULL AND nik_index IS NOT NULL AND nik_masked IS NOT NULL"
+            " AND village_name IS NOT NULL AND erased_at IS NULL)",
+            name="worker_data",
+        ),
+        CheckConstraint(
+            f"withdrawn_by IS NULL OR withdrawn_by IN ({_sql_list(WITHDRAWN_BY)})",
+            name="withdrawn_by",
+        ),
     )
 
     id: int | None = Field(default=None, sa_column=Column(Integer, primary_key=True))
@@ -143,14 +165,14 @@ class Sponsorship(SQLModel, table=True):
         sa_column=Column(Integer, ForeignKey("sponsors.id"), nullable=False, index=True)
     )
     status: str = Field(sa_column=Column(String(20), nullable=False))
-    worker_full_name: str = Field(sa_column=Column(String(200), nullable=False))
+    worker_full_name: str | None = Field(sa_column=Column(String(200), nullable=True))
     worker_category: str = Field(sa_column=Column(String(64), nullable=False))
     worker_category_other: str | None = Field(
         default=None, sa_column=Column(String(200), nullable=True)
     )
-    nik_sealed: str = Field(sa_column=Column(Text, nullable=False))
-    nik_index: str = Field(sa_column=Column(String(64), nullable=False, index=True))
-    nik_masked: str = Field(sa_column=Column(String(32), nullable=False))
+    nik_sealed: str | None = Field(sa_column=Column(Text, nullable=True))
+    nik_index: str | None = Field(sa_column=Column(String(64), nullable=True, index=True))
+    nik_masked: str | None = Field(sa_column=Column(String(32), nullable=True))
     active_nik_index: str | None = Field(
         default=None, sa_column=Column(String(64), nullable=True, unique=True)
     )
@@ -162,10 +184,31 @@ class Sponsorship(SQLModel, table=True):
     district_code: str = Field(sa_column=Column(String(32), nullable=False))
     district_name: str = Field(sa_column=Column(String(200), nullable=False))
     village_code: str | None = Field(default=None, sa_column=Column(String(32), nullable=True))
-    village_name: str = Field(sa_column=Column(String(200), nullable=False))
+    village_name: str | None = Field(sa_column=Column(String(200), nullable=True))
     programme_code: str = Field(sa_column=Column(String(64), nullable=False))
     monthly_amount: int = Field(sa_column=Column(Integer, nullable=False))
     payment_method: str = Field(sa_column=Column(String(32), nullable=False))
+    # The worker's own Telegram account, once they consented in their chat (issue 3).
+    worker_user_id: int | None = Field(
+        default=None, sa_column=Column(BigInteger, nullable=True, index=True)
+    )
+    kpj_sealed: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    kpj_masked: str | None = Field(default=None, sa_column=Column(String(32), nullable=True))
+    coverage_start: date | None = Field(default=None, sa_column=Column(Date, nullable=True))
+    activated_at: datetime | None = Field(
+        default=None, sa_column=Column(UTCDateTime(), nullable=True)
+    )
+    activated_by_user_id: int | None = Field(
+        default=None, sa_column=Column(BigInteger, nullable=True)
+    )
+    withdrawn_at: datetime | None = Field(
+        default=None, sa_column=Column(UTCDateTime(), nullable=True)
+    )
+    withdrawal_effective_month: date | None = Field(
+        default=None, sa_column=Column(Date, nullable=True)
+    )
+    withdrawn_by: str | None = Field(default=None, sa_column=Column(String(16), nullable=True))
+    erased_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
     created_at: datetime = _created()
     updated_at: datetime = _created()
 
@@ -175,12 +218,20 @@ class Consent(SQLModel, table=True):
 
     A withdrawal is a new row with action "withdrawn", never an update; the ORM refuses updates
     and deletes of this table (see the listeners below).
+
+    kind "salary_deduction": the sponsor's consent to the deduction (amount, first_month).
+    kind "worker_data": the worker's consent to the processing of their data, given in their own
+    chat (channel "telegram") or recorded by the sponsor (channel "in_person"); also "declined".
+    recorded_by_user_id is who pressed the button. The rows hold no personal data besides
+    Telegram ids and hashes, so they survive the erasure of the worker's data.
     """
 
     __tablename__ = "consents"
     __table_args__ = (
-        CheckConstraint("subject IN ('sponsor', 'worker')", name="subject"),
-        CheckConstraint("action IN ('given', 'withdrawn')", name="action"),
+        CheckConstraint(f"subject IN ({_sql_list(CONSENT_SUBJECTS)})", name="subject"),
+        CheckConstraint(f"action IN ({_sql_list(CONSENT_ACTIONS)})", name="action"),
+        CheckConstraint(f"kind IN ({_sql_list(CONSENT_KINDS)})", name="kind"),
+        CheckConstraint(f"channel IN ({_sql_list(CONSENT_CHANNELS)})", name="channel"),
     )
 
     id: int | None = Field(default=None, sa_column=Column(Integer, primary_key=True))
@@ -195,9 +246,18 @@ class Consent(SQLModel, table=True):
     text_version: str = Field(sa_column=Column(String(32), nullable=False))
     text_hash: str = Field(sa_column=Column(String(64), nullable=False))
     amount: int = Field(sa_column=Column(Integer, nullable=False))
-    first_month: date = Field(sa_column=Column(Date, nullable=False))
+    # The first month deducted (salary_deduction given) or the first month no longer deducted
+    # (salary_deduction withdrawn); NULL for the worker's own consent.
+    first_month: date | None = Field(default=None, sa_column=Column(Date, nullable=True))
     message_id: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
     recorded_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    channel: str = Field(
+        default="telegram",
+        sa_column=Column(String(16), nullable=False, server_default="telegram"),
+    )
+    recorded_by_user_id: int | None = Field(
+        default=None, sa_column=Column(BigInteger, nullable=True)
+    )
 
 
 class AppendOnlyViolation(RuntimeError):
@@ -212,6 +272,83 @@ def _refuse_consent_update(*_: object) -> None:
 @event.listens_for(Consent, "before_delete")
 def _refuse_consent_delete(*_: object) -> None:
     raise AppendOnlyViolation("consents are append-only: they are never deleted")
+
+
+class Invitation(SQLModel, table=True):
+    """A worker's single-use deep link. Only the sha256 of the token is stored: a leaked database
+    gives no working link. The first Telegram account to open it is bound to it; the worker's
+    decision (consent, decline, correction request) uses it up; three failed verifications lock it.
+    """
+
+    __tablename__ = "invitations"
+
+    id: int | None = Field(default=None, sa_column=Column(Integer, primary_key=True))
+    sponsorship_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("sponsorships.id"), nullable=False, index=True)
+    )
+    token_hash: str = Field(sa_column=Column(String(64), nullable=False, unique=True))
+    created_at: datetime = _created()
+    expires_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    opened_by_user_id: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    failed_attempts: int = Field(
+        default=0, sa_column=Column(Integer, nullable=False, server_default="0")
+    )
+    locked_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+    used_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+
+
+class CorrectionRequest(SQLModel, table=True):
+    """The admin queue: requests an operator must handle within 3 x 24 hours (UU 27/2022)."""
+
+    __tablename__ = "requests"
+    __table_args__ = (
+        CheckConstraint(f"kind IN ({_sql_list(REQUEST_KINDS)})", name="kind"),
+        CheckConstraint(f"subject IN ({_sql_list(REQUEST_SUBJECTS)})", name="subject"),
+    )
+
+    id: int | None = Field(default=None, sa_column=Column(Integer, primary_key=True))
+    kind: str = Field(sa_column=Column(String(32), nullable=False))
+    sponsorship_id: int | None = Field(
+        default=None,
+        sa_column=Column(Integer, ForeignKey("sponsorships.id"), nullable=True, index=True),
+    )
+    requester_user_id: int = Field(sa_column=Column(BigInteger, nullable=False))
+    subject: str = Field(sa_column=Column(String(16), nullable=False))
+    # Free text that may contain personal data: sealed; NULL once the worker's data are erased.
+    details_sealed: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    created_at: datetime = _created()
+    due_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    resolved_at: datetime | None = Field(
+        default=None, sa_column=Column(UTCDateTime(), nullable=True)
+    )
+    resolved_by_user_id: int | None = Field(
+        default=None, sa_column=Column(BigInteger, nullable=True)
+    )
+
+
+class OutboxMessage(SQLModel, table=True):
+    """Notifications to other people, written in the same transaction as the change they tell
+    about; dedupe_key (unique) makes a repeated change enqueue nothing. message is the JSON of
+    flows.text.to_json, sealed (it can hold a KPJ number or a name). sponsorship_id lets the
+    erasure of a worker's data delete the messages about them."""
+
+    __tablename__ = "outbox"
+
+    id: int | None = Field(default=None, sa_column=Column(Integer, primary_key=True))
+    dedupe_key: str = Field(sa_column=Column(String(200), nullable=False, unique=True))
+    recipient_user_id: int = Field(sa_column=Column(BigInteger, nullable=False, index=True))
+    sponsorship_id: int | None = Field(
+        default=None,
+        sa_column=Column(Integer, ForeignKey("sponsorships.id"), nullable=True, index=True),
+    )
+    message: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: datetime = _created()
+    sent_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+    attempts: int = Field(default=0, sa_column=Column(Integer, nullable=False, server_default="0"))
+    last_error: str | None = Field(default=None, sa_column=Column(String(200), nullable=True))
+    gave_up_at: datetime | None = Field(
+        default=None, sa_column=Column(UTCDateTime(), nullable=True)
+    )
 
 
 class ProcessedUpdate(SQLModel, table=True):

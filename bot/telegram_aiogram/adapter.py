@@ -10,6 +10,7 @@ from typing import TypeVar
 from aiogram import Bot
 from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError, TelegramRetryAfter
 from aiogram.types import (
+    BufferedInputFile,
     CallbackQuery,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
@@ -20,7 +21,8 @@ from aiogram.types import (
     ReplyKeyboardRemove,
 )
 
-from bot.service import Incoming, Outgoing
+from bot.service import Incoming
+from bot.transport import Outgoing
 from flows.inputs import (
     ChoicePicked,
     CommandIssued,
@@ -179,6 +181,17 @@ class AiogramTransport:
                 link_preview_options=LinkPreviewOptions(is_disabled=True),
             )
         )
+
+    async def send_photo(self, chat_id: int, png: bytes, caption: str) -> int | None:
+        sent = await self._call(
+            lambda: self.bot.send_photo(
+                chat_id=chat_id,
+                photo=BufferedInputFile(png, filename="undangan.png"),
+                caption=caption,
+                parse_mode="HTML",
+            )
+        )
+        return sent.message_id if sent is not None else None
 
     async def delete(self, chat_id: int, message_id: int) -> None:
         await self._call(lambda: self.bot.delete_message(chat_id=chat_id, message_id=message_id))

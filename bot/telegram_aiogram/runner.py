@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from typing import Any
 
@@ -14,6 +16,7 @@ from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_applicati
 from aiohttp import web
 
 from bot.i18n import LANGUAGES, Renderer
+from bot.outbox import OutboxDispatcher
 from bot.service import ConversationService
 from bot.telegram_aiogram.adapter import AiogramTransport, incoming_callback, incoming_message
 from flows.text import t
@@ -68,10 +71,26 @@ async def run_polling(
 ) -> None:
     """Long polling until stopped (dispatcher.stop_polling() or a signal)."""
     dispatcher = dispatcher or create_dispatcher(service)
-    await set_command_menus(bot)
+    await prepare(service, bot)
     await bot.delete_webhook(drop_pending_updates=False)
     logger.info("long polling started")
-    await dispatcher.start_polling(bot, allowed_updates=ALLOWED_UPDATES, **kwargs)
+    outbox = asyncio.create_task(outbox_dispatcher(service, bot).run())
+    try:
+        await dispatcher.start_polling(bot, allowed_updates=ALLOWED_UPDATES, **kwargs)
+    finally:
+        outbox.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await outbox
+
+
+async def prepare(service: ConversationService, bot: Bot) -> None:
+    """What the bot learns from and tells Telegram before the first update."""
+    service.bot_username = (await bot.me()).username
+    await set_command_menus(bot)
+
+
+def outbox_dispatcher(service: ConversationService, bot: Bot) -> OutboxDispatcher:
+    return OutboxDispatcher(service.repository, AiogramTransport(bot), service.outbox_ready)
 
 
 def webhook_application(
@@ -85,8 +104,10 @@ def webhook_application(
     return app
 
 
-async def register_webhook(bot: Bot, url: str, secret: str | None) -> None:
-    await set_command_menus(bot)
+async def register_webhook(
+    service: ConversationService, bot: Bot, url: str, secret: str | None
+) -> None:
+    await prepare(service, bot)
     await bot.set_webhook(
         url=url, secret_token=secret, allowed_updates=ALLOWED_UPDATES, drop_pending_updates=False
     )

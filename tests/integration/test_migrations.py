@@ -11,7 +11,14 @@ from alembic.migration import MigrationContext
 from sqlmodel import SQLModel
 
 import bot.storage.models  # noqa: F401  (registers the tables)
-from bot.storage.db import create_db_engine, downgrade_database, head_revision, upgrade_database
+from bot.storage.db import (
+    check_foreign_keys,
+    create_db_engine,
+    downgrade_database,
+    head_revision,
+    migration_engine,
+    upgrade_database,
+)
 
 TABLES = {
     "telegram_users",
@@ -21,6 +28,8 @@ TABLES = {
     "processed_updates",
     "conversation_sessions",
 }
+TABLES_0001 = set(TABLES)
+TABLES |= {"invitations", "requests", "outbox"}
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -106,3 +115,134 @@ def test_cli_upgrade(
     output = capsys.readouterr().out.strip().splitlines()
     assert len(output) == 1 and head_revision() in output[0]
     assert _state(url)[0] == TABLES
+
+
+# ---- revision 0002 (issue 3) -------------------------------------------------------------------
+
+_ROWS_0001 = (
+    "INSERT INTO telegram_users (user_id, created_at, updated_at) VALUES (1, :at, :at)",
+    "INSERT INTO sponsors (id, user_id, nip_sealed, nip_index, nip_masked, nip_kind, full_name,"
+    " agency_code, phone_sealed, phone_masked, created_at, updated_at) VALUES (1, 1, 's', 'i',"
+    " 'm', 'PNS', 'Budi', 'A', 'p', 'pm', :at, :at)",
+    "INSERT INTO sponsorships (id, reference, idempotency_key, sponsor_id, status,"
+    " worker_full_name, worker_category, nik_sealed, nik_index, nik_masked, active_nik_index,"
+    " district_code, district_name, village_name, programme_code, monthly_amount,"
+    " payment_method, created_at, updated_at) VALUES (1, 'PR-AAAAAA', 'k', 1, 'waiting_worker',"
+    " 'Siti', 'art', 'n', 'ni', 'nm', 'ni', '32.05.01', 'Garut Kota', 'Sukamentri',"
+    " 'bpu-jkk-jkm', 16800, 'salary_deduction', :at, :at)",
+    "INSERT INTO consents (sponsorship_id, subject, subject_user_id, kind, action, text_key,"
+    " text_version, text_hash, amount, first_month, recorded_at) VALUES (1, 'sponsor', 1,"
+    " 'salary_deduction', 'given', 'consent.salary_deduction', 'v1', 'h', 16800, :month, :at)",
+)
+
+
+def test_0002_upgrades_a_0001_database_with_data(database_url: str) -> None:
+    """Rebuilding sponsorships (SQLite batch mode) keeps its rows and the consents pointing at
+    them; old consents get channel "telegram" and recorded_by = their subject."""
+    from datetime import UTC, date, datetime
+
+    upgrade_database(database_url)
+    downgrade_database(database_url, "0001")
+    assert _state(database_url) == (TABLES_0001, "0001")
+    engine = create_db_engine(database_url)
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    try:
+        with engine.begin() as connection:
+            for statement in _ROWS_0001:
+                connection.execute(sa.text(statement), {"at": at, "month": date(2026, 2, 1)})
+    finally:
+        engine.dispose()
+    upgrade_database(database_url)
+    assert _state(database_url) == (TABLES, "0002")
+    engine = create_db_engine(database_url)
+    try:
+        with engine.connect() as connection:
+            consent = connection.execute(sa.text("SELECT * FROM consents")).mappings().one()
+            assert (consent["channel"], consent["recorded_by_user_id"]) == ("telegram", 1)
+            row = connection.execute(sa.text("SELECT * FROM sponsorships")).mappings().one()
+            assert (row["worker_full_name"], row["status"], row["erased_at"]) == (
+                "Siti",
+                "waiting_worker",
+                None,
+            )
+            check_foreign_keys(connection)
+        # The rebuilt tables kept their constraints: an open sponsorship cannot lose its NIK,
+        # a consent cannot have an unknown action, erased data are allowed once it is closed.
+        with pytest.raises(sa.exc.IntegrityError), engine.begin() as connection:
+            connection.execute(sa.text("UPDATE sponsorships SET nik_sealed = NULL"))
+        with pytest.raises(sa.exc.IntegrityError), engine.begin() as connection:
+            connection.execute(sa.text("UPDATE consents SET action = 'maybe'"))
+        with pytest.raises(sa.exc.IntegrityError), engine.begin() as connection:
+            connection.execute(sa.text("UPDATE consents SET channel = 'fax'"))
+        with pytest.raises(sa.exc.IntegrityError), engine.begin() as connection:
+            connection.execute(sa.text("UPDATE sponsorships SET status = 'withdrawn'"))
+        with engine.begin() as connection:
+            connection.execute(
+                sa.text(
+                    "UPDATE sponsorships SET status = 'declined', active_nik_index = NULL,"
+                    " worker_full_name = NULL, nik_sealed = NULL, nik_index = NULL,"
+                    " nik_masked = NULL, village_name = NULL, erased_at = :at"
+                ),
+                {"at": at},
+            )
+            connection.execute(
+                sa.text(
+                    "INSERT INTO consents (sponsorship_id, subject, subject_user_id, kind,"
+                    " action, channel, text_key, text_version, text_hash, amount, recorded_at)"
+                    " VALUES (1, 'worker', 2, 'worker_data', 'declined', 'telegram',"
+                    " 'worker.decline', '', 'h', 16800, :at)"
+                ),
+                {"at": at},
+            )
+        with engine.connect() as connection:
+            assert _foreign_keys_on(connection)
+    finally:
+        engine.dispose()
+    # Down again (development only): erased values become '', rows 0001 cannot hold go.
+    downgrade_database(database_url, "0001")
+    assert _state(database_url) == (TABLES_0001, "0001")
+    engine = create_db_engine(database_url)
+    try:
+        with engine.connect() as connection:
+            assert connection.scalar(sa.text("SELECT count(*) FROM consents")) == 1
+            assert connection.scalar(sa.text("SELECT worker_full_name FROM sponsorships")) == ""
+    finally:
+        engine.dispose()
+    upgrade_database(database_url)
+    assert _diffs(database_url, SQLModel.metadata) == []
+
+
+def _foreign_keys_on(connection: sa.Connection) -> bool:
+    if connection.dialect.name != "sqlite":
+        return True
+    return bool(connection.exec_driver_sql("PRAGMA foreign_keys").scalar())
+
+
+def test_migration_engine_checks_foreign_keys_on_sqlite(tmp_path: Path) -> None:
+    """Migrations run with SQLite's foreign keys off; the check before commit still catches a
+    dangling reference, and ordinary engines keep them on."""
+    url = f"sqlite:///{tmp_path / 'fk.sqlite3'}"
+    upgrade_database(url)
+    engine = migration_engine(url)
+    try:
+        with pytest.raises(RuntimeError, match="consents"), engine.begin() as connection:
+            assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 0
+            connection.execute(
+                sa.text(
+                    "INSERT INTO consents (sponsorship_id, subject, kind, action, channel,"
+                    " text_key, text_version, text_hash, amount, recorded_at) VALUES (99,"
+                    " 'sponsor', 'salary_deduction', 'given', 'telegram', 'k', 'v', 'h', 1,"
+                    " '2026-01-01')"
+                )
+            )
+            check_foreign_keys(connection)
+    finally:
+        engine.dispose()
+    engine = create_db_engine(url)
+    try:
+        with engine.connect() as connection:
+            assert connection.scalar(sa.text("SELECT count(*) FROM consents")) == 0
+            assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+            assert connection.exec_driver_sql("PRAGMA secure_delete").scalar() == 1
+    finally:
+        engine.dispose()

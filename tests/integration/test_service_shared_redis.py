@@ -8,8 +8,9 @@ import base64
 from pathlib import Path
 
 from bot.app import Built, build_service
-from bot.service import Incoming, Outgoing
+from bot.service import Incoming
 from bot.settings import Settings
+from bot.transport import Outgoing
 from flows.inputs import ChoicePicked, CommandIssued, TextReceived
 from tests.e2e.harness import NOW
 
@@ -34,6 +35,10 @@ class RecordingTransport:
 
     async def delete(self, chat_id: int, message_id: int) -> None:
         return None
+
+    async def send_photo(self, chat_id: int, png: bytes, caption: str) -> int | None:
+        self.sent.append((chat_id, caption))
+        return len(self.sent)
 
 
 def process(postgres_url: str, redis_url: str, prefix: str, tmp_path: Path) -> Built:

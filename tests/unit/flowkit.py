@@ -40,11 +40,17 @@ class Host:
     """Applies commands in memory the way the repository does, with scripted refusals."""
 
     refuse: dict[type, str] = field(default_factory=dict)
+    scripted: dict[type, list[Outcome]] = field(default_factory=dict)
+    applied: list[Command] = field(default_factory=list)
+    is_admin: bool = False
     language: str | None = None
     sponsor: RegisterSponsor | None = None
     sponsorships: list[SubmitSponsorship] = field(default_factory=list)
 
     def apply(self, command: Command) -> Outcome:
+        self.applied.append(command)
+        if self.scripted.get(type(command)):
+            return self.scripted[type(command)].pop(0)
         if type(command) in self.refuse:
             return Refused(self.refuse.pop(type(command)))
         if isinstance(command, SetLanguage):
@@ -53,7 +59,8 @@ class Host:
             self.sponsor = command
         elif isinstance(command, SubmitSponsorship):
             self.sponsorships.append(command)
-            return Applied(reference=f"PR-TEST{len(self.sponsorships)}")
+            reference = f"PR-TEST{len(self.sponsorships)}"
+            return Applied(reference=reference, invitation_token=f"token{len(self.sponsorships)}")
         return Applied()
 
 
@@ -75,6 +82,7 @@ class Chat:
             sponsor_name=sponsor.full_name if sponsor else None,
             agency_name="Dinas Kesehatan" if sponsor else None,
             open_sponsorships=len(self.host.sponsorships),
+            is_admin=self.host.is_admin,
         )
         return Context(facts, PROGRAMME.catalog, self.now, lambda: f"draft-{next(self._ids)}")
 
@@ -103,8 +111,8 @@ class Chat:
         return effects
 
     # --- what a user does -----------------------------------------------------------------
-    def command(self, name: str) -> list[Effect]:
-        return self.do(CommandIssued(name))
+    def command(self, name: str, argument: str = "") -> list[Effect]:
+        return self.do(CommandIssued(name, argument))
 
     def type(self, text: str) -> list[Effect]:
         return self.do(TextReceived(text))

@@ -9,7 +9,7 @@ Then read and edit the generated file: autogenerate misses CHECK constraints and
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from alembic import context
 from alembic.autogenerate.api import AutogenContext
@@ -17,14 +17,14 @@ from sqlalchemy import Connection
 from sqlmodel import SQLModel
 
 import bot.storage.models  # noqa: F401  (registers the tables on SQLModel.metadata)
-from bot.storage.db import create_db_engine
+from bot.storage.db import check_foreign_keys, migration_engine
 from bot.storage.models import UTCDateTime
 
 config = context.config
 target_metadata = SQLModel.metadata
 
 
-def _render_item(kind: str, item: Any, autogen_context: AutogenContext) -> str | bool:
+def _render_item(kind: str, item: Any, autogen_context: AutogenContext) -> str | Literal[False]:
     """Render UTCDateTime as a plain DateTime: migrations must not import the models."""
     if kind == "type" and isinstance(item, UTCDateTime):
         return "sa.DateTime(timezone=True)"
@@ -51,12 +51,13 @@ def run_migrations_online() -> None:
     url = config.get_main_option("sqlalchemy.url")
     if not url:
         raise RuntimeError("no connection given and no sqlalchemy.url set")
-    engine = create_db_engine(url)
+    engine = migration_engine(url)
     try:
         with engine.begin() as own_connection:
             _configure(own_connection)
             with context.begin_transaction():
                 context.run_migrations()
+            check_foreign_keys(own_connection)
     finally:
         engine.dispose()
 

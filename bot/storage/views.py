@@ -1,0 +1,164 @@
+"""What the repository's reads return: plain frozen dataclasses, identifiers masked.
+
+Nothing here holds ciphertext. Decrypted values appear only where a duty needs them and the
+docstring says so (RequestView.details, for admins).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+
+@dataclass(frozen=True)
+class SponsorView:
+    user_id: int
+    full_name: str
+    agency_code: str
+    nip_masked: str
+    nip_kind: str
+    phone_masked: str
+
+
+@dataclass(frozen=True)
+class UserRecord:
+    user_id: int
+    language: str | None
+    sponsor: SponsorView | None
+    open_sponsorships: int
+
+
+@dataclass(frozen=True)
+class SponsorshipView:
+    """A sponsorship as its sponsor sees it (/status).
+
+    worker_full_name and nik_masked are None once the worker's data are erased (declined or
+    withdrawn by the worker). consent_channel: how the worker consented ("telegram" in their own
+    chat, "in_person" recorded by the sponsor), None while nobody has.
+    """
+
+    reference: str
+    worker_full_name: str | None
+    nik_masked: str | None
+    worker_category: str
+    worker_category_other: str | None
+    programme_code: str
+    monthly_amount: int
+    payment_method: str
+    status: str
+    created_at: datetime
+    worker_linked: bool = False
+    kpj_masked: str | None = None
+    coverage_start: date | None = None
+    consent_channel: str | None = None
+    withdrawal_effective_month: date | None = None
+
+
+@dataclass(frozen=True)
+class WorkerSponsorshipView:
+    """A sponsorship as the linked worker sees it (/status in the worker's chat)."""
+
+    reference: str
+    sponsor_name: str
+    agency_code: str
+    programme_code: str
+    monthly_amount: int
+    status: str
+    coverage_start: date | None
+    kpj_masked: str | None
+
+
+@dataclass(frozen=True)
+class WorkerDataView:
+    """What is stored about a linked worker in one sponsorship (/data_saya), masked."""
+
+    reference: str
+    status: str
+    worker_full_name: str | None
+    nik_masked: str | None
+    phone_masked: str | None
+    category: str
+    category_other: str | None
+    district_name: str
+    village_name: str | None
+    sponsor_name: str
+    agency_code: str
+    programme_code: str
+    monthly_amount: int
+    kpj_masked: str | None
+    coverage_start: date | None
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class ConsentRecordView:
+    """One row of the append-only consent record.
+
+    subject: whose consent it is ("sponsor" or "worker"); channel "in_person" means the sponsor
+    recorded the worker's consent.
+    """
+
+    reference: str
+    subject: str
+    kind: str
+    action: str
+    channel: str
+    text_version: str
+    amount: int
+    recorded_at: datetime
+
+
+@dataclass(frozen=True)
+class RequestView:
+    """A request of the admin queue. details is the decrypted free text: only admins get it
+    (open_requests); PersonalData.open_requests leaves it None. overdue: past due_at by the
+    repository clock and not resolved."""
+
+    id: int
+    kind: str
+    subject: str
+    reference: str | None
+    requester_user_id: int
+    created_at: datetime
+    due_at: datetime
+    overdue: bool
+    details: str | None
+
+
+@dataclass(frozen=True)
+class PersonalData:
+    """Everything stored about one Telegram user (/data_saya), identifiers masked.
+
+    sponsorships: as sponsor. as_worker: the sponsorships where they are the linked worker.
+    consents: records they are the subject of, or that they recorded (in-person consent).
+    """
+
+    user_id: int
+    language: str | None
+    known_since: datetime | None
+    sponsor: SponsorView | None
+    sponsorships: list[SponsorshipView]
+    as_worker: list[WorkerDataView]
+    consents: list[ConsentRecordView]
+    open_requests: list[RequestView]
+
+
+@dataclass(frozen=True)
+class OutboxItem:
+    """A notification waiting to be sent. chat_id is None when the recipient's chat is unknown
+    (for a private chat it equals the user id); language None means the default language."""
+
+    id: int
+    recipient_user_id: int
+    chat_id: int | None
+    language: str | None
+    message: dict[str, object]  # flows.text.to_json; flows.text.from_json gives the Text back
+
+
+@dataclass(frozen=True)
+class CoverageCheck:
+    """For the coverage import's report: the sponsorship's status, and whether it is already
+    active with the KPJ number given."""
+
+    status: str
+    same_kpj: bool

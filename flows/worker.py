@@ -1,0 +1,222 @@
+"""The worker opens their invitation: who registered them and for what, a check that it is really
+them, the data held and the privacy notice, then their own decision.
+
+verify -> review -> (agree) | decline_confirm -> (decline) | correction -> (request)
+A wrong verification ends the turn with FailVerification; the third locks the link.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+
+from flows.answers import free_text
+from flows.commands import (
+    Applied,
+    Command,
+    FailVerification,
+    InvitationDetails,
+    Outcome,
+    Refused,
+    RequestCorrection,
+    WorkerConsents,
+    WorkerDeclines,
+)
+from flows.context import Context
+from flows.formatting import long_date
+from flows.steps import (
+    END,
+    Accepted,
+    AnswerKind,
+    Answers,
+    Check,
+    Flow,
+    Option,
+    Rejected,
+    Settled,
+    Step,
+    table,
+)
+from flows.text import Raw, Text, t
+
+FLOW_ID = "worker"
+_DIGITS = re.compile(r"\D")
+
+
+def answers_from(details: InvitationDetails, agency_name: str) -> dict[str, object]:
+    """What the flow starts from: the invitation as the repository found it."""
+    return {
+        "reference": details.reference,
+        "sponsor_name": details.sponsor_name,
+        "agency_name": agency_name,
+        "worker_name": details.worker_name,
+        "nik_masked": details.nik_masked,
+        "nik_last4": details.nik_last4,
+        "birth_date": details.birth_date.isoformat(),
+        "category": details.category,
+        "category_other": details.category_other,
+        "phone_masked": details.phone_masked,
+        "district": details.district_name,
+        "village": details.village_name,
+        "programme": details.programme_code,
+        "amount": details.monthly_amount,
+    }
+
+
+def _programme(answers: Answers) -> Text:
+    return t(f"programme.{answers['programme']}")
+
+
+def _verify_prompt(answers: Answers, ctx: Context) -> Text:
+    return t(
+        "worker.ask_verify",
+        worker=Raw(answers["worker_name"]),
+        sponsor=Raw(answers["sponsor_name"]),
+        agency=Raw(answers["agency_name"]),
+        programme=_programme(answers),
+        amount=int(answers["amount"]),
+    )
+
+
+def _parse_verify(raw: str, answers: Answers, ctx: Context) -> Check:
+    """The birth date (DD-MM-YYYY) or the NIK's last 4 digits; a wrong one is a failed try."""
+    digits = _DIGITS.sub("", raw)
+    if len(digits) == 4:
+        return Accepted("ok" if digits == answers["nik_last4"] else "wrong")
+    if len(digits) == 8:
+        born = date.fromisoformat(answers["birth_date"])
+        return Accepted("ok" if digits == born.strftime("%d%m%Y") else "wrong")
+    return Rejected(t("worker.verify_format"))
+
+
+def statement(answers: Answers) -> Text:
+    """The data held and the privacy notice: what the worker agrees to (hashed when recorded)."""
+    category = (
+        Raw(answers["category_other"])
+        if answers.get("category_other")
+        else t(f"category.{answers['category']}")
+    )
+    return t(
+        "worker.privacy_notice",
+        worker=Raw(answers["worker_name"]),
+        nik=Raw(answers["nik_masked"]),
+        birth_date=long_date(date.fromisoformat(answers["birth_date"])),
+        category=category,
+        phone=Raw(answers["phone_masked"]) if answers.get("phone_masked") else t("value.none"),
+        village=Raw(answers["village"]),
+        district=Raw(answers["district"]),
+        sponsor=Raw(answers["sponsor_name"]),
+        programme=_programme(answers),
+        amount=int(answers["amount"]),
+    )
+
+
+def _review_prompt(answers: Answers, ctx: Context) -> Text:
+    return t("worker.ask_decision", notice=statement(answers))
+
+
+def _after_review(answers: Answers, ctx: Context) -> str:
+    return {"agree": END, "decline": "decline_confirm"}.get(answers["review"], "correction")
+
+
+def _command(answers: Answers, ctx: Context, draft_id: str) -> Command:
+    user, reference = ctx.user.user_id, answers["reference"]
+    if answers.get("verify") == "wrong":
+        return FailVerification(user, reference)
+    if answers.get("review") == "wrong":
+        return RequestCorrection(user, reference, "worker", answers["correction"], ctx.now)
+    if answers.get("review") == "decline":
+        return WorkerDeclines(user, reference, answers.get("decline_confirm_message_id"), ctx.now)
+    return WorkerConsents(
+        user_id=user,
+        reference=reference,
+        statement=statement(answers),
+        text_version=ctx.catalog.privacy_notice_version,
+        message_id=answers.get("review_message_id"),
+        given_at=ctx.now,
+    )
+
+
+def _settle(outcome: Outcome, answers: Answers, ctx: Context) -> Settled:
+    sponsor = Raw(answers["sponsor_name"])
+    if isinstance(outcome, Refused):
+        if outcome.reason in INVITATION_REFUSALS:
+            return Settled(t(f"invitation.{outcome.reason}"))
+        return Settled(t("error.unexpected"))
+    if not isinstance(outcome, Applied):
+        return Settled(t("error.unexpected"))
+    if answers.get("verify") == "wrong":
+        left = outcome.attempts_left or 0
+        return Settled(t("worker.verify_wrong", left=left), go_to="verify")
+    if answers.get("review") == "wrong":
+        return Settled(t("worker.correction_sent", sponsor=sponsor))
+    if answers.get("review") == "decline":
+        return Settled(t("worker.declined", sponsor=sponsor))
+    return Settled(t("worker.consented", sponsor=sponsor, programme=_programme(answers)))
+
+
+INVITATION_REFUSALS = (
+    "invitation_unknown",
+    "invitation_expired",
+    "invitation_used",
+    "invitation_locked",
+    "own_invitation",
+    "not_allowed",
+    "wrong_state",
+)
+
+FLOW = Flow(
+    id=FLOW_ID,
+    version=1,
+    title=t("worker.title"),
+    first="verify",
+    steps=table(
+        Step(
+            "verify",
+            AnswerKind.TEXT,
+            prompt=_verify_prompt,
+            parse=_parse_verify,
+            next=lambda a, c: "review" if a["verify"] == "ok" else END,
+            branches=("review", END),
+            help=t("worker.help_verify"),
+            sensitive=True,
+        ),
+        Step(
+            "review",
+            AnswerKind.CHOICE,
+            prompt=_review_prompt,
+            options=lambda a, c: [
+                Option("agree", t("button.consent_agree")),
+                Option("decline", t("button.worker_decline")),
+                Option("wrong", t("button.worker_wrong")),
+            ],
+            next=_after_review,
+            branches=(END, "decline_confirm", "correction"),
+            help=t("worker.help_review"),
+            record_message=True,
+        ),
+        Step(
+            "decline_confirm",
+            AnswerKind.CHOICE,
+            prompt=lambda a, c: t("worker.confirm_decline", sponsor=Raw(a["sponsor_name"])),
+            options=lambda a, c: [
+                Option("yes", t("button.worker_decline_yes")),
+                Option("no", t("button.back")),
+            ],
+            next=lambda a, c: END if a["decline_confirm"] == "yes" else "review",
+            branches=(END, "review"),
+            help=t("worker.help_decline"),
+            record_message=True,
+        ),
+        Step(
+            "correction",
+            AnswerKind.TEXT,
+            prompt=lambda a, c: t("worker.ask_correction"),
+            parse=lambda raw, a, c: free_text(raw, min_len=3, max_len=500),
+            next=END,
+            help=t("worker.help_correction"),
+        ),
+    ),
+    command=_command,
+    settle=_settle,
+)
