@@ -1,7 +1,9 @@
 """Delivers the outbox: notifications to other people (a sponsor told the worker decided, both
 told the coverage is active), written by the repository in the same transaction as the change.
 
-Each is sent once, in the recipient's current language. A recipient who blocked the bot, or never
+Each is sent once, in the recipient's current language, even when several bot processes share
+the database: a dispatcher claims the rows it sends for a while (Repository.claim_notifications),
+and a failed attempt releases its row for a later retry. A recipient who blocked the bot, or never
 opened a chat with it, cannot be messaged: the row is given up, not retried forever.
 """
 
@@ -47,7 +49,9 @@ class OutboxDispatcher:
             self.ready.clear()
 
     async def deliver_once(self, limit: int = 50) -> int:
-        items = await asyncio.to_thread(self.repository.pending_notifications, limit)
+        # Claimed with a lease: another bot process sharing the database skips these rows, so
+        # each notification is sent by one process only.
+        items = await asyncio.to_thread(self.repository.claim_notifications, limit)
         delivered = 0
         for item in items:
             if item.chat_id is None:
@@ -57,7 +61,7 @@ class OutboxDispatcher:
             try:
                 message_id = await self.transport.send(item.chat_id, Outgoing(text))
             except Exception as error:  # a network error: try again later, a few times
-                attempts = getattr(item, "attempts", 0) + 1
+                attempts = item.attempts + 1
                 await self._failed(item.id, type(error).__name__, give_up=attempts >= MAX_ATTEMPTS)
                 continue
             if message_id is None:  # blocked by the user, or refused by Telegram

@@ -184,6 +184,8 @@ def _command(session: Session, event: CommandIssued, ctx: Context) -> Turn:
     if action == "correction":
         if not ctx.user.registered:
             return Turn(session, (_menu_message(ctx, t("rights.correction_how")),))
+        if session.active:
+            return _offer_resume(session)
         return engine.start(FLOWS["correction"], session, ctx, {"subject": "sponsor"})
     if action in ("queue", "activate"):
         if not ctx.user.is_admin:
@@ -250,6 +252,8 @@ def _action(session: Session, action: str, ctx: Context) -> Turn:
         return Turn(resolving, (Apply(command, awaits_outcome=True),))
     if name not in ACTION_FLOWS or not argument:
         return Turn(session, (Toast(t("toast.stale")),))
+    if session.active:  # never drop a half-filled draft without asking
+        return _offer_resume(session)
     flow_id, subject = ACTION_FLOWS[name]
     answers = {"reference": "" if argument == "-" else argument}
     if subject is not None:

@@ -18,11 +18,13 @@ from sqlalchemy import (
     DateTime,
     Dialect,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
     TypeDecorator,
     event,
+    text,
 )
 from sqlmodel import Field, SQLModel
 
@@ -47,6 +49,8 @@ CONSENT_KINDS: tuple[str, ...] = ("salary_deduction", "worker_data")
 CONSENT_CHANNELS: tuple[str, ...] = ("telegram", "in_person")
 REQUEST_KINDS: tuple[str, ...] = ("correction",)
 REQUEST_SUBJECTS: tuple[str, ...] = ("worker", "sponsor")
+OUTBOX_PENDING = "sent_at IS NULL AND gave_up_at IS NULL"
+"""The outbox rows still to deliver (the condition of the partial index ix_outbox_pending)."""
 
 
 def utc_now() -> datetime:
@@ -333,6 +337,17 @@ class OutboxMessage(SQLModel, table=True):
     erasure of a worker's data delete the messages about them."""
 
     __tablename__ = "outbox"
+    __table_args__ = (
+        # The rows still to deliver, in id order: what claim_notifications scans. Partial, so
+        # it stays as small as the backlog however many rows were sent long ago; claimed_until
+        # is left out of it, so a claim changes no indexed column (PostgreSQL HOT updates).
+        Index(
+            "ix_outbox_pending",
+            "id",
+            postgresql_where=text(OUTBOX_PENDING),
+            sqlite_where=text(OUTBOX_PENDING),
+        ),
+    )
 
     id: int | None = Field(default=None, sa_column=Column(Integer, primary_key=True))
     dedupe_key: str = Field(sa_column=Column(String(200), nullable=False, unique=True))
@@ -347,6 +362,11 @@ class OutboxMessage(SQLModel, table=True):
     attempts: int = Field(default=0, sa_column=Column(Integer, nullable=False, server_default="0"))
     last_error: str | None = Field(default=None, sa_column=Column(String(200), nullable=True))
     gave_up_at: datetime | None = Field(
+        default=None, sa_column=Column(UTCDateTime(), nullable=True)
+    )
+    # The lease of the dispatcher that claimed the row (Repository.claim_notifications): until
+    # then no other process sends it; NULL when unclaimed or released after a failed attempt.
+    claimed_until: datetime | None = Field(
         default=None, sa_column=Column(UTCDateTime(), nullable=True)
     )
 

@@ -11,8 +11,9 @@ Rules the database enforces (so they hold across processes, not just inside one)
 - one notification per de-duplication key (outbox.dedupe_key): a repeated change enqueues nothing.
 
 Notifications to other people go into the outbox in the same transaction as the change itself
-(bot.notifications words them); the bot delivers them with pending_notifications and
-mark_notification_sent / mark_notification_failed.
+(bot.notifications words them); the bot delivers them with claim_notifications (a lease, so two
+processes sharing the database never send the same row) and mark_notification_sent /
+mark_notification_failed.
 
 Erasure of a worker's personal data (decline, withdrawal by the worker): the name, NIK (sealed,
 index, masked), phone, village, KPJ number and the NIK remark become NULL, the outbox messages
@@ -121,6 +122,7 @@ REFERENCE_ALPHABET: Final = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"  # no 0/O, 1/I/L: 
 REFERENCE_ATTEMPTS: Final = 8
 MAX_FAILED_VERIFICATIONS: Final = 3
 REQUEST_DUE: Final = timedelta(hours=72)  # UU 27/2022: 3 x 24 hours
+DEFAULT_LEASE: Final = timedelta(minutes=2)  # an outbox claim: ample for a batch of sends
 _SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
 # A Telegram start parameter is at most 64 of A-Za-z0-9_-; the bot prefixes "w_".
 _TOKEN = re.compile(r"^[A-Za-z0-9_-]{16,62}$")
@@ -409,20 +411,61 @@ class Repository:
 
     # ---- outbox ------------------------------------------------------------------------------
 
-    def pending_notifications(self, limit: int = 50) -> list[OutboxItem]:
-        """Notifications not yet sent nor given up, oldest first."""
-        with Session(self._engine) as session:
+    def claim_notifications(
+        self, limit: int = 50, lease: timedelta = DEFAULT_LEASE
+    ) -> list[OutboxItem]:
+        """Claim up to `limit` notifications to deliver, oldest first, for `lease`.
+
+        A claimable row is neither sent nor given up, and unclaimed or its lease ended (the
+        process that claimed it died, or is very late). Claiming sets claimed_until = now + lease
+        in the same statement that picks the rows: two processes sharing the database never get
+        the same row while its lease runs, so nobody receives a notification twice. The caller
+        marks each row sent or failed before the lease ends; a failure releases the row.
+
+        PostgreSQL: one UPDATE over a sub-select that locks its rows with FOR UPDATE SKIP LOCKED,
+        so concurrent claimers take the next rows instead of waiting. SQLite: the same statement
+        without the locking clause, in a BEGIN IMMEDIATE transaction (one writer at a time).
+        """
+        if lease <= timedelta(0):
+            raise ValueError("lease must be positive")
+        if limit < 1:
+            return []
+        now = self._clock()
+        claimable = (
+            select(col(OutboxMessage.id))
+            .where(
+                col(OutboxMessage.sent_at).is_(None),
+                col(OutboxMessage.gave_up_at).is_(None),
+                col(OutboxMessage.claimed_until).is_(None)
+                | (col(OutboxMessage.claimed_until) < now),
+            )
+            .order_by(col(OutboxMessage.id))
+            .limit(limit)
+            .with_for_update(skip_locked=True)  # rendered on PostgreSQL only
+        )
+        # expire_on_commit=False: the rows are read after the claim commits.
+        with Session(self._writer, expire_on_commit=False) as session, session.begin():
+            claimed = (
+                session.execute(
+                    update(OutboxMessage)
+                    .where(col(OutboxMessage.id).in_(claimable.scalar_subquery()))
+                    .values(claimed_until=now + lease)
+                    .returning(col(OutboxMessage.id)),
+                    execution_options={"synchronize_session": False},
+                )
+                .scalars()
+                .all()
+            )
+            if not claimed:
+                return []
             rows = session.execute(
                 select(OutboxMessage, col(TelegramUser.chat_id), col(TelegramUser.language))
                 .outerjoin(
                     TelegramUser,
                     col(TelegramUser.user_id) == col(OutboxMessage.recipient_user_id),
                 )
-                .where(
-                    col(OutboxMessage.sent_at).is_(None), col(OutboxMessage.gave_up_at).is_(None)
-                )
+                .where(col(OutboxMessage.id).in_(claimed))
                 .order_by(col(OutboxMessage.id))
-                .limit(limit)
             ).all()
         items = []
         for message, chat_id, language in rows:
@@ -436,6 +479,7 @@ class Repository:
                     chat_id=chat_id,
                     language=language,
                     message=document,
+                    attempts=message.attempts,
                 )
             )
         return items
@@ -446,12 +490,18 @@ class Repository:
             session.execute(
                 update(OutboxMessage)
                 .where(col(OutboxMessage.id) == notification_id)
-                .values(sent_at=now, attempts=col(OutboxMessage.attempts) + 1, last_error=None)
+                .values(
+                    sent_at=now,
+                    attempts=col(OutboxMessage.attempts) + 1,
+                    last_error=None,
+                    claimed_until=None,
+                )
             )
 
     def mark_notification_failed(self, notification_id: int, error: str, give_up: bool) -> None:
         """Count a failed attempt. error: a short reason, no personal data (long digit runs are
-        blanked and it is cut to 200 characters anyway). give_up: never try this one again."""
+        blanked and it is cut to 200 characters anyway). give_up: never try this one again;
+        otherwise the row's lease is released, so the next claim (by any process) retries it."""
         now = self._clock()
         values: dict[str, Any] = {
             "attempts": col(OutboxMessage.attempts) + 1,
@@ -459,6 +509,8 @@ class Repository:
         }
         if give_up:
             values["gave_up_at"] = now
+        else:
+            values["claimed_until"] = None  # released: the next claim retries it
         with Session(self._writer) as session, session.begin():
             session.execute(
                 update(OutboxMessage).where(col(OutboxMessage.id) == notification_id).values(values)

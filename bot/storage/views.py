@@ -153,6 +153,7 @@ class OutboxItem:
     chat_id: int | None
     language: str | None
     message: dict[str, object]  # flows.text.to_json; flows.text.from_json gives the Text back
+    attempts: int = 0  # failed attempts so far (the dispatcher gives up after a few)
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from flows.text import t
 logger = logging.getLogger(__name__)
 
 ALLOWED_UPDATES = ["message", "callback_query"]
-MENU_COMMANDS = ("start", "pekerja", "status", "bahasa", "kembali", "batal", "bantuan")
+MENU_COMMANDS = ("start", "pekerja", "status", "data_saya", "bahasa", "kembali", "batal", "bantuan")
 WEBHOOK_PATH = "/telegram/webhook"
 
 

@@ -153,7 +153,7 @@ def test_0002_upgrades_a_0001_database_with_data(database_url: str) -> None:
     finally:
         engine.dispose()
     upgrade_database(database_url)
-    assert _state(database_url) == (TABLES, "0002")
+    assert _state(database_url) == (TABLES, head_revision())
     engine = create_db_engine(database_url)
     try:
         with engine.connect() as connection:
@@ -244,5 +244,52 @@ def test_migration_engine_checks_foreign_keys_on_sqlite(tmp_path: Path) -> None:
             assert connection.scalar(sa.text("SELECT count(*) FROM consents")) == 0
             assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
             assert connection.exec_driver_sql("PRAGMA secure_delete").scalar() == 1
+    finally:
+        engine.dispose()
+
+
+# ---- revision 0003 (outbox lease) --------------------------------------------------------------
+
+
+def test_0003_adds_the_outbox_lease_to_existing_rows(database_url: str) -> None:
+    """Rows written before 0003 come out unclaimed (claimed_until NULL), and down again the
+    column and the index go."""
+    from datetime import UTC, datetime
+
+    upgrade_database(database_url)
+    downgrade_database(database_url, "0002")
+    assert _state(database_url) == (TABLES, "0002")
+    engine = create_db_engine(database_url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(
+                sa.text(
+                    "INSERT INTO outbox (dedupe_key, recipient_user_id, message, created_at,"
+                    " attempts) VALUES ('k', 1, 'm', :at, 0)"
+                ),
+                {"at": datetime(2026, 1, 1, tzinfo=UTC)},
+            )
+    finally:
+        engine.dispose()
+    upgrade_database(database_url)
+    assert _state(database_url) == (TABLES, head_revision())
+    engine = create_db_engine(database_url)
+    try:
+        with engine.connect() as connection:
+            row = connection.execute(sa.text("SELECT * FROM outbox")).mappings().one()
+            assert (row["dedupe_key"], row["claimed_until"]) == ("k", None)
+            indexes = {index["name"] for index in sa.inspect(connection).get_indexes("outbox")}
+            assert "ix_outbox_pending" in indexes
+    finally:
+        engine.dispose()
+    assert _diffs(database_url, SQLModel.metadata) == []
+    downgrade_database(database_url, "0002")
+    engine = create_db_engine(database_url)
+    try:
+        with engine.connect() as connection:
+            inspector = sa.inspect(connection)
+            assert "claimed_until" not in {c["name"] for c in inspector.get_columns("outbox")}
+            assert "ix_outbox_pending" not in {i["name"] for i in inspector.get_indexes("outbox")}
+            assert connection.scalar(sa.text("SELECT count(*) FROM outbox")) == 1
     finally:
         engine.dispose()

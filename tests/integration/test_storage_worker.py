@@ -4,6 +4,7 @@ the admin queue and the outbox, on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import re
 import threading
@@ -201,11 +202,18 @@ def outbox(engine: Engine) -> list[tuple[str, int]]:
     ]
 
 
-def messages(repo: Repository) -> dict[int, list[object]]:
-    """Pending notifications by recipient, as the Text the bot will render."""
+def messages(engine: Engine) -> dict[int, list[object]]:
+    """Notifications still to deliver by recipient, as the Text the bot will render. Read
+    straight from the table: claiming them (claim_notifications) would change the rows."""
     found: dict[int, list[object]] = {}
-    for item in repo.pending_notifications():
-        found.setdefault(item.recipient_user_id, []).append(from_json(item.message))
+    for row in rows(
+        engine,
+        "SELECT recipient_user_id, message FROM outbox"
+        " WHERE sent_at IS NULL AND gave_up_at IS NULL ORDER BY id",
+    ):
+        document = json.loads(SEALER.open(str(row["message"])))
+        recipient = int(str(row["recipient_user_id"]))
+        found.setdefault(recipient, []).append(from_json(document))
     return found
 
 
@@ -373,7 +381,9 @@ def test_three_failed_verifications_lock_the_link(repo: Repository, engine: Engi
     assert invitation["failed_attempts"] == 3 and invitation["locked_at"] is not None
     [(key, recipient)] = outbox(engine)
     assert (key, recipient) == (f"invitation_locked:{invitation['id']}", SPONSOR)
-    assert messages(repo) == {SPONSOR: [notifications.invitation_locked("Siti Aminah", reference)]}
+    assert messages(engine) == {
+        SPONSOR: [notifications.invitation_locked("Siti Aminah", reference)]
+    }
     # Locked for good: no more tries, no decision, no second notification.
     assert one(repo, WORKER, FailVerification(WORKER, reference)) == Refused("invitation_locked")
     assert worker_opens(repo, token) == Refused("invitation_locked")
@@ -420,7 +430,7 @@ def test_worker_consents(repo: Repository, engine: Engine) -> None:
     assert worker_row["text_hash"] == text_hash(worker_consent(reference))  # type: ignore[arg-type]
     assert (worker_row["amount"], worker_row["message_id"]) == (16800, 55)
     assert outbox(engine) == [(f"worker_confirmed:{reference}", SPONSOR)]
-    assert messages(repo) == {SPONSOR: [notifications.worker_confirmed("Siti Aminah", reference)]}
+    assert messages(engine) == {SPONSOR: [notifications.worker_confirmed("Siti Aminah", reference)]}
     # The link is used up; a second press changes nothing.
     assert one(repo, WORKER, worker_consent(reference)) == Refused("invitation_used")
     assert worker_opens(repo, token) == Refused("invitation_used")
@@ -491,7 +501,7 @@ def test_worker_declines_and_is_erased(repo: Repository, engine: Engine) -> None
     assert (declined["text_key"], declined["subject_user_id"]) == ("worker.decline", WORKER)
     assert len(consents(engine)) == 2  # the sponsor's consent is kept too
     assert outbox(engine) == [(f"worker_declined:{reference}", SPONSOR)]
-    assert messages(repo) == {SPONSOR: [notifications.worker_declined(reference)]}
+    assert messages(engine) == {SPONSOR: [notifications.worker_declined(reference)]}
     [view] = repo.sponsorships_of(SPONSOR)
     assert (view.worker_full_name, view.nik_masked, view.status) == (None, None, "declined")
     assert repo.reveal_nik(reference) is None
@@ -531,7 +541,7 @@ def test_worker_asks_for_a_correction(repo: Repository, engine: Engine, clock: C
         ]
     )
     expected = notifications.correction_requested(reference, "worker")
-    assert messages(repo) == {SPONSOR: [expected], ADMIN: [expected]}
+    assert messages(engine) == {SPONSOR: [expected], ADMIN: [expected]}
     [queued] = repo.open_requests()
     assert (queued.reference, queued.subject, queued.kind) == (reference, "worker", "correction")
     assert queued.details == correction(None, 1, "worker").details
@@ -643,7 +653,7 @@ def test_worker_withdraws_and_is_erased(repo: Repository, engine: Engine) -> Non
     assert records[2]["text_hash"] == records[1]["text_hash"]
     assert records[2]["text_version"] == "2026-03"
     assert outbox(engine) == [(f"worker_withdrew:{reference}", SPONSOR)]
-    assert messages(repo) == {SPONSOR: [notifications.worker_withdrew(reference)]}
+    assert messages(engine) == {SPONSOR: [notifications.worker_withdrew(reference)]}
     assert one(repo, WORKER, withdraw(reference, WORKER, "worker")) == Refused("wrong_state")
     assert one(repo, WORKER, correction(reference, WORKER, "worker")) == Refused("wrong_state")
     assert repo.worker_sponsorships(WORKER)[0].status == "withdrawn"
@@ -696,7 +706,9 @@ def test_sponsor_withdraws(repo: Repository, engine: Engine, stage: str) -> None
         assert added == []
     else:
         assert added == [(f"sponsor_withdrew:{reference}", WORKER)]
-        assert notifications.sponsor_withdrew("Budi Santoso", NEXT_MONTH) in messages(repo)[WORKER]
+        assert (
+            notifications.sponsor_withdrew("Budi Santoso", NEXT_MONTH) in messages(engine)[WORKER]
+        )
     assert one(repo, SPONSOR, withdraw(reference, SPONSOR, "sponsor")) == Refused("wrong_state")
     assert one(repo, SPONSOR, withdraw("PR-NOPE22", SPONSOR, "sponsor")) == Refused(
         "unknown_reference"
@@ -730,7 +742,7 @@ def test_activate_coverage(repo: Repository, engine: Engine) -> None:
         (f"coverage:{reference}:sponsor", SPONSOR),
         (f"coverage:{reference}:worker", WORKER),
     ]
-    pending = messages(repo)
+    pending = messages(engine)
     assert (
         notifications.coverage_active_for_sponsor("Siti Aminah", KPJ, START, "bpu-jkk-jkm")
         in pending[SPONSOR]
@@ -842,33 +854,40 @@ def test_personal_data(repo: Repository, engine: Engine) -> None:
 # ---- outbox ------------------------------------------------------------------------------------
 
 
-def test_outbox_delivery_bookkeeping(repo: Repository, engine: Engine) -> None:
+def test_outbox_delivery_bookkeeping(repo: Repository, engine: Engine, clock: Clock) -> None:
     reference = confirmed(repo)
     repo.remember_chat(SPONSOR, 5001)
-    [item] = repo.pending_notifications()
+    [item] = repo.claim_notifications()
     assert (item.recipient_user_id, item.chat_id, item.language) == (SPONSOR, 5001, "id")
+    assert item.attempts == 0
     assert from_json(item.message) == notifications.worker_confirmed("Siti Aminah", reference)
     # Sealed at rest: the name is not in the outbox row.
     [stored] = rows(engine, "SELECT message FROM outbox")
     assert "Siti" not in str(stored["message"])
     repo.mark_notification_failed(item.id, "Telegram said: chat 5001234567 not found", False)
-    [again] = repo.pending_notifications()
-    assert again.id == item.id
+    [again] = repo.claim_notifications()  # the failure released the claim
+    assert (again.id, again.attempts) == (item.id, 1)
     [row] = rows(engine, "SELECT attempts, last_error, sent_at, gave_up_at FROM outbox")
     assert row["attempts"] == 1 and "5001234567" not in str(row["last_error"])
     assert row["sent_at"] is None and row["gave_up_at"] is None
     repo.mark_notification_sent(item.id)
-    assert repo.pending_notifications() == []
+    clock.advance(hours=1)  # past any lease: sent is sent
+    assert repo.claim_notifications() == []
     [row] = rows(engine, "SELECT attempts, sent_at FROM outbox")
     assert row["attempts"] == 2 and row["sent_at"] is not None
     # A recipient never seen has no chat and no language; giving up ends the retries.
     one(repo, None, activate(reference))
-    pending = repo.pending_notifications(limit=1)
+    pending = repo.claim_notifications(limit=1)
     assert len(pending) == 1 and pending[0].recipient_user_id == SPONSOR
-    worker_item = next(i for i in repo.pending_notifications() if i.recipient_user_id == WORKER)
-    assert (worker_item.chat_id, worker_item.language) == (None, None)
+    [worker_item] = repo.claim_notifications()  # the sponsor's is claimed already
+    assert (worker_item.recipient_user_id, worker_item.chat_id, worker_item.language) == (
+        WORKER,
+        None,
+        None,
+    )
     repo.mark_notification_failed(worker_item.id, "x" * 1000, True)
-    assert worker_item.id not in [i.id for i in repo.pending_notifications()]
+    clock.advance(hours=1)
+    assert [i.id for i in repo.claim_notifications()] == [pending[0].id]
     [given_up] = rows(
         engine, "SELECT last_error, gave_up_at FROM outbox WHERE id = :id", id=worker_item.id
     )

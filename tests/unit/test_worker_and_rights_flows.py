@@ -207,3 +207,11 @@ def test_admin_commands_are_only_for_admins() -> None:
     assert chat.message_keys() == ["admin.activated"]
     chat.command("aktifkan", "PR-ABCDEF")
     assert chat.message_keys() == ["admin.activate_usage"]
+
+
+def test_a_status_button_mid_flow_asks_before_dropping_the_draft() -> None:
+    chat = at_summary()
+    chat.press("act:withdraw:PR-TEST9")
+    assert chat.message_keys() == ["resume.offer"]
+    chat.press("resume:continue")
+    assert chat.session.step == "summary" and chat.session.answers.get("nik")

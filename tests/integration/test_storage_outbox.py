@@ -1,0 +1,256 @@
+"""The outbox lease: several bot processes share one database, and each notification is sent by
+one of them only (Repository.claim_notifications), on SQLite and PostgreSQL.
+
+Two repositories over two engines stand for two processes: they share no connection pool and no
+Python lock, only the database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy import Engine
+from sqlmodel import col
+
+from bot import notifications
+from bot.outbox import OutboxDispatcher
+from bot.storage.db import create_db_engine, upgrade_database
+from bot.storage.models import OutboxMessage
+from bot.storage.repository import OutboxItem, Repository
+from bot.transport import Outgoing
+from flows.text import to_json
+from tests.integration.test_storage_repository import SEALER
+
+T0 = datetime(2026, 3, 10, 2, 0, tzinfo=UTC)
+LEASE = timedelta(minutes=2)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = T0
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    url = (
+        f"sqlite:///{tmp_path / 'outbox.sqlite3'}"
+        if request.param == "sqlite"
+        else str(request.getfixturevalue("postgres_url"))
+    )
+    upgrade_database(url)
+    return url
+
+
+@pytest.fixture
+def engines(database_url: str) -> Iterator[tuple[Engine, Engine]]:
+    """Two engines on the same database: two bot processes."""
+    first, second = create_db_engine(database_url), create_db_engine(database_url)
+    yield first, second
+    first.dispose()
+    second.dispose()
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def repos(engines: tuple[Engine, Engine], clock: Clock) -> tuple[Repository, Repository]:
+    return (
+        Repository(engines[0], SEALER, clock=clock),
+        Repository(engines[1], SEALER, clock=clock),
+    )
+
+
+def enqueue(engine: Engine, count: int, recipient: int = 7) -> list[int]:
+    """Outbox rows as the repository writes them (sealed JSON of a Text); their ids in order."""
+    with engine.begin() as connection:
+        for number in range(count):
+            document = to_json(notifications.worker_declined(f"PR-{number:06d}"))
+            connection.execute(
+                sa.insert(OutboxMessage).values(
+                    dedupe_key=f"test:{number}",
+                    recipient_user_id=recipient,
+                    message=SEALER.seal(json.dumps(document)),
+                    created_at=T0,
+                    attempts=0,
+                )
+            )
+        return list(
+            connection.scalars(sa.select(col(OutboxMessage.id)).order_by(col(OutboxMessage.id)))
+        )
+
+
+def ids(items: list[OutboxItem]) -> list[int]:
+    return [item.id for item in items]
+
+
+def claimed_until(engine: Engine) -> dict[int | None, datetime | None]:
+    with engine.connect() as connection:
+        found = connection.execute(
+            sa.select(col(OutboxMessage.id), col(OutboxMessage.claimed_until))
+        )
+        return dict(found.all())
+
+
+# ---- claims --------------------------------------------------------------------------------------
+
+
+def test_concurrent_claims_get_disjoint_rows_and_together_all(
+    repos: tuple[Repository, Repository], engines: tuple[Engine, Engine]
+) -> None:
+    """Four threads, two per process, start together at a barrier and claim small batches until
+    nothing is left: no row is claimed twice, and every row is claimed."""
+    everything = enqueue(engines[0], 60)
+    workers = 4
+    barrier = threading.Barrier(workers)
+
+    def drain(repository: Repository) -> list[list[int]]:
+        batches = []
+        barrier.wait()
+        while batch := ids(repository.claim_notifications(limit=3, lease=LEASE)):
+            assert batch == sorted(batch)
+            batches.append(batch)
+        return batches
+
+    with ThreadPoolExecutor(workers) as pool:
+        results = list(pool.map(drain, [repos[n % 2] for n in range(workers)]))
+    claimed = [row for batches in results for batch in batches for row in batch]
+    assert len(claimed) == len(set(claimed)), "a row was claimed twice"
+    assert sorted(claimed) == everything
+    assert set(claimed_until(engines[0]).values()) == {T0 + LEASE}
+
+
+def test_claims_are_oldest_first_and_limited(
+    repos: tuple[Repository, Repository], engines: tuple[Engine, Engine]
+) -> None:
+    first, second = repos
+    everything = enqueue(engines[0], 5)
+    assert ids(first.claim_notifications(limit=2)) == everything[:2]
+    assert ids(second.claim_notifications(limit=2)) == everything[2:4]
+    assert ids(first.claim_notifications()) == everything[4:]
+    assert first.claim_notifications() == []
+    assert second.claim_notifications(limit=0) == []
+    with pytest.raises(ValueError, match="lease"):
+        first.claim_notifications(lease=timedelta(0))
+
+
+def test_a_claimed_row_waits_for_its_lease_to_end(
+    repos: tuple[Repository, Repository], engines: tuple[Engine, Engine], clock: Clock
+) -> None:
+    first, second = repos
+    everything = enqueue(engines[0], 3)
+    [item, *_] = claimed = first.claim_notifications(lease=LEASE)
+    assert ids(claimed) == everything
+    assert (item.recipient_user_id, item.chat_id, item.language, item.attempts) == (
+        7,
+        None,
+        None,
+        0,
+    )
+    assert item.message == to_json(notifications.worker_declined("PR-000000"))
+    assert claimed_until(engines[1]) == dict.fromkeys(everything, T0 + LEASE)
+    assert second.claim_notifications() == []
+    assert first.claim_notifications() == []  # not even by the process that holds it
+    clock.advance(seconds=119)
+    assert second.claim_notifications() == []
+    clock.advance(seconds=1)  # the lease ends at T0 + 2 min, exactly: still held
+    assert second.claim_notifications() == []
+    clock.advance(seconds=1)  # the first process died, or is very late: another takes over
+    assert ids(second.claim_notifications(lease=LEASE)) == everything
+    assert claimed_until(engines[0]) == dict.fromkeys(everything, clock.now + LEASE)
+    assert first.claim_notifications() == []
+
+
+def test_failed_rows_come_back_sent_and_given_up_rows_never(
+    repos: tuple[Repository, Repository], engines: tuple[Engine, Engine], clock: Clock
+) -> None:
+    first, second = repos
+    failed, given_up, sent, held = enqueue(engines[0], 4)
+    assert ids(first.claim_notifications(lease=LEASE)) == [failed, given_up, sent, held]
+    first.mark_notification_failed(failed, "TimeoutError", give_up=False)
+    first.mark_notification_failed(given_up, "not delivered", give_up=True)
+    first.mark_notification_sent(sent)
+    state = claimed_until(engines[1])
+    assert (state[failed], state[held]) == (None, T0 + LEASE)
+    # The failed row is released at once (any process retries it); the others are not free.
+    [retry] = second.claim_notifications(lease=LEASE)
+    assert (retry.id, retry.attempts) == (failed, 1)
+    clock.advance(minutes=3)  # both leases ended
+    assert ids(first.claim_notifications(lease=LEASE)) == [failed, held]
+    clock.advance(days=30)
+    assert ids(second.claim_notifications(lease=LEASE)) == [failed, held]
+    second.mark_notification_sent(failed)
+    second.mark_notification_failed(held, "not delivered", give_up=True)
+    clock.advance(days=30)
+    assert first.claim_notifications() == []
+    assert second.claim_notifications() == []
+    with engines[0].connect() as connection:
+        done = connection.execute(
+            sa.select(col(OutboxMessage.sent_at), col(OutboxMessage.gave_up_at)).order_by(
+                col(OutboxMessage.id)
+            )
+        ).all()
+    assert [(sent_at is not None, gave_up_at is not None) for sent_at, gave_up_at in done] == [
+        (True, False),
+        (False, True),
+        (True, False),
+        (False, True),
+    ]
+
+
+# ---- two dispatchers -----------------------------------------------------------------------------
+
+
+class RecordingTransport:
+    """Sends nothing; remembers what it was asked to send, slowly enough for the dispatchers'
+    batches to overlap."""
+
+    def __init__(self, sent: list[tuple[int, str]]) -> None:
+        self.sent = sent
+
+    async def send(self, chat_id: int, message: Outgoing) -> int | None:
+        await asyncio.sleep(0.001)
+        self.sent.append((chat_id, message.text))
+        return len(self.sent)
+
+
+async def test_two_dispatchers_send_each_notification_once(
+    repos: tuple[Repository, Repository], engines: tuple[Engine, Engine]
+) -> None:
+    everything = enqueue(engines[0], 24, recipient=7)
+    repos[0].remember_chat(7, 7007)
+    sent: list[tuple[int, str]] = []
+    dispatchers = [
+        OutboxDispatcher(repository, RecordingTransport(sent), asyncio.Event())  # type: ignore[arg-type]
+        for repository in repos
+    ]
+
+    async def drain(dispatcher: OutboxDispatcher) -> int:
+        total = 0
+        while delivered := await dispatcher.deliver_once(limit=4):
+            total += delivered
+        return total
+
+    totals = await asyncio.gather(*(drain(dispatcher) for dispatcher in dispatchers))
+    assert sum(totals) == len(everything) == len(sent)
+    assert len(set(sent)) == len(sent), "a notification was sent twice"
+    assert {chat for chat, _text in sent} == {7007}
+    for number in range(24):  # each notification, exactly once
+        assert sum(f"PR-{number:06d}" in text for _chat, text in sent) == 1
+    assert repos[1].claim_notifications() == []
