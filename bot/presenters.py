@@ -69,6 +69,9 @@ def status(
                 rows.append(
                     (_button(render, "button.status_in_person", f"inperson:{ref}", reference=ref),)
                 )
+                rows.append(
+                    (_button(render, "button.status_reinvite", f"reinvite:{ref}", reference=ref),)
+                )
             if item.status in OPEN:
                 rows.append(
                     (_button(render, "button.status_withdraw", f"withdraw:{ref}", reference=ref),)

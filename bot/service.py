@@ -223,10 +223,13 @@ class ConversationService:
         """The deep link as a QR code to show on the phone, and a message to forward, written
         in Indonesian whatever the sponsor's language: it is for the worker."""
         link = self.invitation_link(invitation.token)
+        worker_name = invitation.worker_name or await self._worker_name(
+            incoming.user_id, invitation.reference
+        )
         caption = render(
             t(
                 "invite.caption",
-                worker=Raw(invitation.worker_name),
+                worker=Raw(worker_name),
                 reference=Raw(invitation.reference),
                 days=self.invitation_days,
             )
@@ -235,9 +238,13 @@ class ConversationService:
         record = await asyncio.to_thread(self.repository.user_record, incoming.user_id)
         sponsor = record.sponsor.full_name if record.sponsor else ""
         forward = Renderer("id")(
-            t("invite.forward", worker=Raw(invitation.worker_name), sponsor=Raw(sponsor), link=link)
+            t("invite.forward", worker=Raw(worker_name), sponsor=Raw(sponsor), link=link)
         )
         await transport.send(incoming.chat_id, Outgoing(forward))
+
+    async def _worker_name(self, user_id: int, reference: str) -> str:
+        items = await asyncio.to_thread(self.repository.sponsorships_of, user_id)
+        return next((i.worker_full_name or "" for i in items if i.reference == reference), "")
 
     @staticmethod
     def render(message: Message, render: Renderer) -> Outgoing:

@@ -166,6 +166,15 @@ class ActivateCoverage:
 
 
 @dataclass(frozen=True)
+class ReissueInvitation:
+    """The sponsor asks for a new link (the old one expired, was locked or used by a correction
+    request). The new link replaces every unused one, so only the newest works."""
+
+    user_id: int  # the sponsor
+    reference: str
+
+
+@dataclass(frozen=True)
 class ResolveRequest:
     """An admin closes a request of the queue."""
 
@@ -186,6 +195,7 @@ Command: TypeAlias = (
     | RecordInPersonConsent
     | WithdrawConsent
     | ActivateCoverage
+    | ReissueInvitation
     | ResolveRequest
 )
 

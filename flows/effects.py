@@ -57,7 +57,7 @@ class ShowInvitation:
 
     reference: str
     token: str
-    worker_name: str
+    worker_name: str  # empty: the host looks it up by reference
 
 
 @dataclass(frozen=True)

@@ -12,10 +12,12 @@ from datetime import date, datetime, timedelta
 from flows import engine, rights, signup, sponsorship, worker
 from flows.commands import (
     ActivateCoverage,
+    Applied,
     InvitationOpened,
     OpenInvitation,
     Outcome,
     Refused,
+    ReissueInvitation,
     ResolveRequest,
     SetLanguage,
 )
@@ -25,6 +27,7 @@ from flows.effects import (
     Button,
     Effect,
     Message,
+    ShowInvitation,
     ShowPersonalData,
     ShowRequestQueue,
     ShowStatus,
@@ -246,6 +249,9 @@ def _menu_action(session: Session, action: str, ctx: Context) -> Turn:
 
 def _action(session: Session, action: str, ctx: Context) -> Turn:
     name, _, argument = action.partition(":")
+    if name == "reinvite" and argument:
+        reissue = ReissueInvitation(ctx.user.user_id, argument)
+        return Turn(session.with_(pending="reinvite"), (Apply(reissue, awaits_outcome=True),))
     if name == "resolve" and ctx.user.is_admin and argument.isdigit():
         resolving = session.with_(pending="resolve")
         command = ResolveRequest(ctx.user.user_id, int(argument), ctx.now)
@@ -293,6 +299,9 @@ def _settle_pending(session: Session, pending: str, outcome: Outcome, ctx: Conte
         return Turn(session, (Message(t(key)),))
     if pending == "resolve":
         return Turn(session, (Message(t("admin.resolved")), ShowRequestQueue()))
+    if pending == "reinvite" and isinstance(outcome, Applied) and outcome.invitation_token:
+        invitation = ShowInvitation(outcome.reference or "", outcome.invitation_token, "")
+        return Turn(session, (Message(t("invite.reissued")), invitation))
     return Turn(session, (Message(t("admin.activated")),))
 
 

@@ -79,6 +79,7 @@ from flows.commands import (
     RecordInPersonConsent,
     Refused,
     RegisterSponsor,
+    ReissueInvitation,
     RequestCorrection,
     ResolveRequest,
     SetLanguage,
@@ -612,6 +613,8 @@ class Repository:
             return self._activate_coverage(turn, command)
         if isinstance(command, ResolveRequest):
             return self._resolve_request(turn, command)
+        if isinstance(command, ReissueInvitation):
+            return self._reissue_invitation(turn, command)
         raise TypeError(f"unknown command {type(command).__name__}")
 
     def _register_sponsor(self, session: Session, command: RegisterSponsor) -> Outcome:
@@ -752,6 +755,28 @@ class Repository:
             .where(
                 col(Invitation.sponsorship_id) == sponsorship_id,
                 col(Invitation.opened_by_user_id).is_(None),
+                col(Invitation.used_at).is_(None),
+                col(Invitation.expires_at) > turn.now,
+            )
+            .values(expires_at=turn.now)
+        )
+        token = self._create_invitation(session, sponsorship_id, turn.now)
+        return Applied(reference=row.reference, invitation_token=token)
+
+    def _reissue_invitation(self, turn: _Turn, command: ReissueInvitation) -> Outcome:
+        session = turn.session
+        row = self._sponsorship(session, command.reference)
+        if row is None:
+            return Refused("unknown_reference")
+        if self._sponsor_by_id(session, row.sponsor_id).user_id != command.user_id:
+            return Refused("not_allowed")
+        if row.status != "waiting_worker":
+            return Refused("wrong_state")
+        sponsorship_id = _id(row)
+        session.execute(
+            update(Invitation)
+            .where(
+                col(Invitation.sponsorship_id) == sponsorship_id,
                 col(Invitation.used_at).is_(None),
                 col(Invitation.expires_at) > turn.now,
             )

@@ -290,3 +290,21 @@ async def test_worker_sees_their_data_and_withdraws(
     assert VALID_NIK.encode() not in stored
     assert "(dihapus)" in texts(await worker.say("/data_saya"))
     assert emulator.rejections == []
+
+
+async def test_sponsor_makes_a_new_link_after_the_old_one_expired(
+    emulator: BotApiEmulator, bot: BotUnderTest, clock: Clock
+) -> None:
+    sponsor, old, reference = await registered(emulator)
+    clock.now = NOW + timedelta(days=15)
+    worker = emulator.user(8901, first_name="Ujang")
+    assert "kedaluwarsa" in await open_link(worker, old)
+    await sponsor.say("/status")
+    turn = await sponsor.choose(f"🔗 {reference}: buat tautan baru", min_count=3)
+    shown = texts(turn)
+    assert "Tautan baru" in shown and "Halo Ujang Suryana" in shown
+    new = LINK.search(shown)
+    assert new and new.group(1) != old
+    assert sum(1 for m in turn if m.photo is not None) == 1
+    await consent(worker, new.group(1))
+    assert "dikonfirmasi pekerja" in texts(await sponsor.say("/status"))

@@ -949,3 +949,20 @@ def test_erased_worker_is_gone_from_the_database_file(
     logged = "\n".join(record.getMessage() for record in caplog.records)
     for secret in (NIK, WORKER_PHONE, KPJ, token):
         assert secret not in logged
+
+
+def test_sponsor_reissues_a_link_and_only_the_newest_works(repo: Repository) -> None:
+    from flows.commands import ReissueInvitation
+
+    reference, old = sponsor_submits(repo)
+    assert isinstance(worker_opens(repo, old), InvitationOpened)  # opened but undecided
+    assert one(repo, STRANGER, ReissueInvitation(STRANGER, reference)) == Refused("not_allowed")
+    assert one(repo, SPONSOR, ReissueInvitation(SPONSOR, "PR-NOPE22")) == Refused(
+        "unknown_reference"
+    )
+    reissued = one(repo, SPONSOR, ReissueInvitation(SPONSOR, reference))
+    assert isinstance(reissued, Applied) and reissued.invitation_token not in (None, old)
+    assert worker_opens(repo, old) == Refused("invitation_expired")
+    assert isinstance(worker_opens(repo, reissued.invitation_token or "", WORKER), InvitationOpened)
+    assert one(repo, WORKER, worker_consent(reference)) == Applied(reference)
+    assert one(repo, SPONSOR, ReissueInvitation(SPONSOR, reference)) == Refused("wrong_state")

@@ -215,3 +215,20 @@ def test_a_status_button_mid_flow_asks_before_dropping_the_draft() -> None:
     assert chat.message_keys() == ["resume.offer"]
     chat.press("resume:continue")
     assert chat.session.step == "summary" and chat.session.answers.get("nik")
+
+
+def test_sponsor_makes_a_new_link() -> None:
+    from flows.commands import ReissueInvitation
+
+    chat = at_summary()
+    chat.press("save")
+    chat.host.scripted[ReissueInvitation] = [
+        Applied(reference="PR-TEST1", invitation_token="fresh"),
+        Refused("wrong_state"),
+    ]
+    chat.press("act:reinvite:PR-TEST1")
+    assert chat.host.applied[-1] == ReissueInvitation(1001, "PR-TEST1")
+    assert chat.message_keys() == ["invite.reissued"]
+    assert chat.sent[-1] == ShowInvitation("PR-TEST1", "fresh", "")
+    chat.press("act:reinvite:PR-TEST1")
+    assert chat.message_keys() == ["refusal.wrong_state"]
