@@ -84,22 +84,29 @@ class ConversationService:
             return
         try:
             async with self.locks.hold(incoming.user_id):
-                await self._handle_locked(incoming, transport)
-            self.outbox_ready.set()  # a command may have left notifications for others
+                effects, language = await self._turn(incoming)
+                self.outbox_ready.set()  # a command may have left notifications for others
+                try:
+                    await self._deliver(incoming, transport, effects, language)
+                except Exception:
+                    # The turn is saved: handling the update again would apply the answer twice
+                    # (to the next question), so the claim stays; only the sending failed.
+                    logger.exception("update %s: sending the answer failed", incoming.update_id)
         except Exception:
-            # Forget the claim, so a redelivery of this update is handled again.
+            # Nothing was saved: forget the claim, so a redelivery is handled again.
             await self.deduplicator.release(incoming.update_id)
             logger.exception("update %s failed", incoming.update_id)
             await self._apologize(incoming, transport)
 
-    async def _handle_locked(self, incoming: Incoming, transport: Transport) -> None:
+    async def _turn(self, incoming: Incoming) -> tuple[list[Effect], str | None]:
+        """Load, run the engine, apply commands in one transaction, save: the effects to send."""
         user_id = incoming.user_id
         record = await asyncio.to_thread(self._remember, user_id, incoming.chat_id)
         session = Session.from_json(await self.sessions.load(user_id))
         turn = router.respond(session, incoming.input, self._context(record))
         session, effects, language = await self._apply(user_id, turn, record.language)
         await self.sessions.save(user_id, session.to_json())
-        await self._deliver(incoming, transport, effects, language, session)
+        return effects, language
 
     def _remember(self, user_id: int, chat_id: int) -> UserRecord:
         self.repository.remember_chat(user_id, chat_id)
@@ -158,7 +165,6 @@ class ConversationService:
         transport: Transport,
         effects: Sequence[Effect],
         language: str | None,
-        session: Session,
     ) -> None:
         render = Renderer(language)
         if incoming.callback_query_id:

@@ -1,0 +1,58 @@
+"""A turn whose answer could not be sent is still saved: a redelivered update must not apply the
+same answer again (to the next question)."""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+
+from bot.app import build_service
+from bot.service import Incoming
+from bot.settings import Settings
+from flows.inputs import ChoicePicked, CommandIssued, TextReceived
+from tests.e2e.harness import NOW
+from tests.integration.test_service_shared_redis import RecordingTransport
+
+
+class FailingOnce(RecordingTransport):
+    def __init__(self) -> None:
+        super().__init__()
+        self.fail_next = False
+
+    async def send(self, chat_id: int, message: object) -> int | None:
+        if self.fail_next:
+            self.fail_next = False
+            raise ConnectionError("network down")
+        return await super().send(chat_id, message)  # type: ignore[arg-type]
+
+
+async def test_a_failed_send_keeps_the_turn_and_ignores_the_redelivery(tmp_path: Path) -> None:
+    settings = Settings(  # type: ignore[call-arg]
+        _env_file=None,
+        bot_token="123456:TEST",
+        database_url=f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        data_key=base64.b64encode(b"k" * 32).decode(),
+        data_key_file=tmp_path / "unused",
+    )
+    built = build_service(settings, clock=lambda: NOW)
+    service, transport = built.service, FailingOnce()
+    try:
+        await service.handle(Incoming(1, 7, 7, CommandIssued("start")), transport)
+        document = await built.state.sessions.load(7)
+        assert document is not None
+        await service.handle(Incoming(2, 7, 7, ChoicePicked(document["seq"], "lang:id")), transport)
+        document = await built.state.sessions.load(7)
+        assert document is not None and document["step"] == "nip"
+
+        transport.fail_next = True  # the answer to the NIP cannot be sent
+        nip = Incoming(3, 7, 7, TextReceived("198503152010011001"))
+        await service.handle(nip, transport)
+        after = await built.state.sessions.load(7)
+        assert after is not None and after["step"] == "nip_confirm"  # the turn was kept
+
+        sent = len(transport.sent)
+        await service.handle(nip, transport)  # Telegram delivers the same update again
+        again = await built.state.sessions.load(7)
+        assert again == after and len(transport.sent) == sent
+    finally:
+        await built.aclose()
