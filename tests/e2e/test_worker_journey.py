@@ -16,6 +16,7 @@ import pytest
 from bot.emulator.server import BotApiEmulator
 from bot.emulator.users import FakeUser
 from bot.service import qr_png
+from tests.clock import MovableClock
 from tests.e2e.harness import (
     NOW,
     VALID_NIK,
@@ -31,24 +32,15 @@ ADMIN = 9001
 LINK = re.compile(r"https://t\.me/emulated_test_bot\?start=(w_[A-Za-z0-9_-]+)")
 
 
-class Clock:
-    """The bot's clock, moved by the test (links expire after 14 days)."""
-
-    def __init__(self) -> None:
-        self.now = NOW
-
-    def __call__(self) -> Any:
-        return self.now
-
-
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
+def clock() -> MovableClock:
+    """The bot's clock, moved by the test (links expire after 14 days)."""
+    return MovableClock(NOW)
 
 
 @pytest.fixture
 async def bot(
-    emulator: BotApiEmulator, tmp_path: Path, clock: Clock
+    emulator: BotApiEmulator, tmp_path: Path, clock: MovableClock
 ) -> AsyncIterator[BotUnderTest]:
     settings = settings_for(emulator.base_url, sqlite_url(tmp_path), tmp_path, admin_ids=str(ADMIN))
     running = await BotUnderTest(settings, clock=clock).start()
@@ -154,7 +146,7 @@ async def test_three_failed_verifications_lock_the_link_and_tell_the_sponsor(
 
 
 async def test_expired_unknown_and_own_links(
-    emulator: BotApiEmulator, bot: BotUnderTest, clock: Clock
+    emulator: BotApiEmulator, bot: BotUnderTest, clock: MovableClock
 ) -> None:
     sponsor, parameter, _ = await registered(emulator)
     assert "tautan untuk pekerja yang Anda daftarkan" in await open_link(sponsor, parameter)
@@ -293,7 +285,7 @@ async def test_worker_sees_their_data_and_withdraws(
 
 
 async def test_sponsor_makes_a_new_link_after_the_old_one_expired(
-    emulator: BotApiEmulator, bot: BotUnderTest, clock: Clock
+    emulator: BotApiEmulator, bot: BotUnderTest, clock: MovableClock
 ) -> None:
     sponsor, old, reference = await registered(emulator)
     clock.now = NOW + timedelta(days=15)

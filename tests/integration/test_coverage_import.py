@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import subprocess
 import sys
-from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -15,7 +14,6 @@ from sqlalchemy import Engine
 
 from bot.cli import main as cli
 from bot.coverage import CoverageFileError, import_coverage, parse_date, read_rows
-from bot.storage.db import create_db_engine, upgrade_database
 from bot.storage.repository import Repository
 from flows.commands import Applied, InvitationOpened, OpenInvitation, RecordInPersonConsent
 from flows.text import t
@@ -36,28 +34,15 @@ KPJ_C = "33333333333"
 AT = datetime(2026, 3, 10, tzinfo=UTC)
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(
-    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> str:
-    url = (
-        f"sqlite:///{tmp_path / 'coverage.sqlite3'}"
-        if request.param == "sqlite"
-        else str(request.getfixturevalue("postgres_url"))
-    )
-    upgrade_database(url)
+@pytest.fixture
+def database_url(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The migrated database, and what `peduli coverage import` reads: its URL, a key, the
+    admins."""
     monkeypatch.chdir(tmp_path)  # no .env of the developer's
-    monkeypatch.setenv("DATABASE_URL", url)
+    monkeypatch.setenv("DATABASE_URL", database_url)
     monkeypatch.setenv("DATA_KEY", base64.b64encode(bytes(range(32))).decode())
     monkeypatch.setenv("ADMIN_IDS", str(ADMIN))
-    return url
-
-
-@pytest.fixture
-def engine(database_url: str) -> Iterator[Engine]:
-    engine = create_db_engine(database_url)
-    yield engine
-    engine.dispose()
+    return database_url
 
 
 @pytest.fixture

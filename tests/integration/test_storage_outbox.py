@@ -13,7 +13,6 @@ import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -22,37 +21,16 @@ from sqlmodel import col
 
 from bot import notifications
 from bot.outbox import OutboxDispatcher
-from bot.storage.db import create_db_engine, upgrade_database
+from bot.storage.db import create_db_engine
 from bot.storage.models import OutboxMessage
 from bot.storage.repository import OutboxItem, Repository
 from bot.transport import Outgoing
 from flows.text import to_json
+from tests.clock import MovableClock
 from tests.integration.test_storage_repository import SEALER
 
 T0 = datetime(2026, 3, 10, 2, 0, tzinfo=UTC)
 LEASE = timedelta(minutes=2)
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = T0
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += timedelta(**delta)
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    url = (
-        f"sqlite:///{tmp_path / 'outbox.sqlite3'}"
-        if request.param == "sqlite"
-        else str(request.getfixturevalue("postgres_url"))
-    )
-    upgrade_database(url)
-    return url
 
 
 @pytest.fixture
@@ -65,12 +43,12 @@ def engines(database_url: str) -> Iterator[tuple[Engine, Engine]]:
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
+def clock() -> MovableClock:
+    return MovableClock(T0)
 
 
 @pytest.fixture
-def repos(engines: tuple[Engine, Engine], clock: Clock) -> tuple[Repository, Repository]:
+def repos(engines: tuple[Engine, Engine], clock: MovableClock) -> tuple[Repository, Repository]:
     return (
         Repository(engines[0], SEALER, clock=clock),
         Repository(engines[1], SEALER, clock=clock),
@@ -151,7 +129,7 @@ def test_claims_are_oldest_first_and_limited(
 
 
 def test_a_claimed_row_waits_for_its_lease_to_end(
-    repos: tuple[Repository, Repository], engines: tuple[Engine, Engine], clock: Clock
+    repos: tuple[Repository, Repository], engines: tuple[Engine, Engine], clock: MovableClock
 ) -> None:
     first, second = repos
     everything = enqueue(engines[0], 3)
@@ -178,7 +156,7 @@ def test_a_claimed_row_waits_for_its_lease_to_end(
 
 
 def test_failed_rows_come_back_sent_and_given_up_rows_never(
-    repos: tuple[Repository, Repository], engines: tuple[Engine, Engine], clock: Clock
+    repos: tuple[Repository, Repository], engines: tuple[Engine, Engine], clock: MovableClock
 ) -> None:
     first, second = repos
     failed, given_up, sent, held = enqueue(engines[0], 4)

@@ -8,7 +8,6 @@ import json
 import logging
 import re
 import threading
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -42,6 +41,7 @@ from flows.commands import (
     WorkerDeclines,
 )
 from flows.text import from_json, t
+from tests.clock import MovableClock
 from tests.integration.test_storage_repository import (
     NIK,
     SEALER,
@@ -63,45 +63,16 @@ NEXT_MONTH = date(2026, 4, 1)
 TOKEN_PATTERN = re.compile(r"^[A-Za-z0-9_-]{32}$")
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = T0
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += timedelta(**delta)
-
-
 # ---- fixtures ----------------------------------------------------------------------------------
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    url = (
-        f"sqlite:///{tmp_path / 'worker.sqlite3'}"
-        if request.param == "sqlite"
-        else str(request.getfixturevalue("postgres_url"))
-    )
-    upgrade_database(url)
-    return url
+@pytest.fixture
+def clock() -> MovableClock:
+    return MovableClock(T0)
 
 
 @pytest.fixture
-def engine(database_url: str) -> Iterator[Engine]:
-    engine = create_db_engine(database_url)
-    yield engine
-    engine.dispose()
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def repo(engine: Engine, clock: Clock) -> Repository:
+def repo(engine: Engine, clock: MovableClock) -> Repository:
     return Repository(engine, SEALER, clock=clock, admin_ids=frozenset({ADMIN}))
 
 
@@ -318,7 +289,7 @@ def test_the_sponsor_opening_their_own_link_does_not_bind_it(repo: Repository) -
     assert isinstance(worker_opens(repo, token), InvitationOpened)
 
 
-def test_invitation_expires(engine: Engine, clock: Clock) -> None:
+def test_invitation_expires(engine: Engine, clock: MovableClock) -> None:
     repo = Repository(engine, SEALER, clock=clock, invitation_ttl=timedelta(days=3))
     reference, token = sponsor_submits(repo)
     clock.advance(days=3, seconds=-1)
@@ -514,7 +485,9 @@ def test_worker_declines_and_is_erased(repo: Repository, engine: Engine) -> None
 # ---- correction requests and the admin queue ---------------------------------------------------
 
 
-def test_worker_asks_for_a_correction(repo: Repository, engine: Engine, clock: Clock) -> None:
+def test_worker_asks_for_a_correction(
+    repo: Repository, engine: Engine, clock: MovableClock
+) -> None:
     reference, token = sponsor_submits(repo)
     assert one(repo, WORKER, correction(reference, WORKER, "worker")) == Refused("not_allowed")
     worker_opens(repo, token)
@@ -854,7 +827,7 @@ def test_personal_data(repo: Repository, engine: Engine) -> None:
 # ---- outbox ------------------------------------------------------------------------------------
 
 
-def test_outbox_delivery_bookkeeping(repo: Repository, engine: Engine, clock: Clock) -> None:
+def test_outbox_delivery_bookkeeping(repo: Repository, engine: Engine, clock: MovableClock) -> None:
     reference = confirmed(repo)
     repo.remember_chat(SPONSOR, 5001)
     [item] = repo.claim_notifications()

@@ -25,7 +25,6 @@ from flows.context import Context, UserFacts
 from flows.effects import Apply, Effect, Message, Toast
 from flows.inputs import ChoicePicked, CommandIssued, ContactShared, Input, TextReceived
 from flows.session import Session
-from flows.text import Text
 
 PROGRAMME = load_programme(DEFAULT_PROGRAMME_FILE)
 WIB = ZoneInfo("Asia/Jakarta")
@@ -135,10 +134,6 @@ class Chat:
 
     def rendered(self, language: str = "id") -> str:
         return "\n".join(Renderer(language)(e.text) for e in self.sent if isinstance(e, Message))
-
-
-def key_of(text: Text) -> str:
-    return text.key
 
 
 def signed_up(chat: Chat | None = None) -> Chat:
