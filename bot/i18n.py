@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import html
+import re
 import string
 import tomllib
 from collections.abc import Mapping
@@ -70,10 +71,11 @@ class Renderer:
         return html.escape(str(value), quote=False)
 
 
-def _strip_tags(text: str) -> str:
-    import re
+_TAGS = re.compile(r"</?(b|i|u|s|code|pre)>")
 
-    return re.sub(r"</?(b|i|u|s|code|pre)>", "", text)
+
+def _strip_tags(text: str) -> str:
+    return _TAGS.sub("", text)
 
 
 def text_hash(rendered: str) -> str:

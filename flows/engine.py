@@ -7,6 +7,7 @@ handles commands and the questions asked on top of a flow.
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -17,7 +18,7 @@ from flows.effects import Apply, Button, Effect, ForgetUserMessage, Message, Toa
 from flows.inputs import ChoicePicked, ContactShared, Input, TextReceived, UnsupportedReceived
 from flows.session import Session
 from flows.steps import END, Accepted, AnswerKind, Check, Flow, Option, Rejected, Step
-from flows.text import Label, Text, t
+from flows.text import Text, t
 
 SUMMARY = "summary"  # the step id of a flow's summary; no flow table may use it
 PAGE_SIZE = 8
@@ -73,8 +74,6 @@ def matching_options(options: Sequence[Option], query: str) -> list[Option]:
 
 
 def _fold(text: str) -> str:
-    import unicodedata
-
     decomposed = unicodedata.normalize("NFKD", text.casefold())
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 
@@ -377,7 +376,3 @@ def settle(flow: Flow, session: Session, outcome: Outcome, ctx: Context) -> Turn
     ended = Session(seq=session.seq + 1, then=settled.start).touched(ctx.now)
     told = Message(settled.message, buttons=buttons, seq=ended.seq)
     return Turn(ended, (told, *settled.effects))
-
-
-def option_label(options: Sequence[Option], value: str) -> Label | None:
-    return next((option.label for option in options if option.value == value), None)
