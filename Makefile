@@ -3,13 +3,28 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint check-types check-imports unit webhook emulator db-upgrade clean
+# The pinned, hashed locks generated from pyproject.toml by `make lock`: the application's
+# (requirements.lock, what `pip install .` needs) and the developers' (with the dev extras).
+LOCK := requirements.lock
+DEV_LOCK := requirements-dev.lock
+# `make lock` keeps the pinned versions where it can; `make lock UPGRADE=--upgrade` moves them on.
+UPGRADE ?=
+COMPILE = $(BIN)/uv pip compile pyproject.toml --universal --python-version 3.11 --generate-hashes \
+	--custom-compile-command "make lock" --quiet $(UPGRADE)
 
-$(BIN)/.installed: pyproject.toml
+.PHONY: run test lint check-types check-imports unit webhook emulator db-upgrade lock clean
+
+$(BIN)/.installed: pyproject.toml $(DEV_LOCK)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --require-hashes -r $(DEV_LOCK)
+	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $@
+
+# Regenerate both locks after changing the dependencies in pyproject.toml (uv is a dev extra).
+lock: $(BIN)/.installed
+	$(COMPILE) --output-file $(LOCK)
+	$(COMPILE) --extra dev --constraint $(LOCK) --output-file $(DEV_LOCK)
 
 # With a BOT_TOKEN (environment or .env) the real bot; without one, the local playground.
 run: $(BIN)/.installed

@@ -9,12 +9,13 @@ import string
 import tomllib
 from collections.abc import Mapping
 from functools import cache
-from pathlib import Path
+from importlib.resources import files
+from importlib.resources.abc import Traversable
 from typing import Any
 
 from flows.text import Raw, Text
 
-LOCALES_DIR = Path(__file__).resolve().parents[1] / "locales"
+LOCALES_DIR: Traversable = files("locales")  # package data, in the wheel as in the source tree
 DEFAULT_LANGUAGE = "id"
 LANGUAGES = ("id", "en")
 THOUSANDS = {"id": ".", "en": ","}
@@ -31,9 +32,8 @@ def _flatten(table: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
 
 
 @cache
-def catalog(language: str, directory: Path = LOCALES_DIR) -> dict[str, str]:
-    with (directory / f"{language}.toml").open("rb") as file:
-        return _flatten(tomllib.load(file))
+def catalog(language: str, directory: Traversable = LOCALES_DIR) -> dict[str, str]:
+    return _flatten(tomllib.loads((directory / f"{language}.toml").read_text(encoding="utf-8")))
 
 
 def placeholders(template: str) -> set[str]:
@@ -43,7 +43,7 @@ def placeholders(template: str) -> set[str]:
 class Renderer:
     """Turns Text into HTML in one language; a key missing there falls back to Indonesian."""
 
-    def __init__(self, language: str | None, directory: Path = LOCALES_DIR) -> None:
+    def __init__(self, language: str | None, directory: Traversable = LOCALES_DIR) -> None:
         self.language = language if language in LANGUAGES else DEFAULT_LANGUAGE
         self._messages = catalog(self.language, directory)
         self._fallback = catalog(DEFAULT_LANGUAGE, directory)

@@ -7,8 +7,11 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
+# Shipped with the package (package data): found the same in the source tree and in a wheel.
 DEFAULT_PROGRAMME_FILE = Path(__file__).resolve().parent / "data" / "programme.toml"
+# What the bot writes (the SQLite databases, the development data key) goes under var/ in the
+# working directory: the repository's root for `make run`, wherever an installed `peduli` runs.
+VAR_DIR = Path("var")
 
 
 class Settings(BaseSettings):
@@ -33,7 +36,7 @@ class Settings(BaseSettings):
         default=None, description="Base64 key (32 bytes) sealing NIK, NIP and phone numbers."
     )
     data_key_file: Path = Field(
-        default=PROJECT_ROOT / "var" / "dev-data-key",
+        default=VAR_DIR / "dev-data-key",
         description="Where a development key is generated when DATA_KEY is unset.",
     )
     webhook_url: str | None = Field(default=None, description="Public HTTPS URL of the webhook.")

@@ -10,15 +10,16 @@ import json
 import tomllib
 from collections.abc import Iterable, Mapping
 from datetime import date
-from pathlib import Path
+from importlib.resources import files
+from importlib.resources.abc import Traversable
 from typing import Any, TextIO
 
 from flows.validators import NikCheck, check_nik, mask_nik
 
-LOCALE_FILE = Path(__file__).resolve().parents[2] / "locales" / "en.toml"
+LOCALE_FILE: Traversable = files("locales") / "en.toml"  # package data, as bot.i18n reads it
 
 
-def load_messages(path: Path | None = None) -> Mapping[str, Any]:
+def load_messages(path: Traversable | None = None) -> Mapping[str, Any]:
     """The `[nik]` table of the English locale file (default `LOCALE_FILE`); empty when the file
     is missing or broken, and each message then falls back to its code."""
     try:
