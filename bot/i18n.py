@@ -31,9 +31,20 @@ def _flatten(table: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
     return flat
 
 
-@cache
 def catalog(language: str, directory: Traversable = LOCALES_DIR) -> dict[str, str]:
-    return _flatten(tomllib.loads((directory / f"{language}.toml").read_text(encoding="utf-8")))
+    """The messages of one language, flattened to dotted keys; the shipped ones read once."""
+    if directory is LOCALES_DIR:
+        return _shipped(language)
+    return _load(directory / f"{language}.toml")
+
+
+@cache
+def _shipped(language: str) -> dict[str, str]:
+    return _load(LOCALES_DIR / f"{language}.toml")
+
+
+def _load(file: Traversable) -> dict[str, str]:
+    return _flatten(tomllib.loads(file.read_text(encoding="utf-8")))
 
 
 def placeholders(template: str) -> set[str]:
