@@ -48,7 +48,9 @@ BUILD_LEFTOVERS = shutil.ignore_patterns(
     ".env",
 )
 
-pytestmark = pytest.mark.slow
+# Slow (a build, a venv, a bot process); on a machine with a cold cache uv downloads the wheels,
+# which the module's first test pays for: hence more than pyproject's 120 s per test.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
 
 def uv(*arguments: str | Path, timeout: float = 300) -> subprocess.CompletedProcess[str]:
