@@ -115,14 +115,15 @@ def test_wheel_ships_every_data_file_of_its_packages(wheel: Path) -> None:
     with zipfile.ZipFile(wheel) as archive:
         names = set(archive.namelist())
     packages = sorted({n.split("/")[0] for n in names if "/" in n and ".dist-info" not in n})
-    assert {"bot", "flows", "locales"} <= set(packages), packages
+    ours = {p.parent.name for p in ROOT.glob("*/__init__.py")} - {"tests"}
+    assert {"bot", "flows", "locales"} <= ours <= set(packages), packages
     missing = [
         path.relative_to(ROOT).as_posix()
         for package in packages
         for path in (ROOT / package).rglob("*")
         if path.is_file()
         and "__pycache__" not in path.parts
-        and path.suffix != ".pyc"
+        and path.suffix not in (".pyc", ".md")  # a package's README is for readers of the source
         and path.relative_to(ROOT).as_posix() not in names
     ]
     assert missing == [], f"files of the packages left out of the wheel: {missing}"
