@@ -32,7 +32,7 @@ def admin() -> Chat:
         "PR-ABCDEF 23012345678 1 Desember 2026",
         "PR-ABCDEF 23012345678 1 December 2026",
         "PR-ABCDEF 23012345678 2026-12-01".translate(ARABIC_INDIC),
-        "PR-ABCDEF ２３０１２３４５６７８ ２０２６-１２-０１",
+        "ＰＲ-ＡＢＣＤＥＦ ２３０１２３４５６７８ ２０２６-１２-０１",  # full width
         "  PR-ABCDEF   23012345678   2026-12-01  ",
     ],
 )
@@ -54,6 +54,7 @@ def test_activation_reads_digits_of_any_script_and_any_date_form(argument: str) 
         "PR-ABCDEF -23012345678 2026-12-01",
         "PR-ABCDEF 2301_2345678 2026-12-01",
         "PR-ABCDEF 2301234567½ 2026-12-01",
+        "PR-ABCDEF 2301234567\u19da 2026-12-01",  # isdigit() is True, int() raises
         "PR-ABCDEF 23012345678 2026-13-01",
         "PR-ABCDEF 23012345678 besok",
         "PR-ABCDEF 23012345678 2026",
@@ -96,6 +97,7 @@ def test_resolve_with_a_superscript_digit_is_read_as_that_digit() -> None:
     [
         "act:resolve:",
         "act:resolve:½",
+        "act:resolve:\u19da",  # isdigit() is True, int() raises
         "act:resolve:-1",
         "act:resolve: 1",
         "act:resolve:1_0",
