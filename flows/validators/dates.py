@@ -85,9 +85,9 @@ def parse_date(raw: str) -> date | None:
             int(text[:4]), int(text[4:6]), int(text[6:])
         )
     if match := _D_MONTH_Y.fullmatch(text):
-        month = _month(match.group(2))
-        return None if month is None else _real(int(match.group(3)), month, int(match.group(1)))
+        named = _month(match.group(2))
+        return None if named is None else _real(int(match.group(3)), named, int(match.group(1)))
     if match := _MONTH_D_Y.fullmatch(text):
-        month = _month(match.group(1))
-        return None if month is None else _real(int(match.group(3)), month, int(match.group(2)))
+        named = _month(match.group(1))
+        return None if named is None else _real(int(match.group(3)), named, int(match.group(2)))
     return None
