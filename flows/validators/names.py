@@ -137,11 +137,13 @@ def _strip_invisible_edges(text: str) -> str:
 def check_free_text(raw: str, min_len: int = 2, max_len: int = 200) -> FreeTextCheck:
     """Addresses and other free text. Lengths count characters after normalisation.
 
-    Codes: "too_short", "too_long", "characters" (control characters; whitespace such as
+    Codes: "too_short" (also a text of invisible characters only: Hangul fillers, zero-width
+    spaces, braille blanks), "too_long", "characters" (control characters; whitespace such as
     newlines is collapsed to spaces first, so multi-line addresses are fine)."""
     value = normalize_text(raw)
     errors: list[str] = []
-    if len(value) < min_len:
+    blank = all(char.isspace() or is_invisible(char) for char in value)
+    if len(value) < min_len or blank:
         errors.append("too_short")
     if len(value) > max_len:
         errors.append("too_long")

@@ -85,6 +85,8 @@ def test_free_text() -> None:
         ("abc\x07", ("characters",)),
         ("abc\u202edef", ("characters",)),
         ("\x00", ("too_short", "characters")),
+        ("\u3164\u3164\u3164", ("too_short",)),  # Hangul fillers: nothing to read
+        ("\u2800 \u2800 \u200b\u200b", ("too_short",)),
     ],
 )
 def test_invalid_free_text(raw: str, errors: tuple[str, ...]) -> None:
