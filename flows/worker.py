@@ -37,8 +37,7 @@ from flows.steps import (
     table,
 )
 from flows.text import Raw, Text, t
-from flows.validators import parse_date
-from flows.validators._common import digits_of_length
+from flows.validators import ascii_digits, parse_date
 
 FLOW_ID = "worker"
 
@@ -87,8 +86,10 @@ def _parse_verify(raw: str, answers: Answers, ctx: Context) -> Check:
     guess at the NIK's ending and cost a try (making year-like guesses free would give 200 free
     guesses at the ending).
     """
-    last4 = digits_of_length(raw, 4)
-    if last4 is not None:
+    # Spaces may split the four digits ("00 01"); dashes, dots and slashes may not: "5-1-90" is a
+    # date with a two-digit year, asked again, not a guess at the ending.
+    last4 = ascii_digits("".join(raw.split()))
+    if last4 is not None and len(last4) == 4:
         if last4 == answers["nik_last4"]:
             return Accepted("ok")
         if last4 == answers["birth_date"][:4]:

@@ -54,7 +54,10 @@ def test_every_common_form_of_the_right_answer_verifies(answer: str) -> None:
     assert tries(chat) == 0
 
 
-@pytest.mark.parametrize("answer", ["1990", "hello", "kemarin", "31-02-1990", "05-1990", "12345"])
+@pytest.mark.parametrize(
+    "answer",
+    ["1990", "hello", "kemarin", "31-02-1990", "05-1990", "12345", "5-1-90", "05.01.90", "5/1/90"],
+)
 def test_what_is_not_a_date_nor_four_digits_costs_no_try(answer: str) -> None:
     chat = scripted_failures(opened())
     chat.type(answer)
