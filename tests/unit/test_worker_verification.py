@@ -8,8 +8,11 @@ birth year must not.
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from flows.commands import Applied, FailVerification
+from flows.validators import normalize_digits
 from tests.unit.flowkit import Chat
 from tests.unit.test_worker_and_rights_flows import DETAILS, opened
 
@@ -114,3 +117,20 @@ def test_every_part_of_the_birth_date_is_compared(answer: str) -> None:
     chat = scripted_failures(opened())
     chat.type(answer)
     assert tries(chat) == 1
+
+
+@given(st.text(max_size=40))
+@settings(max_examples=200, deadline=None)
+def test_any_answer_is_a_step_forward_a_try_or_a_question_again(answer: str) -> None:
+    """Never an exception; at most one try; a try only for an answer with 4 or more digits."""
+    chat = scripted_failures(opened())
+    chat.type(answer)
+    spent = tries(chat)
+    assert spent <= 1
+    if spent:
+        assert sum(char.isdecimal() for char in normalize_digits(answer)) >= 4
+        assert chat.message_keys() == ["worker.verify_wrong", "worker.ask_verify"]
+    elif chat.session.step == "verify":
+        assert chat.message_keys()[0] == "answer.rejected"
+    else:
+        assert chat.session.step == "review"
