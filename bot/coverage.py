@@ -4,7 +4,15 @@
 Columns (header row, any order, case-insensitive; comma or semicolon separated; UTF-8, an Excel
 BOM is fine): `reference` or `nik` (exactly one of them filled per row), `kpj` (the BPJS
 membership number, 8 to 16 digits, usually 11), `start_date` (YYYY-MM-DD, DD/MM/YYYY or
-DD-MM-YYYY).
+DD-MM-YYYY; any form flows.validators.parse_date reads). Digits of any script count as ASCII.
+
+The whole file is read before anything is written. A file that cannot be read as CSV is refused
+whole (CoverageFileError, exit status 2): a cell longer than the csv module's limit (128 KiB), a
+quote left open (the quoted cell would swallow the following lines: any cell holding a line break
+is taken as that, since no column can hold one), a quote in the middle of a quoted cell.
+An invalid row is reported with every problem it has. Every cell echoed in the report is made
+safe for a terminal: control characters (ANSI escapes, BEL, NUL, bidi overrides) are shown as
+escapes such as \\x1b and long values are cut.
 
 Every row ends in one of: activated (or "would activate" in a dry run), already active (the same
 KPJ number: a repeated import changes nothing and sends nothing), unmatched (no open sponsorship
@@ -22,21 +30,28 @@ import io
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Literal
 
 from bot.storage.repository import Repository, mask_kpj
 from flows.commands import ActivateCoverage, Applied, Refused
+from flows.validators import ascii_digits, parse_date
+from flows.validators._common import digits_of_length
 from flows.validators.masking import mask_nik
 
 REFERENCE_COLUMN = "reference"
 NIK_COLUMN = "nik"
 KPJ_COLUMN = "kpj"
 START_COLUMN = "start_date"
-DATE_FORMATS = ("%Y-%m-%d", "%d/%m/%Y", "%d-%m-%Y")
-_KPJ = re.compile(r"^[0-9]{8,16}$")
-_NIK_SEPARATORS = re.compile(r"[\s.\-]+")
+KPJ_DIGITS = (8, 16)
+NIK_DIGITS = 16
+#: A reference as the bot makes them ("PR-7K3QX9"), with room to spare.
+_REFERENCE = re.compile(r"[A-Z0-9][A-Z0-9-]{0,31}")
+#: How much of a cell the report shows.
+SHOWN_MAX = 40
+
+__all__ = ["CoverageFileError", "ImportReport", "import_coverage", "parse_date", "read_rows"]
 
 Result = Literal["activated", "already_active", "unmatched", "refused", "invalid"]
 
@@ -97,7 +112,7 @@ class ImportReport:
         return 1 if self.counts["invalid"] else 0
 
     def render(self, source: str) -> str:
-        heading = f"Coverage import of {source}"
+        heading = f"Coverage import of {shown(source, 200)}"
         if self.dry_run:
             heading += " (dry run: nothing was written)"
         activated = "would activate" if self.dry_run else "activated"
@@ -115,23 +130,36 @@ class ImportReport:
         return "\n".join(lines) + "\n"
 
 
-def parse_date(value: str) -> date | None:
-    text = value.strip()
-    for pattern in DATE_FORMATS:
-        try:
-            return datetime.strptime(text, pattern).date()
-        except ValueError:
-            continue
-    return None
+def shown(value: str, limit: int = SHOWN_MAX) -> str:
+    """`value` safe to print on a terminal: every character that is not printable (controls such
+    as ESC, BEL and NUL, format characters such as bidi overrides, line breaks) as an escape
+    ("\\x1b"), and at most `limit` characters of it followed by its length."""
+    safe = "".join(char if char.isprintable() else _escape(char) for char in value[:limit])
+    if len(value) > limit:
+        safe += f"... ({len(value)} characters)"
+    return safe
+
+
+def _escape(char: str) -> str:
+    code = ord(char)
+    if code < 0x100:
+        return f"\\x{code:02x}"
+    if code < 0x10000:
+        return f"\\u{code:04x}"
+    return f"\\U{code:08x}"
 
 
 def read_rows(text: str) -> Iterator[CoverageRow | RowProblem]:
-    """The file's lines as valid rows or "invalid" problems, in order; blank lines skipped."""
+    """The file's lines as valid rows or "invalid" problems, in order; blank lines skipped.
+
+    Raises CoverageFileError as soon as the text cannot be read as CSV (see the module
+    docstring): callers read every row before they write anything."""
     first_line = text.lstrip("\ufeff").split("\n", 1)[0]
     delimiter = ";" if first_line.count(";") > first_line.count(",") else ","
-    reader = csv.reader(io.StringIO(text.lstrip("\ufeff")), delimiter=delimiter)
+    reader = csv.reader(io.StringIO(text.lstrip("\ufeff")), delimiter=delimiter, strict=True)
+    rows = _records(reader)
     try:
-        header = next(reader)
+        _start, header = next(rows)
     except StopIteration:
         raise CoverageFileError("the file is empty") from None
     columns = {name.strip().lower(): index for index, name in enumerate(header)}
@@ -139,9 +167,8 @@ def read_rows(text: str) -> Iterator[CoverageRow | RowProblem]:
     if REFERENCE_COLUMN not in columns and NIK_COLUMN not in columns:
         missing.insert(0, f"{REFERENCE_COLUMN} or {NIK_COLUMN}")
     if missing:
-        raise CoverageFileError(f"missing column(s): {', '.join(missing)}")
-    for cells in reader:
-        line = reader.line_num
+        raise CoverageFileError(f"missing column(s): {', '.join(shown(m) for m in missing)}")
+    for line, cells in rows:
         if not any(cell.strip() for cell in cells):
             continue
         if len(cells) > len(header):
@@ -157,28 +184,66 @@ def read_rows(text: str) -> Iterator[CoverageRow | RowProblem]:
         )
 
 
+def _records(reader: Iterator[list[str]]) -> Iterator[tuple[int, list[str]]]:
+    """(first line, cells) of each record; CoverageFileError for what csv cannot read and for a
+    record over several lines (a quote left open swallows the lines after it)."""
+    line_num = 0
+    while True:
+        start = line_num + 1
+        try:
+            cells = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as error:
+            raise CoverageFileError(_csv_problem(start, error)) from None
+        line_num = reader.line_num  # type: ignore[attr-defined]
+        if any("\n" in cell or "\r" in cell for cell in cells):
+            raise CoverageFileError(
+                f"line {start}: a quoted cell runs over lines {start} to {line_num}"
+                " (a quote left open?); nothing was imported"
+            )
+        yield start, cells
+
+
+def _csv_problem(line: int, error: csv.Error) -> str:
+    message = str(error)
+    if "field larger than field limit" in message:
+        return (
+            f"line {line}: a cell is longer than {csv.field_size_limit()} characters"
+            " (not a BPJS result file?); nothing was imported"
+        )
+    if "unexpected end of data" in message:
+        return f"line {line}: a quote is never closed; nothing was imported"
+    return f"line {line}: not readable as CSV ({shown(message, 80)}); nothing was imported"
+
+
 def _row(
-    line: int, reference: str, nik_text: str, kpj: str, start_text: str
+    line: int, reference: str, nik_text: str, kpj_text: str, start_text: str
 ) -> CoverageRow | RowProblem:
+    """The row, or one problem naming everything wrong with it."""
+    reasons: list[str] = []
     nik: str | None = None
-    subject = reference.upper()
+    subject = shown(reference.upper())
+    if reference and not _REFERENCE.fullmatch(reference.upper()):
+        reasons.append("reference is not a reference code such as PR-7K3QX9")
     if nik_text:
-        nik = _NIK_SEPARATORS.sub("", nik_text)
-        if not (len(nik) == 16 and nik.isascii() and nik.isdigit()):
-            return RowProblem(line, "invalid", "", "nik must be 16 digits")
-        subject = subject or f"NIK {mask_nik(nik)}"
+        nik = digits_of_length(nik_text, NIK_DIGITS)
+        if nik is None:
+            reasons.append("nik must be 16 digits")
+        elif not reference:
+            subject = f"NIK {mask_nik(nik)}"
     if bool(reference) == bool(nik_text):
-        return RowProblem(line, "invalid", subject, "give either reference or nik, exactly one")
-    if not _KPJ.match(kpj):
-        return RowProblem(line, "invalid", subject, "kpj must be 8 to 16 digits")
+        reasons.append("give either reference or nik, exactly one")
+    kpj = ascii_digits(kpj_text)
+    if kpj is None or not KPJ_DIGITS[0] <= len(kpj) <= KPJ_DIGITS[1]:
+        reasons.append("kpj must be 8 to 16 digits")
     start = parse_date(start_text)
     if start is None:
-        return RowProblem(
-            line,
-            "invalid",
-            subject,
-            f"start_date {start_text!r} is not a date (YYYY-MM-DD, DD/MM/YYYY or DD-MM-YYYY)",
+        reasons.append(
+            f"start_date '{shown(start_text)}' is not a date (YYYY-MM-DD, DD/MM/YYYY or DD-MM-YYYY)"
         )
+    if reasons or kpj is None or start is None:
+        return RowProblem(line, "invalid", subject, "; ".join(reasons))
     return CoverageRow(line, reference.upper() or None, nik, kpj, start)
 
 
@@ -187,7 +252,8 @@ def import_coverage(repository: Repository, text: str, *, dry_run: bool = False)
     cannot be read at all."""
     report = ImportReport(dry_run=dry_run)
     done: dict[str, str] = {}  # reference -> KPJ activated by an earlier row of this file
-    for item in read_rows(text):
+    items = list(read_rows(text))  # the whole file is read before anything is written
+    for item in items:
         if isinstance(item, RowProblem):
             report.add("invalid", item)
             continue

@@ -7,7 +7,7 @@ Both are pure and return a Turn.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 
 from flows import engine, rights, signup, sponsorship, worker
 from flows.commands import (
@@ -38,6 +38,7 @@ from flows.inputs import ChoicePicked, CommandIssued, Input
 from flows.session import Session
 from flows.steps import Flow
 from flows.text import Text, t
+from flows.validators import ascii_digits, normalize_digits, parse_date, parse_int
 
 FLOWS: Mapping[str, Flow] = {
     signup.FLOW.id: signup.FLOW,
@@ -59,6 +60,8 @@ ACTION_FLOWS = {
     "correct": ("correction", "sponsor"),
     "wcorrect": ("correction", "worker"),
 }
+KPJ_DIGITS = (8, 16)  # a BPJS membership number, usually 11 digits
+REQUEST_ID_DIGITS = 9  # request ids are 32-bit integers in the database
 RESUME = "resume:continue"
 RESTART = "resume:restart"
 
@@ -252,9 +255,12 @@ def _action(session: Session, action: str, ctx: Context) -> Turn:
     if name == "reinvite" and argument:
         reissue = ReissueInvitation(ctx.user.user_id, argument)
         return Turn(session.with_(pending="reinvite"), (Apply(reissue, awaits_outcome=True),))
-    if name == "resolve" and ctx.user.is_admin and argument.isdigit():
+    if name == "resolve" and ctx.user.is_admin:
+        request_id = parse_int(argument, max_digits=REQUEST_ID_DIGITS)
+        if request_id is None:  # forged or mangled: not a number we could have sent
+            return Turn(session, (Toast(t("toast.stale")),))
         resolving = session.with_(pending="resolve")
-        command = ResolveRequest(ctx.user.user_id, int(argument), ctx.now)
+        command = ResolveRequest(ctx.user.user_id, request_id, ctx.now)
         return Turn(resolving, (Apply(command, awaits_outcome=True),))
     if name not in ACTION_FLOWS or not argument:
         return Turn(session, (Toast(t("toast.stale")),))
@@ -268,14 +274,16 @@ def _action(session: Session, action: str, ctx: Context) -> Turn:
 
 
 def _activate(session: Session, argument: str, ctx: Context) -> Turn:
-    """/aktifkan REFERENCE KPJ YYYY-MM-DD: one activation from the admin chat."""
-    parts = argument.split()
-    try:
-        reference, kpj, start_text = parts
-        start = date.fromisoformat(start_text)
-    except ValueError:
+    """/aktifkan REFERENCE KPJ DATE: one activation from the admin chat. Digits of any script
+    are read as ASCII; the date in any form validators.parse_date reads ("2026-12-01",
+    "01/12/2026", "1 Desember 2026")."""
+    parts = normalize_digits(argument).split()
+    if len(parts) < 3:
         return Turn(session, (Message(t("admin.activate_usage")),))
-    if not kpj.isdigit() or not 8 <= len(kpj) <= 16:
+    reference, kpj_text, start_text = parts[0], parts[1], " ".join(parts[2:])
+    kpj = ascii_digits(kpj_text)
+    start = parse_date(start_text)
+    if kpj is None or not KPJ_DIGITS[0] <= len(kpj) <= KPJ_DIGITS[1] or start is None:
         return Turn(session, (Message(t("admin.activate_usage")),))
     command = ActivateCoverage(reference.upper(), kpj, start, ctx.user.user_id)
     return Turn(session.with_(pending="activate"), (Apply(command, awaits_outcome=True),))

@@ -7,7 +7,6 @@ A wrong verification ends the turn with FailVerification; the third locks the li
 
 from __future__ import annotations
 
-import re
 from datetime import date
 
 from flows.answers import free_text
@@ -38,9 +37,9 @@ from flows.steps import (
     table,
 )
 from flows.text import Raw, Text, t
+from flows.validators import ascii_digits, parse_date
 
 FLOW_ID = "worker"
-_DIGITS = re.compile(r"\D")
 
 
 def answers_from(details: InvitationDetails, agency_name: str) -> dict[str, object]:
@@ -79,14 +78,27 @@ def _verify_prompt(answers: Answers, ctx: Context) -> Text:
 
 
 def _parse_verify(raw: str, answers: Answers, ctx: Context) -> Check:
-    """The birth date (DD-MM-YYYY) or the NIK's last 4 digits; a wrong one is a failed try."""
-    digits = _DIGITS.sub("", raw)
-    if len(digits) == 4:
-        return Accepted("ok" if digits == answers["nik_last4"] else "wrong")
-    if len(digits) == 8:
-        born = date.fromisoformat(answers["birth_date"])
-        return Accepted("ok" if digits == born.strftime("%d%m%Y") else "wrong")
-    return Rejected(t("worker.verify_format"))
+    """The birth date (any common form, see validators/dates.py) or the NIK's last 4 digits.
+
+    Only a well-formed answer that is wrong is a failed try. Anything that is not a date nor 4
+    digits ("kemarin", "31-02-1990") is asked again. So is the birth year alone ("1990"), when
+    it is the right year: the worker clearly meant their birth date. Any other 4 digits are a
+    guess at the NIK's ending and cost a try (making year-like guesses free would give 200 free
+    guesses at the ending).
+    """
+    # Spaces may split the four digits ("00 01"); dashes, dots and slashes may not: "5-1-90" is a
+    # date with a two-digit year, asked again, not a guess at the ending.
+    last4 = ascii_digits("".join(raw.split()))
+    if last4 is not None and len(last4) == 4:
+        if last4 == answers["nik_last4"]:
+            return Accepted("ok")
+        if last4 == answers["birth_date"][:4]:
+            return Rejected(t("worker.verify_year_only"))
+        return Accepted("wrong")
+    typed = parse_date(raw)
+    if typed is None:
+        return Rejected(t("worker.verify_format"))
+    return Accepted("ok" if typed == date.fromisoformat(answers["birth_date"]) else "wrong")
 
 
 def statement(answers: Answers) -> Text:

@@ -200,7 +200,8 @@ def _close(opened: _Open, length: int, entities: list[dict[str, Any]], stack: li
         entity["type"] = "expandable_blockquote" if expandable else "blockquote"
     elif name == "tg-time":
         unix = opened.attrs.get("unix", "0")
-        entity.update(type="date_time", unix_time=int(unix) if unix.isdigit() else 0)
+        digits = unix.isascii() and unix.isdigit()  # "²".isdigit() is True, int("²") raises
+        entity.update(type="date_time", unix_time=int(unix) if digits else 0)
         if opened.attrs.get("format"):
             entity["date_time_format"] = opened.attrs["format"]
     elif name == "code" and stack and stack[-1].name == "pre":

@@ -201,7 +201,8 @@ class BotApiEmulator:
         webhook_timeout: float = 10.0,
         webhook_hosts: Collection[str] = (),
     ) -> None:
-        if ":" not in token or not token.split(":", 1)[0].isdigit():
+        bot_id = token.split(":", 1)[0]
+        if ":" not in token or not (bot_id.isascii() and bot_id.isdigit()):
             raise ValueError("a bot token looks like '<bot id>:<secret>', e.g. '123456:TEST'")
         self.token = token
         self.schema = schema or BotApiSchema.load()

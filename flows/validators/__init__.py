@@ -5,6 +5,8 @@ locales/. No clock: callers pass `today`.
 """
 
 from flows.validators._common import Sex
+from flows.validators.dates import parse_date
+from flows.validators.digits import ascii_digits, normalize_digits, parse_int
 from flows.validators.masking import mask_nik, mask_nip, mask_phone
 from flows.validators.names import FreeTextCheck, NameCheck, check_free_text, check_person_name
 from flows.validators.nik import NIK_PROVINCE_CODES, NikCheck, check_nik
@@ -20,6 +22,7 @@ __all__ = [
     "NipKind",
     "PhoneCheck",
     "Sex",
+    "ascii_digits",
     "check_contact_phone",
     "check_free_text",
     "check_nik",
@@ -29,4 +32,7 @@ __all__ = [
     "mask_nik",
     "mask_nip",
     "mask_phone",
+    "normalize_digits",
+    "parse_date",
+    "parse_int",
 ]

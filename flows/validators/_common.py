@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from typing import Literal, TypeAlias
 
+from flows.validators.digits import normalize_digits
+
 Sex: TypeAlias = Literal["M", "F"]
 
 # Whitespace of any kind, dots, the ASCII hyphen-minus and the dashes people paste from documents
@@ -19,9 +21,9 @@ def strip_separators(raw: str) -> str:
 
 
 def digits_of_length(raw: str, length: int) -> str | None:
-    """The ASCII digits left after stripping separators, when there are exactly `length` of them
-    and nothing else; otherwise None."""
-    stripped = strip_separators(raw)
+    """The ASCII digits left after normalising digits of any script (digits.py) and stripping
+    separators, when there are exactly `length` of them and nothing else; otherwise None."""
+    stripped = strip_separators(normalize_digits(raw))
     if len(stripped) == length and _ASCII_DIGITS.fullmatch(stripped):
         return stripped
     return None

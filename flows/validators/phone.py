@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 import phonenumbers
 
+from flows.validators.digits import normalize_digits
+
 INDONESIA_COUNTRY_CODE = 62
 DEFAULT_REGION = "ID"
 _MOBILE_TYPES = frozenset(
@@ -14,7 +16,7 @@ _MOBILE_TYPES = frozenset(
 )
 # What people type around the digits: "+62 (812) 3456-7890", "0812.3456.7890", "0812/34567890".
 # Letters are refused: phonenumbers would read "0800-FLOWERS" or "... ext 12" as numbers.
-_ALLOWED = re.compile(r"[\d\s+().\-/\u2010-\u2015\u2212]*")
+_ALLOWED = re.compile(r"[0-9\s+().\-/\u2010-\u2015\u2212]*")
 _DIGITS_ONLY = re.compile(r"[1-9][0-9]*")
 
 
@@ -40,7 +42,7 @@ def check_phone(raw: str) -> PhoneCheck:
 
     Codes: "format" (not a phone number), "not_indonesian", "not_mobile".
     """
-    text = raw.strip()
+    text = normalize_digits(raw).strip()
     if not text or not _ALLOWED.fullmatch(text):
         return _failure("format")
     try:
@@ -67,7 +69,7 @@ def check_contact_phone(phone_number: str) -> PhoneCheck:
     not start with 0 are read as international, so a foreign number is not mistaken for a
     national Indonesian one.
     """
-    text = phone_number.strip()
+    text = normalize_digits(phone_number).strip()
     if _DIGITS_ONLY.fullmatch(text):
         text = "+" + text
     return check_phone(text)

@@ -91,3 +91,10 @@ def test_unknown_parse_mode() -> None:
     with pytest.raises(ApiError, match="unsupported parse_mode"):
         parse_text("x", "html5")
     assert parse_text("<b>x</b>", None) == ("<b>x</b>", [])
+
+
+@pytest.mark.parametrize("unix", ["²", "٣", "\u19da", "-1", ""])
+def test_a_time_that_is_not_ascii_digits_is_time_zero(unix: str) -> None:
+    """ "²".isdigit() is True and int("²") raises: the emulator must not answer with a 500."""
+    _text, entities = parse_html(f'<tg-time unix="{unix}">now</tg-time>')
+    assert entities[0]["type"] == "date_time" and entities[0]["unix_time"] == 0

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 
+import pytest
+
 from bot.emulator import BotApiEmulator, make_png
 from tests.emulator.conftest import TOKEN, RawClient
 
@@ -364,3 +366,9 @@ async def test_request_contact_keyboard_and_descriptions(
     assert emulator.description("description", "id") == "Bot Peduli"
     await client.ok("setChatMenuButton", menu_button={"type": "commands"})
     assert await client.ok("getChatMenuButton") == {"type": "commands"}
+
+
+@pytest.mark.parametrize("token", ["²:TEST", "٣:TEST", "-1:TEST", "TEST"])
+def test_a_token_whose_bot_id_is_not_ascii_digits_is_refused(token: str) -> None:
+    with pytest.raises(ValueError, match="bot token looks like"):
+        BotApiEmulator(token)
