@@ -63,6 +63,8 @@ async def test_an_unparsable_update_is_skipped_and_the_next_user_is_answered(
     bad = await emulator.inject_update(
         "message", message(private_chat(7301), 7301, SECRET_TEXT, date="kemarin sore")
     )
+    # Alone in its batch: only the offset of the next getUpdates can confirm it.
+    await emulator.wait_until(lambda: bool(handed_in(emulator, bad["update_id"])), 10, "handed")
     other = emulator.user(7302)
     assert "Pilih bahasa" in texts(await other.say("/start"))
 

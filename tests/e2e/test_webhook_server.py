@@ -227,3 +227,19 @@ async def test_webhook_refuses_an_update_whose_private_chat_is_not_the_senders(
     assert f"update {forged['update_id']} refused: the private chat is not the sender's" in {
         r.getMessage() for r in caplog.records
     }
+
+
+async def test_webhook_skips_an_update_of_a_kind_aiogram_does_not_know(
+    emulator: BotApiEmulator, server: WebhookServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """aiogram's dispatcher would warn with the whole update dumped; it never gets there."""
+    caplog.set_level(logging.DEBUG)
+    update = {"update_id": 434343, "future_kind": {"text": SECRET_TEXT}}
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(emulator.webhook_url, json=update, headers=HEADERS) as answer,
+    ):
+        assert answer.status == 200
+    skipped = [r.getMessage() for r in caplog.records if "skipped" in r.getMessage()]
+    assert skipped == ["update 434343 skipped: cannot be parsed (UpdateTypeLookupError)"]
+    assert "3205014501900001" not in caplog.text
