@@ -3,15 +3,20 @@ private chat is not its sender's (forged), one from a group. None stalls or fool
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from aiogram.utils.backoff import BackoffConfig
+from aiohttp import web
 
 from bot.emulator.models import ApiCall
 from bot.emulator.server import BotApiEmulator
+from bot.telegram_aiogram.runner import create_bot
+from bot.telegram_aiogram.updates import poll_updates
 from tests.e2e.harness import BotUnderTest, settings_for, sign_up, sqlite_url, texts
 
 SECRET_TEXT = "NIK saya 3205014501900001 rahasia-sekali"
@@ -131,3 +136,38 @@ async def test_a_private_chat_that_is_not_the_senders_is_refused_and_groups_are_
         refused
     )
     assert f"update {in_group['update_id']} ignored: not a private chat" in refused
+
+
+async def test_a_getupdates_answer_that_cannot_be_decoded_is_retried_and_not_logged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Not an update but the whole answer is broken (a proxy in between, say): polling backs off
+    and retries, and the log names the error type, not the answer (it may hold updates)."""
+    caplog.set_level(logging.DEBUG)
+    answers = [
+        {"ok": True, "result": {"not": "a list", "text": SECRET_TEXT}},
+        {"ok": True, "result": [{"update_id": 5, "message": message(private_chat(1), 1, "hai")}]},
+    ]
+
+    async def get_updates(request: web.Request) -> web.Response:
+        return web.json_response(answers.pop(0) if answers else {"ok": True, "result": []})
+
+    app = web.Application()
+    app.router.add_post("/bot{token}/getUpdates", get_updates)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    telegram_bot = create_bot("123456:TEST", f"http://127.0.0.1:{port}")
+    updates = poll_updates(telegram_bot, 0, BackoffConfig(0.01, 0.02, 1.5, 0.0))
+    try:
+        update = await asyncio.wait_for(anext(updates), 10)
+    finally:
+        await updates.aclose()
+        await telegram_bot.session.close()
+        await runner.cleanup()
+    assert update.update_id == 5 and answers == []
+    failures = [r.getMessage() for r in caplog.records if "getUpdates failed" in r.getMessage()]
+    assert failures == ["getUpdates failed (ClientDecodeError); retrying in 0.0 s"]
+    assert "3205014501900001" not in caplog.text and "not a list" not in caplog.text
