@@ -96,15 +96,22 @@ async def poll_updates(
             logger.info("getUpdates works again")
             backoff.reset()
             failed = False
+        unconfirmable = False
         for raw in batch:
             update_id = raw_update_id(raw)
             if update_id is not None:
                 # Confirmed by the next getUpdates, parsed or not: a bad update is not fetched
                 # again (it would be, for ever, and block every update after it).
                 request.offset = max(request.offset or 0, update_id + 1)
+            else:
+                unconfirmable = True
             update = parse_update(raw, bot)
             if update is not None:
                 yield update
+        if unconfirmable:
+            # No offset can confirm an update without an id: do not ask again at full speed.
+            logger.warning("getUpdates answered an update without an id; asking again later")
+            await backoff.asleep()
 
 
 class LenientDispatcher(Dispatcher):

@@ -138,14 +138,16 @@ async def test_a_private_chat_that_is_not_the_senders_is_refused_and_groups_are_
     assert f"update {in_group['update_id']} ignored: not a private chat" in refused
 
 
-async def test_a_getupdates_answer_that_cannot_be_decoded_is_retried_and_not_logged(
+async def test_a_getupdates_answer_that_cannot_be_used_is_retried_and_not_logged(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    """Not an update but the whole answer is broken (a proxy in between, say): polling backs off
-    and retries, and the log names the error type, not the answer (it may hold updates)."""
+    """Not an update but the whole answer is broken (a proxy in between, say), or an update has
+    no id (no offset can confirm it): polling backs off and asks again, and the log names the
+    error type, not the answer (it may hold updates)."""
     caplog.set_level(logging.DEBUG)
     answers = [
         {"ok": True, "result": {"not": "a list", "text": SECRET_TEXT}},
+        {"ok": True, "result": [{"message": message(private_chat(1), 1, SECRET_TEXT)}]},
         {"ok": True, "result": [{"update_id": 5, "message": message(private_chat(1), 1, "hai")}]},
     ]
 
@@ -170,4 +172,8 @@ async def test_a_getupdates_answer_that_cannot_be_decoded_is_retried_and_not_log
     assert update.update_id == 5 and answers == []
     failures = [r.getMessage() for r in caplog.records if "getUpdates failed" in r.getMessage()]
     assert failures == ["getUpdates failed (ClientDecodeError); retrying in 0.0 s"]
+    assert [r.getMessage() for r in caplog.records if "without an id" in r.getMessage()] == [
+        "update without an id skipped: cannot be parsed (ValidationError)",
+        "getUpdates answered an update without an id; asking again later",
+    ]
     assert "3205014501900001" not in caplog.text and "not a list" not in caplog.text
