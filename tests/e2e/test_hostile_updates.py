@@ -17,7 +17,7 @@ from bot.emulator.models import ApiCall
 from bot.emulator.server import BotApiEmulator
 from bot.telegram_aiogram.runner import create_bot
 from bot.telegram_aiogram.updates import poll_updates
-from tests.e2e.harness import BotUnderTest, settings_for, sign_up, sqlite_url, texts
+from tests.e2e.harness import BotUnderTest, settings_for, sqlite_url, texts
 
 SECRET_TEXT = "NIK saya 3205014501900001 rahasia-sekali"
 
@@ -94,13 +94,13 @@ async def test_a_private_chat_that_is_not_the_senders_is_refused_and_groups_are_
     emulator: BotApiEmulator, bot: BotUnderTest, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO)
-    victim = emulator.user(7101, phone_number="+6281234567890")
-    await sign_up(victim)  # now at "Apa pekerjaan", with the job buttons
-    job_button = next(data for row in victim.inline_buttons() for _, data in row)
+    victim = emulator.user(7101)
+    assert "Pilih bahasa" in texts(await victim.say("/start"))
+    language_button = next(data for row in victim.inline_buttons() for _, data in row)
     sent_before = len(emulator.calls)
 
-    # An attacker (chat 7201) posing as the victim: /batal would end the victim's draft, a
-    # press would pick a job for them; each answer would land in the attacker's chat.
+    # An attacker (chat 7201) posing as the victim: /batal would end the victim's sign-up, a
+    # press would pick their language; each answer would land in the attacker's chat.
     forged_text = await emulator.inject_update(
         "message", message(private_chat(7201), 7101, "/batal")
     )
@@ -111,15 +111,15 @@ async def test_a_private_chat_that_is_not_the_senders_is_refused_and_groups_are_
             "from": person(7101),
             "message": message(private_chat(7201), 0, "x") | {"from": person(emulator.bot_id)},
             "chat_instance": "1",
-            "data": job_button,
+            "data": language_button,
         },
     )
     group = {"id": -1001234, "type": "supergroup", "title": "Grup"}
     in_group = await emulator.inject_update("message", message(group, 7101, "/batal"))
 
-    # The victim's own next press is handled as if nothing had come in between: the forged
-    # updates changed nothing that was stored.
-    assert "Ketik nama lengkap pekerja" in texts(await victim.choose("Asisten rumah tangga"))
+    # The victim's own press is handled as if nothing had come in between: the forged updates
+    # changed nothing that was stored.
+    assert "Ketik NIP" in texts(await victim.choose("🇮🇩 Bahasa Indonesia"))
     calls = emulator.calls[sent_before:]
     assert {c.params.get("chat_id") for c in calls if "chat_id" in c.params} <= {7101}
     assert not [

@@ -19,7 +19,7 @@ from bot.app import WebhookServer, serve_webhook
 from bot.cli import main
 from bot.emulator.server import BotApiEmulator
 from bot.settings import Settings
-from tests.e2e.harness import NOW, TOKEN, settings_for, sign_up, sqlite_url, texts
+from tests.e2e.harness import NOW, TOKEN, settings_for, sqlite_url, texts
 from tests.e2e.test_hostile_updates import SECRET_TEXT, message, private_chat
 from tests.e2e.test_processes import ROOT, free_port
 
@@ -215,13 +215,13 @@ async def test_webhook_refuses_an_update_whose_private_chat_is_not_the_senders(
     emulator: BotApiEmulator, server: WebhookServer, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO)
-    victim = emulator.user(7101, phone_number="+6281234567890")
-    await sign_up(victim)
+    victim = emulator.user(7101)
+    assert "Pilih bahasa" in texts(await victim.say("/start"))
     sent_before = len(emulator.calls)
     forged = await emulator.inject_update("message", message(private_chat(7201), 7101, "/batal"))
     # With the right secret (the attacker knows the address, maybe not the secret: here the
-    # worst case), the forged update is still refused, and the victim's draft is untouched.
-    assert "Ketik nama lengkap pekerja" in texts(await victim.choose("Asisten rumah tangga"))
+    # worst case), the forged update is still refused, and the victim's sign-up is untouched.
+    assert "Ketik NIP" in texts(await victim.choose("🇮🇩 Bahasa Indonesia"))
     calls = emulator.calls[sent_before:]
     assert {c.params.get("chat_id") for c in calls if "chat_id" in c.params} <= {7101}
     assert f"update {forged['update_id']} refused: the private chat is not the sender's" in {
