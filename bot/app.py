@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -185,10 +186,41 @@ class WebhookServer:
         await self.built.aclose()
 
 
+#: Telegram's rule for setWebhook's secret_token.
+WEBHOOK_SECRET_FORM = re.compile(r"[A-Za-z0-9_-]{1,256}")
+
+
+def webhook_secret_problem(secret: str | None, *, insecure_no_secret: bool = False) -> str | None:
+    """Why the webhook must not start with this secret, or None. Never quotes the secret."""
+    if not secret:
+        if insecure_no_secret:
+            return None
+        return (
+            "WEBHOOK_SECRET is not set. Without it anyone who finds the webhook address can send\n"
+            "updates as any user, admins included. Put a random secret in .env, for example the\n"
+            "output of:  python -c 'import secrets; print(secrets.token_urlsafe(32))'\n"
+            "    WEBHOOK_SECRET=...\n"
+            "and run this command again.\n"
+            "(For a local test only, without any protection: peduli webhook --insecure-no-secret)"
+        )
+    if not WEBHOOK_SECRET_FORM.fullmatch(secret):
+        return (
+            f"WEBHOOK_SECRET is not valid ({len(secret)} characters): Telegram accepts 1 to 256\n"
+            "characters of A-Z, a-z, 0-9, _ and - only. Make a new one, for example with:\n"
+            "    python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+        )
+    return None
+
+
 async def serve_webhook(
-    settings: Settings, *, clock: Callable[[], datetime] | None = None
+    settings: Settings,
+    *,
+    clock: Callable[[], datetime] | None = None,
+    insecure_no_secret: bool = False,
 ) -> WebhookServer:
-    """Listen on WEBHOOK_LISTEN and register WEBHOOK_URL (+ the webhook path) with Telegram."""
+    """Listen on WEBHOOK_LISTEN and register WEBHOOK_URL (+ the webhook path) with Telegram.
+
+    Refuses (ValueError) without a valid WEBHOOK_SECRET unless `insecure_no_secret`."""
     from aiohttp import web
 
     from bot.telegram_aiogram.runner import (
@@ -200,9 +232,19 @@ async def serve_webhook(
     )
 
     assert settings.bot_token and settings.webhook_url
+    problem = webhook_secret_problem(settings.webhook_secret, insecure_no_secret=insecure_no_secret)
+    if problem is not None:
+        raise ValueError(problem)
+    secret = settings.webhook_secret or None
+    if secret is None:
+        logger.warning(
+            "INSECURE: the webhook runs WITHOUT a secret token (--insecure-no-secret). Anyone who "
+            "can reach %s can send updates as any user, admins included. Local tests only.",
+            settings.webhook_listen,
+        )
     built = await asyncio.to_thread(build_service, settings, clock=clock)
     bot = create_bot(settings.bot_token, settings.telegram_api_url)
-    app = webhook_application(built.service, bot, settings.webhook_secret)
+    app = webhook_application(built.service, bot, secret)
     host, _, port = settings.webhook_listen.rpartition(":")
     runner = web.AppRunner(app)
     await runner.setup()
@@ -210,21 +252,21 @@ async def serve_webhook(
     url = settings.webhook_url.rstrip("/")
     if not url.endswith(WEBHOOK_PATH):
         url += WEBHOOK_PATH
-    await register_webhook(built.service, bot, url, settings.webhook_secret)
+    await register_webhook(built.service, bot, url, secret)
     outbox = asyncio.create_task(outbox_dispatcher(built.service, bot).run())
     logger.info("webhook server listening on %s", settings.webhook_listen)
     return WebhookServer(runner, built, bot, outbox)
 
 
-async def _webhook(settings: Settings) -> None:
-    server = await serve_webhook(settings)
+async def _webhook(settings: Settings, insecure_no_secret: bool) -> None:
+    server = await serve_webhook(settings, insecure_no_secret=insecure_no_secret)
     try:
         await asyncio.Event().wait()
     finally:
         await server.stop()
 
 
-def run_webhook() -> int:
+def run_webhook(*, insecure_no_secret: bool = False) -> int:
     settings = Settings()
     configure_logging(settings.log_level)
     token = _require_token(settings)
@@ -235,5 +277,9 @@ def run_webhook() -> int:
             "WEBHOOK_URL is not set: the public HTTPS address Telegram posts to.", file=sys.stderr
         )
         return 2
-    asyncio.run(_webhook(settings))
+    problem = webhook_secret_problem(settings.webhook_secret, insecure_no_secret=insecure_no_secret)
+    if problem is not None:
+        print(problem, file=sys.stderr)
+        return 2
+    asyncio.run(_webhook(settings, insecure_no_secret))
     return 0

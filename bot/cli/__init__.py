@@ -11,7 +11,14 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="peduli", description="1 ASN 1 Pekerja Rentan bot")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("run", help="run the bot with long polling")
-    commands.add_parser("webhook", help="run the webhook server (WEBHOOK_URL, WEBHOOK_SECRET)")
+    webhook = commands.add_parser(
+        "webhook", help="run the webhook server (WEBHOOK_URL, WEBHOOK_SECRET)"
+    )
+    webhook.add_argument(
+        "--insecure-no-secret",
+        action="store_true",
+        help="run without WEBHOOK_SECRET (local tests only: anyone can then send updates)",
+    )
     db = commands.add_parser("db", help="database maintenance")
     db_commands = db.add_subparsers(dest="db_command", required=True)
     db_commands.add_parser("upgrade", help="apply the Alembic migrations")
@@ -65,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "webhook":
         from bot.app import run_webhook
 
-        return run_webhook()
+        return run_webhook(insecure_no_secret=args.insecure_no_secret)
     return 2
 
 

@@ -470,6 +470,12 @@ class BotApiEmulator:
             self._redeliveries.append(update)
         self._changed.notify()
 
+    async def inject_update(self, kind: str, payload: dict[str, Any]) -> dict[str, Any]:
+        """Queue an update with ``payload`` exactly as given under ``kind`` ("message", ...):
+        one Telegram would never send (forged ids, wrong types). The emulator only assigns the
+        update_id. Tests use it to prove the bot survives such updates without acting on them."""
+        return self._queue_update(kind, copy.deepcopy(payload), None)
+
     async def wait_until(
         self,
         predicate: Callable[[], bool],

@@ -12,6 +12,7 @@ from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError, Teleg
 from aiogram.types import (
     BufferedInputFile,
     CallbackQuery,
+    Chat,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     KeyboardButton,
@@ -19,6 +20,7 @@ from aiogram.types import (
     Message,
     ReplyKeyboardMarkup,
     ReplyKeyboardRemove,
+    User,
 )
 
 from bot.service import Incoming
@@ -80,9 +82,30 @@ def callback_input(callback: CallbackQuery) -> Input:
     return ChoicePicked(seq=seq, value=value, message_id=message_id)
 
 
+def is_private_chat(update_id: int, chat: Chat) -> bool:
+    """The bot works in private chats only: a group, supergroup or channel update is ignored
+    (the bot never answers there, so nothing a member types in a group reaches a flow)."""
+    if chat.type == "private":
+        return True
+    logger.info("update %s ignored: not a private chat", update_id)
+    return False
+
+
+def is_forged(update_id: int, chat: Chat, sender: User) -> bool:
+    """In a private chat the chat id is the user id. An update saying otherwise did not come
+    from Telegram (a forged webhook POST): acting on it would answer one person's chat as
+    another person, admins included. Logged without content."""
+    if chat.id == sender.id:
+        return False
+    logger.warning("update %s refused: the private chat is not the sender's", update_id)
+    return True
+
+
 def incoming_message(update_id: int, message: Message) -> Incoming | None:
-    if message.chat.type != "private" or message.from_user is None:
-        return None  # the bot works in private chats only
+    if not is_private_chat(update_id, message.chat) or message.from_user is None:
+        return None
+    if is_forged(update_id, message.chat, message.from_user):
+        return None
     return Incoming(
         update_id=update_id,
         user_id=message.from_user.id,
@@ -93,7 +116,9 @@ def incoming_message(update_id: int, message: Message) -> Incoming | None:
 
 def incoming_callback(update_id: int, callback: CallbackQuery) -> Incoming | None:
     message = callback.message
-    if message is None or message.chat.type != "private":
+    if message is None or not is_private_chat(update_id, message.chat):
+        return None
+    if is_forged(update_id, message.chat, callback.from_user):
         return None
     label, html = None, None
     if isinstance(message, Message):
@@ -113,6 +138,15 @@ def incoming_callback(update_id: int, callback: CallbackQuery) -> Incoming | Non
         pressed_label=label,
         pressed_message_html=html,
     )
+
+
+def should_answer_unhandled(callback: CallbackQuery) -> bool:
+    """A press the service does not handle (inline message, group) is still answered, so the
+    button stops spinning; a forged one is not: its query id never came from Telegram."""
+    message = callback.message
+    if message is None or message.chat.type != "private":
+        return True
+    return message.chat.id == callback.from_user.id
 
 
 def reply_markup(

@@ -12,13 +12,19 @@ from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.types import BotCommand, BotCommandScopeAllPrivateChats, CallbackQuery, Message, Update
-from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_application
+from aiogram.webhook.aiohttp_server import setup_application
 from aiohttp import web
 
 from bot.i18n import LANGUAGES, Renderer
 from bot.outbox import OutboxDispatcher
 from bot.service import ConversationService
-from bot.telegram_aiogram.adapter import AiogramTransport, incoming_callback, incoming_message
+from bot.telegram_aiogram.adapter import (
+    AiogramTransport,
+    incoming_callback,
+    incoming_message,
+    should_answer_unhandled,
+)
+from bot.telegram_aiogram.updates import LenientDispatcher, WebhookHandler
 from flows.text import t
 
 logger = logging.getLogger(__name__)
@@ -34,7 +40,8 @@ def create_bot(token: str, api_url: str) -> Bot:
 
 
 def create_dispatcher(service: ConversationService) -> Dispatcher:
-    dispatcher = Dispatcher()
+    """Its polling skips an update that does not parse instead of stalling (see .updates)."""
+    dispatcher = LenientDispatcher()
 
     @dispatcher.message()
     async def on_message(message: Message, bot: Bot, event_update: Update) -> None:
@@ -47,7 +54,7 @@ def create_dispatcher(service: ConversationService) -> Dispatcher:
         incoming = incoming_callback(event_update.update_id, callback)
         if incoming is not None:
             await service.handle(incoming, AiogramTransport(bot))
-        else:
+        elif should_answer_unhandled(callback):
             await callback.answer()
 
     return dispatcher
@@ -96,10 +103,11 @@ def outbox_dispatcher(service: ConversationService, bot: Bot) -> OutboxDispatche
 def webhook_application(
     service: ConversationService, bot: Bot, secret: str | None, path: str = WEBHOOK_PATH
 ) -> web.Application:
-    """An aiohttp app receiving updates; a request without the right secret token gets 401."""
+    """An aiohttp app receiving updates; a request without the right secret token gets 401
+    (with `secret` None, every request is taken: `peduli webhook --insecure-no-secret` only)."""
     dispatcher = create_dispatcher(service)
     app = web.Application()
-    SimpleRequestHandler(dispatcher=dispatcher, bot=bot, secret_token=secret).register(app, path)
+    WebhookHandler(dispatcher=dispatcher, bot=bot, secret_token=secret).register(app, path)
     setup_application(app, dispatcher, bot=bot)
     return app
 
