@@ -130,8 +130,9 @@ def read_recorded(connection: Connection) -> Recorded | None:
 
 
 def _samples(connection: Connection) -> list[str]:
-    """One sealed token from each table that holds some (the oldest row)."""
-    queries = [
+    """One sealed token from each table that holds some (its oldest row): from the lasting
+    tables, or, when they hold none, from the outbox and the conversations in progress."""
+    lasting = [
         select(SPONSORS.c.nip_sealed).order_by(SPONSORS.c.id),
         select(SPONSORSHIPS.c.nik_sealed)
         .where(SPONSORSHIPS.c.nik_sealed.is_not(None))
@@ -139,13 +140,18 @@ def _samples(connection: Connection) -> list[str]:
         select(REQUESTS.c.details_sealed)
         .where(REQUESTS.c.details_sealed.is_not(None))
         .order_by(REQUESTS.c.id),
+    ]
+    passing = [
         select(OUTBOX.c.message).order_by(OUTBOX.c.id),
         select(SESSIONS.c.document)
         .where(SESSIONS.c.document.not_like("{%"))
         .order_by(SESSIONS.c.user_id),
     ]
-    found = (connection.scalar(query.limit(1)) for query in queries)
-    return [token for token in found if token is not None]
+    for queries in (lasting, passing):
+        found = [connection.scalar(query.limit(1)) for query in queries]
+        if tokens := [token for token in found if token is not None]:
+            return tokens
+    return []
 
 
 def _opens(sealer: Sealer, tokens: list[str]) -> bool:
@@ -466,8 +472,9 @@ def _rotate_sponsorships(
         values: dict[str, Any] = {}
         nik, nik_sealed = _reseal(sealer, row.nik_sealed, where, "sponsorships.nik_sealed", report)
         for column in ("worker_phone_sealed", "kpj_sealed"):
-            _, token = _reseal(sealer, row[column], where, f"sponsorships.{column}", report)
-            if token != row[column]:
+            stored = row._mapping[column]
+            _, token = _reseal(sealer, stored, where, f"sponsorships.{column}", report)
+            if token != stored:
                 values[column] = token
         if nik_sealed != row.nik_sealed:
             values["nik_sealed"] = nik_sealed
