@@ -227,7 +227,7 @@ def test_new_key_with_the_old_one_beside_it_asks_for_the_rotation(
     database_url: str, engine: Engine, tmp_path: Path
 ) -> None:
     verified_sealer(make_settings(database_url, tmp_path, KEY_A), engine)
-    with pytest.raises(KeyCheckError, match="run `peduli keys rotate`"):
+    with pytest.raises(KeyCheckError, match="still sealed with DATA_KEY_OLD"):
         verified_sealer(make_settings(database_url, tmp_path, KEY_B, old=KEY_A), engine)
     with pytest.raises(KeyCheckError, match="same key"):
         verified_sealer(make_settings(database_url, tmp_path, KEY_A, old=KEY_A), engine)
