@@ -12,6 +12,7 @@ import subprocess
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -36,10 +37,9 @@ from bot.storage.state import SqlSessionStore
 from bot.transport import Outgoing
 from flows.commands import Applied, Refused
 from flows.text import to_json
-from tests.integration.test_storage_repository import register, submit
+from tests.integration.test_storage_repository import NIK, register, submit
 from tests.integration.test_storage_worker import (
     KPJ,
-    NIK,
     SPONSOR,
     WORKER,
     activate,
@@ -76,7 +76,7 @@ def make_settings(
     tmp_path: Path,
     key: bytes | None,
     old: bytes | None = None,
-    **changes: object,
+    **changes: Any,
 ) -> Settings:
     return Settings(  # type: ignore[call-arg]
         _env_file=None,
@@ -496,10 +496,14 @@ def test_rotation_through_the_command_reseals_redis_sessions(
 
     from bot.cli.keys import rotate_command
 
-    shared = {"redis_url": redis_url, "redis_prefix": redis_prefix, "bot_token": "123456:TEST"}
+    shared: dict[str, Any] = {
+        "redis_url": redis_url,
+        "redis_prefix": redis_prefix,
+        "bot_token": "123456:TEST",
+    }
     settings_a = make_settings(database_url, tmp_path, KEY_A, **shared)
     asyncio.run(save_session(settings_a))  # the bot's own Redis keys, as production has them
-    client = redis.Redis.from_url(redis_url)
+    client: Any = redis.Redis.from_url(redis_url)
     try:
         [name] = list(client.scan_iter(match=f"{redis_prefix}*session:*"))
         ttl = client.ttl(name)

@@ -9,6 +9,7 @@ import os
 import stat
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -69,7 +70,7 @@ def test_an_existing_readable_database_is_warned_about_and_left_as_it_is(
     assert not caplog.records
 
 
-def settings(tmp_path: Path, key_dir: str, database_dir: str, **changes: object) -> Settings:
+def settings(tmp_path: Path, key_dir: str, database_dir: str, **changes: Any) -> Settings:
     return Settings(  # type: ignore[call-arg]
         _env_file=None,
         database_url=f"sqlite:///{tmp_path / database_dir / 'peduli.sqlite3'}",
