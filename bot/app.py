@@ -98,9 +98,9 @@ def build_service(
     return Built(service, state, programme, engine)
 
 
-def _key_refused(error: DataKeyError) -> int:
+def _key_refused(error: DataKeyError, hint: str = "") -> int:
     """A data key that does not fit: the message (what to do) on stderr, no traceback."""
-    print(f"peduli: {error}", file=sys.stderr)
+    print(f"peduli: {error}{hint}", file=sys.stderr)
     return 2
 
 
@@ -185,7 +185,9 @@ def run_playground(port: int = 8081) -> int:
         with contextlib.suppress(KeyboardInterrupt):
             asyncio.run(_playground(settings, port))
     except DataKeyError as error:
-        return _key_refused(error)
+        shown = settings.playground_database_url
+        hint = f"\nThe playground holds test data only: deleting {shown} starts it afresh."
+        return _key_refused(error, hint)
     return 0
 
 

@@ -23,7 +23,7 @@ from sqlalchemy import Engine
 
 from bot.security.crypto import DataKeyError, Sealer, key_id_for
 from bot.settings import Settings
-from bot.storage.db import create_db_engine, head_revision, immediate
+from bot.storage.db import create_db_engine, head_revision
 from bot.storage.keys import (
     RotationReport,
     inspect_keys,
@@ -56,7 +56,7 @@ def check(
         if _not_migrated(engine, err):
             return 2
         try:
-            with immediate(engine).begin() as connection:
+            with engine.connect() as connection:  # reads only
                 state = inspect_keys(settings, connection)
         except DataKeyError as error:
             print(f"peduli: {error}", file=err)
