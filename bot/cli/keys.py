@@ -72,7 +72,7 @@ def check(
         if state.old_key is not None:
             print(
                 f"DATA_KEY_OLD (key {key_id_for(state.old_key)}) is set: remove it once"
-                " `peduli keys rotate` has run and nothing sealed with it remains (backups!).",
+                " `peduli keys rotate` has run; keep it with the backups made before.",
                 file=out,
             )
         return 0

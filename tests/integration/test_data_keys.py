@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -571,3 +572,55 @@ def test_an_outbox_row_no_key_opens_is_given_up_not_retried(engine: Engine) -> N
     assert rows["damaged"].gave_up_at is not None
     now[0] = datetime(2026, 3, 11, tzinfo=UTC)  # long after any lease
     assert repo.claim_notifications() == []
+
+
+# ---- a conversation no key opens -----------------------------------------------------------------
+
+
+@SQLITE_ONLY
+@pytest.mark.parametrize("store", ["sql", "redis"])
+async def test_a_conversation_no_key_opens_starts_afresh_instead_of_failing_every_turn(
+    store: str,
+    database_url: str,
+    engine: Engine,
+    tmp_path: Path,
+    request: pytest.FixtureRequest,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from bot.service import Incoming
+    from flows.inputs import CommandIssued
+    from tests.e2e.harness import NOW
+    from tests.integration.test_service_shared_redis import RecordingTransport
+
+    changes: dict[str, Any] = {"bot_token": "123456:TEST"}
+    if store == "redis":
+        changes |= {
+            "redis_url": request.getfixturevalue("redis_url"),
+            "redis_prefix": request.getfixturevalue("redis_prefix"),
+        }
+    built = build_service(
+        make_settings(database_url, tmp_path, KEY_A, **changes), clock=lambda: NOW
+    )
+    try:
+        stranger = {"flow": "sponsorship", "step": "nik", "answers": {}}
+        # A document sealed under a key the bot no longer has (the store seals with its own).
+        built.state.sessions._sealer = sealer_for(KEY_C)  # type: ignore[attr-defined]
+        await built.state.sessions.save(7, stranger)
+        built.state.sessions._sealer = sealer_for(KEY_A)  # type: ignore[attr-defined]
+        with caplog.at_level(logging.WARNING):
+            assert await built.state.sessions.load(7) is None
+        assert "cannot be opened with the data key" in caplog.text
+        transport = RecordingTransport()
+        caplog.clear()
+        with caplog.at_level(logging.ERROR):
+            await built.service.handle(Incoming(1, 7, 7, CommandIssued("batal")), transport)
+        assert not caplog.records  # no "update failed", no apology
+        assert transport.sent
+        assert await built.state.sessions.load(7) is not None  # saved again, under the key
+    finally:
+        if store == "redis":
+            client: Any = built.state.sessions.client  # type: ignore[attr-defined]
+            prefix = request.getfixturevalue("redis_prefix")
+            async for key in client.scan_iter(match=f"{prefix}*"):
+                await client.delete(key)
+        await built.aclose()
