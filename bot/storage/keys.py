@@ -277,14 +277,12 @@ def _record_first(connection: Connection, key: bytes) -> None:
         )
 
 
-def verified_sealer(
-    settings: KeySettingsWithDatabase, engine: Engine, *, record: bool = True
-) -> Sealer:
+def verified_sealer(settings: KeySettingsWithDatabase, engine: Engine) -> Sealer:
     """The Sealer of the configured keys, once they are proved to be the database's (see the
     module docstring); records the key in a database that has none. KeyCheckError otherwise."""
     with immediate(engine).begin() as connection:
         state = inspect_keys(settings, connection)
-        if state.to_record and record:
+        if state.to_record:
             _record_first(connection, state.key)
             logger.info("recorded the data key %s for this database", key_id_for(state.key))
     if not settings.data_key:
@@ -311,13 +309,17 @@ def warn_dev_key_placement(settings: KeySettingsWithDatabase) -> bool:
     if not (next_to_database or real_bot):
         return False
     logger.warning(
-        "the development data key %s guards %s%s: whoever copies %s can read the NIK, NIP and"
-        " phone numbers. Set DATA_KEY (kept outside the data directory); to move the data to it,"
-        " set DATA_KEY_OLD to the development key and run `peduli keys rotate`.",
+        "the development data key %s guards %s%s. Set DATA_KEY (kept away from the data and"
+        " their backups); to move the data to it, set DATA_KEY_OLD to the development key and"
+        " run `peduli keys rotate`.",
         settings.data_key_file,
         "the data of a real bot" if real_bot else "the database",
-        " and sits in the same directory as the database" if next_to_database else "",
-        key_dir,
+        (
+            " and sits in the same directory as the database: one copy of that directory"
+            " reads every NIK, NIP and phone number"
+            if next_to_database
+            else ""
+        ),
     )
     return True
 
