@@ -6,8 +6,9 @@ cannot be used (not migrated).
 
 rotate: re-seals every sealed value and recomputes every blind index under DATA_KEY (the data
 may be under DATA_KEY_OLD), in one transaction, records DATA_KEY, then re-seals the Redis
-sessions when REDIS_URL is set. Run it with the bot stopped. Safe to run again. Exit 0 when done,
-1 when refused (nothing changed), 2 when the database cannot be used.
+sessions when REDIS_URL is set (BOT_TOKEN is needed then: the keys carry the bot's id). Run it
+with the bot stopped. Safe to run again. Exit 0 when done, 1 when refused (nothing changed), 2
+when the database or Redis cannot be used.
 
 No aiogram, no programme file (bot.storage.keys).
 """
@@ -90,6 +91,13 @@ def rotate_command(
         if _not_migrated(engine, err):
             return 2
         redis_url = settings.redis_url
+        if redis_url and not settings.bot_token:
+            print(
+                "REDIS_URL is set but BOT_TOKEN is not: the bot's sessions in Redis are found by"
+                " the bot's id, from its token. Set BOT_TOKEN as for `peduli run`.",
+                file=err,
+            )
+            return 2
         prefix = redis_session_prefix(settings.redis_prefix, settings.bot_token)
 
         def redis_sessions(sealer: Sealer, report: RotationReport) -> None:

@@ -102,6 +102,25 @@ OUTBOX = _table(OutboxMessage)
 SESSIONS = _table(ConversationSession)
 KEY_CHECK = _table(KeyCheck)
 
+SEALED_COLUMNS: frozenset[str] = frozenset(
+    {
+        "sponsors.nip_sealed",
+        "sponsors.phone_sealed",
+        "sponsorships.nik_sealed",
+        "sponsorships.worker_phone_sealed",
+        "sponsorships.kpj_sealed",
+        "requests.details_sealed",
+        "outbox.message",
+        "conversation_sessions.document",
+    }
+)
+"""Every column `rotate` re-seals. A new sealed column must be added here and to the rotation
+(tests/integration/test_data_keys.py compares this list with the models)."""
+BLIND_INDEX_COLUMNS: frozenset[str] = frozenset(
+    {"sponsors.nip_index", "sponsorships.nik_index", "sponsorships.active_nik_index"}
+)
+"""Every column `rotate` recomputes."""
+
 
 @dataclass(frozen=True)
 class Recorded:

@@ -59,13 +59,11 @@ SESSION_USER = 42
 SESSION = {"flow": "sponsorship", "step": "phone", "answers": {"nik": NIK, "name": "Siti"}}
 OTHER_SPONSOR = 4
 OTHER_NIP = "199001012015032002"
-SEALED_COLUMNS = {
-    "sponsors": ("id", ["nip_sealed", "phone_sealed"]),
-    "sponsorships": ("id", ["nik_sealed", "worker_phone_sealed", "kpj_sealed"]),
-    "requests": ("id", ["details_sealed"]),
-    "outbox": ("id", ["message"]),
-    "conversation_sessions": ("user_id", ["document"]),
-}
+SEALED_COLUMNS: dict[str, tuple[str, list[str]]] = {}
+for _name in sorted(keys.SEALED_COLUMNS):
+    _table_name, _column = _name.split(".")
+    _key = "user_id" if _table_name == "conversation_sessions" else "id"
+    SEALED_COLUMNS.setdefault(_table_name, (_key, []))[1].append(_column)
 
 
 def b64(key: bytes) -> str:
@@ -143,6 +141,25 @@ def recorded(engine: Engine) -> tuple[str, str] | None:
     with engine.connect() as connection:
         row = connection.execute(sa.text("SELECT key_id, check_value FROM key_check")).first()
     return None if row is None else (str(row[0]), str(row[1]))
+
+
+def test_every_sealed_column_and_blind_index_of_the_models_is_rotated() -> None:
+    """A column added later (sealed: *_sealed; keyed hash: *_index) must be in the rotation."""
+    from sqlmodel import SQLModel
+
+    import bot.storage.models  # noqa: F401  (registers the tables)
+
+    sealed, indexes = set(), set()
+    for table in SQLModel.metadata.sorted_tables:
+        for column in table.columns:
+            if column.name.endswith("_sealed"):
+                sealed.add(f"{table.name}.{column.name}")
+            if column.name.endswith("_index"):
+                indexes.add(f"{table.name}.{column.name}")
+    # Sealed by content rather than by name: the outbox message and the conversation document.
+    sealed |= {"outbox.message", "conversation_sessions.document"}
+    assert sealed == keys.SEALED_COLUMNS
+    assert indexes == keys.BLIND_INDEX_COLUMNS
 
 
 # ---- the check at start --------------------------------------------------------------------------
@@ -334,6 +351,19 @@ def test_keys_commands_need_a_migrated_database(
     assert check(make_settings(url, tmp_path, KEY_A)) == 2
     assert rotate_command(make_settings(url, tmp_path, KEY_B, old=KEY_A)) == 2
     assert "peduli db upgrade" in capsys.readouterr().err
+
+
+@SQLITE_ONLY
+def test_rotation_with_redis_needs_the_bot_token_to_find_the_sessions(
+    database_url: str, engine: Engine, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from bot.cli.keys import rotate_command
+
+    verified_sealer(make_settings(database_url, tmp_path, KEY_A), engine)
+    redis_only = make_settings(database_url, tmp_path, KEY_B, KEY_A, redis_url="redis://x:1/0")
+    assert rotate_command(redis_only) == 2
+    assert "BOT_TOKEN" in capsys.readouterr().err
+    assert recorded(engine) == (key_id_for(KEY_A), key_check_value(KEY_A))  # nothing done
 
 
 def test_keys_commands_do_not_load_aiogram() -> None:
