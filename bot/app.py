@@ -19,10 +19,11 @@ from typing import Any
 from sqlalchemy import Engine
 
 from bot.catalog import ProgrammeSettings, load_programme
-from bot.security.crypto import sealer_from_settings
+from bot.security.crypto import DataKeyError
 from bot.service import ConversationService
 from bot.settings import Settings
 from bot.storage.db import create_db_engine, upgrade_database
+from bot.storage.keys import verified_sealer
 from bot.storage.repository import Repository
 from bot.storage.state import State, build_state
 from flows.registry import check_all
@@ -64,7 +65,12 @@ def build_service(
     if migrate:
         upgrade_database(settings.database_url)
     engine = create_db_engine(settings.database_url)
-    sealer = sealer_from_settings(settings)
+    try:
+        # The key must be the one the data are sealed with (bot.storage.keys): refused if not.
+        sealer = verified_sealer(settings, engine)
+    except BaseException:
+        engine.dispose()
+        raise
     zone = programme.timezone
     now = clock or (lambda: datetime.now(zone))
     repository = Repository(
@@ -91,6 +97,12 @@ def build_service(
         clock=now,
     )
     return Built(service, state, programme, engine)
+
+
+def _key_refused(error: DataKeyError, hint: str = "") -> int:
+    """A data key that does not fit: the message (what to do) on stderr, no traceback."""
+    print(f"peduli: {error}{hint}", file=sys.stderr)
+    return 2
 
 
 def _require_token(settings: Settings) -> str | None:
@@ -124,7 +136,10 @@ def run_polling() -> int:
     token = _require_token(settings)
     if token is None:
         return 2
-    asyncio.run(_polling(settings, token))
+    try:
+        asyncio.run(_polling(settings, token))
+    except DataKeyError as error:
+        return _key_refused(error)
     return 0
 
 
@@ -145,7 +160,11 @@ async def _playground(settings: Settings, port: int) -> None:
             "redis_url": None,
         }
     )
-    built = await asyncio.to_thread(build_service, local)
+    try:
+        built = await asyncio.to_thread(build_service, local)
+    except BaseException:
+        await emulator.stop()
+        raise
     bot = create_bot(PLAYGROUND_TOKEN, base_url)
     print(
         f"\nPlayground: open {base_url}/_emulator/ in a browser and chat with the bot as a test\n"
@@ -163,8 +182,13 @@ async def _playground(settings: Settings, port: int) -> None:
 def run_playground(port: int = 8081) -> int:
     settings = Settings()
     configure_logging(settings.log_level)
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(_playground(settings, port))
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(_playground(settings, port))
+    except DataKeyError as error:
+        shown = settings.playground_database_url
+        hint = f"\nThe playground holds test data only: deleting {shown} starts it afresh."
+        return _key_refused(error, hint)
     return 0
 
 
@@ -281,5 +305,8 @@ def run_webhook(*, insecure_no_secret: bool = False) -> int:
     if problem is not None:
         print(problem, file=sys.stderr)
         return 2
-    asyncio.run(_webhook(settings, insecure_no_secret))
+    try:
+        asyncio.run(_webhook(settings, insecure_no_secret))
+    except DataKeyError as error:
+        return _key_refused(error)
     return 0

@@ -35,6 +35,10 @@ class Settings(BaseSettings):
     data_key: str | None = Field(
         default=None, description="Base64 key (32 bytes) sealing NIK, NIP and phone numbers."
     )
+    data_key_old: str | None = Field(
+        default=None,
+        description="The previous DATA_KEY while rotating: data sealed with it stay readable.",
+    )
     data_key_file: Path = Field(
         default=VAR_DIR / "dev-data-key",
         description="Where a development key is generated when DATA_KEY is unset.",

@@ -31,6 +31,13 @@ def _parser() -> argparse.ArgumentParser:
     coverage_import.add_argument(
         "--dry-run", action="store_true", help="report what would happen; write nothing"
     )
+    keys = commands.add_parser("keys", help="the data key (DATA_KEY) against the database")
+    keys_commands = keys.add_subparsers(dest="keys_command", required=True)
+    keys_commands.add_parser("check", help="does DATA_KEY fit the database? writes nothing")
+    keys_commands.add_parser(
+        "rotate",
+        help="re-seal all data under DATA_KEY (from DATA_KEY_OLD); run with the bot stopped",
+    )
     nik = commands.add_parser(
         "nik", help="check NIKs; one JSON object per NIK; reads standard input when none given"
     )
@@ -57,6 +64,10 @@ def main(argv: list[str] | None = None) -> int:
         from bot.cli.coverage import run_import
 
         return run_import(args.file, dry_run=args.dry_run)
+    if args.command == "keys":
+        from bot.cli.keys import check, rotate_command
+
+        return check() if args.keys_command == "check" else rotate_command()
     if args.command == "db":
         from bot.cli.db import upgrade
 

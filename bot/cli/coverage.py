@@ -4,7 +4,8 @@ Builds Settings, the engine and the Repository the way bot/app.py does, without 
 aiogram, no programme file. Prints the report (bot.coverage) on standard output.
 
 Exit status: 0 when no row was invalid, 1 when some were, 2 when the file or the database could
-not be used at all (missing file or column, database not migrated: run `peduli db upgrade`).
+not be used at all (missing file or column, database not migrated: run `peduli db upgrade`,
+DATA_KEY not the key the database is sealed with: see `peduli keys check`).
 """
 
 from __future__ import annotations
@@ -19,9 +20,10 @@ from typing import TextIO
 from alembic.migration import MigrationContext
 
 from bot.coverage import CoverageFileError, import_file
-from bot.security.crypto import sealer_from_settings
+from bot.security.crypto import DataKeyError
 from bot.settings import Settings
 from bot.storage.db import create_db_engine, head_revision
+from bot.storage.keys import verified_sealer
 from bot.storage.repository import Repository
 
 
@@ -59,9 +61,14 @@ def run_import(
                 file=err,
             )
             return 2
+        try:
+            sealer = verified_sealer(settings, engine)
+        except DataKeyError as error:
+            print(f"peduli: {error}", file=err)
+            return 2
         repository = Repository(
             engine,
-            sealer_from_settings(settings),
+            sealer,
             invitation_ttl=timedelta(days=settings.invitation_days),
             admin_ids=settings.admin_id_set,
         )

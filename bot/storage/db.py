@@ -9,12 +9,16 @@ SQLite needs care to behave like a real transactional database under threads:
 - WAL lets readers run alongside the single writer; busy_timeout makes writers queue, not fail.
 - secure_delete overwrites deleted and replaced content with zeros, so an erased worker's name is
   really gone from the file (UU 27/2022); `checkpoint_wal` then empties the write-ahead log.
+- The database file is created mode 0600 (owner only), and with it the -wal and -shm files.
 - Migrations rebuild tables (batch mode) and run with foreign keys off, as SQLite's documentation
   prescribes for rebuilding a referenced table; the keys are checked before commit.
 """
 
 from __future__ import annotations
 
+import logging
+import os
+import stat
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -25,6 +29,8 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
+
+logger = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 15_000
@@ -46,11 +52,32 @@ def create_db_engine(url: str | URL) -> Engine:
         return create_engine(parsed, pool_pre_ping=True)
     database = parsed.database or ""
     if database and database != ":memory:" and not database.startswith("file:"):
-        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        _private_database_file(Path(database).expanduser())
     engine = create_engine(parsed, pool_pre_ping=True, connect_args={"check_same_thread": False})
     event.listen(engine, "connect", _sqlite_on_connect)
     event.listen(engine, "begin", _sqlite_on_begin)
     return engine
+
+
+def _private_database_file(path: Path) -> None:
+    """Create the SQLite file (and a missing directory) readable by its owner only: it holds
+    names and sealed identifiers. SQLite gives the -wal and -shm files it creates the database
+    file's mode, so they are private too. An existing file others can read is left as it is,
+    with a warning (it may be shared on purpose)."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        mode = stat.S_IMODE(path.stat().st_mode)
+        if mode & 0o077:
+            logger.warning(
+                "the database file %s can be read by other users (mode %o); run: chmod 600 %s",
+                path,
+                mode,
+                path,
+            )
+        return
+    os.close(descriptor)  # an empty file is an empty SQLite database
 
 
 def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:

@@ -389,3 +389,19 @@ class ConversationSession(SQLModel, table=True):
     user_id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
     document: str = Field(sa_column=Column(Text, nullable=False))
     updated_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class KeyCheck(SQLModel, table=True):
+    """Which data key the sealed columns and blind indexes are under (bot.storage.keys): one row,
+    id 1. check_value is bot.security.crypto.key_check_value of the key, never the key; key_id its
+    fingerprint (the prefix of the tokens it seals). Recorded at the first start, replaced by
+    `peduli keys rotate`; every start compares the configured DATA_KEY with it."""
+
+    __tablename__ = "key_check"
+    __table_args__ = (CheckConstraint("id = 1", name="single_row"),)
+
+    id: int = Field(default=1, sa_column=Column(Integer, primary_key=True, autoincrement=False))
+    key_id: str = Field(sa_column=Column(String(16), nullable=False))
+    check_value: str = Field(sa_column=Column(String(64), nullable=False))
+    created_at: datetime = _created()
+    updated_at: datetime = _created()

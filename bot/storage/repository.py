@@ -42,7 +42,7 @@ from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from bot import notifications
-from bot.security.crypto import Sealer
+from bot.security.crypto import SealedDataError, Sealer
 from bot.storage.db import checkpoint_wal, dialect_insert, immediate
 from bot.storage.models import (
     OPEN_STATUSES,
@@ -470,9 +470,9 @@ class Repository:
             ).all()
         items = []
         for message, chat_id, language in rows:
-            document = json.loads(self._sealer.open(message.message))
-            if not isinstance(document, dict):
-                raise ValueError(f"outbox message {message.id} is not a JSON object")
+            document = self._open_notification(message)
+            if document is None:
+                continue
             items.append(
                 OutboxItem(
                     id=_id(message),
@@ -484,6 +484,22 @@ class Repository:
                 )
             )
         return items
+
+    def _open_notification(self, message: OutboxMessage) -> dict[str, Any] | None:
+        """The notification's document; None, and the row given up, when it cannot be opened
+        (sealed under a key this process does not have, or damaged): retrying could never
+        succeed, and raising would hold back every other row of the batch."""
+        try:
+            document = json.loads(self._sealer.open(message.message))
+        except (SealedDataError, ValueError) as error:
+            reason = "cannot be opened" if isinstance(error, SealedDataError) else "not JSON"
+        else:
+            if isinstance(document, dict):
+                return document
+            reason = "not a JSON object"
+        logger.warning("outbox message %s %s: given up", message.id, reason)
+        self.mark_notification_failed(_id(message), f"message {reason}", give_up=True)
+        return None
 
     def mark_notification_sent(self, notification_id: int) -> None:
         now = self._clock()

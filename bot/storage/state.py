@@ -28,7 +28,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import LockError, LockNotOwnedError
 from sqlalchemy import Engine, delete, select
 
-from bot.security.crypto import Sealer
+from bot.security.crypto import SealedDataError, Sealer
 from bot.storage.db import dialect_insert, immediate
 from bot.storage.models import ConversationSession, ProcessedUpdate, utc_now
 from bot.storage.ports import SessionStore, UpdateDeduplicator, UserLocks
@@ -46,6 +46,17 @@ class LockTimeout(TimeoutError):
 def _encode(document: dict[str, Any], sealer: Sealer | None) -> str:
     text = json.dumps(document, ensure_ascii=False, separators=(",", ":"))
     return sealer.seal(text) if sealer is not None else text
+
+
+def _decode_or_drop(stored: str, sealer: Sealer | None, user_id: int) -> dict[str, Any] | None:
+    """The document; None when no configured key opens it (sealed under a key since replaced):
+    the user then starts afresh instead of meeting an error at every message, /batal included.
+    The bot refuses to start with a wrong key (bot.storage.keys), so this is a last resort."""
+    try:
+        return _decode(stored, sealer)
+    except SealedDataError:
+        logger.warning("the conversation of user %s cannot be opened with the data key", user_id)
+        return None
 
 
 def _decode(stored: str, sealer: Sealer | None) -> dict[str, Any]:
@@ -73,7 +84,7 @@ class SqlSessionStore:
 
     async def load(self, user_id: int) -> dict[str, Any] | None:
         stored = await asyncio.to_thread(self._load, user_id)
-        return None if stored is None else _decode(stored, self._sealer)
+        return None if stored is None else _decode_or_drop(stored, self._sealer, user_id)
 
     async def save(self, user_id: int, document: dict[str, Any]) -> None:
         await asyncio.to_thread(self._save, user_id, _encode(document, self._sealer))
@@ -218,7 +229,7 @@ class RedisSessionStore:
         if stored is None:
             return None
         text = stored.decode("utf-8") if isinstance(stored, bytes) else str(stored)
-        return _decode(text, self._sealer)
+        return _decode_or_drop(text, self._sealer, user_id)
 
     async def save(self, user_id: int, document: dict[str, Any]) -> None:
         await self._client.set(

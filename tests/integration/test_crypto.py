@@ -168,3 +168,57 @@ def test_corrupt_dev_key_file_is_an_error(tmp_path: Path) -> None:
     path.write_text("garbage\n")
     with pytest.raises(DataKeyError, match="corrupt"):
         load_data_key(KeySettings(None, path))
+
+
+# ---- key ids, check values, legacy tokens (issue 6, item 2) -------------------------------------
+
+
+def test_key_id_and_check_value_name_the_key_without_revealing_it() -> None:
+    from bot.security.crypto import key_check_value, key_id_for
+
+    assert key_id_for(KEY) == key_id_for(bytes(KEY)) != key_id_for(OTHER_KEY)
+    assert key_id_for(KEY).startswith("k") and len(key_id_for(KEY)) == 11
+    assert key_check_value(KEY) == key_check_value(KEY) != key_check_value(OTHER_KEY)
+    # Neither is the key, nor the encryption or index keys, nor a plain hash of the key.
+    import hashlib
+
+    for derived in (key_id_for(KEY), key_check_value(KEY)):
+        assert KEY.hex() not in derived and hashlib.sha256(KEY).hexdigest() not in derived
+    assert key_check_value(KEY) != Sealer(KEY).blind_index("", "nik")
+
+
+def test_configured_sealer_seals_under_the_fingerprint_and_opens_legacy_tokens() -> None:
+    from bot.security.crypto import key_id_for, sealer_for
+
+    legacy_old, legacy_new = Sealer(KEY).seal(NIK), Sealer(OTHER_KEY).seal(NIK)
+    assert legacy_old.startswith("k1.") and legacy_new.startswith("k1.")
+    rotated = sealer_for(OTHER_KEY, KEY)
+    token = rotated.seal(NIK)
+    assert token.startswith(key_id_for(OTHER_KEY) + ".") and rotated.is_current(token)
+    assert not rotated.is_current(legacy_new)
+    # "k1" tokens were written under either key: both open.
+    assert rotated.open(legacy_old) == rotated.open(legacy_new) == NIK
+    assert rotated.open(sealer_for(KEY).seal(NIK)) == NIK
+    # ... and only with a configured key: a third key's token does not.
+    with pytest.raises(SealedDataError, match="another key"):
+        sealer_for(OTHER_KEY).open(legacy_old)
+    with pytest.raises(SealedDataError, match="unknown key id"):
+        sealer_for(OTHER_KEY).open(sealer_for(KEY).seal(NIK))
+
+
+def test_old_data_key_errors_name_data_key_old() -> None:
+    from bot.security.crypto import decode_old_data_key
+
+    assert decode_old_data_key(None) is None and decode_old_data_key("") is None
+    assert decode_old_data_key(base64.b64encode(KEY).decode()) == KEY
+    with pytest.raises(DataKeyError, match=r"^DATA_KEY_OLD must decode to exactly 32 bytes"):
+        decode_old_data_key(base64.b64encode(b"short").decode())
+
+
+def test_dev_key_is_not_generated_when_creation_is_forbidden(tmp_path: Path) -> None:
+    from bot.security.crypto import DevKeyMissingError
+
+    path = tmp_path / "var" / "dev-data-key"
+    with pytest.raises(DevKeyMissingError, match="does not exist"):
+        load_data_key(KeySettings(None, path), create=False)
+    assert not path.exists()
