@@ -123,7 +123,9 @@ REFERENCE_ALPHABET: Final = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"  # no 0/O, 1/I/L: 
 REFERENCE_ATTEMPTS: Final = 8
 MAX_FAILED_VERIFICATIONS: Final = 3
 REQUEST_DUE: Final = timedelta(hours=72)  # UU 27/2022: 3 x 24 hours
-DEFAULT_LEASE: Final = timedelta(minutes=2)  # an outbox claim: ample for a batch of sends
+# An outbox claim. Short: the dispatcher claims one row right before sending it and marks it
+# right after, so the lease only has to outlast one send (bot.outbox bounds a send well below it).
+DEFAULT_LEASE: Final = timedelta(seconds=30)
 _SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
 # A Telegram start parameter is at most 64 of A-Za-z0-9_-; the bot prefixes "w_".
 _TOKEN = re.compile(r"^[A-Za-z0-9_-]{16,62}$")
@@ -485,7 +487,9 @@ class Repository:
             )
         return items
 
-    def mark_notification_sent(self, notification_id: int) -> None:
+    def mark_notification_sent(self, notification_id: int, message_id: int | None = None) -> None:
+        """Record a delivered notification and the id Telegram gave its message (to find it in
+        the recipient's chat, e.g. when someone reports a duplicate)."""
         now = self._clock()
         with Session(self._writer) as session, session.begin():
             session.execute(
@@ -496,6 +500,7 @@ class Repository:
                     attempts=col(OutboxMessage.attempts) + 1,
                     last_error=None,
                     claimed_until=None,
+                    telegram_message_id=message_id,
                 )
             )
 
