@@ -33,7 +33,7 @@ import re
 import secrets
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, Final, Protocol
 
 from sqlalchemy import Engine, delete, func, select, update
@@ -123,6 +123,10 @@ REFERENCE_ALPHABET: Final = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"  # no 0/O, 1/I/L: 
 REFERENCE_ATTEMPTS: Final = 8
 MAX_FAILED_VERIFICATIONS: Final = 3
 REQUEST_DUE: Final = timedelta(hours=72)  # UU 27/2022: 3 x 24 hours
+MAX_OPEN_REQUESTS: Final = (
+    3  # unresolved correction requests per person: one cannot flood the queue
+)
+ADMIN_PING_WINDOW: Final = "%Y-%m-%dT%H"  # one "requests waiting" notice per admin per hour
 # An outbox claim. Short: the dispatcher claims one row right before sending it and marks it
 # right after, so the lease only has to outlast one send (bot.outbox bounds a send well below it).
 DEFAULT_LEASE: Final = timedelta(seconds=30)
@@ -981,6 +985,16 @@ class Repository:
     def _request_correction(self, turn: _Turn, command: RequestCorrection) -> Outcome:
         session = turn.session
         row: Sponsorship | None = None
+        already_open = session.scalar(
+            select(func.count())
+            .select_from(CorrectionRequest)
+            .where(
+                col(CorrectionRequest.requester_user_id) == command.user_id,
+                col(CorrectionRequest.resolved_at).is_(None),
+            )
+        )
+        if (already_open or 0) >= MAX_OPEN_REQUESTS:
+            return Refused("too_many_requests")
         if command.subject == "worker":
             if command.reference is None:
                 return Refused("unknown_reference")
@@ -1025,13 +1039,16 @@ class Repository:
             self._enqueue(
                 turn, f"correction:{_id(request)}:sponsor", sponsor_user, message, sponsorship_id
             )
+        # The admins get one notice per hour however many requests come in (the queue has them
+        # all): a notice per request would let one person flood every admin's chat.
+        window = command.at.astimezone(UTC).strftime(ADMIN_PING_WINDOW)
         for admin_id in sorted(self._admin_ids):
             self._enqueue(
                 turn,
-                f"correction:{_id(request)}:admin:{admin_id}",
+                f"requests-waiting:{window}:admin:{admin_id}",
                 admin_id,
-                message,
-                sponsorship_id,
+                notifications.requests_waiting(),
+                None,
             )
         return Applied(reference=reference)
 
