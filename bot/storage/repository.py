@@ -123,9 +123,8 @@ REFERENCE_ALPHABET: Final = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"  # no 0/O, 1/I/L: 
 REFERENCE_ATTEMPTS: Final = 8
 MAX_FAILED_VERIFICATIONS: Final = 3
 REQUEST_DUE: Final = timedelta(hours=72)  # UU 27/2022: 3 x 24 hours
-MAX_OPEN_REQUESTS: Final = (
-    3  # unresolved correction requests per person: one cannot flood the queue
-)
+# Unresolved correction requests per person: one person cannot flood the admins' queue.
+MAX_OPEN_REQUESTS: Final = 3
 ADMIN_PING_WINDOW: Final = "%Y-%m-%dT%H"  # one "requests waiting" notice per admin per hour
 # An outbox claim. Short: the dispatcher claims one row right before sending it and marks it
 # right after, so the lease only has to outlast one send (bot.outbox bounds a send well below it).
