@@ -4,7 +4,7 @@ The wording is in locales/; this module only chooses keys, fills parameters and 
 people act with (their callback data carry short references, checked again when applied).
 
 A long list is shown a page at a time (at most PAGE_ITEMS items and about PAGE_CHARACTERS
-characters, far under Telegram's 4096), with "showing 1-5 of 12" and ◀️/▶️ buttons whose
+characters, under Telegram's 4096), with "showing 1-5 of 12" and ◀️/▶️ buttons whose
 callback data ("0:show:<list>:<n>") flows.router turns into the same Show effect for that page.
 """
 
@@ -33,7 +33,7 @@ Rows = list[tuple[tuple[str, str], ...]]
 Item = tuple[str, Rows]  # one entry of a list, rendered, with the buttons acting on it
 
 PAGE_ITEMS = 5
-PAGE_CHARACTERS = 3500  # of HTML per page, header and footer included (Telegram allows 4096)
+PAGE_CHARACTERS = 3800  # of HTML per page, header and footer included (Telegram allows 4096)
 
 
 def _page_bounds(sizes: Sequence[int], budget: int) -> list[tuple[int, int]]:
