@@ -222,3 +222,14 @@ def test_an_overlong_line_is_cut_at_a_space_never_inside_an_entity_or_tag() -> N
         assert len(part) <= 500
         plain(part)
     assert "".join(plain(part) for part in parts).replace(" ", "") == plain(line).replace(" ", "")
+
+
+def test_a_line_without_spaces_is_cut_between_entities_and_tags() -> None:
+    long_tag = '<a href="https://example.com/a/very/long/path/to/a/page">x</a>'
+    for line in ("&amp;&lt;<i>x</i>" * 400, "<i>&amp;x</i>" * 400, long_tag * 100):
+        parts = split_html(line, 500)
+        assert len(parts) > 1
+        for part in parts:
+            assert len(part) <= 500
+            plain(part)
+        assert "".join(plain(part) for part in parts) == plain(line)
