@@ -29,12 +29,17 @@ def invitation_locked(worker_name: str, reference: str) -> Text:
 
 
 def correction_requested(reference: str | None, by: str) -> Text:
-    """To the sponsor (when the worker asks) and to the admins: a correction request."""
+    """To the sponsor, when the worker asks for a correction."""
     return t(
         "notify.correction_requested",
         reference=Raw(reference or "—"),
         by=t(f"role.{by}"),
     )
+
+
+def requests_waiting() -> Text:
+    """To the admins, at most once an hour: new requests are in the queue."""
+    return t("notify.requests_waiting")
 
 
 def worker_withdrew(reference: str) -> Text:

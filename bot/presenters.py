@@ -2,6 +2,10 @@
 
 The wording is in locales/; this module only chooses keys, fills parameters and adds the buttons
 people act with (their callback data carry short references, checked again when applied).
+
+A long list is shown a page at a time (at most PAGE_ITEMS items and about PAGE_CHARACTERS
+characters, under Telegram's 4096), with "showing 1-5 of 12" and ◀️/▶️ buttons whose
+callback data ("0:show:<list>:<n>") flows.router turns into the same Show effect for that page.
 """
 
 from __future__ import annotations
@@ -20,12 +24,63 @@ from bot.storage.views import (
 from bot.transport import Outgoing
 from flows.catalog import Catalog
 from flows.formatting import long_date, month_year
-from flows.router import ACTION
+from flows.router import ACTION, PAGE
 from flows.text import Raw, Text, t
 
 OPEN = ("waiting_worker", "confirmed", "active")
 
 Rows = list[tuple[tuple[str, str], ...]]
+Item = tuple[str, Rows]  # one entry of a list, rendered, with the buttons acting on it
+
+PAGE_ITEMS = 5
+PAGE_CHARACTERS = 3800  # of HTML per page, header and footer included (Telegram allows 4096)
+
+
+def _page_bounds(sizes: Sequence[int], budget: int) -> list[tuple[int, int]]:
+    """Split items (their sizes in characters) into pages of consecutive items: at most
+    PAGE_ITEMS each and within budget; a page holds at least one item, however long."""
+    pages: list[tuple[int, int]] = []
+    start, used = 0, 0
+    for index, size in enumerate(sizes):
+        full = index - start >= PAGE_ITEMS or (index > start and used + size > budget)
+        if full:
+            pages.append((start, index))
+            start, used = index, 0
+        used += size + 2  # the blank line between parts
+    if start < len(sizes) or not pages:
+        pages.append((start, len(sizes)))
+    return pages
+
+
+def _paged(
+    name: str,
+    header: Sequence[str],
+    items: Sequence[Item],
+    footer: Sequence[str],
+    page: int,
+    render: Renderer,
+    rows_before: Rows | None = None,
+) -> Outgoing:
+    """One page of a list: the header, the page's items with their buttons, and when there is
+    more than one page, "showing a-b of n" and buttons to the previous and next pages."""
+    fixed = sum(len(part) + 2 for part in (*header, *footer)) + 120  # + the "showing" line
+    pages = _page_bounds([len(text) for text, _rows in items], PAGE_CHARACTERS - fixed)
+    page = min(max(page, 0), len(pages) - 1)
+    start, end = pages[page]
+    parts = [*header, *(text for text, _rows in items[start:end])]
+    rows: Rows = list(rows_before or [])
+    for _text, item_rows in items[start:end]:
+        rows.extend(item_rows)
+    if len(pages) > 1:
+        parts.append(render(t("list.showing", first=start + 1, last=end, total=len(items))))
+        nav = []
+        if page > 0:
+            nav.append((render.plain(t("button.previous_page")), f"0:{PAGE}{name}:{page - 1}"))
+        if page < len(pages) - 1:
+            nav.append((render.plain(t("button.next_page")), f"0:{PAGE}{name}:{page + 1}"))
+        rows.append(tuple(nav))
+    parts.extend(footer)
+    return Outgoing("\n\n".join(parts), inline_keyboard=tuple(rows))
 
 
 def _button(render: Renderer, key: str, action: str, **params: str) -> tuple[str, str]:
@@ -53,18 +108,20 @@ def status(
     catalog: Catalog,
     zone: tzinfo,
     render: Renderer,
+    page: int = 0,
 ) -> Outgoing:
-    parts: list[str] = []
-    rows: Rows = []
+    header: list[str] = []
+    items: list[Item] = []
+    rows_before: Rows = []
     if record.sponsor is not None:
         if not sponsorships:
-            parts.append(render(t("status.empty")))
-            rows.append(((render.plain(t("button.sponsor")), "0:menu:sponsor"),))
+            header.append(render(t("status.empty")))
+            rows_before.append(((render.plain(t("button.sponsor")), "0:menu:sponsor"),))
         else:
-            parts.append(render(t("status.header")))
+            header.append(render(t("status.header")))
         for item in sponsorships:
-            parts.append(render(_sponsorship_item(item, zone)))
             ref = item.reference
+            rows: Rows = []
             if item.status == "waiting_worker":
                 rows.append(
                     (_button(render, "button.status_in_person", f"inperson:{ref}", reference=ref),)
@@ -79,21 +136,24 @@ def status(
                 rows.append(
                     (_button(render, "button.status_correct", f"correct:{ref}", reference=ref),)
                 )
-    if as_worker:
-        parts.append(render(t("status.worker_header")))
-        for worker_item in as_worker:
-            parts.append(render(_worker_item(worker_item, catalog)))
-            ref = worker_item.reference
-            if worker_item.status in OPEN:
-                rows.append(
-                    (_button(render, "button.worker_withdraw", f"wwithdraw:{ref}", reference=ref),)
-                )
-                rows.append(
-                    (_button(render, "button.worker_correct", f"wcorrect:{ref}", reference=ref),)
-                )
-    if not parts:
-        parts.append(render(t("status.not_registered")))
-    return Outgoing("\n\n".join(parts), inline_keyboard=tuple(rows))
+            items.append((render(_sponsorship_item(item, zone)), rows))
+    for number, worker_item in enumerate(as_worker):
+        text = render(_worker_item(worker_item, catalog))
+        if number == 0:  # the worker part's heading stays with its first item
+            text = render(t("status.worker_header")) + "\n\n" + text
+        ref = worker_item.reference
+        rows = []
+        if worker_item.status in OPEN:
+            rows.append(
+                (_button(render, "button.worker_withdraw", f"wwithdraw:{ref}", reference=ref),)
+            )
+            rows.append(
+                (_button(render, "button.worker_correct", f"wcorrect:{ref}", reference=ref),)
+            )
+        items.append((text, rows))
+    if not header and not items:
+        header.append(render(t("status.not_registered")))
+    return _paged("status", header, items, (), page, render, rows_before)
 
 
 def _sponsorship_item(item: SponsorshipView, zone: tzinfo) -> Text:
@@ -147,7 +207,9 @@ def _lines(texts: Sequence[Text]) -> Text | Raw:
     return joined
 
 
-def personal_data(data: PersonalData, catalog: Catalog, zone: tzinfo, render: Renderer) -> Outgoing:
+def personal_data(
+    data: PersonalData, catalog: Catalog, zone: tzinfo, render: Renderer, page: int = 0
+) -> Outgoing:
     """/data_saya: everything stored about the person, identifiers masked."""
     parts = [render(t("data.header"))]
     language = t(f"data.language.{data.language}") if data.language else t("value.none")
@@ -215,18 +277,17 @@ def personal_data(data: PersonalData, catalog: Catalog, zone: tzinfo, render: Re
         parts.append(render(t("data.request", id=str(request.id), due=_when(request.due_at, zone))))
     if len(parts) == 2 and data.sponsor is None and not data.as_worker:
         parts.append(render(t("data.nothing")))
-    parts.append(render(t("data.rights")))
-    return Outgoing("\n\n".join(parts))
+    items: list[Item] = [(part, []) for part in parts[1:]]
+    return _paged("data", parts[:1], items, [render(t("data.rights"))], page, render)
 
 
 def request_queue(
-    requests: Sequence[RequestView], zone: tzinfo, now: datetime, render: Renderer
+    requests: Sequence[RequestView], zone: tzinfo, now: datetime, render: Renderer, page: int = 0
 ) -> Outgoing:
     """The admins' queue: oldest first, each with its 3 x 24 hour deadline."""
     if not requests:
         return Outgoing(render(t("queue.empty")))
-    parts = [render(t("queue.header", count=len(requests)))]
-    rows: Rows = []
+    items: list[Item] = []
     for request in requests:
         hours_left = int((request.due_at - now).total_seconds() // 3600)
         deadline = (
@@ -234,22 +295,20 @@ def request_queue(
             if request.overdue
             else t("queue.due_in", hours=hours_left)
         )
-        parts.append(
-            render(
-                t(
-                    "queue.item",
-                    id=str(request.id),
-                    kind=t(f"queue.kind.{request.kind}"),
-                    subject=t(f"role.{request.subject}"),
-                    reference=Raw(request.reference or "—"),
-                    created=_when(request.created_at, zone),
-                    due=_when(request.due_at, zone),
-                    deadline=deadline,
-                    details=Raw(request.details or ""),
-                )
+        text = render(
+            t(
+                "queue.item",
+                id=str(request.id),
+                kind=t(f"queue.kind.{request.kind}"),
+                subject=t(f"role.{request.subject}"),
+                reference=Raw(request.reference or "—"),
+                created=_when(request.created_at, zone),
+                due=_when(request.due_at, zone),
+                deadline=deadline,
+                details=Raw(request.details or ""),
             )
         )
-        rows.append(
-            (_button(render, "button.resolve", f"resolve:{request.id}", id=str(request.id)),)
-        )
-    return Outgoing("\n\n".join(parts), inline_keyboard=tuple(rows))
+        button = _button(render, "button.resolve", f"resolve:{request.id}", id=str(request.id))
+        items.append((text, [(button,)]))
+    header = [render(t("queue.header", count=len(requests)))]
+    return _paged("queue", header, items, (), page, render)

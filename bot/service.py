@@ -22,7 +22,7 @@ from bot.catalog import ProgrammeSettings
 from bot.i18n import Renderer, text_hash
 from bot.storage.ports import SessionStore, UpdateDeduplicator, UserLocks
 from bot.storage.repository import ConsentStatement, Repository, UserRecord
-from bot.transport import Outgoing, Transport
+from bot.transport import Outgoing, Transport, split_message
 from flows import router
 from flows.commands import SetLanguage
 from flows.context import Context, UserFacts
@@ -176,25 +176,35 @@ class ConversationService:
         for effect in effects:
             if isinstance(effect, Message):
                 outgoing = self.render(effect, render)
-                if effect.replace and incoming.callback_message_id is not None:
-                    await transport.edit(incoming.chat_id, incoming.callback_message_id, outgoing)
-                else:
-                    await transport.send(incoming.chat_id, outgoing)
+                await self._show(incoming, transport, outgoing, in_place=effect.replace)
             elif isinstance(effect, ShowInvitation):
                 await self._show_invitation(incoming, effect, render, transport)
             elif isinstance(effect, ForgetUserMessage):
                 await transport.delete(incoming.chat_id, effect.message_id)
             elif isinstance(effect, ShowStatus):
-                await transport.send(incoming.chat_id, await self._status(incoming.user_id, render))
+                shown = await self._status(incoming.user_id, render, effect.page or 0)
+                await self._show(incoming, transport, shown, in_place=effect.page is not None)
             elif isinstance(effect, ShowPersonalData):
-                shown = await self._personal_data(incoming.user_id, render)
-                await transport.send(incoming.chat_id, shown)
+                shown = await self._personal_data(incoming.user_id, render, effect.page or 0)
+                await self._show(incoming, transport, shown, in_place=effect.page is not None)
             elif isinstance(effect, ShowRequestQueue):
-                queue = await self._request_queue(incoming.user_id, render)
+                queue = await self._request_queue(incoming.user_id, render, effect.page or 0)
                 if queue is not None:
-                    await transport.send(incoming.chat_id, queue)
+                    await self._show(incoming, transport, queue, in_place=effect.page is not None)
             elif not isinstance(effect, Apply | Toast):  # applied, or answered above
                 raise TypeError(f"no delivery for {type(effect).__name__}")
+
+    async def _show(
+        self, incoming: Incoming, transport: Transport, outgoing: Outgoing, *, in_place: bool
+    ) -> None:
+        """Send a message, or put it in place of the message whose button was pressed (another
+        page, a list scrolled). Over Telegram's limit, it goes as several messages instead."""
+        parts = split_message(outgoing, TEXT_LIMIT)
+        if in_place and incoming.callback_message_id is not None and len(parts) == 1:
+            await transport.edit(incoming.chat_id, incoming.callback_message_id, outgoing)
+            return
+        for part in parts:
+            await transport.send(incoming.chat_id, part)
 
     async def _retire_pressed_buttons(
         self, incoming: Incoming, transport: Transport, effects: Sequence[Effect]
@@ -206,7 +216,7 @@ class ConversationService:
             return
         paged = any(isinstance(e, Message) and e.replace for e in effects)
         refused = any(isinstance(e, Toast) for e in effects)
-        if paged or refused or pressed.value.startswith(router.MENU):
+        if paged or refused or pressed.value.startswith((router.MENU, router.PAGE)):
             return
         html = None
         if incoming.pressed_label and incoming.pressed_message_html is not None:
@@ -272,7 +282,7 @@ class ConversationService:
             remove_keyboard=message.remove_keyboard,
         )
 
-    async def _status(self, user_id: int, render: Renderer) -> Outgoing:
+    async def _status(self, user_id: int, render: Renderer, page: int = 0) -> Outgoing:
         def read() -> Outgoing:
             return presenters.status(
                 self.repository.user_record(user_id),
@@ -281,21 +291,26 @@ class ConversationService:
                 self.programme.catalog,
                 self.programme.timezone,
                 render,
+                page,
             )
 
         return await asyncio.to_thread(read)
 
-    async def _personal_data(self, user_id: int, render: Renderer) -> Outgoing:
+    async def _personal_data(self, user_id: int, render: Renderer, page: int = 0) -> Outgoing:
         data = await asyncio.to_thread(self.repository.personal_data, user_id)
         return presenters.personal_data(
-            data, self.programme.catalog, self.programme.timezone, render
+            data, self.programme.catalog, self.programme.timezone, render, page
         )
 
-    async def _request_queue(self, user_id: int, render: Renderer) -> Outgoing | None:
+    async def _request_queue(
+        self, user_id: int, render: Renderer, page: int = 0
+    ) -> Outgoing | None:
         if user_id not in self.admin_ids:
             return None
         requests = await asyncio.to_thread(self.repository.open_requests)
-        return presenters.request_queue(requests, self.programme.timezone, self.clock(), render)
+        return presenters.request_queue(
+            requests, self.programme.timezone, self.clock(), render, page
+        )
 
     async def _apologize(self, incoming: Incoming, transport: Transport) -> None:
         try:

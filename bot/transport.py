@@ -6,8 +6,12 @@ the presenters and the outbox speak only in Outgoing.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, replace
 from typing import Protocol
+
+TEXT_LIMIT = 4096  # characters of a message; measured on the HTML, which is never shorter
+_TAG = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9-]*)[^>]*>")
 
 
 @dataclass(frozen=True)
@@ -36,3 +40,81 @@ class Transport(Protocol):
     async def delete(self, chat_id: int, message_id: int) -> None: ...
 
     async def send_photo(self, chat_id: int, png: bytes, caption: str) -> int | None: ...
+
+
+def split_message(message: Outgoing, limit: int = TEXT_LIMIT) -> list[Outgoing]:
+    """A message too long for one Telegram message, as several: cut at line ends (an over-long
+    line at a space), never inside a tag or an entity; a tag open at a cut is closed before it
+    and opened again after it. The keyboard goes with the last part."""
+    parts = split_html(message.text, limit)
+    return [Outgoing(text) for text in parts[:-1]] + [replace(message, text=parts[-1])]
+
+
+def split_html(html: str, limit: int = TEXT_LIMIT) -> list[str]:
+    if len(html) <= limit:
+        return [html]
+    chunks: list[str] = []
+    stack: list[tuple[str, str]] = []  # tags open here: (name, the opening tag as written)
+    body, has_text = "", False
+    for piece in _pieces(html, limit // 2):
+        after = _open_after(stack, piece)
+        if has_text and len(body) + len(piece) + len(_closing(after)) > limit:
+            chunks.append(body + _closing(stack))
+            body, has_text = "".join(tag for _name, tag in stack), False
+        body += piece
+        has_text = has_text or bool(_TAG.sub("", piece).strip())
+        stack = after
+    chunks.append(body + _closing(stack))
+    return [chunk for chunk in chunks if _TAG.sub("", chunk).strip()]
+
+
+def _closing(stack: list[tuple[str, str]]) -> str:
+    return "".join(f"</{name}>" for name, _tag in reversed(stack))
+
+
+def _open_after(stack: list[tuple[str, str]], piece: str) -> list[tuple[str, str]]:
+    opened = list(stack)
+    for match in _TAG.finditer(piece):
+        name = match.group(2).lower()
+        if not match.group(1):
+            opened.append((name, match.group(0)))
+            continue
+        for index in range(len(opened) - 1, -1, -1):
+            if opened[index][0] == name:
+                del opened[index:]
+                break
+    return opened
+
+
+def _pieces(html: str, longest: int) -> list[str]:
+    """Lines (each with its line break); a line over `longest` characters cut at a space, or
+    anywhere, outside tags and entities."""
+    pieces: list[str] = []
+    for line in html.splitlines(keepends=True):
+        while len(line) > longest:
+            cut = _cut_point(line, longest)
+            pieces.append(line[:cut])
+            line = line[cut:]
+        pieces.append(line)
+    return pieces
+
+
+def _cut_point(line: str, longest: int) -> int:
+    """The last place at or before `longest` that is outside a tag and an entity, preferring
+    just after a space; at least 1, so a line always shrinks."""
+    safe, space = 0, 0
+    inside_tag = inside_entity = False
+    for index, char in enumerate(line[: longest + 1]):
+        if not inside_tag and not inside_entity and index > 0:
+            safe = index
+            if line[index - 1] == " ":
+                space = index
+        if char == "<":
+            inside_tag = True
+        elif char == ">" and inside_tag:
+            inside_tag = False
+        elif char == "&" and not inside_tag:
+            inside_entity = True
+        elif char == ";" and inside_entity:
+            inside_entity = False
+    return space or safe or len(line)

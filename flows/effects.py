@@ -64,15 +64,21 @@ class ShowInvitation:
 class ShowPersonalData:
     """Everything stored about the user (/data_saya), rendered by the host from the database."""
 
+    page: int | None = None  # a long list's page (from 0), shown in place of the page pressed
+
 
 @dataclass(frozen=True)
 class ShowRequestQueue:
     """The admins' queue of requests with their 3 x 24 hour deadlines."""
 
+    page: int | None = None  # a long list's page (from 0), shown in place of the page pressed
+
 
 @dataclass(frozen=True)
 class ShowStatus:
     """List the user's sponsorships: the host reads them from the database and renders them."""
+
+    page: int | None = None  # a long list's page (from 0), shown in place of the page pressed
 
 
 @dataclass(frozen=True)

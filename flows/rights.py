@@ -27,7 +27,7 @@ from flows.formatting import first_of_next_month, month_year
 from flows.steps import END, AnswerKind, Answers, Flow, Option, Settled, Step, table
 from flows.text import Raw, Text, t
 
-REFUSALS = ("not_allowed", "wrong_state", "unknown_reference")
+REFUSALS = ("not_allowed", "wrong_state", "unknown_reference", "too_many_requests")
 
 
 def _refused(outcome: Outcome) -> Text:

@@ -52,6 +52,12 @@ IDLE_AFTER = timedelta(hours=6)
 MENU = "menu:"
 ACTION = "act:"  # "act:<action>:<reference>": buttons under /status, /data_saya and the queue
 LANGUAGE = "lang:"
+PAGE = "show:"  # "show:<list>:<n>": the ◀️/▶️ buttons under a long /status, /data_saya or queue
+PAGED_LISTS: Mapping[str, type[ShowStatus | ShowPersonalData | ShowRequestQueue]] = {
+    "status": ShowStatus,
+    "data": ShowPersonalData,
+    "queue": ShowRequestQueue,
+}
 INVITATION_PREFIX = "w_"  # deep link start parameter of a worker's invitation
 ACTION_FLOWS = {
     "inperson": ("in_person", None),
@@ -162,6 +168,8 @@ def _choice(session: Session, event: ChoicePicked, ctx: Context) -> Turn:
         return _language_picked(session, value[len(LANGUAGE) :], ctx)
     if value.startswith(ACTION):
         return _action(session, value[len(ACTION) :], ctx)
+    if value.startswith(PAGE):
+        return _page(session, value[len(PAGE) :], ctx)
     if event.seq != session.seq:
         return Turn(session, (Toast(t("toast.stale")),))
     if value == CANCEL:
@@ -271,6 +279,16 @@ def _action(session: Session, action: str, ctx: Context) -> Turn:
     if subject is not None:
         answers["subject"] = subject
     return engine.start(FLOWS[flow_id], session, ctx, answers)
+
+
+def _page(session: Session, value: str, ctx: Context) -> Turn:
+    """Another page of a long list: like the menu, it never goes stale (the list is read again)."""
+    name, _, number = value.partition(":")
+    show = PAGED_LISTS.get(name)
+    valid = number.isascii() and number.isdigit() and len(number) <= 4
+    if show is None or not valid or (name == "queue" and not ctx.user.is_admin):
+        return Turn(session, (Toast(t("toast.stale")),))
+    return Turn(session, (show(page=int(number)),))
 
 
 def _activate(session: Session, argument: str, ctx: Context) -> Turn:

@@ -369,6 +369,10 @@ class OutboxMessage(SQLModel, table=True):
     claimed_until: datetime | None = Field(
         default=None, sa_column=Column(UTCDateTime(), nullable=True)
     )
+    # The message_id Telegram gave the delivered message, set with sent_at.
+    telegram_message_id: int | None = Field(
+        default=None, sa_column=Column(BigInteger, nullable=True)
+    )
 
 
 class ProcessedUpdate(SQLModel, table=True):

@@ -33,7 +33,7 @@ import re
 import secrets
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, Final, Protocol
 
 from sqlalchemy import Engine, delete, func, select, update
@@ -123,7 +123,12 @@ REFERENCE_ALPHABET: Final = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"  # no 0/O, 1/I/L: 
 REFERENCE_ATTEMPTS: Final = 8
 MAX_FAILED_VERIFICATIONS: Final = 3
 REQUEST_DUE: Final = timedelta(hours=72)  # UU 27/2022: 3 x 24 hours
-DEFAULT_LEASE: Final = timedelta(minutes=2)  # an outbox claim: ample for a batch of sends
+# Unresolved correction requests per person: one person cannot flood the admins' queue.
+MAX_OPEN_REQUESTS: Final = 3
+ADMIN_PING_WINDOW: Final = "%Y-%m-%dT%H"  # one "requests waiting" notice per admin per hour
+# An outbox claim. Short: the dispatcher claims one row right before sending it and marks it
+# right after, so the lease only has to outlast one send (bot.outbox bounds a send well below it).
+DEFAULT_LEASE: Final = timedelta(seconds=30)
 _SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
 # A Telegram start parameter is at most 64 of A-Za-z0-9_-; the bot prefixes "w_".
 _TOKEN = re.compile(r"^[A-Za-z0-9_-]{16,62}$")
@@ -501,7 +506,9 @@ class Repository:
         self.mark_notification_failed(_id(message), f"message {reason}", give_up=True)
         return None
 
-    def mark_notification_sent(self, notification_id: int) -> None:
+    def mark_notification_sent(self, notification_id: int, message_id: int | None = None) -> None:
+        """Record a delivered notification and the id Telegram gave its message (to find it in
+        the recipient's chat, e.g. when someone reports a duplicate)."""
         now = self._clock()
         with Session(self._writer) as session, session.begin():
             session.execute(
@@ -512,6 +519,7 @@ class Repository:
                     attempts=col(OutboxMessage.attempts) + 1,
                     last_error=None,
                     claimed_until=None,
+                    telegram_message_id=message_id,
                 )
             )
 
@@ -992,6 +1000,16 @@ class Repository:
     def _request_correction(self, turn: _Turn, command: RequestCorrection) -> Outcome:
         session = turn.session
         row: Sponsorship | None = None
+        already_open = session.scalar(
+            select(func.count())
+            .select_from(CorrectionRequest)
+            .where(
+                col(CorrectionRequest.requester_user_id) == command.user_id,
+                col(CorrectionRequest.resolved_at).is_(None),
+            )
+        )
+        if (already_open or 0) >= MAX_OPEN_REQUESTS:
+            return Refused("too_many_requests")
         if command.subject == "worker":
             if command.reference is None:
                 return Refused("unknown_reference")
@@ -1036,13 +1054,16 @@ class Repository:
             self._enqueue(
                 turn, f"correction:{_id(request)}:sponsor", sponsor_user, message, sponsorship_id
             )
+        # The admins get one notice per hour however many requests come in (the queue has them
+        # all): a notice per request would let one person flood every admin's chat.
+        window = command.at.astimezone(UTC).strftime(ADMIN_PING_WINDOW)
         for admin_id in sorted(self._admin_ids):
             self._enqueue(
                 turn,
-                f"correction:{_id(request)}:admin:{admin_id}",
+                f"requests-waiting:{window}:admin:{admin_id}",
                 admin_id,
-                message,
-                sponsorship_id,
+                notifications.requests_waiting(),
+                None,
             )
         return Applied(reference=reference)
 

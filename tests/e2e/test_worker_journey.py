@@ -168,7 +168,7 @@ async def test_worker_asks_for_a_correction_and_an_admin_resolves_it(
     marks = sponsor.mark(), admin.mark()
     assert "3 x 24 jam" in texts(await worker.say("Nama saya Ujang Suryana Putra"))
     assert "permintaan koreksi" in texts(await sponsor.replies_since(marks[0]))
-    assert "permintaan koreksi" in texts(await admin.replies_since(marks[1]))
+    assert "permintaan baru di antrian" in texts(await admin.replies_since(marks[1]))
 
     queue = await admin.say("/antrian")
     shown = texts(queue)
