@@ -436,6 +436,16 @@ class Repository:
             raise ValueError("lease must be positive")
         if limit < 1:
             return []
+        while True:
+            items, claimed = self._claim_batch(limit, lease)
+            # Rows no key opens are given up inside the batch; claim again rather than report
+            # "nothing to send" while good rows wait behind them. Each pass gives up at least
+            # one row, so this ends.
+            if items or not claimed:
+                return items
+
+    def _claim_batch(self, limit: int, lease: timedelta) -> tuple[list[OutboxItem], int]:
+        """One claim of up to `limit` rows: the openable ones, and how many rows were claimed."""
         now = self._clock()
         claimable = (
             select(col(OutboxMessage.id))
@@ -463,7 +473,7 @@ class Repository:
                 .all()
             )
             if not claimed:
-                return []
+                return [], 0
             rows = session.execute(
                 select(OutboxMessage, col(TelegramUser.chat_id), col(TelegramUser.language))
                 .outerjoin(
@@ -488,7 +498,7 @@ class Repository:
                     attempts=message.attempts,
                 )
             )
-        return items
+        return items, len(claimed)
 
     def _open_notification(self, message: OutboxMessage) -> dict[str, Any] | None:
         """The notification's document; None, and the row given up, when it cannot be opened
