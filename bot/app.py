@@ -84,7 +84,7 @@ def build_service(
         invitation_days=settings.invitation_days,
         repository=repository,
         sessions=state.sessions,
-        deduplicator=state.deduplicator,
+        journal=state.journal,
         locks=state.locks,
         programme=programme,
         clock=now,

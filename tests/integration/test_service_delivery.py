@@ -1,5 +1,5 @@
 """A turn whose answer could not be sent is still saved: a redelivered update must not apply the
-same answer again (to the next question)."""
+same answer again (to the next question), but it gets the answer that was not sent."""
 
 from __future__ import annotations
 
@@ -26,7 +26,9 @@ class FailingOnce(RecordingTransport):
         return await super().send(chat_id, message)  # type: ignore[arg-type]
 
 
-async def test_a_failed_send_keeps_the_turn_and_ignores_the_redelivery(tmp_path: Path) -> None:
+async def test_a_failed_send_keeps_the_turn_and_the_redelivery_gets_the_stored_answer(
+    tmp_path: Path,
+) -> None:
     settings = Settings(  # type: ignore[call-arg]
         _env_file=None,
         bot_token="123456:TEST",
@@ -53,6 +55,10 @@ async def test_a_failed_send_keeps_the_turn_and_ignores_the_redelivery(tmp_path:
         sent = len(transport.sent)
         await service.handle(nip, transport)  # Telegram delivers the same update again
         again = await built.state.sessions.load(7)
-        assert again == after and len(transport.sent) == sent
+        assert again == after  # not applied twice (it would answer the next question)
+        assert len(transport.sent) == sent + 1 and "Apakah ini benar?" in transport.sent[-1][1]
+
+        await service.handle(nip, transport)  # answered now: a third delivery does nothing
+        assert await built.state.sessions.load(7) == after and len(transport.sent) == sent + 1
     finally:
         await built.aclose()
