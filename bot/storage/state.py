@@ -389,7 +389,7 @@ class RedisUserLocks:
         self,
         client: aioredis.Redis,
         prefix: str = "peduli:",
-        timeout_seconds: float = 60,
+        timeout_seconds: float = 20,
         wait_seconds: float = 10,
         *,
         poll_seconds: float = 0.02,
