@@ -9,6 +9,13 @@ SQLite needs care to behave like a real transactional database under threads:
 - WAL lets readers run alongside the single writer; busy_timeout makes writers queue, not fail.
 - secure_delete overwrites deleted and replaced content with zeros, so an erased worker's name is
   really gone from the file (UU 27/2022); `checkpoint_wal` then empties the write-ahead log.
+- Time limits, so that a failing or hung database makes a turn fail ("busy") instead of stalling
+  it: PostgreSQL connections give up after PG_CONNECT_TIMEOUT_S, statements after
+  PG_STATEMENT_TIMEOUT_MS (server side), waiting for a pooled connection after POOL_TIMEOUT_S;
+  SQLite writers wait SQLITE_BUSY_TIMEOUT_MS for the write lock. A server that stops answering
+  altogether (SIGSTOP, a dead network path) is not caught by any of these: the service's turn
+  time limit answers the user, and the turn, if its thread ever resumes, rolls back instead of
+  committing late (bot.storage.state.TurnJournal).
 - Migrations rebuild tables (batch mode) and run with foreign keys off, as SQLite's documentation
   prescribes for rebuilding a referenced table; the keys are checked before commit.
 """
@@ -39,11 +46,25 @@ def normalize_url(url: str | URL) -> URL:
     return parsed
 
 
+PG_CONNECT_TIMEOUT_S = 5
+PG_STATEMENT_TIMEOUT_MS = 10_000
+POOL_TIMEOUT_S = 5
+
+
 def create_db_engine(url: str | URL) -> Engine:
     """An engine with the settings this project relies on (see the module docstring)."""
     parsed = normalize_url(url)
+    if parsed.get_backend_name() == "postgresql":
+        engine = create_engine(
+            parsed,
+            pool_pre_ping=True,
+            pool_timeout=POOL_TIMEOUT_S,
+            connect_args={"connect_timeout": PG_CONNECT_TIMEOUT_S},
+        )
+        event.listen(engine, "connect", _postgresql_on_connect)
+        return engine
     if parsed.get_backend_name() != "sqlite":
-        return create_engine(parsed, pool_pre_ping=True)
+        return create_engine(parsed, pool_pre_ping=True, pool_timeout=POOL_TIMEOUT_S)
     database = parsed.database or ""
     if database and database != ":memory:" and not database.startswith("file:"):
         Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
@@ -64,6 +85,17 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
         cursor.execute("PRAGMA secure_delete = ON")
     finally:
         cursor.close()
+
+
+def _postgresql_on_connect(dbapi_connection: Any, _record: Any) -> None:
+    """A statement that runs longer than PG_STATEMENT_TIMEOUT_MS (a lock held by a stuck
+    session, a slow disk) is cancelled by the server, so no turn waits on it for ever."""
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute(f"SET statement_timeout = {PG_STATEMENT_TIMEOUT_MS}")
+    finally:
+        cursor.close()
+    dbapi_connection.commit()
 
 
 def _sqlite_foreign_keys_off(dbapi_connection: Any, _record: Any) -> None:
@@ -146,7 +178,18 @@ def migration_engine(url: str | URL) -> Engine:
     engine = create_db_engine(url)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_foreign_keys_off)  # runs after _sqlite_on_connect
+    if engine.dialect.name == "postgresql":
+        event.listen(engine, "connect", _no_statement_timeout)  # a migration may take long
     return engine
+
+
+def _no_statement_timeout(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("SET statement_timeout = 0")
+    finally:
+        cursor.close()
+    dbapi_connection.commit()
 
 
 def check_foreign_keys(connection: Connection) -> None:
