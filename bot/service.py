@@ -24,8 +24,8 @@ from datetime import datetime
 from html import escape
 from typing import Any
 
-from redis.exceptions import RedisError
-from sqlalchemy.exc import SQLAlchemyError
+from redis import exceptions as redis_exc
+from sqlalchemy import exc as sqlalchemy_exc
 from sqlalchemy.orm import Session as DbSession
 
 from bot import answers, presenters
@@ -91,10 +91,15 @@ user is not told "not processed" about a turn that commits a moment later."""
 KNOWN_LANGUAGES = 10_000
 STORE_ERRORS: tuple[type[BaseException], ...] = (
     TimeoutError,  # the turn's time limit, a lock wait, TurnAbandoned, socket timeouts
-    OSError,
-    SQLAlchemyError,
-    RedisError,
+    OSError,  # the network
+    sqlalchemy_exc.OperationalError,  # connection lost or refused, statement timeout, SQLite busy
+    sqlalchemy_exc.InterfaceError,
+    sqlalchemy_exc.TimeoutError,  # no pooled connection in time
+    redis_exc.ConnectionError,
+    redis_exc.TimeoutError,
+    redis_exc.ReadOnlyError,  # a replica during failover
 )
+"""Failures of a store, not of the code: the user is told "busy" (a bug gets the apology)."""
 
 
 @dataclass

@@ -26,6 +26,7 @@ import asyncio
 import json
 import logging
 import time
+import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, suppress
 from dataclasses import dataclass
@@ -33,7 +34,7 @@ from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
 import redis.asyncio as aioredis
-from redis.exceptions import LockError, LockNotOwnedError
+from redis.exceptions import LockError, LockNotOwnedError, RedisError
 from sqlalchemy import Connection, Engine, delete, select, text, update
 from sqlalchemy.orm import Session
 
@@ -376,6 +377,9 @@ class RedisSessionStore:
         await self._client.delete(self._key(user_id))
 
 
+WITHDRAW_ATTEMPTS = 20
+
+
 class RedisUserLocks:
     """Locks shared by every process using the same Redis.
 
@@ -383,6 +387,10 @@ class RedisUserLocks:
     process never frees a lock another one took after ours expired. The lock expires after
     timeout_seconds (a crashed holder cannot block a user for ever); while a holder is alive, a
     background task extends it, so a slow handler does not lose its lock halfway.
+
+    A lock request or release that fails (Redis down or hung, the turn's time up) may still be
+    carried out when Redis answers again; a background task then deletes the lock if it holds
+    our token, so the user is not locked out until it expires.
     """
 
     def __init__(
@@ -399,17 +407,27 @@ class RedisUserLocks:
         self._timeout = timeout_seconds
         self._wait = wait_seconds
         self._poll = poll_seconds
+        self._withdrawals: set[asyncio.Task[None]] = set()
 
     @asynccontextmanager
     async def _hold(self, user_id: int) -> AsyncIterator[None]:
+        name = f"{self._prefix}lock:{user_id}"
         lock = self._client.lock(
-            f"{self._prefix}lock:{user_id}",
+            name,
             timeout=self._timeout,
             sleep=self._poll,
             blocking=True,
             blocking_timeout=self._wait,
         )
-        if not await lock.acquire():
+        token = uuid.uuid4().hex.encode()
+        try:
+            acquired = await lock.acquire(token=token)
+        except BaseException:
+            # Redis failed, hung or the turn's time ran out mid-request: the SET may still be
+            # carried out when Redis answers again, leaving a lock nobody holds.
+            self._withdraw_later(name, token)
+            raise
+        if not acquired:
             raise LockTimeout(f"user {user_id} stayed locked for {self._wait} s")
         keeper = asyncio.create_task(self._keep_alive(lock))
         try:
@@ -422,6 +440,25 @@ class RedisUserLocks:
                 await lock.release()
             except LockNotOwnedError:
                 logger.warning("lock of user %s expired before release", user_id)
+            except (RedisError, OSError):  # the turn is over either way; free the lock later
+                logger.warning("could not release the lock of user %s now", user_id)
+                self._withdraw_later(name, token)
+
+    def _withdraw_later(self, name: str, token: bytes) -> None:
+        task = asyncio.get_running_loop().create_task(self._withdraw(name, token))
+        self._withdrawals.add(task)
+        task.add_done_callback(self._withdrawals.discard)
+
+    async def _withdraw(self, name: str, token: bytes) -> None:
+        """Delete the lock if it is (still) ours, retrying until Redis answers or it expires."""
+        for _ in range(WITHDRAW_ATTEMPTS):
+            try:
+                await self._client.lock(name).do_release(token)  # compare-and-delete
+                return
+            except LockNotOwnedError:  # never set, expired, or another holder's by now
+                return
+            except (RedisError, OSError):
+                await asyncio.sleep(self._timeout / WITHDRAW_ATTEMPTS)
 
     async def _keep_alive(self, lock: Any) -> None:
         started = time.monotonic()

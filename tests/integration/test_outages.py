@@ -15,7 +15,6 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
-import redis
 
 from bot.app import Built, build_service
 from bot.service import Handled
@@ -92,19 +91,6 @@ def busy(calls_text: str, *, english: bool = False) -> bool:
     return (BUSY_EN if english else BUSY_ID) in calls_text
 
 
-def forget_locks_lost_in_the_hang(url: str) -> None:
-    """A lock request sent to the frozen Redis is carried out when it resumes, for a client that
-    gave up waiting: the lock then stays until it expires (RedisUserLocks, 20 s). Expire it now
-    instead of waiting."""
-    client = redis.Redis.from_url(url)
-    try:
-        locks = list(client.scan_iter("*:lock:*"))
-        if locks:
-            client.delete(*locks)
-    finally:
-        client.close()
-
-
 async def down_then_back(built: Built, server: RedisServer | PostgresServer) -> None:
     """The store crashes mid-conversation and comes back: the typed NIK and a button press
     during the outage get "busy"; the same NIK update afterwards is handled normally."""
@@ -153,8 +139,6 @@ async def hung_then_resumed(built: Built, server: RedisServer | PostgresServer) 
     finally:
         server.thaw()
 
-    if isinstance(server, RedisServer):
-        forget_locks_lost_in_the_hang(server.url)
     after = await asyncio.wait_for(first.handle(nik), HANG)
     assert first.last_handled is Handled.ANSWERED and "menunjukkan" in texts(after), after
     chosen = await asyncio.wait_for(second.handle(language), HANG)
