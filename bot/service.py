@@ -133,12 +133,12 @@ class ConversationService:
                 async with asyncio.timeout(self.turn_timeout):
                     deadline = time.monotonic() + self.turn_timeout - COMMIT_MARGIN_SECONDS
                     await held.enter_async_context(self.locks.hold(incoming.user_id))
-                    owed = await self.journal.pending(incoming.user_id)
+                    owed, seen = await self.journal.catch_up(incoming.user_id, incoming.update_id)
                     answer = None
-                    if not any(p.update_id == incoming.update_id for p in owed):
-                        if await self.journal.seen(incoming.update_id):
-                            logger.info("update %s already handled", incoming.update_id)
-                            return Handled.DUPLICATE
+                    if seen and not owed:
+                        logger.info("update %s already handled", incoming.update_id)
+                        return Handled.DUPLICATE
+                    if not seen:
                         answer = await self._turn(incoming, deadline)
             except TurnAlreadyCommitted:
                 logger.info("update %s handled meanwhile by another process", incoming.update_id)

@@ -132,6 +132,13 @@ class PendingTurn:
     answer: dict[str, Any]
 
 
+class Backlog(NamedTuple):
+    """What catch_up found: answers owed to the user, and whether the update was processed."""
+
+    owed: list[PendingTurn]
+    seen: bool
+
+
 Conclude = Callable[[Session, list[Any]], tuple[dict[str, Any], dict[str, Any]]]
 """Inside the turn's transaction, after its commands: (new session document, answer to send)."""
 RunCommands = Callable[[Callable[[Session, list[Any]], None]], Any]
@@ -148,14 +155,15 @@ class TurnJournal:
     - an update whose turn never committed (the process died before, a store failed, the deadline
       passed) has no row: a redelivery is handled like the first delivery;
     - an update whose turn committed has a row: it is never applied again; its answer stays in
-      the row (sealed) until `delivered`, and is sent again by `pending` until then.
+      the row (sealed) until `delivered`, and catch_up returns it to be sent until then.
 
     Sessions in SQL (the default): the session document is written in the same transaction.
     Sessions in Redis: the document is kept (sealed) in the row too, and written to Redis after
-    the commit; if the process dies in between, `pending` (called under the user's lock before
+    the commit; if the process dies in between, `catch_up` (called under the user's lock before
     each turn) finds the row and writes its document to Redis before anything reads the session
-    ("roll forward"). Turns of one user are serialised by the lock, so the newest row with a
-    document is the user's latest committed turn.
+    ("roll forward"). Turns of one user are serialised by the lock, and catch_up settles every
+    row it finds before the next turn commits, so the newest row with a document is the user's
+    latest committed turn. The copy is dropped with the answer, once delivered.
     """
 
     def __init__(
@@ -188,21 +196,28 @@ class TurnJournal:
         return await asyncio.to_thread(self._seen, update_id)
 
     async def pending(self, user_id: int) -> list[PendingTurn]:
-        """Finish what a dead process left: the session document of the user's latest committed
-        turn is written to Redis if it is not there yet; returns the answers not yet delivered,
-        oldest first. Call it under the user's lock, before loading the session."""
-        rows = await asyncio.to_thread(self._pending, user_id)
-        documents = [(update_id, session) for update_id, _, session in rows if session]
+        """catch_up without an update: the answers the user is owed."""
+        return (await self.catch_up(user_id, None)).owed
+
+    async def catch_up(self, user_id: int, update_id: int | None) -> Backlog:
+        """Before a turn, under the user's lock: finish what a dead process left, and say
+        whether `update_id` was processed already (one query).
+
+        With Redis sessions, the session document of the user's latest committed turn is
+        written to Redis if it may not be there yet ("roll forward"). Returns the answers not
+        yet delivered, oldest first."""
+        rows, seen = await asyncio.to_thread(self._backlog, user_id, update_id)
+        documents = [(update, session) for update, _, session in rows if session]
         if documents:
-            update_id, latest = documents[-1]
+            latest_update, latest = documents[-1]
             await self._sessions.save(user_id, _decode(latest, self._sealer))
-            await asyncio.to_thread(self._synced, [u for u, _ in documents])
-            logger.info("user %s: session rolled forward from update %s", user_id, update_id)
-        return [
-            PendingTurn(update_id, _decode(answer, self._sealer))
-            for update_id, answer, _ in rows
+            logger.info("user %s: session rolled forward from update %s", user_id, latest_update)
+        owed = [
+            PendingTurn(update, _decode(answer, self._sealer))
+            for update, answer, _ in rows
             if answer
         ]
+        return Backlog(owed, seen)
 
     async def commit(
         self,
@@ -245,18 +260,22 @@ class TurnJournal:
                 raise TurnAlreadyCommitted(f"update {update_id} was handled meanwhile")
             faults.reached("turn.before_commit")
 
-        await asyncio.to_thread(self._maybe_prune)
-        await asyncio.to_thread(run, record)
+        def prune_and_run() -> None:
+            self._maybe_prune()
+            run(record)
+
+        await asyncio.to_thread(prune_and_run)
         faults.reached("turn.after_commit")
         document, answer = concluded[-1]
         if self._sql_sessions is None:
+            # The journal keeps its copy until the answer is delivered: until then, catch_up
+            # writes it again (the same document: no later turn of the user committed).
             await self._sessions.save(user_id, document)
-            await asyncio.to_thread(self._synced, [update_id])
         return document, answer
 
     async def delivered(self, update_id: int) -> None:
-        """The answer was sent (or given up): forget it."""
-        await asyncio.to_thread(self._delivered, update_id)
+        """The answer was sent (or given up): forget it, and the session copy with it."""
+        await asyncio.to_thread(self._done, [update_id])
 
     async def prune(self) -> int:
         """Forget turns older than the retention period; returns how many were removed."""
@@ -269,28 +288,31 @@ class TurnJournal:
             )
             return found is not None
 
-    def _pending(self, user_id: int) -> list[tuple[int, str | None, str | None]]:
+    def _backlog(
+        self, user_id: int, update_id: int | None
+    ) -> tuple[list[tuple[int, str | None, str | None]], bool]:
         table = self._table
+        mine = (table.c.user_id == user_id) & text(TURN_PENDING)
         with self._engine.connect() as connection:
             rows = connection.execute(
-                select(table.c.update_id, table.c.answer, table.c.session)
-                .where(table.c.user_id == user_id, text(TURN_PENDING))
+                select(table.c.update_id, table.c.user_id, table.c.answer, table.c.session)
+                .where(mine | (table.c.update_id == update_id) if update_id is not None else mine)
                 .order_by(table.c.claimed_at, table.c.update_id)
             ).all()
-        return [(int(row[0]), row[1], row[2]) for row in rows]
+        seen = any(row[0] == update_id for row in rows)
+        owed = [
+            (int(row[0]), row[2], row[3])
+            for row in rows
+            if row[1] == user_id and (row[2] is not None or row[3] is not None)
+        ]
+        return owed, seen
 
-    def _synced(self, update_ids: list[int]) -> None:
+    def _done(self, update_ids: list[int]) -> None:
         with self._writer.begin() as connection:
             connection.execute(
                 update(self._table)
                 .where(self._table.c.update_id.in_(update_ids))
-                .values(session=None)
-            )
-
-    def _delivered(self, update_id: int) -> None:
-        with self._writer.begin() as connection:
-            connection.execute(
-                update(self._table).where(self._table.c.update_id == update_id).values(answer=None)
+                .values(answer=None, session=None)
             )
 
     def _maybe_prune(self) -> None:

@@ -421,7 +421,7 @@ async def test_redis_session_is_rolled_forward_from_the_journal_after_a_crash(
         assert await survivor.sessions.load(42) == {"step": "saved"}
         assert [p.update_id for p in owed] == [4001]
         await survivor.journal.delivered(4001)
-        await survivor.sessions.save(42, {"step": "later"})
+        await survivor.sessions.save(42, {"step": "later"})  # a later turn
         assert await survivor.journal.pending(42) == []  # rolled forward once, not again
         assert await survivor.sessions.load(42) == {"step": "later"}
     finally:
@@ -443,7 +443,7 @@ async def test_journal_seals_answers_and_sessions_and_drops_them_once_done(
                 "SELECT answer, session FROM processed_updates WHERE update_id = 5001"
             ).one()
         assert row[0] and "3205014501900001" not in row[0]
-        assert row[1] is None  # written to Redis: no copy left in the journal
+        assert row[1] and "3205014501900001" not in row[1]  # the copy of the session, sealed
         await process.journal.delivered(5001)
         with engine.connect() as connection:
             row = connection.exec_driver_sql(
