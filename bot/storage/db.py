@@ -11,11 +11,12 @@ SQLite needs care to behave like a real transactional database under threads:
   really gone from the file (UU 27/2022); `checkpoint_wal` then empties the write-ahead log.
 - Time limits, so that a failing or hung database makes a turn fail ("busy") instead of stalling
   it: PostgreSQL connections give up after PG_CONNECT_TIMEOUT_S, statements after
-  PG_STATEMENT_TIMEOUT_MS (server side), waiting for a pooled connection after POOL_TIMEOUT_S;
-  SQLite writers wait SQLITE_BUSY_TIMEOUT_MS for the write lock. A server that stops answering
-  altogether (SIGSTOP, a dead network path) is not caught by any of these: the service's turn
-  time limit answers the user, and the turn, if its thread ever resumes, rolls back instead of
-  committing late (bot.storage.state.TurnJournal).
+  PG_STATEMENT_TIMEOUT_MS (server side), waiting for a pooled connection after POOL_TIMEOUT_S,
+  and TCP keepalives and tcp_user_timeout drop a connection to a host that vanished; SQLite
+  writers wait SQLITE_BUSY_TIMEOUT_MS for the write lock. A server process that is frozen while
+  its host still acknowledges TCP (SIGSTOP) is caught by none of these: the thread waits until it
+  resumes, the service's turn time limit answers the user meanwhile, and the turn, when its
+  thread resumes, rolls back instead of committing late (bot.storage.state.TurnJournal).
 - Migrations rebuild tables (batch mode) and run with foreign keys off, as SQLite's documentation
   prescribes for rebuilding a referenced table; the keys are checked before commit.
 """
@@ -49,6 +50,17 @@ def normalize_url(url: str | URL) -> URL:
 PG_CONNECT_TIMEOUT_S = 5
 PG_STATEMENT_TIMEOUT_MS = 10_000
 POOL_TIMEOUT_S = 5
+PG_CONNECT_ARGS: dict[str, Any] = {
+    "connect_timeout": PG_CONNECT_TIMEOUT_S,
+    # A server host that vanished (power, network) sends no RST: without these a query would
+    # wait for TCP's own limits, hours. Data unacknowledged for 15 s, or an idle connection
+    # unanswered by 3 probes 5 s apart after 10 s, and the connection is dropped.
+    "tcp_user_timeout": 15_000,
+    "keepalives": 1,
+    "keepalives_idle": 10,
+    "keepalives_interval": 5,
+    "keepalives_count": 3,
+}
 
 
 def create_db_engine(url: str | URL) -> Engine:
@@ -59,7 +71,7 @@ def create_db_engine(url: str | URL) -> Engine:
             parsed,
             pool_pre_ping=True,
             pool_timeout=POOL_TIMEOUT_S,
-            connect_args={"connect_timeout": PG_CONNECT_TIMEOUT_S},
+            connect_args=PG_CONNECT_ARGS,
         )
         event.listen(engine, "connect", _postgresql_on_connect)
         return engine

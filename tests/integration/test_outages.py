@@ -188,6 +188,8 @@ def test_postgresql_connections_and_statements_have_time_limits(postgres_url: st
             assert connection.scalar(text("SHOW statement_timeout")) == "10s"
             parameters = connection.connection.dbapi_connection.info.get_parameters()  # type: ignore[union-attr]
             assert parameters["connect_timeout"] == str(PG_CONNECT_TIMEOUT_S)
+            assert parameters["tcp_user_timeout"] == "15000"
+            assert parameters["keepalives_idle"] == "10"
         assert engine.pool.timeout() == POOL_TIMEOUT_S  # type: ignore[attr-defined]
         with migrating.connect() as connection:  # a migration may run long: no limit there
             assert connection.scalar(text("SHOW statement_timeout")) == "0"
