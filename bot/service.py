@@ -134,12 +134,12 @@ class ConversationService:
                     deadline = time.monotonic() + self.turn_timeout - COMMIT_MARGIN_SECONDS
                     await held.enter_async_context(self.locks.hold(incoming.user_id))
                     owed, seen = await self.journal.catch_up(incoming.user_id, incoming.update_id)
-                    answer = None
+                    turn = None
                     if seen and not owed:
                         logger.info("update %s already handled", incoming.update_id)
                         return Handled.DUPLICATE
                     if not seen:
-                        answer = await self._turn(incoming, deadline)
+                        turn = await self._turn(incoming, deadline)
             except TurnAlreadyCommitted:
                 logger.info("update %s handled meanwhile by another process", incoming.update_id)
                 return Handled.DUPLICATE
@@ -155,15 +155,32 @@ class ConversationService:
                 logger.exception("update %s failed", incoming.update_id)
                 await self._apologize(incoming, transport)
                 return Handled.FAILED
+            # Committed: from here on nothing says "busy" (the turn is processed).
+            written = True
+            if turn is not None:
+                document, answer = turn
+                written = await self._publish(incoming.user_id, document)
             for past in owed:  # committed earlier, answer not delivered (a crash or a failed send)
                 await self._send_answer(past.update_id, past.answer, transport, first_try=False)
-            if answer is not None:
-                await self._send_answer(incoming.update_id, answer, transport, first_try=True)
+            if turn is not None:
+                await self._send_answer(
+                    incoming.update_id, answer, transport, first_try=True, session_written=written
+                )
         return Handled.ANSWERED
 
-    async def _turn(self, incoming: Incoming, deadline: float) -> dict[str, Any]:
+    async def _publish(self, user_id: int, document: dict[str, Any]) -> bool:
+        try:
+            async with asyncio.timeout(self.turn_timeout):
+                return await self.journal.publish(user_id, document)
+        except TimeoutError:
+            logger.warning("user %s: session not published in time", user_id)
+            return False
+
+    async def _turn(
+        self, incoming: Incoming, deadline: float
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
         """Load, run the engine, then commit the commands, the new session, the update's mark
-        and the answer in one transaction: returns the answer to send."""
+        and the answer in one transaction: returns the session document and the answer."""
         user_id = incoming.user_id
         record = await asyncio.to_thread(self._remember, user_id, incoming.chat_id)
         self._remember_language(user_id, record.language)
@@ -189,12 +206,12 @@ class ConversationService:
             settled, effects = self._apply(db, user_id, turn, applies, outcomes)
             return settled.to_json(), answer_to_json(incoming, effects, language)
 
-        _, answer = await self.journal.commit(
+        committed = await self.journal.commit(
             incoming.update_id, user_id, run, conclude, deadline=deadline
         )
         self._remember_language(user_id, language)
         self.outbox_ready.set()  # a command may have left notifications for others
-        return answer
+        return committed
 
     def _remember(self, user_id: int, chat_id: int) -> UserRecord:
         self.repository.remember_chat(user_id, chat_id)
@@ -244,7 +261,13 @@ class ConversationService:
         return session, effects
 
     async def _send_answer(
-        self, update_id: int, answer: dict[str, Any], transport: Transport, *, first_try: bool
+        self,
+        update_id: int,
+        answer: dict[str, Any],
+        transport: Transport,
+        *,
+        first_try: bool,
+        session_written: bool = True,
     ) -> None:
         """Send a committed turn's answer, then forget it. A failed first try keeps it for one
         more (on redelivery, or before the user's next turn); a failed second try is given up,
@@ -258,7 +281,7 @@ class ConversationService:
                 return
         try:
             async with asyncio.timeout(self.turn_timeout):
-                await self.journal.delivered(update_id)
+                await self.journal.delivered(update_id, session_written=session_written)
         except Exception:  # sent again at most once more; the log has the cause
             logger.warning("update %s: could not record the delivery", update_id, exc_info=True)
 

@@ -217,6 +217,9 @@ class TurnJournal:
             for update, answer, _ in rows
             if answer
         ]
+        answered = [update for update, answer, session in rows if session and not answer]
+        if answered:  # delivered while Redis was failing: the copy was kept for this moment
+            await asyncio.to_thread(self._forget, answered, answer=False)
         return Backlog(owed, seen)
 
     async def commit(
@@ -266,16 +269,29 @@ class TurnJournal:
 
         await asyncio.to_thread(prune_and_run)
         faults.reached("turn.after_commit")
-        document, answer = concluded[-1]
-        if self._sql_sessions is None:
-            # The journal keeps its copy until the answer is delivered: until then, catch_up
-            # writes it again (the same document: no later turn of the user committed).
-            await self._sessions.save(user_id, document)
-        return document, answer
+        return concluded[-1]
 
-    async def delivered(self, update_id: int) -> None:
-        """The answer was sent (or given up): forget it, and the session copy with it."""
-        await asyncio.to_thread(self._done, [update_id])
+    async def publish(self, user_id: int, document: dict[str, Any]) -> bool:
+        """After the commit, with Redis sessions: write the turn's session document to Redis.
+        False when Redis failed: the journal's copy stays, and the next catch_up writes it (the
+        turn is committed either way, so this is not a reason to tell the user "busy")."""
+        if self._sql_sessions is not None:
+            return True  # written in the turn's transaction
+        try:
+            await self._sessions.save(user_id, document)
+        except (RedisError, OSError) as error:
+            logger.warning(
+                "user %s: session not written to Redis (%s); it will be rolled forward",
+                user_id,
+                type(error).__name__,
+            )
+            return False
+        return True
+
+    async def delivered(self, update_id: int, *, session_written: bool = True) -> None:
+        """The answer was sent (or given up): forget it, and the session copy with it unless
+        the session could not be written to Redis (then catch_up still needs it)."""
+        await asyncio.to_thread(self._forget, [update_id], answer=True, session=session_written)
 
     async def prune(self) -> int:
         """Forget turns older than the retention period; returns how many were removed."""
@@ -307,12 +323,15 @@ class TurnJournal:
         ]
         return owed, seen
 
-    def _done(self, update_ids: list[int]) -> None:
+    def _forget(self, update_ids: list[int], *, answer: bool, session: bool = True) -> None:
+        values: dict[str, None] = {}
+        if answer:
+            values["answer"] = None
+        if session:
+            values["session"] = None
         with self._writer.begin() as connection:
             connection.execute(
-                update(self._table)
-                .where(self._table.c.update_id.in_(update_ids))
-                .values(answer=None, session=None)
+                update(self._table).where(self._table.c.update_id.in_(update_ids)).values(values)
             )
 
     def _maybe_prune(self) -> None:

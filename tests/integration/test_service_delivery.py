@@ -62,3 +62,35 @@ async def test_a_failed_send_keeps_the_turn_and_the_redelivery_gets_the_stored_a
         assert await built.state.sessions.load(7) == after and len(transport.sent) == sent + 1
     finally:
         await built.aclose()
+
+
+async def test_redis_failing_after_the_commit_answers_and_the_next_turn_has_the_session(
+    tmp_path: Path, postgres_url: str, redis_url: str, redis_prefix: str
+) -> None:
+    """The turn committed, then Redis failed to take its session: the user gets the answer (not
+    "busy": the message was processed), and the next turn starts from the committed session."""
+    from tests.integration.turnkit import Chat, settings
+
+    built = build_service(
+        settings(postgres_url, tmp_path, redis_url=redis_url, redis_prefix=redis_prefix),
+        clock=lambda: NOW,
+    )
+    try:
+        chat = Chat(built.service, 8)
+        await chat.say("/start")
+        journal = built.service.journal
+        publish = journal.publish
+
+        async def redis_fails(user_id: int, document: dict[str, object]) -> bool:
+            return False  # what publish reports when Redis is down or too slow
+
+        journal.publish = redis_fails  # type: ignore[method-assign]
+        shown = await chat.press("🇮🇩 Bahasa Indonesia")
+        assert "Ketik NIP" in shown and "sibuk" not in shown
+        stale = await built.state.sessions.load(8)
+        assert stale is not None and stale["step"] != "nip"  # Redis did not get it
+
+        journal.publish = publish  # type: ignore[method-assign]
+        assert "NIP ini menunjukkan" in await chat.say("198503152010011001")
+    finally:
+        await built.aclose()

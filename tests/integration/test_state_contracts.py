@@ -183,18 +183,21 @@ async def _commit(
     deadline: float | None = None,
     conclude: Callable[[Any, list[Any]], tuple[dict[str, Any], dict[str, Any]]] | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """A turn without domain commands through the real unit of work (Repository.apply)."""
+    """A turn without domain commands through the real unit of work (Repository.apply), then
+    its session published (written to Redis, with Redis sessions), as the service does."""
 
     def run(then: Callable[[Any, list[Any]], None]) -> Any:
         return process.repository.apply(user_id, [], then=then)
 
-    return await process.journal.commit(
+    committed = await process.journal.commit(
         update_id,
         user_id,
         run,
         conclude or (lambda _db, _outcomes: (document, ANSWER)),
         deadline=deadline,
     )
+    assert await process.journal.publish(user_id, committed[0]) is True
+    return committed
 
 
 async def test_a_committed_turn_is_seen_everywhere_with_its_session_and_answer(
@@ -390,40 +393,47 @@ async def test_journal_prunes_old_turns(tmp_path: Path) -> None:
         engine.dispose()
 
 
-class _DiesAfterCommit(RedisSessionStore):
-    """A process that dies after the SQL commit, before writing the session to Redis."""
-
+class _RedisFails(RedisSessionStore):
     async def save(self, user_id: int, document: dict[str, Any]) -> None:
-        raise ConnectionError("the process died here")
+        raise ConnectionError("Redis is down")
 
 
-async def test_redis_session_is_rolled_forward_from_the_journal_after_a_crash(
+async def test_redis_session_is_rolled_forward_from_the_journal(
     tmp_path: Path, redis_url: str, redis_prefix: str
 ) -> None:
+    """The turn committed in SQL but its session did not reach Redis (the process died, or Redis
+    failed): the next catch_up writes it, and delivering the answer alone does not drop the copy
+    that is still needed."""
     url = f"sqlite:///{tmp_path / 'journal.sqlite3'}"
     backend = _redis_backend(redis_url, redis_prefix, url)
     try:
         survivor = backend.spawn()
         await survivor.sessions.save(42, {"step": "summary"})
         assert isinstance(survivor.sessions, RedisSessionStore)
-        dying_sessions = _DiesAfterCommit(survivor.sessions.client, redis_prefix, sealer=SEALER)
-        dying = Process(
-            dying_sessions,
-            TurnJournal(create_db_engine(url), dying_sessions, sealer=SEALER),
-            survivor.locks,
-            survivor.repository,
+        failing = _RedisFails(survivor.sessions.client, redis_prefix, sealer=SEALER)
+        journal = TurnJournal(create_db_engine(url), failing, sealer=SEALER)
+        repository = survivor.repository
+        document, _ = await journal.commit(
+            4001,
+            42,
+            lambda then: repository.apply(42, [], then=then),
+            lambda _db, _o: ({"step": "saved"}, ANSWER),
         )
-        with pytest.raises(ConnectionError):
-            await _commit(dying, 4001, 42, {"step": "saved"})
+        assert await journal.publish(42, document) is False  # Redis failed after the commit
         assert await survivor.sessions.load(42) == {"step": "summary"}  # stale, for now
-        assert await survivor.journal.seen(4001) is True  # the turn committed
-        owed = await survivor.journal.pending(42)  # what the next turn does first, under the lock
-        assert await survivor.sessions.load(42) == {"step": "saved"}
-        assert [p.update_id for p in owed] == [4001]
-        await survivor.journal.delivered(4001)
-        await survivor.sessions.save(42, {"step": "later"})  # a later turn
-        assert await survivor.journal.pending(42) == []  # rolled forward once, not again
-        assert await survivor.sessions.load(42) == {"step": "later"}
+        await journal.delivered(4001, session_written=False)  # the answer did go out
+
+        owed, seen = await survivor.journal.catch_up(42, 4002)  # the next turn, under the lock
+        assert await survivor.sessions.load(42) == {"step": "saved"} and owed == [] and not seen
+        await survivor.sessions.save(42, {"step": "later"})  # that next turn
+        await survivor.journal.catch_up(42, 4003)
+        assert await survivor.sessions.load(42) == {"step": "later"}  # rolled forward only once
+
+        await _commit(survivor, 4010, 42, {"step": "after a crash"})
+        await survivor.sessions.save(42, {"step": "as if the process died before publishing"})
+        owed, _ = await survivor.journal.catch_up(42, 4010)  # the redelivery
+        assert await survivor.sessions.load(42) == {"step": "after a crash"}
+        assert [p.update_id for p in owed] == [4010]
     finally:
         for cleanup in backend.cleanups:
             await cleanup()
