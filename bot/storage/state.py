@@ -158,12 +158,19 @@ class TurnJournal:
       the row (sealed) until `delivered`, and catch_up returns it to be sent until then.
 
     Sessions in SQL (the default): the session document is written in the same transaction.
-    Sessions in Redis: the document is kept (sealed) in the row too, and written to Redis after
-    the commit; if the process dies in between, `catch_up` (called under the user's lock before
-    each turn) finds the row and writes its document to Redis before anything reads the session
-    ("roll forward"). Turns of one user are serialised by the lock, and catch_up settles every
-    row it finds before the next turn commits, so the newest row with a document is the user's
-    latest committed turn. The copy is dropped with the answer, once delivered.
+    Sessions in Redis: the document is kept (sealed) in the row too, and `publish` writes it to
+    Redis after the commit. If the process dies in between, or Redis fails, `catch_up` (called
+    under the user's lock before each turn, and before anything reads the session) finds the
+    row and writes its document to Redis ("roll forward"). Turns of one user are serialised by
+    the lock, and catch_up settles every row it finds before the next turn can commit, so the
+    newest row with a document is the user's latest committed turn. The copy is dropped with
+    the answer once delivered, or, when it never reached Redis, by the catch_up that wrote it.
+
+    Guarantee with Redis sessions, precisely: the SQL commit decides; Redis holds at worst the
+    session of the turn before, and only until the user's next update (or the redelivery) is
+    handled, which rewrites it before reading it. If the user's lock is lost (Redis down for
+    longer than the lock's expiry while a turn runs), two turns of one user may overlap; the
+    journal still commits each update once.
     """
 
     def __init__(
