@@ -411,7 +411,9 @@ async def test_redis_session_is_rolled_forward_from_the_journal(
         await survivor.sessions.save(42, {"step": "summary"})
         assert isinstance(survivor.sessions, RedisSessionStore)
         failing = _RedisFails(survivor.sessions.client, redis_prefix, sealer=SEALER)
-        journal = TurnJournal(create_db_engine(url), failing, sealer=SEALER)
+        engine = create_db_engine(url)
+        backend.cleanups.append(lambda: asyncio.to_thread(engine.dispose))
+        journal = TurnJournal(engine, failing, sealer=SEALER)
         repository = survivor.repository
         document, _ = await journal.commit(
             4001,
