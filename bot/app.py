@@ -84,17 +84,22 @@ def build_service(
     # Update ids are per bot: bots sharing one Redis must not see each other's.
     bot_id = (settings.bot_token or "").split(":", 1)[0]
     state = build_state(
-        engine, settings.redis_url, f"{settings.redis_prefix}{bot_id}:", sealer=sealer
+        engine,
+        settings.redis_url,
+        f"{settings.redis_prefix}{bot_id}:",
+        sealer=sealer,
+        redis_timeout=settings.redis_timeout_seconds,
     )
     service = ConversationService(
         admin_ids=settings.admin_id_set,
         invitation_days=settings.invitation_days,
         repository=repository,
         sessions=state.sessions,
-        deduplicator=state.deduplicator,
+        journal=state.journal,
         locks=state.locks,
         programme=programme,
         clock=now,
+        turn_timeout=settings.turn_timeout_seconds,
     )
     return Built(service, state, programme, engine)
 

@@ -1,30 +1,38 @@
 """Handling one update, whatever the transport:
 
-dedupe by update id -> per-user lock -> load session -> engine -> apply commands in one transaction
--> feed outcomes back -> save session -> send messages.
+per-user lock -> answers still owed -> skip a processed update -> load session -> engine -> ONE
+transaction: commands, outcomes fed back, new session, the update marked processed, the answer
+-> send the answer -> forget it.
 
 "Saved" is said only after the commit; a repeated update or a double-pressed button changes nothing
-twice (update de-duplication, prompt numbers, idempotency keys and unique constraints).
+twice (the turn journal, prompt numbers, idempotency keys and unique constraints). A process that
+dies mid-turn leaves either nothing (the redelivery is handled afresh) or a committed turn whose
+answer the redelivery, or else the user's next update, sends (bot.storage.state.TurnJournal).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import enum
 import logging
+import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from html import escape
+from typing import Any
 
-from bot import presenters
+from bot import answers, presenters
 from bot.catalog import ProgrammeSettings
 from bot.i18n import Renderer, text_hash
-from bot.storage.ports import SessionStore, UpdateDeduplicator, UserLocks
-from bot.storage.repository import ConsentStatement, Repository, UserRecord
+from bot.storage.ports import SessionStore, UserLocks
+from bot.storage.repository import ConsentStatement, Repository, Transaction, UserRecord
+from bot.storage.state import STORE_ERRORS, TurnAlreadyCommitted, TurnJournal
 from bot.transport import Outgoing, Transport, split_message
 from flows import router
-from flows.commands import SetLanguage
+from flows.commands import Outcome, SetLanguage
 from flows.context import Context, UserFacts
 from flows.effects import (
     Apply,
@@ -38,7 +46,7 @@ from flows.effects import (
     Toast,
 )
 from flows.engine import Turn
-from flows.inputs import ChoicePicked, Input
+from flows.inputs import ChoicePicked, Input, TextReceived
 from flows.router import INVITATION_PREFIX
 from flows.session import Session
 from flows.text import Raw, t
@@ -63,11 +71,27 @@ class Incoming:
     pressed_message_html: str | None = None  # the text of the message the button was on
 
 
+class Handled(enum.Enum):
+    """What became of an update (a webhook may answer non-2XX for BUSY and FAILED, so that
+    Telegram delivers it again: nothing of it was saved)."""
+
+    ANSWERED = "answered"  # its turn committed now (or earlier, and its answer was owed)
+    DUPLICATE = "duplicate"  # its turn committed and was answered before: nothing done
+    BUSY = "busy"  # a store failed or was too slow: nothing saved, the user told to retry
+    FAILED = "failed"  # an unexpected error: nothing saved, the user got the apology
+
+
+COMMIT_MARGIN_SECONDS = 1.0
+"""A turn still running this close to its time limit rolls back instead of committing, so the
+user is not told "not processed" about a turn that commits a moment later."""
+KNOWN_LANGUAGES = 10_000
+
+
 @dataclass
 class ConversationService:
     repository: Repository
     sessions: SessionStore
-    deduplicator: UpdateDeduplicator
+    journal: TurnJournal
     locks: UserLocks
     programme: ProgrammeSettings
     clock: Callable[[], datetime]
@@ -76,41 +100,114 @@ class ConversationService:
     invitation_days: int = 14
     bot_username: str | None = None  # learnt from getMe at start; deep links need it
     outbox_ready: asyncio.Event = field(default_factory=asyncio.Event)
+    turn_timeout: float = 15.0  # seconds for everything up to the commit (stores included)
+    _languages: dict[int, str | None] = field(default_factory=dict, repr=False)
 
-    async def handle(self, incoming: Incoming, transport: Transport) -> None:
-        if not await self.deduplicator.claim(incoming.update_id):
-            # The first delivery answered it (a callback query can be answered only once).
-            logger.info("update %s already handled", incoming.update_id)
-            return
+    async def handle(self, incoming: Incoming, transport: Transport) -> Handled:
+        """Handle one update: at most one committed turn per update id, and its answer sent.
+
+        Under the user's lock: finish what a dead process left (pending answers, a session to
+        roll forward), skip an update whose turn committed already, else run the turn, which
+        commits its commands, session, answer and "processed" mark together (TurnJournal). Only
+        then is anything sent, after the answers still owed from earlier turns. Until the commit,
+        every store call runs within `turn_timeout`; a store that fails or hangs gets the user
+        "busy, not processed" and leaves nothing behind, so the update can come again.
+        """
+        async with contextlib.AsyncExitStack() as held:
+            try:
+                async with asyncio.timeout(self.turn_timeout):
+                    deadline = time.monotonic() + self.turn_timeout - COMMIT_MARGIN_SECONDS
+                    await held.enter_async_context(self.locks.hold(incoming.user_id))
+                    owed, seen = await self.journal.catch_up(incoming.user_id, incoming.update_id)
+                    turn = None
+                    if seen and not owed:
+                        logger.info("update %s already handled", incoming.update_id)
+                        return Handled.DUPLICATE
+                    if not seen:
+                        turn = await self._turn(incoming, deadline)
+            except TurnAlreadyCommitted:
+                logger.info("update %s handled meanwhile by another process", incoming.update_id)
+                return Handled.DUPLICATE
+            except STORE_ERRORS as error:  # nothing committed: the update is not processed
+                logger.warning(
+                    "update %s not processed, a store failed: %s",
+                    incoming.update_id,
+                    type(error).__name__,
+                )
+                await self._say_busy(incoming, transport)
+                return Handled.BUSY
+            except Exception:  # a bug; nothing committed
+                logger.exception("update %s failed", incoming.update_id)
+                await self._apologize(incoming, transport)
+                return Handled.FAILED
+            # Committed: from here on nothing says "busy" (the turn is processed).
+            written = True
+            if turn is not None:
+                document, answer = turn
+                written = await self._publish(incoming.user_id, document)
+            for past in owed:  # committed earlier, answer not delivered (a crash or a failed send)
+                await self._send_answer(past.update_id, past.answer, transport, first_try=False)
+            if turn is not None:
+                await self._send_answer(
+                    incoming.update_id, answer, transport, first_try=True, session_written=written
+                )
+        return Handled.ANSWERED
+
+    async def _publish(self, user_id: int, document: dict[str, Any]) -> bool:
         try:
-            async with self.locks.hold(incoming.user_id):
-                effects, language = await self._turn(incoming)
-                self.outbox_ready.set()  # a command may have left notifications for others
-                try:
-                    await self._deliver(incoming, transport, effects, language)
-                except Exception:
-                    # The turn is saved: handling the update again would apply the answer twice
-                    # (to the next question), so the claim stays; only the sending failed.
-                    logger.exception("update %s: sending the answer failed", incoming.update_id)
-        except Exception:
-            # Nothing was saved: forget the claim, so a redelivery is handled again.
-            await self.deduplicator.release(incoming.update_id)
-            logger.exception("update %s failed", incoming.update_id)
-            await self._apologize(incoming, transport)
+            async with asyncio.timeout(self.turn_timeout):
+                return await self.journal.publish(user_id, document)
+        except TimeoutError:
+            logger.warning("user %s: session not published in time", user_id)
+            return False
 
-    async def _turn(self, incoming: Incoming) -> tuple[list[Effect], str | None]:
-        """Load, run the engine, apply commands in one transaction, save: the effects to send."""
+    async def _turn(
+        self, incoming: Incoming, deadline: float
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Load, run the engine, then commit the commands, the new session, the update's mark
+        and the answer in one transaction: returns the session document and the answer."""
         user_id = incoming.user_id
         record = await asyncio.to_thread(self._remember, user_id, incoming.chat_id)
+        self._remember_language(user_id, record.language)
         session = Session.from_json(await self.sessions.load(user_id))
         turn = router.respond(session, incoming.input, self._context(record))
-        session, effects, language = await self._apply(user_id, turn, record.language)
-        await self.sessions.save(user_id, session.to_json())
-        return effects, language
+        applies = [effect for effect in turn.effects if isinstance(effect, Apply)]
+        language = record.language
+        for apply in applies:
+            if isinstance(apply.command, SetLanguage):
+                language = apply.command.language
+        renderer = Renderer(language)
+
+        def consent_hash(consent: ConsentStatement) -> str:
+            return text_hash(renderer(consent.statement))
+
+        def run(then: Callable[[Transaction, list[Any]], None]) -> list[Outcome]:
+            commands = [apply.command for apply in applies]
+            return self.repository.apply(
+                user_id, commands, consent_text_hash=consent_hash, then=then
+            )
+
+        def conclude(db: Transaction, outcomes: list[Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+            settled, effects = self._apply(db, user_id, turn, applies, outcomes)
+            return settled.to_json(), answer_to_json(incoming, effects, language)
+
+        committed = await self.journal.commit(
+            incoming.update_id, user_id, run, conclude, deadline=deadline
+        )
+        self._remember_language(user_id, language)
+        self.outbox_ready.set()  # a command may have left notifications for others
+        return committed
 
     def _remember(self, user_id: int, chat_id: int) -> UserRecord:
         self.repository.remember_chat(user_id, chat_id)
         return self.repository.user_record(user_id)
+
+    def _remember_language(self, user_id: int, language: str | None) -> None:
+        """Known languages, so "busy" is said in the user's language when the database is down."""
+        self._languages.pop(user_id, None)
+        self._languages[user_id] = language
+        while len(self._languages) > KNOWN_LANGUAGES:
+            del self._languages[next(iter(self._languages))]
 
     def _context(self, record: UserRecord) -> Context:
         catalog = self.programme.catalog
@@ -127,35 +224,51 @@ class ConversationService:
         )
         return Context(user=facts, catalog=catalog, now=self.clock(), new_id=self.new_id)
 
-    async def _apply(
-        self, user_id: int, turn: Turn, language: str | None
-    ) -> tuple[Session, list[Effect], str | None]:
-        """Apply the turn's commands in one transaction, then let the engine settle the outcomes."""
+    def _apply(
+        self,
+        db: Transaction,
+        user_id: int,
+        turn: Turn,
+        applies: list[Apply],
+        outcomes: list[Any],
+    ) -> tuple[Session, list[Effect]]:
+        """Inside the turn's transaction, the commands applied: let the engine settle their
+        outcomes (it sees the transaction's own writes), giving the session and effects to keep."""
         session, effects = turn.session, list(turn.effects)
-        applies = [effect for effect in effects if isinstance(effect, Apply)]
-        if not applies:
-            return session, effects, language
-        for apply in applies:
-            if isinstance(apply.command, SetLanguage):
-                language = apply.command.language
-        renderer = Renderer(language)
-
-        def consent_hash(consent: ConsentStatement) -> str:
-            return text_hash(renderer(consent.statement))
-
-        outcomes = await asyncio.to_thread(
-            self.repository.apply,
-            user_id,
-            [apply.command for apply in applies],
-            consent_text_hash=consent_hash,
-        )
-        record = await asyncio.to_thread(self.repository.user_record, user_id)
+        if not any(apply.awaits_outcome for apply in applies):
+            return session, effects
+        context = self._context(self.repository.user_record_within(db, user_id))
         for apply, outcome in zip(applies, outcomes, strict=True):
             if apply.awaits_outcome:
-                settled = router.settle(session, outcome, self._context(record))
+                settled = router.settle(session, outcome, context)
                 session = settled.session
                 effects.extend(settled.effects)
-        return session, effects, language
+        return session, effects
+
+    async def _send_answer(
+        self,
+        update_id: int,
+        answer: dict[str, Any],
+        transport: Transport,
+        *,
+        first_try: bool,
+        session_written: bool = True,
+    ) -> None:
+        """Send a committed turn's answer, then forget it. A failed first try keeps it for one
+        more (on redelivery, or before the user's next turn); a failed second try is given up,
+        so an answer that cannot be sent (an expired callback query) never blocks the user."""
+        incoming, effects, language = answer_from_json(update_id, answer)
+        try:
+            await self._deliver(incoming, transport, effects, language)
+        except Exception:
+            logger.exception("update %s: sending the answer failed", update_id)
+            if first_try:
+                return
+        try:
+            async with asyncio.timeout(self.turn_timeout):
+                await self.journal.delivered(update_id, session_written=session_written)
+        except Exception:  # sent again at most once more; the log has the cause
+            logger.warning("update %s: could not record the delivery", update_id, exc_info=True)
 
     # --- sending ------------------------------------------------------------------------------
 
@@ -313,12 +426,61 @@ class ConversationService:
         )
 
     async def _apologize(self, incoming: Incoming, transport: Transport) -> None:
+        await self._notice(incoming, transport, "error.try_again")
+
+    async def _say_busy(self, incoming: Incoming, transport: Transport) -> None:
+        await self._notice(incoming, transport, "error.busy")
+
+    async def _notice(self, incoming: Incoming, transport: Transport, key: str) -> None:
+        """Answer the button press (so its spinner stops) and say why nothing happened, in the
+        user's language when it is known here (no store is asked: one may be down)."""
+        render = Renderer(self._languages.get(incoming.user_id))
         try:
             if incoming.callback_query_id:
                 await transport.answer_callback(incoming.callback_query_id, None)
-            await transport.send(incoming.chat_id, Outgoing(Renderer(None)(t("error.try_again"))))
+            await transport.send(incoming.chat_id, Outgoing(render(t(key))))
         except Exception:  # the transport itself is failing; the log has the cause
             logger.warning("could not tell user about a failed update", exc_info=True)
+
+
+def answer_to_json(
+    incoming: Incoming, effects: Sequence[Effect], language: str | None
+) -> dict[str, Any]:
+    """What `_deliver` needs to send a turn's answer again, as JSON for the turn journal."""
+    pressed = incoming.input
+    return {
+        "chat_id": incoming.chat_id,
+        "user_id": incoming.user_id,
+        "callback_query_id": incoming.callback_query_id,
+        "callback_message_id": incoming.callback_message_id,
+        "pressed_label": incoming.pressed_label,
+        "pressed_message_html": incoming.pressed_message_html,
+        "choice": pressed.value if isinstance(pressed, ChoicePicked) else None,
+        "language": language,
+        "effects": answers.effects_to_json(effects),
+    }
+
+
+def answer_from_json(
+    update_id: int, stored: dict[str, Any]
+) -> tuple[Incoming, list[Effect], str | None]:
+    choice = stored["choice"]
+    pressed: Input = (
+        ChoicePicked(seq=-1, value=choice, message_id=stored["callback_message_id"])
+        if choice is not None
+        else TextReceived("")
+    )
+    incoming = Incoming(
+        update_id=update_id,
+        user_id=stored["user_id"],
+        chat_id=stored["chat_id"],
+        input=pressed,
+        callback_query_id=stored["callback_query_id"],
+        callback_message_id=stored["callback_message_id"],
+        pressed_label=stored["pressed_label"],
+        pressed_message_html=stored["pressed_message_html"],
+    )
+    return incoming, answers.effects_from_json(stored["effects"]), stored["language"]
 
 
 def qr_png(link: str) -> bytes:

@@ -31,6 +31,14 @@ class Settings(BaseSettings):
     redis_prefix: str = Field(
         default="peduli:", description="Key prefix in Redis; the bot's id is appended."
     )
+    turn_timeout_seconds: float = Field(
+        default=15.0,
+        gt=1.0,
+        description="Time for a turn up to its commit; beyond it the user is told 'busy'.",
+    )
+    redis_timeout_seconds: float = Field(
+        default=5.0, gt=0, description="Time limit of each Redis command and connection."
+    )
     admin_ids: str = Field(default="", description="Comma-separated Telegram user ids of admins.")
     data_key: str | None = Field(
         default=None, description="Base64 key (32 bytes) sealing NIK, NIP and phone numbers."

@@ -10,6 +10,14 @@ SQLite needs care to behave like a real transactional database under threads:
 - secure_delete overwrites deleted and replaced content with zeros, so an erased worker's name is
   really gone from the file (UU 27/2022); `checkpoint_wal` then empties the write-ahead log.
 - The database file is created mode 0600 (owner only), and with it the -wal and -shm files.
+- Time limits, so that a failing or hung database makes a turn fail ("busy") instead of stalling
+  it: PostgreSQL connections give up after PG_CONNECT_TIMEOUT_S, statements after
+  PG_STATEMENT_TIMEOUT_MS (server side), waiting for a pooled connection after POOL_TIMEOUT_S,
+  and TCP keepalives and tcp_user_timeout drop a connection to a host that vanished; SQLite
+  writers wait SQLITE_BUSY_TIMEOUT_MS for the write lock. A server process that is frozen while
+  its host still acknowledges TCP (SIGSTOP) is caught by none of these: the thread waits until it
+  resumes, the service's turn time limit answers the user meanwhile, and the turn, when its
+  thread resumes, rolls back instead of committing late (bot.storage.state.TurnJournal).
 - Migrations rebuild tables (batch mode) and run with foreign keys off, as SQLite's documentation
   prescribes for rebuilding a referenced table; the keys are checked before commit.
 """
@@ -45,11 +53,36 @@ def normalize_url(url: str | URL) -> URL:
     return parsed
 
 
+PG_CONNECT_TIMEOUT_S = 5
+PG_STATEMENT_TIMEOUT_MS = 10_000
+POOL_TIMEOUT_S = 5
+PG_CONNECT_ARGS: dict[str, Any] = {
+    "connect_timeout": PG_CONNECT_TIMEOUT_S,
+    # A server host that vanished (power, network) sends no RST: without these a query would
+    # wait for TCP's own limits, hours. Data unacknowledged for 15 s, or an idle connection
+    # unanswered by 3 probes 5 s apart after 10 s, and the connection is dropped.
+    "tcp_user_timeout": 15_000,
+    "keepalives": 1,
+    "keepalives_idle": 10,
+    "keepalives_interval": 5,
+    "keepalives_count": 3,
+}
+
+
 def create_db_engine(url: str | URL) -> Engine:
     """An engine with the settings this project relies on (see the module docstring)."""
     parsed = normalize_url(url)
+    if parsed.get_backend_name() == "postgresql":
+        engine = create_engine(
+            parsed,
+            pool_pre_ping=True,
+            pool_timeout=POOL_TIMEOUT_S,
+            connect_args=PG_CONNECT_ARGS,
+        )
+        event.listen(engine, "connect", _postgresql_on_connect)
+        return engine
     if parsed.get_backend_name() != "sqlite":
-        return create_engine(parsed, pool_pre_ping=True)
+        return create_engine(parsed, pool_pre_ping=True, pool_timeout=POOL_TIMEOUT_S)
     database = parsed.database or ""
     if database and database != ":memory:" and not database.startswith("file:"):
         _private_database_file(Path(database).expanduser())
@@ -91,6 +124,17 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
         cursor.execute("PRAGMA secure_delete = ON")
     finally:
         cursor.close()
+
+
+def _postgresql_on_connect(dbapi_connection: Any, _record: Any) -> None:
+    """A statement that runs longer than PG_STATEMENT_TIMEOUT_MS (a lock held by a stuck
+    session, a slow disk) is cancelled by the server, so no turn waits on it for ever."""
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute(f"SET statement_timeout = {PG_STATEMENT_TIMEOUT_MS}")
+    finally:
+        cursor.close()
+    dbapi_connection.commit()
 
 
 def _sqlite_foreign_keys_off(dbapi_connection: Any, _record: Any) -> None:
@@ -173,7 +217,18 @@ def migration_engine(url: str | URL) -> Engine:
     engine = create_db_engine(url)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_foreign_keys_off)  # runs after _sqlite_on_connect
+    if engine.dialect.name == "postgresql":
+        event.listen(engine, "connect", _no_statement_timeout)  # a migration may take long
     return engine
+
+
+def _no_statement_timeout(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("SET statement_timeout = 0")
+    finally:
+        cursor.close()
+    dbapi_connection.commit()
 
 
 def check_foreign_keys(connection: Connection) -> None:

@@ -51,6 +51,7 @@ from bot.storage.models import (
     CorrectionRequest,
     KeyCheck,
     OutboxMessage,
+    ProcessedUpdate,
     Sponsor,
     Sponsorship,
     utc_now,
@@ -100,6 +101,7 @@ SPONSORSHIPS = _table(Sponsorship)
 REQUESTS = _table(CorrectionRequest)
 OUTBOX = _table(OutboxMessage)
 SESSIONS = _table(ConversationSession)
+TURNS = _table(ProcessedUpdate)
 KEY_CHECK = _table(KeyCheck)
 
 SEALED_COLUMNS: frozenset[str] = frozenset(
@@ -112,6 +114,8 @@ SEALED_COLUMNS: frozenset[str] = frozenset(
         "requests.details_sealed",
         "outbox.message",
         "conversation_sessions.document",
+        "processed_updates.answer",
+        "processed_updates.session",
     }
 )
 """Every column `rotate` re-seals. A new sealed column must be added here and to the rotation
@@ -360,6 +364,8 @@ class RotationReport:
     """Sent or given-up notifications no key could open: left as they are."""
     sessions_dropped: int = 0
     """Conversations in progress no key could open: deleted (the user starts again)."""
+    turns_dropped: int = 0
+    """Undelivered answers or unpublished sessions of the turn journal no key could open."""
     redis_sessions_resealed: int = 0
 
     def count(self, bucket: dict[str, int], column: str) -> None:
@@ -376,6 +382,8 @@ class RotationReport:
         lines.append(f"Redis sessions re-sealed: {self.redis_sessions_resealed}")
         if self.sessions_dropped:
             lines.append(f"unreadable conversations deleted: {self.sessions_dropped}")
+        if self.turns_dropped:
+            lines.append(f"unreadable pending answers dropped: {self.turns_dropped}")
         if self.outbox_given_up:
             lines.append(f"unreadable notifications given up: {self.outbox_given_up}")
         if self.outbox_unreadable_done:
@@ -441,6 +449,7 @@ def rotate(
         _rotate_sponsorships(connection, sealer, report, batch_size)
         _rotate_requests(connection, sealer, report, batch_size)
         _rotate_sessions(connection, sealer, report, batch_size)
+        _rotate_turns(connection, sealer, report, batch_size)
         _rotate_outbox(connection, sealer, report, batch_size)
         record_key(connection, key)
     if redis_sessions is not None:
@@ -544,6 +553,31 @@ def _rotate_sessions(
             .values(document=sealer.seal(plain))
         )
         report.count(report.resealed, "conversation_sessions.document")
+
+
+def _rotate_turns(
+    connection: Connection, sealer: Sealer, report: RotationReport, batch_size: int
+) -> None:
+    """Answers not yet delivered and sessions not yet in Redis (the turn journal). One no key
+    opens is dropped, like an unreadable conversation: it could never be sent or read."""
+    pending = TURNS.c.answer.is_not(None) | TURNS.c.session.is_not(None)
+    for row in _batches(connection, TURNS, "update_id", ["answer", "session"], batch_size):
+        values: dict[str, Any] = {}
+        for column in ("answer", "session"):
+            stored = row._mapping[column]
+            if stored is None or stored.startswith("{") or sealer.is_current(stored):
+                continue
+            try:
+                values[column] = sealer.seal(sealer.open(stored))
+            except SealedDataError:
+                values[column] = None
+                report.turns_dropped += 1
+                continue
+            report.count(report.resealed, f"processed_updates.{column}")
+        if values:
+            connection.execute(
+                update(TURNS).where(TURNS.c.update_id == row.update_id, pending).values(values)
+            )
 
 
 def _rotate_outbox(

@@ -375,13 +375,35 @@ class OutboxMessage(SQLModel, table=True):
     )
 
 
+TURN_PENDING = "answer IS NOT NULL OR session IS NOT NULL"
+"""Turns committed with something left to do: an answer to deliver or, with Redis sessions, a
+session document to write there (the condition of ix_processed_updates_pending)."""
+
+
 class ProcessedUpdate(SQLModel, table=True):
-    """Telegram update ids already claimed (the SQL deduplicator); pruned after two days."""
+    """The turn journal (bot.storage.state.TurnJournal): one row per update whose turn committed,
+    written in the turn's own transaction; pruned after two days.
+
+    answer: the sealed answer to send, until it is delivered (then NULL).
+    session: with Redis sessions, the sealed session document the turn produced, until it is
+    written to Redis (then NULL). Both can hold personal data, so neither stays longer than needed.
+    """
 
     __tablename__ = "processed_updates"
+    __table_args__ = (
+        Index(
+            "ix_processed_updates_pending",
+            "user_id",
+            postgresql_where=text(TURN_PENDING),
+            sqlite_where=text(TURN_PENDING),
+        ),
+    )
 
     update_id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
     claimed_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False, index=True))
+    user_id: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    answer: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    session: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
 
 
 class ConversationSession(SQLModel, table=True):

@@ -1,5 +1,8 @@
 """Contracts for conversation state and update handling; each has an SQL and a Redis version.
 
+Whether an update was processed is not a contract of its own: it is recorded by the turn journal
+(bot.storage.state.TurnJournal) in the turn's own transaction.
+
 One contract suite (tests/integration/test_state_contracts.py) runs against every implementation.
 """
 
@@ -17,18 +20,6 @@ class SessionStore(Protocol):
     async def save(self, user_id: int, document: dict[str, Any]) -> None: ...
 
     async def delete(self, user_id: int) -> None: ...
-
-
-class UpdateDeduplicator(Protocol):
-    """Telegram may deliver the same update twice (webhook retries): process each update_id once."""
-
-    async def claim(self, update_id: int) -> bool:
-        """True the first time an update_id is claimed, False afterwards (across processes)."""
-        ...
-
-    async def release(self, update_id: int) -> None:
-        """Forget a claim, so a redelivery after a failed handling is processed again."""
-        ...
 
 
 class UserLocks(Protocol):

@@ -119,6 +119,10 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
+Transaction = Session
+"""The unit of work's open transaction, as code above storage sees it when it runs inside one
+(the service settles a turn's outcomes before the commit: Repository.apply(then=...))."""
+
 REFERENCE_ALPHABET: Final = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"  # no 0/O, 1/I/L: read aloud safely
 REFERENCE_ATTEMPTS: Final = 8
 MAX_FAILED_VERIFICATIONS: Final = 3
@@ -231,17 +235,21 @@ class Repository:
 
     def user_record(self, user_id: int) -> UserRecord:
         with Session(self._engine) as session:
-            user = session.get(TelegramUser, user_id)
-            sponsor = self._sponsor_of_user(session, user_id)
-            open_count = 0
-            if sponsor is not None:
-                open_count = self._count_open(session, _id(sponsor))
-            return UserRecord(
-                user_id=user_id,
-                language=user.language if user is not None else None,
-                sponsor=_sponsor_view(sponsor) if sponsor is not None else None,
-                open_sponsorships=open_count,
-            )
+            return self.user_record_within(session, user_id)
+
+    def user_record_within(self, session: Session, user_id: int) -> UserRecord:
+        """The user's record as a transaction in progress sees it (its own writes included)."""
+        user = session.get(TelegramUser, user_id)
+        sponsor = self._sponsor_of_user(session, user_id)
+        open_count = 0
+        if sponsor is not None:
+            open_count = self._count_open(session, _id(sponsor))
+        return UserRecord(
+            user_id=user_id,
+            language=user.language if user is not None else None,
+            sponsor=_sponsor_view(sponsor) if sponsor is not None else None,
+            open_sponsorships=open_count,
+        )
 
     def sponsorships_of(self, user_id: int) -> list[SponsorshipView]:
         """The user's sponsorships as sponsor, newest first."""
@@ -564,6 +572,7 @@ class Repository:
         *,
         consent_text_hash: ConsentTextHash | None = None,
         dry_run: bool = False,
+        then: Callable[[Session, list[Outcome]], None] | None = None,
     ) -> list[Outcome]:
         """Apply commands in order in ONE transaction; one outcome per command.
 
@@ -575,11 +584,14 @@ class Repository:
         ActivateCoverage without actor (the coverage file import).
         consent_text_hash: needed by SubmitSponsorship, WorkerConsents and RecordInPersonConsent.
         dry_run: compute the outcomes, then roll everything back (nothing is written).
+        then: more work of the same transaction, run after the commands with their outcomes and
+        before the commit (the turn journal writes the session and the answer there); it may
+        raise to roll everything back. With `then`, a transaction is opened even without commands.
         """
         for command in commands:
             if _command_user(command) != user_id:
                 raise ValueError(f"{type(command).__name__} is for another user than {user_id}")
-        if not commands:
+        if not commands and then is None:
             return []
         outcomes: list[Outcome] = []
         erased = False
@@ -601,6 +613,8 @@ class Repository:
                         outcome = result
                     outcomes.append(outcome)
                 erased = turn.erased
+                if then is not None:
+                    then(session, outcomes)
             except BaseException:
                 transaction.rollback()
                 raise

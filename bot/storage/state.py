@@ -1,16 +1,23 @@
-"""Conversation state, update de-duplication and per-user locks (contracts in ports.py).
+"""Conversation state, the turn journal and per-user locks (contracts in ports.py).
 
 Two families:
-- SQL (the single-process default): sessions and claimed update ids live in the same database as
-  everything else, so a restart loses nothing; locks are in-process asyncio locks, which is all a
-  single process needs.
-- Redis (REDIS_URL set): shared by several bot processes; locks work across them.
+- SQL (the single-process default): sessions live in the same database as everything else, so a
+  restart loses nothing and a turn's session is saved in the turn's own transaction; locks are
+  in-process asyncio locks, which is all a single process needs.
+- Redis (REDIS_URL set): sessions and locks shared by several bot processes; locks work across
+  them. The turn journal stays in SQL, where the turn's commands commit.
+
+The turn journal (TurnJournal, processed_updates) is what makes an update "processed": its row
+commits with the turn, never before (see the class). There is no claim taken before the turn, so
+a process that dies mid-turn leaves nothing that would make a redelivery be ignored.
 
 The SQL stores run their short synchronous statements in asyncio.to_thread so the event loop never
-waits on disk or network.
+waits on disk or network. Every store call has a time limit: Redis commands REDIS_TIMEOUT_SECONDS,
+SQL statements and connections the limits set in bot.storage.db.
 
 Session documents hold the answers of a conversation in progress, which can include a worker's
-NIK or phone number. Pass a Sealer and documents are sealed at rest (AES-GCM), in SQL and Redis.
+NIK or phone number; answers waiting in the journal can too. Pass a Sealer and both are sealed at
+rest (AES-GCM), in SQL and Redis.
 """
 
 from __future__ import annotations
@@ -19,24 +26,41 @@ import asyncio
 import json
 import logging
 import time
+import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, suppress
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
 import redis.asyncio as aioredis
-from redis.exceptions import LockError, LockNotOwnedError
-from sqlalchemy import Engine, delete, select
+from redis import exceptions as redis_exc
+from redis.exceptions import LockError, LockNotOwnedError, RedisError
+from sqlalchemy import Connection, Engine, delete, select, text, update
+from sqlalchemy import exc as sqlalchemy_exc
+from sqlalchemy.orm import Session
 
+from bot import faults
 from bot.security.crypto import SealedDataError, Sealer
 from bot.storage.db import dialect_insert, immediate
-from bot.storage.models import ConversationSession, ProcessedUpdate, utc_now
-from bot.storage.ports import SessionStore, UpdateDeduplicator, UserLocks
+from bot.storage.models import TURN_PENDING, ConversationSession, ProcessedUpdate, utc_now
+from bot.storage.ports import SessionStore, UserLocks
 
 logger = logging.getLogger(__name__)
 
+STORE_ERRORS: tuple[type[BaseException], ...] = (
+    TimeoutError,  # the turn's time limit, a lock wait, TurnAbandoned, socket timeouts
+    OSError,  # the network
+    sqlalchemy_exc.OperationalError,  # connection lost or refused, statement timeout, SQLite busy
+    sqlalchemy_exc.InterfaceError,
+    sqlalchemy_exc.TimeoutError,  # no pooled connection in time
+    redis_exc.ConnectionError,
+    redis_exc.TimeoutError,
+    redis_exc.ReadOnlyError,  # a replica during failover
+)
+"""Failures of a store, not of the code: the user is told "busy" (a bug gets the apology)."""
+
 SESSION_TTL_SECONDS = 90 * 24 * 3600
-DEDUP_TTL_SECONDS = 2 * 24 * 3600
 
 
 class LockTimeout(TimeoutError):
@@ -99,68 +123,254 @@ class SqlSessionStore:
             )
 
     def _save(self, user_id: int, stored: str) -> None:
-        now = utc_now()
+        with self._writer.begin() as connection:
+            self.write(connection, user_id, stored, utc_now())
+
+    def write(self, db: Connection | Session, user_id: int, stored: str, now: datetime) -> None:
+        """Upsert an encoded document inside the caller's transaction (the turn journal's)."""
         statement = dialect_insert(self._engine.dialect.name)(self._table).values(
             user_id=user_id, document=stored, updated_at=now
         )
         statement = statement.on_conflict_do_update(
             index_elements=["user_id"], set_={"document": stored, "updated_at": now}
         )
-        with self._writer.begin() as connection:
-            connection.execute(statement)
+        db.execute(statement)
 
     def _delete(self, user_id: int) -> None:
         with self._writer.begin() as connection:
             connection.execute(delete(self._table).where(self._table.c.user_id == user_id))
 
 
-class SqlUpdateDeduplicator:
-    """Claims are rows of processed_updates; rows older than `retention` are pruned now and then
-    (Telegram does not redeliver updates that old, so their ids need not be remembered)."""
+class TurnAlreadyCommitted(RuntimeError):
+    """Another handling of the same update committed first; this one was rolled back."""
+
+
+class TurnAbandoned(TimeoutError):
+    """The turn's deadline passed before its commit: rolled back, so "not processed" is true."""
+
+
+@dataclass(frozen=True)
+class PendingTurn:
+    """A committed turn whose answer was not delivered yet."""
+
+    update_id: int
+    answer: dict[str, Any]
+
+
+class Backlog(NamedTuple):
+    """What catch_up found: answers owed to the user, and whether the update was processed."""
+
+    owed: list[PendingTurn]
+    seen: bool
+
+
+Conclude = Callable[[Session, list[Any]], tuple[dict[str, Any], dict[str, Any]]]
+"""Inside the turn's transaction, after its commands: (new session document, answer to send)."""
+RunCommands = Callable[[Callable[[Session, list[Any]], None]], Any]
+"""Runs the turn's commands in one transaction, calling the given hook before the commit
+(Repository.apply with `then=`)."""
+
+
+class TurnJournal:
+    """Makes an update's turn one outcome: its commands, its session document, the update id
+    marked processed and its answer commit together, or none of them does.
+
+    The commit point is the row of processed_updates, written in the transaction of the turn's
+    commands (Repository.apply's `then` hook). So:
+    - an update whose turn never committed (the process died before, a store failed, the deadline
+      passed) has no row: a redelivery is handled like the first delivery;
+    - an update whose turn committed has a row: it is never applied again; its answer stays in
+      the row (sealed) until `delivered`, and catch_up returns it to be sent until then.
+
+    Sessions in SQL (the default): the session document is written in the same transaction.
+    Sessions in Redis: the document is kept (sealed) in the row too, and `publish` writes it to
+    Redis after the commit. If the process dies in between, or Redis fails, `catch_up` (called
+    under the user's lock before each turn, and before anything reads the session) finds the
+    row and writes its document to Redis ("roll forward"). Turns of one user are serialised by
+    the lock, and catch_up settles every row it finds before the next turn can commit, so the
+    newest row with a document is the user's latest committed turn. The copy is dropped with
+    the answer once delivered, or, when it never reached Redis, by the catch_up that wrote it.
+
+    Guarantee with Redis sessions, precisely: the SQL commit decides; Redis holds at worst the
+    session of the turn before, and only until the user's next update (or the redelivery) is
+    handled, which rewrites it before reading it. If the user's lock is lost (Redis down for
+    longer than the lock's expiry while a turn runs), two turns of one user may overlap; the
+    journal still commits each update once.
+    """
 
     def __init__(
         self,
         engine: Engine,
+        sessions: SessionStore,
         *,
+        sealer: Sealer | None = None,
         retention: timedelta = timedelta(days=2),
         prune_interval: timedelta = timedelta(hours=1),
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self._engine = engine
         self._writer = immediate(engine)
+        self._sessions = sessions
+        self._sql_sessions = sessions if isinstance(sessions, SqlSessionStore) else None
+        self._sealer = sealer
         self._retention = retention
         self._prune_interval = prune_interval
         self._clock = clock
         self._next_prune: datetime | None = None
         self._table = ProcessedUpdate.__table__  # type: ignore[attr-defined]
 
-    async def claim(self, update_id: int) -> bool:
-        return await asyncio.to_thread(self._claim, update_id)
+    @property
+    def sessions(self) -> SessionStore:
+        return self._sessions
 
-    async def release(self, update_id: int) -> None:
-        await asyncio.to_thread(self._release, update_id)
+    async def seen(self, update_id: int) -> bool:
+        """True when this update's turn committed (here or in another process)."""
+        return await asyncio.to_thread(self._seen, update_id)
+
+    async def pending(self, user_id: int) -> list[PendingTurn]:
+        """catch_up without an update: the answers the user is owed."""
+        return (await self.catch_up(user_id, None)).owed
+
+    async def catch_up(self, user_id: int, update_id: int | None) -> Backlog:
+        """Before a turn, under the user's lock: finish what a dead process left, and say
+        whether `update_id` was processed already (one query).
+
+        With Redis sessions, the session document of the user's latest committed turn is
+        written to Redis if it may not be there yet ("roll forward"). Returns the answers not
+        yet delivered, oldest first."""
+        rows, seen = await asyncio.to_thread(self._backlog, user_id, update_id)
+        documents = [(update, session) for update, _, session in rows if session]
+        if documents:
+            latest_update, latest = documents[-1]
+            await self._sessions.save(user_id, _decode(latest, self._sealer))
+            logger.info("user %s: session rolled forward from update %s", user_id, latest_update)
+        owed = [
+            PendingTurn(update, _decode(answer, self._sealer))
+            for update, answer, _ in rows
+            if answer
+        ]
+        answered = [update for update, answer, session in rows if session and not answer]
+        if answered:  # delivered while Redis was failing: the copy was kept for this moment
+            await asyncio.to_thread(self._forget, answered, answer=False)
+        return Backlog(owed, seen)
+
+    async def commit(
+        self,
+        update_id: int,
+        user_id: int,
+        run: RunCommands,
+        conclude: Conclude,
+        *,
+        deadline: float | None = None,
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Run the turn's commands and record its outcome in one transaction; returns the new
+        session document and the answer. Raises TurnAlreadyCommitted when the update's turn
+        committed meanwhile elsewhere, TurnAbandoned when time.monotonic() passed `deadline`
+        before the commit (both roll everything back)."""
+        concluded: list[tuple[dict[str, Any], dict[str, Any]]] = []
+
+        def record(db: Session, outcomes: list[Any]) -> None:
+            document, answer = conclude(db, outcomes)
+            concluded.append((document, answer))
+            now = self._clock()
+            if self._sql_sessions is not None:
+                self._sql_sessions.write(db, user_id, _encode(document, self._sealer), now)
+            if deadline is not None and time.monotonic() > deadline:
+                raise TurnAbandoned(f"update {update_id}: deadline passed before the commit")
+            statement = (
+                dialect_insert(self._engine.dialect.name)(self._table)
+                .values(
+                    update_id=update_id,
+                    user_id=user_id,
+                    claimed_at=now,
+                    answer=_encode(answer, self._sealer),
+                    session=(
+                        None if self._sql_sessions is not None else _encode(document, self._sealer)
+                    ),
+                )
+                .on_conflict_do_nothing(index_elements=["update_id"])
+                .returning(self._table.c.update_id)  # rowcount is -1 here with psycopg 3
+            )
+            if db.execute(statement).first() is None:
+                raise TurnAlreadyCommitted(f"update {update_id} was handled meanwhile")
+            faults.reached("turn.before_commit")
+
+        def prune_and_run() -> None:
+            self._maybe_prune()
+            run(record)
+
+        await asyncio.to_thread(prune_and_run)
+        faults.reached("turn.after_commit")
+        return concluded[-1]
+
+    async def publish(self, user_id: int, document: dict[str, Any]) -> bool:
+        """After the commit, with Redis sessions: write the turn's session document to Redis.
+        False when Redis failed: the journal's copy stays, and the next catch_up writes it (the
+        turn is committed either way, so this is not a reason to tell the user "busy")."""
+        if self._sql_sessions is not None:
+            return True  # written in the turn's transaction
+        try:
+            await self._sessions.save(user_id, document)
+        except (RedisError, OSError) as error:
+            logger.warning(
+                "user %s: session not written to Redis (%s); it will be rolled forward",
+                user_id,
+                type(error).__name__,
+            )
+            return False
+        return True
+
+    async def delivered(self, update_id: int, *, session_written: bool = True) -> None:
+        """The answer was sent (or given up): forget it, and the session copy with it unless
+        the session could not be written to Redis (then catch_up still needs it)."""
+        await asyncio.to_thread(self._forget, [update_id], answer=True, session=session_written)
 
     async def prune(self) -> int:
-        """Forget claims older than the retention period; returns how many were removed."""
+        """Forget turns older than the retention period; returns how many were removed."""
         return await asyncio.to_thread(self._prune, self._clock())
 
-    def _claim(self, update_id: int) -> bool:
+    def _seen(self, update_id: int) -> bool:
+        with self._engine.connect() as connection:
+            found = connection.scalar(
+                select(self._table.c.update_id).where(self._table.c.update_id == update_id)
+            )
+            return found is not None
+
+    def _backlog(
+        self, user_id: int, update_id: int | None
+    ) -> tuple[list[tuple[int, str | None, str | None]], bool]:
+        table = self._table
+        mine = (table.c.user_id == user_id) & text(TURN_PENDING)
+        with self._engine.connect() as connection:
+            rows = connection.execute(
+                select(table.c.update_id, table.c.user_id, table.c.answer, table.c.session)
+                .where(mine | (table.c.update_id == update_id) if update_id is not None else mine)
+                .order_by(table.c.claimed_at, table.c.update_id)
+            ).all()
+        seen = any(row[0] == update_id for row in rows)
+        owed = [
+            (int(row[0]), row[2], row[3])
+            for row in rows
+            if row[1] == user_id and (row[2] is not None or row[3] is not None)
+        ]
+        return owed, seen
+
+    def _forget(self, update_ids: list[int], *, answer: bool, session: bool = True) -> None:
+        values: dict[str, None] = {}
+        if answer:
+            values["answer"] = None
+        if session:
+            values["session"] = None
+        with self._writer.begin() as connection:
+            connection.execute(
+                update(self._table).where(self._table.c.update_id.in_(update_ids)).values(values)
+            )
+
+    def _maybe_prune(self) -> None:
         now = self._clock()
         if self._next_prune is None or now >= self._next_prune:
             self._next_prune = now + self._prune_interval
             self._prune(now)
-        statement = (
-            dialect_insert(self._engine.dialect.name)(self._table)
-            .values(update_id=update_id, claimed_at=now)
-            .on_conflict_do_nothing(index_elements=["update_id"])
-            .returning(self._table.c.update_id)  # rowcount is -1 here with psycopg 3
-        )
-        with self._writer.begin() as connection:
-            return connection.execute(statement).first() is not None
-
-    def _release(self, update_id: int) -> None:
-        with self._writer.begin() as connection:
-            connection.execute(delete(self._table).where(self._table.c.update_id == update_id))
 
     def _prune(self, now: datetime) -> int:
         with self._writer.begin() as connection:
@@ -240,25 +450,7 @@ class RedisSessionStore:
         await self._client.delete(self._key(user_id))
 
 
-class RedisUpdateDeduplicator:
-    def __init__(
-        self,
-        client: aioredis.Redis,
-        prefix: str = "peduli:",
-        ttl_seconds: int = DEDUP_TTL_SECONDS,
-    ) -> None:
-        self._client = client
-        self._prefix = prefix
-        self._ttl = ttl_seconds
-
-    def _key(self, update_id: int) -> str:
-        return f"{self._prefix}update:{update_id}"
-
-    async def claim(self, update_id: int) -> bool:
-        return bool(await self._client.set(self._key(update_id), b"1", nx=True, ex=self._ttl))
-
-    async def release(self, update_id: int) -> None:
-        await self._client.delete(self._key(update_id))
+WITHDRAW_ATTEMPTS = 20
 
 
 class RedisUserLocks:
@@ -268,14 +460,18 @@ class RedisUserLocks:
     process never frees a lock another one took after ours expired. The lock expires after
     timeout_seconds (a crashed holder cannot block a user for ever); while a holder is alive, a
     background task extends it, so a slow handler does not lose its lock halfway.
+
+    A lock request or release that fails (Redis down or hung, the turn's time up) may still be
+    carried out when Redis answers again; a background task then deletes the lock if it holds
+    our token, so the user is not locked out until it expires.
     """
 
     def __init__(
         self,
         client: aioredis.Redis,
         prefix: str = "peduli:",
-        timeout_seconds: float = 60,
-        wait_seconds: float = 30,
+        timeout_seconds: float = 20,
+        wait_seconds: float = 10,
         *,
         poll_seconds: float = 0.02,
     ) -> None:
@@ -284,17 +480,27 @@ class RedisUserLocks:
         self._timeout = timeout_seconds
         self._wait = wait_seconds
         self._poll = poll_seconds
+        self._withdrawals: set[asyncio.Task[None]] = set()
 
     @asynccontextmanager
     async def _hold(self, user_id: int) -> AsyncIterator[None]:
+        name = f"{self._prefix}lock:{user_id}"
         lock = self._client.lock(
-            f"{self._prefix}lock:{user_id}",
+            name,
             timeout=self._timeout,
             sleep=self._poll,
             blocking=True,
             blocking_timeout=self._wait,
         )
-        if not await lock.acquire():
+        token = uuid.uuid4().hex.encode()
+        try:
+            acquired = await lock.acquire(token=token)
+        except BaseException:
+            # Redis failed, hung or the turn's time ran out mid-request: the SET may still be
+            # carried out when Redis answers again, leaving a lock nobody holds.
+            self._withdraw_later(name, token)
+            raise
+        if not acquired:
             raise LockTimeout(f"user {user_id} stayed locked for {self._wait} s")
         keeper = asyncio.create_task(self._keep_alive(lock))
         try:
@@ -307,6 +513,25 @@ class RedisUserLocks:
                 await lock.release()
             except LockNotOwnedError:
                 logger.warning("lock of user %s expired before release", user_id)
+            except (RedisError, OSError):  # the turn is over either way; free the lock later
+                logger.warning("could not release the lock of user %s now", user_id)
+                self._withdraw_later(name, token)
+
+    def _withdraw_later(self, name: str, token: bytes) -> None:
+        task = asyncio.get_running_loop().create_task(self._withdraw(name, token))
+        self._withdrawals.add(task)
+        task.add_done_callback(self._withdrawals.discard)
+
+    async def _withdraw(self, name: str, token: bytes) -> None:
+        """Delete the lock if it is (still) ours, retrying until Redis answers or it expires."""
+        for _ in range(WITHDRAW_ATTEMPTS):
+            try:
+                await self._client.lock(name).do_release(token)  # compare-and-delete
+                return
+            except LockNotOwnedError:  # never set, expired, or another holder's by now
+                return
+            except (RedisError, OSError):
+                await asyncio.sleep(self._timeout / WITHDRAW_ATTEMPTS)
 
     async def _keep_alive(self, lock: Any) -> None:
         started = time.monotonic()
@@ -327,11 +552,16 @@ class RedisUserLocks:
 # ---- wiring ------------------------------------------------------------------------------------
 
 
+REDIS_TIMEOUT_SECONDS = 5.0
+"""Every Redis command and connection attempt gives up after this long (socket_timeout and
+socket_connect_timeout): a hung Redis makes a turn fail with "busy", it does not stall it."""
+
+
 class State(NamedTuple):
-    """The three state services; a tuple: `sessions, deduplicator, locks = build_state(...)`."""
+    """The three state services; a tuple: `sessions, journal, locks = build_state(...)`."""
 
     sessions: SessionStore
-    deduplicator: UpdateDeduplicator
+    journal: TurnJournal
     locks: UserLocks
 
     async def aclose(self) -> None:
@@ -346,15 +576,19 @@ def build_state(
     prefix: str = "peduli:",
     *,
     sealer: Sealer | None = None,
+    redis_timeout: float = REDIS_TIMEOUT_SECONDS,
 ) -> State:
-    """Redis stores when redis_url is set, else SQL stores on engine and in-process locks."""
+    """Redis sessions and locks when redis_url is set, else SQL sessions and in-process locks;
+    the turn journal is always in the SQL database (the turn's commands commit there)."""
     if redis_url:
-        client = aioredis.Redis.from_url(redis_url)
+        client = aioredis.Redis.from_url(
+            redis_url, socket_timeout=redis_timeout, socket_connect_timeout=redis_timeout
+        )
+        redis_sessions = RedisSessionStore(client, prefix, sealer=sealer)
         return State(
-            RedisSessionStore(client, prefix, sealer=sealer),
-            RedisUpdateDeduplicator(client, prefix),
+            redis_sessions,
+            TurnJournal(engine, redis_sessions, sealer=sealer),
             RedisUserLocks(client, prefix),
         )
-    return State(
-        SqlSessionStore(engine, sealer=sealer), SqlUpdateDeduplicator(engine), LocalUserLocks()
-    )
+    sessions = SqlSessionStore(engine, sealer=sealer)
+    return State(sessions, TurnJournal(engine, sessions, sealer=sealer), LocalUserLocks())

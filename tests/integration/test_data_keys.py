@@ -62,7 +62,9 @@ OTHER_NIP = "199001012015032002"
 SEALED_COLUMNS: dict[str, tuple[str, list[str]]] = {}
 for _name in sorted(keys.SEALED_COLUMNS):
     _table_name, _column = _name.split(".")
-    _key = "user_id" if _table_name == "conversation_sessions" else "id"
+    _key = {"conversation_sessions": "user_id", "processed_updates": "update_id"}.get(
+        _table_name, "id"
+    )
     SEALED_COLUMNS.setdefault(_table_name, (_key, []))[1].append(_column)
 
 
@@ -156,8 +158,14 @@ def test_every_sealed_column_and_blind_index_of_the_models_is_rotated() -> None:
                 sealed.add(f"{table.name}.{column.name}")
             if column.name.endswith("_index"):
                 indexes.add(f"{table.name}.{column.name}")
-    # Sealed by content rather than by name: the outbox message and the conversation document.
-    sealed |= {"outbox.message", "conversation_sessions.document"}
+    # Sealed by content rather than by name: the outbox message, the conversation document, and
+    # the turn journal's pending answer and session.
+    sealed |= {
+        "outbox.message",
+        "conversation_sessions.document",
+        "processed_updates.answer",
+        "processed_updates.session",
+    }
     assert sealed == keys.SEALED_COLUMNS
     assert indexes == keys.BLIND_INDEX_COLUMNS
 
@@ -386,6 +394,20 @@ def test_rotation_reseals_everything_and_duplicate_checks_still_hold(
     old_sealer = verified_sealer(make_settings(database_url, tmp_path, KEY_A), engine)
     # ... and a conversation saved since, under the key's fingerprint id.
     asyncio.run(SqlSessionStore(engine, sealer=old_sealer).save(SESSION_USER + 1, dict(SESSION)))
+    # ... and a turn whose answer (and Redis session) was committed but not yet delivered.
+    with engine.begin() as connection:
+        connection.execute(
+            sa.text(
+                "INSERT INTO processed_updates (update_id, claimed_at, user_id, answer, session)"
+                " VALUES (9001, :at, :user, :answer, :session)"
+            ),
+            {
+                "at": datetime(2026, 3, 1, tzinfo=UTC),
+                "user": SESSION_USER,
+                "answer": old_sealer.seal('{"effects": []}'),
+                "session": old_sealer.seal(json.dumps(SESSION)),
+            },
+        )
     before = tokens(engine)
     assert {token.split(".")[0] for _where, token in before} == {"k1", key_id_for(KEY_A)}
 

@@ -1,5 +1,5 @@
 """A turn whose answer could not be sent is still saved: a redelivered update must not apply the
-same answer again (to the next question)."""
+same answer again (to the next question), but it gets the answer that was not sent."""
 
 from __future__ import annotations
 
@@ -26,7 +26,9 @@ class FailingOnce(RecordingTransport):
         return await super().send(chat_id, message)  # type: ignore[arg-type]
 
 
-async def test_a_failed_send_keeps_the_turn_and_ignores_the_redelivery(tmp_path: Path) -> None:
+async def test_a_failed_send_keeps_the_turn_and_the_redelivery_gets_the_stored_answer(
+    tmp_path: Path,
+) -> None:
     settings = Settings(  # type: ignore[call-arg]
         _env_file=None,
         bot_token="123456:TEST",
@@ -53,6 +55,42 @@ async def test_a_failed_send_keeps_the_turn_and_ignores_the_redelivery(tmp_path:
         sent = len(transport.sent)
         await service.handle(nip, transport)  # Telegram delivers the same update again
         again = await built.state.sessions.load(7)
-        assert again == after and len(transport.sent) == sent
+        assert again == after  # not applied twice (it would answer the next question)
+        assert len(transport.sent) == sent + 1 and "Apakah ini benar?" in transport.sent[-1][1]
+
+        await service.handle(nip, transport)  # answered now: a third delivery does nothing
+        assert await built.state.sessions.load(7) == after and len(transport.sent) == sent + 1
+    finally:
+        await built.aclose()
+
+
+async def test_redis_failing_after_the_commit_answers_and_the_next_turn_has_the_session(
+    tmp_path: Path, postgres_url: str, redis_url: str, redis_prefix: str
+) -> None:
+    """The turn committed, then Redis failed to take its session: the user gets the answer (not
+    "busy": the message was processed), and the next turn starts from the committed session."""
+    from tests.integration.turnkit import Chat, settings
+
+    built = build_service(
+        settings(postgres_url, tmp_path, redis_url=redis_url, redis_prefix=redis_prefix),
+        clock=lambda: NOW,
+    )
+    try:
+        chat = Chat(built.service, 8)
+        await chat.say("/start")
+        journal = built.service.journal
+        publish = journal.publish
+
+        async def redis_fails(user_id: int, document: dict[str, object]) -> bool:
+            return False  # what publish reports when Redis is down or too slow
+
+        journal.publish = redis_fails  # type: ignore[method-assign]
+        shown = await chat.press("🇮🇩 Bahasa Indonesia")
+        assert "Ketik NIP" in shown and "sibuk" not in shown
+        stale = await built.state.sessions.load(8)
+        assert stale is not None and stale["step"] != "nip"  # Redis did not get it
+
+        journal.publish = publish  # type: ignore[method-assign]
+        assert "NIP ini menunjukkan" in await chat.say("198503152010011001")
     finally:
         await built.aclose()

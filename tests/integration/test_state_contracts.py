@@ -1,4 +1,4 @@
-"""One contract suite for every SessionStore, UpdateDeduplicator and UserLocks implementation.
+"""One contract suite for every SessionStore, UserLocks and the TurnJournal over each session store.
 
 Each backend is run as two "processes": two engines or two Redis clients over the same data, so
 the suite checks what is shared between processes, not just what one object remembers.
@@ -7,6 +7,7 @@ the suite checks what is shared between processes, not just what one object reme
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -19,15 +20,17 @@ from sqlalchemy import Engine
 
 from bot.security.crypto import Sealer
 from bot.storage.db import create_db_engine, upgrade_database
-from bot.storage.ports import SessionStore, UpdateDeduplicator, UserLocks
+from bot.storage.ports import SessionStore, UserLocks
+from bot.storage.repository import Repository
 from bot.storage.state import (
     LocalUserLocks,
     LockTimeout,
     RedisSessionStore,
-    RedisUpdateDeduplicator,
     RedisUserLocks,
     SqlSessionStore,
-    SqlUpdateDeduplicator,
+    TurnAbandoned,
+    TurnAlreadyCommitted,
+    TurnJournal,
     build_state,
 )
 
@@ -37,8 +40,9 @@ SEALER = Sealer(bytes(range(32)))
 @dataclass
 class Process:
     sessions: SessionStore
-    dedup: UpdateDeduplicator
+    journal: TurnJournal
     locks: UserLocks
+    repository: Repository
 
 
 @dataclass
@@ -55,7 +59,13 @@ def _sql_backend(name: str, url: str) -> Backend:
     def spawn() -> Process:
         engine = create_db_engine(url)
         engines.append(engine)
-        return Process(SqlSessionStore(engine), SqlUpdateDeduplicator(engine), LocalUserLocks())
+        sessions = SqlSessionStore(engine, sealer=SEALER)
+        return Process(
+            sessions,
+            TurnJournal(engine, sessions, sealer=SEALER),
+            LocalUserLocks(),
+            Repository(engine, SEALER),
+        )
 
     async def dispose() -> None:
         for engine in engines:
@@ -64,16 +74,23 @@ def _sql_backend(name: str, url: str) -> Backend:
     return Backend(name, spawn, cleanups=[dispose])
 
 
-def _redis_backend(url: str, prefix: str) -> Backend:
+def _redis_backend(url: str, prefix: str, database_url: str) -> Backend:
+    """Sessions and locks in Redis; the turn journal in SQL, where a turn's commands commit."""
+    upgrade_database(database_url)
     clients: list[aioredis.Redis] = []
+    engines: list[Engine] = []
 
     def spawn() -> Process:
         client = aioredis.Redis.from_url(url)
         clients.append(client)
+        engine = create_db_engine(database_url)
+        engines.append(engine)
+        sessions = RedisSessionStore(client, prefix, sealer=SEALER)
         return Process(
-            RedisSessionStore(client, prefix),
-            RedisUpdateDeduplicator(client, prefix),
+            sessions,
+            TurnJournal(engine, sessions, sealer=SEALER),
             RedisUserLocks(client, prefix, timeout_seconds=5, wait_seconds=5),
+            Repository(engine, SEALER),
         )
 
     async def close() -> None:
@@ -83,6 +100,8 @@ def _redis_backend(url: str, prefix: str) -> Backend:
                 await clients[0].delete(*keys)
         for client in clients:
             await client.aclose()
+        for engine in engines:
+            engine.dispose()
 
     return Backend("redis", spawn, cleanups=[close])
 
@@ -95,7 +114,9 @@ async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterat
         made = _sql_backend(request.param, request.getfixturevalue("postgres_url"))
     else:
         made = _redis_backend(
-            request.getfixturevalue("redis_url"), request.getfixturevalue("redis_prefix")
+            request.getfixturevalue("redis_url"),
+            request.getfixturevalue("redis_prefix"),
+            f"sqlite:///{tmp_path / 'journal.sqlite3'}",
         )
     yield made
     for cleanup in made.cleanups:
@@ -148,24 +169,90 @@ async def test_session_of_large_user_id(backend: Backend) -> None:
     assert await process.sessions.load(big) == {"n": big}
 
 
-# ---- update de-duplication ---------------------------------------------------------------------
+# ---- the turn journal ---------------------------------------------------------------------------
+
+ANSWER: dict[str, Any] = {"effects": [{"$": "ShowStatus"}], "nik": "3205014501900001"}
 
 
-async def test_claim_once_release_claim_again(backend: Backend) -> None:
+async def _commit(
+    process: Process,
+    update_id: int,
+    user_id: int,
+    document: dict[str, Any],
+    *,
+    deadline: float | None = None,
+    conclude: Callable[[Any, list[Any]], tuple[dict[str, Any], dict[str, Any]]] | None = None,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A turn without domain commands through the real unit of work (Repository.apply), then
+    its session published (written to Redis, with Redis sessions), as the service does."""
+
+    def run(then: Callable[[Any, list[Any]], None]) -> Any:
+        return process.repository.apply(user_id, [], then=then)
+
+    committed = await process.journal.commit(
+        update_id,
+        user_id,
+        run,
+        conclude or (lambda _db, _outcomes: (document, ANSWER)),
+        deadline=deadline,
+    )
+    assert await process.journal.publish(user_id, committed[0]) is True
+    return committed
+
+
+async def test_a_committed_turn_is_seen_everywhere_with_its_session_and_answer(
+    backend: Backend,
+) -> None:
     one, two = backend.spawn(), backend.spawn()
-    assert await one.dedup.claim(1001) is True
-    assert await one.dedup.claim(1001) is False
-    assert await two.dedup.claim(1001) is False  # another process sees the claim
-    assert await two.dedup.claim(1002) is True
-    await one.dedup.release(1001)
-    assert await two.dedup.claim(1001) is True
-    assert await one.dedup.claim(1001) is False
+    assert await two.journal.seen(1001) is False
+    await _commit(one, 1001, 42, DOCUMENT)
+    assert await two.journal.seen(1001) is True  # another process sees the update processed
+    assert await two.journal.seen(1002) is False
+    assert await two.sessions.load(42) == DOCUMENT
+    owed = await two.journal.pending(42)
+    assert [(p.update_id, p.answer) for p in owed] == [(1001, ANSWER)]
+    assert await two.journal.pending(43) == []  # users do not see each other's answers
+    await two.journal.delivered(1001)
+    assert await one.journal.pending(42) == [] and await one.journal.seen(1001) is True
 
 
-async def test_concurrent_claims_of_one_update(backend: Backend) -> None:
+async def test_an_update_commits_once_and_a_second_commit_changes_nothing(
+    backend: Backend,
+) -> None:
+    one, two = backend.spawn(), backend.spawn()
+    await _commit(one, 2001, 42, DOCUMENT)
+    with pytest.raises(TurnAlreadyCommitted):
+        await _commit(two, 2001, 42, {"step": "applied twice"})
+    assert await one.sessions.load(42) == DOCUMENT  # rolled back with the refused mark
+
+
+async def test_concurrent_commits_of_one_update_commit_once(backend: Backend) -> None:
     processes = [backend.spawn(), backend.spawn()]
-    results = await asyncio.gather(*(processes[i % 2].dedup.claim(555_000_111) for i in range(8)))
-    assert sorted(results) == [False] * 7 + [True]
+    results = await asyncio.gather(
+        *(_commit(processes[i % 2], 555_000_111, i, {"n": i}) for i in range(6)),
+        return_exceptions=True,
+    )
+    committed = [r for r in results if not isinstance(r, BaseException)]
+    assert len(committed) == 1
+    assert all(isinstance(r, TurnAlreadyCommitted) for r in results if r not in committed)
+
+
+async def test_a_turn_failing_before_its_commit_leaves_no_mark_and_no_session(
+    backend: Backend,
+) -> None:
+    process = backend.spawn()
+
+    def broken(_db: Any, _outcomes: list[Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+        raise ConnectionError("the database went away")
+
+    with pytest.raises(ConnectionError):
+        await _commit(process, 3001, 42, DOCUMENT, conclude=broken)
+    with pytest.raises(TurnAbandoned):  # its time ran out before the commit
+        await _commit(process, 3002, 42, DOCUMENT, deadline=time.monotonic() - 1)
+    assert await process.journal.seen(3001) is False and await process.journal.seen(3002) is False
+    assert await process.sessions.load(42) is None and await process.journal.pending(42) == []
+    await _commit(process, 3001, 42, DOCUMENT)  # the redelivery is handled like the first time
+    assert await process.sessions.load(42) == DOCUMENT
 
 
 # ---- per-user locks ----------------------------------------------------------------------------
@@ -186,9 +273,11 @@ async def test_lock_serializes_one_user(backend: Backend) -> None:
     await _assert_serialized(process.locks, process.locks)
 
 
-async def test_lock_serializes_one_user_across_processes(redis_url: str, redis_prefix: str) -> None:
+async def test_lock_serializes_one_user_across_processes(
+    redis_url: str, redis_prefix: str, tmp_path: Path
+) -> None:
     """Redis only: the SQL configuration is single-process and its locks are in-process."""
-    backend = _redis_backend(redis_url, redis_prefix)
+    backend = _redis_backend(redis_url, redis_prefix, f"sqlite:///{tmp_path / 'j.sqlite3'}")
     try:
         await _assert_serialized(backend.spawn().locks, backend.spawn().locks)
     finally:
@@ -280,22 +369,103 @@ async def test_redis_lock_is_extended_while_held(redis_url: str, redis_prefix: s
         await second.aclose()
 
 
-async def test_sql_dedup_prunes_old_claims(tmp_path: Path) -> None:
+async def test_journal_prunes_old_turns(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'prune.sqlite3'}"
     upgrade_database(url)
     engine = create_db_engine(url)
     now = datetime(2026, 1, 1, tzinfo=UTC)
-    dedup = SqlUpdateDeduplicator(engine, clock=lambda: now)
+    sessions = SqlSessionStore(engine)
+    process = Process(
+        sessions,
+        TurnJournal(engine, sessions, clock=lambda: now),
+        LocalUserLocks(),
+        Repository(engine, SEALER),
+    )
     try:
-        assert await dedup.claim(1) is True
+        await _commit(process, 1, 7, {"n": 1})
         now += timedelta(days=1)
-        assert await dedup.claim(2) is True
+        await _commit(process, 2, 7, {"n": 2})
         now += timedelta(days=1, hours=12)
-        assert await dedup.prune() == 1  # only the claim older than two days
-        assert await dedup.claim(1) is True
-        assert await dedup.claim(2) is False
+        assert await process.journal.prune() == 1  # only the turn older than two days
+        assert await process.journal.seen(1) is False
+        assert await process.journal.seen(2) is True
     finally:
         engine.dispose()
+
+
+class _RedisFails(RedisSessionStore):
+    async def save(self, user_id: int, document: dict[str, Any]) -> None:
+        raise ConnectionError("Redis is down")
+
+
+async def test_redis_session_is_rolled_forward_from_the_journal(
+    tmp_path: Path, redis_url: str, redis_prefix: str
+) -> None:
+    """The turn committed in SQL but its session did not reach Redis (the process died, or Redis
+    failed): the next catch_up writes it, and delivering the answer alone does not drop the copy
+    that is still needed."""
+    url = f"sqlite:///{tmp_path / 'journal.sqlite3'}"
+    backend = _redis_backend(redis_url, redis_prefix, url)
+    try:
+        survivor = backend.spawn()
+        await survivor.sessions.save(42, {"step": "summary"})
+        assert isinstance(survivor.sessions, RedisSessionStore)
+        failing = _RedisFails(survivor.sessions.client, redis_prefix, sealer=SEALER)
+        engine = create_db_engine(url)
+        backend.cleanups.append(lambda: asyncio.to_thread(engine.dispose))
+        journal = TurnJournal(engine, failing, sealer=SEALER)
+        repository = survivor.repository
+        document, _ = await journal.commit(
+            4001,
+            42,
+            lambda then: repository.apply(42, [], then=then),
+            lambda _db, _o: ({"step": "saved"}, ANSWER),
+        )
+        assert await journal.publish(42, document) is False  # Redis failed after the commit
+        assert await survivor.sessions.load(42) == {"step": "summary"}  # stale, for now
+        await journal.delivered(4001, session_written=False)  # the answer did go out
+
+        owed, seen = await survivor.journal.catch_up(42, 4002)  # the next turn, under the lock
+        assert await survivor.sessions.load(42) == {"step": "saved"} and owed == [] and not seen
+        await survivor.sessions.save(42, {"step": "later"})  # that next turn
+        await survivor.journal.catch_up(42, 4003)
+        assert await survivor.sessions.load(42) == {"step": "later"}  # rolled forward only once
+
+        await _commit(survivor, 4010, 42, {"step": "after a crash"})
+        await survivor.sessions.save(42, {"step": "as if the process died before publishing"})
+        owed, _ = await survivor.journal.catch_up(42, 4010)  # the redelivery
+        assert await survivor.sessions.load(42) == {"step": "after a crash"}
+        assert [p.update_id for p in owed] == [4010]
+    finally:
+        for cleanup in backend.cleanups:
+            await cleanup()
+
+
+async def test_journal_seals_answers_and_sessions_and_drops_them_once_done(
+    tmp_path: Path, redis_url: str, redis_prefix: str
+) -> None:
+    url = f"sqlite:///{tmp_path / 'journal.sqlite3'}"
+    backend = _redis_backend(redis_url, redis_prefix, url)
+    engine = create_db_engine(url)
+    try:
+        process = backend.spawn()
+        await _commit(process, 5001, 42, {"nik": "3205014501900001"})
+        with engine.connect() as connection:
+            row = connection.exec_driver_sql(
+                "SELECT answer, session FROM processed_updates WHERE update_id = 5001"
+            ).one()
+        assert row[0] and "3205014501900001" not in row[0]
+        assert row[1] and "3205014501900001" not in row[1]  # the copy of the session, sealed
+        await process.journal.delivered(5001)
+        with engine.connect() as connection:
+            row = connection.exec_driver_sql(
+                "SELECT answer, session FROM processed_updates WHERE update_id = 5001"
+            ).one()
+        assert tuple(row) == (None, None)
+    finally:
+        engine.dispose()
+        for cleanup in backend.cleanups:
+            await cleanup()
 
 
 async def test_sealed_sessions_hide_personal_data(tmp_path: Path) -> None:
@@ -324,13 +494,13 @@ async def test_build_state_chooses_backend(
 ) -> None:
     engine = create_db_engine(f"sqlite:///{tmp_path / 'build.sqlite3'}")
     try:
-        sessions, dedup, locks = build_state(engine, None)
+        sessions, journal, locks = build_state(engine, None)
         assert isinstance(sessions, SqlSessionStore)
-        assert isinstance(dedup, SqlUpdateDeduplicator)
+        assert isinstance(journal, TurnJournal) and journal.sessions is sessions
         assert isinstance(locks, LocalUserLocks)
         state = build_state(engine, redis_url, redis_prefix, sealer=SEALER)
         assert isinstance(state.sessions, RedisSessionStore)
-        assert isinstance(state.deduplicator, RedisUpdateDeduplicator)
+        assert state.journal.sessions is state.sessions
         assert isinstance(state.locks, RedisUserLocks)
         await state.sessions.save(5, {"nik": "3205014501900001"})
         raw = await state.sessions.client.get(f"{redis_prefix}session:5")
