@@ -17,7 +17,7 @@ from aiohttp import web
 
 from bot.i18n import LANGUAGES, Renderer
 from bot.outbox import OutboxDispatcher
-from bot.service import ConversationService
+from bot.service import ConversationService, Handled
 from bot.telegram_aiogram.adapter import (
     AiogramTransport,
     incoming_callback,
@@ -44,18 +44,22 @@ def create_dispatcher(service: ConversationService) -> Dispatcher:
     dispatcher = LenientDispatcher()
 
     @dispatcher.message()
-    async def on_message(message: Message, bot: Bot, event_update: Update) -> None:
+    async def on_message(message: Message, bot: Bot, event_update: Update) -> Handled | None:
         incoming = incoming_message(event_update.update_id, message)
         if incoming is not None:
-            await service.handle(incoming, AiogramTransport(bot))
+            return await service.handle(incoming, AiogramTransport(bot))
+        return None
 
     @dispatcher.callback_query()
-    async def on_callback(callback: CallbackQuery, bot: Bot, event_update: Update) -> None:
+    async def on_callback(
+        callback: CallbackQuery, bot: Bot, event_update: Update
+    ) -> Handled | None:
         incoming = incoming_callback(event_update.update_id, callback)
         if incoming is not None:
-            await service.handle(incoming, AiogramTransport(bot))
-        elif should_answer_unhandled(callback):
+            return await service.handle(incoming, AiogramTransport(bot))
+        if should_answer_unhandled(callback):
             await callback.answer()
+        return None
 
     return dispatcher
 

@@ -9,7 +9,6 @@ parse is skipped and logged by update id and error type only.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 from collections.abc import AsyncGenerator
@@ -23,6 +22,8 @@ from aiogram.types import Update
 from aiogram.utils.backoff import Backoff, BackoffConfig
 from aiogram.webhook.aiohttp_server import SimpleRequestHandler
 from aiohttp import web
+
+from bot.service import Handled
 
 logger = logging.getLogger(__name__)
 
@@ -130,8 +131,8 @@ class LenientDispatcher(Dispatcher):
 
 
 class WebhookHandler(SimpleRequestHandler):
-    """aiogram's webhook handler (secret check, answered at once, handled in the background)
-    with the body checked first.
+    """aiogram's webhook handler (secret check), with the body checked first and the update
+    handled before Telegram is answered: 503 when the service was busy (nothing saved).
 
     - Not JSON, or JSON that is not an object: 400 and one log line. Telegram never sends that;
       whoever did gets told, and nothing reaches the dispatcher.
@@ -154,16 +155,21 @@ class WebhookHandler(SimpleRequestHandler):
             logger.warning("webhook request refused: a JSON %s, not an object", type(raw).__name__)
             return web.Response(status=400, text="Bad Request: an update is a JSON object")
         update = parse_update(raw, bot)
-        if update is not None:
-            task = asyncio.create_task(self._feed(bot, update))
-            self._background_feed_update_tasks.add(task)
-            task.add_done_callback(self._background_feed_update_tasks.discard)
+        if update is not None and await self._feed(bot, update) is Handled.BUSY:
+            # A store failed or was too slow and nothing of the update was saved: a non-2XX
+            # answer makes Telegram deliver it again, so it is handled once the store is back.
+            return web.Response(status=503, text="Service Unavailable: deliver this update again")
         return web.json_response({})
 
-    async def _feed(self, bot: Bot, update: Update) -> None:
+    async def _feed(self, bot: Bot, update: Update) -> Any:
+        """Handled here, not in a background task: the answer to Telegram depends on whether the
+        turn was saved. A turn is bounded (the service's turn time limit), so Telegram's request
+        does not wait long; Telegram keeps several webhook connections open at once."""
         try:
             result = await self.dispatcher.feed_update(bot, update, **self.data)
             if isinstance(result, TelegramMethod):
                 await self.dispatcher.silent_call_request(bot=bot, result=result)
+            return result
         except Exception as error:
             logger.error("update %s failed (%s)", update.update_id, type(error).__name__)
+            return None

@@ -210,3 +210,73 @@ def test_redis_commands_and_connections_have_time_limits(tmp_path: Path) -> None
         assert options["socket_timeout"] == 2.5 and options["socket_connect_timeout"] == 2.5
     finally:
         engine.dispose()
+
+
+async def test_webhook_answers_503_while_redis_is_down_so_telegram_delivers_the_update_again(
+    redis_server: RedisServer, tmp_path: Path
+) -> None:
+    """Through `peduli webhook` (aiogram inside, real HTTP): an update that finds the store down
+    gets the user "busy" and Telegram a 503, so Telegram delivers it again; delivered again once
+    the store is back, it is handled and answered 200."""
+    import aiohttp
+
+    from bot.app import serve_webhook
+    from bot.emulator.server import BotApiEmulator
+
+    emulator = BotApiEmulator("123456:TEST")  # the token of turnkit's settings
+    base_url = await emulator.start()
+    port = free_port()
+    secret = "outage_secret"
+    server = await serve_webhook(
+        settings(
+            f"sqlite:///{tmp_path / 'peduli.sqlite3'}",
+            tmp_path,
+            telegram_api_url=base_url,
+            redis_url=redis_server.url,
+            turn_timeout_seconds=TURN_TIMEOUT,
+            redis_timeout_seconds=1.0,
+            webhook_url=f"http://127.0.0.1:{port}",
+            webhook_secret=secret,
+            webhook_listen=f"127.0.0.1:{port}",
+        ),
+        clock=lambda: NOW,
+    )
+    update = {
+        "update_id": 9100,
+        "message": {
+            "message_id": 5,
+            "date": 1_790_000_000,
+            "chat": {"id": 7601, "type": "private", "first_name": "Tamu"},
+            "from": {"id": 7601, "is_bot": False, "first_name": "Tamu"},
+            "text": "/start",
+        },
+    }
+
+    def said_to_user() -> str:
+        return "\n".join(
+            str(call.params.get("text", ""))
+            for call in emulator.calls
+            if call.method == "sendMessage" and call.params.get("chat_id") == 7601
+        )
+
+    async def deliver() -> int:
+        async with (
+            aiohttp.ClientSession() as http,
+            http.post(
+                f"http://127.0.0.1:{port}/telegram/webhook",
+                json=update,
+                headers={"X-Telegram-Bot-Api-Secret-Token": secret},
+            ) as answer,
+        ):
+            return answer.status
+
+    try:
+        redis_server.kill()
+        assert await asyncio.wait_for(deliver(), HANG) == 503
+        assert busy(said_to_user()) and "Pilih bahasa" not in said_to_user()
+        redis_server.restart()
+        assert await asyncio.wait_for(deliver(), HANG) == 200  # Telegram's redelivery
+        assert "Pilih bahasa" in said_to_user()
+    finally:
+        await server.stop()
+        await emulator.stop()
