@@ -254,6 +254,8 @@ def test_editing_the_nik_from_the_summary_confirms_it_again() -> None:
     chat.type("3205015203850002")
     assert chat.session.step == "nik_confirm"
     chat.press("ok")
+    assert chat.session.step == "consent"  # the statement names the NIK: consent again
+    chat.press("agree")
     assert chat.session.step == "summary"
     chat.press("save")
     assert chat.host.sponsorships[0].worker.nik == "3205015203850002"
@@ -286,6 +288,8 @@ def test_nik_taken_goes_back_to_the_nik_without_saying_who() -> None:
     assert chat.session.step == "nik" and chat.session.editing
     chat.type("3205015203850002")
     chat.press("ok")
+    assert chat.session.step == "consent"  # the statement names the NIK: consent again
+    chat.press("agree")
     assert chat.session.step == "summary"
 
 
