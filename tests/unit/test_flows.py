@@ -392,3 +392,19 @@ def test_a_typed_nik_is_deleted_from_the_chat_accepted_or_not() -> None:
     assert chat.session.step == "nik_confirm"
     chat.do(TextReceived("Budi", message_id=33))  # other answers stay in the chat
     assert not any(isinstance(e, ForgetUserMessage) for e in chat.sent)
+
+
+def test_a_button_of_an_earlier_copy_of_the_same_question_is_refused() -> None:
+    """The prompt number in the callback data: the same question asked again (after Kembali)
+    has the same buttons, and only the newest copy's count."""
+    chat = signed_up()
+    earlier = chat.session.seq
+    chat.press("art")
+    chat.press("back")
+    assert chat.session.step == "category" and chat.session.seq != earlier
+    before = chat.session
+    chat.press("lainnya", seq=earlier)  # a valid option of this very question, but old
+    assert chat.message_keys() == ["toast.stale"]
+    assert chat.session == before
+    chat.press("lainnya")
+    assert chat.session.step == "category_other"
