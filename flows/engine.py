@@ -159,19 +159,34 @@ def start(
     flow: Flow, session: Session, ctx: Context, answers: Mapping[str, Any] | None = None
 ) -> Turn:
     """Begin a flow from its first step, with a fresh draft and any facts it starts from."""
+    origin = dict(answers or {})
+    missing = [key for key in flow.starts_from if key not in origin]
+    if missing:
+        raise ValueError(f"flow {flow.id} starts from {missing}")
     fresh = Session(
         flow=flow.id,
         version=flow.version,
         step=flow.first,
-        answers=dict(answers or {}),
+        answers=dict(origin),
         seq=session.seq + 1,
         draft_id=ctx.new_id(),
+        origin=origin,
     ).touched(ctx.now)
     first = prompt(flow, fresh, ctx)
     if flow.intro is not None:
         # One message, not two: fewer messages to read on a phone, and within Telegram's burst.
         first = replace(first, text=t("prompt.intro", intro=flow.intro, question=first.text))
     return Turn(fresh, (first,))
+
+
+def can_restart(flow: Flow, session: Session) -> bool:
+    """Whether the flow can start over: it has what it started from (an older session may not)."""
+    return all(key in session.origin for key in flow.starts_from)
+
+
+def restart(flow: Flow, session: Session, ctx: Context) -> Turn:
+    """Start over from the first step, from what the flow was started with."""
+    return start(flow, session, ctx, session.origin)
 
 
 def go_to(flow: Flow, session: Session, step_id: str, ctx: Context, *, editing: bool) -> Session:

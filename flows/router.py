@@ -165,9 +165,9 @@ def _choice(session: Session, event: ChoicePicked, ctx: Context) -> Turn:
         return _cancel(session)
     if session.interrupt == "resume" and value in (RESUME, RESTART):
         resumed = session.with_(interrupt=None)
-        if value == RESUME:
+        if value == RESUME or not engine.can_restart(_flow(resumed), resumed):
             return _continue(resumed, ctx)
-        return engine.start(_flow(resumed), resumed, ctx)
+        return engine.restart(_flow(resumed), resumed, ctx)
     if session.interrupt is None and session.active:
         return engine.answer(_flow(session), session, event, ctx)
     return Turn(session, (Toast(t("toast.stale")),))
@@ -365,15 +365,12 @@ def _offer_resume(session: Session) -> Turn:
 
 def _resume_message(session: Session) -> Message:
     flow = _flow(session)
-    return Message(
-        t("resume.offer", flow=flow.title),
-        buttons=(
-            (Button(t("button.resume"), RESUME),),
-            (Button(t("button.restart"), RESTART),),
-            (Button(t("button.cancel"), CANCEL),),
-        ),
-        seq=session.seq,
-    )
+    rows: list[tuple[Button, ...]] = [(Button(t("button.resume"), RESUME),)]
+    if engine.can_restart(flow, session):
+        rows.append((Button(t("button.restart"), RESTART),))
+    rows.append((Button(t("button.cancel"), CANCEL),))
+    offer = "resume.offer" if len(rows) == 3 else "resume.offer_continue"
+    return Message(t(offer, flow=flow.title), buttons=tuple(rows), seq=session.seq)
 
 
 def _continue(session: Session, ctx: Context, note: Text | None = None) -> Turn:

@@ -132,6 +132,8 @@ class Flow:
 
     summary: a step id that shows all answers with a button to change each, and a save button;
     None for flows that apply their command right after the last step.
+    starts_from: the answers whoever starts the flow must give (an invitation's details, a
+    reference); it starts over from the same ones, and is not offered to start over without them.
     command: builds the domain command from the answers when the flow completes.
     settle: turns the host's outcome into what the user is told and what happens next.
     """
@@ -145,6 +147,7 @@ class Flow:
     settle: Callable[[Outcome, Answers, Context], Settled]
     summary: Callable[[Answers, Context], Text] | None = None
     intro: Text | None = None
+    starts_from: tuple[str, ...] = ()
 
     def step(self, step_id: str) -> Step:
         return self.steps[step_id]

@@ -43,6 +43,24 @@ FLOW_ID = "worker"
 _DIGITS = re.compile(r"\D")
 
 
+STARTS_FROM = (
+    "reference",
+    "sponsor_name",
+    "agency_name",
+    "worker_name",
+    "nik_masked",
+    "nik_last4",
+    "birth_date",
+    "category",
+    "category_other",
+    "phone_masked",
+    "district",
+    "village",
+    "programme",
+    "amount",
+)
+
+
 def answers_from(details: InvitationDetails, agency_name: str) -> dict[str, object]:
     """What the flow starts from: the invitation as the repository found it."""
     return {
@@ -219,4 +237,5 @@ FLOW = Flow(
     ),
     command=_command,
     settle=_settle,
+    starts_from=STARTS_FROM,
 )
