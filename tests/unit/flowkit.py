@@ -42,6 +42,7 @@ class Host:
     scripted: dict[type, list[Outcome]] = field(default_factory=dict)
     applied: list[Command] = field(default_factory=list)
     is_admin: bool = False
+    is_worker: bool = False  # linked as the worker of a sponsorship
     language: str | None = None
     sponsor: RegisterSponsor | None = None
     sponsorships: list[SubmitSponsorship] = field(default_factory=list)
@@ -82,6 +83,7 @@ class Chat:
             agency_name="Dinas Kesehatan" if sponsor else None,
             open_sponsorships=len(self.host.sponsorships),
             is_admin=self.host.is_admin,
+            is_worker=self.host.is_worker,
         )
         return Context(facts, PROGRAMME.catalog, self.now, lambda: f"draft-{next(self._ids)}")
 

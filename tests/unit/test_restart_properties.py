@@ -202,9 +202,11 @@ NAVIGATION = st.one_of(
                 "save",
                 "lang:en",
                 "lang:id",
+                "invite:open",
             ]
         ),
     ),
+    st.just(CommandIssued("start", "w_tok3n")),  # an invitation link (unknown here)
     st.just(TextReceived("terima kasih")),
     st.just("later"),  # the user comes back a day later
 )
