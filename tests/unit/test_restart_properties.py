@@ -24,7 +24,7 @@ from flows import engine, worker
 from flows.commands import InvitationOpened, OpenInvitation
 from flows.effects import Message
 from flows.inputs import ChoicePicked, CommandIssued, TextReceived
-from flows.router import FLOWS
+from flows.router import ACTION, FLOWS, LANGUAGE, MENU
 from flows.session import Session
 from tests.unit.flowkit import VALID_NIK, VALID_NIP, Chat
 from tests.unit.test_worker_and_rights_flows import DETAILS
@@ -118,6 +118,7 @@ def places() -> dict[tuple[str, str], Recipe]:
 
 
 PLACES = sorted(places())
+EVERGREEN = (MENU, ACTION, LANGUAGE)  # buttons that mean the same whenever pressed
 
 
 def assert_valid(chat: Chat) -> None:
@@ -129,6 +130,9 @@ def assert_valid(chat: Chat) -> None:
                 outgoing = ConversationService.render(effect, Renderer(language))
                 assert len(outgoing.text) <= TEXT_LIMIT
                 assert outgoing.text.strip()
+            for row in effect.buttons:  # a question's buttons carry its number, or never go stale
+                for button in row:
+                    assert effect.seq is not None or button.value.startswith(EVERGREEN), button
     session = chat.session
     assert Session.from_json(session.to_json()) == session
     if session.flow is not None:
@@ -212,6 +216,46 @@ NAVIGATION = st.one_of(
 )
 
 
+SINGLE_MOVES: list[object] = [
+    *[CommandIssued(name) for name in ("start", "batal", "kembali", "bantuan", "bahasa")],
+    CommandIssued("start", "w_tok3n"),
+    *[(0, value) for value in ("back", "cancel", "help", "retry", "skip", "save", "lang:en")],
+    (-1, "back"),
+    TextReceived("terima kasih"),
+    "later",
+]
+
+
+def make(chat: Chat, move: object) -> None:
+    if move == "later":
+        chat.now += timedelta(days=1)
+        chat.type("terima kasih")
+    elif isinstance(move, tuple):
+        offset, value = move
+        chat.do(ChoicePicked(chat.session.seq + offset, value, 42))
+    else:
+        assert isinstance(move, CommandIssued | TextReceived)
+        chat.do(move)
+
+
+@pytest.mark.parametrize(("flow_id", "step"), PLACES)
+def test_every_navigation_at_every_step_and_then_start_over_or_continue(
+    flow_id: str, step: str
+) -> None:
+    """Each move once from this step, then /start and each answer of the offer that follows."""
+    for move in SINGLE_MOVES:
+        for then in ("resume:restart", "resume:continue", "cancel"):
+            chat = places()[(flow_id, step)].chat()
+            make(chat, move)
+            assert_valid(chat)
+            chat.command("start")
+            assert_valid(chat)
+            if then in chat.values():
+                chat.press(then)
+                assert_valid(chat)
+            assert "error.unexpected" not in chat.message_keys()
+
+
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.sampled_from(PLACES), st.lists(NAVIGATION, min_size=1, max_size=6))
 def test_navigation_from_every_step_never_crashes_and_every_message_is_valid(
@@ -219,14 +263,6 @@ def test_navigation_from_every_step_never_crashes_and_every_message_is_valid(
 ) -> None:
     chat = places()[place].chat()
     for move in moves:
-        if move == "later":
-            chat.now += timedelta(days=1)
-            chat.type("terima kasih")
-        elif isinstance(move, tuple):
-            offset, value = move
-            chat.do(ChoicePicked(chat.session.seq + offset, value, 42))
-        else:
-            assert isinstance(move, CommandIssued | TextReceived)
-            chat.do(move)
+        make(chat, move)
         assert_valid(chat)
         assert "error.unexpected" not in chat.message_keys()
