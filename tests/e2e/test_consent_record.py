@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import html
 import itertools
+import re
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from bot.i18n import Renderer
 from flows.text import t
 from tests.e2e.harness import BotUnderTest, register_worker, settings_for, sign_up, sqlite_url
 
+LINK = re.compile(r"https://t\.me/emulated_test_bot\?start=(w_[A-Za-z0-9_-]+)")
 TAGS = {"bold": "b", "italic": "i", "underline": "u", "strikethrough": "s", "code": "code"}
 
 
@@ -51,12 +53,15 @@ def as_html(text: str, entities: list[dict[str, Any]]) -> str:
     return "".join(out)
 
 
-def statement_received(turn: list[Any]) -> str:
+def statement_received(
+    turn: list[Any], marker: str = "PERNYATAAN", question_key: str = "sponsorship.ask_consent"
+) -> str:
     """The consent statement in the message the user received, as the HTML the bot sent."""
-    (message,) = [m for m in turn if m.event == "sent" and "PERNYATAAN" in (m.text or "")]
+    (message,) = [m for m in turn if m.event == "sent" and marker in (m.text or "")]
     assert all(e["type"] in TAGS for e in message.entities), message.entities
     received = as_html(message.text, message.entities)
-    question = Renderer("id")(t("sponsorship.ask_consent", statement=""))
+    parameter = "statement" if question_key == "sponsorship.ask_consent" else "notice"
+    question = Renderer("id")(t(question_key, **{parameter: ""}))
     assert received.endswith(question), received
     return received[: -len(question)]
 
@@ -65,6 +70,14 @@ def salary_consent_hashes(database: Path) -> list[str]:
     with sqlite3.connect(database) as connection:
         rows = connection.execute(
             "SELECT text_hash FROM consents WHERE kind = 'salary_deduction' ORDER BY id"
+        ).fetchall()
+    return [row[0] for row in rows]
+
+
+def worker_consent_hashes(database: Path) -> list[str]:
+    with sqlite3.connect(database) as connection:
+        rows = connection.execute(
+            "SELECT text_hash FROM consents WHERE subject = 'worker' AND action = 'given'"
         ).fetchall()
     return [row[0] for row in rows]
 
@@ -117,11 +130,26 @@ async def test_stored_consent_hash_is_of_the_statement_received_even_after_an_ed
         summary = await user.choose("✅ Setuju")
         assert "💾 Simpan" in summary[-1].button_labels
         saved = await user.choose("💾 Simpan", min_count=3)
-        assert "Tersimpan" in "\n".join(m.text or "" for m in saved)
+        shown = "\n".join(m.text or "" for m in saved)
+        assert "Tersimpan" in shown
+        link = LINK.search(shown)
+        assert link, shown
+
+        # The worker's own consent: the data held and the privacy notice they read.
+        worker = emulator.user(7302, first_name="Asep")
+        mark = worker.mark()
+        await worker.send_command("start", link.group(1))
+        assert "Asep Sunandar" in (await worker.replies_since(mark))[-1].text
+        notice = statement_received(
+            await worker.say("05-01-1990"), "Pemberitahuan privasi", "worker.ask_decision"
+        )
+        assert "Asep Sunandar" in notice
+        await worker.choose("✅ Setuju")
     finally:
         await bot.stop()
 
     (stored,) = salary_consent_hashes(tmp_path / "peduli.sqlite3")
     assert stored == sha256(second)
     assert stored != sha256(first)
+    assert worker_consent_hashes(tmp_path / "peduli.sqlite3") == [sha256(notice)]
     assert emulator.rejections == []
