@@ -80,3 +80,10 @@ def test_a_language_question_pending_from_before_does_not_start_the_sign_up_for_
     chat.press("lang:id")
     assert not chat.session.active
     assert "menu:personal_data" in chat.values()
+
+
+def test_a_worker_asking_for_a_correction_is_sent_where_the_buttons_are() -> None:
+    chat = worker()
+    chat.command("koreksi")
+    assert "rights.correction_how" in shown(chat)
+    assert "/status" in chat.rendered() and "/status" in chat.rendered("en")
