@@ -36,6 +36,7 @@ NEXT_PAGE = "page:next"
 PREVIOUS_PAGE = "page:prev"
 EDIT = "edit:"
 BOUND = "__bound"  # suffix of the answer key that keeps an agreement's fingerprint
+SHOWN = "~"  # an agreement's buttons end in "~<tag of the question as shown>"
 
 
 @dataclass(frozen=True)
@@ -99,7 +100,13 @@ def prompt(flow: Flow, session: Session, ctx: Context, *, replace: bool = False)
             request_contact=step.contact_button,
         )
     if step.kind is AnswerKind.CHOICE:
-        rows += _option_rows(_options(step, session, ctx))
+        options = _options(step, session, ctx)
+        if step.binds is not None:
+            # The press must answer this very wording (a month can turn between showing and
+            # pressing; the sponsor's data can change): the buttons carry a tag of it.
+            tag = SHOWN + _shown_tag(step, session, ctx)
+            options = [Option(o.value + tag, o.label, o.search_terms) for o in options]
+        rows += _option_rows(options)
     if step.kind is AnswerKind.LIST:
         shown = matching_options(_options(step, session, ctx), session.query)
         pages = _page_count(len(shown))
@@ -271,6 +278,16 @@ def void_stale_agreements(flow: Flow, session: Session, ctx: Context) -> tuple[S
     return (session.with_(answers=answers), True) if voided else (session, False)
 
 
+def _shown_tag(step: Step, session: Session, ctx: Context) -> str:
+    """A short tag of an agreement's question exactly as it reads now, in the user's language."""
+    document = {
+        "language": ctx.user.language,
+        "question": to_json(step.prompt(session.answers, ctx)),
+    }
+    encoded = json.dumps(document, sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256(encoded.encode("utf-8")).hexdigest()[:10]
+
+
 def _incomplete(flow: Flow, session: Session, ctx: Context) -> bool:
     checked, voided = void_stale_agreements(flow, session, ctx)
     return voided or _first_unanswered(flow, checked.answers, flow.first, ctx) != END
@@ -401,10 +418,17 @@ def _choice(flow: Flow, session: Session, event: ChoicePicked, ctx: Context) -> 
         return _advance(flow, _store(session, step, Accepted(None), ctx), step, ctx)
     if step.kind not in (AnswerKind.CHOICE, AnswerKind.LIST):
         return Turn(session, (Toast(t("toast.stale")),))
+    tag = ""
+    if step.binds is not None:
+        value, _, tag = value.partition(SHOWN)
     options = _options(step, session, ctx)
     if value not in {option.value for option in options}:
         # Callback data can be forged by any client: only the options of this step are accepted.
         return Turn(session, (Toast(t("toast.stale")),))
+    if step.binds is not None and tag != _shown_tag(step, session, ctx):
+        # Pressed under a wording that no longer holds: show the current one, ask again.
+        again = session.with_(seq=session.seq + 1, failures=0)
+        return Turn(again, (Message(t("answer.statement_updated")), prompt(flow, again, ctx)))
     check = step.pick(value, session.answers, ctx) if step.pick else Accepted(value)
     if isinstance(check, Accepted) and step.record_message:
         check = Accepted(check.value, {**check.extra, f"{step.id}_message_id": event.message_id})

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 from bot.catalog import load_programme
 from bot.i18n import Renderer
 from bot.settings import DEFAULT_PROGRAMME_FILE
-from flows import router
+from flows import engine, router
 from flows.commands import (
     Applied,
     Command,
@@ -119,7 +119,26 @@ class Chat:
         return self.do(TextReceived(text))
 
     def press(self, value: str, seq: int | None = None) -> list[Effect]:
-        return self.do(ChoicePicked(self.session.seq if seq is None else seq, value, 77))
+        return self.do(
+            ChoicePicked(self.session.seq if seq is None else seq, self.shown(value), 77)
+        )
+
+    def shown(self, value: str) -> str:
+        """The value of the button on screen that means `value`: an agreement's buttons carry a
+        tag of the wording shown ("agree~1a2b…"); other buttons are their value."""
+        for effect in reversed(self.sent):
+            if isinstance(effect, Message):
+                for row in effect.buttons:
+                    for button in row:
+                        if button.value.partition("~")[0] == value:
+                            return button.value
+        if self.session.active and self.session.interrupt is None:  # the question on screen
+            flow = router.FLOWS[self.session.flow or ""]
+            for row in engine.prompt(flow, self.session, self.context()).buttons:
+                for button in row:
+                    if button.value.partition("~")[0] == value:
+                        return button.value
+        return value
 
     def share_contact(self, phone: str, own: bool = True) -> list[Effect]:
         return self.do(ContactShared(phone, own))

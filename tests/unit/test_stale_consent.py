@@ -8,11 +8,13 @@ nothing until it is given.
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import date, datetime
 
 from bot.i18n import Renderer
 from flows.commands import SubmitSponsorship
 from flows.effects import Message
 from flows.engine import BOUND
+from flows.inputs import ChoicePicked
 from tests.unit.flowkit import Chat
 from tests.unit.test_flows import at_summary
 
@@ -120,3 +122,32 @@ def test_the_fingerprint_is_kept_with_the_consent_and_dropped_with_it() -> None:
     chat.press("jkk_jkm_jht")
     assert "consent" not in chat.session.answers
     assert "consent" + BOUND not in chat.session.answers
+
+
+def test_consent_pressed_after_the_month_turned_shows_the_new_statement_first() -> None:
+    """Shown on 30 November ("mulai Desember 2026"), pressed on 1 December: the statement now
+    reads "Januari 2027", so the press does not count; the new wording is shown and asked."""
+    chat = at_summary()
+    chat.press("edit:programme")
+    chat.press("jkk_jkm_jht")
+    assert chat.session.step == "consent"
+    assert "Desember 2026" in consent_shown(chat)
+    shown_then = chat.shown("agree")
+    chat.now = datetime(2026, 12, 1, 0, 1, tzinfo=chat.now.tzinfo)
+    chat.do(ChoicePicked(chat.session.seq, shown_then, 77))
+    assert chat.message_keys() == ["answer.statement_updated", "sponsorship.ask_consent"]
+    assert "consent" not in chat.session.answers
+    assert "Januari 2027" in consent_shown(chat)
+    chat.press("agree")
+    chat.press("save")
+    (command,) = submitted(chat)
+    assert command.consent.first_month == date(2027, 1, 1)
+
+
+def test_a_consent_press_without_the_wording_tag_is_not_taken() -> None:
+    chat = at_summary()
+    chat.press("edit:programme")
+    chat.press("jkk_jkm_jht")
+    chat.do(ChoicePicked(chat.session.seq, "agree", 77))  # forged or from an old client
+    assert chat.message_keys() == ["answer.statement_updated", "sponsorship.ask_consent"]
+    assert "consent" not in chat.session.answers
