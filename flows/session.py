@@ -24,6 +24,10 @@ class Session:
     then: a flow to start once the current one ends.
     pending: a command the router itself awaits the outcome of ("invitation": a deep link opened).
     draft_id: idempotency key of what this flow will save.
+    parked: a draft put aside (as its session JSON) while the user opens an invitation; offered
+    again as soon as nothing else is going on.
+    origin: the answers the flow was started with (an invitation's details, a reference), so
+    "start over" starts from the same place.
     updated_at: last activity, ISO 8601; a user coming back after a while is greeted accordingly.
     """
 
@@ -42,6 +46,8 @@ class Session:
     pending: str | None = None
     draft_id: str | None = None
     updated_at: str | None = None
+    origin: dict[str, Any] = field(default_factory=dict)
+    parked: dict[str, Any] | None = None
 
     @property
     def active(self) -> bool:
@@ -71,6 +77,8 @@ class Session:
             "pending": self.pending,
             "draft_id": self.draft_id,
             "updated_at": self.updated_at,
+            "origin": dict(self.origin),
+            "parked": self.parked,
         }
 
     @classmethod
@@ -93,4 +101,6 @@ class Session:
             pending=document.get("pending"),
             draft_id=document.get("draft_id"),
             updated_at=document.get("updated_at"),
+            origin=dict(document.get("origin") or {}),
+            parked=document.get("parked") or None,
         )

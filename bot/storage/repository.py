@@ -244,11 +244,17 @@ class Repository:
         open_count = 0
         if sponsor is not None:
             open_count = self._count_open(session, _id(sponsor))
+        as_worker = session.scalar(
+            select(func.count())
+            .select_from(Sponsorship)
+            .where(col(Sponsorship.worker_user_id) == user_id)
+        )
         return UserRecord(
             user_id=user_id,
             language=user.language if user is not None else None,
             sponsor=_sponsor_view(sponsor) if sponsor is not None else None,
             open_sponsorships=open_count,
+            worker_sponsorships=int(as_worker or 0),
         )
 
     def sponsorships_of(self, user_id: int) -> list[SponsorshipView]:
