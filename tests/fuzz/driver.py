@@ -126,6 +126,14 @@ INJECTION = [
     "//start",
     "/start@emulated_test_bot",
     "/aktifkan PR-222222 ²³ 2026-12-01",
+    # {REF} becomes a reference shown in some chat, {LINK} an invitation's start parameter.
+    "/aktifkan {REF} 23012345678 2026-12-01",
+    "/aktifkan {REF} ٢٣٠١٢٣٤٥٦٧٨ 2026-12-01",
+    "/aktifkan {REF} 23012345678 31-02-2026",
+    "/aktifkan {REF}",
+    "/start {LINK}",
+    "/start {LINK}{LINK}",
+    "{REF}",
 ]
 FORGED = [
     "",
@@ -143,7 +151,46 @@ FORGED = [
     "0:resume:restart",
     "0:edit:nik",
     "0:page:next",
+    "0:act:resolve:{REF}",
+    "0:act:withdraw:{REF}",
+    "0:act:wwithdraw:{REF}",
+    "0:act:inperson:{REF}",
+    "0:act:correct:{REF}",
+    "0:act:wcorrect:{REF}",
+    "0:act:reinvite:{REF}",
+    "0:act:resolve:1",
 ]
+
+
+#: Known bugs other changes of issue 6 fix, kept out of the streams until they are merged: each
+#: names its issue item. An update one of them matches is not fed (and is counted in the run's
+#: figures). The integrator deletes an entry once its fix is in; an empty dict excludes nothing.
+KNOWN_BUGS: dict[str, str] = {
+    "restart-with-context": (
+        "issue 6 item 6: 'Mulai ulang' in the worker flow, the in-person consent or /koreksi "
+        "raises KeyError ('worker_name', 'reference', 'subject')"
+    ),
+    "admin-unicode-digits": (
+        "issue 6 item 13: non-ASCII digits in /aktifkan (the KPJ) or in act:resolve:<id> "
+        "raise ValueError"
+    ),
+}
+
+
+def known_bug(update: dict[str, Any], session: Session) -> str | None:
+    """The KNOWN_BUGS entry this update would trigger, if any."""
+    message = update.get("message") or {}
+    text = message.get("text") or ""
+    data = (update.get("callback_query") or {}).get("data") or ""
+    value = data.partition(":")[2]
+    with_context = session.flow in ("worker", "in_person", "correction")
+    if "restart-with-context" in KNOWN_BUGS and value == "resume:restart" and with_context:
+        return "restart-with-context"
+    if "admin-unicode-digits" in KNOWN_BUGS:
+        unicode_digit = any(c.isdigit() and not c.isascii() for c in text + value)
+        if unicode_digit and (text.startswith("/aktifkan") or value.startswith("act:resolve:")):
+            return "admin-unicode-digits"
+    return None
 
 
 @dataclass(frozen=True)
@@ -171,22 +218,19 @@ hostile_text = st.one_of(
 )
 
 
-def acts(excluded: Iterable[str] = ()) -> st.SearchStrategy[Act]:
-    kinds = [kind for kind in KINDS if kind not in set(excluded)]
+def acts() -> st.SearchStrategy[Act]:
     return st.builds(
         Act,
-        kind=st.sampled_from(kinds),
+        kind=st.sampled_from(KINDS),
         # Mostly the first sponsor (a long flow needs many answers in a row), then the worker.
-        user=st.sampled_from([0] * 6 + [1] * 2 + [2] * 3 + [3] * 2),
+        user=st.sampled_from([0] * 5 + [1] * 2 + [2] * 4 + [3] * 2),
         pick=st.integers(0, 2**16),
         text=hostile_text,
     )
 
 
-def streams(
-    min_size: int = 20, max_size: int = 150, excluded: Iterable[str] = ()
-) -> st.SearchStrategy[list[Act]]:
-    return st.lists(acts(excluded), min_size=min_size, max_size=max_size)
+def streams(min_size: int = 20, max_size: int = 150) -> st.SearchStrategy[list[Act]]:
+    return st.lists(acts(), min_size=min_size, max_size=max_size)
 
 
 @dataclass
@@ -195,6 +239,7 @@ class Driver:
 
     world: World
     steps: set[str] = field(default_factory=set)
+    skipped: dict[str, int] = field(default_factory=dict)
     last_update: dict[str, Any] | None = None
     next_forged_id: int = 900_000_000
     nik_of_link: dict[str, tuple[str, date]] = field(default_factory=dict)
@@ -213,6 +258,10 @@ class Driver:
         for act in stream:
             update = await self.resolve(act)
             if update is None:
+                continue
+            bug = known_bug(update, await self.session(self.user(act.user).id))
+            if bug is not None:
+                self.skipped[bug] = self.skipped.get(bug, 0) + 1
                 continue
             self.last_update = update
             await self.world.feed(update)
@@ -236,7 +285,7 @@ class Driver:
         if kind == "expected":
             return await self.expected(user, act.pick)
         if kind == "text":
-            return await user.send_text(_sendable(act.text))
+            return await user.send_text(_sendable(self.fill(act.text, act.pick)))
         if kind == "command":
             name = COMMANDS[act.pick % len(COMMANDS)] if act.pick % 7 else act.text[:20]
             argument = act.text if act.pick % 3 == 0 else ""
@@ -360,9 +409,9 @@ class Driver:
     async def forged(self, user: FakeUser, act: Act) -> dict[str, Any]:
         if not user.inline_buttons() and not [m for m in user.messages if m.inline_keyboard]:
             return await user.send_text("/start")
-        variant = act.pick % 4
-        if variant == 0:
-            data = FORGED[act.pick % len(FORGED)]
+        variant = act.pick % 5
+        if variant in (0, 4):
+            data = self.fill(FORGED[act.pick // 5 % len(FORGED)], act.pick)
         elif variant == 1:
             data = act.text[:300]
         elif variant == 2:  # another user's button, with its prompt number
@@ -413,6 +462,13 @@ class Driver:
         else:
             token = links[pick % len(links)]
         return await user.send_command("start", token)
+
+    def fill(self, text: str, pick: int) -> str:
+        """Put a real reference and invitation parameter where the text asks for them."""
+        references, links = self.references() or ["PR-222222"], self.links() or ["w_x"]
+        return text.replace("{REF}", references[pick % len(references)]).replace(
+            "{LINK}", links[pick % len(links)]
+        )
 
     def chat_texts(self) -> list[str]:
         return [

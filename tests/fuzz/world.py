@@ -187,7 +187,7 @@ class World:
                 continue
             found.append(f"{rejection.method} refused: {rejection.description} {rejection.params}")
         for call in self.emulator.calls:
-            if call.method == "sendMessage" and call.params.get("text") in APOLOGIES:
+            if call.ok and call.method == "sendMessage" and call.params.get("text") in APOLOGIES:
                 found.append(f"apology sent to {call.params.get('chat_id')}")
         return found
 
