@@ -38,7 +38,7 @@ REFERENCE = re.compile(r"PR-[2-9A-HJKMNP-Z]{6}")
 
 
 def _valid_nips(count: int) -> list[str]:
-    chooser, found = random.Random(6), []
+    chooser, found = random.Random(6), list[str]()
     while len(found) < count:
         born = date(1965, 1, 1) + timedelta(days=chooser.randrange(30 * 365))
         start = born.year + chooser.randrange(19, 35)
@@ -53,7 +53,7 @@ def _valid_nips(count: int) -> list[str]:
 
 def _valid_niks(count: int) -> list[tuple[str, date]]:
     """Garut NIKs (the district list is Garut's), with the birth date each encodes."""
-    chooser, found = random.Random(7), []
+    chooser, found = random.Random(7), list[tuple[str, date]]()
     regions = ["320501", "320502", "320503", "320504", "320505", "320506"]
     while len(found) < count:
         born = date(1960, 1, 1) + timedelta(days=chooser.randrange(45 * 365))
@@ -316,7 +316,7 @@ class Driver:
         session = await self.session(user.id)
         if session.interrupt is not None or session.pending is not None:
             return await self.press(user, pick, progress=True)
-        if session.active and session.flow in FLOWS:
+        if session.flow is not None and session.step is not None and session.flow in FLOWS:
             flow = FLOWS[session.flow]
             if session.step == engine.SUMMARY or session.step not in flow.steps:
                 return await self.press(user, pick, progress=True)

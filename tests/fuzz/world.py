@@ -14,6 +14,7 @@ import base64
 import json
 import logging
 import shutil
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -97,7 +98,14 @@ class InProcessSession(BaseSession):
     async def close(self) -> None:
         return None
 
-    async def stream_content(self, *args: Any, **kwargs: Any) -> Any:  # pragma: no cover
+    def stream_content(  # pragma: no cover - the bot downloads no files
+        self,
+        url: str,
+        headers: dict[str, Any] | None = None,
+        timeout: int = 30,
+        chunk_size: int = 65536,
+        raise_for_status: bool = True,
+    ) -> AsyncGenerator[bytes, None]:
         raise NotImplementedError
 
 
