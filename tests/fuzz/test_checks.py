@@ -13,7 +13,7 @@ from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from sqlalchemy import text
 
 from bot.emulator.schema import BotApiSchema
-from tests.fuzz.driver import Act, Driver
+from tests.fuzz.driver import DEEP_PREFIX, WORKER, Act, Driver
 from tests.fuzz.integrity import integrity_problems
 from tests.fuzz.test_fuzz import NOW
 from tests.fuzz.world import APOLOGIES, World, template_database
@@ -34,11 +34,14 @@ async def world(tmp_path: Path, template: Path) -> AsyncIterator[World]:
     await made.close()
 
 
-async def test_expected_answers_save_a_sponsorship(world: World) -> None:
+async def test_the_deep_prefix_saves_a_sponsorship_and_brings_the_worker_to_review(
+    world: World,
+) -> None:
     driver = Driver(world)
-    await driver.run(SAVED)
+    await driver.run(DEEP_PREFIX)
     assert driver.references(), sorted(driver.steps)
-    assert "sponsorship.summary" in driver.steps
+    assert {"sponsorship.summary", "worker.verify"} <= driver.steps
+    assert (await driver.session(WORKER)).step == "review"
     assert world.violations() == [] and integrity_problems(world.built.engine) == []
 
 
