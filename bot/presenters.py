@@ -5,7 +5,7 @@ people act with (their callback data carry short references, checked again when 
 
 A long list is shown a page at a time (at most PAGE_ITEMS items and about PAGE_CHARACTERS
 characters, under Telegram's 4096), with "showing 1-5 of 12" and ◀️/▶️ buttons whose
-callback data ("0:show:<list>:<n>") flows.router turns into the same Show effect for that page.
+callback data (flows.callbacks.page) flows.router turns into the same Show effect for that page.
 """
 
 from __future__ import annotations
@@ -22,9 +22,10 @@ from bot.storage.views import (
     WorkerSponsorshipView,
 )
 from bot.transport import Outgoing
+from flows import callbacks
+from flows.callbacks import ActionName, ListName
 from flows.catalog import Catalog
 from flows.formatting import long_date, month_year
-from flows.router import ACTION, PAGE
 from flows.text import Raw, Text, t
 
 OPEN = ("waiting_worker", "confirmed", "active")
@@ -53,7 +54,7 @@ def _page_bounds(sizes: Sequence[int], budget: int) -> list[tuple[int, int]]:
 
 
 def _paged(
-    name: str,
+    name: ListName,
     header: Sequence[str],
     items: Sequence[Item],
     footer: Sequence[str],
@@ -75,16 +76,26 @@ def _paged(
         parts.append(render(t("list.showing", first=start + 1, last=end, total=len(items))))
         nav = []
         if page > 0:
-            nav.append((render.plain(t("button.previous_page")), f"0:{PAGE}{name}:{page - 1}"))
+            nav.append(
+                (render.plain(t("button.previous_page")), _timeless(callbacks.page(name, page - 1)))
+            )
         if page < len(pages) - 1:
-            nav.append((render.plain(t("button.next_page")), f"0:{PAGE}{name}:{page + 1}"))
+            nav.append(
+                (render.plain(t("button.next_page")), _timeless(callbacks.page(name, page + 1)))
+            )
         rows.append(tuple(nav))
     parts.extend(footer)
     return Outgoing("\n\n".join(parts), inline_keyboard=tuple(rows))
 
 
-def _button(render: Renderer, key: str, action: str, **params: str) -> tuple[str, str]:
-    return render.plain(t(key, **params)), f"0:{ACTION}{action}"
+def _timeless(value: str) -> str:
+    return callbacks.encode(callbacks.TIMELESS, value)
+
+
+def _button(
+    render: Renderer, key: str, action: ActionName, item: str | int, **params: str
+) -> tuple[str, str]:
+    return render.plain(t(key, **params)), _timeless(callbacks.action(action, item))
 
 
 def _when(moment: datetime, zone: tzinfo) -> Text:
@@ -116,7 +127,9 @@ def status(
     if record.sponsor is not None:
         if not sponsorships:
             header.append(render(t("status.empty")))
-            rows_before.append(((render.plain(t("button.sponsor")), "0:menu:sponsor"),))
+            rows_before.append(
+                ((render.plain(t("button.sponsor")), _timeless(callbacks.menu("sponsor"))),)
+            )
         else:
             header.append(render(t("status.header")))
         for item in sponsorships:
@@ -124,17 +137,17 @@ def status(
             rows: Rows = []
             if item.status == "waiting_worker":
                 rows.append(
-                    (_button(render, "button.status_in_person", f"inperson:{ref}", reference=ref),)
+                    (_button(render, "button.status_in_person", "inperson", ref, reference=ref),)
                 )
                 rows.append(
-                    (_button(render, "button.status_reinvite", f"reinvite:{ref}", reference=ref),)
+                    (_button(render, "button.status_reinvite", "reinvite", ref, reference=ref),)
                 )
             if item.status in OPEN:
                 rows.append(
-                    (_button(render, "button.status_withdraw", f"withdraw:{ref}", reference=ref),)
+                    (_button(render, "button.status_withdraw", "withdraw", ref, reference=ref),)
                 )
                 rows.append(
-                    (_button(render, "button.status_correct", f"correct:{ref}", reference=ref),)
+                    (_button(render, "button.status_correct", "correct", ref, reference=ref),)
                 )
             items.append((render(_sponsorship_item(item, zone)), rows))
     for number, worker_item in enumerate(as_worker):
@@ -145,11 +158,9 @@ def status(
         rows = []
         if worker_item.status in OPEN:
             rows.append(
-                (_button(render, "button.worker_withdraw", f"wwithdraw:{ref}", reference=ref),)
+                (_button(render, "button.worker_withdraw", "wwithdraw", ref, reference=ref),)
             )
-            rows.append(
-                (_button(render, "button.worker_correct", f"wcorrect:{ref}", reference=ref),)
-            )
+            rows.append((_button(render, "button.worker_correct", "wcorrect", ref, reference=ref),))
         items.append((text, rows))
     if not header and not items:
         header.append(render(t("status.not_registered")))
@@ -308,7 +319,7 @@ def request_queue(
                 details=Raw(request.details or ""),
             )
         )
-        button = _button(render, "button.resolve", f"resolve:{request.id}", id=str(request.id))
+        button = _button(render, "button.resolve", "resolve", request.id, id=str(request.id))
         items.append((text, [(button,)]))
     header = [render(t("queue.header", count=len(requests)))]
     return _paged("queue", header, items, (), page, render)
