@@ -108,10 +108,6 @@ def _agency(catalog: Catalog, code: str) -> str:
     return agency.name if agency else code
 
 
-def _programme(code: str) -> Text:
-    return t(f"programme.{code}")
-
-
 def status(
     record: UserRecord,
     sponsorships: Sequence[SponsorshipView],
@@ -149,7 +145,7 @@ def status(
                 rows.append(
                     (_button(render, "button.status_correct", "correct", ref, reference=ref),)
                 )
-            items.append((render(_sponsorship_item(item, zone)), rows))
+            items.append((render(_sponsorship_item(item, catalog, zone)), rows))
     for number, worker_item in enumerate(as_worker):
         text = render(_worker_item(worker_item, catalog))
         if number == 0:  # the worker part's heading stays with its first item
@@ -167,7 +163,7 @@ def status(
     return _paged("status", header, items, (), page, render, rows_before)
 
 
-def _sponsorship_item(item: SponsorshipView, zone: tzinfo) -> Text:
+def _sponsorship_item(item: SponsorshipView, catalog: Catalog, zone: tzinfo) -> Text:
     extra: list[Text] = []
     if item.status == "active" and item.kpj_masked and item.coverage_start:
         extra.append(
@@ -182,7 +178,8 @@ def _sponsorship_item(item: SponsorshipView, zone: tzinfo) -> Text:
         name=Raw(item.worker_full_name) if item.worker_full_name else t("data.erased"),
         reference=Raw(item.reference),
         nik=Raw(item.nik_masked) if item.nik_masked else t("data.erased"),
-        programme=_programme(item.programme_code),
+        programme=catalog.programme_label(item.programme_code),
+        covers=catalog.programme_covers(item.programme_code),
         amount=item.monthly_amount,
         state=t(f"status.state.{item.status}"),
         date=long_date(item.created_at.astimezone(zone).date()),
@@ -201,7 +198,8 @@ def _worker_item(item: WorkerSponsorshipView, catalog: Catalog) -> Text:
         reference=Raw(item.reference),
         sponsor=Raw(item.sponsor_name),
         agency=Raw(_agency(catalog, item.agency_code)),
-        programme=_programme(item.programme_code),
+        programme=catalog.programme_label(item.programme_code),
+        covers=catalog.programme_covers(item.programme_code),
         amount=item.monthly_amount,
         state=t(f"status.state.{item.status}"),
         extra=_lines(extra),
@@ -243,12 +241,12 @@ def personal_data(
             )
         )
     for item in data.sponsorships:
-        parts.append(render(_sponsorship_item(item, zone)))
+        parts.append(render(_sponsorship_item(item, catalog, zone)))
     for worker in data.as_worker:
         category = (
             Raw(worker.category_other)
             if worker.category_other
-            else t(f"category.{worker.category}")
+            else catalog.category_label(worker.category)
         )
         parts.append(
             render(

@@ -403,19 +403,27 @@ def _general_help(ctx: Context) -> Text:
     return t("help.worker") if _worker_only(ctx) else t("help.general")
 
 
+def _welcome_text(ctx: Context) -> Text:
+    """The welcome names the sponsored package and its amount as the operator configured them."""
+    programme = ctx.catalog.default_programme
+    return t("welcome", programme=programme.label, amount=programme.monthly_amount)
+
+
 def _welcome(session: Session, ctx: Context) -> Turn:
     if _worker_only(ctx):
         # Came through their invitation, in Indonesian; the menu has the language button.
         return Turn(session, (_menu_message(ctx, t("menu.worker")),))
     if ctx.user.language is None:
         asking = session.with_(interrupt="language", then="start", seq=session.seq + 1)
-        return Turn(asking, (Message(t("welcome"), buttons=_language_buttons(), seq=asking.seq),))
+        return Turn(
+            asking, (Message(_welcome_text(ctx), buttons=_language_buttons(), seq=asking.seq),)
+        )
     if ctx.user.registered:
         return Turn(
             session, (_menu_message(ctx, t("welcome_back", name=ctx.user.sponsor_name or "")),)
         )
     started = engine.start(FLOWS[signup.FLOW_ID], session, ctx)
-    return Turn(started.session, (Message(t("welcome")), *started.effects))
+    return Turn(started.session, (Message(_welcome_text(ctx)), *started.effects))
 
 
 def _language_buttons() -> tuple[tuple[Button, ...], ...]:
