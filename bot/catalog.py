@@ -84,6 +84,7 @@ def load_programme(path: Path) -> ProgrammeSettings:
         ),
         home_regency=Region(home_code, home_name),
         regions=regions,
+        privacy_notice_version=str(data["privacy_notice_version"]),
         max_sponsorships=int(data.get("max_sponsorships_per_sponsor", 1)),
     )
     return ProgrammeSettings(catalog, ZoneInfo(str(data.get("timezone", "Asia/Jakarta"))))

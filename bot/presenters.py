@@ -5,7 +5,7 @@ people act with (their callback data carry short references, checked again when 
 
 A long list is shown a page at a time (at most PAGE_ITEMS items and about PAGE_CHARACTERS
 characters, under Telegram's 4096), with "showing 1-5 of 12" and ◀️/▶️ buttons whose
-callback data ("0:show:<list>:<n>") flows.router turns into the same Show effect for that page.
+callback data (flows.callbacks.page) flows.router turns into the same Show effect for that page.
 """
 
 from __future__ import annotations
@@ -22,9 +22,10 @@ from bot.storage.views import (
     WorkerSponsorshipView,
 )
 from bot.transport import Outgoing
+from flows import callbacks
+from flows.callbacks import ActionName, ListName
 from flows.catalog import Catalog
 from flows.formatting import long_date, month_year
-from flows.router import ACTION, PAGE
 from flows.text import Raw, Text, t
 
 OPEN = ("waiting_worker", "confirmed", "active")
@@ -53,7 +54,7 @@ def _page_bounds(sizes: Sequence[int], budget: int) -> list[tuple[int, int]]:
 
 
 def _paged(
-    name: str,
+    name: ListName,
     header: Sequence[str],
     items: Sequence[Item],
     footer: Sequence[str],
@@ -75,16 +76,26 @@ def _paged(
         parts.append(render(t("list.showing", first=start + 1, last=end, total=len(items))))
         nav = []
         if page > 0:
-            nav.append((render.plain(t("button.previous_page")), f"0:{PAGE}{name}:{page - 1}"))
+            nav.append(
+                (render.plain(t("button.previous_page")), _timeless(callbacks.page(name, page - 1)))
+            )
         if page < len(pages) - 1:
-            nav.append((render.plain(t("button.next_page")), f"0:{PAGE}{name}:{page + 1}"))
+            nav.append(
+                (render.plain(t("button.next_page")), _timeless(callbacks.page(name, page + 1)))
+            )
         rows.append(tuple(nav))
     parts.extend(footer)
     return Outgoing("\n\n".join(parts), inline_keyboard=tuple(rows))
 
 
-def _button(render: Renderer, key: str, action: str, **params: str) -> tuple[str, str]:
-    return render.plain(t(key, **params)), f"0:{ACTION}{action}"
+def _timeless(value: str) -> str:
+    return callbacks.encode(callbacks.TIMELESS, value)
+
+
+def _button(
+    render: Renderer, key: str, action: ActionName, item: str | int, **params: str
+) -> tuple[str, str]:
+    return render.plain(t(key, **params)), _timeless(callbacks.action(action, item))
 
 
 def _when(moment: datetime, zone: tzinfo) -> Text:
@@ -95,10 +106,6 @@ def _when(moment: datetime, zone: tzinfo) -> Text:
 def _agency(catalog: Catalog, code: str) -> str:
     agency = catalog.agency(code)
     return agency.name if agency else code
-
-
-def _programme(code: str) -> Text:
-    return t(f"programme.{code}")
 
 
 def status(
@@ -116,7 +123,9 @@ def status(
     if record.sponsor is not None:
         if not sponsorships:
             header.append(render(t("status.empty")))
-            rows_before.append(((render.plain(t("button.sponsor")), "0:menu:sponsor"),))
+            rows_before.append(
+                ((render.plain(t("button.sponsor")), _timeless(callbacks.menu("sponsor"))),)
+            )
         else:
             header.append(render(t("status.header")))
         for item in sponsorships:
@@ -124,19 +133,19 @@ def status(
             rows: Rows = []
             if item.status == "waiting_worker":
                 rows.append(
-                    (_button(render, "button.status_in_person", f"inperson:{ref}", reference=ref),)
+                    (_button(render, "button.status_in_person", "inperson", ref, reference=ref),)
                 )
                 rows.append(
-                    (_button(render, "button.status_reinvite", f"reinvite:{ref}", reference=ref),)
+                    (_button(render, "button.status_reinvite", "reinvite", ref, reference=ref),)
                 )
             if item.status in OPEN:
                 rows.append(
-                    (_button(render, "button.status_withdraw", f"withdraw:{ref}", reference=ref),)
+                    (_button(render, "button.status_withdraw", "withdraw", ref, reference=ref),)
                 )
                 rows.append(
-                    (_button(render, "button.status_correct", f"correct:{ref}", reference=ref),)
+                    (_button(render, "button.status_correct", "correct", ref, reference=ref),)
                 )
-            items.append((render(_sponsorship_item(item, zone)), rows))
+            items.append((render(_sponsorship_item(item, catalog, zone)), rows))
     for number, worker_item in enumerate(as_worker):
         text = render(_worker_item(worker_item, catalog))
         if number == 0:  # the worker part's heading stays with its first item
@@ -145,18 +154,16 @@ def status(
         rows = []
         if worker_item.status in OPEN:
             rows.append(
-                (_button(render, "button.worker_withdraw", f"wwithdraw:{ref}", reference=ref),)
+                (_button(render, "button.worker_withdraw", "wwithdraw", ref, reference=ref),)
             )
-            rows.append(
-                (_button(render, "button.worker_correct", f"wcorrect:{ref}", reference=ref),)
-            )
+            rows.append((_button(render, "button.worker_correct", "wcorrect", ref, reference=ref),))
         items.append((text, rows))
     if not header and not items:
         header.append(render(t("status.not_registered")))
     return _paged("status", header, items, (), page, render, rows_before)
 
 
-def _sponsorship_item(item: SponsorshipView, zone: tzinfo) -> Text:
+def _sponsorship_item(item: SponsorshipView, catalog: Catalog, zone: tzinfo) -> Text:
     extra: list[Text] = []
     if item.status == "active" and item.kpj_masked and item.coverage_start:
         extra.append(
@@ -171,7 +178,8 @@ def _sponsorship_item(item: SponsorshipView, zone: tzinfo) -> Text:
         name=Raw(item.worker_full_name) if item.worker_full_name else t("data.erased"),
         reference=Raw(item.reference),
         nik=Raw(item.nik_masked) if item.nik_masked else t("data.erased"),
-        programme=_programme(item.programme_code),
+        programme=catalog.programme_label(item.programme_code),
+        covers=catalog.programme_covers(item.programme_code),
         amount=item.monthly_amount,
         state=t(f"status.state.{item.status}"),
         date=long_date(item.created_at.astimezone(zone).date()),
@@ -190,7 +198,8 @@ def _worker_item(item: WorkerSponsorshipView, catalog: Catalog) -> Text:
         reference=Raw(item.reference),
         sponsor=Raw(item.sponsor_name),
         agency=Raw(_agency(catalog, item.agency_code)),
-        programme=_programme(item.programme_code),
+        programme=catalog.programme_label(item.programme_code),
+        covers=catalog.programme_covers(item.programme_code),
         amount=item.monthly_amount,
         state=t(f"status.state.{item.status}"),
         extra=_lines(extra),
@@ -232,12 +241,12 @@ def personal_data(
             )
         )
     for item in data.sponsorships:
-        parts.append(render(_sponsorship_item(item, zone)))
+        parts.append(render(_sponsorship_item(item, catalog, zone)))
     for worker in data.as_worker:
         category = (
             Raw(worker.category_other)
             if worker.category_other
-            else t(f"category.{worker.category}")
+            else catalog.category_label(worker.category)
         )
         parts.append(
             render(
@@ -308,7 +317,7 @@ def request_queue(
                 details=Raw(request.details or ""),
             )
         )
-        button = _button(render, "button.resolve", f"resolve:{request.id}", id=str(request.id))
+        button = _button(render, "button.resolve", "resolve", request.id, id=str(request.id))
         items.append((text, [(button,)]))
     header = [render(t("queue.header", count=len(requests)))]
     return _paged("queue", header, items, (), page, render)

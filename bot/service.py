@@ -31,7 +31,7 @@ from bot.storage.ports import SessionStore, UserLocks
 from bot.storage.repository import ConsentStatement, Repository, Transaction, UserRecord
 from bot.storage.state import STORE_ERRORS, TurnAlreadyCommitted, TurnJournal
 from bot.transport import Outgoing, Transport, split_message
-from flows import router
+from flows import callbacks, router
 from flows.commands import Outcome, SetLanguage
 from flows.context import Context, UserFacts
 from flows.effects import (
@@ -53,7 +53,6 @@ from flows.text import Raw, t
 
 logger = logging.getLogger(__name__)
 
-CALLBACK_DATA_LIMIT = 64  # bytes, Bot API
 TEXT_LIMIT = 4096  # characters after entity parsing; HTML is longer, so this errs on the safe side
 
 
@@ -330,7 +329,7 @@ class ConversationService:
             return
         paged = any(isinstance(e, Message) and e.replace for e in effects)
         refused = any(isinstance(e, Toast) for e in effects)
-        if paged or refused or pressed.value.startswith((router.MENU, router.PAGE)):
+        if paged or refused or pressed.value.startswith((callbacks.MENU, callbacks.PAGE)):
             return
         html = None
         if incoming.pressed_label and incoming.pressed_message_html is not None:
@@ -383,10 +382,7 @@ class ConversationService:
         for row in message.buttons:
             cells = []
             for button in row:
-                data = f"{seq}:{button.value}"
-                if len(data.encode()) > CALLBACK_DATA_LIMIT:
-                    raise ValueError(f"callback data over {CALLBACK_DATA_LIMIT} bytes: {data!r}")
-                cells.append((render.plain(button.label), data))
+                cells.append((render.plain(button.label), callbacks.encode(seq, button.value)))
             rows.append(tuple(cells))
         contact = render.plain(message.request_contact) if message.request_contact else None
         return Outgoing(

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from flows.text import Text
+from flows.text import Raw, Text
 
 
 @dataclass(frozen=True)
@@ -22,7 +22,7 @@ class Agency:
 @dataclass(frozen=True)
 class Category:
     code: str
-    label: Text
+    label: Text  # its key is the operator's choice: never rebuilt from the code
     needs_description: bool = False  # "lainnya": the sponsor describes the work in free text
 
 
@@ -66,8 +66,8 @@ class Catalog:
         Region  # where the programme runs: the worker's kecamatan and desa are chosen in it
     )
     regions: Regions
+    privacy_notice_version: str  # the worker's consent statement and notice, from the operator
     max_sponsorships: int = 1
-    privacy_notice_version: str = "2026-11-1"  # the worker's consent statement and notice
 
     def agency(self, code: str) -> Agency | None:
         return next((a for a in self.agencies if a.code == code), None)
@@ -80,3 +80,23 @@ class Catalog:
 
     def payment_method(self, code: str) -> PaymentMethod | None:
         return next((m for m in self.payment_methods if m.code == code), None)
+
+    @property
+    def default_programme(self) -> Programme:
+        """The sponsored package offered first (the welcome names it and its amount)."""
+        return self.programmes[0]
+
+    # Labels of codes stored with a sponsorship. A code the operator has since removed from the
+    # configuration is shown as it is, never looked up by a naming convention.
+
+    def category_label(self, code: str) -> Text | Raw:
+        category = self.category(code)
+        return category.label if category else Raw(code)
+
+    def programme_label(self, code: str) -> Text | Raw:
+        programme = self.programme(code)
+        return programme.label if programme else Raw(code)
+
+    def programme_covers(self, code: str) -> Text | Raw:
+        programme = self.programme(code)
+        return programme.covers if programme else Raw("")

@@ -12,9 +12,7 @@ from flows.text import Label, Text
 @dataclass(frozen=True)
 class Button:
     label: Label
-    value: (
-        str  # short, opaque, no personal data: the transport sends f"{seq}:{value}" (<= 64 bytes)
-    )
+    value: str  # short, opaque, no personal data: flows.callbacks.encode(seq, value), <= 64 bytes
 
 
 @dataclass(frozen=True)

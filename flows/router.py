@@ -9,7 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 
-from flows import engine, rights, signup, sponsorship, worker
+from flows import callbacks, engine, rights, signup, sponsorship, worker
+from flows.callbacks import ACTION, LANGUAGE, MENU, PAGE
 from flows.commands import (
     ActivateCoverage,
     Applied,
@@ -49,10 +50,6 @@ FLOWS: Mapping[str, Flow] = {
 LANGUAGES = ("id", "en")
 IDLE_AFTER = timedelta(hours=6)
 
-MENU = "menu:"
-ACTION = "act:"  # "act:<action>:<reference>": buttons under /status, /data_saya and the queue
-LANGUAGE = "lang:"
-PAGE = "show:"  # "show:<list>:<n>": the ◀️/▶️ buttons under a long /status, /data_saya or queue
 PAGED_LISTS: Mapping[str, type[ShowStatus | ShowPersonalData | ShowRequestQueue]] = {
     "status": ShowStatus,
     "data": ShowPersonalData,
@@ -406,23 +403,33 @@ def _general_help(ctx: Context) -> Text:
     return t("help.worker") if _worker_only(ctx) else t("help.general")
 
 
+def _welcome_text(ctx: Context) -> Text:
+    """The welcome names the sponsored package and its amount as the operator configured them."""
+    programme = ctx.catalog.default_programme
+    return t("welcome", programme=programme.label, amount=programme.monthly_amount)
+
+
 def _welcome(session: Session, ctx: Context) -> Turn:
     if _worker_only(ctx):
         # Came through their invitation, in Indonesian; the menu has the language button.
         return Turn(session, (_menu_message(ctx, t("menu.worker")),))
     if ctx.user.language is None:
         asking = session.with_(interrupt="language", then="start", seq=session.seq + 1)
-        return Turn(asking, (Message(t("welcome"), buttons=_language_buttons(), seq=asking.seq),))
+        return Turn(
+            asking, (Message(_welcome_text(ctx), buttons=_language_buttons(), seq=asking.seq),)
+        )
     if ctx.user.registered:
         return Turn(
             session, (_menu_message(ctx, t("welcome_back", name=ctx.user.sponsor_name or "")),)
         )
     started = engine.start(FLOWS[signup.FLOW_ID], session, ctx)
-    return Turn(started.session, (Message(t("welcome")), *started.effects))
+    return Turn(started.session, (Message(_welcome_text(ctx)), *started.effects))
 
 
 def _language_buttons() -> tuple[tuple[Button, ...], ...]:
-    return tuple((Button(t(f"language.option.{code}"), LANGUAGE + code),) for code in LANGUAGES)
+    return tuple(
+        (Button(t(f"language.option.{code}"), callbacks.language(code)),) for code in LANGUAGES
+    )
 
 
 def _ask_interrupt(session: Session, ctx: Context, note: Text | None = None) -> Turn:
@@ -484,14 +491,17 @@ def _current_question(session: Session, ctx: Context) -> Message:
 def _menu_message(ctx: Context, text: Text) -> Message:
     rows: list[tuple[Button, ...]] = []
     if ctx.user.registered:
-        rows.append((Button(t("button.sponsor"), MENU + "sponsor"),))
-        rows.append((Button(t("button.status"), MENU + "status"),))
+        rows.append((Button(t("button.sponsor"), callbacks.menu("sponsor")),))
+        rows.append((Button(t("button.status"), callbacks.menu("status")),))
     elif ctx.user.is_worker:
-        rows.append((Button(t("button.worker_status"), MENU + "status"),))
-        rows.append((Button(t("button.personal_data"), MENU + "personal_data"),))
+        rows.append((Button(t("button.worker_status"), callbacks.menu("status")),))
+        rows.append((Button(t("button.personal_data"), callbacks.menu("personal_data")),))
     else:
-        rows.append((Button(t("button.signup"), MENU + "signup"),))
+        rows.append((Button(t("button.signup"), callbacks.menu("signup")),))
     rows.append(
-        (Button(t("button.language"), MENU + "language"), Button(t("button.help"), MENU + "help"))
+        (
+            Button(t("button.language"), callbacks.menu("language")),
+            Button(t("button.help"), callbacks.menu("help")),
+        )
     )
     return Message(t("menu.with_text", text=text), buttons=tuple(rows))

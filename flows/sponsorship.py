@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
+from flows import callbacks
 from flows.answers import free_text, mobile_phone, person_name
 from flows.commands import (
     Applied,
@@ -236,7 +237,7 @@ def _command(answers: Answers, ctx: Context, draft_id: str) -> Command:
 
 
 def _settle(outcome: Outcome, answers: Answers, ctx: Context) -> Settled:
-    status_button = ((t("button.status"), "menu:status"),)
+    status_button = ((t("button.status"), callbacks.menu("status")),)
     if isinstance(outcome, Applied):
         invitation: tuple[Effect, ...] = ()
         if outcome.invitation_token and outcome.reference:

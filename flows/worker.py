@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import date
 
 from flows.answers import free_text
+from flows.catalog import Catalog
 from flows.commands import (
     Applied,
     Command,
@@ -80,17 +81,14 @@ def answers_from(details: InvitationDetails, agency_name: str) -> dict[str, obje
     }
 
 
-def _programme(answers: Answers) -> Text:
-    return t(f"programme.{answers['programme']}")
-
-
 def _verify_prompt(answers: Answers, ctx: Context) -> Text:
     return t(
         "worker.ask_verify",
         worker=Raw(answers["worker_name"]),
         sponsor=Raw(answers["sponsor_name"]),
         agency=Raw(answers["agency_name"]),
-        programme=_programme(answers),
+        programme=ctx.catalog.programme_label(answers["programme"]),
+        covers=ctx.catalog.programme_covers(answers["programme"]),
         amount=int(answers["amount"]),
     )
 
@@ -119,12 +117,12 @@ def _parse_verify(raw: str, answers: Answers, ctx: Context) -> Check:
     return Accepted("ok" if typed == date.fromisoformat(answers["birth_date"]) else "wrong")
 
 
-def statement(answers: Answers) -> Text:
+def statement(answers: Answers, catalog: Catalog) -> Text:
     """The data held and the privacy notice: what the worker agrees to (hashed when recorded)."""
     category = (
         Raw(answers["category_other"])
         if answers.get("category_other")
-        else t(f"category.{answers['category']}")
+        else catalog.category_label(answers["category"])
     )
     return t(
         "worker.privacy_notice",
@@ -136,13 +134,13 @@ def statement(answers: Answers) -> Text:
         village=Raw(answers["village"]),
         district=Raw(answers["district"]),
         sponsor=Raw(answers["sponsor_name"]),
-        programme=_programme(answers),
+        programme=catalog.programme_label(answers["programme"]),
         amount=int(answers["amount"]),
     )
 
 
 def _review_prompt(answers: Answers, ctx: Context) -> Text:
-    return t("worker.ask_decision", notice=statement(answers))
+    return t("worker.ask_decision", notice=statement(answers, ctx.catalog))
 
 
 def _after_review(answers: Answers, ctx: Context) -> str:
@@ -160,7 +158,7 @@ def _command(answers: Answers, ctx: Context, draft_id: str) -> Command:
     return WorkerConsents(
         user_id=user,
         reference=reference,
-        statement=statement(answers),
+        statement=statement(answers, ctx.catalog),
         text_version=ctx.catalog.privacy_notice_version,
         message_id=answers.get("review_message_id"),
         given_at=ctx.now,
@@ -182,7 +180,13 @@ def _settle(outcome: Outcome, answers: Answers, ctx: Context) -> Settled:
         return Settled(t("worker.correction_sent", sponsor=sponsor))
     if answers.get("review") == "decline":
         return Settled(t("worker.declined", sponsor=sponsor))
-    return Settled(t("worker.consented", sponsor=sponsor, programme=_programme(answers)))
+    return Settled(
+        t(
+            "worker.consented",
+            sponsor=sponsor,
+            programme=ctx.catalog.programme_label(answers["programme"]),
+        )
+    )
 
 
 INVITATION_REFUSALS = (

@@ -25,6 +25,7 @@ from aiogram.types import (
 
 from bot.service import Incoming
 from bot.transport import Outgoing
+from flows import callbacks
 from flows.inputs import (
     ChoicePicked,
     CommandIssued,
@@ -33,13 +34,11 @@ from flows.inputs import (
     TextReceived,
     UnsupportedReceived,
 )
-from flows.validators import parse_int
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 MAX_RETRIES = 5
-SEQ_DIGITS = 18  # the prompt number in callback data: a counter, never near 10**18
 UNSUPPORTED_KINDS = (
     "photo",
     "sticker",
@@ -74,11 +73,11 @@ def message_input(message: Message) -> Input:
 
 
 def callback_input(callback: CallbackQuery) -> Input:
-    seq_text, _, value = (callback.data or "").partition(":")
     message_id = callback.message.message_id if callback.message else None
-    # Digits only (any script, read as ASCII): int() would also take " 3", "3_0" or "٣".
-    parsed = parse_int(seq_text, max_digits=SEQ_DIGITS)
-    seq = -1 if parsed is None else parsed  # not ours: the engine answers it as a stale button
+    decoded = callbacks.decode(callback.data or "")
+    if decoded is None:  # not ours: the engine answers it as a stale button
+        return ChoicePicked(seq=-1, value="", message_id=message_id)
+    seq, value = decoded
     return ChoicePicked(seq=seq, value=value, message_id=message_id)
 
 

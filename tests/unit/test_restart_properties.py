@@ -21,10 +21,11 @@ from hypothesis import strategies as st
 from bot.i18n import Renderer
 from bot.service import TEXT_LIMIT, ConversationService
 from flows import engine, worker
+from flows.callbacks import ACTION, LANGUAGE, MENU
 from flows.commands import InvitationOpened, OpenInvitation
 from flows.effects import Message
 from flows.inputs import ChoicePicked, CommandIssued, TextReceived
-from flows.router import ACTION, FLOWS, LANGUAGE, MENU
+from flows.router import FLOWS
 from flows.session import Session
 from tests.unit.flowkit import VALID_NIK, VALID_NIP, Chat
 from tests.unit.test_worker_and_rights_flows import DETAILS

@@ -1,0 +1,98 @@
+"""The one owner of callback data: what a button carries to Telegram and back.
+
+On the wire a button's callback data is "<seq>:<value>": the prompt number the button was shown
+with (buttons of an older prompt are answered as stale) and the value a flow gave the button.
+Telegram allows 64 bytes; `encode` refuses more. `decode` reads data back and never raises: data we
+did not send (forged, mangled, from an old release) is None.
+
+Values the router acts on whenever they are pressed (they never go stale) have a structure, and are
+built only here, by the typed builders below:
+
+    menu:<name>                  a main-menu entry ("menu:status")
+    lang:<code>                  a language ("lang:en")
+    act:<action>:<reference>     a button under /status, /data_saya or the queue
+    show:<list>:<n>              the ◀️/▶️ buttons of a long /status, /data_saya or queue
+
+Buttons shown outside a prompt (under /status, /data_saya, the queue) carry the seq `TIMELESS`:
+their values are of the kinds above, which the router reads without looking at the seq.
+Nothing else in bot/ or flows/ concatenates these strings (tests/unit/test_callbacks.py greps).
+"""
+
+from __future__ import annotations
+
+from typing import Final, Literal
+
+from flows.validators import parse_int
+
+LIMIT: Final = 64  # bytes of callback data, Bot API
+SEQ_DIGITS: Final = 18  # the prompt number is a counter, never near 10**18
+TIMELESS: Final = 0  # the seq of buttons whose values never go stale (menu, act, show)
+SEPARATOR: Final = ":"
+
+MENU: Final = "menu:"
+LANGUAGE: Final = "lang:"
+ACTION: Final = "act:"
+PAGE: Final = "show:"
+PREFIXES: Final = (MENU, LANGUAGE, ACTION, PAGE)
+
+MenuEntry = Literal["sponsor", "status", "personal_data", "signup", "language", "help"]
+ActionName = Literal[
+    "inperson", "reinvite", "withdraw", "wwithdraw", "correct", "wcorrect", "resolve"
+]
+ListName = Literal["status", "data", "queue"]
+ACTIONS: Final[tuple[ActionName, ...]] = (
+    "inperson",
+    "reinvite",
+    "withdraw",
+    "wwithdraw",
+    "correct",
+    "wcorrect",
+    "resolve",
+)
+
+
+class CallbackTooLong(ValueError):
+    """Callback data over Telegram's 64 bytes: a bug in whoever chose the value."""
+
+
+def encode(seq: int, value: str) -> str:
+    """The callback data of a button with `value`, shown with prompt number `seq`."""
+    if seq < 0:
+        raise ValueError(f"the prompt number is never negative: {seq}")
+    data = f"{seq}{SEPARATOR}{value}"
+    if len(data.encode()) > LIMIT:
+        raise CallbackTooLong(f"callback data over {LIMIT} bytes: {data!r}")
+    return data
+
+
+def decode(data: str) -> tuple[int, str] | None:
+    """(seq, value) of callback data, or None for data we could not have sent. The seq is
+    digits only, at most SEQ_DIGITS of them, read as ASCII whatever their script (flows.validators:
+    int() would also take " 3" or "3_0")."""
+    seq_text, separator, value = data.partition(SEPARATOR)
+    if not separator:
+        return None
+    seq = parse_int(seq_text, max_digits=SEQ_DIGITS)
+    if seq is None:
+        return None
+    return seq, value
+
+
+def menu(entry: MenuEntry) -> str:
+    """The value of a main-menu button."""
+    return MENU + entry
+
+
+def language(code: str) -> str:
+    """The value of a language button."""
+    return LANGUAGE + code
+
+
+def action(name: ActionName, reference: str | int) -> str:
+    """The value of a button acting on one item: a sponsorship's reference or a request's id."""
+    return f"{ACTION}{name}{SEPARATOR}{reference}"
+
+
+def page(list_name: ListName, number: int) -> str:
+    """The value of a button showing page `number` (from 0) of a long list."""
+    return f"{PAGE}{list_name}{SEPARATOR}{number}"
