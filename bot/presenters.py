@@ -25,9 +25,8 @@ from bot.transport import Outgoing
 from flows.catalog import Catalog
 from flows.formatting import long_date, month_year
 from flows.router import ACTION, PAGE
+from flows.statuses import OPEN_STATUSES, SponsorshipStatus
 from flows.text import Raw, Text, t
-
-OPEN = ("waiting_worker", "confirmed", "active")
 
 Rows = list[tuple[tuple[str, str], ...]]
 Item = tuple[str, Rows]  # one entry of a list, rendered, with the buttons acting on it
@@ -122,14 +121,14 @@ def status(
         for item in sponsorships:
             ref = item.reference
             rows: Rows = []
-            if item.status == "waiting_worker":
+            if item.status == SponsorshipStatus.WAITING_WORKER:
                 rows.append(
                     (_button(render, "button.status_in_person", f"inperson:{ref}", reference=ref),)
                 )
                 rows.append(
                     (_button(render, "button.status_reinvite", f"reinvite:{ref}", reference=ref),)
                 )
-            if item.status in OPEN:
+            if item.status in OPEN_STATUSES:
                 rows.append(
                     (_button(render, "button.status_withdraw", f"withdraw:{ref}", reference=ref),)
                 )
@@ -143,7 +142,7 @@ def status(
             text = render(t("status.worker_header")) + "\n\n" + text
         ref = worker_item.reference
         rows = []
-        if worker_item.status in OPEN:
+        if worker_item.status in OPEN_STATUSES:
             rows.append(
                 (_button(render, "button.worker_withdraw", f"wwithdraw:{ref}", reference=ref),)
             )
@@ -158,7 +157,7 @@ def status(
 
 def _sponsorship_item(item: SponsorshipView, zone: tzinfo) -> Text:
     extra: list[Text] = []
-    if item.status == "active" and item.kpj_masked and item.coverage_start:
+    if item.status == SponsorshipStatus.ACTIVE and item.kpj_masked and item.coverage_start:
         extra.append(
             t("status.coverage", kpj=Raw(item.kpj_masked), start=long_date(item.coverage_start))
         )
@@ -181,7 +180,7 @@ def _sponsorship_item(item: SponsorshipView, zone: tzinfo) -> Text:
 
 def _worker_item(item: WorkerSponsorshipView, catalog: Catalog) -> Text:
     extra: list[Text] = []
-    if item.status == "active" and item.kpj_masked and item.coverage_start:
+    if item.status == SponsorshipStatus.ACTIVE and item.kpj_masked and item.coverage_start:
         extra.append(
             t("status.coverage", kpj=Raw(item.kpj_masked), start=long_date(item.coverage_start))
         )

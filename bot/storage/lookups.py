@@ -24,7 +24,6 @@ from sqlmodel import col
 from bot.security.crypto import Sealer
 from bot.storage.db import dialect_insert
 from bot.storage.models import (
-    OPEN_STATUSES,
     Consent,
     CorrectionRequest,
     Invitation,
@@ -35,6 +34,7 @@ from bot.storage.models import (
 )
 from flows.commands import Refused
 from flows.events import Event
+from flows.statuses import OPEN_STATUSES, SponsorshipStatus, checked_transition
 from flows.text import Text
 from flows.validators import check_nik
 from flows.validators.nik import decode_birth_date
@@ -131,6 +131,12 @@ class Turn:
         self.events.append(event)
 
 
+def move(row: Sponsorship, new: SponsorshipStatus, now: datetime) -> None:
+    """The row's new status, along flows.statuses.TRANSITIONS only (IllegalTransition if not)."""
+    row.status = checked_transition(row.status, new).value
+    row.updated_at = now
+
+
 def row_id(row: Sponsor | Sponsorship | Invitation | CorrectionRequest | OutboxMessage) -> int:
     if row.id is None:
         raise RuntimeError("row has no id: flush before reading it")
@@ -217,7 +223,7 @@ def worker_invitation(
         return Refused("invitation_used")
     if turn.now >= invitation.expires_at:
         return Refused("invitation_expired")
-    if row.status != "waiting_worker":
+    if row.status != SponsorshipStatus.WAITING_WORKER:
         return Refused("wrong_state")
     return row, invitation
 

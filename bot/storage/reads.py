@@ -24,6 +24,7 @@ from bot.storage.views import (
     WorkerDataView,
     WorkerSponsorshipView,
 )
+from flows.statuses import SponsorshipStatus
 
 
 class Reads:
@@ -218,7 +219,7 @@ class Reads:
         if row is None:
             return None
         same = (
-            row.status == "active"
+            row.status == SponsorshipStatus.ACTIVE
             and row.kpj_sealed is not None
             and self._sealer.open(row.kpj_sealed) == kpj_number
         )

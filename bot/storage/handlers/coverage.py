@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from bot.storage.handlers import Handlers
-from bot.storage.lookups import Turn, mask_kpj, row_id, sponsor_by_id, sponsorship
+from bot.storage.lookups import Turn, mask_kpj, move, row_id, sponsor_by_id, sponsorship
 from flows.commands import ActivateCoverage, Applied, Outcome, Refused
 from flows.events import CoverageActivated
+from flows.statuses import SponsorshipStatus
 from flows.validators.kpj import check_kpj
 
 
@@ -20,19 +21,18 @@ def activate_coverage(turn: Turn, command: ActivateCoverage) -> Outcome:
     row = sponsorship(turn.session, command.reference)
     if row is None:
         return Refused("unknown_reference")
-    if row.status == "active":
+    if row.status == SponsorshipStatus.ACTIVE:
         if row.kpj_sealed is not None and rules.sealer.open(row.kpj_sealed) == kpj:
             return Applied(reference=row.reference)  # a repeated import: nothing new
         return Refused("wrong_state")
-    if row.status != "confirmed":
+    if row.status != SponsorshipStatus.CONFIRMED:
         return Refused("wrong_state")
-    row.status = "active"
+    move(row, SponsorshipStatus.ACTIVE, turn.now)
     row.kpj_sealed = rules.sealer.seal(kpj)
     row.kpj_masked = mask_kpj(kpj)
     row.coverage_start = command.coverage_start
     row.activated_at = turn.now
     row.activated_by_user_id = command.actor_user_id
-    row.updated_at = turn.now
     sponsor = sponsor_by_id(turn.session, row.sponsor_id)
     turn.record(
         CoverageActivated(

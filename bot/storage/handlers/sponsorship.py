@@ -28,13 +28,14 @@ from bot.storage.lookups import (
     erase_worker,
     hash_token,
     latest_given,
+    move,
     row_id,
     sponsor_by_id,
     sponsorship,
     use_invitations,
     worker_invitation,
 )
-from bot.storage.models import OPEN_STATUSES, Invitation, Sponsor, Sponsorship
+from bot.storage.models import Invitation, Sponsor, Sponsorship
 from flows.commands import (
     Applied,
     FailVerification,
@@ -57,6 +58,7 @@ from flows.events import (
     WorkerDeclined,
     WorkerWithdrew,
 )
+from flows.statuses import OPEN_STATUSES, SponsorshipStatus
 from flows.validators.masking import mask_nik, mask_phone
 
 # ---- submission and invitations --------------------------------------------------------------
@@ -139,7 +141,7 @@ def _new_sponsorship(
         reference=reference,
         idempotency_key=command.idempotency_key,
         sponsor_id=sponsor_id,
-        status="waiting_worker",
+        status=SponsorshipStatus.WAITING_WORKER.value,
         worker_full_name=worker.full_name,
         worker_category=worker.category,
         worker_category_other=worker.category_other,
@@ -166,7 +168,7 @@ def _replayed_submission(turn: Turn, row: Sponsorship) -> Outcome:
     """The same draft submitted again. The raw token is not stored, so while the worker has not
     decided, a new one replaces the unopened invitations: the sponsor gets a working link
     either way."""
-    if row.status != "waiting_worker":
+    if row.status != SponsorshipStatus.WAITING_WORKER:
         return Applied(reference=row.reference)
     return _new_invitation(turn, row, unopened_only=True)
 
@@ -178,7 +180,7 @@ def reissue_invitation(turn: Turn, command: ReissueInvitation) -> Outcome:
         return Refused("unknown_reference")
     if sponsor_by_id(session, row.sponsor_id).user_id != command.user_id:
         return Refused("not_allowed")
-    if row.status != "waiting_worker":
+    if row.status != SponsorshipStatus.WAITING_WORKER:
         return Refused("wrong_state")
     return _new_invitation(turn, row, unopened_only=False)
 
@@ -249,7 +251,7 @@ def open_invitation(turn: Turn, command: OpenInvitation) -> Outcome:
     sponsor = sponsor_by_id(session, row.sponsor_id)
     if sponsor.user_id == command.user_id:
         return Refused("own_invitation")
-    if row.status != "waiting_worker" or row.nik_sealed is None:
+    if row.status != SponsorshipStatus.WAITING_WORKER or row.nik_sealed is None:
         return Refused("invitation_used")
     if invitation.opened_by_user_id is None:
         invitation.opened_by_user_id = command.user_id
@@ -315,11 +317,10 @@ def fail_verification(turn: Turn, command: FailVerification) -> Outcome | Keep:
     return Keep(Refused("invitation_locked"))
 
 
-def _decide(turn: Turn, row: Sponsorship, status: str, record: ConsentRecord) -> None:
+def _decide(turn: Turn, row: Sponsorship, status: SponsorshipStatus, record: ConsentRecord) -> None:
     """The skeleton every decision about the worker's data shares: the new status, every link
     used up, the consent record."""
-    row.status = status
-    row.updated_at = turn.now
+    move(row, status, turn.now)
     use_invitations(turn, row_id(row))
     add_consent(turn, row, record)
 
@@ -334,7 +335,7 @@ def worker_consents(turn: Turn, command: WorkerConsents) -> Outcome:
     _decide(
         turn,
         row,
-        "confirmed",
+        SponsorshipStatus.CONFIRMED,
         ConsentRecord(
             subject="worker",
             subject_user_id=command.user_id,
@@ -369,7 +370,7 @@ def worker_declines(turn: Turn, command: WorkerDeclines) -> Outcome:
     _decide(
         turn,
         row,
-        "declined",
+        SponsorshipStatus.DECLINED,
         ConsentRecord(
             subject="worker",
             subject_user_id=command.user_id,
@@ -401,13 +402,13 @@ def record_in_person_consent(turn: Turn, command: RecordInPersonConsent) -> Outc
         return Refused("unknown_reference")
     if sponsor_by_id(turn.session, row.sponsor_id).user_id != command.user_id:
         return Refused("not_allowed")
-    if row.status != "waiting_worker":
+    if row.status != SponsorshipStatus.WAITING_WORKER:
         return Refused("wrong_state")
     text_hash = consent_hash(turn, command)
     _decide(
         turn,
         row,
-        "confirmed",
+        SponsorshipStatus.CONFIRMED,
         ConsentRecord(
             subject="worker",
             subject_user_id=None,
@@ -438,12 +439,11 @@ def withdraw_consent(turn: Turn, command: WithdrawConsent) -> Outcome:
         return Refused("wrong_state")
     kind = "worker_data" if command.subject == "worker" else "salary_deduction"
     withdrawn = latest_given(session, row_id(row), command.subject, kind)
-    row.status = "withdrawn"
+    move(row, SponsorshipStatus.WITHDRAWN, turn.now)
     row.active_nik_index = None  # the worker may be sponsored again
     row.withdrawn_at = command.at
     row.withdrawn_by = command.subject
     row.withdrawal_effective_month = command.effective_month
-    row.updated_at = turn.now
     add_consent(
         turn,
         row,
