@@ -106,24 +106,6 @@ def notices(event: Event) -> list[Notice]:
     return _WORDING[type(event)](event)
 
 
-def _worker_confirmed(event: WorkerConfirmed) -> list[Notice]:
-    message = worker_confirmed(event.worker_name, event.reference)
-    key = f"worker_confirmed:{event.reference}"
-    return [Notice(key, event.sponsor_user_id, message, event.sponsorship_id)]
-
-
-def _worker_declined(event: WorkerDeclined) -> list[Notice]:
-    message = worker_declined(event.reference)
-    key = f"worker_declined:{event.reference}"
-    return [Notice(key, event.sponsor_user_id, message, event.sponsorship_id)]
-
-
-def _invitation_locked(event: InvitationLocked) -> list[Notice]:
-    message = invitation_locked(event.worker_name, event.reference)
-    key = f"invitation_locked:{event.invitation_id}"
-    return [Notice(key, event.sponsor_user_id, message, event.sponsorship_id)]
-
-
 def _correction_requested(event: CorrectionRequested) -> list[Notice]:
     """The sponsor hears when the worker asks; the admins hear through RequestsWaiting."""
     if event.subject != "worker" or event.sponsor_user_id is None:
@@ -141,16 +123,21 @@ def _requests_waiting(event: RequestsWaiting) -> list[Notice]:
     return [Notice(key, event.admin_user_id, requests_waiting(), None)]
 
 
-def _worker_withdrew(event: WorkerWithdrew) -> list[Notice]:
-    message = worker_withdrew(event.reference)
-    key = f"worker_withdrew:{event.reference}"
-    return [Notice(key, event.sponsor_user_id, message, event.sponsorship_id)]
-
-
 def _sponsor_withdrew(event: SponsorWithdrew) -> list[Notice]:
     message = sponsor_withdrew(event.sponsor_name, event.effective_month)
     key = f"sponsor_withdrew:{event.reference}"
     return [Notice(key, event.worker_user_id, message, event.sponsorship_id)]
+
+
+def _to_sponsor(
+    key: Callable[[Any], str], word: Callable[[Any], Text]
+) -> Callable[[Any], list[Notice]]:
+    """The wording of an event only its sponsor hears about."""
+
+    def notices(event: Any) -> list[Notice]:
+        return [Notice(key(event), event.sponsor_user_id, word(event), event.sponsorship_id)]
+
+    return notices
 
 
 def _coverage_activated(event: CoverageActivated) -> list[Notice]:
@@ -176,12 +163,22 @@ def _coverage_activated(event: CoverageActivated) -> list[Notice]:
 
 
 _WORDING: Final[Mapping[type, Callable[[Any], list[Notice]]]] = {
-    WorkerConfirmed: _worker_confirmed,
-    WorkerDeclined: _worker_declined,
-    InvitationLocked: _invitation_locked,
+    WorkerConfirmed: _to_sponsor(
+        lambda e: f"worker_confirmed:{e.reference}",
+        lambda e: worker_confirmed(e.worker_name, e.reference),
+    ),
+    WorkerDeclined: _to_sponsor(
+        lambda e: f"worker_declined:{e.reference}", lambda e: worker_declined(e.reference)
+    ),
+    InvitationLocked: _to_sponsor(
+        lambda e: f"invitation_locked:{e.invitation_id}",
+        lambda e: invitation_locked(e.worker_name, e.reference),
+    ),
+    WorkerWithdrew: _to_sponsor(
+        lambda e: f"worker_withdrew:{e.reference}", lambda e: worker_withdrew(e.reference)
+    ),
     CorrectionRequested: _correction_requested,
     RequestsWaiting: _requests_waiting,
-    WorkerWithdrew: _worker_withdrew,
     SponsorWithdrew: _sponsor_withdrew,
     CoverageActivated: _coverage_activated,
 }

@@ -198,6 +198,17 @@ def count_open(session: Session, sponsor_id: int) -> int:
     )
 
 
+def invitation_refusal(turn: Turn, invitation: Invitation) -> Refused | None:
+    """Why an invitation no longer allows anything (locked, used, expired), or None."""
+    if invitation.locked_at is not None:
+        return Refused("invitation_locked")
+    if invitation.used_at is not None:
+        return Refused("invitation_used")
+    if turn.now >= invitation.expires_at:
+        return Refused("invitation_expired")
+    return None
+
+
 def worker_invitation(
     turn: Turn, user_id: int, reference: str
 ) -> tuple[Sponsorship, Invitation] | Refused:
@@ -217,12 +228,9 @@ def worker_invitation(
     ).first()
     if invitation is None:
         return Refused("not_allowed")
-    if invitation.locked_at is not None:
-        return Refused("invitation_locked")
-    if invitation.used_at is not None:
-        return Refused("invitation_used")
-    if turn.now >= invitation.expires_at:
-        return Refused("invitation_expired")
+    refused = invitation_refusal(turn, invitation)
+    if refused is not None:
+        return refused
     if row.status != SponsorshipStatus.WAITING_WORKER:
         return Refused("wrong_state")
     return row, invitation

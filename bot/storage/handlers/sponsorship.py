@@ -4,6 +4,7 @@ decline, verification), the in-person consent and withdrawal."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -27,6 +28,7 @@ from bot.storage.lookups import (
     digits,
     erase_worker,
     hash_token,
+    invitation_refusal,
     latest_given,
     move,
     row_id,
@@ -96,9 +98,9 @@ def submit_sponsorship(turn: Turn, command: SubmitSponsorship) -> Outcome:
             existing = _by_idempotency_key(session, command.idempotency_key, sponsor_id)
             if existing is not None:
                 return _replayed_submission(turn, existing)
-            if _nik_is_open(session, nik_index):
+            if _taken(session, col(Sponsorship.active_nik_index), nik_index):
                 return Refused("nik_taken")
-            if _reference_exists(session, reference):
+            if _taken(session, col(Sponsorship.reference), reference):
                 continue  # a one-in-a-billion collision: draw another reference
             raise
         consent = command.consent
@@ -212,22 +214,9 @@ def _by_idempotency_key(session: Session, key: str, sponsor_id: int) -> Sponsors
     return row
 
 
-def _nik_is_open(session: Session, nik_index: str) -> bool:
-    return (
-        session.scalars(
-            select(col(Sponsorship.id)).where(col(Sponsorship.active_nik_index) == nik_index)
-        ).first()
-        is not None
-    )
-
-
-def _reference_exists(session: Session, reference: str) -> bool:
-    return (
-        session.scalars(
-            select(col(Sponsorship.id)).where(col(Sponsorship.reference) == reference)
-        ).first()
-        is not None
-    )
+def _taken(session: Session, column: Any, value: str) -> bool:
+    """Whether a sponsorship holds this value in a unique column (a NIK, a reference)."""
+    return session.scalars(select(col(Sponsorship.id)).where(column == value)).first() is not None
 
 
 # ---- the worker's side -----------------------------------------------------------------------
@@ -281,15 +270,10 @@ def open_invitation(turn: Turn, command: OpenInvitation) -> Outcome:
 
 def _unusable(turn: Turn, invitation: Invitation, user_id: int) -> Refused | None:
     """Why an invitation cannot be opened by this user, or None."""
-    if invitation.locked_at is not None:
-        return Refused("invitation_locked")
-    if invitation.used_at is not None:
+    refused = invitation_refusal(turn, invitation)
+    if refused is None and invitation.opened_by_user_id not in (None, user_id):
         return Refused("invitation_used")
-    if turn.now >= invitation.expires_at:
-        return Refused("invitation_expired")
-    if invitation.opened_by_user_id not in (None, user_id):
-        return Refused("invitation_used")
-    return None
+    return refused
 
 
 def fail_verification(turn: Turn, command: FailVerification) -> Outcome | Keep:
@@ -325,31 +309,33 @@ def _decide(turn: Turn, row: Sponsorship, status: SponsorshipStatus, record: Con
     add_consent(turn, row, record)
 
 
+def _given(
+    turn: Turn, command: WorkerConsents | RecordInPersonConsent, channel: str
+) -> ConsentRecord:
+    """The worker's consent to their data, given in their chat ("telegram": they are its
+    subject) or recorded by the sponsor ("in_person")."""
+    return ConsentRecord(
+        subject="worker",
+        subject_user_id=command.user_id if channel == "telegram" else None,
+        kind="worker_data",
+        action="given",
+        channel=channel,
+        recorded_by=command.user_id,
+        text_key=command.statement.key,
+        text_version=command.text_version,
+        text_hash=consent_hash(turn, command),
+        message_id=command.message_id,
+        at=command.given_at,
+    )
+
+
 def worker_consents(turn: Turn, command: WorkerConsents) -> Outcome:
     found = worker_invitation(turn, command.user_id, command.reference)
     if isinstance(found, Refused):
         return found
     row, _invitation = found
-    text_hash = consent_hash(turn, command)
     row.worker_user_id = command.user_id
-    _decide(
-        turn,
-        row,
-        SponsorshipStatus.CONFIRMED,
-        ConsentRecord(
-            subject="worker",
-            subject_user_id=command.user_id,
-            kind="worker_data",
-            action="given",
-            channel="telegram",
-            recorded_by=command.user_id,
-            text_key=command.statement.key,
-            text_version=command.text_version,
-            text_hash=text_hash,
-            message_id=command.message_id,
-            at=command.given_at,
-        ),
-    )
+    _decide(turn, row, SponsorshipStatus.CONFIRMED, _given(turn, command, "telegram"))
     turn.record(
         WorkerConfirmed(
             reference=row.reference,
@@ -404,25 +390,7 @@ def record_in_person_consent(turn: Turn, command: RecordInPersonConsent) -> Outc
         return Refused("not_allowed")
     if row.status != SponsorshipStatus.WAITING_WORKER:
         return Refused("wrong_state")
-    text_hash = consent_hash(turn, command)
-    _decide(
-        turn,
-        row,
-        SponsorshipStatus.CONFIRMED,
-        ConsentRecord(
-            subject="worker",
-            subject_user_id=None,
-            kind="worker_data",
-            action="given",
-            channel="in_person",
-            recorded_by=command.user_id,
-            text_key=command.statement.key,
-            text_version=command.text_version,
-            text_hash=text_hash,
-            message_id=command.message_id,
-            at=command.given_at,
-        ),
-    )
+    _decide(turn, row, SponsorshipStatus.CONFIRMED, _given(turn, command, "in_person"))
     return Applied(reference=row.reference)
 
 
