@@ -90,5 +90,11 @@ def _strip_tags(text: str) -> str:
 
 
 def text_hash(rendered: str) -> str:
-    """The consent record's proof of what was shown: sha256 of the exact rendered text."""
+    """The consent record's proof of what was shown: sha256 of the exact rendered text.
+
+    For a consent, `rendered` is the statement (ConsentGiven/WorkerConsents.statement) rendered
+    in the user's language as the Telegram HTML sent: the consent message is that statement
+    followed by the question (sponsorship.ask_consent). tests/e2e/test_consent_record.py rebuilds
+    it from what the user's chat received and compares.
+    """
     return hashlib.sha256(rendered.encode("utf-8")).hexdigest()

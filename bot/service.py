@@ -221,6 +221,7 @@ class ConversationService:
             agency_name=agency.name if agency else (sponsor.agency_code if sponsor else None),
             open_sponsorships=record.open_sponsorships,
             is_admin=record.user_id in self.admin_ids,
+            is_worker=record.worker_sponsorships > 0,
         )
         return Context(user=facts, catalog=catalog, now=self.clock(), new_id=self.new_id)
 

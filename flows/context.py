@@ -11,6 +11,9 @@ from flows.catalog import Catalog
 
 @dataclass(frozen=True)
 class UserFacts:
+    """Who the user is. registered: signed up as an ASN (a sponsor). is_worker: linked as the
+    worker of some sponsorship (they confirmed their invitation); a person may be both."""
+
     user_id: int
     language: str | None
     registered: bool
@@ -18,6 +21,7 @@ class UserFacts:
     agency_name: str | None = None
     open_sponsorships: int = 0
     is_admin: bool = False
+    is_worker: bool = False
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,8 @@ handles commands and the questions asked on top of a flow.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -18,7 +20,7 @@ from flows.effects import Apply, Button, Effect, ForgetUserMessage, Message, Toa
 from flows.inputs import ChoicePicked, ContactShared, Input, TextReceived, UnsupportedReceived
 from flows.session import Session
 from flows.steps import END, Accepted, AnswerKind, Check, Flow, Option, Rejected, Step
-from flows.text import Text, t
+from flows.text import Text, t, to_json
 
 SUMMARY = "summary"  # the step id of a flow's summary; no flow table may use it
 PAGE_SIZE = 8
@@ -33,6 +35,8 @@ SAVE = "save"
 NEXT_PAGE = "page:next"
 PREVIOUS_PAGE = "page:prev"
 EDIT = "edit:"
+BOUND = "__bound"  # suffix of the answer key that keeps an agreement's fingerprint
+SHOWN = "~"  # an agreement's buttons end in "~<tag of the question as shown>"
 
 
 @dataclass(frozen=True)
@@ -96,7 +100,13 @@ def prompt(flow: Flow, session: Session, ctx: Context, *, replace: bool = False)
             request_contact=step.contact_button,
         )
     if step.kind is AnswerKind.CHOICE:
-        rows += _option_rows(_options(step, session, ctx))
+        options = _options(step, session, ctx)
+        if step.binds is not None:
+            # The press must answer this very wording (a month can turn between showing and
+            # pressing; the sponsor's data can change): the buttons carry a tag of it.
+            tag = SHOWN + _shown_tag(step, session, ctx)
+            options = [Option(o.value + tag, o.label, o.search_terms) for o in options]
+        rows += _option_rows(options)
     if step.kind is AnswerKind.LIST:
         shown = matching_options(_options(step, session, ctx), session.query)
         pages = _page_count(len(shown))
@@ -129,7 +139,12 @@ def _summary_prompt(flow: Flow, session: Session, ctx: Context) -> Message:
         if step.summary_label is not None and step.id in session.answers
     ]
     rows = [tuple(edits[i : i + 2]) for i in range(0, len(edits), 2)]
-    rows.append((Button(t("button.save"), SAVE),))
+    if _incomplete(flow, session, ctx):
+        # Not saveable yet (an agreement was voided, then "back"): the same button asks what is
+        # missing instead of saving.
+        rows.append((Button(t("button.answer_missing"), SAVE),))
+    else:
+        rows.append((Button(t("button.save"), SAVE),))
     rows.append((Button(t("button.cancel"), CANCEL),))
     return Message(flow.summary(session.answers, ctx), buttons=tuple(rows), seq=session.seq)
 
@@ -151,19 +166,34 @@ def start(
     flow: Flow, session: Session, ctx: Context, answers: Mapping[str, Any] | None = None
 ) -> Turn:
     """Begin a flow from its first step, with a fresh draft and any facts it starts from."""
+    origin = dict(answers or {})
+    missing = [key for key in flow.starts_from if key not in origin]
+    if missing:
+        raise ValueError(f"flow {flow.id} starts from {missing}")
     fresh = Session(
         flow=flow.id,
         version=flow.version,
         step=flow.first,
-        answers=dict(answers or {}),
+        answers=dict(origin),
         seq=session.seq + 1,
         draft_id=ctx.new_id(),
+        origin=origin,
     ).touched(ctx.now)
     first = prompt(flow, fresh, ctx)
     if flow.intro is not None:
         # One message, not two: fewer messages to read on a phone, and within Telegram's burst.
         first = replace(first, text=t("prompt.intro", intro=flow.intro, question=first.text))
     return Turn(fresh, (first,))
+
+
+def can_restart(flow: Flow, session: Session) -> bool:
+    """Whether the flow can start over: it has what it started from (an older session may not)."""
+    return all(key in session.origin for key in flow.starts_from)
+
+
+def restart(flow: Flow, session: Session, ctx: Context) -> Turn:
+    """Start over from the first step, from what the flow was started with."""
+    return start(flow, session, ctx, session.origin)
 
 
 def go_to(flow: Flow, session: Session, step_id: str, ctx: Context, *, editing: bool) -> Session:
@@ -179,6 +209,9 @@ def _advance(flow: Flow, session: Session, step: Step, ctx: Context) -> Turn:
     effects: list[Effect] = []
     if step.kind is AnswerKind.CONTACT:
         effects.append(Message(t("contact.received"), remove_keyboard=True))
+    session, voided = void_stale_agreements(flow, session, ctx)
+    if voided:
+        effects.append(Message(t("answer.agreement_changed")))
     if session.editing:
         # Back to the summary, unless the change left a later question unanswered (a new NIK must
         # be confirmed, a new programme consented to).
@@ -201,7 +234,7 @@ def _first_unanswered(flow: Flow, answers: Mapping[str, Any], step_id: str, ctx:
     return step_id
 
 
-def _store(session: Session, step: Step, accepted: Accepted) -> Session:
+def _store(session: Session, step: Step, accepted: Accepted, ctx: Context) -> Session:
     answers = dict(session.answers)
     changed = answers.get(step.id, object()) != accepted.value
     answers[step.id] = accepted.value
@@ -209,7 +242,55 @@ def _store(session: Session, step: Step, accepted: Accepted) -> Session:
     if changed:
         for key in step.invalidates:
             answers.pop(key, None)
+            answers.pop(key + BOUND, None)
+    if step.binds is not None:
+        answers[step.id + BOUND] = agreement_fingerprint(step, answers, ctx)
     return session.with_(answers=answers)
+
+
+# --- agreements -------------------------------------------------------------------------------
+
+
+def agreement_fingerprint(step: Step, answers: Mapping[str, Any], ctx: Context) -> str:
+    """What an agreement was given to: its statement exactly as it renders (the message key and
+    every parameter, in the user's language) and the answers it is about."""
+    assert step.binds is not None
+    document = {
+        "language": ctx.user.language,
+        "statement": to_json(step.binds(answers, ctx)),
+        "about": {key: answers.get(key) for key in step.binds_answers},
+    }
+    encoded = json.dumps(document, sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256(encoded.encode("utf-8")).hexdigest()
+
+
+def void_stale_agreements(flow: Flow, session: Session, ctx: Context) -> tuple[Session, bool]:
+    """Drop every agreement whose statement would no longer read as when it was given."""
+    answers = dict(session.answers)
+    voided = False
+    for step in flow.steps.values():
+        if step.binds is None or step.id not in answers:
+            continue
+        if answers.get(step.id + BOUND) != agreement_fingerprint(step, answers, ctx):
+            answers.pop(step.id, None)
+            answers.pop(step.id + BOUND, None)
+            voided = True
+    return (session.with_(answers=answers), True) if voided else (session, False)
+
+
+def _shown_tag(step: Step, session: Session, ctx: Context) -> str:
+    """A short tag of an agreement's question exactly as it reads now, in the user's language."""
+    document = {
+        "language": ctx.user.language,
+        "question": to_json(step.prompt(session.answers, ctx)),
+    }
+    encoded = json.dumps(document, sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256(encoded.encode("utf-8")).hexdigest()[:10]
+
+
+def _incomplete(flow: Flow, session: Session, ctx: Context) -> bool:
+    checked, voided = void_stale_agreements(flow, session, ctx)
+    return voided or _first_unanswered(flow, checked.answers, flow.first, ctx) != END
 
 
 def _reject(flow: Flow, session: Session, reason: Text, ctx: Context) -> Turn:
@@ -301,7 +382,7 @@ def answer(flow: Flow, session: Session, event: Input, ctx: Context) -> Turn:
 def _checked(flow: Flow, session: Session, step: Step, check: Check, ctx: Context) -> Turn:
     if isinstance(check, Rejected):
         return _reject(flow, session, check.reason, ctx)
-    return _advance(flow, _store(session, step, check), step, ctx)
+    return _advance(flow, _store(session, step, check, ctx), step, ctx)
 
 
 def _search(flow: Flow, session: Session, step: Step, text: str, ctx: Context) -> Turn:
@@ -334,13 +415,20 @@ def _choice(flow: Flow, session: Session, event: ChoicePicked, ctx: Context) -> 
         paged = session.with_(page=page)
         return Turn(paged, (prompt(flow, paged, ctx, replace=True),))
     if value == SKIP and step.optional:
-        return _advance(flow, _store(session, step, Accepted(None)), step, ctx)
+        return _advance(flow, _store(session, step, Accepted(None), ctx), step, ctx)
     if step.kind not in (AnswerKind.CHOICE, AnswerKind.LIST):
         return Turn(session, (Toast(t("toast.stale")),))
+    tag = ""
+    if step.binds is not None:
+        value, _, tag = value.partition(SHOWN)
     options = _options(step, session, ctx)
     if value not in {option.value for option in options}:
         # Callback data can be forged by any client: only the options of this step are accepted.
         return Turn(session, (Toast(t("toast.stale")),))
+    if step.binds is not None and tag != _shown_tag(step, session, ctx):
+        # Pressed under a wording that no longer holds: show the current one, ask again.
+        again = session.with_(seq=session.seq + 1, failures=0)
+        return Turn(again, (Message(t("answer.statement_updated")), prompt(flow, again, ctx)))
     check = step.pick(value, session.answers, ctx) if step.pick else Accepted(value)
     if isinstance(check, Accepted) and step.record_message:
         check = Accepted(check.value, {**check.extra, f"{step.id}_message_id": event.message_id})
@@ -349,8 +437,16 @@ def _choice(flow: Flow, session: Session, event: ChoicePicked, ctx: Context) -> 
 
 def _summary_choice(flow: Flow, session: Session, value: str, ctx: Context) -> Turn:
     if value == SAVE:
-        command = flow.command(session.answers, ctx, session.draft_id or "")
-        return Turn(session, (Apply(command, awaits_outcome=True),))
+        # Saved only what was agreed to: an agreement whose statement changed since (a name, the
+        # language, the sponsor's own data) or that was dropped by an edit is asked again first.
+        checked, voided = void_stale_agreements(flow, session, ctx)
+        missing = _first_unanswered(flow, checked.answers, flow.first, ctx)
+        if missing != END:
+            moved = go_to(flow, checked, missing, ctx, editing=True)
+            note = t("answer.agreement_changed") if voided else t("answer.answer_first")
+            return Turn(moved, (Message(note), prompt(flow, moved, ctx)))
+        command = flow.command(checked.answers, ctx, checked.draft_id or "")
+        return Turn(checked, (Apply(command, awaits_outcome=True),))
     if value.startswith(EDIT):
         target = value[len(EDIT) :]
         step = flow.steps.get(target)

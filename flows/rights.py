@@ -79,6 +79,7 @@ IN_PERSON = Flow(
     ),
     command=_in_person_command,
     settle=_in_person_settle,
+    starts_from=("reference",),
 )
 
 
@@ -122,6 +123,7 @@ def _withdraw_flow(subject: Literal["sponsor", "worker"]) -> Flow:
         ),
         command=command,
         settle=settle,
+        starts_from=("reference",),
     )
 
 
@@ -162,6 +164,7 @@ CORRECTION = Flow(
     ),
     command=_correction_command,
     settle=_correction_settle,
+    starts_from=("subject",),
 )
 
 FLOWS = {flow.id: flow for flow in (IN_PERSON, WITHDRAW_SPONSOR, WITHDRAW_WORKER, CORRECTION)}

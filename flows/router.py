@@ -70,6 +70,8 @@ KPJ_DIGITS = (8, 16)  # a BPJS membership number, usually 11 digits
 REQUEST_ID_DIGITS = 9  # request ids are 32-bit integers in the database
 RESUME = "resume:continue"
 RESTART = "resume:restart"
+OPEN_INVITATION = "invite:open"
+INVITATION_QUESTION = "invitation:"  # interrupt "invitation:<token>": open it, leaving a draft?
 
 COMMANDS = {
     "start": "start",
@@ -94,13 +96,14 @@ COMMANDS = {
 
 
 def respond(session: Session, event: Input, ctx: Context) -> Turn:
-    turn = _respond(_known_flow(session), event, ctx)
+    turn = _unpark(session, _respond(_known_flow(session), event, ctx))
     return Turn(turn.session.touched(ctx.now), turn.effects)
 
 
 def settle(session: Session, outcome: Outcome, ctx: Context) -> Turn:
     if session.pending is not None:
         turn = _settle_pending(session.with_(pending=None), session.pending, outcome, ctx)
+        turn = _unpark(session, turn)
         return Turn(turn.session.touched(ctx.now), turn.effects)
     flow = FLOWS[session.flow or ""]
     turn = engine.settle(flow, session, outcome, ctx)
@@ -108,6 +111,7 @@ def settle(session: Session, outcome: Outcome, ctx: Context) -> Turn:
     if following is not None and following in FLOWS:
         started = engine.start(FLOWS[following], turn.session.with_(then=None), ctx)
         turn = Turn(started.session, turn.effects + started.effects)
+    turn = _unpark(session, turn)
     return Turn(turn.session.touched(ctx.now), turn.effects)
 
 
@@ -127,6 +131,22 @@ def _known_flow(session: Session) -> Session:
     return session
 
 
+def _unpark(before: Session, turn: Turn) -> Turn:
+    """A draft put aside for an invitation stays aside while anything else goes on, and is
+    offered again (continue, start over or cancel) as soon as nothing does."""
+    after = turn.session
+    parked = after.parked if after.parked is not None else before.parked
+    if parked is None:
+        return turn
+    if after.active or after.interrupt is not None or after.pending is not None:
+        return Turn(after.with_(parked=parked), turn.effects)
+    restored = _known_flow(Session.from_json(parked))
+    if not restored.active:  # a draft of a flow that changed since: nothing to offer
+        return Turn(after.with_(parked=None), turn.effects)
+    asking = restored.with_(seq=after.seq + 1, interrupt="resume", parked=None)
+    return Turn(asking, (*turn.effects, _resume_message(asking)))
+
+
 def _flow(session: Session) -> Flow:
     return FLOWS[session.flow or ""]
 
@@ -143,8 +163,17 @@ def _respond(session: Session, event: Input, ctx: Context) -> Turn:
             return _continue(session, ctx, note=t("resume.welcome_back", flow=_flow(session).title))
         return engine.answer(_flow(session), session, event, ctx)
     if not ctx.user.registered:
-        return _welcome(session, ctx)
+        return _welcome(session, ctx)  # a worker's menu, or the welcome and the sign-up
     return Turn(session, (_menu_message(ctx, t("menu.not_understood")),))
+
+
+def _newcomer(ctx: Context) -> bool:
+    """Neither an ASN nor a worker: the welcome, the language and the ASN sign-up."""
+    return not ctx.user.registered and not ctx.user.is_worker
+
+
+def _worker_only(ctx: Context) -> bool:
+    return ctx.user.is_worker and not ctx.user.registered
 
 
 def _idle(session: Session, now: datetime) -> bool:
@@ -176,9 +205,15 @@ def _choice(session: Session, event: ChoicePicked, ctx: Context) -> Turn:
         return _cancel(session)
     if session.interrupt == "resume" and value in (RESUME, RESTART):
         resumed = session.with_(interrupt=None)
+        if value == RESUME or not engine.can_restart(_flow(resumed), resumed):
+            return _continue(resumed, ctx)
+        return engine.restart(_flow(resumed), resumed, ctx)
+    question = session.interrupt or ""
+    if question.startswith(INVITATION_QUESTION) and value in (OPEN_INVITATION, RESUME):
+        resumed = session.with_(interrupt=None)
         if value == RESUME:
             return _continue(resumed, ctx)
-        return engine.start(_flow(resumed), resumed, ctx)
+        return _open_invitation(resumed, question[len(INVITATION_QUESTION) :], ctx)
     if session.interrupt is None and session.active:
         return engine.answer(_flow(session), session, event, ctx)
     return Turn(session, (Toast(t("toast.stale")),))
@@ -191,8 +226,11 @@ def _command(session: Session, event: CommandIssued, ctx: Context) -> Turn:
     action = COMMANDS.get(event.name.lower())
     if action == "start" and event.argument.startswith(INVITATION_PREFIX):
         token = event.argument[len(INVITATION_PREFIX) :]
-        opening = Session(seq=session.seq + 1, pending="invitation")
-        return Turn(opening, (Apply(OpenInvitation(ctx.user.user_id, token), awaits_outcome=True),))
+        if session.active and session.flow != worker.FLOW_ID:
+            # Never drop a half-filled draft without asking: keep it aside, or stay with it.
+            asking = session.with_(interrupt=INVITATION_QUESTION + token, seq=session.seq + 1)
+            return Turn(asking, (_invitation_question(asking),))
+        return _open_invitation(session, token, ctx)
     if action == "personal_data":
         return Turn(session, (ShowPersonalData(),))
     if action == "correction":
@@ -218,7 +256,7 @@ def _command(session: Session, event: CommandIssued, ctx: Context) -> Turn:
     if action == "help":
         if session.active and session.interrupt is None:
             return engine.help_for(_flow(session), session, ctx)
-        return Turn(session, (_menu_message(ctx, t("help.general")),))
+        return Turn(session, (_menu_message(ctx, _general_help(ctx)),))
     if action == "back":
         if session.active and session.interrupt is None:
             return engine.back(_flow(session), session, ctx)
@@ -233,6 +271,27 @@ def _command(session: Session, event: CommandIssued, ctx: Context) -> Turn:
     return Turn(session, (_menu_message(ctx, unknown),))
 
 
+def _open_invitation(session: Session, token: str, ctx: Context) -> Turn:
+    """Open an invitation; a draft being filled in is parked, to be offered again afterwards."""
+    # Another invitation replaces a worker's flow (nothing of theirs to lose); without a draft
+    # here, _unpark carries one parked earlier.
+    keep = session.active and session.flow != worker.FLOW_ID
+    parked = session.with_(interrupt=None).to_json() if keep else None
+    opening = Session(seq=session.seq + 1, pending="invitation", parked=parked)
+    return Turn(opening, (Apply(OpenInvitation(ctx.user.user_id, token), awaits_outcome=True),))
+
+
+def _invitation_question(session: Session) -> Message:
+    return Message(
+        t("invitation.open_over_draft", flow=_flow(session).title),
+        buttons=(
+            (Button(t("button.open_invitation"), OPEN_INVITATION),),
+            (Button(t("button.resume"), RESUME),),
+        ),
+        seq=session.seq,
+    )
+
+
 def _menu_action(session: Session, action: str, ctx: Context) -> Turn:
     if action == "status":
         effects: list[Effect] = [ShowStatus()]
@@ -242,7 +301,9 @@ def _menu_action(session: Session, action: str, ctx: Context) -> Turn:
     if action == "language":
         return _ask_interrupt(session.with_(interrupt="language", seq=session.seq + 1), ctx)
     if action == "help":
-        return Turn(session, (_menu_message(ctx, t("help.general")),))
+        return Turn(session, (_menu_message(ctx, _general_help(ctx)),))
+    if action == "personal_data":
+        return Turn(session, (ShowPersonalData(),))
     if action == "menu":
         return Turn(session, (_menu_message(ctx, t("menu.title")),))
     if session.active:
@@ -341,7 +402,14 @@ def _cancel(session: Session) -> Turn:
 # --- questions on top of a flow ---------------------------------------------------------------
 
 
+def _general_help(ctx: Context) -> Text:
+    return t("help.worker") if _worker_only(ctx) else t("help.general")
+
+
 def _welcome(session: Session, ctx: Context) -> Turn:
+    if _worker_only(ctx):
+        # Came through their invitation, in Indonesian; the menu has the language button.
+        return Turn(session, (_menu_message(ctx, t("menu.worker")),))
     if ctx.user.language is None:
         asking = session.with_(interrupt="language", then="start", seq=session.seq + 1)
         return Turn(asking, (Message(t("welcome"), buttons=_language_buttons(), seq=asking.seq),))
@@ -364,6 +432,8 @@ def _ask_interrupt(session: Session, ctx: Context, note: Text | None = None) -> 
     if session.interrupt == "language":
         effects.append(Message(t("language.choose"), buttons=_language_buttons(), seq=session.seq))
         return Turn(session, tuple(effects))
+    if (session.interrupt or "").startswith(INVITATION_QUESTION):
+        return Turn(session, (*effects, _invitation_question(session)))
     return Turn(session, (*effects, _resume_message(session)))
 
 
@@ -378,7 +448,7 @@ def _language_picked(session: Session, language: str, ctx: Context) -> Turn:
     resumed = session.with_(interrupt=None, then=None)
     if resumed.active:
         return Turn(resumed, (*changed, _current_question(resumed, ctx)))
-    if then == "start" and not ctx.user.registered:
+    if then == "start" and _newcomer(ctx):
         started = engine.start(FLOWS[signup.FLOW_ID], resumed, ctx)
         return Turn(started.session, (*changed, *started.effects))
     return Turn(resumed, (*changed, _menu_message(ctx, t("menu.title"))))
@@ -391,15 +461,12 @@ def _offer_resume(session: Session) -> Turn:
 
 def _resume_message(session: Session) -> Message:
     flow = _flow(session)
-    return Message(
-        t("resume.offer", flow=flow.title),
-        buttons=(
-            (Button(t("button.resume"), RESUME),),
-            (Button(t("button.restart"), RESTART),),
-            (Button(t("button.cancel"), CANCEL),),
-        ),
-        seq=session.seq,
-    )
+    rows: list[tuple[Button, ...]] = [(Button(t("button.resume"), RESUME),)]
+    if engine.can_restart(flow, session):
+        rows.append((Button(t("button.restart"), RESTART),))
+    rows.append((Button(t("button.cancel"), CANCEL),))
+    offer = "resume.offer" if len(rows) == 3 else "resume.offer_continue"
+    return Message(t(offer, flow=flow.title), buttons=tuple(rows), seq=session.seq)
 
 
 def _continue(session: Session, ctx: Context, note: Text | None = None) -> Turn:
@@ -419,6 +486,9 @@ def _menu_message(ctx: Context, text: Text) -> Message:
     if ctx.user.registered:
         rows.append((Button(t("button.sponsor"), MENU + "sponsor"),))
         rows.append((Button(t("button.status"), MENU + "status"),))
+    elif ctx.user.is_worker:
+        rows.append((Button(t("button.worker_status"), MENU + "status"),))
+        rows.append((Button(t("button.personal_data"), MENU + "personal_data"),))
     else:
         rows.append((Button(t("button.signup"), MENU + "signup"),))
     rows.append(

@@ -25,6 +25,10 @@ class Session:
     then: a flow to start once the current one ends.
     pending: a command the router itself awaits the outcome of ("invitation": a deep link opened).
     draft_id: idempotency key of what this flow will save.
+    parked: a draft put aside (as its session JSON) while the user opens an invitation; offered
+    again as soon as nothing else is going on.
+    origin: the answers the flow was started with (an invitation's details, a reference), so
+    "start over" starts from the same place.
     updated_at: last activity, ISO 8601; a user coming back after a while is greeted accordingly.
     """
 
@@ -43,6 +47,8 @@ class Session:
     pending: str | None = None
     draft_id: str | None = None
     updated_at: str | None = None
+    origin: dict[str, Any] = field(default_factory=dict)
+    parked: dict[str, Any] | None = None
 
     @property
     def active(self) -> bool:
@@ -58,8 +64,11 @@ class Session:
         document: dict[str, Any] = {"format": SESSION_FORMAT}
         for item in fields(self):
             value = getattr(self, item.name)
-            document[item.name] = list(value) if isinstance(value, tuple) else value
-        document["answers"] = dict(self.answers)
+            if isinstance(value, tuple):
+                value = list(value)
+            elif isinstance(value, dict):
+                value = dict(value)
+            document[item.name] = value
         return document
 
     @classmethod
@@ -88,4 +97,6 @@ _READ: dict[str, Callable[[Any], Any]] = {
     "editing": bool,
     "page": lambda value: int(value or 0),
     "query": lambda value: str(value or ""),
+    "origin": lambda value: dict(value or {}),
+    "parked": lambda value: value or None,
 }

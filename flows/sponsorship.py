@@ -144,6 +144,11 @@ def _consent_prompt(answers: Answers, ctx: Context) -> Text:
     )
 
 
+def _agreed_statement(answers: Answers, ctx: Context) -> Text:
+    """The statement as it was shown: for the month given with the consent."""
+    return consent_statement(answers, ctx, date.fromisoformat(answers["consent_first_month"]))
+
+
 def _pick_consent(value: str, answers: Answers, ctx: Context) -> Check:
     if value != "agree":
         return Rejected(t("sponsorship.consent_required"))
@@ -394,6 +399,11 @@ FLOW = Flow(
             next=END,
             help=t("sponsorship.help_consent"),
             record_message=True,
+            # The consent holds for the statement shown, so a changed name, NIK, language or
+            # sponsor's data asks for it again before Simpan; hashed with the full NIK (shown
+            # masked, so two NIKs could read the same).
+            binds=_agreed_statement,
+            binds_answers=("nik",),
         ),
     ),
     command=_command,

@@ -71,6 +71,12 @@ class Step:
     invalidates: answers that no longer hold when this one changes; the user is asked them again.
     help: the step's own help text.
     summary_label: the summary's edit button for this step; None for steps not edited alone.
+    binds: for an agreement (a consent), the statement the answer agrees to. The engine keeps a
+        fingerprint of it (with the user's language) when the answer is given, and voids the
+        answer, asking it again, whenever the statement would no longer read the same: after an
+        edit from the summary, and before saving.
+    binds_answers: answers the agreement is about beyond what its text shows (a NIK shown masked);
+        changing one of them voids the agreement too.
     """
 
     id: str
@@ -88,6 +94,8 @@ class Step:
     record_message: bool = False  # keep the id of the message the answer was given on
     branches: tuple[str, ...] = ()  # every step a `next` function may return, for build checks
     sensitive: bool = False  # the typed answer is personal data: delete it from the chat
+    binds: Callable[[Answers, Context], Text] | None = None
+    binds_answers: tuple[str, ...] = ()
 
     def next_step(self, answers: Answers, ctx: Context) -> str:
         return self.next if isinstance(self.next, str) else self.next(answers, ctx)
@@ -124,6 +132,8 @@ class Flow:
 
     summary: a step id that shows all answers with a button to change each, and a save button;
     None for flows that apply their command right after the last step.
+    starts_from: the answers whoever starts the flow must give (an invitation's details, a
+    reference); it starts over from the same ones, and is not offered to start over without them.
     command: builds the domain command from the answers when the flow completes.
     settle: turns the host's outcome into what the user is told and what happens next.
     """
@@ -137,6 +147,7 @@ class Flow:
     settle: Callable[[Outcome, Answers, Context], Settled]
     summary: Callable[[Answers, Context], Text] | None = None
     intro: Text | None = None
+    starts_from: tuple[str, ...] = ()
 
     def step(self, step_id: str) -> Step:
         return self.steps[step_id]

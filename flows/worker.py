@@ -42,6 +42,24 @@ from flows.validators import ascii_digits, parse_date
 FLOW_ID = "worker"
 
 
+STARTS_FROM = (
+    "reference",
+    "sponsor_name",
+    "agency_name",
+    "worker_name",
+    "nik_masked",
+    "nik_last4",
+    "birth_date",
+    "category",
+    "category_other",
+    "phone_masked",
+    "district",
+    "village",
+    "programme",
+    "amount",
+)
+
+
 def answers_from(details: InvitationDetails, agency_name: str) -> dict[str, object]:
     """What the flow starts from: the invitation as the repository found it."""
     return {
@@ -231,4 +249,5 @@ FLOW = Flow(
     ),
     command=_command,
     settle=_settle,
+    starts_from=STARTS_FROM,
 )

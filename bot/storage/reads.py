@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from datetime import datetime
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
@@ -46,11 +46,17 @@ class Reads:
         open_count = 0
         if sponsor is not None:
             open_count = count_open(session, row_id(sponsor))
+        as_worker = session.scalar(
+            select(func.count())
+            .select_from(Sponsorship)
+            .where(col(Sponsorship.worker_user_id) == user_id)
+        )
         return UserRecord(
             user_id=user_id,
             language=user.language if user is not None else None,
             sponsor=_sponsor_view(sponsor) if sponsor is not None else None,
             open_sponsorships=open_count,
+            worker_sponsorships=int(as_worker or 0),
         )
 
     def sponsorships_of(self, user_id: int) -> list[SponsorshipView]:

@@ -28,6 +28,7 @@ class UserRecord:
     language: str | None
     sponsor: SponsorView | None
     open_sponsorships: int
+    worker_sponsorships: int = 0  # sponsorships the user is linked to as the worker
 
 
 @dataclass(frozen=True)

@@ -73,7 +73,7 @@ async def test_typed_links_are_shown_as_text_and_no_message_has_a_preview(
     await worker.choose("✏️ Ada yang salah")
     mark = admin.mark()
     await worker.say(CORRECTION)
-    assert "permintaan koreksi" in texts(await admin.replies_since(mark))
+    assert "antrian admin" in texts(await admin.replies_since(mark))  # the hourly notice
     assert CORRECTION in texts(await admin.say("/antrian"))
 
     sent = [

@@ -41,7 +41,11 @@ def test_sqlite_database_wal_and_shm_are_created_owner_only(tmp_path: Path) -> N
     engine = create_db_engine(url)
     try:
         with engine.begin() as connection:
-            connection.execute(sa.text("INSERT INTO processed_updates VALUES (1, '2026-01-01')"))
+            connection.execute(
+                sa.text(
+                    "INSERT INTO processed_updates (update_id, claimed_at) VALUES (1, '2026-01-01')"
+                )
+            )
         with engine.connect() as connection:  # open: the -wal and -shm files exist now
             connection.execute(sa.text("SELECT count(*) FROM processed_updates"))
             files = sorted(path.name for path in database.parent.iterdir())

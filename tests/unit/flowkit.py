@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 from bot.catalog import load_programme
 from bot.i18n import Renderer
 from bot.settings import DEFAULT_PROGRAMME_FILE
-from flows import router
+from flows import engine, router
 from flows.commands import (
     Applied,
     Command,
@@ -42,6 +42,7 @@ class Host:
     scripted: dict[type, list[Outcome]] = field(default_factory=dict)
     applied: list[Command] = field(default_factory=list)
     is_admin: bool = False
+    is_worker: bool = False  # linked as the worker of a sponsorship
     language: str | None = None
     sponsor: RegisterSponsor | None = None
     sponsorships: list[SubmitSponsorship] = field(default_factory=list)
@@ -82,6 +83,7 @@ class Chat:
             agency_name="Dinas Kesehatan" if sponsor else None,
             open_sponsorships=len(self.host.sponsorships),
             is_admin=self.host.is_admin,
+            is_worker=self.host.is_worker,
         )
         return Context(facts, PROGRAMME.catalog, self.now, lambda: f"draft-{next(self._ids)}")
 
@@ -117,7 +119,26 @@ class Chat:
         return self.do(TextReceived(text))
 
     def press(self, value: str, seq: int | None = None) -> list[Effect]:
-        return self.do(ChoicePicked(self.session.seq if seq is None else seq, value, 77))
+        return self.do(
+            ChoicePicked(self.session.seq if seq is None else seq, self.shown(value), 77)
+        )
+
+    def shown(self, value: str) -> str:
+        """The value of the button on screen that means `value`: an agreement's buttons carry a
+        tag of the wording shown ("agree~1a2b…"); other buttons are their value."""
+        for effect in reversed(self.sent):
+            if isinstance(effect, Message):
+                for row in effect.buttons:
+                    for button in row:
+                        if button.value.partition("~")[0] == value:
+                            return button.value
+        if self.session.active and self.session.interrupt is None:  # the question on screen
+            flow = router.FLOWS[self.session.flow or ""]
+            for row in engine.prompt(flow, self.session, self.context()).buttons:
+                for button in row:
+                    if button.value.partition("~")[0] == value:
+                        return button.value
+        return value
 
     def share_contact(self, phone: str, own: bool = True) -> list[Effect]:
         return self.do(ContactShared(phone, own))

@@ -254,6 +254,8 @@ def test_editing_the_nik_from_the_summary_confirms_it_again() -> None:
     chat.type("3205015203850002")
     assert chat.session.step == "nik_confirm"
     chat.press("ok")
+    assert chat.session.step == "consent"  # the statement names the NIK: consent again
+    chat.press("agree")
     assert chat.session.step == "summary"
     chat.press("save")
     assert chat.host.sponsorships[0].worker.nik == "3205015203850002"
@@ -286,6 +288,8 @@ def test_nik_taken_goes_back_to_the_nik_without_saying_who() -> None:
     assert chat.session.step == "nik" and chat.session.editing
     chat.type("3205015203850002")
     chat.press("ok")
+    assert chat.session.step == "consent"  # the statement names the NIK: consent again
+    chat.press("agree")
     assert chat.session.step == "summary"
 
 
@@ -388,3 +392,19 @@ def test_a_typed_nik_is_deleted_from_the_chat_accepted_or_not() -> None:
     assert chat.session.step == "nik_confirm"
     chat.do(TextReceived("Budi", message_id=33))  # other answers stay in the chat
     assert not any(isinstance(e, ForgetUserMessage) for e in chat.sent)
+
+
+def test_a_button_of_an_earlier_copy_of_the_same_question_is_refused() -> None:
+    """The prompt number in the callback data: the same question asked again (after Kembali)
+    has the same buttons, and only the newest copy's count."""
+    chat = signed_up()
+    earlier = chat.session.seq
+    chat.press("art")
+    chat.press("back")
+    assert chat.session.step == "category" and chat.session.seq != earlier
+    before = chat.session
+    chat.press("lainnya", seq=earlier)  # a valid option of this very question, but old
+    assert chat.message_keys() == ["toast.stale"]
+    assert chat.session == before
+    chat.press("lainnya")
+    assert chat.session.step == "category_other"
