@@ -122,12 +122,21 @@ Notify = Callable[[Event], Iterable[Notice]]
 """The notification layer (bot.notifications.notices): the worded outbox messages an event
 asks for. Injected by the composition root; storage never words a message itself."""
 
-HANDLERS: Final[Mapping[type, Handler]] = {
-    **sponsor.HANDLERS,
-    **sponsorship.HANDLERS,
-    **requests.HANDLERS,
-    **coverage.HANDLERS,
-}
+
+def _registry(*groups: Mapping[type, Handler]) -> Mapping[type, Handler]:
+    """One handler per command type, from the aggregates' handler modules."""
+    handlers: dict[type, Handler] = {}
+    for group in groups:
+        for command_type, handler in group.items():
+            if command_type in handlers:
+                raise TypeError(f"two handlers for {command_type.__name__}")
+            handlers[command_type] = handler
+    return handlers
+
+
+HANDLERS: Final = _registry(
+    sponsor.HANDLERS, sponsorship.HANDLERS, requests.HANDLERS, coverage.HANDLERS
+)
 """Every command type's handler, built once: the unit of work looks a command up here."""
 
 
