@@ -244,6 +244,11 @@ class BotApiEmulator:
         self._pending: list[dict[str, Any]] = []
         self._redeliveries: list[dict[str, Any]] = []
         self._unhanded: dict[int, int] = {}  # update_id -> chat_id, until the bot has it
+        # update_id -> chat_id, until the bot confirms it (a getUpdates offset past it, a 2xx
+        # webhook answer) / until the bot under test reports it handled (see track_handling).
+        self._unacknowledged: dict[int, int | None] = {}
+        self._unreported: dict[int, int | None] = {}
+        self._background_idle: Callable[[], bool] | None = None
         self._allowed_updates: list[str] | None = None
         self._next_update_id = 100_000
         self._next_callback_id = 0
@@ -464,6 +469,8 @@ class BotApiEmulator:
         chat_id = _update_chat_id(update)
         if chat_id is not None:
             self._unhanded[update_id] = chat_id
+        self._unacknowledged[update_id] = chat_id
+        self._unreported[update_id] = chat_id
         if self._webhook is not None:
             self._webhook.queue.put_nowait(update)
         else:
@@ -475,6 +482,56 @@ class BotApiEmulator:
         one Telegram would never send (forged ids, wrong types). The emulator only assigns the
         update_id. Tests use it to prove the bot survives such updates without acting on them."""
         return self._queue_update(kind, copy.deepcopy(payload), None)
+
+    # -- explicit end-of-turn signals ------------------------------------------------------------
+
+    def track_handling(self, background_idle: Callable[[], bool] = lambda: True) -> None:
+        """The bot under test reports each update it finished (``report_handled``), and
+        ``background_idle()`` says whether work outside updates (an outbox) is pending; call
+        ``notify()`` when its answer may have changed.
+
+        From then on ``FakeUser.replies_since`` ends a turn on this explicit signal instead of a
+        quiet period: the bot is idle when every update queued since has been reported and
+        ``background_idle()`` holds. Only a harness that sees the bot's own dispatcher (the bot
+        in the test's process) can do this; ``untrack_handling`` when that bot stops.
+        """
+        # Updates an earlier bot already took are not waited for; queued ones are.
+        self._unreported = {k: v for k, v in self._unreported.items() if k in self._unhanded}
+        self._background_idle = background_idle
+        self.notify()
+
+    def untrack_handling(self) -> None:
+        self._background_idle = None
+        self.notify()
+
+    @property
+    def handling_tracked(self) -> bool:
+        return self._background_idle is not None
+
+    def report_handled(self, update_id: int) -> None:
+        """The bot under test finished handling this update (successfully or not)."""
+        self._unreported.pop(update_id, None)
+        self.notify()
+
+    def notify(self) -> None:
+        """Wake every waiter to re-check its condition (a state outside the emulator changed)."""
+        self._changed.notify()
+
+    @property
+    def unreported_updates(self) -> list[int]:
+        """Updates queued for the bot that it has not reported handled (see track_handling)."""
+        return sorted(self._unreported)
+
+    def bot_idle(self) -> bool:
+        """With ``track_handling``: no update in flight and no background work pending."""
+        probe = self._background_idle
+        return probe is not None and not self._unreported and probe()
+
+    def acknowledged(self, chat_id: int) -> bool:
+        """Whether the bot confirmed every update of this chat: polling with an offset past it
+        (aiogram does so when its handler task is created, not when it finished), or a webhook
+        answer 2xx. For a bot in another process, where track_handling is not available."""
+        return chat_id not in self._unacknowledged.values()
 
     async def wait_until(
         self,
@@ -521,6 +578,8 @@ class BotApiEmulator:
             return update
         if chat_id is not None:
             self._unhanded[self._next_update_id] = chat_id
+        self._unacknowledged[self._next_update_id] = chat_id
+        self._unreported[self._next_update_id] = chat_id
         if self._webhook is not None:
             self._webhook.queue.put_nowait(update)
         else:
@@ -874,6 +933,9 @@ class BotApiEmulator:
                 if update["update_id"] not in kept_ids:
                     self._handed(update["update_id"])  # confirmed or forgotten
             self._pending = kept
+            for update_id in list(self._unacknowledged):
+                if update_id < offset if offset >= 0 else update_id not in kept_ids:
+                    del self._unacknowledged[update_id]
         self._poll_generation += 1
         generation = self._poll_generation
         self._changed.notify()  # an older poll still waiting ends now with 409
@@ -959,6 +1021,8 @@ class BotApiEmulator:
 
     def _drop(self, updates: list[dict[str, Any]]) -> None:
         for update in updates:
+            self._unacknowledged.pop(update["update_id"], None)
+            self._unreported.pop(update["update_id"], None)  # the bot will never see it
             self._handed(update["update_id"])
 
     async def _delete_webhook(self, params: dict[str, Any]) -> bool:
@@ -1030,6 +1094,7 @@ class BotApiEmulator:
                 _status, error = await self._post_update(hook, update, attempt)
                 self._handed(update["update_id"])
                 if error is None:
+                    self._unacknowledged.pop(update["update_id"], None)
                     return
                 hook.last_error_date = self._now()
                 hook.last_error_message = error

@@ -5,9 +5,12 @@ keyboard buttons, shares a contact, sends a photo) and sees what a person sees (
 messages with edits applied, the keyboards). Each action queues the update Telegram would send
 the bot and returns it.
 
-Waiting for the bot is event-driven: ``replies_since`` wakes on every emulator state change and
-returns as soon as enough messages arrived and the chat has been quiet for a short period, so
-tests neither sleep blindly nor miss the last message of a turn.
+Waiting for the bot is event-driven: ``replies_since`` wakes on every emulator state change.
+When the test harness reports the bot's handling (``BotApiEmulator.track_handling``: the bot
+runs in the test's process), a turn ends on an explicit signal: every update handled and no
+background work pending. Otherwise (a bot the test cannot observe) it ends when the chat has
+been quiet for a short period, or, with ``replies_counted``, when the turn's known number of
+events arrived. Tests never sleep blindly nor miss the last message of a turn.
 """
 
 from __future__ import annotations
@@ -26,6 +29,10 @@ if TYPE_CHECKING:
 #: After a 429, a polite bot comes back after retry_after seconds plus its own latency: wait at
 #: least this long past retry_after before calling the turn finished.
 RETRY_GRACE = 0.5
+
+#: How long a wait for the bot may take before it fails the test. With explicit end-of-turn
+#: signals it only expires on a failure, so it is generous (a loaded 2-core CI machine).
+TURN_TIMEOUT = 30.0
 
 
 def make_png(width: int = 2, height: int = 2, rgb: tuple[int, int, int] = (0, 128, 255)) -> bytes:
@@ -304,7 +311,7 @@ class FakeUser:
     async def wait_callback_answer(
         self,
         update: dict[str, Any],
-        timeout: float = 10.0,  # noqa: ASYNC109 - a deadline that fails with a diagnostic
+        timeout: float = TURN_TIMEOUT,  # noqa: ASYNC109 - a deadline that fails with a diagnostic
     ) -> CallbackAnswer:
         """Wait until the bot answered the callback query of ``update``."""
         query_id = update["callback_query"]["id"]
@@ -329,17 +336,22 @@ class FakeUser:
         mark: int,
         *,
         min_count: int = 1,
-        timeout: float = 10.0,  # noqa: ASYNC109 - a deadline that fails with a diagnostic
+        timeout: float = TURN_TIMEOUT,  # noqa: ASYNC109 - a deadline that fails with a diagnostic
         quiet: float | None = None,
     ) -> list[ChatMessage]:
         """What the bot did in this chat since ``mark``: sent, edited and deleted messages.
 
-        Returns once at least ``min_count`` events happened, every update of this user has been
-        handed to the bot, and the chat has seen no API call for ``quiet`` seconds (the
-        emulator's ``quiet_period`` by default; a 429's retry_after extends it). Raises
-        ``AssertionError`` with the recent calls and rejections if ``min_count`` is not reached
-        within ``timeout``. ``min_count=0`` checks that the bot stays silent.
+        With ``emulator.track_handling`` (and no ``quiet`` given): returns once at least
+        ``min_count`` events happened and the bot is idle (every update handled, its outbox
+        done); no quiet period. Otherwise: once at least ``min_count`` events happened, every
+        update of this user has been handed to the bot, and the chat has seen no API call for
+        ``quiet`` seconds (the emulator's ``quiet_period`` by default; a 429's retry_after
+        extends it). Raises ``AssertionError`` with the recent calls and rejections if
+        ``min_count`` is not reached within ``timeout``. ``min_count=0`` checks that the bot
+        stays silent.
         """
+        if self.emulator.handling_tracked and quiet is None:
+            return await self._replies_when_idle(mark, min_count, timeout)
         quiet = self.emulator.quiet_period if quiet is None else quiet
         deadline = time.monotonic() + timeout
         while True:
@@ -364,9 +376,54 @@ class FakeUser:
                 wait = deadline - now
             await self.emulator._changed.wait(min(wait, deadline - now) if wait > 0 else 0.001)
 
+    async def _replies_when_idle(
+        self,
+        mark: int,
+        min_count: int,
+        timeout: float,  # noqa: ASYNC109 - a deadline that fails with a diagnostic
+    ) -> list[ChatMessage]:
+        def done() -> bool:
+            return len(self._chat().events) - mark >= min_count and self.emulator.bot_idle()
+
+        try:
+            await self.emulator.wait_until(done, timeout)
+        except AssertionError:
+            got = len(self._chat().events) - mark
+            raise AssertionError(
+                f"{self!r} waited {timeout}s for {min_count} bot message(s) and an idle bot; got "
+                f"{got} message(s); updates not reported handled: "
+                f"{self.emulator.unreported_updates or 'none'}; bot idle: "
+                f"{self.emulator.bot_idle()}. {self._diagnostics()}"
+            ) from None
+        return list(self._chat().events[mark:])
+
+    async def replies_counted(
+        self,
+        mark: int,
+        count: int,
+        *,
+        timeout: float = TURN_TIMEOUT,  # noqa: ASYNC109 - a deadline that fails with a diagnostic
+    ) -> list[ChatMessage]:
+        """Exactly ``count`` bot events since ``mark``, for a bot the test cannot observe (one
+        in another process): waits until the bot acknowledged every update of this chat and
+        ``count`` events happened, and fails if more happened by then. The count must be the
+        turn's own: acknowledgement alone does not mean the turn is over."""
+
+        def done() -> bool:
+            return len(self._chat().events) - mark >= count and self.emulator.acknowledged(
+                self.chat_id
+            )
+
+        what = f"{count} bot event(s) in the chat of {self!r} ({self._diagnostics()})"
+        await self.emulator.wait_until(done, timeout, what=what)
+        events = list(self._chat().events[mark:])
+        shown = [(m.event, (m.text or "")[:60]) for m in events]
+        assert len(events) == count, f"expected {count} bot event(s), got {len(events)}: {shown}"
+        return events
+
     async def wait_for_reply(
         self,
-        timeout: float = 10.0,  # noqa: ASYNC109 - a deadline that fails with a diagnostic
+        timeout: float = TURN_TIMEOUT,  # noqa: ASYNC109 - a deadline that fails with a diagnostic
         after: int | None = None,
     ) -> ChatMessage:
         """The first bot event (message, edit or deletion) after ``after`` (by default: after
@@ -384,7 +441,7 @@ class FakeUser:
         text: str,
         *,
         min_count: int = 1,
-        timeout: float = 10.0,  # noqa: ASYNC109 - a deadline that fails with a diagnostic
+        timeout: float = TURN_TIMEOUT,  # noqa: ASYNC109 - a deadline that fails with a diagnostic
     ) -> list[ChatMessage]:
         """Send a text and return the bot's whole reply turn (see ``replies_since``)."""
         mark = self.mark()
@@ -397,7 +454,7 @@ class FakeUser:
         *,
         message_id: int | None = None,
         min_count: int = 1,
-        timeout: float = 10.0,  # noqa: ASYNC109 - a deadline that fails with a diagnostic
+        timeout: float = TURN_TIMEOUT,  # noqa: ASYNC109 - a deadline that fails with a diagnostic
     ) -> list[ChatMessage]:
         """Press an inline button and return the bot's reply turn (edits count)."""
         mark = self.mark()

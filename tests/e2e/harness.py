@@ -6,15 +6,22 @@ import asyncio
 import base64
 import contextlib
 import os
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 from zoneinfo import ZoneInfo
 
+from aiogram.types import TelegramObject, Update
+
 from bot.app import Built, build_service
-from bot.emulator.users import FakeUser
+from bot.emulator.server import BotApiEmulator
+from bot.emulator.users import TURN_TIMEOUT, FakeUser
+from bot.service import ConversationService
 from bot.settings import Settings
+
+if TYPE_CHECKING:
+    from aiogram import Dispatcher
 
 TOKEN = "123456:TEST-token"
 WIB = ZoneInfo("Asia/Jakarta")
@@ -37,13 +44,112 @@ def settings_for(base_url: str, database_url: str, tmp_path: Path, **extra: Any)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
 
 
-class BotUnderTest:
-    """The production wiring (bot.app.build_service + the aiogram runner), long polling."""
+class _WatchedEvent(asyncio.Event):
+    """The service's ``outbox_ready``, watched: the outbox dispatcher waits on it when it has
+    nothing left to send, so "someone waits and it is not set" means the outbox is idle."""
 
-    def __init__(self, settings: Settings, clock: Callable[[], datetime] = lambda: NOW) -> None:
+    def __init__(self, changed: Callable[[], None]) -> None:
+        super().__init__()
+        self.waiters = 0
+        self._changed = changed
+
+    def set(self) -> None:
+        super().set()
+        self._changed()
+
+    async def wait(self) -> Literal[True]:
+        self.waiters += 1
+        self._changed()
+        try:
+            return await super().wait()
+        finally:
+            self.waiters -= 1
+            self._changed()
+
+    @property
+    def idle(self) -> bool:
+        return self.waiters > 0 and not self.is_set()
+
+
+class HandlingTracker:
+    """Tells the emulator when the bot under test is idle, so FakeUser waits end on a signal
+    rather than a quiet period (see BotApiEmulator.track_handling).
+
+    An update is in flight from the moment it is queued until aiogram's dispatcher finished it
+    (an outer middleware reports it, whether a handler ran, failed or ignored it); aiogram runs
+    handlers as tasks and acknowledges updates before they finish, so the emulator's own view
+    cannot tell. The outbox is idle when its dispatcher waits on ``service.outbox_ready`` and
+    nothing set it: a turn sets it before its update is reported, so notifications a turn wrote
+    are sent before the turn counts as over.
+    """
+
+    def __init__(self, emulator: BotApiEmulator, service: ConversationService) -> None:
+        self.emulator = emulator
+        self.outbox = _WatchedEvent(emulator.notify)
+        if service.outbox_ready.is_set():
+            self.outbox.set()
+        # Before the outbox dispatcher is created: it keeps the event it was given.
+        service.outbox_ready = self.outbox
+
+    def attach(self, dispatcher: Dispatcher) -> Dispatcher:
+        dispatcher.update.outer_middleware(self._report)
+        self.emulator.track_handling(lambda: self.outbox.idle)
+        return dispatcher
+
+    async def _report(
+        self,
+        handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
+        update: TelegramObject,
+        data: dict[str, Any],
+    ) -> Any:
+        try:
+            return await handler(update, data)
+        finally:
+            assert isinstance(update, Update)
+            self.emulator.report_handled(update.update_id)
+
+    async def started(self) -> None:
+        """Fail loudly (not by hanging tests) if the outbox dispatcher stopped waiting on
+        ``service.outbox_ready``: this tracker would then never see it idle."""
+        await self.emulator.wait_until(
+            lambda: self.outbox.waiters > 0,
+            TURN_TIMEOUT,
+            what="the outbox dispatcher waiting on service.outbox_ready (HandlingTracker)",
+        )
+
+    def stop(self) -> None:
+        self.emulator.untrack_handling()
+
+
+def tracked_dispatchers(emulator: BotApiEmulator) -> Callable[[ConversationService], Dispatcher]:
+    """A replacement for runner.create_dispatcher whose dispatchers report to ``emulator``: for
+    the webhook server, which builds its dispatcher itself (monkeypatch it in)."""
+    from bot.telegram_aiogram import runner
+
+    original = runner.create_dispatcher
+
+    def create(service: ConversationService) -> Dispatcher:
+        return HandlingTracker(emulator, service).attach(original(service))
+
+    return create
+
+
+class BotUnderTest:
+    """The production wiring (bot.app.build_service + the aiogram runner), long polling, with
+    its handling reported to the emulator (HandlingTracker)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        clock: Callable[[], datetime] = lambda: NOW,
+        *,
+        emulator: BotApiEmulator,
+    ) -> None:
         self.settings = settings
         self.clock = clock
+        self.emulator = emulator
         self.built: Built | None = None
+        self.tracker: HandlingTracker | None = None
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> BotUnderTest:
@@ -52,7 +158,8 @@ class BotUnderTest:
         self.built = await asyncio.to_thread(build_service, self.settings, clock=self.clock)
         assert self.settings.bot_token
         self.bot = create_bot(self.settings.bot_token, self.settings.telegram_api_url)
-        self.dispatcher = create_dispatcher(self.built.service)
+        self.tracker = HandlingTracker(self.emulator, self.built.service)
+        self.dispatcher = self.tracker.attach(create_dispatcher(self.built.service))
         self._task = asyncio.create_task(
             run_polling(
                 self.built.service,
@@ -63,7 +170,12 @@ class BotUnderTest:
                 polling_timeout=1,
             )
         )
+        await self.tracker.started()
         return self
+
+    async def idle(self) -> None:
+        """Wait until no update is in flight and the outbox has nothing to send."""
+        await self.emulator.wait_until(self.emulator.bot_idle, TURN_TIMEOUT, what="an idle bot")
 
     @property
     def repository(self) -> Any:
@@ -71,6 +183,8 @@ class BotUnderTest:
         return self.built.service.repository
 
     async def stop(self) -> None:
+        if self.tracker is not None:
+            self.tracker.stop()
         if self._task is not None:
             with contextlib.suppress(RuntimeError):
                 await self.dispatcher.stop_polling()

@@ -41,7 +41,7 @@ async def test_asn_signs_up_and_sponsors_a_worker(
 ) -> None:
     caplog.set_level(logging.DEBUG)
     settings = settings_for(emulator.base_url, tmp_path=tmp_path, **backend)  # type: ignore[arg-type]
-    bot = await BotUnderTest(settings).start()
+    bot = await BotUnderTest(settings, emulator=emulator).start()
     try:
         user = emulator.user(5001, first_name="Siti", phone_number="+6281234567890")
         await sign_up(user)

@@ -8,13 +8,17 @@ import signal
 import socket
 import subprocess
 import sys
+from collections.abc import Awaitable
 from pathlib import Path
 
 import aiohttp
 import pytest
 
 from bot.app import serve_webhook
+from bot.emulator.models import ChatMessage
 from bot.emulator.server import BotApiEmulator
+from bot.emulator.users import FakeUser
+from bot.telegram_aiogram import runner
 from tests.e2e.harness import (
     NOW,
     VALID_NIK,
@@ -23,6 +27,7 @@ from tests.e2e.harness import (
     sign_up,
     sqlite_url,
     texts,
+    tracked_dispatchers,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -52,10 +57,11 @@ async def test_bot_killed_mid_conversation_continues_at_the_same_step(
         user = emulator.user(7001, phone_number="+6281234567890")
         mark = user.mark()
         await user.send_command("start")
-        assert "Pilih bahasa" in texts(await user.replies_since(mark, timeout=STARTUP))
+        welcome = await user.replies_counted(mark, 1, timeout=STARTUP)
+        assert "Pilih bahasa" in texts(welcome), log.read_text()[-3000:]
         await sign_up_rest(user)
-        await user.choose("Asisten rumah tangga")
-        assert "Ketik NIK" in texts(await user.say("Ujang Suryana"))
+        await turn(user, user.press("Asisten rumah tangga"), 2)
+        assert "Ketik NIK" in texts(await turn(user, user.send_text("Ujang Suryana"), 1))
 
         os.killpg(process.pid, signal.SIGKILL)  # no shutdown, no cleanup: a crash
         process.wait(timeout=10)
@@ -63,7 +69,8 @@ async def test_bot_killed_mid_conversation_continues_at_the_same_step(
 
         mark = user.mark()
         await user.send_text(VALID_NIK)
-        resumed = texts(await user.replies_since(mark, timeout=STARTUP))
+        # The NIK message deleted, then the masked NIK shown and its confirmation asked.
+        resumed = texts(await user.replies_counted(mark, 3, timeout=STARTUP))
         assert "3205********0001 menunjukkan" in resumed, log.read_text()[-3000:]
         assert emulator.rejections == []
     finally:
@@ -74,20 +81,25 @@ async def test_bot_killed_mid_conversation_continues_at_the_same_step(
     assert VALID_NIK not in bot_log and "198503152010011001" not in bot_log
 
 
-async def sign_up_rest(user: object) -> None:
-    """sign_up without its /start (already sent while waiting for the process)."""
-    from bot.emulator.users import FakeUser
-
-    assert isinstance(user, FakeUser)
-    await user.choose("🇮🇩 Bahasa Indonesia")
-    await user.say("198503152010011001")
-    await user.choose("✅ Ya, benar")
-    await user.say("Dra. Siti Aminah")
-    await user.say("kesehatan")
-    await user.choose("Dinas Kesehatan")
+async def turn(user: FakeUser, action: Awaitable[object], count: int) -> list[ChatMessage]:
+    """One turn of a bot in another process: the action, then exactly ``count`` bot events
+    (no in-process signal says when that bot is done, so the test knows each turn's size)."""
     mark = user.mark()
-    await user.tap("📱 Kirim nomor HP saya")
-    assert "Apa pekerjaan" in texts(await user.replies_since(mark, min_count=3))
+    await action
+    return await user.replies_counted(mark, count)
+
+
+async def sign_up_rest(user: FakeUser) -> None:
+    """sign_up without its /start (already sent while waiting for the process). A button press
+    edits the message it was on away from its buttons (the first event of those turns)."""
+    await turn(user, user.press("🇮🇩 Bahasa Indonesia"), 3)
+    await turn(user, user.send_text("198503152010011001"), 1)
+    await turn(user, user.press("✅ Ya, benar"), 2)
+    await turn(user, user.send_text("Dra. Siti Aminah"), 1)
+    await turn(user, user.send_text("kesehatan"), 1)
+    await turn(user, user.press("Dinas Kesehatan"), 2)
+    done = await turn(user, user.tap("📱 Kirim nomor HP saya"), 3)
+    assert "Apa pekerjaan" in texts(done)
 
 
 def free_port() -> int:
@@ -97,7 +109,7 @@ def free_port() -> int:
 
 
 async def test_webhook_serves_the_conversation_and_refuses_a_wrong_secret(
-    emulator: BotApiEmulator, tmp_path: Path
+    emulator: BotApiEmulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     port = free_port()
     settings = settings_for(
@@ -108,6 +120,7 @@ async def test_webhook_serves_the_conversation_and_refuses_a_wrong_secret(
         webhook_secret="s3cret_Token-1",
         webhook_listen=f"127.0.0.1:{port}",
     )
+    monkeypatch.setattr(runner, "create_dispatcher", tracked_dispatchers(emulator))
     server = await serve_webhook(settings, clock=lambda: NOW)
     try:
         assert emulator.webhook_url == f"http://127.0.0.1:{port}/telegram/webhook"
@@ -131,10 +144,11 @@ async def test_webhook_serves_the_conversation_and_refuses_a_wrong_secret(
             for headers in ({"X-Telegram-Bot-Api-Secret-Token": "wrong"}, {}):
                 async with http.post(emulator.webhook_url, json=update, headers=headers) as answer:
                     assert answer.status == 401
-        mark = user.mark()
-        await asyncio.sleep(0.5)
-        assert await user.replies_since(mark, min_count=0, timeout=1) == []
-        assert user.inline_buttons()  # the conversation was not cancelled by the forged update
+        # Refused before the dispatcher: nothing was in flight, nothing was answered.
+        assert emulator.bot_idle() and emulator.unreported_updates == []
+        assert await user.replies_since(user.mark(), min_count=0) == []
+        # The conversation was not cancelled by the forged /batal: the next answer continues it.
+        assert "Ketik nama lengkap pekerja" in texts(await user.choose("Asisten rumah tangga"))
     finally:
         await server.stop()
 
@@ -161,14 +175,12 @@ async def test_playground_runs_the_bot_without_a_token(tmp_path: Path) -> None:
                 await asyncio.sleep(0.25)
             async with http.post(base + "/users/501/command", json={"command": "start"}) as sent:
                 assert sent.status == 200, await sent.text()
-            welcome = ""
-            for _ in range(int(STARTUP * 4)):
-                async with http.get(base + "/users/501/messages") as answer:
-                    messages = (await answer.json())["messages"]
-                welcome = " ".join(m["text"] or "" for m in messages)
-                if "Selamat datang" in welcome:
-                    break
-                await asyncio.sleep(0.25)
+            # The page's own long poll: answers once the bot replied (the welcome).
+            query = {"since": "0", "min_count": "1", "timeout": str(STARTUP)}
+            async with http.get(base + "/users/501/replies", params=query) as answer:
+                assert answer.status == 200, log.read_text()[-2000:]
+                replies = (await answer.json())["replies"]
+            welcome = " ".join(m["text"] or "" for m in replies)
             assert "Gerakan 1 ASN 1 Pekerja Rentan" in welcome, log.read_text()[-2000:]
     finally:
         os.killpg(process.pid, signal.SIGTERM)

@@ -26,7 +26,7 @@ OTHER_NIP = "197912082005011002"
 @pytest.fixture
 async def bot(emulator: BotApiEmulator, tmp_path: Path) -> AsyncIterator[BotUnderTest]:
     running = await BotUnderTest(
-        settings_for(emulator.base_url, sqlite_url(tmp_path), tmp_path)
+        settings_for(emulator.base_url, sqlite_url(tmp_path), tmp_path), emulator=emulator
     ).start()
     yield running
     await running.stop()
@@ -50,7 +50,7 @@ async def test_same_update_twice_and_save_pressed_twice_store_one(
     await emulator.redeliver(first["update_id"])
     second = await user.press_data(save_data, message_id=summary.message_id)
     answer = await user.wait_callback_answer(second)
-    later = await user.replies_since(mark, min_count=0, timeout=2)
+    later = await user.replies_since(mark, min_count=0)
 
     assert texts(later).count("Tersimpan") == 1
     assert answer.text == "Tombol ini sudah tidak berlaku. Lihat pesan terakhir."
@@ -141,13 +141,13 @@ async def test_rate_limits_are_waited_out_not_lost(tmp_path: Path) -> None:
     strict = BotApiEmulator(TOKEN, per_chat_rate=1.0, per_chat_burst=1)
     await strict.start()
     running = await BotUnderTest(
-        settings_for(strict.base_url, sqlite_url(tmp_path), tmp_path)
+        settings_for(strict.base_url, sqlite_url(tmp_path), tmp_path), emulator=strict
     ).start()
     try:
         user = strict.user(6401, phone_number="+6281234567890")
         await user.say("/start")
-        await user.choose("🇮🇩 Bahasa Indonesia", timeout=15)
-        turn = await user.say("198503152010011001", timeout=15)
+        await user.choose("🇮🇩 Bahasa Indonesia")
+        turn = await user.say("198503152010011001")
         assert "NIP ini menunjukkan" in texts(turn)
         limited = [r for r in strict.rejections if r.error_code == 429]
         assert limited, "the strict emulator should have refused a burst"

@@ -43,7 +43,7 @@ async def bot(
     emulator: BotApiEmulator, tmp_path: Path, clock: MovableClock
 ) -> AsyncIterator[BotUnderTest]:
     settings = settings_for(emulator.base_url, sqlite_url(tmp_path), tmp_path, admin_ids=str(ADMIN))
-    running = await BotUnderTest(settings, clock=clock).start()
+    running = await BotUnderTest(settings, clock=clock, emulator=emulator).start()
     yield running
     await running.stop()
 
@@ -101,7 +101,8 @@ async def test_worker_confirms_and_both_see_it(emulator: BotApiEmulator, bot: Bo
     assert "3205********0001" in review and VALID_NIK not in review
     mark = sponsor.mark()
     assert "Persetujuan Anda tercatat" in texts(await worker.choose("✅ Setuju"))
-    told = texts(await sponsor.replies_since(mark))
+    # min_count=0: the worker's turn ended only once the notification it wrote was sent.
+    told = texts(await sponsor.replies_since(mark, min_count=0))
     assert "sudah mengonfirmasi" in told and reference in told
 
     assert "dikonfirmasi pekerja" in texts(await sponsor.say("/status"))
@@ -123,7 +124,7 @@ async def test_worker_declines_and_their_data_are_erased(
     assert "data Anda sudah dihapus" in texts(await worker.choose("❌ Ya, saya menolak"))
     assert "menolak" in texts(await sponsor.replies_since(mark))
     assert bot.repository.reveal_nik(reference) is None
-    await asyncio.sleep(0.2)
+    await bot.idle()
     stored = database_bytes(tmp_path)
     assert VALID_NIK.encode() not in stored and b"Ujang Suryana" not in stored
     with sqlite3.connect(tmp_path / "peduli.sqlite3") as database:
@@ -192,8 +193,8 @@ async def test_coverage_import_twice_confirms_once(
     env = {"DATABASE_URL": bot.settings.database_url, "DATA_KEY": bot.settings.data_key}
     assert await asyncio.to_thread(run_import, coverage_main, table, env) == 0
     bot.built.service.outbox_ready.set()  # as the 5-second poll would
-    to_sponsor = texts(await sponsor.replies_since(marks[0], timeout=15))
-    to_worker = texts(await worker.replies_since(marks[1], timeout=15))
+    to_sponsor = texts(await sponsor.replies_since(marks[0]))
+    to_worker = texts(await worker.replies_since(marks[1]))
     assert "23012345678" in to_sponsor and "1 Desember 2026" in to_sponsor
     assert "Cara klaim" in to_sponsor and "Rp42 juta" in to_sponsor
     assert "terlindungi BPJS Ketenagakerjaan" in to_worker and "Cara klaim" in to_worker
@@ -201,8 +202,8 @@ async def test_coverage_import_twice_confirms_once(
     marks = sponsor.mark(), worker.mark()
     assert await asyncio.to_thread(run_import, coverage_main, table, env) == 0
     bot.built.service.outbox_ready.set()
-    assert await sponsor.replies_since(marks[0], min_count=0, timeout=2) == []
-    assert await worker.replies_since(marks[1], min_count=0, timeout=1) == []
+    assert await sponsor.replies_since(marks[0], min_count=0) == []
+    assert await worker.replies_since(marks[1], min_count=0) == []
     assert "aktif" in texts(await sponsor.say("/status"))
 
 

@@ -208,3 +208,152 @@ async def test_playground_endpoints(emulator: BotApiEmulator, client: RawClient)
         assert response.status == 404
     async with session.get(f"{base}/_emulator/") as response:
         assert "Emulated chat" in await response.text()
+
+
+async def settle() -> None:
+    """Let every ready task run a few steps (not a wait for the bot: nothing is in flight)."""
+    for _ in range(20):
+        await asyncio.sleep(0)
+
+
+async def test_tracked_turn_ends_when_the_bot_reports_the_update_handled(
+    emulator: BotApiEmulator, client: RawClient
+) -> None:
+    """With track_handling, a turn is over when the bot says so, however long it pauses: a
+    message sent, then silence far longer than the quiet period, then more of the same turn."""
+    emulator.track_handling()
+    user = emulator.user(1001)
+    mark = user.mark()
+    update = await user.send_text("hi")
+    waiter = asyncio.create_task(user.replies_since(mark, min_count=1, timeout=5))
+    (fetched,) = await client.ok("getUpdates")
+    await client.ok("getUpdates", offset=fetched["update_id"] + 1, timeout=0)  # acknowledged
+    await client.ok("sendMessage", chat_id=1001, text="Satu")
+    await settle()
+    assert not waiter.done() and not emulator.bot_idle()
+    assert emulator.unreported_updates == [update["update_id"]]
+    await client.ok("sendMessage", chat_id=1001, text="Dua")
+    emulator.report_handled(update["update_id"])
+    assert [m.text for m in await waiter] == ["Satu", "Dua"]
+    assert emulator.bot_idle()
+
+
+async def test_tracked_turn_waits_for_background_work(
+    emulator: BotApiEmulator, client: RawClient
+) -> None:
+    """An update reported handled, but the outbox still busy: not idle until it is done."""
+    busy = True
+    emulator.track_handling(lambda: not busy)
+    user = emulator.user(1001)
+    mark = user.mark()
+    update = await user.send_text("hi")
+    waiter = asyncio.create_task(user.replies_since(mark, min_count=0, timeout=5))
+    await client.ok("getUpdates")
+    emulator.report_handled(update["update_id"])
+    await settle()
+    assert not waiter.done()
+    await client.ok("sendMessage", chat_id=1001, text="Notifikasi")
+    busy = False
+    emulator.notify()
+    assert [m.text for m in await waiter] == ["Notifikasi"]
+
+
+async def test_tracked_wait_fails_naming_the_update_not_handled(
+    emulator: BotApiEmulator, client: RawClient
+) -> None:
+    emulator.track_handling()
+    user = emulator.user(1001)
+    update = await user.send_text("hi")
+    await client.ok("getUpdates")
+    await client.ok("sendMessage", chat_id=1001, text="Satu")
+    with pytest.raises(AssertionError, match=rf"not reported handled: \[{update['update_id']}\]"):
+        await user.replies_since(0, min_count=1, timeout=0.2)
+
+
+async def test_redelivered_and_dropped_updates_in_tracked_waits(
+    emulator: BotApiEmulator, client: RawClient
+) -> None:
+    """A redelivery is in flight again until reported; an update dropped with
+    drop_pending_updates is never waited for (the bot will never see it)."""
+    emulator.track_handling()
+    user = emulator.user(1001)
+    first = await user.send_text("satu")
+    emulator.report_handled(first["update_id"])
+    assert emulator.bot_idle()
+    await emulator.redeliver(first["update_id"])
+    assert emulator.unreported_updates == [first["update_id"]] and not emulator.bot_idle()
+    await client.ok("getUpdates")
+    emulator.report_handled(first["update_id"])
+    second = await user.send_text("dua")
+    assert emulator.unreported_updates == [second["update_id"]]
+    await client.ok("deleteWebhook", drop_pending_updates=True)
+    assert emulator.unreported_updates == [] and emulator.bot_idle()
+
+
+async def test_untracking_restores_the_quiet_period(
+    emulator: BotApiEmulator, client: RawClient
+) -> None:
+    emulator.track_handling()
+    emulator.untrack_handling()
+    user = emulator.user(1001)
+    mark = user.mark()
+    await user.send_text("hi")
+    await client.ok("getUpdates")
+    await client.ok("sendMessage", chat_id=1001, text="Satu")
+    assert [m.text for m in await user.replies_since(mark, timeout=5)] == ["Satu"]
+    assert not emulator.bot_idle()  # idleness is only known while tracked
+
+
+async def test_replies_counted_waits_for_the_acknowledgement_and_the_count(
+    emulator: BotApiEmulator, client: RawClient
+) -> None:
+    """For a bot in another process: the turn's known size, and the bot's getUpdates offset past
+    the update; more events than announced fail the test."""
+    user = emulator.user(1001)
+    mark = user.mark()
+    update = await user.send_text("hi")
+    waiter = asyncio.create_task(user.replies_counted(mark, 2, timeout=5))
+    await client.ok("getUpdates")
+    await client.ok("sendMessage", chat_id=1001, text="Satu")
+    await client.ok("sendMessage", chat_id=1001, text="Dua")
+    await settle()
+    assert not waiter.done() and not emulator.acknowledged(1001)  # fetched, not confirmed
+    await client.ok("getUpdates", offset=update["update_id"] + 1, timeout=0)
+    assert [m.text for m in await waiter] == ["Satu", "Dua"]
+
+    other = emulator.user(1002)  # a fresh chat: a fresh per-chat flood limit
+    mark = other.mark()
+    again = await other.send_text("lagi")
+    await client.ok("getUpdates", offset=again["update_id"] + 1, timeout=0)
+    await client.ok("sendMessage", chat_id=1002, text="Tiga")
+    await client.ok("sendMessage", chat_id=1002, text="Empat")
+    with pytest.raises(AssertionError, match="expected 1 bot event"):
+        await other.replies_counted(mark, 1, timeout=5)
+
+
+async def test_a_webhook_delivery_answered_2xx_acknowledges_the_update(
+    emulator: BotApiEmulator, client: RawClient
+) -> None:
+    from aiohttp import web
+
+    received: list[int] = []
+
+    async def hook(request: web.Request) -> web.Response:
+        received.append((await request.json())["update_id"])
+        return web.json_response({})
+
+    app = web.Application()
+    app.router.add_post("/hook", hook)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    try:
+        await client.ok("setWebhook", url=f"http://127.0.0.1:{port}/hook")
+        user = emulator.user(1001)
+        update = await user.send_text("hi")
+        await emulator.wait_until(lambda: emulator.acknowledged(1001), 5, what="the 2xx answer")
+        assert received == [update["update_id"]]
+    finally:
+        await runner.cleanup()
