@@ -113,7 +113,7 @@ async def test_stored_consent_hash_is_of_the_statement_received_even_after_an_ed
     emulator: BotApiEmulator, tmp_path: Path
 ) -> None:
     settings = settings_for(emulator.base_url, sqlite_url(tmp_path), tmp_path)
-    bot = await BotUnderTest(settings).start()
+    bot = await BotUnderTest(settings, emulator=emulator).start()
     try:
         user = emulator.user(7301, first_name="Siti", phone_number="+6281234567890")
         await sign_up(user)

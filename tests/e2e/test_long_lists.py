@@ -34,7 +34,7 @@ def showing(text: str | None) -> tuple[int, int, int]:
 @pytest.fixture
 async def bot(emulator: BotApiEmulator, tmp_path: Path) -> AsyncIterator[BotUnderTest]:
     settings = settings_for(emulator.base_url, sqlite_url(tmp_path), tmp_path, admin_ids=str(ADMIN))
-    running = await BotUnderTest(settings).start()
+    running = await BotUnderTest(settings, emulator=emulator).start()
     yield running
     await running.stop()
 

@@ -14,7 +14,7 @@ async def test_a_button_of_an_earlier_copy_of_the_same_question_is_refused_with_
     emulator: BotApiEmulator, tmp_path: Path
 ) -> None:
     bot = await BotUnderTest(
-        settings_for(emulator.base_url, sqlite_url(tmp_path), tmp_path)
+        settings_for(emulator.base_url, sqlite_url(tmp_path), tmp_path), emulator=emulator
     ).start()
     try:
         user = emulator.user(7401, first_name="Siti", phone_number="+6281234567890")

@@ -6,6 +6,7 @@ import asyncio
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Awaitable
@@ -45,6 +46,23 @@ def start_bot_process(env: dict[str, str], log: Path, *arguments: str) -> subpro
     )
 
 
+async def answers_recorded_delivered(database: Path, deadline: float = STARTUP) -> None:
+    """Until the turn journal holds no answer still to send (read from the database file)."""
+
+    def pending() -> int:
+        with sqlite3.connect(database) as connection:
+            row = connection.execute(
+                "SELECT count(*) FROM processed_updates WHERE answer IS NOT NULL"
+            ).fetchone()
+        return int(row[0])
+
+    loop = asyncio.get_running_loop()
+    until = loop.time() + deadline
+    while await asyncio.to_thread(pending):
+        assert loop.time() < until, "the bot never recorded its answer as delivered"
+        await asyncio.sleep(0.02)  # polling a database state, not waiting for a bot turn
+
+
 @pytest.mark.slow
 async def test_bot_killed_mid_conversation_continues_at_the_same_step(
     emulator: BotApiEmulator, tmp_path: Path
@@ -62,6 +80,9 @@ async def test_bot_killed_mid_conversation_continues_at_the_same_step(
         await sign_up_rest(user)
         await turn(user, user.press("Asisten rumah tangga"), 2)
         assert "Ketik NIK" in texts(await turn(user, user.send_text("Ujang Suryana"), 1))
+        # The answer reached the chat; wait until the bot also recorded it delivered, or the
+        # restarted bot rightly sends it once more (tests/e2e/test_turn_crash_process.py).
+        await answers_recorded_delivered(tmp_path / "peduli.sqlite3")
 
         os.killpg(process.pid, signal.SIGKILL)  # no shutdown, no cleanup: a crash
         process.wait(timeout=10)

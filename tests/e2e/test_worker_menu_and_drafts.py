@@ -19,7 +19,7 @@ OTHER_NIP = "197912082005011002"
 @pytest.fixture
 async def bot(emulator: BotApiEmulator, tmp_path: Path) -> AsyncIterator[BotUnderTest]:
     settings = settings_for(emulator.base_url, sqlite_url(tmp_path), tmp_path)
-    running = await BotUnderTest(settings, clock=MovableClock(NOW)).start()
+    running = await BotUnderTest(settings, clock=MovableClock(NOW), emulator=emulator).start()
     yield running
     await running.stop()
 
