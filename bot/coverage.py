@@ -36,15 +36,16 @@ from typing import Literal
 
 from bot.storage.repository import Repository, mask_kpj
 from flows.commands import ActivateCoverage, Applied, Refused
-from flows.validators import ascii_digits, parse_date
+from flows.statuses import SponsorshipStatus
+from flows.validators import parse_date
 from flows.validators._common import digits_of_length
+from flows.validators.kpj import check_kpj
 from flows.validators.masking import mask_nik
 
 REFERENCE_COLUMN = "reference"
 NIK_COLUMN = "nik"
 KPJ_COLUMN = "kpj"
 START_COLUMN = "start_date"
-KPJ_DIGITS = (8, 16)
 NIK_DIGITS = 16
 #: A reference as the bot makes them ("PR-7K3QX9"), with room to spare.
 _REFERENCE = re.compile(r"[A-Z0-9][A-Z0-9-]{0,31}")
@@ -234,8 +235,8 @@ def _row(
             subject = f"NIK {mask_nik(nik)}"
     if bool(reference) == bool(nik_text):
         reasons.append("give either reference or nik, exactly one")
-    kpj = ascii_digits(kpj_text)
-    if kpj is None or not KPJ_DIGITS[0] <= len(kpj) <= KPJ_DIGITS[1]:
+    kpj = check_kpj(kpj_text)
+    if kpj is None:
         reasons.append("kpj must be 8 to 16 digits")
     start = parse_date(start_text)
     if start is None:
@@ -321,9 +322,9 @@ def _import_row(
 
 
 def _refusal(status: str, kpj: str) -> str:
-    if status == "waiting_worker":
+    if status == SponsorshipStatus.WAITING_WORKER:
         return "still waiting for the worker's consent"
-    if status == "active":
+    if status == SponsorshipStatus.ACTIVE:
         return f"already active with another KPJ number (not {mask_kpj(kpj)})"
     return f"the sponsorship is {status.replace('_', ' ')}"
 

@@ -1,16 +1,35 @@
 """What other people are told when something happens to a sponsorship, in one place.
 
-The repository writes these into the outbox in the same transaction as the change itself, so a
-notification is never lost and, with its de-duplication key, never sent twice. The bot process
-delivers the outbox in each recipient's own language.
+Storage records domain events (flows.events); `notices` turns each into the worded messages it
+asks for, with their recipients and de-duplication keys. The composition root hands `notices` to
+the repository, whose unit of work writes them into the outbox in the same transaction as the
+change itself, so a notification is never lost and, with its de-duplication key, never sent
+twice. The bot process delivers the outbox in each recipient's own language.
 """
 
 from __future__ import annotations
 
-from datetime import date
+from collections.abc import Callable, Mapping
+from datetime import UTC, date
+from functools import partial
+from typing import Any, Final, Literal
 
+from flows.events import (
+    CorrectionRequested,
+    CoverageActivated,
+    Event,
+    InvitationLocked,
+    Notice,
+    RequestsWaiting,
+    SponsorWithdrew,
+    WorkerConfirmed,
+    WorkerDeclined,
+    WorkerWithdrew,
+)
 from flows.formatting import long_date, month_year
 from flows.text import Raw, Text, t
+
+ADMIN_PING_WINDOW: Final = "%Y-%m-%dT%H"  # one "requests waiting" notice per admin per hour
 
 
 def worker_confirmed(worker_name: str, reference: str) -> Text:
@@ -56,25 +75,110 @@ def sponsor_withdrew(sponsor_name: str, effective_month: date) -> Text:
     )
 
 
-def coverage_active_for_sponsor(
-    worker_name: str, kpj_number: str, start: date, programme_code: str
+def coverage_active(
+    recipient: Literal["sponsor", "worker"],
+    other_name: str,
+    kpj_number: str,
+    start: date,
+    programme_code: str,
 ) -> Text:
+    """To the sponsor (other_name: the worker's) or the worker (other_name: the sponsor's):
+    BPJS coverage is active."""
+    other = "worker" if recipient == "sponsor" else "sponsor"
     return t(
-        "notify.coverage_sponsor",
-        worker=Raw(worker_name),
+        f"notify.coverage_{recipient}",
         kpj=Raw(kpj_number),
         start=long_date(start),
         programme=t(f"programme.{programme_code}"),
+        **{other: Raw(other_name)},
     )
 
 
-def coverage_active_for_worker(
-    sponsor_name: str, kpj_number: str, start: date, programme_code: str
-) -> Text:
-    return t(
-        "notify.coverage_worker",
-        sponsor=Raw(sponsor_name),
-        kpj=Raw(kpj_number),
-        start=long_date(start),
-        programme=t(f"programme.{programme_code}"),
-    )
+coverage_active_for_sponsor = partial(coverage_active, "sponsor")
+coverage_active_for_worker = partial(coverage_active, "worker")
+
+
+# ---- events to notices -----------------------------------------------------------------------
+
+
+def notices(event: Event) -> list[Notice]:
+    """The worded outbox messages a domain event asks for (none for some)."""
+    return _WORDING[type(event)](event)
+
+
+def _correction_requested(event: CorrectionRequested) -> list[Notice]:
+    """The sponsor hears when the worker asks; the admins hear through RequestsWaiting."""
+    if event.subject != "worker" or event.sponsor_user_id is None:
+        return []
+    message = correction_requested(event.reference, event.subject)
+    key = f"correction:{event.request_id}:sponsor"
+    return [Notice(key, event.sponsor_user_id, message, event.sponsorship_id)]
+
+
+def _requests_waiting(event: RequestsWaiting) -> list[Notice]:
+    """One notice per admin per hour however many requests come in (the queue has them all): a
+    notice per request would let one person flood every admin's chat."""
+    window = event.at.astimezone(UTC).strftime(ADMIN_PING_WINDOW)
+    key = f"requests-waiting:{window}:admin:{event.admin_user_id}"
+    return [Notice(key, event.admin_user_id, requests_waiting(), None)]
+
+
+def _sponsor_withdrew(event: SponsorWithdrew) -> list[Notice]:
+    message = sponsor_withdrew(event.sponsor_name, event.effective_month)
+    key = f"sponsor_withdrew:{event.reference}"
+    return [Notice(key, event.worker_user_id, message, event.sponsorship_id)]
+
+
+def _to_sponsor(
+    key: Callable[[Any], str], word: Callable[[Any], Text]
+) -> Callable[[Any], list[Notice]]:
+    """The wording of an event only its sponsor hears about."""
+
+    def notices(event: Any) -> list[Notice]:
+        return [Notice(key(event), event.sponsor_user_id, word(event), event.sponsorship_id)]
+
+    return notices
+
+
+def _coverage_activated(event: CoverageActivated) -> list[Notice]:
+    facts = (event.kpj_number, event.coverage_start, event.programme_code)
+    found = [
+        Notice(
+            f"coverage:{event.reference}:sponsor",
+            event.sponsor_user_id,
+            coverage_active("sponsor", event.worker_name, *facts),
+            event.sponsorship_id,
+        )
+    ]
+    if event.worker_user_id is not None:
+        found.append(
+            Notice(
+                f"coverage:{event.reference}:worker",
+                event.worker_user_id,
+                coverage_active("worker", event.sponsor_name, *facts),
+                event.sponsorship_id,
+            )
+        )
+    return found
+
+
+_WORDING: Final[Mapping[type, Callable[[Any], list[Notice]]]] = {
+    WorkerConfirmed: _to_sponsor(
+        lambda e: f"worker_confirmed:{e.reference}",
+        lambda e: worker_confirmed(e.worker_name, e.reference),
+    ),
+    WorkerDeclined: _to_sponsor(
+        lambda e: f"worker_declined:{e.reference}", lambda e: worker_declined(e.reference)
+    ),
+    InvitationLocked: _to_sponsor(
+        lambda e: f"invitation_locked:{e.invitation_id}",
+        lambda e: invitation_locked(e.worker_name, e.reference),
+    ),
+    WorkerWithdrew: _to_sponsor(
+        lambda e: f"worker_withdrew:{e.reference}", lambda e: worker_withdrew(e.reference)
+    ),
+    CorrectionRequested: _correction_requested,
+    RequestsWaiting: _requests_waiting,
+    SponsorWithdrew: _sponsor_withdrew,
+    CoverageActivated: _coverage_activated,
+}

@@ -26,9 +26,8 @@ from flows import callbacks
 from flows.callbacks import ActionName, ListName
 from flows.catalog import Catalog
 from flows.formatting import long_date, month_year
+from flows.statuses import OPEN_STATUSES, SponsorshipStatus
 from flows.text import Raw, Text, t
-
-OPEN = ("waiting_worker", "confirmed", "active")
 
 Rows = list[tuple[tuple[str, str], ...]]
 Item = tuple[str, Rows]  # one entry of a list, rendered, with the buttons acting on it
@@ -131,14 +130,14 @@ def status(
         for item in sponsorships:
             ref = item.reference
             rows: Rows = []
-            if item.status == "waiting_worker":
+            if item.status == SponsorshipStatus.WAITING_WORKER:
                 rows.append(
                     (_button(render, "button.status_in_person", "inperson", ref, reference=ref),)
                 )
                 rows.append(
                     (_button(render, "button.status_reinvite", "reinvite", ref, reference=ref),)
                 )
-            if item.status in OPEN:
+            if item.status in OPEN_STATUSES:
                 rows.append(
                     (_button(render, "button.status_withdraw", "withdraw", ref, reference=ref),)
                 )
@@ -152,7 +151,7 @@ def status(
             text = render(t("status.worker_header")) + "\n\n" + text
         ref = worker_item.reference
         rows = []
-        if worker_item.status in OPEN:
+        if worker_item.status in OPEN_STATUSES:
             rows.append(
                 (_button(render, "button.worker_withdraw", "wwithdraw", ref, reference=ref),)
             )
@@ -165,7 +164,7 @@ def status(
 
 def _sponsorship_item(item: SponsorshipView, catalog: Catalog, zone: tzinfo) -> Text:
     extra: list[Text] = []
-    if item.status == "active" and item.kpj_masked and item.coverage_start:
+    if item.status == SponsorshipStatus.ACTIVE and item.kpj_masked and item.coverage_start:
         extra.append(
             t("status.coverage", kpj=Raw(item.kpj_masked), start=long_date(item.coverage_start))
         )
@@ -189,7 +188,7 @@ def _sponsorship_item(item: SponsorshipView, catalog: Catalog, zone: tzinfo) -> 
 
 def _worker_item(item: WorkerSponsorshipView, catalog: Catalog) -> Text:
     extra: list[Text] = []
-    if item.status == "active" and item.kpj_masked and item.coverage_start:
+    if item.status == SponsorshipStatus.ACTIVE and item.kpj_masked and item.coverage_start:
         extra.append(
             t("status.coverage", kpj=Raw(item.kpj_masked), start=long_date(item.coverage_start))
         )

@@ -215,13 +215,22 @@ class Applied:
 
 
 @dataclass(frozen=True)
-class InvitationDetails:
-    """What a worker is shown about their sponsorship, and what verifies them."""
+class SponsorshipSummary:
+    """A sponsorship as its worker sees it: whose it is, which programme, how far it is."""
 
     reference: str
-    sponsor_user_id: int
     sponsor_name: str
     agency_code: str
+    programme_code: str
+    monthly_amount: int
+    status: str
+
+
+@dataclass(frozen=True)
+class InvitationDetails(SponsorshipSummary):
+    """What a worker is shown about their sponsorship, and what verifies them."""
+
+    sponsor_user_id: int
     worker_name: str
     nik_masked: str
     nik_last4: str  # for verification only; never shown
@@ -231,9 +240,6 @@ class InvitationDetails:
     phone_masked: str | None
     district_name: str
     village_name: str
-    programme_code: str
-    monthly_amount: int
-    status: str
 
 
 @dataclass(frozen=True)

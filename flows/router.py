@@ -6,7 +6,7 @@ Both are pure and return a Turn.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 
 from flows import callbacks, engine, rights, signup, sponsorship, worker
@@ -39,7 +39,8 @@ from flows.inputs import ChoicePicked, CommandIssued, Input
 from flows.session import Session
 from flows.steps import Flow
 from flows.text import Text, t
-from flows.validators import ascii_digits, normalize_digits, parse_date, parse_int
+from flows.validators import normalize_digits, parse_date, parse_int
+from flows.validators.kpj import check_kpj
 
 FLOWS: Mapping[str, Flow] = {
     signup.FLOW.id: signup.FLOW,
@@ -63,7 +64,6 @@ ACTION_FLOWS = {
     "correct": ("correction", "sponsor"),
     "wcorrect": ("correction", "worker"),
 }
-KPJ_DIGITS = (8, 16)  # a BPJS membership number, usually 11 digits
 REQUEST_ID_DIGITS = 9  # request ids are 32-bit integers in the database
 RESUME = "resume:continue"
 RESTART = "resume:restart"
@@ -220,52 +220,84 @@ def _choice(session: Session, event: ChoicePicked, ctx: Context) -> Turn:
 
 
 def _command(session: Session, event: CommandIssued, ctx: Context) -> Turn:
-    action = COMMANDS.get(event.name.lower())
-    if action == "start" and event.argument.startswith(INVITATION_PREFIX):
+    action = COMMANDS.get(event.name.lower(), "")
+    if action in MENU_COMMANDS:
+        return _menu_action(session, action, ctx)
+    handler = _COMMAND_HANDLERS.get(action)
+    if handler is not None:
+        return handler(session, event, ctx)
+    unknown = t("command.unknown", command="/" + event.name)
+    if session.active:
+        return _continue(session, ctx, note=unknown)
+    return Turn(session, (_menu_message(ctx, unknown),))
+
+
+def _start_command(session: Session, event: CommandIssued, ctx: Context) -> Turn:
+    if event.argument.startswith(INVITATION_PREFIX):
         token = event.argument[len(INVITATION_PREFIX) :]
         if session.active and session.flow != worker.FLOW_ID:
             # Never drop a half-filled draft without asking: keep it aside, or stay with it.
             asking = session.with_(interrupt=INVITATION_QUESTION + token, seq=session.seq + 1)
             return Turn(asking, (_invitation_question(asking),))
         return _open_invitation(session, token, ctx)
-    if action == "personal_data":
-        return Turn(session, (ShowPersonalData(),))
-    if action == "correction":
-        if not ctx.user.registered:
-            return Turn(session, (_menu_message(ctx, t("rights.correction_how")),))
-        if session.active:
-            return _offer_resume(session)
-        return engine.start(FLOWS["correction"], session, ctx, {"subject": "sponsor"})
-    if action in ("queue", "activate"):
-        if not ctx.user.is_admin:
-            return Turn(
-                session, (_menu_message(ctx, t("command.unknown", command="/" + event.name)),)
-            )
-        if action == "queue":
-            return Turn(session, (ShowRequestQueue(),))
-        return _activate(session, event.argument, ctx)
-    if action == "start":
-        if session.active:
-            return _offer_resume(session)
-        return _welcome(session.with_(interrupt=None), ctx)
-    if action == "cancel":
-        return _cancel(session)
-    if action == "help":
-        if session.active and session.interrupt is None:
-            return engine.help_for(_flow(session), session, ctx)
-        return Turn(session, (_menu_message(ctx, _general_help(ctx)),))
-    if action == "back":
-        if session.active and session.interrupt is None:
-            return engine.back(_flow(session), session, ctx)
-        return Turn(session, (Message(t("nav.nothing_to_go_back")),))
-    if action == "language":
-        return _ask_interrupt(session.with_(interrupt="language", seq=session.seq + 1), ctx)
-    if action in ("status", "sponsor", "signup", "menu"):
-        return _menu_action(session, action, ctx)
-    unknown = t("command.unknown", command="/" + event.name)
     if session.active:
-        return _continue(session, ctx, note=unknown)
-    return Turn(session, (_menu_message(ctx, unknown),))
+        return _offer_resume(session)
+    return _welcome(session.with_(interrupt=None), ctx)
+
+
+def _personal_data_command(session: Session, event: CommandIssued, ctx: Context) -> Turn:
+    return Turn(session, (ShowPersonalData(),))
+
+
+def _correction_command(session: Session, event: CommandIssued, ctx: Context) -> Turn:
+    if not ctx.user.registered:
+        return Turn(session, (_menu_message(ctx, t("rights.correction_how")),))
+    if session.active:
+        return _offer_resume(session)
+    return engine.start(FLOWS["correction"], session, ctx, {"subject": "sponsor"})
+
+
+def _admin_command(session: Session, event: CommandIssued, ctx: Context) -> Turn:
+    """/antrian and /aktifkan: to anyone but an admin, commands that do not exist."""
+    if not ctx.user.is_admin:
+        return Turn(session, (_menu_message(ctx, t("command.unknown", command="/" + event.name)),))
+    if COMMANDS[event.name.lower()] == "queue":
+        return Turn(session, (ShowRequestQueue(),))
+    return _activate(session, event.argument, ctx)
+
+
+def _cancel_command(session: Session, event: CommandIssued, ctx: Context) -> Turn:
+    return _cancel(session)
+
+
+def _help_command(session: Session, event: CommandIssued, ctx: Context) -> Turn:
+    if session.active and session.interrupt is None:
+        return engine.help_for(_flow(session), session, ctx)
+    return Turn(session, (_menu_message(ctx, _general_help(ctx)),))
+
+
+def _back_command(session: Session, event: CommandIssued, ctx: Context) -> Turn:
+    if session.active and session.interrupt is None:
+        return engine.back(_flow(session), session, ctx)
+    return Turn(session, (Message(t("nav.nothing_to_go_back")),))
+
+
+def _language_command(session: Session, event: CommandIssued, ctx: Context) -> Turn:
+    return _ask_interrupt(session.with_(interrupt="language", seq=session.seq + 1), ctx)
+
+
+MENU_COMMANDS = frozenset({"status", "sponsor", "signup", "menu"})
+_COMMAND_HANDLERS: Mapping[str, Callable[[Session, CommandIssued, Context], Turn]] = {
+    "start": _start_command,
+    "personal_data": _personal_data_command,
+    "correction": _correction_command,
+    "queue": _admin_command,
+    "activate": _admin_command,
+    "cancel": _cancel_command,
+    "help": _help_command,
+    "back": _back_command,
+    "language": _language_command,
+}
 
 
 def _open_invitation(session: Session, token: str, ctx: Context) -> Turn:
@@ -357,9 +389,9 @@ def _activate(session: Session, argument: str, ctx: Context) -> Turn:
     if len(parts) < 3:
         return Turn(session, (Message(t("admin.activate_usage")),))
     reference, kpj_text, start_text = parts[0], parts[1], " ".join(parts[2:])
-    kpj = ascii_digits(kpj_text)
+    kpj = check_kpj(kpj_text)
     start = parse_date(start_text)
-    if kpj is None or not KPJ_DIGITS[0] <= len(kpj) <= KPJ_DIGITS[1] or start is None:
+    if kpj is None or start is None:
         return Turn(session, (Message(t("admin.activate_usage")),))
     command = ActivateCoverage(reference.upper(), kpj, start, ctx.user.user_id)
     return Turn(session.with_(pending="activate"), (Apply(command, awaits_outcome=True),))

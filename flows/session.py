@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from typing import Any
 
@@ -60,47 +61,42 @@ class Session:
         return replace(self, updated_at=now.isoformat())
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "format": SESSION_FORMAT,
-            "flow": self.flow,
-            "version": self.version,
-            "step": self.step,
-            "answers": dict(self.answers),
-            "history": list(self.history),
-            "failures": self.failures,
-            "seq": self.seq,
-            "editing": self.editing,
-            "page": self.page,
-            "query": self.query,
-            "interrupt": self.interrupt,
-            "then": self.then,
-            "pending": self.pending,
-            "draft_id": self.draft_id,
-            "updated_at": self.updated_at,
-            "origin": dict(self.origin),
-            "parked": self.parked,
-        }
+        document: dict[str, Any] = {"format": SESSION_FORMAT}
+        for item in fields(self):
+            value = getattr(self, item.name)
+            if isinstance(value, tuple):
+                value = list(value)
+            elif isinstance(value, dict):
+                value = dict(value)
+            document[item.name] = value
+        return document
 
     @classmethod
     def from_json(cls, document: dict[str, Any] | None) -> Session:
         if not document or document.get("format") != SESSION_FORMAT:
             return cls()
         return cls(
-            flow=document.get("flow"),
-            version=int(document.get("version") or 0),
-            step=document.get("step"),
-            answers=dict(document.get("answers") or {}),
-            history=tuple(document.get("history") or ()),
-            failures=int(document.get("failures") or 0),
-            seq=int(document.get("seq") or 0),
-            editing=bool(document.get("editing")),
-            page=int(document.get("page") or 0),
-            query=str(document.get("query") or ""),
-            interrupt=document.get("interrupt"),
-            then=document.get("then"),
-            pending=document.get("pending"),
-            draft_id=document.get("draft_id"),
-            updated_at=document.get("updated_at"),
-            origin=dict(document.get("origin") or {}),
-            parked=document.get("parked") or None,
+            **{
+                item.name: _READ.get(item.name, _as_is)(document.get(item.name))
+                for item in fields(cls)
+            }
         )
+
+
+def _as_is(value: Any) -> Any:
+    return value
+
+
+# How each field is read back from JSON, when not as it is (a missing value is the default).
+_READ: dict[str, Callable[[Any], Any]] = {
+    "version": lambda value: int(value or 0),
+    "answers": lambda value: dict(value or {}),
+    "history": lambda value: tuple(value or ()),
+    "failures": lambda value: int(value or 0),
+    "seq": lambda value: int(value or 0),
+    "editing": bool,
+    "page": lambda value: int(value or 0),
+    "query": lambda value: str(value or ""),
+    "origin": lambda value: dict(value or {}),
+    "parked": lambda value: value or None,
+}

@@ -20,6 +20,7 @@ from typing import TextIO
 from alembic.migration import MigrationContext
 
 from bot.coverage import CoverageFileError, import_file
+from bot.notifications import notices
 from bot.security.crypto import DataKeyError
 from bot.settings import Settings
 from bot.storage.db import create_db_engine, head_revision
@@ -69,6 +70,7 @@ def run_import(
         repository = Repository(
             engine,
             sealer,
+            notify=notices,
             invitation_ttl=timedelta(days=settings.invitation_days),
             admin_ids=settings.admin_id_set,
         )

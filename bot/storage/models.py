@@ -28,6 +28,8 @@ from sqlalchemy import (
 )
 from sqlmodel import Field, SQLModel
 
+from flows import statuses
+
 # Named constraints: SQLite batch migrations can only alter constraints that have names, and
 # stable names make migrations reproducible across SQLite and PostgreSQL.
 SQLModel.metadata.naming_convention = {
@@ -38,10 +40,11 @@ SQLModel.metadata.naming_convention = {
     "pk": "pk_%(table_name)s",
 }
 
-OPEN_STATUSES: tuple[str, ...] = ("waiting_worker", "confirmed", "active")
+# The status values and their transitions live in flows.statuses; the constraints use the values.
+OPEN_STATUSES: tuple[str, ...] = tuple(status.value for status in statuses.OPEN_STATUSES)
 """Statuses in which a sponsorship holds its worker's NIK (active_nik_index is set)."""
-CLOSED_STATUSES: tuple[str, ...] = ("declined", "withdrawn", "lapsed")
-ALL_STATUSES: tuple[str, ...] = OPEN_STATUSES + CLOSED_STATUSES
+CLOSED_STATUSES: tuple[str, ...] = tuple(status.value for status in statuses.CLOSED_STATUSES)
+ALL_STATUSES: tuple[str, ...] = tuple(status.value for status in statuses.SponsorshipStatus)
 WITHDRAWN_BY: tuple[str, ...] = ("worker", "sponsor")
 CONSENT_SUBJECTS: tuple[str, ...] = ("sponsor", "worker")
 CONSENT_ACTIONS: tuple[str, ...] = ("given", "withdrawn", "declined")

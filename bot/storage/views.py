@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
+from flows.commands import SponsorshipSummary
+
 
 @dataclass(frozen=True)
 class SponsorView:
@@ -56,15 +58,9 @@ class SponsorshipView:
 
 
 @dataclass(frozen=True)
-class WorkerSponsorshipView:
+class WorkerSponsorshipView(SponsorshipSummary):
     """A sponsorship as the linked worker sees it (/status in the worker's chat)."""
 
-    reference: str
-    sponsor_name: str
-    agency_code: str
-    programme_code: str
-    monthly_amount: int
-    status: str
     coverage_start: date | None
     kpj_masked: str | None
 

@@ -27,6 +27,7 @@ from sqlmodel import col
 
 from bot import notifications
 from bot.emulator.server import BotApiEmulator
+from bot.notifications import notices as notify
 from bot.security.crypto import sealer_from_settings
 from bot.storage.db import create_db_engine, upgrade_database
 from bot.storage.models import OutboxMessage
@@ -73,7 +74,7 @@ async def test_a_bot_killed_mid_batch_resends_at_most_the_one_notification_in_fl
     upgrade_database(settings.database_url)
     engine = create_db_engine(settings.database_url)
     sealer = sealer_from_settings(settings)
-    repository = Repository(engine, sealer)
+    repository = Repository(engine, sealer, notify=notify)
     users = {user_id: emulator.user(user_id) for user_id in RECIPIENTS}
     for user in users.values():
         await user.send_command("start")  # the chat is open; the bot answers once it runs

@@ -14,6 +14,7 @@ from sqlalchemy import Engine
 
 from bot.cli import main as cli
 from bot.coverage import CoverageFileError, import_coverage, parse_date, read_rows
+from bot.notifications import notices as notify
 from bot.storage.repository import Repository
 from flows.commands import Applied, InvitationOpened, OpenInvitation, RecordInPersonConsent
 from flows.text import t
@@ -49,7 +50,7 @@ def database_url(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPa
 def references(engine: Engine) -> dict[str, str]:
     """Three sponsorships: A confirmed by the worker in Telegram, B confirmed in person, C
     waiting for the worker."""
-    repo = Repository(engine, SEALER, max_sponsorships_per_sponsor=5)
+    repo = Repository(engine, SEALER, notify=notify, max_sponsorships_per_sponsor=5)
     repo.apply(SPONSOR, [register(SPONSOR)])
     found: dict[str, str] = {}
     tokens: dict[str, str] = {}
@@ -268,7 +269,7 @@ def test_reading_rows() -> None:
 
 @SQLITE_ONLY
 def test_empty_file_body_reports_nothing(engine: Engine) -> None:
-    repo = Repository(engine, SEALER)
+    repo = Repository(engine, SEALER, notify=notify)
     report = import_coverage(repo, "reference,kpj,start_date\n")
     assert report.exit_code == 0 and sum(report.counts.values()) == 0
 

@@ -22,6 +22,7 @@ from sqlalchemy import Engine
 from bot import notifications
 from bot.app import build_service
 from bot.cli import main as cli
+from bot.notifications import notices as notify
 from bot.outbox import OutboxDispatcher
 from bot.security.crypto import (
     Sealer,
@@ -98,7 +99,7 @@ def _no_key_in_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 def seed(engine: Engine, sealer: Sealer) -> str:
     """Every kind of sealed value: a sponsor (NIP, phone), a confirmed and activated sponsorship
     (NIK, phone, KPJ), a correction request, outbox messages and a conversation in progress."""
-    repo = Repository(engine, sealer)
+    repo = Repository(engine, sealer, notify=notify)
     apply(repo, SPONSOR, register(SPONSOR))
     outcome = one(repo, SPONSOR, submit(SPONSOR, "draft-1", nik=NIK))
     assert isinstance(outcome, Applied) and outcome.reference and outcome.invitation_token
@@ -424,7 +425,7 @@ def test_rotation_reseals_everything_and_duplicate_checks_still_hold(
         new_only.open(token)
     # The blind indexes are the new key's: the duplicate checks still hold.
     sealer = verified_sealer(make_settings(database_url, tmp_path, KEY_B), engine)
-    repo = Repository(engine, sealer)
+    repo = Repository(engine, sealer, notify=notify)
     second_account = one(repo, OTHER_SPONSOR, register(OTHER_SPONSOR))  # the same NIP
     assert isinstance(second_account, Refused)
     apply(repo, OTHER_SPONSOR, register(OTHER_SPONSOR, nip=OTHER_NIP))
@@ -606,7 +607,7 @@ def test_an_outbox_row_no_key_opens_is_given_up_not_retried(engine: Engine) -> N
     _enqueue(engine, "damaged", sealer.seal("not json"))
     _enqueue(engine, "good", sealer.seal(document))
     now = [datetime(2026, 3, 10, tzinfo=UTC)]
-    repo = Repository(engine, sealer, clock=lambda: now[0])
+    repo = Repository(engine, sealer, notify=notify, clock=lambda: now[0])
     repo.remember_chat(7, 7007)
     transport = Transport()
     dispatcher = OutboxDispatcher(repo, transport, asyncio.Event())  # type: ignore[arg-type]

@@ -10,6 +10,7 @@ from sqlalchemy import Engine
 
 from bot import notifications
 from bot.i18n import LANGUAGES, Renderer
+from bot.notifications import notices as notify
 from bot.storage.repository import MAX_OPEN_REQUESTS, Repository
 from flows.commands import Applied, Refused, ResolveRequest, SetLanguage
 from flows.rights import REFUSALS
@@ -40,7 +41,9 @@ def clock() -> MovableClock:
 
 @pytest.fixture
 def repo(engine: Engine, clock: MovableClock) -> Repository:
-    return Repository(engine, SEALER, clock=clock, admin_ids=frozenset({ADMIN, OTHER_ADMIN}))
+    return Repository(
+        engine, SEALER, notify=notify, clock=clock, admin_ids=frozenset({ADMIN, OTHER_ADMIN})
+    )
 
 
 def test_a_person_may_have_at_most_three_open_correction_requests(repo: Repository) -> None:

@@ -18,6 +18,7 @@ import pytest
 import redis.asyncio as aioredis
 from sqlalchemy import Engine
 
+from bot.notifications import notices as notify
 from bot.security.crypto import Sealer
 from bot.storage.db import create_db_engine, upgrade_database
 from bot.storage.ports import SessionStore, UserLocks
@@ -64,7 +65,7 @@ def _sql_backend(name: str, url: str) -> Backend:
             sessions,
             TurnJournal(engine, sessions, sealer=SEALER),
             LocalUserLocks(),
-            Repository(engine, SEALER),
+            Repository(engine, SEALER, notify=notify),
         )
 
     async def dispose() -> None:
@@ -90,7 +91,7 @@ def _redis_backend(url: str, prefix: str, database_url: str) -> Backend:
             sessions,
             TurnJournal(engine, sessions, sealer=SEALER),
             RedisUserLocks(client, prefix, timeout_seconds=5, wait_seconds=5),
-            Repository(engine, SEALER),
+            Repository(engine, SEALER, notify=notify),
         )
 
     async def close() -> None:
@@ -379,7 +380,7 @@ async def test_journal_prunes_old_turns(tmp_path: Path) -> None:
         sessions,
         TurnJournal(engine, sessions, clock=lambda: now),
         LocalUserLocks(),
-        Repository(engine, SEALER),
+        Repository(engine, SEALER, notify=notify),
     )
     try:
         await _commit(process, 1, 7, {"n": 1})

@@ -24,6 +24,7 @@ from sqlalchemy import Engine
 from sqlmodel import col
 
 from bot import notifications
+from bot.notifications import notices as notify
 from bot.outbox import OutboxDispatcher
 from bot.storage.db import create_db_engine
 from bot.storage.models import OutboxMessage
@@ -55,8 +56,8 @@ def clock() -> MovableClock:
 @pytest.fixture
 def repos(engines: tuple[Engine, Engine], clock: MovableClock) -> tuple[Repository, Repository]:
     return (
-        Repository(engines[0], SEALER, clock=clock),
-        Repository(engines[1], SEALER, clock=clock),
+        Repository(engines[0], SEALER, notify=notify, clock=clock),
+        Repository(engines[1], SEALER, notify=notify, clock=clock),
     )
 
 

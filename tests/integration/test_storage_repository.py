@@ -16,6 +16,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from bot.notifications import notices as notify
 from bot.security.crypto import Sealer
 from bot.storage.db import create_db_engine, upgrade_database
 from bot.storage.models import AppendOnlyViolation, Consent
@@ -111,7 +112,7 @@ def text_hash(given: ConsentGiven) -> str:
 
 @pytest.fixture
 def repo(engine: Engine) -> Repository:
-    return Repository(engine, SEALER)
+    return Repository(engine, SEALER, notify=notify)
 
 
 def apply(repo: Repository, user_id: int, *commands: object) -> list[object]:
@@ -239,7 +240,7 @@ def test_idempotency_key_of_another_sponsor_is_a_bug(repo: Repository) -> None:
 
 
 def test_limit_reached(engine: Engine) -> None:
-    repo = Repository(engine, SEALER, max_sponsorships_per_sponsor=2)
+    repo = Repository(engine, SEALER, notify=notify, max_sponsorships_per_sponsor=2)
     apply(repo, 1, register(1))
     assert isinstance(apply(repo, 1, submit(1, "a", nik="3205014501900001"))[0], Applied)
     assert isinstance(apply(repo, 1, submit(1, "b", nik="3205014501900002"))[0], Applied)
@@ -274,7 +275,7 @@ def test_database_keeps_active_nik_index_consistent(repo: Repository, engine: En
 def test_race_for_one_nik_has_exactly_one_winner(database_url: str) -> None:
     """Two ASN, two "processes" (engines), the same worker at the same moment."""
     engines = [create_db_engine(database_url) for _ in range(2)]
-    repos = [Repository(e, SEALER, max_sponsorships_per_sponsor=10) for e in engines]
+    repos = [Repository(e, SEALER, notify=notify, max_sponsorships_per_sponsor=10) for e in engines]
     try:
         apply(repos[0], 1, register(1))
         apply(repos[1], 2, register(2, nip="199001012015032002"))
@@ -300,7 +301,11 @@ def test_race_for_one_nik_has_exactly_one_winner(database_url: str) -> None:
 def test_reference_collision_draws_again(engine: Engine) -> None:
     draws = iter(["PR-AAAAAA", "PR-AAAAAA", "PR-BBBBBB"])
     repo = Repository(
-        engine, SEALER, max_sponsorships_per_sponsor=5, new_reference=lambda: next(draws)
+        engine,
+        SEALER,
+        notify=notify,
+        max_sponsorships_per_sponsor=5,
+        new_reference=lambda: next(draws),
     )
     apply(repo, 1, register(1))
     [first] = apply(repo, 1, submit(1, "a", nik="3205014501900001"))
@@ -361,7 +366,9 @@ def test_consents_are_append_only(repo: Repository, engine: Engine) -> None:
 
 def test_sponsorships_of_newest_first(engine: Engine) -> None:
     times = iter(datetime(2026, 1, day, tzinfo=UTC) for day in range(1, 30))
-    repo = Repository(engine, SEALER, max_sponsorships_per_sponsor=3, clock=lambda: next(times))
+    repo = Repository(
+        engine, SEALER, notify=notify, max_sponsorships_per_sponsor=3, clock=lambda: next(times)
+    )
     apply(repo, 1, register(1))
     apply(repo, 1, submit(1, "a", nik="3205014501900001"))
     command = submit(1, "b", nik="3205014501900002", payment_method="self_payment")
@@ -393,7 +400,7 @@ def test_no_personal_data_in_clear_in_file_or_logs(
     path = tmp_path / "pdp.sqlite3"
     upgrade_database(f"sqlite:///{path}")
     engine = create_db_engine(f"sqlite:///{path}")
-    repo = Repository(engine, SEALER)
+    repo = Repository(engine, SEALER, notify=notify)
     apply(repo, 1, SetLanguage(1, "id"), register(1))
     [outcome] = apply(repo, 1, submit(1, "draft-1"))
     assert isinstance(outcome, Applied)

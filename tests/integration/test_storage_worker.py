@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy import Engine
 
 from bot import notifications
+from bot.notifications import notices as notify
 from bot.storage.db import create_db_engine, upgrade_database
 from bot.storage.repository import (
     REQUEST_DUE,
@@ -74,7 +75,7 @@ def clock() -> MovableClock:
 
 @pytest.fixture
 def repo(engine: Engine, clock: MovableClock) -> Repository:
-    return Repository(engine, SEALER, clock=clock, admin_ids=frozenset({ADMIN}))
+    return Repository(engine, SEALER, notify=notify, clock=clock, admin_ids=frozenset({ADMIN}))
 
 
 # ---- helpers -----------------------------------------------------------------------------------
@@ -219,7 +220,7 @@ def test_submit_issues_an_invitation_whose_token_is_not_stored(
 
 @SQLITE_ONLY
 def test_new_token_must_fit_a_start_parameter(engine: Engine) -> None:
-    repo = Repository(engine, SEALER, new_token=lambda: "x" * 63)
+    repo = Repository(engine, SEALER, notify=notify, new_token=lambda: "x" * 63)
     apply(repo, SPONSOR, register(SPONSOR))
     with pytest.raises(ValueError, match="new_token"):
         apply(repo, SPONSOR, submit(SPONSOR, "draft-1"))
@@ -291,7 +292,7 @@ def test_the_sponsor_opening_their_own_link_does_not_bind_it(repo: Repository) -
 
 
 def test_invitation_expires(engine: Engine, clock: MovableClock) -> None:
-    repo = Repository(engine, SEALER, clock=clock, invitation_ttl=timedelta(days=3))
+    repo = Repository(engine, SEALER, notify=notify, clock=clock, invitation_ttl=timedelta(days=3))
     reference, token = sponsor_submits(repo)
     clock.advance(days=3, seconds=-1)
     assert isinstance(worker_opens(repo, token), InvitationOpened)
@@ -311,7 +312,7 @@ def test_invitation_of_a_closed_sponsorship_is_used(repo: Repository) -> None:
 
 def test_two_accounts_racing_for_one_link(database_url: str) -> None:
     engines = [create_db_engine(database_url) for _ in range(2)]
-    repos = [Repository(e, SEALER) for e in engines]
+    repos = [Repository(e, SEALER, notify=notify) for e in engines]
     try:
         _reference, token = sponsor_submits(repos[0])
         barrier = threading.Barrier(2)
@@ -901,7 +902,7 @@ def test_erased_worker_is_gone_from_the_database_file(
     path = tmp_path / "erase.sqlite3"
     upgrade_database(f"sqlite:///{path}")
     engine = create_db_engine(f"sqlite:///{path}")
-    repo = Repository(engine, SEALER, admin_ids=frozenset({ADMIN}))
+    repo = Repository(engine, SEALER, notify=notify, admin_ids=frozenset({ADMIN}))
     try:
         reference, token = sponsor_submits(repo)
         worker_opens(repo, token)

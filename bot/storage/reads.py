@@ -1,0 +1,306 @@
+"""Read queries: what /status, /data_saya, the admins' queue and the coverage import read.
+Identifiers come back masked; a decrypted value only where a duty needs it (the docstring says)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from datetime import datetime
+
+from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session
+from sqlmodel import col
+
+from bot.security.crypto import Sealer
+from bot.storage.lookups import count_open, row_id, sponsor_of_user
+from bot.storage.models import Consent, CorrectionRequest, Sponsor, Sponsorship, TelegramUser
+from bot.storage.views import (
+    ConsentRecordView,
+    CoverageCheck,
+    PersonalData,
+    RequestView,
+    SponsorshipView,
+    SponsorView,
+    UserRecord,
+    WorkerDataView,
+    WorkerSponsorshipView,
+)
+from flows.statuses import SponsorshipStatus
+
+
+class Reads:
+    """The read side; each call opens its own session (user_record_within reads inside one)."""
+
+    def __init__(self, engine: Engine, sealer: Sealer, clock: Callable[[], datetime]) -> None:
+        self._engine = engine
+        self._sealer = sealer
+        self._clock = clock
+
+    def user_record(self, user_id: int) -> UserRecord:
+        with Session(self._engine) as session:
+            return self.user_record_within(session, user_id)
+
+    def user_record_within(self, session: Session, user_id: int) -> UserRecord:
+        """The user's record as a transaction in progress sees it (its own writes included)."""
+        user = session.get(TelegramUser, user_id)
+        sponsor = sponsor_of_user(session, user_id)
+        open_count = 0
+        if sponsor is not None:
+            open_count = count_open(session, row_id(sponsor))
+        as_worker = session.scalar(
+            select(func.count())
+            .select_from(Sponsorship)
+            .where(col(Sponsorship.worker_user_id) == user_id)
+        )
+        return UserRecord(
+            user_id=user_id,
+            language=user.language if user is not None else None,
+            sponsor=_sponsor_view(sponsor) if sponsor is not None else None,
+            open_sponsorships=open_count,
+            worker_sponsorships=int(as_worker or 0),
+        )
+
+    def sponsorships_of(self, user_id: int) -> list[SponsorshipView]:
+        """The user's sponsorships as sponsor, newest first."""
+        with Session(self._engine) as session:
+            return self._sponsorship_views(session, user_id)
+
+    def worker_sponsorships(self, user_id: int) -> list[WorkerSponsorshipView]:
+        """The sponsorships where the user is the linked worker (consented in their chat),
+        newest first."""
+        with Session(self._engine) as session:
+            rows = session.execute(
+                select(Sponsorship, Sponsor)
+                .join(Sponsor, col(Sponsor.id) == col(Sponsorship.sponsor_id))
+                .where(col(Sponsorship.worker_user_id) == user_id)
+                .order_by(col(Sponsorship.created_at).desc(), col(Sponsorship.id).desc())
+            ).all()
+            return [
+                WorkerSponsorshipView(
+                    reference=row.reference,
+                    sponsor_name=sponsor.full_name,
+                    agency_code=sponsor.agency_code,
+                    programme_code=row.programme_code,
+                    monthly_amount=row.monthly_amount,
+                    status=row.status,
+                    coverage_start=row.coverage_start,
+                    kpj_masked=row.kpj_masked,
+                )
+                for row, sponsor in rows
+            ]
+
+    def personal_data(self, user_id: int) -> PersonalData:
+        """Everything stored about the user, identifiers masked (/data_saya)."""
+        with Session(self._engine) as session:
+            user = session.get(TelegramUser, user_id)
+            sponsor = sponsor_of_user(session, user_id)
+            as_worker = session.execute(
+                select(Sponsorship, Sponsor)
+                .join(Sponsor, col(Sponsor.id) == col(Sponsorship.sponsor_id))
+                .where(col(Sponsorship.worker_user_id) == user_id)
+                .order_by(col(Sponsorship.created_at).desc(), col(Sponsorship.id).desc())
+            ).all()
+            consents = session.execute(
+                select(Consent, col(Sponsorship.reference))
+                .join(Sponsorship, col(Sponsorship.id) == col(Consent.sponsorship_id))
+                .where(
+                    (col(Consent.subject_user_id) == user_id)
+                    | (col(Consent.recorded_by_user_id) == user_id)
+                )
+                .order_by(col(Consent.recorded_at), col(Consent.id))
+            ).all()
+            requests = session.execute(
+                select(CorrectionRequest, col(Sponsorship.reference))
+                .outerjoin(
+                    Sponsorship, col(Sponsorship.id) == col(CorrectionRequest.sponsorship_id)
+                )
+                .where(
+                    col(CorrectionRequest.requester_user_id) == user_id,
+                    col(CorrectionRequest.resolved_at).is_(None),
+                )
+                .order_by(col(CorrectionRequest.id))
+            ).all()
+            now = self._clock()
+            return PersonalData(
+                user_id=user_id,
+                language=user.language if user is not None else None,
+                known_since=user.created_at if user is not None else None,
+                sponsor=_sponsor_view(sponsor) if sponsor is not None else None,
+                sponsorships=self._sponsorship_views(session, user_id),
+                as_worker=[
+                    WorkerDataView(
+                        reference=row.reference,
+                        status=row.status,
+                        worker_full_name=row.worker_full_name,
+                        nik_masked=row.nik_masked,
+                        phone_masked=row.worker_phone_masked,
+                        category=row.worker_category,
+                        category_other=row.worker_category_other,
+                        district_name=row.district_name,
+                        village_name=row.village_name,
+                        sponsor_name=owner.full_name,
+                        agency_code=owner.agency_code,
+                        programme_code=row.programme_code,
+                        monthly_amount=row.monthly_amount,
+                        kpj_masked=row.kpj_masked,
+                        coverage_start=row.coverage_start,
+                        created_at=row.created_at,
+                    )
+                    for row, owner in as_worker
+                ],
+                consents=[
+                    ConsentRecordView(
+                        reference=reference,
+                        subject=consent.subject,
+                        kind=consent.kind,
+                        action=consent.action,
+                        channel=consent.channel,
+                        text_version=consent.text_version,
+                        amount=consent.amount,
+                        recorded_at=consent.recorded_at,
+                    )
+                    for consent, reference in consents
+                ],
+                open_requests=[
+                    _request_view(request, reference, now, details=None)
+                    for request, reference in requests
+                ],
+            )
+
+    def open_requests(self) -> list[RequestView]:
+        """The admin queue: unresolved requests, oldest deadline first, with their details
+        decrypted. For admins only: the caller checks who asks."""
+        now = self._clock()
+        with Session(self._engine) as session:
+            rows = session.execute(
+                select(CorrectionRequest, col(Sponsorship.reference))
+                .outerjoin(
+                    Sponsorship, col(Sponsorship.id) == col(CorrectionRequest.sponsorship_id)
+                )
+                .where(col(CorrectionRequest.resolved_at).is_(None))
+                .order_by(col(CorrectionRequest.due_at), col(CorrectionRequest.id))
+            ).all()
+        return [
+            _request_view(
+                request,
+                reference,
+                now,
+                details=(
+                    self._sealer.open(request.details_sealed)
+                    if request.details_sealed is not None
+                    else None
+                ),
+            )
+            for request, reference in rows
+        ]
+
+    def reveal_nik(self, reference: str) -> str | None:
+        """Decrypt a worker's NIK (for an administrator's duty, e.g. registering with BPJS)."""
+        with Session(self._engine) as session:
+            sealed = session.scalars(
+                select(col(Sponsorship.nik_sealed)).where(col(Sponsorship.reference) == reference)
+            ).first()
+        return self._sealer.open(sealed) if sealed is not None else None
+
+    def reference_for_nik(self, nik: str) -> str | None:
+        """The reference of the open sponsorship of the worker with this NIK (16 digits)."""
+        if len(nik) != 16 or not nik.isascii() or not nik.isdigit():
+            return None
+        nik_index = self._sealer.blind_index(nik, "nik")
+        with Session(self._engine) as session:
+            return session.scalars(
+                select(col(Sponsorship.reference)).where(
+                    col(Sponsorship.active_nik_index) == nik_index
+                )
+            ).first()
+
+    def coverage_check(self, reference: str, kpj_number: str) -> CoverageCheck | None:
+        """The sponsorship's status, and whether it is already active with this KPJ number;
+        None for an unknown reference."""
+        with Session(self._engine) as session:
+            row = session.execute(
+                select(col(Sponsorship.status), col(Sponsorship.kpj_sealed)).where(
+                    col(Sponsorship.reference) == reference
+                )
+            ).first()
+        if row is None:
+            return None
+        same = (
+            row.status == SponsorshipStatus.ACTIVE
+            and row.kpj_sealed is not None
+            and self._sealer.open(row.kpj_sealed) == kpj_number
+        )
+        return CoverageCheck(status=str(row.status), same_kpj=same)
+
+    def _sponsorship_views(self, session: Session, user_id: int) -> list[SponsorshipView]:
+        rows = session.scalars(
+            select(Sponsorship)
+            .join(Sponsor, col(Sponsor.id) == col(Sponsorship.sponsor_id))
+            .where(col(Sponsor.user_id) == user_id)
+            .order_by(col(Sponsorship.created_at).desc(), col(Sponsorship.id).desc())
+        ).all()
+        channels = _consent_channels(session, [row_id(row) for row in rows])
+        return [
+            SponsorshipView(
+                reference=row.reference,
+                worker_full_name=row.worker_full_name,
+                nik_masked=row.nik_masked,
+                worker_category=row.worker_category,
+                worker_category_other=row.worker_category_other,
+                programme_code=row.programme_code,
+                monthly_amount=row.monthly_amount,
+                payment_method=row.payment_method,
+                status=row.status,
+                created_at=row.created_at,
+                worker_linked=row.worker_user_id is not None,
+                kpj_masked=row.kpj_masked,
+                coverage_start=row.coverage_start,
+                consent_channel=channels.get(row_id(row)),
+                withdrawal_effective_month=row.withdrawal_effective_month,
+            )
+            for row in rows
+        ]
+
+
+def _consent_channels(session: Session, sponsorship_ids: Iterable[int]) -> dict[int, str]:
+    """How the worker gave consent, per sponsorship (the latest record wins)."""
+    ids = list(sponsorship_ids)
+    if not ids:
+        return {}
+    rows = session.execute(
+        select(col(Consent.sponsorship_id), col(Consent.channel))
+        .where(
+            col(Consent.sponsorship_id).in_(ids),
+            col(Consent.subject) == "worker",
+            col(Consent.kind) == "worker_data",
+            col(Consent.action) == "given",
+        )
+        .order_by(col(Consent.id))
+    ).all()
+    return {int(sponsorship_id): str(channel) for sponsorship_id, channel in rows}
+
+
+def _request_view(
+    request: CorrectionRequest, reference: str | None, now: datetime, *, details: str | None
+) -> RequestView:
+    return RequestView(
+        id=row_id(request),
+        kind=request.kind,
+        subject=request.subject,
+        reference=reference,
+        requester_user_id=request.requester_user_id,
+        created_at=request.created_at,
+        due_at=request.due_at,
+        overdue=request.resolved_at is None and now > request.due_at,
+        details=details,
+    )
+
+
+def _sponsor_view(sponsor: Sponsor) -> SponsorView:
+    return SponsorView(
+        user_id=sponsor.user_id,
+        full_name=sponsor.full_name,
+        agency_code=sponsor.agency_code,
+        nip_masked=sponsor.nip_masked,
+        nip_kind=sponsor.nip_kind,
+        phone_masked=sponsor.phone_masked,
+    )
