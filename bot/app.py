@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from bot.catalog import ProgrammeSettings, load_programme
-from bot.notifications import notices
+from bot.notifications import notices_for
 from bot.security.crypto import DataKeyError
 from bot.service import ConversationService
 from bot.settings import Settings
@@ -77,7 +77,7 @@ def build_service(
     repository = Repository(
         engine,
         sealer,
-        notify=notices,
+        notify=notices_for(programme.catalog),
         max_sponsorships_per_sponsor=programme.catalog.max_sponsorships,
         clock=lambda: now().astimezone(UTC),
         invitation_ttl=timedelta(days=settings.invitation_days),

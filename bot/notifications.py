@@ -14,6 +14,7 @@ from datetime import UTC, date
 from functools import partial
 from typing import Any, Final, Literal
 
+from flows.catalog import Catalog
 from flows.events import (
     CorrectionRequested,
     CoverageActivated,
@@ -80,16 +81,16 @@ def coverage_active(
     other_name: str,
     kpj_number: str,
     start: date,
-    programme_code: str,
+    programme: Text | Raw,
 ) -> Text:
     """To the sponsor (other_name: the worker's) or the worker (other_name: the sponsor's):
-    BPJS coverage is active."""
+    BPJS coverage is active. programme: its label, from the catalog."""
     other = "worker" if recipient == "sponsor" else "sponsor"
     return t(
         f"notify.coverage_{recipient}",
         kpj=Raw(kpj_number),
         start=long_date(start),
-        programme=t(f"programme.{programme_code}"),
+        programme=programme,
         **{other: Raw(other_name)},
     )
 
@@ -101,12 +102,18 @@ coverage_active_for_worker = partial(coverage_active, "worker")
 # ---- events to notices -----------------------------------------------------------------------
 
 
-def notices(event: Event) -> list[Notice]:
-    """The worded outbox messages a domain event asks for (none for some)."""
-    return _WORDING[type(event)](event)
+def notices(event: Event, catalog: Catalog) -> list[Notice]:
+    """The worded outbox messages a domain event asks for (none for some); operator data such
+    as a programme's label come from the catalog."""
+    return _WORDING[type(event)](event, catalog)
 
 
-def _correction_requested(event: CorrectionRequested) -> list[Notice]:
+def notices_for(catalog: Catalog) -> Callable[[Event], list[Notice]]:
+    """`notices` with the operator's catalog: what the composition root gives the repository."""
+    return partial(notices, catalog=catalog)
+
+
+def _correction_requested(event: CorrectionRequested, _catalog: Catalog) -> list[Notice]:
     """The sponsor hears when the worker asks; the admins hear through RequestsWaiting."""
     if event.subject != "worker" or event.sponsor_user_id is None:
         return []
@@ -115,7 +122,7 @@ def _correction_requested(event: CorrectionRequested) -> list[Notice]:
     return [Notice(key, event.sponsor_user_id, message, event.sponsorship_id)]
 
 
-def _requests_waiting(event: RequestsWaiting) -> list[Notice]:
+def _requests_waiting(event: RequestsWaiting, _catalog: Catalog) -> list[Notice]:
     """One notice per admin per hour however many requests come in (the queue has them all): a
     notice per request would let one person flood every admin's chat."""
     window = event.at.astimezone(UTC).strftime(ADMIN_PING_WINDOW)
@@ -123,7 +130,7 @@ def _requests_waiting(event: RequestsWaiting) -> list[Notice]:
     return [Notice(key, event.admin_user_id, requests_waiting(), None)]
 
 
-def _sponsor_withdrew(event: SponsorWithdrew) -> list[Notice]:
+def _sponsor_withdrew(event: SponsorWithdrew, _catalog: Catalog) -> list[Notice]:
     message = sponsor_withdrew(event.sponsor_name, event.effective_month)
     key = f"sponsor_withdrew:{event.reference}"
     return [Notice(key, event.worker_user_id, message, event.sponsorship_id)]
@@ -131,17 +138,17 @@ def _sponsor_withdrew(event: SponsorWithdrew) -> list[Notice]:
 
 def _to_sponsor(
     key: Callable[[Any], str], word: Callable[[Any], Text]
-) -> Callable[[Any], list[Notice]]:
+) -> Callable[[Any, Catalog], list[Notice]]:
     """The wording of an event only its sponsor hears about."""
 
-    def notices(event: Any) -> list[Notice]:
+    def notices(event: Any, _catalog: Catalog) -> list[Notice]:
         return [Notice(key(event), event.sponsor_user_id, word(event), event.sponsorship_id)]
 
     return notices
 
 
-def _coverage_activated(event: CoverageActivated) -> list[Notice]:
-    facts = (event.kpj_number, event.coverage_start, event.programme_code)
+def _coverage_activated(event: CoverageActivated, catalog: Catalog) -> list[Notice]:
+    facts = (event.kpj_number, event.coverage_start, catalog.programme_label(event.programme_code))
     found = [
         Notice(
             f"coverage:{event.reference}:sponsor",
@@ -162,7 +169,7 @@ def _coverage_activated(event: CoverageActivated) -> list[Notice]:
     return found
 
 
-_WORDING: Final[Mapping[type, Callable[[Any], list[Notice]]]] = {
+_WORDING: Final[Mapping[type, Callable[[Any, Catalog], list[Notice]]]] = {
     WorkerConfirmed: _to_sponsor(
         lambda e: f"worker_confirmed:{e.reference}",
         lambda e: worker_confirmed(e.worker_name, e.reference),

@@ -1,7 +1,8 @@
 """`peduli coverage import FILE.csv [--dry-run]`: record BPJS results (KPJ number, coverage start).
 
-Builds Settings, the engine and the Repository the way bot/app.py does, without the bot: no
-aiogram, no programme file. Prints the report (bot.coverage) on standard output.
+Builds Settings, the programme, the engine and the Repository the way bot/app.py does, without
+the bot: no aiogram (the programme's labels word the coverage notices). Prints the report
+(bot.coverage) on standard output.
 
 Exit status: 0 when no row was invalid, 1 when some were, 2 when the file or the database could
 not be used at all (missing file or column, database not migrated: run `peduli db upgrade`,
@@ -19,8 +20,9 @@ from typing import TextIO
 
 from alembic.migration import MigrationContext
 
+from bot.catalog import load_programme
 from bot.coverage import CoverageFileError, import_file
-from bot.notifications import notices
+from bot.notifications import notices_for
 from bot.security.crypto import DataKeyError
 from bot.settings import Settings
 from bot.storage.db import create_db_engine, head_revision
@@ -70,7 +72,7 @@ def run_import(
         repository = Repository(
             engine,
             sealer,
-            notify=notices,
+            notify=notices_for(load_programme(settings.programme_file).catalog),
             invitation_ttl=timedelta(days=settings.invitation_days),
             admin_ids=settings.admin_id_set,
         )

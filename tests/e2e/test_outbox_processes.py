@@ -27,7 +27,6 @@ from sqlmodel import col
 
 from bot import notifications
 from bot.emulator.server import BotApiEmulator
-from bot.notifications import notices as notify
 from bot.security.crypto import sealer_from_settings
 from bot.storage.db import create_db_engine, upgrade_database
 from bot.storage.models import OutboxMessage
@@ -35,6 +34,7 @@ from bot.storage.repository import Repository
 from flows.text import to_json
 from tests.e2e.harness import environment_for_subprocess, settings_for, sqlite_url
 from tests.e2e.test_processes import STARTUP, start_bot_process
+from tests.notify import notify
 
 RECIPIENTS = (7201, 7202, 7203)
 PER_RECIPIENT = 4

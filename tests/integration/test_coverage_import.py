@@ -14,12 +14,12 @@ from sqlalchemy import Engine
 
 from bot.cli import main as cli
 from bot.coverage import CoverageFileError, import_coverage, parse_date, read_rows
-from bot.notifications import notices as notify
 from bot.storage.repository import Repository
 from flows.commands import Applied, InvitationOpened, OpenInvitation, RecordInPersonConsent
 from flows.text import t
 from tests.integration.test_storage_repository import SEALER, register, submit, text_hash
 from tests.integration.test_storage_worker import worker_consent
+from tests.notify import notify
 
 PROJECT = Path(__file__).resolve().parents[2]
 SPONSOR = 1

@@ -22,7 +22,6 @@ from sqlalchemy import Engine
 from bot import notifications
 from bot.app import build_service
 from bot.cli import main as cli
-from bot.notifications import notices as notify
 from bot.outbox import OutboxDispatcher
 from bot.security.crypto import (
     Sealer,
@@ -51,6 +50,7 @@ from tests.integration.test_storage_worker import (
     worker_consent,
     worker_opens,
 )
+from tests.notify import notify
 
 KEY_A = bytes(range(32))
 KEY_B = bytes(range(100, 132))

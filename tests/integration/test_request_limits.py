@@ -10,7 +10,6 @@ from sqlalchemy import Engine
 
 from bot import notifications
 from bot.i18n import LANGUAGES, Renderer
-from bot.notifications import notices as notify
 from bot.storage.repository import MAX_OPEN_REQUESTS, Repository
 from flows.commands import Applied, Refused, ResolveRequest, SetLanguage
 from flows.rights import REFUSALS
@@ -30,6 +29,7 @@ from tests.integration.test_storage_worker import (
     outbox,
     register,
 )
+from tests.notify import notify
 
 OTHER_ADMIN = 901
 

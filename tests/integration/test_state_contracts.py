@@ -18,7 +18,6 @@ import pytest
 import redis.asyncio as aioredis
 from sqlalchemy import Engine
 
-from bot.notifications import notices as notify
 from bot.security.crypto import Sealer
 from bot.storage.db import create_db_engine, upgrade_database
 from bot.storage.ports import SessionStore, UserLocks
@@ -34,6 +33,7 @@ from bot.storage.state import (
     TurnJournal,
     build_state,
 )
+from tests.notify import notify
 
 SEALER = Sealer(bytes(range(32)))
 

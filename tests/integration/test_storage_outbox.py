@@ -24,7 +24,6 @@ from sqlalchemy import Engine
 from sqlmodel import col
 
 from bot import notifications
-from bot.notifications import notices as notify
 from bot.outbox import OutboxDispatcher
 from bot.storage.db import create_db_engine
 from bot.storage.models import OutboxMessage
@@ -33,6 +32,7 @@ from bot.transport import Outgoing
 from flows.text import to_json
 from tests.clock import MovableClock
 from tests.integration.test_storage_repository import SEALER
+from tests.notify import notify
 
 T0 = datetime(2026, 3, 10, 2, 0, tzinfo=UTC)
 LEASE = timedelta(minutes=2)

@@ -16,7 +16,6 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from bot.notifications import notices as notify
 from bot.security.crypto import Sealer
 from bot.storage.db import create_db_engine, upgrade_database
 from bot.storage.models import AppendOnlyViolation, Consent
@@ -37,6 +36,7 @@ from flows.commands import (
     WorkerDetails,
 )
 from flows.text import t
+from tests.notify import notify
 
 SEALER = Sealer(bytes(range(32)))
 NIK = "3205014501900001"  # Garut, female, born 1990-01-05

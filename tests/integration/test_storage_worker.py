@@ -17,7 +17,6 @@ import sqlalchemy as sa
 from sqlalchemy import Engine
 
 from bot import notifications
-from bot.notifications import notices as notify
 from bot.storage.db import create_db_engine, upgrade_database
 from bot.storage.repository import (
     REQUEST_DUE,
@@ -41,7 +40,7 @@ from flows.commands import (
     WorkerConsents,
     WorkerDeclines,
 )
-from flows.text import from_json, t
+from flows.text import Raw, from_json, t
 from tests.clock import MovableClock
 from tests.integration.test_storage_repository import (
     NIK,
@@ -51,6 +50,7 @@ from tests.integration.test_storage_repository import (
     submit,
     text_hash,
 )
+from tests.notify import notify
 
 SPONSOR = 1
 WORKER = 2
@@ -723,11 +723,11 @@ def test_activate_coverage(repo: Repository, engine: Engine) -> None:
     ]
     pending = messages(engine)
     assert (
-        notifications.coverage_active_for_sponsor("Siti Aminah", KPJ, START, "bpu-jkk-jkm")
+        notifications.coverage_active_for_sponsor("Siti Aminah", KPJ, START, Raw("bpu-jkk-jkm"))
         in pending[SPONSOR]
     )
     assert pending[WORKER] == [
-        notifications.coverage_active_for_worker("Budi Santoso", KPJ, START, "bpu-jkk-jkm")
+        notifications.coverage_active_for_worker("Budi Santoso", KPJ, START, Raw("bpu-jkk-jkm"))
     ]
     # Again (a re-import, a double press): nothing changes, nothing is enqueued.
     snapshot = rows(engine, "SELECT * FROM outbox ORDER BY id")
