@@ -33,7 +33,7 @@ from aiogram.types import (
 from aiogram.webhook.aiohttp_server import SimpleRequestHandler
 from aiohttp import web
 
-from bot.emulator import BotApiEmulator, make_png
+from emulator import BotApiEmulator, make_png
 from tests.emulator.conftest import TOKEN
 
 

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.emulator import ApiError
-from bot.emulator.formatting import parse_html, parse_markdown_v2, parse_text, utf16_len
+from emulator import ApiError
+from emulator.formatting import parse_html, parse_markdown_v2, parse_text, utf16_len
 
 
 def test_html_tags_become_entities() -> None:

@@ -1,4 +1,4 @@
-"""Package-level promises of bot.emulator."""
+"""Package-level promises of emulator."""
 
 from __future__ import annotations
 
@@ -8,5 +8,5 @@ import sys
 
 def test_emulator_does_not_import_aiogram() -> None:
     """The emulator must stay transport-neutral (and cheap to import: aiogram costs ~7 s)."""
-    code = "import sys, bot.emulator; sys.exit('aiogram' in sys.modules)"
+    code = "import sys, emulator; sys.exit('aiogram' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from bot.emulator import BotApiEmulator, make_png
+from emulator import BotApiEmulator, make_png
 from tests.emulator.conftest import TOKEN, RawClient
 
 INLINE = {"inline_keyboard": [[{"text": "Ya", "callback_data": "yes"}]]}

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from bot.emulator import BotApiEmulator
+from emulator import BotApiEmulator
 from tests.emulator.conftest import RawClient
 
 INLINE = {

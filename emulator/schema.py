@@ -22,7 +22,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from bot.emulator.models import ApiError, UploadedFile, bad_request
+from emulator.models import ApiError, UploadedFile, bad_request
 
 SCHEMA_PATH = Path(__file__).with_name("bot_api_schema.json")
 

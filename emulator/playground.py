@@ -1,6 +1,6 @@
 """JSON endpoints under ``/_emulator/`` to drive fake users over HTTP, plus a tiny chat page.
 
-Why: the same emulator backs a local playground (``python -m bot.emulator``, then open
+Why: the same emulator backs a local playground (``python -m emulator``, then open
 ``/_emulator/``) and lets a test drive users from another process. The endpoints mirror the
 in-process ``FakeUser`` API; photos are served as bytes, everything else is JSON.
 """
@@ -13,11 +13,11 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from bot.emulator.models import ChatMessage
+from emulator.models import ChatMessage
 
 if TYPE_CHECKING:
-    from bot.emulator.server import BotApiEmulator
-    from bot.emulator.users import FakeUser
+    from emulator.server import BotApiEmulator
+    from emulator.users import FakeUser
 
 Route = Callable[[web.Request], Awaitable[web.StreamResponse]]
 

@@ -20,11 +20,11 @@ import time
 import zlib
 from typing import TYPE_CHECKING, Any
 
-from bot.emulator.formatting import detect_user_entities
-from bot.emulator.models import CallbackAnswer, ChatMessage
+from emulator.formatting import detect_user_entities
+from emulator.models import CallbackAnswer, ChatMessage
 
 if TYPE_CHECKING:
-    from bot.emulator.server import BotApiEmulator, _Chat
+    from emulator.server import BotApiEmulator, _Chat
 
 #: After a 429, a polite bot comes back after retry_after seconds plus its own latency: wait at
 #: least this long past retry_after before calling the turn finished.

@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from bot.emulator.models import bad_request
+from emulator.models import bad_request
 
 CHAT_ACTIONS = frozenset(
     {

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.emulator.models import ApiError, bad_request
+from emulator.models import ApiError, bad_request
 
 
 def utf16_len(text: str) -> int:

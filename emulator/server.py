@@ -8,7 +8,7 @@ callback data, flood limits with 429 and ``retry_after``, 403 for a user who blo
 that the bot never provoked one.
 
 The server keeps chats, messages, callback queries, commands and files in memory. Fake users
-(``emulator.user(...)``, see ``bot.emulator.users``) produce updates, which the bot receives by
+(``emulator.user(...)``, see ``emulator.users``) produce updates, which the bot receives by
 ``getUpdates`` long polling or by webhook, exactly as from Telegram. Everything runs on the event
 loop that called ``start()``; the bot may share that loop or run in another process, since HTTP is
 its only channel to the emulator.
@@ -31,8 +31,8 @@ from urllib.parse import urlsplit
 
 from aiohttp import ClientSession, ClientTimeout, web
 
-from bot.emulator.formatting import parse_text
-from bot.emulator.limits import (
+from emulator.formatting import parse_text
+from emulator.limits import (
     CALLBACK_ANSWER_LIMIT,
     CAPTION_LIMIT,
     CHAT_ACTIONS,
@@ -51,7 +51,7 @@ from bot.emulator.limits import (
     TEXT_LIMIT,
     check_reply_markup,
 )
-from bot.emulator.models import (
+from emulator.models import (
     ApiCall,
     ApiError,
     CallbackAnswer,
@@ -62,14 +62,14 @@ from bot.emulator.models import (
     WebhookDelivery,
     bad_request,
 )
-from bot.emulator.ratelimit import TokenBucket, retry_after_seconds
-from bot.emulator.schema import BotApiSchema
-from bot.emulator.wire import image_size, read_request, read_webhook_reply
+from emulator.ratelimit import TokenBucket, retry_after_seconds
+from emulator.schema import BotApiSchema
+from emulator.wire import image_size, read_request, read_webhook_reply
 
 if TYPE_CHECKING:
-    from bot.emulator.users import FakeUser
+    from emulator.users import FakeUser
 
-log = logging.getLogger("bot.emulator")
+log = logging.getLogger("emulator")
 
 Handler = Callable[[dict[str, Any]], Awaitable[Any]]
 
@@ -300,7 +300,7 @@ class BotApiEmulator:
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
         """Listen on ``host:port`` (0: a free port) and return the base URL for the bot."""
-        from bot.emulator.playground import add_playground_routes
+        from emulator.playground import add_playground_routes
 
         app = web.Application(client_max_size=DOCUMENT_SIZE_LIMIT + 1024 * 1024)
         app.router.add_route("*", "/bot{token}/{method}", self._handle_api)
@@ -358,7 +358,7 @@ class BotApiEmulator:
         phone_number: str | None = None,
     ) -> FakeUser:
         """The fake user with this id (created on first use; later calls return the same one)."""
-        from bot.emulator.users import FakeUser
+        from emulator.users import FakeUser
 
         if user_id <= 0:
             raise ValueError("user ids are positive integers")
