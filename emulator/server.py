@@ -26,7 +26,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from aiohttp import ClientSession, ClientTimeout, web
@@ -62,12 +62,12 @@ from emulator.models import (
     WebhookDelivery,
     bad_request,
 )
+from emulator.playground import add_playground_routes
 from emulator.ratelimit import TokenBucket, retry_after_seconds
 from emulator.schema import BotApiSchema
+from emulator.state import Chat, Signal
+from emulator.users import FakeUser
 from emulator.wire import image_size, read_request, read_webhook_reply
-
-if TYPE_CHECKING:
-    from emulator.users import FakeUser
 
 log = logging.getLogger("emulator")
 
@@ -83,63 +83,6 @@ def _client_gone() -> bool:
     request = _current_request.get()
     transport = request.transport if request is not None else None
     return request is not None and (transport is None or transport.is_closing())
-
-
-class _Signal:
-    """Wakes every waiter on any state change; waiters re-check their own condition.
-
-    One signal for everything keeps the waiting logic obviously free of lost wake-ups: a waiter
-    checks its condition and calls ``wait`` with no ``await`` in between.
-    """
-
-    def __init__(self) -> None:
-        self._event: asyncio.Event | None = None
-
-    def notify(self) -> None:
-        if self._event is not None:
-            self._event.set()
-            self._event = None
-
-    async def wait(self, at_most: float) -> None:
-        """Return on the next ``notify()`` or after ``at_most`` seconds, whichever is first."""
-        if self._event is None:
-            self._event = asyncio.Event()
-        event = self._event
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(event.wait(), max(at_most, 0.0))
-
-
-@dataclass
-class _Chat:
-    """A private chat between the bot and one fake user."""
-
-    id: int
-    user: FakeUser
-    type: str = "private"
-    next_message_id: int = 1
-    messages: dict[int, ChatMessage] = field(default_factory=dict)
-    deleted: dict[int, ChatMessage] = field(default_factory=dict)
-    events: list[ChatMessage] = field(default_factory=list)
-    started: bool = False
-    last_activity: float = 0.0
-    last_handed: float = 0.0
-    retry_until: float = 0.0
-    reply_keyboard: dict[str, Any] | None = None
-    menu_button: dict[str, Any] | None = None
-
-    def as_dict(self) -> dict[str, Any]:
-        chat: dict[str, Any] = {"id": self.id, "type": self.type}
-        chat["first_name"] = self.user.first_name
-        if self.user.last_name:
-            chat["last_name"] = self.user.last_name
-        if self.user.username:
-            chat["username"] = self.user.username
-        return chat
-
-    def take_message_id(self) -> int:
-        message_id = self.next_message_id
-        self.next_message_id += 1
-        return message_id
 
 
 @dataclass
@@ -235,7 +178,7 @@ class BotApiEmulator:
         self.files: dict[str, StoredFile] = {}
 
         self._users: dict[int, FakeUser] = {}
-        self._chats: dict[int, _Chat] = {}
+        self._chats: dict[int, Chat] = {}
         self._blocked: set[int] = set()
         self._callbacks: dict[str, _CallbackQuery] = {}
         self._commands: dict[tuple[str, int | None, int | None, str], list[dict[str, str]]] = {}
@@ -257,7 +200,7 @@ class BotApiEmulator:
         self._webhook: _Webhook | None = None
         self._chat_buckets: dict[int, TokenBucket] = {}
         self._global_bucket: TokenBucket | None = None
-        self._changed = _Signal()
+        self._changed = Signal()
         self._closing = False
         self._runner: web.AppRunner | None = None
         self._client: ClientSession | None = None
@@ -300,8 +243,6 @@ class BotApiEmulator:
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
         """Listen on ``host:port`` (0: a free port) and return the base URL for the bot."""
-        from emulator.playground import add_playground_routes
-
         app = web.Application(client_max_size=DOCUMENT_SIZE_LIMIT + 1024 * 1024)
         app.router.add_route("*", "/bot{token}/{method}", self._handle_api)
         app.router.add_get("/file/bot{token}/{path:.+}", self._handle_file)
@@ -358,8 +299,6 @@ class BotApiEmulator:
         phone_number: str | None = None,
     ) -> FakeUser:
         """The fake user with this id (created on first use; later calls return the same one)."""
-        from emulator.users import FakeUser
-
         if user_id <= 0:
             raise ValueError("user ids are positive integers")
         if user_id not in self._users:
@@ -557,13 +496,13 @@ class BotApiEmulator:
     def _now(self) -> int:
         return int(self._wall_clock())
 
-    def _chat_for(self, user: FakeUser) -> _Chat:
+    def _chat_for(self, user: FakeUser) -> Chat:
         chat = self._chats.get(user.id)
         if chat is None:
-            chat = self._chats[user.id] = _Chat(id=user.id, user=user)
+            chat = self._chats[user.id] = Chat(id=user.id, user=user)
         return chat
 
-    def _existing_chat(self, user: FakeUser) -> _Chat | None:
+    def _existing_chat(self, user: FakeUser) -> Chat | None:
         return self._chats.get(user.id)
 
     def _queue_update(
@@ -587,7 +526,7 @@ class BotApiEmulator:
         self._changed.notify()
         return update
 
-    def _queue_member_update(self, chat: _Chat, old: str, new: str) -> dict[str, Any]:
+    def _queue_member_update(self, chat: Chat, old: str, new: str) -> dict[str, Any]:
         user = chat.user.as_user()
         bot = dict(self.bot_user)
 
@@ -771,7 +710,7 @@ class BotApiEmulator:
 
     # --------------------------------------------------------------------------- common checks
 
-    def _target_chat(self, params: Mapping[str, Any]) -> _Chat:
+    def _target_chat(self, params: Mapping[str, Any]) -> Chat:
         chat_id = params.get("chat_id")
         if not isinstance(chat_id, int):
             raise bad_request("chat not found")
@@ -784,7 +723,7 @@ class BotApiEmulator:
             raise ApiError(403, "Forbidden: bot was blocked by the user")
         return chat
 
-    def _take_send_token(self, chat: _Chat, params: Mapping[str, Any]) -> None:
+    def _take_send_token(self, chat: Chat, params: Mapping[str, Any]) -> None:
         buckets: list[TokenBucket] = []
         if self.per_chat_rate:
             bucket = self._chat_buckets.get(chat.id)
@@ -825,7 +764,7 @@ class BotApiEmulator:
                 raise bad_request("message is too long")
         return plain, parsed
 
-    def _reply_to(self, chat: _Chat, params: Mapping[str, Any]) -> dict[str, Any] | None:
+    def _reply_to(self, chat: Chat, params: Mapping[str, Any]) -> dict[str, Any] | None:
         reply = params.get("reply_parameters")
         if reply is None and "reply_to_message_id" in params:
             reply = {
@@ -847,7 +786,7 @@ class BotApiEmulator:
 
     def _bot_message(
         self,
-        chat: _Chat,
+        chat: Chat,
         params: Mapping[str, Any],
         content: dict[str, Any],
         *,
@@ -1266,7 +1205,7 @@ class BotApiEmulator:
         )
         return message.raw
 
-    def _message_to_edit(self, params: Mapping[str, Any]) -> tuple[_Chat, ChatMessage]:
+    def _message_to_edit(self, params: Mapping[str, Any]) -> tuple[Chat, ChatMessage]:
         if "inline_message_id" in params:
             raise bad_request("inline messages are not supported by the emulator")
         if "chat_id" not in params or "message_id" not in params:
@@ -1281,7 +1220,7 @@ class BotApiEmulator:
 
     def _apply_edit(
         self,
-        chat: _Chat,
+        chat: Chat,
         message: ChatMessage,
         changes: dict[str, Any],
         markup: dict[str, Any] | None,
@@ -1343,7 +1282,7 @@ class BotApiEmulator:
         check_reply_markup(markup, chat.type)
         return self._apply_edit(chat, message, {}, markup)
 
-    def _delete_one(self, chat: _Chat, message_id: int) -> None:
+    def _delete_one(self, chat: Chat, message_id: int) -> None:
         message = chat.messages.get(message_id)
         if message is None:
             raise bad_request("message to delete not found")

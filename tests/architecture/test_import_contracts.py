@@ -114,6 +114,17 @@ VIOLATIONS: dict[str, Violation] = {
     "the emulator imports flows": violation(
         append("emulator/limits.py", "import flows.engine"), "emulator"
     ),
+    "the emulator's fake users import its server again (the old circle)": violation(
+        append("emulator/users.py", "import emulator.server"), "emulator-layers", "emulator-acyclic"
+    ),
+    "the emulator's playground imports its server (only for typing, still a circle)": violation(
+        append("emulator/playground.py", "from emulator.server import BotApiEmulator"),
+        "emulator-layers",
+        "emulator-acyclic",
+    ),
+    "a new module of the emulator is placed in no layer": violation(
+        append("emulator/new_thing.py", "X = 1"), "emulator-layers"
+    ),
     "the product's service imports the emulator": violation(
         append("bot/service.py", "import emulator.models"), "emulator-only-for-playground"
     ),
