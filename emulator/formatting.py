@@ -1,4 +1,4 @@
-"""Entity parsing for ``parse_mode`` (HTML and MarkdownV2), as Telegram does it.
+"""Entity parsing for ``parse_mode`` HTML, as Telegram does it (the bot sends HTML only).
 
 Why the emulator parses at all: Telegram's length limits apply *after* entity parsing (a 4096
 character limit counts ``&amp;`` as one character and tags as nothing), and malformed markup is a
@@ -35,10 +35,10 @@ def parse_text(
     mode = parse_mode.lower()
     if mode == "html":
         return parse_html(text)
-    if mode == "markdownv2":
-        return parse_markdown_v2(text)
-    if mode == "markdown":
-        return parse_markdown_legacy(text)
+    if mode in ("markdownv2", "markdown"):
+        # Telegram accepts them; the emulator does not parse them (the bot sends HTML only), and
+        # refuses rather than store the markup as plain text and skew the length checks.
+        raise bad_request(f"parse_mode {parse_mode!r} is not supported by the emulator (use HTML)")
     raise bad_request(f"unsupported parse_mode {parse_mode!r}")
 
 
@@ -214,195 +214,6 @@ def _close(opened: _Open, length: int, entities: list[dict[str, Any]], stack: li
         if name == "pre" and opened.attrs.get("language"):
             entity["language"] = opened.attrs["language"]
     entities.append(entity)
-
-
-# ---------------------------------------------------------------------------------- MarkdownV2
-
-_MDV2_RESERVED = set("_*[]()~`>#+-=|{}.!")
-_MDV2_MARKERS = (
-    ("||", "spoiler"),
-    ("__", "underline"),
-    ("*", "bold"),
-    ("_", "italic"),
-    ("~", "strikethrough"),
-)
-
-
-def parse_markdown_v2(text: str) -> tuple[str, list[dict[str, Any]]]:
-    """MarkdownV2: every reserved character outside an entity must be escaped with a backslash."""
-    out: list[str] = []
-    length = 0
-    stack: list[tuple[str, int, int]] = []  # (marker, utf16 offset, byte offset)
-    entities: list[dict[str, Any]] = []
-    link_starts: list[int] = []
-    i = 0
-    n = len(text)
-    while i < n:
-        char = text[i]
-        byte_offset = _byte_offset(text, i)
-        if char == "\\":
-            if i + 1 < n:
-                out.append(text[i + 1])
-                length += utf16_len(text[i + 1])
-                i += 2
-                continue
-            raise _parse_error(
-                f"Character '\\' is reserved and must be escaped with the "
-                f"preceding '\\' at byte offset {byte_offset}"
-            )
-        if text.startswith("```", i):
-            close = text.find("```", i + 3)
-            if close < 0:
-                raise _parse_error(f"Can't find end of Pre entity at byte offset {byte_offset}")
-            body = text[i + 3 : close]
-            language = ""
-            if "\n" in body and body.split("\n", 1)[0].strip() and " " not in body.split("\n")[0]:
-                language, body = body.split("\n", 1)
-            body = re.sub(r"\\(.)", r"\1", body)
-            if body:
-                entity = {"type": "pre", "offset": length, "length": utf16_len(body)}
-                if language:
-                    entity["language"] = language
-                entities.append(entity)
-            out.append(body)
-            length += utf16_len(body)
-            i = close + 3
-            continue
-        if char == "`":
-            close = text.find("`", i + 1)
-            if close < 0:
-                raise _parse_error(f"Can't find end of Code entity at byte offset {byte_offset}")
-            body = re.sub(r"\\(.)", r"\1", text[i + 1 : close])
-            if body:
-                entities.append({"type": "code", "offset": length, "length": utf16_len(body)})
-            out.append(body)
-            length += utf16_len(body)
-            i = close + 1
-            continue
-        if char == "[":
-            link_starts.append(length)
-            i += 1
-            continue
-        if char == "]" and link_starts and text.startswith("(", i + 1):
-            close = text.find(")", i + 2)
-            if close < 0:
-                raise _parse_error(f"Can't find end of a URL at byte offset {byte_offset}")
-            url = re.sub(r"\\(.)", r"\1", text[i + 2 : close])
-            start = link_starts.pop()
-            if length > start:
-                entities.append(
-                    {"type": "text_link", "offset": start, "length": length - start, "url": url}
-                )
-            i = close + 1
-            continue
-        marker = next((m for m, _ in _MDV2_MARKERS if text.startswith(m, i)), None)
-        if marker is not None:
-            if stack and stack[-1][0] == marker:
-                _, start, _ = stack.pop()
-                if length > start:
-                    kind = dict(_MDV2_MARKERS)[marker]
-                    entities.append({"type": kind, "offset": start, "length": length - start})
-            else:
-                stack.append((marker, length, byte_offset))
-            i += len(marker)
-            continue
-        if char == ">" and (i == 0 or text[i - 1] == "\n"):
-            end_line = text.find("\n", i)
-            end_line = n if end_line < 0 else end_line
-            inner, inner_entities = parse_markdown_v2(text[i + 1 : end_line])
-            for quoted in inner_entities:
-                quoted["offset"] += length
-            entities.extend(inner_entities)
-            if inner:
-                entities.append(
-                    {"type": "blockquote", "offset": length, "length": utf16_len(inner)}
-                )
-            out.append(inner)
-            length += utf16_len(inner)
-            i = end_line
-            continue
-        if char in _MDV2_RESERVED:
-            raise _parse_error(
-                f"Character '{char}' is reserved and must be escaped with the preceding '\\'"
-            )
-        out.append(char)
-        length += utf16_len(char)
-        i += 1
-    if stack:
-        marker, _, byte_offset = stack[-1]
-        kind = dict(_MDV2_MARKERS)[marker].capitalize()
-        raise _parse_error(f"Can't find end of {kind} entity at byte offset {byte_offset}")
-    if link_starts:
-        raise _parse_error("Can't find end of a TextUrl entity")
-    entities.sort(key=lambda e: (e["offset"], -e["length"]))
-    return "".join(out), entities
-
-
-def parse_markdown_legacy(text: str) -> tuple[str, list[dict[str, Any]]]:
-    """Legacy Markdown: *bold*, _italic_, `code`, ```pre```, [text](url); no other escaping."""
-    out: list[str] = []
-    length = 0
-    entities: list[dict[str, Any]] = []
-    i = 0
-    n = len(text)
-    kinds = {"*": "bold", "_": "italic", "`": "code"}
-    while i < n:
-        char = text[i]
-        if char == "\\" and i + 1 < n and text[i + 1] in "*_`[":
-            out.append(text[i + 1])
-            length += 1
-            i += 2
-            continue
-        if text.startswith("```", i):
-            close = text.find("```", i + 3)
-            if close < 0:
-                raise _parse_error(
-                    f"Can't find end of the entity starting at byte offset {_byte_offset(text, i)}"
-                )
-            body = text[i + 3 : close]
-            if body:
-                entities.append({"type": "pre", "offset": length, "length": utf16_len(body)})
-            out.append(body)
-            length += utf16_len(body)
-            i = close + 3
-            continue
-        if char in kinds:
-            close = text.find(char, i + 1)
-            if close < 0:
-                raise _parse_error(
-                    f"Can't find end of the entity starting at byte offset {_byte_offset(text, i)}"
-                )
-            body = text[i + 1 : close]
-            if body:
-                entities.append({"type": kinds[char], "offset": length, "length": utf16_len(body)})
-            out.append(body)
-            length += utf16_len(body)
-            i = close + 1
-            continue
-        if char == "[":
-            match = re.compile(r"\[([^\]]*)\]\(([^)]*)\)").match(text, i)
-            if match:
-                body = match.group(1)
-                if body:
-                    entities.append(
-                        {
-                            "type": "text_link",
-                            "offset": length,
-                            "length": utf16_len(body),
-                            "url": match.group(2),
-                        }
-                    )
-                out.append(body)
-                length += utf16_len(body)
-                i = match.end()
-                continue
-            raise _parse_error(
-                f"Can't find end of the entity starting at byte offset {_byte_offset(text, i)}"
-            )
-        out.append(char)
-        length += utf16_len(char)
-        i += 1
-    return "".join(out), entities
 
 
 _COMMAND_RE = re.compile(r"/[A-Za-z0-9_]{1,32}(?:@[A-Za-z0-9_]{3,32})?")

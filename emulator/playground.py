@@ -56,7 +56,6 @@ def message_json(message: ChatMessage) -> dict[str, Any]:
         "entities": message.entities,
         "reply_markup": message.reply_markup,
         "has_photo": message.photo is not None,
-        "document_name": message.document_name,
         "edit_count": message.edit_count,
         "deleted": message.deleted,
         "date": message.date,

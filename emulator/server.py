@@ -35,13 +35,11 @@ from emulator.formatting import parse_text
 from emulator.limits import (
     CALLBACK_ANSWER_LIMIT,
     CAPTION_LIMIT,
-    CHAT_ACTIONS,
     COMMAND_RE,
     CONFLICT_POLL,
     CONFLICT_WEBHOOK,
     DELETE_WINDOW_SECONDS,
     DOCUMENT_SIZE_LIMIT,
-    ENVELOPE_KEYS,
     LANGUAGE_CODE_RE,
     NOT_MODIFIED,
     OPT_IN_UPDATE_KINDS,
@@ -182,8 +180,6 @@ class BotApiEmulator:
         self._blocked: set[int] = set()
         self._callbacks: dict[str, _CallbackQuery] = {}
         self._commands: dict[tuple[str, int | None, int | None, str], list[dict[str, str]]] = {}
-        self._descriptions: dict[tuple[str, str], str] = {}
-        self._default_menu_button: dict[str, Any] | None = None
         self._pending: list[dict[str, Any]] = []
         self._redeliveries: list[dict[str, Any]] = []
         self._unhanded: dict[int, int] = {}  # update_id -> chat_id, until the bot has it
@@ -207,36 +203,17 @@ class BotApiEmulator:
         self.base_url: str | None = None
         self._handlers: dict[str, Handler] = {
             "getMe": self._get_me,
-            "logOut": self._true,
-            "close": self._true,
             "getUpdates": self._get_updates,
             "setWebhook": self._set_webhook,
             "deleteWebhook": self._delete_webhook,
             "getWebhookInfo": self._get_webhook_info,
             "sendMessage": self._send_message,
             "sendPhoto": self._send_photo,
-            "sendDocument": self._send_document,
-            "copyMessage": self._copy_message,
-            "forwardMessage": self._forward_message,
             "editMessageText": self._edit_message_text,
-            "editMessageCaption": self._edit_message_caption,
             "editMessageReplyMarkup": self._edit_message_reply_markup,
             "deleteMessage": self._delete_message,
-            "deleteMessages": self._delete_messages,
             "answerCallbackQuery": self._answer_callback_query,
             "setMyCommands": self._set_my_commands,
-            "getMyCommands": self._get_my_commands,
-            "deleteMyCommands": self._delete_my_commands,
-            "setMyDescription": self._set_description("description", 512),
-            "getMyDescription": self._get_description("description"),
-            "setMyShortDescription": self._set_description("short_description", 120),
-            "getMyShortDescription": self._get_description("short_description"),
-            "setMyName": self._set_description("name", 64),
-            "getMyName": self._get_description("name"),
-            "setChatMenuButton": self._set_chat_menu_button,
-            "getChatMenuButton": self._get_chat_menu_button,
-            "sendChatAction": self._send_chat_action,
-            "getFile": self._get_file,
         }
 
     # ------------------------------------------------------------------------------ lifecycle
@@ -245,7 +222,6 @@ class BotApiEmulator:
         """Listen on ``host:port`` (0: a free port) and return the base URL for the bot."""
         app = web.Application(client_max_size=DOCUMENT_SIZE_LIMIT + 1024 * 1024)
         app.router.add_route("*", "/bot{token}/{method}", self._handle_api)
-        app.router.add_get("/file/bot{token}/{path:.+}", self._handle_file)
         add_playground_routes(app, self)
         # handler_cancellation: a bot that stops polling drops its connection; the long poll
         # waiting for it must end too, or it would later count as a concurrent getUpdates.
@@ -347,10 +323,6 @@ class BotApiEmulator:
     ) -> list[dict[str, str]]:
         """The command menu the bot set for exactly this scope and language."""
         return copy.deepcopy(self._commands.get((scope_type, chat_id, user_id, language_code), []))
-
-    def description(self, kind: str = "description", language_code: str = "") -> str:
-        """What the bot set with setMyDescription / setMyShortDescription / setMyName."""
-        return self._descriptions.get((kind, language_code), "")
 
     def callback_answer(self, callback_query_id: str) -> CallbackAnswer | None:
         query = self._callbacks.get(callback_query_id)
@@ -640,15 +612,6 @@ class BotApiEmulator:
             return web.json_response(error.payload(), status=error.error_code)
         return web.json_response({"ok": True, "result": result})
 
-    async def _handle_file(self, request: web.Request) -> web.StreamResponse:
-        if request.match_info["token"] != self.token:
-            return web.json_response(ApiError(401, "Unauthorized").payload(), status=401)
-        path = request.match_info["path"]
-        for stored in self.files.values():
-            if stored.file_path == path and stored.data is not None:
-                return web.Response(body=stored.data, content_type=stored.content_type)
-        return web.json_response(ApiError(404, "Not Found").payload(), status=404)
-
     async def _execute(
         self,
         method: str,
@@ -664,10 +627,12 @@ class BotApiEmulator:
             if name in fields and name not in raw:
                 raw[name] = uploaded
         try:
-            params = self.schema.validate_params(method, raw, files)
+            # A real Bot API method the bot does not use is refused before its parameters are
+            # checked (an unknown method is Telegram's 404, answered by _handle_api).
             handler = self._handlers.get(method)
             if handler is None:
                 raise bad_request("method not supported by the emulator")
+            params = self.schema.validate_params(method, raw, files)
             result = await handler(params)
         except ApiError as error:
             self._record(method, params, error=error, source=source)
@@ -793,7 +758,6 @@ class BotApiEmulator:
         text: str | None,
         entities: list[dict[str, Any]],
         photo: bytes | None = None,
-        document: StoredFile | None = None,
     ) -> ChatMessage:
         markup = params.get("reply_markup")
         reply_to = self._reply_to(chat, params)
@@ -823,8 +787,6 @@ class BotApiEmulator:
             entities=entities,
             reply_markup=copy.deepcopy(markup),
             photo=photo,
-            document=document.data if document else None,
-            document_name=document.filename if document else None,
         )
         if markup is not None:
             if "keyboard" in markup:
@@ -837,9 +799,6 @@ class BotApiEmulator:
         return message
 
     # --------------------------------------------------------------------------------- methods
-
-    async def _true(self, params: dict[str, Any]) -> bool:
-        return True
 
     async def _get_me(self, params: dict[str, Any]) -> dict[str, Any]:
         return {
@@ -1139,72 +1098,6 @@ class BotApiEmulator:
         )
         return message.raw
 
-    async def _send_document(self, params: dict[str, Any]) -> dict[str, Any]:
-        chat = self._target_chat(params)
-        caption_content, caption, entities = self._caption(params)
-        check_reply_markup(params.get("reply_markup"), chat.type)
-        stored = self._input_file(params["document"], "document", DOCUMENT_SIZE_LIMIT)
-        document: dict[str, Any] = {
-            "file_id": stored.file_id,
-            "file_unique_id": stored.file_unique_id,
-            "file_name": stored.filename,
-            "mime_type": stored.content_type,
-        }
-        if stored.data is not None:
-            document["file_size"] = len(stored.data)
-        content = {"document": document, **caption_content}
-        message = self._bot_message(
-            chat, params, content, text=caption, entities=entities, document=stored
-        )
-        return message.raw
-
-    def _source_message(self, params: Mapping[str, Any]) -> ChatMessage:
-        source = self._chats.get(params["from_chat_id"])
-        message = source.messages.get(params["message_id"]) if source else None
-        if message is None:
-            raise bad_request("message to copy not found")
-        return message
-
-    async def _copy_message(self, params: dict[str, Any]) -> dict[str, Any]:
-        chat = self._target_chat(params)
-        original = self._source_message(params)
-        content = {
-            key: copy.deepcopy(value)
-            for key, value in original.raw.items()
-            if key not in ENVELOPE_KEYS and key != "forward_origin"
-        }
-        text, entities = original.text, list(original.entities)
-        if "caption" in params:
-            for key in ("caption", "caption_entities"):
-                content.pop(key, None)
-            caption_content, text, entities = self._caption(params)
-            content.update(caption_content)
-        check_reply_markup(params.get("reply_markup"), chat.type)
-        message = self._bot_message(
-            chat, params, content, text=text, entities=entities, photo=original.photo
-        )
-        return {"message_id": message.message_id}
-
-    async def _forward_message(self, params: dict[str, Any]) -> dict[str, Any]:
-        chat = self._target_chat(params)
-        original = self._source_message(params)
-        content = {
-            key: copy.deepcopy(value)
-            for key, value in original.raw.items()
-            if key not in ENVELOPE_KEYS
-        }
-        sender = original.raw["from"]
-        content["forward_origin"] = {"type": "user", "sender_user": sender, "date": original.date}
-        message = self._bot_message(
-            chat,
-            {k: v for k, v in params.items() if k != "reply_markup"},
-            content,
-            text=original.text,
-            entities=list(original.entities),
-            photo=original.photo,
-        )
-        return message.raw
-
     def _message_to_edit(self, params: Mapping[str, Any]) -> tuple[Chat, ChatMessage]:
         if "inline_message_id" in params:
             raise bad_request("inline messages are not supported by the emulator")
@@ -1261,21 +1154,6 @@ class BotApiEmulator:
         changes = {"text": text, "entities": entities or None}
         return self._apply_edit(chat, message, changes, markup, (text, entities))
 
-    async def _edit_message_caption(self, params: dict[str, Any]) -> dict[str, Any]:
-        chat, message = self._message_to_edit(params)
-        if "text" in message.raw:
-            raise bad_request("there is no caption in the message to edit")
-        caption, entities = self._formatted(
-            params.get("caption", ""),
-            params.get("parse_mode"),
-            params.get("caption_entities"),
-            caption=True,
-        )
-        markup = params.get("reply_markup")
-        check_reply_markup(markup, chat.type)
-        changes = {"caption": caption or None, "caption_entities": entities or None}
-        return self._apply_edit(chat, message, changes, markup, (caption or None, entities))
-
     async def _edit_message_reply_markup(self, params: dict[str, Any]) -> dict[str, Any]:
         chat, message = self._message_to_edit(params)
         markup = params.get("reply_markup")
@@ -1300,20 +1178,6 @@ class BotApiEmulator:
         if chat is None:
             raise bad_request("chat not found")
         self._delete_one(chat, params["message_id"])
-        return True
-
-    async def _delete_messages(self, params: dict[str, Any]) -> bool:
-        chat = self._chats.get(params["chat_id"]) if isinstance(params["chat_id"], int) else None
-        if chat is None:
-            raise bad_request("chat not found")
-        ids = params["message_ids"]
-        if not 1 <= len(ids) <= 100:
-            raise bad_request("message_ids must hold 1-100 identifiers")
-        found = [message_id for message_id in ids if message_id in chat.messages]
-        if not found:
-            raise bad_request("message to delete not found")
-        for message_id in found:
-            self._delete_one(chat, message_id)
         return True
 
     # -- callbacks, commands, settings ---------------------------------------------------------
@@ -1369,68 +1233,6 @@ class BotApiEmulator:
         else:
             self._commands.pop(key, None)
         return True
-
-    async def _get_my_commands(self, params: dict[str, Any]) -> list[dict[str, str]]:
-        return copy.deepcopy(self._commands.get(self._scope_key(params), []))
-
-    async def _delete_my_commands(self, params: dict[str, Any]) -> bool:
-        self._commands.pop(self._scope_key(params), None)
-        return True
-
-    def _set_description(self, kind: str, limit: int) -> Handler:
-        async def handler(params: dict[str, Any]) -> bool:
-            value = params.get(kind, "")
-            if len(value) > limit:
-                raise bad_request(f"{kind} is too long (at most {limit} characters)")
-            language = params.get("language_code", "")
-            if language and not LANGUAGE_CODE_RE.fullmatch(language):
-                raise bad_request("language_code must be a two-letter ISO 639-1 code or empty")
-            self._descriptions[(kind, language)] = value
-            return True
-
-        return handler
-
-    def _get_description(self, kind: str) -> Handler:
-        async def handler(params: dict[str, Any]) -> dict[str, str]:
-            language = params.get("language_code", "")
-            value = self._descriptions.get((kind, language), self._descriptions.get((kind, "")))
-            return {kind: value or ""}
-
-        return handler
-
-    async def _set_chat_menu_button(self, params: dict[str, Any]) -> bool:
-        button = params.get("menu_button") or {"type": "default"}
-        if "chat_id" in params:
-            self._target_chat(params).menu_button = button
-        else:
-            self._default_menu_button = button
-        return True
-
-    async def _get_chat_menu_button(self, params: dict[str, Any]) -> dict[str, Any]:
-        if "chat_id" in params:
-            chat = self._target_chat(params)
-            if chat.menu_button is not None:
-                return chat.menu_button
-        return self._default_menu_button or {"type": "default"}
-
-    async def _send_chat_action(self, params: dict[str, Any]) -> bool:
-        self._target_chat(params)
-        if params["action"] not in CHAT_ACTIONS:
-            raise bad_request("wrong parameter action in request")
-        return True
-
-    async def _get_file(self, params: dict[str, Any]) -> dict[str, Any]:
-        stored = self.files.get(params["file_id"])
-        if stored is None:
-            raise bad_request("invalid file_id")
-        result: dict[str, Any] = {
-            "file_id": stored.file_id,
-            "file_unique_id": stored.file_unique_id,
-        }
-        if stored.data is not None:
-            result["file_size"] = len(stored.data)
-            result["file_path"] = stored.file_path
-        return result
 
 
 def _update_chat_id(update: Mapping[str, Any]) -> int | None:

@@ -69,7 +69,6 @@ class Chat:
     last_handed: float = 0.0
     retry_until: float = 0.0
     reply_keyboard: dict[str, Any] | None = None
-    menu_button: dict[str, Any] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         chat: dict[str, Any] = {"id": self.id, "type": self.type}
