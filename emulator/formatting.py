@@ -101,83 +101,81 @@ def parse_html(text: str) -> tuple[str, list[dict[str, Any]]]:
     stack: list[_Open] = []
     entities: list[dict[str, Any]] = []
     i = 0
-    n = len(text)
-    while i < n:
-        char = text[i]
-        if char == "&":
-            match = _ENTITY_RE.match(text, i)
-            decoded = _decode_entity(match.group(0)) if match else None
-            if match and decoded is not None:
-                out.append(decoded)
-                length += utf16_len(decoded)
-                i = match.end()
-                continue
-            out.append("&")
-            length += 1
-            i += 1
-            continue
-        if char != "<":
-            out.append(char)
-            length += utf16_len(char)
-            i += 1
-            continue
-        start = i
-        end = text.find(">", i)
-        if text.startswith("</", i):
-            if end < 0:
-                raise _parse_error(f"Unclosed end tag at byte offset {_byte_offset(text, start)}")
-            name = text[i + 2 : end].strip().lower()
-            if not stack:
-                raise _parse_error(f"Unexpected end tag at byte offset {_byte_offset(text, start)}")
-            opened = stack.pop()
-            if name and name != opened.name:
-                raise _parse_error(
-                    f"Unmatched end tag at byte offset {_byte_offset(text, start)}, expected "
-                    f'"</{opened.name}>", found "</{name}>"'
-                )
-            _close(opened, length, entities, stack)
+    while i < len(text):
+        if text[i] == "<":
+            end = text.find(">", i)
+            if text.startswith("</", i):
+                _close(_end_tag(text, i, end, stack), length, entities, stack)
+            else:
+                stack.append(_start_tag(text, i, end, length))
             i = end + 1
             continue
-        name_match = _TAG_NAME_RE.match(text, i + 1)
-        name = name_match.group(0).lower() if name_match else ""
-        if name not in _SIMPLE_TAGS and name not in _OTHER_TAGS:
-            raise _parse_error(
-                f'Unsupported start tag "{name}" at byte offset {_byte_offset(text, start)}'
-            )
-        if end < 0:
-            raise _parse_error(f"Unclosed start tag at byte offset {_byte_offset(text, start)}")
-        assert name_match is not None
-        attrs: dict[str, str] = {}
-        pos = name_match.end()
-        while pos < end:
-            attr = _ATTR_RE.match(text, pos, end)
-            if not attr or attr.end() == pos:
-                if text[pos:end].strip() in ("", "/"):
-                    break
-                raise _parse_error(
-                    f'Invalid attribute in tag "{name}" at byte offset {_byte_offset(text, start)}'
-                )
-            raw = attr.group(2) or ""
-            if raw[:1] in ("'", '"'):
-                raw = raw[1:-1]
-            attrs[attr.group(1).lower()] = _unescape(raw)
-            pos = attr.end()
-        if name == "span" and attrs.get("class") != "tg-spoiler":
-            raise _parse_error(
-                f'Tag "span" must have class "tg-spoiler" at byte offset '
-                f"{_byte_offset(text, start)}"
-            )
-        if name == "tg-emoji" and "emoji-id" not in attrs:
-            raise _parse_error(
-                f'Tag "tg-emoji" must have attribute "emoji-id" at byte offset '
-                f"{_byte_offset(text, start)}"
-            )
-        stack.append(_Open(name, length, attrs, _byte_offset(text, start)))
-        i = end + 1
+        char, i = _character(text, i)
+        out.append(char)
+        length += utf16_len(char)
     if stack:
         raise _parse_error(f'Can\'t find end tag corresponding to start tag "{stack[-1].name}"')
     entities.sort(key=lambda e: (e["offset"], -e["length"]))
     return "".join(out), entities
+
+
+def _character(text: str, i: int) -> tuple[str, int]:
+    """The plain text at ``text[i]`` (an HTML entity decoded) and where the next one starts."""
+    if text[i] == "&":
+        match = _ENTITY_RE.match(text, i)
+        decoded = _decode_entity(match.group(0)) if match else None
+        if match and decoded is not None:
+            return decoded, match.end()
+    return text[i], i + 1
+
+
+def _end_tag(text: str, start: int, end: int, stack: list[_Open]) -> _Open:
+    """The tag that ``</name>`` at ``start`` closes (popped from ``stack``)."""
+    if end < 0:
+        raise _parse_error(f"Unclosed end tag at byte offset {_byte_offset(text, start)}")
+    name = text[start + 2 : end].strip().lower()
+    if not stack:
+        raise _parse_error(f"Unexpected end tag at byte offset {_byte_offset(text, start)}")
+    opened = stack.pop()
+    if name and name != opened.name:
+        raise _parse_error(
+            f"Unmatched end tag at byte offset {_byte_offset(text, start)}, expected "
+            f'"</{opened.name}>", found "</{name}>"'
+        )
+    return opened
+
+
+def _start_tag(text: str, start: int, end: int, length: int) -> _Open:
+    """The supported tag that opens at ``start``, checked with its attributes."""
+    name_match = _TAG_NAME_RE.match(text, start + 1)
+    name = name_match.group(0).lower() if name_match else ""
+    at = f"at byte offset {_byte_offset(text, start)}"
+    if name_match is None or (name not in _SIMPLE_TAGS and name not in _OTHER_TAGS):
+        raise _parse_error(f'Unsupported start tag "{name}" {at}')
+    if end < 0:
+        raise _parse_error(f"Unclosed start tag {at}")
+    attrs = _attributes(text, name_match.end(), end, f'Invalid attribute in tag "{name}" {at}')
+    if name == "span" and attrs.get("class") != "tg-spoiler":
+        raise _parse_error(f'Tag "span" must have class "tg-spoiler" {at}')
+    if name == "tg-emoji" and "emoji-id" not in attrs:
+        raise _parse_error(f'Tag "tg-emoji" must have attribute "emoji-id" {at}')
+    return _Open(name, length, attrs, _byte_offset(text, start))
+
+
+def _attributes(text: str, pos: int, end: int, invalid: str) -> dict[str, str]:
+    attrs: dict[str, str] = {}
+    while pos < end:
+        attr = _ATTR_RE.match(text, pos, end)
+        if not attr or attr.end() == pos:
+            if text[pos:end].strip() in ("", "/"):
+                break
+            raise _parse_error(invalid)
+        raw = attr.group(2) or ""
+        if raw[:1] in ("'", '"'):
+            raw = raw[1:-1]
+        attrs[attr.group(1).lower()] = _unescape(raw)
+        pos = attr.end()
+    return attrs
 
 
 def _close(opened: _Open, length: int, entities: list[dict[str, Any]], stack: list[_Open]) -> None:

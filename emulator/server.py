@@ -821,33 +821,15 @@ class BotApiEmulator:
         if "allowed_updates" in params:
             self._allowed_updates = list(params["allowed_updates"]) or None
         if offset is not None:
-            kept = (
-                self._pending[offset:]
-                if offset < 0
-                else [u for u in self._pending if u["update_id"] >= offset]
-            )
-            kept_ids = {update["update_id"] for update in kept}
-            for update in self._pending:
-                if update["update_id"] not in kept_ids:
-                    self._handed(update["update_id"])  # confirmed or forgotten
-            self._pending = kept
-            for update_id in list(self._unacknowledged):
-                if update_id < offset if offset >= 0 else update_id not in kept_ids:
-                    del self._unacknowledged[update_id]
+            self._confirm(offset)
         self._poll_generation += 1
         generation = self._poll_generation
         self._changed.notify()  # an older poll still waiting ends now with 409
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while True:
-            if self._closing:
+            if self._poll_ended(generation):
                 return []
-            if generation != self._poll_generation:
-                if _client_gone():
-                    return []  # a bot that stopped polling; nobody reads this answer
-                raise ApiError(409, CONFLICT_POLL)
-            if self._webhook is not None:
-                raise ApiError(409, CONFLICT_WEBHOOK)
             batch = self._redeliveries[:limit]
             batch += self._pending[: limit - len(batch)]
             remaining = deadline - loop.time()
@@ -857,6 +839,35 @@ class BotApiEmulator:
                     self._handed(update["update_id"])
                 return copy.deepcopy(batch)
             await self._changed.wait(remaining)
+
+    def _confirm(self, offset: int) -> None:
+        """getUpdates with an offset: earlier updates are confirmed (a negative offset keeps only
+        the last -offset updates, forgetting the others)."""
+        kept = (
+            self._pending[offset:]
+            if offset < 0
+            else [u for u in self._pending if u["update_id"] >= offset]
+        )
+        kept_ids = {update["update_id"] for update in kept}
+        for update in self._pending:
+            if update["update_id"] not in kept_ids:
+                self._handed(update["update_id"])  # confirmed or forgotten
+        self._pending = kept
+        for update_id in list(self._unacknowledged):
+            if update_id < offset if offset >= 0 else update_id not in kept_ids:
+                del self._unacknowledged[update_id]
+
+    def _poll_ended(self, generation: int) -> bool:
+        """Whether a long poll must end now with no updates (True) or with a 409 (raised)."""
+        if self._closing:
+            return True
+        if generation != self._poll_generation:
+            if _client_gone():
+                return True  # a bot that stopped polling; nobody reads this answer
+            raise ApiError(409, CONFLICT_POLL)
+        if self._webhook is not None:
+            raise ApiError(409, CONFLICT_WEBHOOK)
+        return False
 
     def _handed(self, update_id: int) -> None:
         chat_id = self._unhanded.pop(update_id, None)
