@@ -154,8 +154,8 @@ PLAYGROUND_TOKEN = "123456:PLAYGROUND"
 
 
 async def _playground(settings: Settings, port: int) -> None:
-    from bot.emulator.server import BotApiEmulator
     from bot.telegram_aiogram.runner import create_bot, run_polling
+    from emulator.server import BotApiEmulator
 
     emulator = BotApiEmulator(PLAYGROUND_TOKEN, per_chat_burst=10)
     base_url = await emulator.start("127.0.0.1", port)

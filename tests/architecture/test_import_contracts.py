@@ -25,8 +25,6 @@ ROOT = Path(__file__).resolve().parents[2]
 COPIED = sorted(
     {p.parent.name for p in ROOT.glob("*/__init__.py")} - {"tests"} | {"locales", "pyproject.toml"}
 )
-# The emulator is moving from bot/emulator/ to a top-level package: test it where it is.
-EMULATOR = "emulator" if (ROOT / "emulator" / "__init__.py").exists() else "bot/emulator"
 
 
 def contract_names(pyproject: Path) -> dict[str, str]:
@@ -118,7 +116,24 @@ VIOLATIONS: dict[str, Violation] = {
         append("bot/cli/nik.py", "from bot.cli import docs"), "cli-commands"
     ),
     "the emulator imports the product's storage": violation(
-        append(f"{EMULATOR}/models.py", "import bot.storage"), "emulator"
+        append("emulator/models.py", "import bot.storage"), "emulator"
+    ),
+    "the emulator imports flows": violation(
+        append("emulator/limits.py", "import flows.engine"), "emulator"
+    ),
+    "the emulator's fake users import its server again (the old circle)": violation(
+        append("emulator/users.py", "import emulator.server"), "emulator-layers", "emulator-acyclic"
+    ),
+    "the emulator's playground imports its server (only for typing, still a circle)": violation(
+        append("emulator/playground.py", "from emulator.server import BotApiEmulator"),
+        "emulator-layers",
+        "emulator-acyclic",
+    ),
+    "a new module of the emulator is placed in no layer": violation(
+        append("emulator/new_thing.py", "X = 1"), "emulator-layers"
+    ),
+    "the product's service imports the emulator": violation(
+        append("bot/service.py", "import emulator.models"), "emulator-only-for-playground"
     ),
 }
 

@@ -4,7 +4,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from bot.emulator.server import BotApiEmulator
+from emulator.server import BotApiEmulator
 from tests.e2e.harness import TOKEN
 
 

@@ -15,10 +15,10 @@ from zoneinfo import ZoneInfo
 from aiogram.types import TelegramObject, Update
 
 from bot.app import Built, build_service
-from bot.emulator.server import BotApiEmulator
-from bot.emulator.users import TURN_TIMEOUT, FakeUser
 from bot.service import ConversationService
 from bot.settings import Settings
+from emulator.server import BotApiEmulator
+from emulator.users import TURN_TIMEOUT, FakeUser
 
 if TYPE_CHECKING:
     from aiogram import Dispatcher

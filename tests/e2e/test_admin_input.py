@@ -3,7 +3,7 @@ ASCII numbers or refused with a toast; never the apology."""
 
 from __future__ import annotations
 
-from bot.emulator.server import BotApiEmulator
+from emulator.server import BotApiEmulator
 from tests.e2e.harness import BotUnderTest, texts
 from tests.e2e.test_worker_journey import (  # noqa: F401  (bot and clock are fixtures)
     ADMIN,

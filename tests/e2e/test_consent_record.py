@@ -18,9 +18,9 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-from bot.emulator.server import BotApiEmulator
-from bot.emulator.users import FakeUser
 from bot.i18n import Renderer
+from emulator.server import BotApiEmulator
+from emulator.users import FakeUser
 from flows.text import t
 from tests.e2e.harness import BotUnderTest, register_worker, settings_for, sign_up, sqlite_url
 

@@ -13,10 +13,10 @@ import pytest
 from aiogram.utils.backoff import BackoffConfig
 from aiohttp import web
 
-from bot.emulator.models import ApiCall
-from bot.emulator.server import BotApiEmulator
 from bot.telegram_aiogram.runner import create_bot
 from bot.telegram_aiogram.updates import poll_updates
+from emulator.models import ApiCall
+from emulator.server import BotApiEmulator
 from tests.e2e.harness import BotUnderTest, settings_for, sqlite_url, texts
 
 SECRET_TEXT = "NIK saya 3205014501900001 rahasia-sekali"

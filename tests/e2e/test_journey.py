@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.emulator.server import BotApiEmulator
+from emulator.server import BotApiEmulator
 from tests.e2e.harness import (
     VALID_NIK,
     VALID_NIP,
@@ -74,9 +74,7 @@ async def test_asn_signs_up_and_sponsors_a_worker(
 
     # What the bot logged (the emulator's own log is Telegram's side and shows the prompts).
     logged = "\n".join(
-        record.getMessage()
-        for record in caplog.records
-        if not record.name.startswith("bot.emulator")
+        record.getMessage() for record in caplog.records if not record.name.startswith("emulator")
     )
     assert "SubmitSponsorship" in logged
     for secret in (VALID_NIK, VALID_NIP, "81234567890"):

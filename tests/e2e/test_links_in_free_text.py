@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from bot.emulator.server import BotApiEmulator
+from emulator.server import BotApiEmulator
 from tests.e2e.harness import (
     VALID_NIK,
     BotUnderTest,

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from bot.emulator.server import BotApiEmulator
 from bot.storage.repository import MAX_OPEN_REQUESTS
+from emulator.server import BotApiEmulator
 from flows.commands import Applied, RegisterSponsor, RequestCorrection
 from tests.e2e.harness import NOW, BotUnderTest, settings_for, sign_up, sqlite_url, texts
 

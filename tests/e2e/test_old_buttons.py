@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bot.emulator.server import BotApiEmulator
+from emulator.server import BotApiEmulator
 from tests.e2e.harness import BotUnderTest, settings_for, sign_up, sqlite_url, texts
 
 

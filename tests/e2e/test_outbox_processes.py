@@ -26,11 +26,11 @@ from sqlalchemy import Engine
 from sqlmodel import col
 
 from bot import notifications
-from bot.emulator.server import BotApiEmulator
 from bot.security.crypto import sealer_from_settings
 from bot.storage.db import create_db_engine, upgrade_database
 from bot.storage.models import OutboxMessage
 from bot.storage.repository import Repository
+from emulator.server import BotApiEmulator
 from flows.text import to_json
 from tests.e2e.harness import environment_for_subprocess, settings_for, sqlite_url
 from tests.e2e.test_processes import STARTUP, start_bot_process

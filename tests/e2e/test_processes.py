@@ -16,10 +16,10 @@ import aiohttp
 import pytest
 
 from bot.app import serve_webhook
-from bot.emulator.models import ChatMessage
-from bot.emulator.server import BotApiEmulator
-from bot.emulator.users import FakeUser
 from bot.telegram_aiogram import runner
+from emulator.models import ChatMessage
+from emulator.server import BotApiEmulator
+from emulator.users import FakeUser
 from tests.e2e.harness import (
     NOW,
     VALID_NIK,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.emulator.server import BotApiEmulator
+from emulator.server import BotApiEmulator
 from tests.e2e.harness import (
     TOKEN,
     VALID_NIK,

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from bot.emulator.server import BotApiEmulator
 from bot.faults import EXIT_STATUS, FAULT_ENV
 from bot.storage.db import create_db_engine
 from bot.storage.models import Sponsorship
+from emulator.server import BotApiEmulator
 from tests.e2e.harness import (
     environment_for_subprocess,
     register_worker,

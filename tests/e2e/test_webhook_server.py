@@ -17,8 +17,8 @@ import pytest
 import bot.app
 from bot.app import WebhookServer, serve_webhook
 from bot.cli import main
-from bot.emulator.server import BotApiEmulator
 from bot.settings import Settings
+from emulator.server import BotApiEmulator
 from tests.e2e.harness import NOW, TOKEN, settings_for, sqlite_url, texts
 from tests.e2e.test_hostile_updates import SECRET_TEXT, message, private_chat
 from tests.e2e.test_processes import ROOT, free_port

@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from bot.emulator.server import BotApiEmulator
-from bot.emulator.users import FakeUser
 from bot.service import qr_png
+from emulator.server import BotApiEmulator
+from emulator.users import FakeUser
 from tests.clock import MovableClock
 from tests.e2e.harness import (
     NOW,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.emulator.server import BotApiEmulator
+from emulator.server import BotApiEmulator
 from tests.clock import MovableClock
 from tests.e2e.harness import NOW, BotUnderTest, settings_for, sign_up, sqlite_url, texts
 from tests.e2e.test_worker_journey import consent, open_link, registered

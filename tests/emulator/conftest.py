@@ -9,7 +9,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from bot.emulator import BotApiEmulator
+from emulator import BotApiEmulator
 
 TOKEN = "123456:TEST"
 

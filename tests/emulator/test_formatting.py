@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.emulator import ApiError
-from bot.emulator.formatting import parse_html, parse_markdown_v2, parse_text, utf16_len
+from emulator import ApiError
+from emulator.formatting import parse_html, parse_text, utf16_len
 
 
 def test_html_tags_become_entities() -> None:
@@ -76,20 +76,11 @@ def test_html_parser_never_crashes(text: str) -> None:
         assert error.error_code == 400
 
 
-def test_markdown_v2() -> None:
-    text, entities = parse_markdown_v2(r"*Halo* _dunia_ \- [situs](https://x\.id) `kode`")
-    assert text == "Halo dunia - situs kode"
-    assert [e["type"] for e in entities] == ["bold", "italic", "text_link", "code"]
-    assert entities[2]["url"] == "https://x.id"
-    with pytest.raises(ApiError, match="reserved"):
-        parse_markdown_v2("Total: 5.000")
-    with pytest.raises(ApiError, match="Can't find end of Bold entity"):
-        parse_markdown_v2("*tebal")
-
-
 def test_unknown_parse_mode() -> None:
     with pytest.raises(ApiError, match="unsupported parse_mode"):
         parse_text("x", "html5")
+    with pytest.raises(ApiError, match="not supported by the emulator"):
+        parse_text("*x*", "MarkdownV2")
     assert parse_text("<b>x</b>", None) == ("<b>x</b>", [])
 
 

@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.emulator import ApiError, BotApiSchema, UploadedFile
-from bot.emulator.generate_schema import render
-from bot.emulator.schema import SCHEMA_PATH
+from emulator import ApiError, BotApiSchema, UploadedFile
+from emulator.generate_schema import render
+from emulator.schema import SCHEMA_PATH
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared"
 API_JSON = SHARED / "telegram-bot-api" / "api.json"
@@ -34,8 +34,8 @@ def refusal(schema: BotApiSchema, method: str, params: dict[str, Any], **kw: Any
 def test_committed_schema_matches_generator() -> None:
     api = json.loads(API_JSON.read_text(encoding="utf-8"))
     assert SCHEMA_PATH.read_text(encoding="utf-8") == render(api), (
-        "bot/emulator/bot_api_schema.json is stale: run "
-        "python -m bot.emulator.generate_schema ../shared/telegram-bot-api/api.json"
+        "emulator/bot_api_schema.json is stale: run "
+        "python -m emulator.generate_schema ../shared/telegram-bot-api/api.json"
     )
 
 

@@ -19,7 +19,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from bot.emulator.users import FakeUser
+from emulator.users import FakeUser
 from flows import engine
 from flows.router import FLOWS, INVITATION_PREFIX
 from flows.session import Session

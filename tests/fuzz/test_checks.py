@@ -12,7 +12,7 @@ from aiogram.exceptions import TelegramBadRequest
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from sqlalchemy import text
 
-from bot.emulator.schema import BotApiSchema
+from emulator.schema import BotApiSchema
 from tests.fuzz.driver import DEEP_PREFIX, WORKER, Act, Driver
 from tests.fuzz.integrity import integrity_problems
 from tests.fuzz.test_fuzz import NOW

@@ -26,7 +26,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-from bot.emulator.schema import BotApiSchema
+from emulator.schema import BotApiSchema
 from tests.fuzz.driver import Act, Driver, streams
 from tests.fuzz.integrity import integrity_problems
 from tests.fuzz.world import FailureLog, World, template_database

@@ -28,15 +28,15 @@ from aiogram.methods.base import Response, TelegramType
 from aiogram.types import BufferedInputFile, InputFile
 
 from bot.app import Built, build_service
-from bot.emulator.models import ApiError, UploadedFile
-from bot.emulator.schema import BotApiSchema
-from bot.emulator.server import BotApiEmulator
 from bot.i18n import Renderer
 from bot.outbox import OutboxDispatcher
 from bot.settings import Settings
 from bot.storage.db import upgrade_database
 from bot.telegram_aiogram.adapter import AiogramTransport
 from bot.telegram_aiogram.runner import create_dispatcher, prepare
+from emulator.models import ApiError, UploadedFile
+from emulator.schema import BotApiSchema
+from emulator.server import BotApiEmulator
 from flows.text import t
 from tests.clock import MovableClock
 

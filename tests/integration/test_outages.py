@@ -221,7 +221,7 @@ async def test_webhook_answers_503_while_redis_is_down_so_telegram_delivers_the_
     import aiohttp
 
     from bot.app import serve_webhook
-    from bot.emulator.server import BotApiEmulator
+    from emulator.server import BotApiEmulator
 
     emulator = BotApiEmulator("123456:TEST")  # the token of turnkit's settings
     base_url = await emulator.start()

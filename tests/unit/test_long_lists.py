@@ -9,7 +9,6 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot import presenters
-from bot.emulator.formatting import parse_html
 from bot.i18n import Renderer
 from bot.storage.views import (
     ConsentRecordView,
@@ -20,6 +19,7 @@ from bot.storage.views import (
     UserRecord,
 )
 from bot.transport import TEXT_LIMIT, Outgoing, split_html, split_message
+from emulator.formatting import parse_html
 from flows import router
 from flows.effects import ShowPersonalData, ShowRequestQueue, ShowStatus, Toast
 from flows.inputs import ChoicePicked

@@ -12,23 +12,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from bot.emulator.models import bad_request
+from emulator.models import bad_request
 
-CHAT_ACTIONS = frozenset(
-    {
-        "typing",
-        "upload_photo",
-        "record_video",
-        "upload_video",
-        "record_voice",
-        "upload_voice",
-        "upload_document",
-        "choose_sticker",
-        "find_location",
-        "record_video_note",
-        "upload_video_note",
-    }
-)
 #: Update kinds Telegram sends only when allowed_updates names them.
 OPT_IN_UPDATE_KINDS = frozenset({"chat_member", "message_reaction", "message_reaction_count"})
 
@@ -66,10 +51,6 @@ _KEYBOARD_REQUESTS = (
     "request_poll",
     "request_managed_bot",
     "web_app",
-)
-#: Message fields that belong to one copy of a message, not to its content.
-ENVELOPE_KEYS = frozenset(
-    {"message_id", "from", "chat", "date", "reply_to_message", "edit_date", "reply_markup"}
 )
 NOT_MODIFIED = (
     "message is not modified: specified new message content and reply markup are exactly the "

@@ -8,7 +8,7 @@ callback data, flood limits with 429 and ``retry_after``, 403 for a user who blo
 that the bot never provoked one.
 
 The server keeps chats, messages, callback queries, commands and files in memory. Fake users
-(``emulator.user(...)``, see ``bot.emulator.users``) produce updates, which the bot receives by
+(``emulator.user(...)``, see ``emulator.users``) produce updates, which the bot receives by
 ``getUpdates`` long polling or by webhook, exactly as from Telegram. Everything runs on the event
 loop that called ``start()``; the bot may share that loop or run in another process, since HTTP is
 its only channel to the emulator.
@@ -26,22 +26,20 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from aiohttp import ClientSession, ClientTimeout, web
 
-from bot.emulator.formatting import parse_text
-from bot.emulator.limits import (
+from emulator.formatting import parse_text
+from emulator.limits import (
     CALLBACK_ANSWER_LIMIT,
     CAPTION_LIMIT,
-    CHAT_ACTIONS,
     COMMAND_RE,
     CONFLICT_POLL,
     CONFLICT_WEBHOOK,
     DELETE_WINDOW_SECONDS,
     DOCUMENT_SIZE_LIMIT,
-    ENVELOPE_KEYS,
     LANGUAGE_CODE_RE,
     NOT_MODIFIED,
     OPT_IN_UPDATE_KINDS,
@@ -51,7 +49,7 @@ from bot.emulator.limits import (
     TEXT_LIMIT,
     check_reply_markup,
 )
-from bot.emulator.models import (
+from emulator.models import (
     ApiCall,
     ApiError,
     CallbackAnswer,
@@ -62,14 +60,14 @@ from bot.emulator.models import (
     WebhookDelivery,
     bad_request,
 )
-from bot.emulator.ratelimit import TokenBucket, retry_after_seconds
-from bot.emulator.schema import BotApiSchema
-from bot.emulator.wire import image_size, read_request, read_webhook_reply
+from emulator.playground import add_playground_routes
+from emulator.ratelimit import TokenBucket, retry_after_seconds
+from emulator.schema import BotApiSchema
+from emulator.state import Chat, Signal
+from emulator.users import FakeUser
+from emulator.wire import image_size, read_request, read_webhook_reply
 
-if TYPE_CHECKING:
-    from bot.emulator.users import FakeUser
-
-log = logging.getLogger("bot.emulator")
+log = logging.getLogger("emulator")
 
 Handler = Callable[[dict[str, Any]], Awaitable[Any]]
 
@@ -83,63 +81,6 @@ def _client_gone() -> bool:
     request = _current_request.get()
     transport = request.transport if request is not None else None
     return request is not None and (transport is None or transport.is_closing())
-
-
-class _Signal:
-    """Wakes every waiter on any state change; waiters re-check their own condition.
-
-    One signal for everything keeps the waiting logic obviously free of lost wake-ups: a waiter
-    checks its condition and calls ``wait`` with no ``await`` in between.
-    """
-
-    def __init__(self) -> None:
-        self._event: asyncio.Event | None = None
-
-    def notify(self) -> None:
-        if self._event is not None:
-            self._event.set()
-            self._event = None
-
-    async def wait(self, at_most: float) -> None:
-        """Return on the next ``notify()`` or after ``at_most`` seconds, whichever is first."""
-        if self._event is None:
-            self._event = asyncio.Event()
-        event = self._event
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(event.wait(), max(at_most, 0.0))
-
-
-@dataclass
-class _Chat:
-    """A private chat between the bot and one fake user."""
-
-    id: int
-    user: FakeUser
-    type: str = "private"
-    next_message_id: int = 1
-    messages: dict[int, ChatMessage] = field(default_factory=dict)
-    deleted: dict[int, ChatMessage] = field(default_factory=dict)
-    events: list[ChatMessage] = field(default_factory=list)
-    started: bool = False
-    last_activity: float = 0.0
-    last_handed: float = 0.0
-    retry_until: float = 0.0
-    reply_keyboard: dict[str, Any] | None = None
-    menu_button: dict[str, Any] | None = None
-
-    def as_dict(self) -> dict[str, Any]:
-        chat: dict[str, Any] = {"id": self.id, "type": self.type}
-        chat["first_name"] = self.user.first_name
-        if self.user.last_name:
-            chat["last_name"] = self.user.last_name
-        if self.user.username:
-            chat["username"] = self.user.username
-        return chat
-
-    def take_message_id(self) -> int:
-        message_id = self.next_message_id
-        self.next_message_id += 1
-        return message_id
 
 
 @dataclass
@@ -235,12 +176,10 @@ class BotApiEmulator:
         self.files: dict[str, StoredFile] = {}
 
         self._users: dict[int, FakeUser] = {}
-        self._chats: dict[int, _Chat] = {}
+        self._chats: dict[int, Chat] = {}
         self._blocked: set[int] = set()
         self._callbacks: dict[str, _CallbackQuery] = {}
         self._commands: dict[tuple[str, int | None, int | None, str], list[dict[str, str]]] = {}
-        self._descriptions: dict[tuple[str, str], str] = {}
-        self._default_menu_button: dict[str, Any] | None = None
         self._pending: list[dict[str, Any]] = []
         self._redeliveries: list[dict[str, Any]] = []
         self._unhanded: dict[int, int] = {}  # update_id -> chat_id, until the bot has it
@@ -257,54 +196,32 @@ class BotApiEmulator:
         self._webhook: _Webhook | None = None
         self._chat_buckets: dict[int, TokenBucket] = {}
         self._global_bucket: TokenBucket | None = None
-        self._changed = _Signal()
+        self._changed = Signal()
         self._closing = False
         self._runner: web.AppRunner | None = None
         self._client: ClientSession | None = None
         self.base_url: str | None = None
         self._handlers: dict[str, Handler] = {
             "getMe": self._get_me,
-            "logOut": self._true,
-            "close": self._true,
             "getUpdates": self._get_updates,
             "setWebhook": self._set_webhook,
             "deleteWebhook": self._delete_webhook,
             "getWebhookInfo": self._get_webhook_info,
             "sendMessage": self._send_message,
             "sendPhoto": self._send_photo,
-            "sendDocument": self._send_document,
-            "copyMessage": self._copy_message,
-            "forwardMessage": self._forward_message,
             "editMessageText": self._edit_message_text,
-            "editMessageCaption": self._edit_message_caption,
             "editMessageReplyMarkup": self._edit_message_reply_markup,
             "deleteMessage": self._delete_message,
-            "deleteMessages": self._delete_messages,
             "answerCallbackQuery": self._answer_callback_query,
             "setMyCommands": self._set_my_commands,
-            "getMyCommands": self._get_my_commands,
-            "deleteMyCommands": self._delete_my_commands,
-            "setMyDescription": self._set_description("description", 512),
-            "getMyDescription": self._get_description("description"),
-            "setMyShortDescription": self._set_description("short_description", 120),
-            "getMyShortDescription": self._get_description("short_description"),
-            "setMyName": self._set_description("name", 64),
-            "getMyName": self._get_description("name"),
-            "setChatMenuButton": self._set_chat_menu_button,
-            "getChatMenuButton": self._get_chat_menu_button,
-            "sendChatAction": self._send_chat_action,
-            "getFile": self._get_file,
         }
 
     # ------------------------------------------------------------------------------ lifecycle
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
         """Listen on ``host:port`` (0: a free port) and return the base URL for the bot."""
-        from bot.emulator.playground import add_playground_routes
-
         app = web.Application(client_max_size=DOCUMENT_SIZE_LIMIT + 1024 * 1024)
         app.router.add_route("*", "/bot{token}/{method}", self._handle_api)
-        app.router.add_get("/file/bot{token}/{path:.+}", self._handle_file)
         add_playground_routes(app, self)
         # handler_cancellation: a bot that stops polling drops its connection; the long poll
         # waiting for it must end too, or it would later count as a concurrent getUpdates.
@@ -358,8 +275,6 @@ class BotApiEmulator:
         phone_number: str | None = None,
     ) -> FakeUser:
         """The fake user with this id (created on first use; later calls return the same one)."""
-        from bot.emulator.users import FakeUser
-
         if user_id <= 0:
             raise ValueError("user ids are positive integers")
         if user_id not in self._users:
@@ -408,10 +323,6 @@ class BotApiEmulator:
     ) -> list[dict[str, str]]:
         """The command menu the bot set for exactly this scope and language."""
         return copy.deepcopy(self._commands.get((scope_type, chat_id, user_id, language_code), []))
-
-    def description(self, kind: str = "description", language_code: str = "") -> str:
-        """What the bot set with setMyDescription / setMyShortDescription / setMyName."""
-        return self._descriptions.get((kind, language_code), "")
 
     def callback_answer(self, callback_query_id: str) -> CallbackAnswer | None:
         query = self._callbacks.get(callback_query_id)
@@ -557,13 +468,13 @@ class BotApiEmulator:
     def _now(self) -> int:
         return int(self._wall_clock())
 
-    def _chat_for(self, user: FakeUser) -> _Chat:
+    def _chat_for(self, user: FakeUser) -> Chat:
         chat = self._chats.get(user.id)
         if chat is None:
-            chat = self._chats[user.id] = _Chat(id=user.id, user=user)
+            chat = self._chats[user.id] = Chat(id=user.id, user=user)
         return chat
 
-    def _existing_chat(self, user: FakeUser) -> _Chat | None:
+    def _existing_chat(self, user: FakeUser) -> Chat | None:
         return self._chats.get(user.id)
 
     def _queue_update(
@@ -587,7 +498,7 @@ class BotApiEmulator:
         self._changed.notify()
         return update
 
-    def _queue_member_update(self, chat: _Chat, old: str, new: str) -> dict[str, Any]:
+    def _queue_member_update(self, chat: Chat, old: str, new: str) -> dict[str, Any]:
         user = chat.user.as_user()
         bot = dict(self.bot_user)
 
@@ -701,15 +612,6 @@ class BotApiEmulator:
             return web.json_response(error.payload(), status=error.error_code)
         return web.json_response({"ok": True, "result": result})
 
-    async def _handle_file(self, request: web.Request) -> web.StreamResponse:
-        if request.match_info["token"] != self.token:
-            return web.json_response(ApiError(401, "Unauthorized").payload(), status=401)
-        path = request.match_info["path"]
-        for stored in self.files.values():
-            if stored.file_path == path and stored.data is not None:
-                return web.Response(body=stored.data, content_type=stored.content_type)
-        return web.json_response(ApiError(404, "Not Found").payload(), status=404)
-
     async def _execute(
         self,
         method: str,
@@ -725,10 +627,12 @@ class BotApiEmulator:
             if name in fields and name not in raw:
                 raw[name] = uploaded
         try:
-            params = self.schema.validate_params(method, raw, files)
+            # A real Bot API method the bot does not use is refused before its parameters are
+            # checked (an unknown method is Telegram's 404, answered by _handle_api).
             handler = self._handlers.get(method)
             if handler is None:
                 raise bad_request("method not supported by the emulator")
+            params = self.schema.validate_params(method, raw, files)
             result = await handler(params)
         except ApiError as error:
             self._record(method, params, error=error, source=source)
@@ -771,7 +675,7 @@ class BotApiEmulator:
 
     # --------------------------------------------------------------------------- common checks
 
-    def _target_chat(self, params: Mapping[str, Any]) -> _Chat:
+    def _target_chat(self, params: Mapping[str, Any]) -> Chat:
         chat_id = params.get("chat_id")
         if not isinstance(chat_id, int):
             raise bad_request("chat not found")
@@ -784,7 +688,7 @@ class BotApiEmulator:
             raise ApiError(403, "Forbidden: bot was blocked by the user")
         return chat
 
-    def _take_send_token(self, chat: _Chat, params: Mapping[str, Any]) -> None:
+    def _take_send_token(self, chat: Chat, params: Mapping[str, Any]) -> None:
         buckets: list[TokenBucket] = []
         if self.per_chat_rate:
             bucket = self._chat_buckets.get(chat.id)
@@ -825,7 +729,7 @@ class BotApiEmulator:
                 raise bad_request("message is too long")
         return plain, parsed
 
-    def _reply_to(self, chat: _Chat, params: Mapping[str, Any]) -> dict[str, Any] | None:
+    def _reply_to(self, chat: Chat, params: Mapping[str, Any]) -> dict[str, Any] | None:
         reply = params.get("reply_parameters")
         if reply is None and "reply_to_message_id" in params:
             reply = {
@@ -847,14 +751,13 @@ class BotApiEmulator:
 
     def _bot_message(
         self,
-        chat: _Chat,
+        chat: Chat,
         params: Mapping[str, Any],
         content: dict[str, Any],
         *,
         text: str | None,
         entities: list[dict[str, Any]],
         photo: bytes | None = None,
-        document: StoredFile | None = None,
     ) -> ChatMessage:
         markup = params.get("reply_markup")
         reply_to = self._reply_to(chat, params)
@@ -884,8 +787,6 @@ class BotApiEmulator:
             entities=entities,
             reply_markup=copy.deepcopy(markup),
             photo=photo,
-            document=document.data if document else None,
-            document_name=document.filename if document else None,
         )
         if markup is not None:
             if "keyboard" in markup:
@@ -898,9 +799,6 @@ class BotApiEmulator:
         return message
 
     # --------------------------------------------------------------------------------- methods
-
-    async def _true(self, params: dict[str, Any]) -> bool:
-        return True
 
     async def _get_me(self, params: dict[str, Any]) -> dict[str, Any]:
         return {
@@ -923,33 +821,15 @@ class BotApiEmulator:
         if "allowed_updates" in params:
             self._allowed_updates = list(params["allowed_updates"]) or None
         if offset is not None:
-            kept = (
-                self._pending[offset:]
-                if offset < 0
-                else [u for u in self._pending if u["update_id"] >= offset]
-            )
-            kept_ids = {update["update_id"] for update in kept}
-            for update in self._pending:
-                if update["update_id"] not in kept_ids:
-                    self._handed(update["update_id"])  # confirmed or forgotten
-            self._pending = kept
-            for update_id in list(self._unacknowledged):
-                if update_id < offset if offset >= 0 else update_id not in kept_ids:
-                    del self._unacknowledged[update_id]
+            self._confirm(offset)
         self._poll_generation += 1
         generation = self._poll_generation
         self._changed.notify()  # an older poll still waiting ends now with 409
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while True:
-            if self._closing:
+            if self._poll_ended(generation):
                 return []
-            if generation != self._poll_generation:
-                if _client_gone():
-                    return []  # a bot that stopped polling; nobody reads this answer
-                raise ApiError(409, CONFLICT_POLL)
-            if self._webhook is not None:
-                raise ApiError(409, CONFLICT_WEBHOOK)
             batch = self._redeliveries[:limit]
             batch += self._pending[: limit - len(batch)]
             remaining = deadline - loop.time()
@@ -959,6 +839,35 @@ class BotApiEmulator:
                     self._handed(update["update_id"])
                 return copy.deepcopy(batch)
             await self._changed.wait(remaining)
+
+    def _confirm(self, offset: int) -> None:
+        """getUpdates with an offset: earlier updates are confirmed (a negative offset keeps only
+        the last -offset updates, forgetting the others)."""
+        kept = (
+            self._pending[offset:]
+            if offset < 0
+            else [u for u in self._pending if u["update_id"] >= offset]
+        )
+        kept_ids = {update["update_id"] for update in kept}
+        for update in self._pending:
+            if update["update_id"] not in kept_ids:
+                self._handed(update["update_id"])  # confirmed or forgotten
+        self._pending = kept
+        for update_id in list(self._unacknowledged):
+            if update_id < offset if offset >= 0 else update_id not in kept_ids:
+                del self._unacknowledged[update_id]
+
+    def _poll_ended(self, generation: int) -> bool:
+        """Whether a long poll must end now with no updates (True) or with a 409 (raised)."""
+        if self._closing:
+            return True
+        if generation != self._poll_generation:
+            if _client_gone():
+                return True  # a bot that stopped polling; nobody reads this answer
+            raise ApiError(409, CONFLICT_POLL)
+        if self._webhook is not None:
+            raise ApiError(409, CONFLICT_WEBHOOK)
+        return False
 
     def _handed(self, update_id: int) -> None:
         chat_id = self._unhanded.pop(update_id, None)
@@ -1200,73 +1109,7 @@ class BotApiEmulator:
         )
         return message.raw
 
-    async def _send_document(self, params: dict[str, Any]) -> dict[str, Any]:
-        chat = self._target_chat(params)
-        caption_content, caption, entities = self._caption(params)
-        check_reply_markup(params.get("reply_markup"), chat.type)
-        stored = self._input_file(params["document"], "document", DOCUMENT_SIZE_LIMIT)
-        document: dict[str, Any] = {
-            "file_id": stored.file_id,
-            "file_unique_id": stored.file_unique_id,
-            "file_name": stored.filename,
-            "mime_type": stored.content_type,
-        }
-        if stored.data is not None:
-            document["file_size"] = len(stored.data)
-        content = {"document": document, **caption_content}
-        message = self._bot_message(
-            chat, params, content, text=caption, entities=entities, document=stored
-        )
-        return message.raw
-
-    def _source_message(self, params: Mapping[str, Any]) -> ChatMessage:
-        source = self._chats.get(params["from_chat_id"])
-        message = source.messages.get(params["message_id"]) if source else None
-        if message is None:
-            raise bad_request("message to copy not found")
-        return message
-
-    async def _copy_message(self, params: dict[str, Any]) -> dict[str, Any]:
-        chat = self._target_chat(params)
-        original = self._source_message(params)
-        content = {
-            key: copy.deepcopy(value)
-            for key, value in original.raw.items()
-            if key not in ENVELOPE_KEYS and key != "forward_origin"
-        }
-        text, entities = original.text, list(original.entities)
-        if "caption" in params:
-            for key in ("caption", "caption_entities"):
-                content.pop(key, None)
-            caption_content, text, entities = self._caption(params)
-            content.update(caption_content)
-        check_reply_markup(params.get("reply_markup"), chat.type)
-        message = self._bot_message(
-            chat, params, content, text=text, entities=entities, photo=original.photo
-        )
-        return {"message_id": message.message_id}
-
-    async def _forward_message(self, params: dict[str, Any]) -> dict[str, Any]:
-        chat = self._target_chat(params)
-        original = self._source_message(params)
-        content = {
-            key: copy.deepcopy(value)
-            for key, value in original.raw.items()
-            if key not in ENVELOPE_KEYS
-        }
-        sender = original.raw["from"]
-        content["forward_origin"] = {"type": "user", "sender_user": sender, "date": original.date}
-        message = self._bot_message(
-            chat,
-            {k: v for k, v in params.items() if k != "reply_markup"},
-            content,
-            text=original.text,
-            entities=list(original.entities),
-            photo=original.photo,
-        )
-        return message.raw
-
-    def _message_to_edit(self, params: Mapping[str, Any]) -> tuple[_Chat, ChatMessage]:
+    def _message_to_edit(self, params: Mapping[str, Any]) -> tuple[Chat, ChatMessage]:
         if "inline_message_id" in params:
             raise bad_request("inline messages are not supported by the emulator")
         if "chat_id" not in params or "message_id" not in params:
@@ -1281,7 +1124,7 @@ class BotApiEmulator:
 
     def _apply_edit(
         self,
-        chat: _Chat,
+        chat: Chat,
         message: ChatMessage,
         changes: dict[str, Any],
         markup: dict[str, Any] | None,
@@ -1322,28 +1165,13 @@ class BotApiEmulator:
         changes = {"text": text, "entities": entities or None}
         return self._apply_edit(chat, message, changes, markup, (text, entities))
 
-    async def _edit_message_caption(self, params: dict[str, Any]) -> dict[str, Any]:
-        chat, message = self._message_to_edit(params)
-        if "text" in message.raw:
-            raise bad_request("there is no caption in the message to edit")
-        caption, entities = self._formatted(
-            params.get("caption", ""),
-            params.get("parse_mode"),
-            params.get("caption_entities"),
-            caption=True,
-        )
-        markup = params.get("reply_markup")
-        check_reply_markup(markup, chat.type)
-        changes = {"caption": caption or None, "caption_entities": entities or None}
-        return self._apply_edit(chat, message, changes, markup, (caption or None, entities))
-
     async def _edit_message_reply_markup(self, params: dict[str, Any]) -> dict[str, Any]:
         chat, message = self._message_to_edit(params)
         markup = params.get("reply_markup")
         check_reply_markup(markup, chat.type)
         return self._apply_edit(chat, message, {}, markup)
 
-    def _delete_one(self, chat: _Chat, message_id: int) -> None:
+    def _delete_one(self, chat: Chat, message_id: int) -> None:
         message = chat.messages.get(message_id)
         if message is None:
             raise bad_request("message to delete not found")
@@ -1361,20 +1189,6 @@ class BotApiEmulator:
         if chat is None:
             raise bad_request("chat not found")
         self._delete_one(chat, params["message_id"])
-        return True
-
-    async def _delete_messages(self, params: dict[str, Any]) -> bool:
-        chat = self._chats.get(params["chat_id"]) if isinstance(params["chat_id"], int) else None
-        if chat is None:
-            raise bad_request("chat not found")
-        ids = params["message_ids"]
-        if not 1 <= len(ids) <= 100:
-            raise bad_request("message_ids must hold 1-100 identifiers")
-        found = [message_id for message_id in ids if message_id in chat.messages]
-        if not found:
-            raise bad_request("message to delete not found")
-        for message_id in found:
-            self._delete_one(chat, message_id)
         return True
 
     # -- callbacks, commands, settings ---------------------------------------------------------
@@ -1430,68 +1244,6 @@ class BotApiEmulator:
         else:
             self._commands.pop(key, None)
         return True
-
-    async def _get_my_commands(self, params: dict[str, Any]) -> list[dict[str, str]]:
-        return copy.deepcopy(self._commands.get(self._scope_key(params), []))
-
-    async def _delete_my_commands(self, params: dict[str, Any]) -> bool:
-        self._commands.pop(self._scope_key(params), None)
-        return True
-
-    def _set_description(self, kind: str, limit: int) -> Handler:
-        async def handler(params: dict[str, Any]) -> bool:
-            value = params.get(kind, "")
-            if len(value) > limit:
-                raise bad_request(f"{kind} is too long (at most {limit} characters)")
-            language = params.get("language_code", "")
-            if language and not LANGUAGE_CODE_RE.fullmatch(language):
-                raise bad_request("language_code must be a two-letter ISO 639-1 code or empty")
-            self._descriptions[(kind, language)] = value
-            return True
-
-        return handler
-
-    def _get_description(self, kind: str) -> Handler:
-        async def handler(params: dict[str, Any]) -> dict[str, str]:
-            language = params.get("language_code", "")
-            value = self._descriptions.get((kind, language), self._descriptions.get((kind, "")))
-            return {kind: value or ""}
-
-        return handler
-
-    async def _set_chat_menu_button(self, params: dict[str, Any]) -> bool:
-        button = params.get("menu_button") or {"type": "default"}
-        if "chat_id" in params:
-            self._target_chat(params).menu_button = button
-        else:
-            self._default_menu_button = button
-        return True
-
-    async def _get_chat_menu_button(self, params: dict[str, Any]) -> dict[str, Any]:
-        if "chat_id" in params:
-            chat = self._target_chat(params)
-            if chat.menu_button is not None:
-                return chat.menu_button
-        return self._default_menu_button or {"type": "default"}
-
-    async def _send_chat_action(self, params: dict[str, Any]) -> bool:
-        self._target_chat(params)
-        if params["action"] not in CHAT_ACTIONS:
-            raise bad_request("wrong parameter action in request")
-        return True
-
-    async def _get_file(self, params: dict[str, Any]) -> dict[str, Any]:
-        stored = self.files.get(params["file_id"])
-        if stored is None:
-            raise bad_request("invalid file_id")
-        result: dict[str, Any] = {
-            "file_id": stored.file_id,
-            "file_unique_id": stored.file_unique_id,
-        }
-        if stored.data is not None:
-            result["file_size"] = len(stored.data)
-            result["file_path"] = stored.file_path
-        return result
 
 
 def _update_chat_id(update: Mapping[str, Any]) -> int | None:

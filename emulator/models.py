@@ -129,8 +129,6 @@ class ChatMessage:
     entities: list[dict[str, Any]] = field(default_factory=list)
     reply_markup: dict[str, Any] | None = None
     photo: bytes | None = None
-    document: bytes | None = None
-    document_name: str | None = None
     edit_count: int = 0
     deleted: bool = False
     event: EventKind = "sent"

@@ -1,4 +1,4 @@
-"""Run the emulator as a local playground: ``python -m bot.emulator --port 8081``.
+"""Run the emulator as a local playground: ``python -m emulator --port 8081``.
 
 Point the bot at the printed base URL (same token), then open ``<base URL>/_emulator/`` to chat
 with it as a fake user.
@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import logging
 
-from bot.emulator.server import BotApiEmulator
+from emulator.server import BotApiEmulator
 
 
 async def _serve(args: argparse.Namespace) -> None:
@@ -28,7 +28,7 @@ async def _serve(args: argparse.Namespace) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bot.emulator", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m emulator", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8081)
     parser.add_argument("--token", default="123456:TEST")

@@ -2,10 +2,10 @@
 
 ``BotApiEmulator`` serves the Bot API over real HTTP and validates every call against the schema
 and Telegram's documented limits; ``FakeUser`` is the person's side of a chat for tests. See
-``bot/emulator/server.py`` and ``bot/emulator/users.py``.
+``emulator/server.py`` and ``emulator/users.py``.
 """
 
-from bot.emulator.models import (
+from emulator.models import (
     ApiCall,
     ApiError,
     CallbackAnswer,
@@ -15,9 +15,9 @@ from bot.emulator.models import (
     UploadedFile,
     WebhookDelivery,
 )
-from bot.emulator.schema import BotApiSchema
-from bot.emulator.server import BotApiEmulator
-from bot.emulator.users import FakeUser, make_png
+from emulator.schema import BotApiSchema
+from emulator.server import BotApiEmulator
+from emulator.users import FakeUser, make_png
 
 __all__ = [
     "ApiCall",

@@ -18,13 +18,12 @@ from __future__ import annotations
 import struct
 import time
 import zlib
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any, Protocol
 
-from bot.emulator.formatting import detect_user_entities
-from bot.emulator.models import CallbackAnswer, ChatMessage
-
-if TYPE_CHECKING:
-    from bot.emulator.server import BotApiEmulator, _Chat
+from emulator.formatting import detect_user_entities
+from emulator.models import ApiCall, CallbackAnswer, ChatMessage, Rejection, StoredFile
+from emulator.state import Chat, Signal
 
 #: After a 429, a polite bot comes back after retry_after seconds plus its own latency: wait at
 #: least this long past retry_after before calling the turn finished.
@@ -53,12 +52,53 @@ def make_png(width: int = 2, height: int = 2, rgb: tuple[int, int, int] = (0, 12
     )
 
 
+class EmulatorSide(Protocol):
+    """What a fake user needs of the emulator (``BotApiEmulator`` is the one implementation).
+
+    A protocol rather than an import of the server, so that the server may import this module
+    without a circle: the server creates fake users, a fake user acts through this interface.
+    """
+
+    quiet_period: float
+    calls: list[ApiCall]
+    rejections: list[Rejection]
+    _unhanded: dict[int, int]
+    _changed: Signal
+
+    @property
+    def handling_tracked(self) -> bool: ...
+    @property
+    def pending_update_count(self) -> int: ...
+    @property
+    def unreported_updates(self) -> list[int]: ...
+    def is_blocked(self, user_id: int) -> bool: ...
+    def block(self, user_id: int, *, notify_bot: bool = True) -> None: ...
+    def unblock(self, user_id: int, *, notify_bot: bool = True) -> None: ...
+    def bot_idle(self) -> bool: ...
+    def acknowledged(self, chat_id: int) -> bool: ...
+    def callback_answer(self, callback_query_id: str) -> CallbackAnswer | None: ...
+    async def wait_until(
+        self,
+        predicate: Callable[[], bool],
+        timeout: float = 10.0,  # noqa: ASYNC109 - as BotApiEmulator.wait_until
+        what: str = "condition",
+    ) -> None: ...
+    def _chat_for(self, user: FakeUser) -> Chat: ...
+    def _existing_chat(self, user: FakeUser) -> Chat | None: ...
+    def _user_message(self, user: FakeUser, content: dict[str, Any]) -> dict[str, Any]: ...
+    def _user_callback(self, user: FakeUser, message: ChatMessage, data: str) -> dict[str, Any]: ...
+    def _store_file(
+        self, data: bytes | None, filename: str, content_type: str, kind: str
+    ) -> StoredFile: ...
+    def _photo_sizes(self, stored: StoredFile) -> list[dict[str, Any]]: ...
+
+
 class FakeUser:
     """One person in a private chat with the bot (chat id == user id)."""
 
     def __init__(
         self,
-        emulator: BotApiEmulator,
+        emulator: EmulatorSide,
         user_id: int,
         *,
         first_name: str = "Budi",
@@ -109,7 +149,7 @@ class FakeUser:
 
     # ------------------------------------------------------------------------------ actions
 
-    def _chat(self) -> _Chat:
+    def _chat(self) -> Chat:
         return self.emulator._chat_for(self)
 
     def _before_action(self) -> None:

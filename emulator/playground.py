@@ -1,6 +1,6 @@
 """JSON endpoints under ``/_emulator/`` to drive fake users over HTTP, plus a tiny chat page.
 
-Why: the same emulator backs a local playground (``python -m bot.emulator``, then open
+Why: the same emulator backs a local playground (``python -m emulator``, then open
 ``/_emulator/``) and lets a test drive users from another process. The endpoints mirror the
 in-process ``FakeUser`` API; photos are served as bytes, everything else is JSON.
 """
@@ -9,15 +9,39 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from aiohttp import web
 
-from bot.emulator.models import ChatMessage
+from emulator.models import ApiCall, ChatMessage, Rejection
+from emulator.users import FakeUser
 
-if TYPE_CHECKING:
-    from bot.emulator.server import BotApiEmulator
-    from bot.emulator.users import FakeUser
+
+class PlaygroundHost(Protocol):
+    """What the chat page needs of the emulator (``BotApiEmulator`` registers the routes)."""
+
+    calls: list[ApiCall]
+    rejections: list[Rejection]
+
+    def user(
+        self,
+        user_id: int,
+        first_name: str = "Budi",
+        language_code: str | None = "id",
+        username: str | None = None,
+        *,
+        last_name: str | None = None,
+        phone_number: str | None = None,
+    ) -> FakeUser: ...
+    def commands(
+        self,
+        scope_type: str = "default",
+        language_code: str = "",
+        *,
+        chat_id: int | None = None,
+        user_id: int | None = None,
+    ) -> list[dict[str, str]]: ...
+
 
 Route = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -32,7 +56,6 @@ def message_json(message: ChatMessage) -> dict[str, Any]:
         "entities": message.entities,
         "reply_markup": message.reply_markup,
         "has_photo": message.photo is not None,
-        "document_name": message.document_name,
         "edit_count": message.edit_count,
         "deleted": message.deleted,
         "date": message.date,
@@ -40,7 +63,7 @@ def message_json(message: ChatMessage) -> dict[str, Any]:
     }
 
 
-def add_playground_routes(app: web.Application, emulator: BotApiEmulator) -> None:
+def add_playground_routes(app: web.Application, emulator: PlaygroundHost) -> None:
     """Register the ``/_emulator/...`` routes for ``emulator`` on ``app``."""
 
     async def body(request: web.Request) -> dict[str, Any]:

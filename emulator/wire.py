@@ -3,7 +3,7 @@
 Clients encode calls three ways: JSON bodies, urlencoded forms (python-telegram-bot) and
 multipart forms where nested objects are JSON strings and files are parts named by
 ``attach://<name>`` (aiogram). Everything here returns plain parameters plus the file parts;
-conversion to the declared types happens in ``bot.emulator.schema``.
+conversion to the declared types happens in ``emulator.schema``.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any
 
 from aiohttp import BodyPartReader, MultipartReader, hdrs, web
 
-from bot.emulator.models import UploadedFile, bad_request
+from emulator.models import UploadedFile, bad_request
 
 
 async def read_parts(reader: MultipartReader) -> tuple[dict[str, Any], dict[str, UploadedFile]]:

@@ -16,13 +16,13 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from bot.emulator.models import ApiError, UploadedFile, bad_request
+from emulator.models import ApiError, UploadedFile, bad_request
 
 SCHEMA_PATH = Path(__file__).with_name("bot_api_schema.json")
 
@@ -82,6 +82,38 @@ def _kind(value: Any) -> str:
     if isinstance(value, UploadedFile):
         return "InputFile"
     return type(value).__name__
+
+
+#: A value of the wrong type for a scalar check (None is a valid value of no scalar type here).
+_WRONG = object()
+
+
+def _integer(value: Any) -> Any:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and _INT_RE.fullmatch(value):
+        return int(value)  # a form field
+    return _WRONG
+
+
+def _float(value: Any) -> Any:
+    return value if isinstance(value, int | float) and not isinstance(value, bool) else _WRONG
+
+
+def _boolean(value: Any) -> Any:
+    return value if isinstance(value, bool) else _WRONG
+
+
+def _string(value: Any) -> Any:
+    return value if isinstance(value, str) else _WRONG
+
+
+_SCALARS: dict[str, Callable[[Any], Any]] = {
+    "Integer": _integer,
+    "Float": _float,
+    "Boolean": _boolean,
+    "String": _string,
+}
 
 
 class BotApiSchema:
@@ -257,32 +289,29 @@ class BotApiSchema:
                 self._check(item_type, item, f"{path}[{i}]", files, depth + 1)
                 for i, item in enumerate(value)
             ]
-        if type_ == "Integer":
-            if isinstance(value, int) and not isinstance(value, bool):
-                return value
-            if isinstance(value, str) and _INT_RE.fullmatch(value):
-                return int(value)
-        elif type_ == "Float":
-            if isinstance(value, int | float) and not isinstance(value, bool):
-                return value
-        elif type_ == "Boolean":
-            if isinstance(value, bool):
-                return value
-        elif type_ == "String":
-            if isinstance(value, str):
-                return value
+        scalar = _SCALARS.get(type_)
+        if scalar is not None:
+            checked = scalar(value)
         elif type_ == "InputFile":
-            if isinstance(value, UploadedFile):
-                return value
-            if isinstance(value, str) and value.startswith("attach://"):
-                return self._attached(value, path, files, depth)
+            checked = self._input_file(value, path, files, depth)
         elif type_ in self._subtypes:
             return self._check_union(type_, value, path, files, depth)
         elif type_ in self._types:
             return self._check_object(type_, value, path, files, depth)
         else:
             raise _Invalid(path, f"unknown type {type_} in schema", depth)
-        raise _Invalid(path, f"must be {type_}, got {_kind(value)}", depth)
+        if checked is _WRONG:
+            raise _Invalid(path, f"must be {type_}, got {_kind(value)}", depth)
+        return checked
+
+    def _input_file(
+        self, value: Any, path: str, files: Mapping[str, UploadedFile], depth: int
+    ) -> Any:
+        if isinstance(value, UploadedFile):
+            return value
+        if isinstance(value, str) and value.startswith("attach://"):
+            return self._attached(value, path, files, depth)
+        return _WRONG
 
     def _check_union(
         self, type_: str, value: Any, path: str, files: Mapping[str, UploadedFile], depth: int
