@@ -57,8 +57,9 @@ def violation(edit: Callable[[Path], None], *breaks: str) -> Violation:
 
 # The four violations of issue 7 first, then one per remaining contract, then new modules.
 VIOLATIONS: dict[str, Violation] = {
+    # bot.catalog is read by an offline command (coverage import): that contract breaks too.
     "aiogram imported by bot/catalog.py": violation(
-        append("bot/catalog.py", "import aiogram"), "aiogram-adapter"
+        append("bot/catalog.py", "import aiogram"), "aiogram-adapter", "offline-commands"
     ),
     "aiogram imported by bot/__main__.py": violation(
         append("bot/__main__.py", "import aiogram"), "aiogram-adapter"
