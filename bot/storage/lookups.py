@@ -27,6 +27,7 @@ from bot.storage.models import (
     Consent,
     CorrectionRequest,
     Invitation,
+    InvitationOpener,
     OutboxMessage,
     Sponsor,
     Sponsorship,
@@ -210,18 +211,27 @@ def invitation_refusal(turn: Turn, invitation: Invitation) -> Refused | None:
 
 
 def worker_invitation(
-    turn: Turn, user_id: int, reference: str
+    turn: Turn, user_id: int, reference: str, *, bind: bool = False
 ) -> tuple[Sponsorship, Invitation] | Refused:
-    """The sponsorship and the invitation the user opened, when both still allow a decision by
-    the worker."""
+    """The sponsorship and the newest invitation this user opened, when both still allow a
+    decision by the worker.
+
+    bind: the user's decision (consent, decline, a correction request), which the flow reaches
+    only after this account passed the identity check: the invitation becomes theirs. Opening a
+    link or failing the check binds nothing (issue 6, item 10)."""
     row = sponsorship(turn.session, reference)
     if row is None:
         return Refused("unknown_reference")
+    opened = select(col(InvitationOpener.invitation_id)).where(
+        col(InvitationOpener.user_id) == user_id
+    )
     invitation = turn.session.scalars(
         select(Invitation)
         .where(
             col(Invitation.sponsorship_id) == row_id(row),
-            col(Invitation.opened_by_user_id) == user_id,
+            col(Invitation.id).in_(opened),
+            col(Invitation.opened_by_user_id).is_(None)
+            | (col(Invitation.opened_by_user_id) == user_id),
         )
         .order_by(col(Invitation.id).desc())
         .with_for_update()
@@ -233,6 +243,9 @@ def worker_invitation(
         return refused
     if row.status != SponsorshipStatus.WAITING_WORKER:
         return Refused("wrong_state")
+    if bind and invitation.opened_by_user_id is None:
+        invitation.opened_by_user_id = user_id
+        turn.session.flush()
     return row, invitation
 
 

@@ -283,8 +283,10 @@ def _refuse_consent_delete(*_: object) -> None:
 
 class Invitation(SQLModel, table=True):
     """A worker's single-use deep link. Only the sha256 of the token is stored: a leaked database
-    gives no working link. The first Telegram account to open it is bound to it; the worker's
-    decision (consent, decline, correction request) uses it up; three failed verifications lock it.
+    gives no working link. Opening it claims nothing (anyone the link was forwarded to may open
+    it: invitation_openers); the worker's decision (consent, decline, correction request), which
+    the flow reaches only after the identity check, binds it to that account (opened_by_user_id)
+    and uses it up; three failed verifications lock it.
     """
 
     __tablename__ = "invitations"
@@ -302,6 +304,19 @@ class Invitation(SQLModel, table=True):
     )
     locked_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
     used_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+
+
+class InvitationOpener(SQLModel, table=True):
+    """Who opened an invitation link. Several people may (a forwarded link), and none claims it
+    by opening (issue 6, item 10); a decision needs an opening by the same account."""
+
+    __tablename__ = "invitation_openers"
+
+    invitation_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("invitations.id"), primary_key=True)
+    )
+    user_id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    opened_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
 
 
 class CorrectionRequest(SQLModel, table=True):

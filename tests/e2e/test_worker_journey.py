@@ -112,6 +112,24 @@ async def test_worker_confirms_and_both_see_it(emulator: BotApiEmulator, bot: Bo
     assert emulator.rejections == []
 
 
+async def test_a_stranger_opening_the_link_first_does_not_lock_the_worker_out(
+    emulator: BotApiEmulator, bot: BotUnderTest
+) -> None:
+    """Issue 6, item 10: the link reaches someone else first (a forwarded chat, a shared phone);
+    they open it and stop at the identity check. The worker opens it after them and agrees."""
+    sponsor, parameter, reference = await registered(emulator)
+    stranger = emulator.user(8150, first_name="Orang lain")
+    assert "Dinas Kesehatan" in await open_link(stranger, parameter)
+    worker = emulator.user(8151, first_name="Ujang")
+    assert "Dinas Kesehatan" in await open_link(worker, parameter)
+    await worker.say("05-01-1990")
+    assert "Persetujuan Anda tercatat" in texts(await worker.choose("✅ Setuju"))
+    # Decided and bound to the worker: the stranger can no longer use it.
+    assert "sudah dipakai" in await open_link(stranger, parameter)
+    assert "dikonfirmasi pekerja" in texts(await sponsor.say("/status"))
+    assert emulator.rejections == []
+
+
 async def test_worker_declines_and_their_data_are_erased(
     emulator: BotApiEmulator, bot: BotUnderTest, tmp_path: Path
 ) -> None:

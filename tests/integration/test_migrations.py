@@ -32,6 +32,7 @@ TABLES_0001 = set(TABLES)
 TABLES |= {"invitations", "requests", "outbox"}
 TABLES_0003 = set(TABLES)
 TABLES |= {"key_check"}
+TABLES |= {"invitation_openers"}
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

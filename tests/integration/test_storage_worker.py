@@ -246,7 +246,10 @@ def test_replayed_submit_replaces_the_unopened_link(repo: Repository, engine: En
     assert one(repo, SPONSOR, submit(SPONSOR, "draft-1")) == Applied(reference)
 
 
-def test_open_invitation_binds_the_first_account(repo: Repository, engine: Engine) -> None:
+def test_opening_a_link_claims_nothing_the_verified_workers_decision_binds_it(
+    repo: Repository, engine: Engine
+) -> None:
+    """Issue 6, item 10: whoever opens a forwarded link first must not lock the worker out."""
     reference, token = sponsor_submits(repo)
     opened = worker_opens(repo, token)
     assert isinstance(opened, InvitationOpened)
@@ -271,17 +274,31 @@ def test_open_invitation_binds_the_first_account(repo: Repository, engine: Engin
         16800,
         "waiting_worker",
     )
+    # Opening records the opener and binds nothing: another account (the stranger the link
+    # reached first, say) may open it too, and the worker after it.
     assert rows(engine, "SELECT opened_by_user_id FROM invitations") == [
-        {"opened_by_user_id": WORKER}
+        {"opened_by_user_id": None}
     ]
-    # The same account may open it again; no other account may, not even the sponsor.
+    assert isinstance(worker_opens(repo, token, STRANGER), InvitationOpened)
     assert worker_opens(repo, token) == opened
-    assert worker_opens(repo, token, STRANGER) == Refused("invitation_used")
-    assert one(repo, SPONSOR, OpenInvitation(SPONSOR, token)) == Refused("invitation_used")
+    assert one(repo, SPONSOR, OpenInvitation(SPONSOR, token)) == Refused("own_invitation")
     assert worker_opens(repo, "no-such-token-at-all") == Refused("invitation_unknown")
+    assert rows(engine, "SELECT user_id FROM invitation_openers ORDER BY user_id") == [
+        {"user_id": WORKER},
+        {"user_id": STRANGER},
+    ]
+    # An account that never opened the link cannot decide with it.
+    assert one(repo, SPONSOR + 100, worker_consent(reference, SPONSOR + 100)) == Refused(
+        "not_allowed"
+    )
+    # The worker's decision (reached after the identity check) binds the link to them; nobody
+    # else may open or use it afterwards.
+    assert one(repo, WORKER, worker_consent(reference)) == Applied(reference)
     assert rows(engine, "SELECT opened_by_user_id FROM invitations") == [
         {"opened_by_user_id": WORKER}
     ]
+    assert worker_opens(repo, token, STRANGER) == Refused("invitation_used")
+    assert one(repo, STRANGER, worker_consent(reference, STRANGER)) != Applied(reference)
 
 
 @SQLITE_ONLY
@@ -311,23 +328,28 @@ def test_invitation_of_a_closed_sponsorship_is_used(repo: Repository) -> None:
 
 
 def test_two_accounts_racing_for_one_link(database_url: str) -> None:
+    """Both may open it; of two decisions racing, exactly one takes the link."""
     engines = [create_db_engine(database_url) for _ in range(2)]
     repos = [Repository(e, SEALER, notify=notify) for e in engines]
     try:
-        _reference, token = sponsor_submits(repos[0])
+        reference, token = sponsor_submits(repos[0])
         barrier = threading.Barrier(2)
 
         def race(user_id: int) -> object:
-            barrier.wait()
+            barrier.wait(timeout=30)
             return worker_opens(repos[user_id % 2], token, user_id)
 
         with ThreadPoolExecutor(max_workers=2) as pool:
             outcomes = list(pool.map(race, [10, 11]))
-        assert sorted(type(outcome).__name__ for outcome in outcomes) == [
-            "InvitationOpened",
-            "Refused",
-        ]
-        assert Refused("invitation_used") in outcomes
+        assert [type(outcome).__name__ for outcome in outcomes] == ["InvitationOpened"] * 2
+
+        def decide(user_id: int) -> object:
+            barrier.wait(timeout=30)
+            return one(repos[user_id % 2], user_id, worker_consent(reference, user_id))
+
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            decisions = list(pool.map(decide, [10, 11]))
+        assert decisions.count(Applied(reference)) == 1, decisions
     finally:
         for engine in engines:
             engine.dispose()

@@ -79,7 +79,7 @@ def _worker_target(turn: Turn, command: RequestCorrection) -> Sponsorship | Refu
     if row.worker_user_id is None or row.worker_user_id != command.user_id:
         # Not (yet) the linked worker: the invitation they opened must still be good, and the
         # request is their decision, which uses it up.
-        found = worker_invitation(turn, command.user_id, command.reference)
+        found = worker_invitation(turn, command.user_id, command.reference, bind=True)
         if isinstance(found, Refused):
             return found
         row, _invitation = found

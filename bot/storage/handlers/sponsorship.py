@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
+from bot.storage.db import dialect_insert
 from bot.storage.handlers import Handlers
 from bot.storage.lookups import (
     EMPTY_HASH,
@@ -37,7 +38,7 @@ from bot.storage.lookups import (
     use_invitations,
     worker_invitation,
 )
-from bot.storage.models import Invitation, Sponsor, Sponsorship
+from bot.storage.models import Invitation, InvitationOpener, Sponsor, Sponsorship
 from flows.commands import (
     Applied,
     FailVerification,
@@ -197,7 +198,8 @@ def _new_invitation(turn: Turn, row: Sponsorship, *, unopened_only: bool) -> Out
         col(Invitation.expires_at) > turn.now,
     ]
     if unopened_only:
-        live.append(col(Invitation.opened_by_user_id).is_(None))
+        opened = select(col(InvitationOpener.invitation_id))
+        live.append(col(Invitation.id).not_in(opened))
     turn.session.execute(update(Invitation).where(*live).values(expires_at=turn.now))
     token = create_invitation(turn, sponsorship_id, turn.now)
     return Applied(reference=row.reference, invitation_token=token)
@@ -242,9 +244,11 @@ def open_invitation(turn: Turn, command: OpenInvitation) -> Outcome:
         return Refused("own_invitation")
     if row.status != SponsorshipStatus.WAITING_WORKER or row.nik_sealed is None:
         return Refused("invitation_used")
-    if invitation.opened_by_user_id is None:
-        invitation.opened_by_user_id = command.user_id
-        session.flush()
+    # Recorded, not claimed: whoever opens a forwarded link first must not lock the worker out.
+    opener = dialect_insert(session.get_bind().dialect.name)(InvitationOpener).values(
+        invitation_id=row_id(invitation), user_id=command.user_id, opened_at=turn.now
+    )
+    session.execute(opener.on_conflict_do_nothing(index_elements=["invitation_id", "user_id"]))
     nik = turn.rules.sealer.open(row.nik_sealed)
     return InvitationOpened(
         InvitationDetails(
@@ -330,7 +334,7 @@ def _given(
 
 
 def worker_consents(turn: Turn, command: WorkerConsents) -> Outcome:
-    found = worker_invitation(turn, command.user_id, command.reference)
+    found = worker_invitation(turn, command.user_id, command.reference, bind=True)
     if isinstance(found, Refused):
         return found
     row, _invitation = found
@@ -348,7 +352,7 @@ def worker_consents(turn: Turn, command: WorkerConsents) -> Outcome:
 
 
 def worker_declines(turn: Turn, command: WorkerDeclines) -> Outcome:
-    found = worker_invitation(turn, command.user_id, command.reference)
+    found = worker_invitation(turn, command.user_id, command.reference, bind=True)
     if isinstance(found, Refused):
         return found
     row, _invitation = found
