@@ -117,7 +117,7 @@ async def test_a_stranger_opening_the_link_first_does_not_lock_the_worker_out(
 ) -> None:
     """Issue 6, item 10: the link reaches someone else first (a forwarded chat, a shared phone);
     they open it and stop at the identity check. The worker opens it after them and agrees."""
-    sponsor, parameter, reference = await registered(emulator)
+    sponsor, parameter, _reference = await registered(emulator)
     stranger = emulator.user(8150, first_name="Orang lain")
     assert "Dinas Kesehatan" in await open_link(stranger, parameter)
     worker = emulator.user(8151, first_name="Ujang")
