@@ -184,8 +184,9 @@ class BotApiEmulator:
         self._redeliveries: list[dict[str, Any]] = []
         self._unhanded: dict[int, int] = {}  # update_id -> chat_id, until the bot has it
         # update_id -> chat_id, until the bot confirms it (a getUpdates offset past it, a 2xx
-        # webhook answer) / until the bot under test reports it handled (see track_handling).
+        # webhook answer).
         self._unacknowledged: dict[int, int | None] = {}
+        # update_id -> chat_id, while tracked: until the bot under test reports it handled.
         self._unreported: dict[int, int | None] = {}
         self._background_idle: Callable[[], bool] | None = None
         self._allowed_updates: list[str] | None = None
@@ -381,7 +382,8 @@ class BotApiEmulator:
         if chat_id is not None:
             self._unhanded[update_id] = chat_id
         self._unacknowledged[update_id] = chat_id
-        self._unreported[update_id] = chat_id
+        if self.handling_tracked:
+            self._unreported[update_id] = chat_id
         if self._webhook is not None:
             self._webhook.queue.put_nowait(update)
         else:
@@ -407,12 +409,13 @@ class BotApiEmulator:
         in the test's process) can do this; ``untrack_handling`` when that bot stops.
         """
         # Updates an earlier bot already took are not waited for; queued ones are.
-        self._unreported = {k: v for k, v in self._unreported.items() if k in self._unhanded}
+        self._unreported = dict(self._unhanded)
         self._background_idle = background_idle
         self.notify()
 
     def untrack_handling(self) -> None:
         self._background_idle = None
+        self._unreported.clear()
         self.notify()
 
     @property
@@ -490,7 +493,8 @@ class BotApiEmulator:
         if chat_id is not None:
             self._unhanded[self._next_update_id] = chat_id
         self._unacknowledged[self._next_update_id] = chat_id
-        self._unreported[self._next_update_id] = chat_id
+        if self.handling_tracked:
+            self._unreported[self._next_update_id] = chat_id
         if self._webhook is not None:
             self._webhook.queue.put_nowait(update)
         else:
