@@ -165,16 +165,7 @@ FORGED = [
 #: Known bugs other changes of issue 6 fix, kept out of the streams until they are merged: each
 #: names its issue item. An update one of them matches is not fed (and is counted in the run's
 #: figures). The integrator deletes an entry once its fix is in; an empty dict excludes nothing.
-KNOWN_BUGS: dict[str, str] = {
-    "restart-with-context": (
-        "issue 6 item 6: 'Mulai ulang' in the worker flow, the in-person consent or /koreksi "
-        "raises KeyError ('worker_name', 'reference', 'subject')"
-    ),
-    "admin-unicode-digits": (
-        "issue 6 item 13: non-ASCII digits in /aktifkan (the KPJ) or in act:resolve:<id> "
-        "raise ValueError"
-    ),
-}
+KNOWN_BUGS: dict[str, str] = {}  # items 6 and 13 of issue 6 are fixed: nothing kept out
 
 
 def known_bug(update: dict[str, Any], session: Session) -> str | None:
