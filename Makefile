@@ -12,7 +12,7 @@ UPGRADE ?=
 COMPILE = $(BIN)/uv pip compile pyproject.toml --universal --python-version 3.11 --generate-hashes \
 	--custom-compile-command "make lock" --quiet $(UPGRADE)
 
-.PHONY: run test fuzz lint check-types check-imports unit webhook emulator db-upgrade lock clean
+.PHONY: run test fuzz lint check-types check-imports webhook db-upgrade lock clean
 
 $(BIN)/.installed: pyproject.toml $(DEV_LOCK)
 	$(PYTHON) -m venv $(VENV)
