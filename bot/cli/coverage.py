@@ -18,14 +18,12 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TextIO
 
-from alembic.migration import MigrationContext
-
 from bot.catalog import load_programme
 from bot.coverage import CoverageFileError, import_file
 from bot.notifications import notices_for
 from bot.security.crypto import DataKeyError
 from bot.settings import Settings
-from bot.storage.db import create_db_engine, head_revision
+from bot.storage.db import create_db_engine, not_migrated
 from bot.storage.keys import verified_sealer
 from bot.storage.repository import Repository
 
@@ -55,14 +53,9 @@ def run_import(
     settings = Settings()
     engine = create_db_engine(settings.database_url)
     try:
-        with engine.connect() as connection:
-            current = MigrationContext.configure(connection).get_current_revision()
-        if current != head_revision():
-            print(
-                f"the database is at revision {current or 'none'}, not {head_revision()}:"
-                " run `peduli db upgrade` first",
-                file=err,
-            )
+        problem = not_migrated(engine)
+        if problem is not None:
+            print(problem, file=err)
             return 2
         try:
             sealer = verified_sealer(settings, engine)

@@ -19,12 +19,11 @@ import sys
 from typing import TextIO
 
 import redis
-from alembic.migration import MigrationContext
 from sqlalchemy import Engine
 
 from bot.security.crypto import DataKeyError, Sealer, key_id_for
 from bot.settings import Settings
-from bot.storage.db import create_db_engine, head_revision
+from bot.storage.db import create_db_engine, not_migrated
 from bot.storage.keys import (
     RotationReport,
     inspect_keys,
@@ -35,16 +34,10 @@ from bot.storage.keys import (
 
 
 def _not_migrated(engine: Engine, err: TextIO) -> bool:
-    with engine.connect() as connection:
-        current = MigrationContext.configure(connection).get_current_revision()
-    if current == head_revision():
-        return False
-    print(
-        f"the database is at revision {current or 'none'}, not {head_revision()}:"
-        " run `peduli db upgrade` first",
-        file=err,
-    )
-    return True
+    problem = not_migrated(engine)
+    if problem is not None:
+        print(problem, file=err)
+    return problem is not None
 
 
 def check(

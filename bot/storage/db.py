@@ -33,6 +33,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
+from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
@@ -209,6 +210,19 @@ def alembic_config(connection: Connection | None = None) -> Config:
 
 def head_revision() -> str | None:
     return ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+def not_migrated(engine: Engine) -> str | None:
+    """Why a command that reads the database cannot run on it yet (it is not at the newest
+    migration), for the operator; None when it is."""
+    with engine.connect() as connection:
+        current = MigrationContext.configure(connection).get_current_revision()
+    if current == head_revision():
+        return None
+    return (
+        f"the database is at revision {current or 'none'}, not {head_revision()}:"
+        " run `peduli db upgrade` first"
+    )
 
 
 def migration_engine(url: str | URL) -> Engine:
