@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 
 import pytest
@@ -7,13 +8,30 @@ import pytest
 from emulator.server import BotApiEmulator
 from tests.e2e.harness import TOKEN
 
+#: How much of a person's time one action (a message sent, a button pressed) stands for.
+SECONDS_PER_ACTION = 3.0
+
+
+class PersonPacedClock:
+    """The flood limits' clock in end-to-end tests: real time plus a few seconds for every update
+    a user has sent. A person answers every few seconds; a test answers every few milliseconds,
+    and on a fast machine a long conversation would otherwise run out of Telegram's per-chat
+    allowance through no fault of the bot. The strict 1/s limit on the real clock has its own
+    test (test_robustness)."""
+
+    def __init__(self) -> None:
+        self.emulator: BotApiEmulator | None = None
+
+    def __call__(self) -> float:
+        actions = len(self.emulator.updates) if self.emulator is not None else 0
+        return time.monotonic() + SECONDS_PER_ACTION * actions
+
 
 @pytest.fixture
 async def emulator() -> AsyncIterator[BotApiEmulator]:
-    """Telegram's limits, with a per-chat burst sized for a person's pace compressed into a test:
-    a person answers every few seconds, a test every few milliseconds. The strict 1/s limit has
-    its own test (test_rate_limits)."""
-    emulator = BotApiEmulator(TOKEN, per_chat_rate=1.0, per_chat_burst=40)
+    clock = PersonPacedClock()
+    emulator = BotApiEmulator(TOKEN, per_chat_rate=1.0, per_chat_burst=20, clock=clock)
+    clock.emulator = emulator
     await emulator.start()
     yield emulator
     await emulator.stop()
