@@ -32,6 +32,7 @@ from bot.storage.repository import ConsentStatement, Repository, Transaction, Us
 from bot.storage.state import STORE_ERRORS, TurnAlreadyCommitted, TurnJournal
 from bot.transport import Outgoing, Transport, split_message
 from flows import callbacks, router
+from flows.access import Role, Scope
 from flows.commands import Outcome, SetLanguage
 from flows.context import Context, UserFacts
 from flows.effects import (
@@ -221,8 +222,16 @@ class ConversationService:
             open_sponsorships=record.open_sponsorships,
             is_admin=record.user_id in self.admin_ids,
             is_worker=record.worker_sponsorships > 0,
+            scope=self._scope(record),
         )
         return Context(user=facts, catalog=catalog, now=self.clock(), new_id=self.new_id)
+
+    def _scope(self, record: UserRecord) -> Scope | None:
+        if record.user_id in self.admin_ids:
+            return Scope.superadmin()
+        if record.staff_role is None:
+            return None
+        return Scope(Role(record.staff_role), record.staff_agencies)
 
     def _apply(
         self,

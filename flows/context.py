@@ -6,13 +6,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from flows.access import Scope
 from flows.catalog import Catalog
 
 
 @dataclass(frozen=True)
 class UserFacts:
     """Who the user is. registered: signed up as an ASN (a sponsor). is_worker: linked as the
-    worker of some sponsorship (they confirmed their invitation); a person may be both."""
+    worker of some sponsorship (they confirmed their invitation); a person may be both.
+    is_admin: a superadmin (ADMIN_IDS). scope: the user's role and agencies when they run the
+    programme (superadmin, operator or treasurer), else None."""
 
     user_id: int
     language: str | None
@@ -22,6 +25,7 @@ class UserFacts:
     open_sponsorships: int = 0
     is_admin: bool = False
     is_worker: bool = False
+    scope: Scope | None = None
 
 
 @dataclass(frozen=True)

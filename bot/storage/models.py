@@ -23,12 +23,14 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
+    UniqueConstraint,
     event,
     text,
 )
 from sqlmodel import Field, SQLModel
 
 from flows import statuses
+from flows.access import GRANTED_ROLES
 
 # Named constraints: SQLite batch migrations can only alter constraints that have names, and
 # stable names make migrations reproducible across SQLite and PostgreSQL.
@@ -52,6 +54,8 @@ CONSENT_KINDS: tuple[str, ...] = ("salary_deduction", "worker_data")
 CONSENT_CHANNELS: tuple[str, ...] = ("telegram", "in_person")
 REQUEST_KINDS: tuple[str, ...] = ("correction",)
 REQUEST_SUBJECTS: tuple[str, ...] = ("worker", "sponsor")
+STAFF_ROLES: tuple[str, ...] = tuple(role.value for role in GRANTED_ROLES)
+AUDIT_CHANNELS: tuple[str, ...] = ("telegram", "cli")
 OUTBOX_PENDING = "sent_at IS NULL AND gave_up_at IS NULL"
 """The outbox rows still to deliver (the condition of the partial index ix_outbox_pending)."""
 
@@ -449,3 +453,91 @@ class KeyCheck(SQLModel, table=True):
     check_value: str = Field(sa_column=Column(String(64), nullable=False))
     created_at: datetime = _created()
     updated_at: datetime = _created()
+
+
+class StaffRole(SQLModel, table=True):
+    """A member of staff's role for one agency: an operator has a row per agency, a treasurer
+    exactly one (bot.storage.staff keeps one role per person). Superadmins are not stored: they
+    come from ADMIN_IDS."""
+
+    __tablename__ = "staff_roles"
+    __table_args__ = (CheckConstraint(f"role IN ({_sql_list(STAFF_ROLES)})", name="role"),)
+
+    user_id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    agency_code: str = Field(sa_column=Column(String(64), primary_key=True))
+    role: str = Field(sa_column=Column(String(16), nullable=False))
+    granted_at: datetime = _created()
+    granted_by_user_id: int | None = Field(
+        default=None, sa_column=Column(BigInteger, nullable=True)
+    )
+
+
+class AuditEntry(SQLModel, table=True):
+    """Append-only log of what staff did: who (a Telegram id, or None with channel "cli"), when,
+    what (action), within which scope ("*" or agency codes) and how many rows it touched. detail
+    holds no personal data (a month, an agency, a reference), never a NIK or a phone."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (CheckConstraint(f"channel IN ({_sql_list(AUDIT_CHANNELS)})", name="channel"),)
+
+    id: int | None = Field(default=None, sa_column=Column(Integer, primary_key=True))
+    at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False, index=True))
+    actor_user_id: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    channel: str = Field(sa_column=Column(String(16), nullable=False))
+    action: str = Field(sa_column=Column(String(64), nullable=False))
+    scope: str = Field(sa_column=Column(String(400), nullable=False))
+    detail: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    row_count: int | None = Field(default=None, sa_column=Column(Integer, nullable=True))
+
+
+@event.listens_for(AuditEntry, "before_update")
+def _refuse_audit_update(*_: object) -> None:
+    raise AppendOnlyViolation("the audit log is append-only")
+
+
+@event.listens_for(AuditEntry, "before_delete")
+def _refuse_audit_delete(*_: object) -> None:
+    raise AppendOnlyViolation("the audit log is append-only: entries are never deleted")
+
+
+class Deduction(SQLModel, table=True):
+    """The monthly ledger: one row per sponsorship per month whose salary is cut for it (month:
+    the first day of that month). A row exists only for a month in which the sponsor's consent to
+    the deduction is in force and the worker is covered (bot.storage.ledger opens a month, flows
+    decides which months). agency_code is the sponsor's agency when the month was opened: the
+    treasurer who cuts the salary. deducted_at is set when the treasurer marks it done."""
+
+    __tablename__ = "deductions"
+    __table_args__ = (
+        UniqueConstraint("sponsorship_id", "month", name="uq_deductions_sponsorship_month"),
+        Index("ix_deductions_month_agency", "month", "agency_code"),
+        CheckConstraint("amount > 0", name="amount"),
+    )
+
+    id: int | None = Field(default=None, sa_column=Column(Integer, primary_key=True))
+    sponsorship_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("sponsorships.id"), nullable=False, index=True)
+    )
+    month: date = Field(sa_column=Column(Date, nullable=False))
+    agency_code: str = Field(sa_column=Column(String(64), nullable=False))
+    amount: int = Field(sa_column=Column(Integer, nullable=False))
+    created_at: datetime = _created()
+    deducted_at: datetime | None = Field(
+        default=None, sa_column=Column(UTCDateTime(), nullable=True)
+    )
+    deducted_by_user_id: int | None = Field(
+        default=None, sa_column=Column(BigInteger, nullable=True)
+    )
+
+
+class RosterEntry(SQLModel, table=True):
+    """The civil servants of each agency (peduli roster import), to turn sign-up counts into
+    participation. The NIP is kept as its blind index and masked form, like a sponsor's."""
+
+    __tablename__ = "roster"
+
+    nip_index: str = Field(sa_column=Column(String(64), primary_key=True))
+    nip_masked: str = Field(sa_column=Column(String(32), nullable=False))
+    full_name: str = Field(sa_column=Column(String(200), nullable=False))
+    agency_code: str = Field(sa_column=Column(String(64), nullable=False, index=True))
+    imported_at: datetime = _created()

@@ -12,7 +12,14 @@ from sqlmodel import col
 
 from bot.security.crypto import Sealer
 from bot.storage.lookups import count_open, row_id, sponsor_of_user
-from bot.storage.models import Consent, CorrectionRequest, Sponsor, Sponsorship, TelegramUser
+from bot.storage.models import (
+    Consent,
+    CorrectionRequest,
+    Sponsor,
+    Sponsorship,
+    StaffRole,
+    TelegramUser,
+)
 from bot.storage.views import (
     ConsentRecordView,
     CoverageCheck,
@@ -51,8 +58,15 @@ class Reads:
             .select_from(Sponsorship)
             .where(col(Sponsorship.worker_user_id) == user_id)
         )
+        roles = session.execute(
+            select(col(StaffRole.role), col(StaffRole.agency_code)).where(
+                col(StaffRole.user_id) == user_id
+            )
+        ).all()
         return UserRecord(
             user_id=user_id,
+            staff_role=roles[0][0] if roles else None,
+            staff_agencies=frozenset(agency for _, agency in roles),
             language=user.language if user is not None else None,
             sponsor=_sponsor_view(sponsor) if sponsor is not None else None,
             open_sponsorships=open_count,

@@ -29,6 +29,8 @@ class UserRecord:
     sponsor: SponsorView | None
     open_sponsorships: int
     worker_sponsorships: int = 0  # sponsorships the user is linked to as the worker
+    staff_role: str | None = None  # operator or treasurer (staff_roles); superadmins are configured
+    staff_agencies: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)

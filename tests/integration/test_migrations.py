@@ -33,6 +33,7 @@ TABLES |= {"invitations", "requests", "outbox"}
 TABLES_0003 = set(TABLES)
 TABLES |= {"key_check"}
 TABLES |= {"invitation_openers"}
+TABLES |= {"staff_roles", "audit_log", "deductions", "roster"}
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
