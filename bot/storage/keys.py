@@ -52,6 +52,7 @@ from bot.storage.models import (
     KeyCheck,
     OutboxMessage,
     ProcessedUpdate,
+    RosterEntry,
     Sponsor,
     Sponsorship,
     utc_now,
@@ -103,11 +104,13 @@ OUTBOX = _table(OutboxMessage)
 SESSIONS = _table(ConversationSession)
 TURNS = _table(ProcessedUpdate)
 KEY_CHECK = _table(KeyCheck)
+ROSTER = _table(RosterEntry)
 
 SEALED_COLUMNS: frozenset[str] = frozenset(
     {
         "sponsors.nip_sealed",
         "sponsors.phone_sealed",
+        "roster.nip_sealed",
         "sponsorships.nik_sealed",
         "sponsorships.worker_phone_sealed",
         "sponsorships.kpj_sealed",
@@ -121,7 +124,12 @@ SEALED_COLUMNS: frozenset[str] = frozenset(
 """Every column `rotate` re-seals. A new sealed column must be added here and to the rotation
 (tests/integration/test_data_keys.py compares this list with the models)."""
 BLIND_INDEX_COLUMNS: frozenset[str] = frozenset(
-    {"sponsors.nip_index", "sponsorships.nik_index", "sponsorships.active_nik_index"}
+    {
+        "sponsors.nip_index",
+        "roster.nip_index",
+        "sponsorships.nik_index",
+        "sponsorships.active_nik_index",
+    }
 )
 """Every column `rotate` recomputes."""
 
@@ -446,6 +454,7 @@ def rotate(
             raise _mismatch(settings, "not recorded yet", key_id_for(key))
         report = RotationReport(key_id_for(key), recorded.key_id if recorded else None)
         _rotate_sponsors(connection, sealer, report, batch_size)
+        _rotate_roster(connection, sealer, report, batch_size)
         _rotate_sponsorships(connection, sealer, report, batch_size)
         _rotate_requests(connection, sealer, report, batch_size)
         _rotate_sessions(connection, sealer, report, batch_size)
@@ -491,6 +500,25 @@ def _rotate_sponsors(
             report.count(report.reindexed, "sponsors.nip_index")
         if values:
             connection.execute(update(SPONSORS).where(SPONSORS.c.id == row.id).values(values))
+
+
+def _rotate_roster(
+    connection: Connection, sealer: Sealer, report: RotationReport, batch_size: int
+) -> None:
+    for row in _batches(connection, ROSTER, "id", ["nip_sealed", "nip_index"], batch_size):
+        nip, nip_sealed = _reseal(
+            sealer, row.nip_sealed, f"roster row {row.id}", "roster.nip_sealed", report
+        )
+        assert nip is not None  # NOT NULL column
+        values: dict[str, Any] = {}
+        if nip_sealed != row.nip_sealed:
+            values["nip_sealed"] = nip_sealed
+        nip_index = sealer.blind_index(nip, "nip")
+        if nip_index != row.nip_index:
+            values["nip_index"] = nip_index
+            report.count(report.reindexed, "roster.nip_index")
+        if values:
+            connection.execute(update(ROSTER).where(ROSTER.c.id == row.id).values(values))
 
 
 def _rotate_sponsorships(

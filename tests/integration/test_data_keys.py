@@ -109,6 +109,18 @@ def seed(engine: Engine, sealer: Sealer) -> str:
     assert isinstance(one(repo, WORKER, correction(reference, WORKER, "worker")), Applied)
     assert isinstance(one(repo, None, activate(reference)), Applied)
     asyncio.run(SqlSessionStore(engine, sealer=sealer).save(SESSION_USER, dict(SESSION)))
+    with engine.begin() as connection:  # an agency's roster line (peduli roster import)
+        connection.execute(
+            sa.text(
+                "INSERT INTO roster (nip_sealed, nip_index, nip_masked, full_name, agency_code,"
+                " imported_at) VALUES (:sealed, :index, '1990********2002', 'Budi', 'dinsos', :at)"
+            ),
+            {
+                "sealed": sealer.seal(OTHER_NIP),
+                "index": sealer.blind_index(OTHER_NIP, "nip"),
+                "at": datetime(2026, 3, 1, tzinfo=UTC),
+            },
+        )
     return reference
 
 
@@ -442,6 +454,7 @@ def test_rotation_reseals_everything_and_duplicate_checks_still_hold(
     assert sum(report.resealed.values()) == len(before)
     assert report.reindexed == {
         "sponsors.nip_index": 1,
+        "roster.nip_index": 1,
         "sponsorships.nik_index": 1,
         "sponsorships.active_nik_index": 1,
     }

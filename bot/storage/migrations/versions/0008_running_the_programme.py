@@ -69,12 +69,15 @@ def upgrade() -> None:
     op.create_index("ix_deductions_month_agency", "deductions", ["month", "agency_code"])
     op.create_table(
         "roster",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("nip_sealed", sa.Text(), nullable=False),
         sa.Column("nip_index", sa.String(length=64), nullable=False),
         sa.Column("nip_masked", sa.String(length=32), nullable=False),
         sa.Column("full_name", sa.String(length=200), nullable=False),
         sa.Column("agency_code", sa.String(length=64), nullable=False),
         sa.Column("imported_at", sa.DateTime(timezone=True), nullable=False),
-        sa.PrimaryKeyConstraint("nip_index", name="pk_roster"),
+        sa.PrimaryKeyConstraint("id", name="pk_roster"),
+        sa.UniqueConstraint("nip_index", name="uq_roster_nip_index"),
     )
     op.create_index("ix_roster_agency_code", "roster", ["agency_code"])
 
