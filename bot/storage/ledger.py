@@ -37,9 +37,6 @@ from flows.events import Event, Notice, SponsorshipLapsed
 from flows.statuses import SponsorshipStatus, checked_transition
 
 _BATCH: Final = 500  # rows per INSERT: well under SQLite's limit of bound parameters
-# Sponsorships that can owe a month: coverage was activated (active), possibly ended since
-# (withdrawn). Lapsed ones owe nothing more; the others were never covered.
-_MAY_OWE: Final = (SponsorshipStatus.ACTIVE.value, SponsorshipStatus.WITHDRAWN.value)
 
 Notify = Callable[[Event], Iterable[Notice]]
 
@@ -113,8 +110,9 @@ def facts_of(session: Session, sponsorship_id: int) -> ledger.LedgerFacts:
 
 
 def _candidates(session: Session, month: date) -> Iterator[tuple[Sponsorship, str]]:
-    """Sponsorships covered by the end of `month` with no row for it yet, with their sponsor's
-    agency now."""
+    """Sponsorships that may owe `month` and have no row for it yet, with their sponsor's agency
+    now: covered by the end of the month, and active or withdrawn from a later month. Lapsed
+    ones owe nothing more; the others were never covered."""
     next_month = ledger.add_months(month, 1)
     has_row = exists().where(
         col(Deduction.sponsorship_id) == col(Sponsorship.id), col(Deduction.month) == month
@@ -123,7 +121,13 @@ def _candidates(session: Session, month: date) -> Iterator[tuple[Sponsorship, st
         select(Sponsorship, col(Sponsor.agency_code))
         .join(Sponsor, col(Sponsor.id) == col(Sponsorship.sponsor_id))
         .where(
-            col(Sponsorship.status).in_(_MAY_OWE),
+            # A withdrawal that took effect before this month leaves nothing owed: skipping
+            # those here keeps the hourly round cheap however many ended long ago.
+            (col(Sponsorship.status) == SponsorshipStatus.ACTIVE.value)
+            | (
+                (col(Sponsorship.status) == SponsorshipStatus.WITHDRAWN.value)
+                & (col(Sponsorship.withdrawal_effective_month) > month)
+            ),
             col(Sponsorship.coverage_start).is_not(None),
             col(Sponsorship.coverage_start) < next_month,
             ~has_row,
