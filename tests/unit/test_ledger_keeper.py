@@ -69,6 +69,33 @@ async def test_the_loop_survives_a_failed_round_and_stops_when_cancelled() -> No
     assert ledger.calls[:3] == [date(2027, 3, 1), date(2027, 3, 1), JAKARTA]
 
 
+async def test_stopping_lets_a_running_round_end_first() -> None:
+    """Cancelled while a round's transaction runs in its thread: run() returns only once the
+    round is done (the bot then closes the engine)."""
+    import threading
+
+    release, entered = threading.Event(), threading.Event()
+    finished: list[str] = []
+
+    class SlowLedger(FakeLedger):
+        def open_month(self, month: date) -> int:
+            entered.set()
+            release.wait(5)
+            finished.append("open")
+            return 0
+
+    keeper = LedgerKeeper(SlowLedger(), lambda: datetime(2027, 3, 2, tzinfo=UTC), JAKARTA)
+    task = asyncio.create_task(keeper.run())
+    await asyncio.to_thread(entered.wait, 5)
+    task.cancel()
+    await asyncio.sleep(0.05)
+    assert not task.done()  # still waiting for the round
+    release.set()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    assert finished == ["open"]
+
+
 def test_the_interval_must_be_positive() -> None:
     with pytest.raises(ValueError):
         LedgerKeeper(FakeLedger(), lambda: datetime(2027, 3, 2, tzinfo=UTC), JAKARTA, None, 0)
