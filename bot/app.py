@@ -207,11 +207,13 @@ class WebhookServer:
     built: Built
     bot: Any
     outbox: asyncio.Task[None]
+    upkeep: asyncio.Task[None]
 
     async def stop(self) -> None:
-        self.outbox.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self.outbox
+        for task in (self.upkeep, self.outbox):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         await self.runner.cleanup()
         await self.bot.session.close()
         await self.built.aclose()
@@ -257,6 +259,7 @@ async def serve_webhook(
     from bot.telegram_aiogram.runner import (
         WEBHOOK_PATH,
         create_bot,
+        ledger_keeper,
         outbox_dispatcher,
         register_webhook,
         webhook_application,
@@ -285,8 +288,9 @@ async def serve_webhook(
         url += WEBHOOK_PATH
     await register_webhook(built.service, bot, url, secret)
     outbox = asyncio.create_task(outbox_dispatcher(built.service, bot).run())
+    upkeep = asyncio.create_task(ledger_keeper(built.service).run())
     logger.info("webhook server listening on %s", settings.webhook_listen)
-    return WebhookServer(runner, built, bot, outbox)
+    return WebhookServer(runner, built, bot, outbox, upkeep)
 
 
 async def _webhook(settings: Settings, insecure_no_secret: bool) -> None:

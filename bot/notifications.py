@@ -22,6 +22,7 @@ from flows.events import (
     InvitationLocked,
     Notice,
     RequestsWaiting,
+    SponsorshipLapsed,
     SponsorWithdrew,
     WorkerConfirmed,
     WorkerDeclined,
@@ -92,6 +93,29 @@ def coverage_active(
         start=long_date(start),
         programme=programme,
         **{other: Raw(other_name)},
+    )
+
+
+def lapsed(
+    recipient: Literal["sponsor", "worker", "operator"],
+    event: SponsorshipLapsed,
+    agency: str,
+) -> Text:
+    """To the sponsor, the worker and the agency's operators: no deduction was recorded for the
+    unpaid months, so the sponsorship lapsed. Names only where the recipient already knows them
+    (the operator gets the reference and the agency)."""
+    months = t(
+        "notify.lapsed_months",
+        earlier=month_year(min(event.unpaid)),
+        later=month_year(max(event.unpaid)),
+    )
+    return t(
+        f"notify.lapsed_{recipient}",
+        reference=Raw(event.reference),
+        worker=Raw(event.worker_name),
+        sponsor=Raw(event.sponsor_name),
+        agency=Raw(agency),
+        months=months,
     )
 
 
@@ -169,6 +193,40 @@ def _coverage_activated(event: CoverageActivated, catalog: Catalog) -> list[Noti
     return found
 
 
+def _sponsorship_lapsed(event: SponsorshipLapsed, catalog: Catalog) -> list[Notice]:
+    """Everyone concerned, once each: the keys name the sponsorship and the recipient, and a
+    lapse is final, so a second check finds nothing new to say."""
+    agency = catalog.agency(event.agency_code)
+    agency_name = agency.name if agency is not None else event.agency_code
+    found = [
+        Notice(
+            f"lapsed:{event.reference}:sponsor",
+            event.sponsor_user_id,
+            lapsed("sponsor", event, agency_name),
+            event.sponsorship_id,
+        )
+    ]
+    if event.worker_user_id is not None:
+        found.append(
+            Notice(
+                f"lapsed:{event.reference}:worker",
+                event.worker_user_id,
+                lapsed("worker", event, agency_name),
+                event.sponsorship_id,
+            )
+        )
+    for operator in sorted(set(event.operator_user_ids)):
+        found.append(
+            Notice(
+                f"lapsed:{event.reference}:operator:{operator}",
+                operator,
+                lapsed("operator", event, agency_name),
+                event.sponsorship_id,
+            )
+        )
+    return found
+
+
 _WORDING: Final[Mapping[type, Callable[[Any, Catalog], list[Notice]]]] = {
     WorkerConfirmed: _to_sponsor(
         lambda e: f"worker_confirmed:{e.reference}",
@@ -188,4 +246,5 @@ _WORDING: Final[Mapping[type, Callable[[Any, Catalog], list[Notice]]]] = {
     RequestsWaiting: _requests_waiting,
     SponsorWithdrew: _sponsor_withdrew,
     CoverageActivated: _coverage_activated,
+    SponsorshipLapsed: _sponsorship_lapsed,
 }

@@ -26,6 +26,7 @@ from flows import callbacks
 from flows.callbacks import ActionName, ListName
 from flows.catalog import Catalog
 from flows.formatting import long_date, month_year
+from flows.ledger import scholarship_progress
 from flows.statuses import OPEN_STATUSES, SponsorshipStatus
 from flows.text import Raw, Text, t
 
@@ -168,6 +169,10 @@ def _sponsorship_item(item: SponsorshipView, catalog: Catalog, zone: tzinfo) -> 
         extra.append(
             t("status.coverage", kpj=Raw(item.kpj_masked), start=long_date(item.coverage_start))
         )
+    if item.status == SponsorshipStatus.ACTIVE:
+        progress = scholarship_progress(item.marked_months)
+        key = "status.scholarship_reached" if progress.reached else "status.scholarship"
+        extra.append(t(key, counted=str(progress.counted), required=str(progress.required)))
     if item.consent_channel == "in_person":
         extra.append(t("status.in_person"))
     if item.withdrawal_effective_month:

@@ -100,6 +100,23 @@ class CoverageActivated:
     programme_code: str
 
 
+@dataclass(frozen=True)
+class SponsorshipLapsed:
+    """No deduction was recorded for the months in unpaid (flows.ledger.is_overdue): the
+    sponsorship lapsed. The sponsor, the linked worker (None: no chat with the bot) and the
+    operators of the agency that deducts (operator_user_ids) are told."""
+
+    reference: str
+    sponsorship_id: int
+    sponsor_user_id: int
+    sponsor_name: str
+    worker_user_id: int | None
+    worker_name: str
+    agency_code: str
+    operator_user_ids: tuple[int, ...]
+    unpaid: tuple[date, ...]
+
+
 Event: TypeAlias = (
     WorkerConfirmed
     | WorkerDeclined
@@ -109,6 +126,7 @@ Event: TypeAlias = (
     | WorkerWithdrew
     | SponsorWithdrew
     | CoverageActivated
+    | SponsorshipLapsed
 )
 
 

@@ -18,7 +18,7 @@ class SponsorshipStatus(StrEnum):
     ACTIVE = "active"  # BPJS coverage is active
     DECLINED = "declined"  # the worker refused
     WITHDRAWN = "withdrawn"  # the sponsor or the worker withdrew consent
-    LAPSED = "lapsed"  # reserved: coverage ended (nothing moves a sponsorship here yet)
+    LAPSED = "lapsed"  # no deduction recorded for 2 months (flows.ledger.is_overdue)
 
 
 OPEN_STATUSES: Final = (
@@ -38,7 +38,7 @@ TRANSITIONS: Final[Mapping[SponsorshipStatus, frozenset[SponsorshipStatus]]] = {
         {SponsorshipStatus.CONFIRMED, SponsorshipStatus.DECLINED, SponsorshipStatus.WITHDRAWN}
     ),
     SponsorshipStatus.CONFIRMED: frozenset({SponsorshipStatus.ACTIVE, SponsorshipStatus.WITHDRAWN}),
-    SponsorshipStatus.ACTIVE: frozenset({SponsorshipStatus.WITHDRAWN}),
+    SponsorshipStatus.ACTIVE: frozenset({SponsorshipStatus.WITHDRAWN, SponsorshipStatus.LAPSED}),
     SponsorshipStatus.DECLINED: frozenset(),
     SponsorshipStatus.WITHDRAWN: frozenset(),
     SponsorshipStatus.LAPSED: frozenset(),

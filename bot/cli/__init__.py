@@ -38,6 +38,24 @@ def _parser() -> argparse.ArgumentParser:
         "rotate",
         help="re-seal all data under DATA_KEY (from DATA_KEY_OLD); run with the bot stopped",
     )
+    ledger = commands.add_parser("ledger", help="the monthly deduction ledger")
+    ledger_commands = ledger.add_subparsers(dest="ledger_command", required=True)
+    ledger_open = ledger_commands.add_parser(
+        "open", help="create the month's deduction rows (idempotent); prints rows created"
+    )
+    ledger_open.add_argument("--month", required=True, metavar="YYYY-MM")
+    ledger_mark = ledger_commands.add_parser(
+        "mark", help="mark an agency's rows of the month as deducted; prints rows marked"
+    )
+    ledger_mark.add_argument("--month", required=True, metavar="YYYY-MM")
+    ledger_mark.add_argument("--agency", required=True, metavar="CODE")
+    ledger_mark.add_argument(
+        "--reference",
+        action="append",
+        dest="references",
+        metavar="REF",
+        help="only this sponsorship (repeatable); default: every row of the agency",
+    )
     nik = commands.add_parser(
         "nik", help="check NIKs; one JSON object per NIK; reads standard input when none given"
     )
@@ -68,6 +86,15 @@ def main(argv: list[str] | None = None) -> int:
         from bot.cli.keys import check, rotate_command
 
         return check() if args.keys_command == "check" else rotate_command()
+    if args.command == "ledger":
+        from bot.cli.ledger import run as ledger_run
+
+        return ledger_run(
+            args.ledger_command,
+            args.month,
+            agency=getattr(args, "agency", None),
+            references=getattr(args, "references", None),
+        )
     if args.command == "db":
         from bot.cli.db import upgrade
 

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from bot.security.crypto import Sealer
+from bot.storage.ledger import marked_months
 from bot.storage.lookups import count_open, row_id, sponsor_of_user
 from bot.storage.models import (
     Consent,
@@ -253,6 +254,7 @@ class Reads:
             .order_by(col(Sponsorship.created_at).desc(), col(Sponsorship.id).desc())
         ).all()
         channels = _consent_channels(session, [row_id(row) for row in rows])
+        marked = marked_months(session, [row_id(row) for row in rows])
         return [
             SponsorshipView(
                 reference=row.reference,
@@ -270,6 +272,7 @@ class Reads:
                 coverage_start=row.coverage_start,
                 consent_channel=channels.get(row_id(row)),
                 withdrawal_effective_month=row.withdrawal_effective_month,
+                marked_months=marked.get(row_id(row), 0),
             )
             for row in rows
         ]

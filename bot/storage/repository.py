@@ -42,6 +42,7 @@ from sqlalchemy.orm import Session
 from bot.security.crypto import Sealer
 from bot.storage.db import checkpoint_wal, immediate
 from bot.storage.handlers import Handler, coverage, requests, sponsor, sponsorship
+from bot.storage.ledger import Ledger
 from bot.storage.lookups import (
     MAX_FAILED_VERIFICATIONS,
     MAX_OPEN_REQUESTS,
@@ -177,6 +178,8 @@ class Repository:
         )
         self._reads = Reads(engine, sealer, clock)
         self._outbox = OutboxStore(self._writer, sealer, clock)
+        self.ledger = Ledger(self._writer, sealer, notify, clock)
+        """The monthly ledger (bot.storage.ledger), for the running bot's periodic upkeep."""
 
     @property
     def admin_ids(self) -> frozenset[int]:

@@ -57,6 +57,7 @@ class SponsorshipView:
     coverage_start: date | None = None
     consent_channel: str | None = None
     withdrawal_effective_month: date | None = None
+    marked_months: int = 0  # ledger months marked deducted (the scholarship count)
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from aiogram.webhook.aiohttp_server import setup_application
 from aiohttp import web
 
 from bot.i18n import LANGUAGES, Renderer
+from bot.ledger import LedgerKeeper
 from bot.outbox import OutboxDispatcher
 from bot.service import ConversationService, Handled
 from bot.telegram_aiogram.adapter import (
@@ -86,18 +87,30 @@ async def run_polling(
     await bot.delete_webhook(drop_pending_updates=False)
     logger.info("long polling started")
     outbox = asyncio.create_task(outbox_dispatcher(service, bot).run())
+    upkeep = asyncio.create_task(ledger_keeper(service).run())
     try:
         await dispatcher.start_polling(bot, allowed_updates=ALLOWED_UPDATES, **kwargs)
     finally:
-        outbox.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await outbox
+        for task in (upkeep, outbox):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
 
 async def prepare(service: ConversationService, bot: Bot) -> None:
     """What the bot learns from and tells Telegram before the first update."""
     service.bot_username = (await bot.me()).username
     await set_command_menus(bot)
+
+
+def ledger_keeper(service: ConversationService) -> LedgerKeeper:
+    """The ledger's periodic upkeep (bot.ledger), beside the outbox dispatcher."""
+    return LedgerKeeper(
+        service.repository.ledger,
+        service.clock,
+        service.programme.timezone,
+        ready=service.outbox_ready,
+    )
 
 
 def outbox_dispatcher(service: ConversationService, bot: Bot) -> OutboxDispatcher:

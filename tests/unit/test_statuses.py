@@ -23,9 +23,12 @@ from flows.statuses import (
 
 NOW = datetime(2026, 3, 10, tzinfo=UTC)
 HANDLERS = Path(__file__).resolve().parents[2] / "bot" / "storage" / "handlers"
+# The ledger lapses sponsorships outside the command handlers (a periodic check, not a command).
+LEDGER = HANDLERS.parent / "ledger.py"
 # What the handlers do, by hand: submit (new row, waiting_worker), the worker's consent or the
 # sponsor's in-person record (confirmed), the worker's refusal (declined), a withdrawal from any
-# open status (withdrawn), the coverage import or /aktifkan (active).
+# open status (withdrawn), the coverage import or /aktifkan (active), the ledger's lapse check
+# (lapsed: no deduction recorded for two months).
 EXPECTED_MOVES = {
     (SponsorshipStatus.WAITING_WORKER, SponsorshipStatus.CONFIRMED),
     (SponsorshipStatus.WAITING_WORKER, SponsorshipStatus.DECLINED),
@@ -33,15 +36,18 @@ EXPECTED_MOVES = {
     (SponsorshipStatus.CONFIRMED, SponsorshipStatus.ACTIVE),
     (SponsorshipStatus.CONFIRMED, SponsorshipStatus.WITHDRAWN),
     (SponsorshipStatus.ACTIVE, SponsorshipStatus.WITHDRAWN),
+    (SponsorshipStatus.ACTIVE, SponsorshipStatus.LAPSED),
 }
 
 
 def _moves_in_handlers() -> set[str]:
-    """The statuses the handlers move a row to (arguments of move() and _decide())."""
+    """The statuses the handlers and the ledger move a row to (arguments of move(), _decide()
+    and checked_transition())."""
     targets: set[str] = set()
-    for path in HANDLERS.glob("*.py"):
+    moving = ("move", "_decide", "checked_transition")
+    for path in [*HANDLERS.glob("*.py"), LEDGER]:
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if isinstance(node, ast.Call) and getattr(node.func, "id", "") in ("move", "_decide"):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", "") in moving:
                 for argument in node.args:
                     if (
                         isinstance(argument, ast.Attribute)
@@ -94,6 +100,13 @@ def test_an_illegal_transition_raises(old: str, new: SponsorshipStatus) -> None:
     with pytest.raises(IllegalTransition):
         move(row, new, NOW)
     assert row.status == old
+
+
+def test_only_an_active_sponsorship_can_lapse() -> None:
+    assert checked_transition("active", SponsorshipStatus.LAPSED) == SponsorshipStatus.LAPSED
+    for old in ("waiting_worker", "confirmed", "declined", "withdrawn", "lapsed"):
+        with pytest.raises(IllegalTransition):
+            checked_transition(old, SponsorshipStatus.LAPSED)
 
 
 def test_a_legal_transition_moves_the_row() -> None:

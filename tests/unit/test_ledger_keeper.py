@@ -1,0 +1,157 @@
+"""bot.ledger.LedgerKeeper: each round opens the current LOCAL month, then lapses; it survives a
+failed round, wakes the outbox only when it lapsed something, and stops when cancelled. And the
+ledger's face in /status: the months counted toward the children's scholarship."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from datetime import UTC, date, datetime, tzinfo
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from bot.ledger import LedgerKeeper
+
+JAKARTA = ZoneInfo("Asia/Jakarta")
+
+
+class FakeLedger:
+    def __init__(self, lapsed: int = 0, fail_first: bool = False) -> None:
+        self.calls: list[object] = []
+        self.lapsed = lapsed
+        self.fail_first = fail_first
+
+    def open_month(self, month: date) -> int:
+        self.calls.append(month)
+        if self.fail_first:
+            self.fail_first = False
+            raise RuntimeError("database down")
+        return 3
+
+    def lapse_overdue(self, zone: tzinfo) -> int:
+        self.calls.append(zone)
+        return self.lapsed
+
+
+async def test_a_round_opens_the_local_month_then_lapses() -> None:
+    ledger = FakeLedger()
+    # 1 December 00:30 in Jakarta is still 30 November in UTC.
+    keeper = LedgerKeeper(ledger, lambda: datetime(2026, 11, 30, 17, 30, tzinfo=UTC), JAKARTA)
+    done = await keeper.run_once()
+    assert ledger.calls == [date(2026, 12, 1), JAKARTA]
+    assert (done.opened, done.lapsed) == (3, 0)
+
+
+async def test_the_outbox_is_woken_only_when_something_lapsed() -> None:
+    ready = asyncio.Event()
+    clock = lambda: datetime(2027, 3, 2, tzinfo=UTC)  # noqa: E731
+    await LedgerKeeper(FakeLedger(lapsed=0), clock, JAKARTA, ready=ready).run_once()
+    assert not ready.is_set()
+    await LedgerKeeper(FakeLedger(lapsed=2), clock, JAKARTA, ready=ready).run_once()
+    assert ready.is_set()
+
+
+async def test_the_loop_survives_a_failed_round_and_stops_when_cancelled() -> None:
+    ledger = FakeLedger(fail_first=True)
+    keeper = LedgerKeeper(
+        ledger, lambda: datetime(2027, 3, 2, tzinfo=UTC), JAKARTA, interval_seconds=0.01
+    )
+    task = asyncio.create_task(keeper.run())
+    for _ in range(200):
+        if len(ledger.calls) >= 3:  # failed open, then open + lapse of the next round
+            break
+        await asyncio.sleep(0.01)
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    assert task.done()
+    assert ledger.calls[:3] == [date(2027, 3, 1), date(2027, 3, 1), JAKARTA]
+
+
+async def test_stopping_lets_a_running_round_end_first() -> None:
+    """Cancelled while a round's transaction runs in its thread: run() returns only once the
+    round is done (the bot then closes the engine)."""
+    import threading
+
+    release, entered = threading.Event(), threading.Event()
+    finished: list[str] = []
+
+    class SlowLedger(FakeLedger):
+        def open_month(self, month: date) -> int:
+            entered.set()
+            release.wait(5)
+            finished.append("open")
+            return 0
+
+    keeper = LedgerKeeper(SlowLedger(), lambda: datetime(2027, 3, 2, tzinfo=UTC), JAKARTA)
+    task = asyncio.create_task(keeper.run())
+    await asyncio.to_thread(entered.wait, 5)
+    task.cancel()
+    await asyncio.sleep(0.05)
+    assert not task.done()  # still waiting for the round
+    release.set()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    assert finished == ["open"]
+
+
+def test_the_interval_must_be_positive() -> None:
+    with pytest.raises(ValueError):
+        LedgerKeeper(FakeLedger(), lambda: datetime(2027, 3, 2, tzinfo=UTC), JAKARTA, None, 0)
+
+
+# ---- /status: the scholarship count -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("status", "marked", "shown"),
+    [
+        ("active", 0, "0 dari 36 bulan iuran tercatat"),
+        ("active", 12, "12 dari 36 bulan iuran tercatat"),
+        (
+            "active",
+            36,
+            "36 bulan iuran tercatat: syarat 36 bulan untuk beasiswa anak sudah terpenuhi",
+        ),
+        ("confirmed", 0, None),  # not covered yet: nothing counts
+        ("lapsed", 5, None),
+    ],
+)
+def test_status_shows_the_scholarship_count_of_an_active_sponsorship(
+    status: str, marked: int, shown: str | None
+) -> None:
+    from bot import presenters
+    from bot.i18n import Renderer
+    from bot.storage.views import SponsorshipView, SponsorView, UserRecord
+    from tests.unit.flowkit import PROGRAMME
+
+    item = SponsorshipView(
+        reference="PR-ABCDEF",
+        worker_full_name="Ujang Suryana",
+        nik_masked="3205********0001",
+        worker_category="asisten_rumah_tangga",
+        worker_category_other=None,
+        programme_code="jkk_jkm",
+        monthly_amount=16800,
+        payment_method="payroll",
+        status=status,
+        created_at=datetime(2026, 11, 21, tzinfo=UTC),
+        marked_months=marked,
+    )
+    sponsor = SponsorView(1, "Siti", "32.05.DINKES", "1985***********001", "PNS", "+62******7890")
+    for language, word in (("id", "bulan iuran tercatat"), ("en", "months of contributions")):
+        text = presenters.status(
+            UserRecord(1, language, sponsor, 1),
+            [item],
+            [],
+            PROGRAMME.catalog,
+            JAKARTA,
+            Renderer(language),
+        ).text
+        if shown is None:
+            assert word not in text
+        elif language == "id":
+            assert shown in text
+        else:
+            assert f"{marked} " in text and word in text
