@@ -82,6 +82,7 @@ def build_service(
         clock=lambda: now().astimezone(UTC),
         invitation_ttl=timedelta(days=settings.invitation_days),
         admin_ids=settings.admin_id_set,
+        agency_codes=frozenset(agency.code for agency in programme.catalog.agencies),
     )
     # Update ids are per bot: bots sharing one Redis must not see each other's.
     bot_id = (settings.bot_token or "").split(":", 1)[0]

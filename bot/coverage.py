@@ -34,6 +34,7 @@ from datetime import date
 from pathlib import Path
 from typing import Literal
 
+from bot.storage.audit import Actor
 from bot.storage.repository import Repository, mask_kpj
 from flows.commands import ActivateCoverage, Applied, Refused
 from flows.statuses import SponsorshipStatus
@@ -248,6 +249,9 @@ def _row(
     return CoverageRow(line, reference.upper() or None, nik, kpj, start)
 
 
+IMPORT_ACTION = "coverage.import"
+
+
 def import_coverage(repository: Repository, text: str, *, dry_run: bool = False) -> ImportReport:
     """Apply the file's rows (see the module docstring); raises CoverageFileError when the file
     cannot be read at all."""
@@ -259,6 +263,11 @@ def import_coverage(repository: Repository, text: str, *, dry_run: bool = False)
             report.add("invalid", item)
             continue
         _import_row(repository, item, done, report, dry_run)
+    if not dry_run:
+        counts = ", ".join(f"{name} {count}" for name, count in report.counts.items())
+        repository.record_audit(
+            Actor.cli(), IMPORT_ACTION, detail=counts, row_count=report.counts["activated"]
+        )
     return report
 
 

@@ -1,4 +1,5 @@
-"""Database views turned into what a person reads: /status, /data_saya and the admins' queue.
+"""Database views turned into what a person reads: /status, /data_saya, the admins' queue and
+the staff list (/admin).
 
 The wording is in locales/; this module only chooses keys, fills parameters and adds the buttons
 people act with (their callback data carry short references, checked again when applied).
@@ -14,6 +15,7 @@ from collections.abc import Sequence
 from datetime import datetime, tzinfo
 
 from bot.i18n import Renderer
+from bot.storage.staff import StaffMember
 from bot.storage.views import (
     PersonalData,
     RequestView,
@@ -325,3 +327,33 @@ def request_queue(
         items.append((text, [(button,)]))
     header = [render(t("queue.header", count=len(requests)))]
     return _paged("queue", header, items, (), page, render)
+
+
+def staff_list(
+    members: Sequence[StaffMember],
+    catalog: Catalog,
+    zone: tzinfo,
+    render: Renderer,
+    page: int = 0,
+) -> Outgoing:
+    """The superadmins' /admin: operators and treasurers, a remove button each, and usage."""
+    usage = render(t("staff.usage"))
+    if not members:
+        return Outgoing(render(t("staff.empty")) + "\n\n" + usage)
+    items: list[Item] = []
+    for member in members:
+        agencies = ", ".join(f"{_agency(catalog, code)} ({code})" for code in member.agencies)
+        text = render(
+            t(
+                "staff.item",
+                user_id=str(member.user_id),
+                role=t(f"staff.role.{member.role.value}"),
+                agencies=agencies,
+                since=_when(member.granted_at, zone),
+            )
+        )
+        user_id = str(member.user_id)
+        button = _button(render, "button.staff_remove", "staffrm", member.user_id, user_id=user_id)
+        items.append((text, [(button,)]))
+    header = [render(t("staff.header", count=len(members)))]
+    return _paged("staff", header, items, (usage,), page, render)

@@ -10,8 +10,8 @@ built only here, by the typed builders below:
 
     menu:<name>                  a main-menu entry ("menu:status")
     lang:<code>                  a language ("lang:en")
-    act:<action>:<reference>     a button under /status, /data_saya or the queue
-    show:<list>:<n>              the ◀️/▶️ buttons of a long /status, /data_saya or queue
+    act:<action>:<reference>     a button under /status, /data_saya, the queue or /admin
+    show:<list>:<n>              the ◀️/▶️ buttons of a long /status, /data_saya, queue or staff list
 
 Buttons shown outside a prompt (under /status, /data_saya, the queue) carry the seq `TIMELESS`:
 their values are of the kinds above, which the router reads without looking at the seq.
@@ -37,9 +37,18 @@ PREFIXES: Final = (MENU, LANGUAGE, ACTION, PAGE)
 
 MenuEntry = Literal["sponsor", "status", "personal_data", "signup", "language", "help"]
 ActionName = Literal[
-    "inperson", "reinvite", "withdraw", "wwithdraw", "correct", "wcorrect", "resolve"
+    "inperson",
+    "reinvite",
+    "withdraw",
+    "wwithdraw",
+    "correct",
+    "wcorrect",
+    "resolve",
+    "staffrm",
+    "staffrmok",
+    "staffkeep",
 ]
-ListName = Literal["status", "data", "queue"]
+ListName = Literal["status", "data", "queue", "staff"]
 ACTIONS: Final[tuple[ActionName, ...]] = (
     "inperson",
     "reinvite",
@@ -48,6 +57,9 @@ ACTIONS: Final[tuple[ActionName, ...]] = (
     "correct",
     "wcorrect",
     "resolve",
+    "staffrm",  # a remove button of the staff list: asks to confirm
+    "staffrmok",  # the confirmation: removes
+    "staffkeep",  # keep the person after all
 )
 
 

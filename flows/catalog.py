@@ -72,6 +72,14 @@ class Catalog:
     def agency(self, code: str) -> Agency | None:
         return next((a for a in self.agencies if a.code == code), None)
 
+    def agency_code(self, typed: str) -> str | None:
+        """The catalog's code of an agency code as a person typed it (case aside), or None."""
+        exact = self.agency(typed)
+        if exact is not None:
+            return exact.code
+        folded = typed.casefold()
+        return next((a.code for a in self.agencies if a.code.casefold() == folded), None)
+
     def category(self, code: str) -> Category | None:
         return next((c for c in self.categories if c.code == code), None)
 

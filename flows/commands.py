@@ -183,6 +183,26 @@ class ResolveRequest:
     at: datetime
 
 
+@dataclass(frozen=True)
+class GrantStaffRole:
+    """A superadmin makes a person an operator (one or more agencies) or a treasurer (exactly
+    one); it replaces any role the person had. The host checks the agencies against the catalog
+    and that the actor is a superadmin, whatever the engine checked."""
+
+    user_id: int  # the superadmin
+    target_user_id: int
+    role: str  # "operator" or "treasurer" (flows.access.Role)
+    agencies: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class RevokeStaffRole:
+    """A superadmin takes a person's role away."""
+
+    user_id: int  # the superadmin
+    target_user_id: int
+
+
 Command: TypeAlias = (
     SetLanguage
     | RegisterSponsor
@@ -197,6 +217,8 @@ Command: TypeAlias = (
     | ActivateCoverage
     | ReissueInvitation
     | ResolveRequest
+    | GrantStaffRole
+    | RevokeStaffRole
 )
 
 
@@ -207,11 +229,13 @@ class Applied:
     reference: a sponsorship's short reference code. invitation_token: for SubmitSponsorship, the
     worker's single-use deep-link token (only its hash is stored, so it is returned once).
     attempts_left: for FailVerification, the tries left before the link locks.
+    replaced_role: for GrantStaffRole, the other role the person had, which the grant replaced.
     """
 
     reference: str | None = None
     invitation_token: str | None = None
     attempts_left: int | None = None
+    replaced_role: str | None = None
 
 
 @dataclass(frozen=True)

@@ -73,6 +73,14 @@ class ShowRequestQueue:
 
 
 @dataclass(frozen=True)
+class ShowStaff:
+    """The superadmins' list of operators and treasurers (/admin), each with a remove button,
+    and how to add one."""
+
+    page: int | None = None  # a long list's page (from 0), shown in place of the page pressed
+
+
+@dataclass(frozen=True)
 class ShowStatus:
     """List the user's sponsorships: the host reads them from the database and renders them."""
 
@@ -100,4 +108,5 @@ Effect: TypeAlias = (
     | ShowInvitation
     | ShowPersonalData
     | ShowRequestQueue
+    | ShowStaff
 )

@@ -10,16 +10,19 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 
 from flows import callbacks, engine, rights, signup, sponsorship, worker
+from flows.access import Role
 from flows.callbacks import ACTION, LANGUAGE, MENU, PAGE
 from flows.commands import (
     ActivateCoverage,
     Applied,
+    GrantStaffRole,
     InvitationOpened,
     OpenInvitation,
     Outcome,
     Refused,
     ReissueInvitation,
     ResolveRequest,
+    RevokeStaffRole,
     SetLanguage,
 )
 from flows.context import Context
@@ -31,6 +34,7 @@ from flows.effects import (
     ShowInvitation,
     ShowPersonalData,
     ShowRequestQueue,
+    ShowStaff,
     ShowStatus,
     Toast,
 )
@@ -51,11 +55,13 @@ FLOWS: Mapping[str, Flow] = {
 LANGUAGES = ("id", "en")
 IDLE_AFTER = timedelta(hours=6)
 
-PAGED_LISTS: Mapping[str, type[ShowStatus | ShowPersonalData | ShowRequestQueue]] = {
+PAGED_LISTS: Mapping[str, type[ShowStatus | ShowPersonalData | ShowRequestQueue | ShowStaff]] = {
     "status": ShowStatus,
     "data": ShowPersonalData,
     "queue": ShowRequestQueue,
+    "staff": ShowStaff,
 }
+ADMIN_LISTS = frozenset({"queue", "staff"})  # pages only a superadmin may see
 INVITATION_PREFIX = "w_"  # deep link start parameter of a worker's invitation
 ACTION_FLOWS = {
     "inperson": ("in_person", None),
@@ -65,6 +71,29 @@ ACTION_FLOWS = {
     "wcorrect": ("correction", "worker"),
 }
 REQUEST_ID_DIGITS = 9  # request ids are 32-bit integers in the database
+TELEGRAM_ID_DIGITS = 18  # Telegram user ids are 64-bit integers (BIGINT in the database)
+# /admin tambah <role word> ...: the words a superadmin types for a role, Indonesian and English
+STAFF_ROLE_WORDS: Mapping[str, Role] = {
+    "operator": Role.OPERATOR,
+    "bendahara": Role.TREASURER,
+    "treasurer": Role.TREASURER,
+}
+STAFF_ADD = frozenset({"tambah", "add"})
+STAFF_REMOVE = frozenset({"hapus", "remove"})
+STAFF_ACTIONS = frozenset({"staffrm", "staffrmok", "staffkeep"})
+# Refusals of a grant or revocation the storage can give (bot.storage.staff), each worded.
+STAFF_REFUSALS = frozenset(
+    {
+        "superadmin",
+        "not_grantable",
+        "no_agency",
+        "treasurer_one_agency",
+        "unknown_agency",
+        "not_staff",
+        "bad_user_id",
+        "not_allowed",
+    }
+)
 RESUME = "resume:continue"
 RESTART = "resume:restart"
 OPEN_INVITATION = "invite:open"
@@ -89,6 +118,7 @@ COMMANDS = {
     "koreksi": "correction",
     "antrian": "queue",
     "aktifkan": "activate",
+    "admin": "staff",
 }
 
 
@@ -223,13 +253,8 @@ def _command(session: Session, event: CommandIssued, ctx: Context) -> Turn:
     action = COMMANDS.get(event.name.lower(), "")
     if action in MENU_COMMANDS:
         return _menu_action(session, action, ctx)
-    handler = _COMMAND_HANDLERS.get(action)
-    if handler is not None:
-        return handler(session, event, ctx)
-    unknown = t("command.unknown", command="/" + event.name)
-    if session.active:
-        return _continue(session, ctx, note=unknown)
-    return Turn(session, (_menu_message(ctx, unknown),))
+    handler = _COMMAND_HANDLERS.get(action, _unknown_command)
+    return handler(session, event, ctx)
 
 
 def _start_command(session: Session, event: CommandIssued, ctx: Context) -> Turn:
@@ -266,6 +291,73 @@ def _admin_command(session: Session, event: CommandIssued, ctx: Context) -> Turn
     return _activate(session, event.argument, ctx)
 
 
+def _unknown_command(session: Session, event: CommandIssued, ctx: Context) -> Turn:
+    unknown = t("command.unknown", command="/" + event.name)
+    if session.active:
+        return _continue(session, ctx, note=unknown)
+    return Turn(session, (_menu_message(ctx, unknown),))
+
+
+def _staff_command(session: Session, event: CommandIssued, ctx: Context) -> Turn:
+    """/admin: the superadmins' staff list; /admin tambah operator KODE1,KODE2 ID, /admin tambah
+    bendahara KODE ID, /admin hapus ID. To anyone but a superadmin, a command that does not
+    exist. The host checks again that the actor is a superadmin and the agencies exist."""
+    if not ctx.user.is_admin:
+        return _unknown_command(session, event, ctx)
+    words = normalize_digits(event.argument).split()
+    if not words:
+        return Turn(session, (ShowStaff(),))
+    verb = words[0].lower()
+    if verb in STAFF_ADD and len(words) == 4:
+        role = STAFF_ROLE_WORDS.get(words[1].lower())
+        typed = [code.strip() for code in words[2].split(",") if code.strip()]
+        target = parse_int(words[3], max_digits=TELEGRAM_ID_DIGITS)
+        if role is not None and typed and target is not None and target > 0:
+            found = {code: ctx.catalog.agency_code(code) for code in typed}
+            unknown = [code for code, known in found.items() if known is None]
+            if unknown:
+                return Turn(
+                    session, (Message(t("staff.unknown_agency", codes=", ".join(unknown))),)
+                )
+            codes = tuple(dict.fromkeys(code for code in found.values() if code is not None))
+            grant = GrantStaffRole(ctx.user.user_id, target, role.value, codes)
+            granting = session.with_(pending="staff_grant")
+            return Turn(granting, (Apply(grant, awaits_outcome=True),))
+    if verb in STAFF_REMOVE and len(words) == 2:
+        target = parse_int(words[1], max_digits=TELEGRAM_ID_DIGITS)
+        if target is not None and target > 0:
+            return _revoke(session, target, ctx)
+    return Turn(session, (Message(t("staff.usage")),))
+
+
+def _revoke(session: Session, target: int, ctx: Context) -> Turn:
+    revoke = RevokeStaffRole(ctx.user.user_id, target)
+    return Turn(session.with_(pending="staff_revoke"), (Apply(revoke, awaits_outcome=True),))
+
+
+def _staff_action(session: Session, name: str, argument: str, ctx: Context) -> Turn:
+    """A button of the staff list. Only a superadmin's press counts: anyone else pressing the
+    same data (forged) is refused and nothing changes; storage checks the actor again."""
+    if not ctx.user.is_admin:
+        return Turn(session, (Toast(t("toast.not_allowed")),))
+    target = parse_int(argument, max_digits=TELEGRAM_ID_DIGITS)
+    if target is None or target <= 0:  # forged or mangled: not an id we could have sent
+        return Turn(session, (Toast(t("toast.stale")),))
+    if name == "staffkeep":
+        return Turn(session, (Message(t("staff.kept")),))
+    if name == "staffrmok":
+        return _revoke(session, target, ctx)
+    buttons = (
+        (
+            Button(t("button.staff_remove_confirm"), callbacks.action("staffrmok", target)),
+            Button(t("button.staff_keep"), callbacks.action("staffkeep", target)),
+        ),
+    )
+    return Turn(
+        session, (Message(t("staff.confirm_remove", user_id=str(target)), buttons=buttons),)
+    )
+
+
 def _cancel_command(session: Session, event: CommandIssued, ctx: Context) -> Turn:
     return _cancel(session)
 
@@ -293,6 +385,7 @@ _COMMAND_HANDLERS: Mapping[str, Callable[[Session, CommandIssued, Context], Turn
     "correction": _correction_command,
     "queue": _admin_command,
     "activate": _admin_command,
+    "staff": _staff_command,
     "cancel": _cancel_command,
     "help": _help_command,
     "back": _back_command,
@@ -353,6 +446,8 @@ def _action(session: Session, action: str, ctx: Context) -> Turn:
     if name == "reinvite" and argument:
         reissue = ReissueInvitation(ctx.user.user_id, argument)
         return Turn(session.with_(pending="reinvite"), (Apply(reissue, awaits_outcome=True),))
+    if name in STAFF_ACTIONS:
+        return _staff_action(session, name, argument, ctx)
     if name == "resolve" and ctx.user.is_admin:
         request_id = parse_int(argument, max_digits=REQUEST_ID_DIGITS)
         if request_id is None:  # forged or mangled: not a number we could have sent
@@ -376,7 +471,7 @@ def _page(session: Session, value: str, ctx: Context) -> Turn:
     name, _, number = value.partition(":")
     show = PAGED_LISTS.get(name)
     valid = number.isascii() and number.isdigit() and len(number) <= 4
-    if show is None or not valid or (name == "queue" and not ctx.user.is_admin):
+    if show is None or not valid or (name in ADMIN_LISTS and not ctx.user.is_admin):
         return Turn(session, (Toast(t("toast.stale")),))
     return Turn(session, (show(page=int(number)),))
 
@@ -408,6 +503,8 @@ def _settle_pending(session: Session, pending: str, outcome: Outcome, ctx: Conte
         if reason not in worker.INVITATION_REFUSALS:
             reason = "invitation_unknown"
         return Turn(session, (Message(t(f"invitation.{reason}")),))
+    if pending in ("staff_grant", "staff_revoke"):
+        return _staff_settled(session, pending, outcome)
     if isinstance(outcome, Refused):
         key = (
             f"refusal.{outcome.reason}" if outcome.reason in rights.REFUSALS else "error.unexpected"
@@ -419,6 +516,21 @@ def _settle_pending(session: Session, pending: str, outcome: Outcome, ctx: Conte
         invitation = ShowInvitation(outcome.reference or "", outcome.invitation_token, "")
         return Turn(session, (Message(t("invite.reissued")), invitation))
     return Turn(session, (Message(t("admin.activated")),))
+
+
+def _staff_settled(session: Session, pending: str, outcome: Outcome) -> Turn:
+    if isinstance(outcome, Refused):
+        reason = outcome.reason if outcome.reason in STAFF_REFUSALS else None
+        key = f"staff.refused.{reason}" if reason else "error.unexpected"
+        return Turn(session, (Message(t(key)),))
+    if pending == "staff_revoke":
+        return Turn(session, (Message(t("staff.removed")), ShowStaff()))
+    replaced = outcome.replaced_role if isinstance(outcome, Applied) else None
+    if replaced is not None:
+        done = t("staff.granted_replacing", previous=t(f"staff.role.{replaced}"))
+    else:
+        done = t("staff.granted")
+    return Turn(session, (Message(done), ShowStaff()))
 
 
 def _cancel(session: Session) -> Turn:

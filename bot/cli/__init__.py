@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from datetime import date
 from pathlib import Path
 
 
@@ -56,6 +57,29 @@ def _parser() -> argparse.ArgumentParser:
         metavar="REF",
         help="only this sponsorship (repeatable); default: every row of the agency",
     )
+    admin = commands.add_parser("admin", help="operators and treasurers (superadmins: ADMIN_IDS)")
+    admin_commands = admin.add_subparsers(dest="admin_command", required=True)
+    admin_add = admin_commands.add_parser(
+        "add", help="give a person a role (replaces any role they had)"
+    )
+    admin_add.add_argument("--role", required=True, choices=("operator", "treasurer"))
+    admin_add.add_argument(
+        "--agency",
+        required=True,
+        nargs="+",
+        metavar="CODE",
+        help="agency codes of the programme (a treasurer: exactly one)",
+    )
+    # Optional here only because --agency takes every word after it: main takes the id from
+    # the end of the agencies then ("--agency A B 123").
+    admin_add.add_argument("user_id", nargs="?", metavar="TELEGRAM_ID")
+    admin_commands.add_parser("list", help="who has which role")
+    admin_remove = admin_commands.add_parser("remove", help="take a person's role away")
+    admin_remove.add_argument("user_id", type=_telegram_id, metavar="TELEGRAM_ID")
+    audit = commands.add_parser("audit", help="list the audit log of staff actions")
+    audit.add_argument("--since", type=_day, metavar="YYYY-MM-DD", help="from this day on")
+    audit.add_argument("--action", metavar="NAME", help="only this action, e.g. staff.grant")
+    audit.add_argument("--format", choices=("table", "csv"), default="table", dest="output_format")
     nik = commands.add_parser(
         "nik", help="check NIKs; one JSON object per NIK; reads standard input when none given"
     )
@@ -68,8 +92,22 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _telegram_id(text: str) -> int:
+    if not (text.isascii() and text.isdigit()) or not 0 < int(text) < 2**63:
+        raise argparse.ArgumentTypeError(f"not a Telegram user id: {text!r}")
+    return int(text)
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date YYYY-MM-DD: {text!r}") from None
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
     if args.command == "nik":
         from bot.cli.nik import main as nik_main
 
@@ -82,6 +120,24 @@ def main(argv: list[str] | None = None) -> int:
         from bot.cli.coverage import run_import
 
         return run_import(args.file, dry_run=args.dry_run)
+    if args.command == "admin":
+        from bot.cli import admin
+
+        if args.admin_command == "add":
+            agencies = list(args.agency)
+            typed = args.user_id if args.user_id is not None else agencies.pop()
+            try:
+                user_id = _telegram_id(typed)
+            except argparse.ArgumentTypeError as error:
+                parser.error(f"admin add: {error} (the last word must be the TELEGRAM_ID)")
+            return admin.add(args.role, agencies, user_id)
+        if args.admin_command == "remove":
+            return admin.remove(args.user_id)
+        return admin.list_staff()
+    if args.command == "audit":
+        from bot.cli.audit import main as audit_main
+
+        return audit_main(since=args.since, action=args.action, output_format=args.output_format)
     if args.command == "keys":
         from bot.cli.keys import check, rotate_command
 

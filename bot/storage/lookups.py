@@ -114,6 +114,7 @@ class Rules:
     invitation_ttl: timedelta
     admin_ids: frozenset[int]
     new_token: Callable[[], str]
+    agency_codes: frozenset[str] = frozenset()  # the catalog's: staff are granted only these
 
 
 @dataclass

@@ -184,16 +184,18 @@ class Reads:
     def open_requests(self) -> list[RequestView]:
         """The admin queue: unresolved requests, oldest deadline first, with their details
         decrypted. For admins only: the caller checks who asks."""
-        now = self._clock()
         with Session(self._engine) as session:
-            rows = session.execute(
-                select(CorrectionRequest, col(Sponsorship.reference))
-                .outerjoin(
-                    Sponsorship, col(Sponsorship.id) == col(CorrectionRequest.sponsorship_id)
-                )
-                .where(col(CorrectionRequest.resolved_at).is_(None))
-                .order_by(col(CorrectionRequest.due_at), col(CorrectionRequest.id))
-            ).all()
+            return self.open_requests_within(session)
+
+    def open_requests_within(self, session: Session) -> list[RequestView]:
+        """The admin queue as a transaction in progress sees it (the view is audited in it)."""
+        now = self._clock()
+        rows = session.execute(
+            select(CorrectionRequest, col(Sponsorship.reference))
+            .outerjoin(Sponsorship, col(Sponsorship.id) == col(CorrectionRequest.sponsorship_id))
+            .where(col(CorrectionRequest.resolved_at).is_(None))
+            .order_by(col(CorrectionRequest.due_at), col(CorrectionRequest.id))
+        ).all()
         return [
             _request_view(
                 request,

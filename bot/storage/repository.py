@@ -40,8 +40,10 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from bot.security.crypto import Sealer
+from bot.storage import audit, staff
 from bot.storage.db import checkpoint_wal, immediate
 from bot.storage.handlers import Handler, coverage, requests, sponsor, sponsorship
+from bot.storage.handlers import staff as staff_handlers
 from bot.storage.ledger import Ledger
 from bot.storage.lookups import (
     MAX_FAILED_VERIFICATIONS,
@@ -75,6 +77,7 @@ from bot.storage.views import (
     WorkerDataView,
     WorkerSponsorshipView,
 )
+from flows.access import Scope
 from flows.commands import (
     ActivateCoverage,
     Applied,
@@ -115,6 +118,9 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
+QUEUE_VIEW: Final = "queue.view"
+STAFF_VIEW: Final = "staff.view"
+
 Transaction = Session
 """The unit of work's open transaction, as code above storage sees it when it runs inside one
 (the service settles a turn's outcomes before the commit: Repository.apply(then=...))."""
@@ -136,7 +142,11 @@ def _registry(*groups: Mapping[type, Handler]) -> Mapping[type, Handler]:
 
 
 HANDLERS: Final = _registry(
-    sponsor.HANDLERS, sponsorship.HANDLERS, requests.HANDLERS, coverage.HANDLERS
+    sponsor.HANDLERS,
+    sponsorship.HANDLERS,
+    requests.HANDLERS,
+    coverage.HANDLERS,
+    staff_handlers.HANDLERS,
 )
 """Every command type's handler, built once: the unit of work looks a command up here."""
 
@@ -157,6 +167,7 @@ class Repository:
         invitation_ttl: timedelta = timedelta(days=14),
         admin_ids: frozenset[int] = frozenset(),
         new_token: Callable[[], str] | None = None,
+        agency_codes: frozenset[str] = frozenset(),
     ) -> None:
         if max_sponsorships_per_sponsor < 1:
             raise ValueError("max_sponsorships_per_sponsor must be at least 1")
@@ -175,6 +186,7 @@ class Repository:
             invitation_ttl=invitation_ttl,
             admin_ids=frozenset(admin_ids),
             new_token=new_token if new_token is not None else random_token,
+            agency_codes=frozenset(agency_codes),
         )
         self._reads = Reads(engine, sealer, clock)
         self._outbox = OutboxStore(self._writer, sealer, clock)
@@ -209,6 +221,40 @@ class Repository:
     def open_requests(self) -> list[RequestView]:
         """The admin queue, details decrypted. For admins only: the caller checks who asks."""
         return self._reads.open_requests()
+
+    def open_requests_viewed(self, user_id: int) -> list[RequestView]:
+        """The admin queue as a superadmin views it (/antrian), the view audited with its row
+        count in the same transaction. Empty for anyone else: the caller checks too."""
+        if user_id not in self._rules.admin_ids:
+            return []
+        with Session(self._writer) as session, session.begin():
+            requests = self._reads.open_requests_within(session)
+            actor = audit.Actor(Scope.superadmin(), user_id)
+            audit.record(session, actor, QUEUE_VIEW, self._clock(), row_count=len(requests))
+        return requests
+
+    def staff_viewed(self, user_id: int) -> list[staff.StaffMember]:
+        """The operators and treasurers as a superadmin views them (/admin), audited."""
+        if user_id not in self._rules.admin_ids:
+            return []
+        with Session(self._writer) as session, session.begin():
+            members = staff.members(session)
+            actor = audit.Actor(Scope.superadmin(), user_id)
+            audit.record(session, actor, STAFF_VIEW, self._clock(), row_count=len(members))
+        return members
+
+    def record_audit(
+        self,
+        actor: audit.Actor,
+        action: str,
+        *,
+        detail: str | None = None,
+        row_count: int | None = None,
+    ) -> None:
+        """An audit entry in a transaction of its own, for an action made of several
+        transactions (the coverage import: a transaction per row), written when it ends."""
+        with Session(self._writer) as session, session.begin():
+            audit.record(session, actor, action, self._clock(), detail=detail, row_count=row_count)
 
     def reveal_nik(self, reference: str) -> str | None:
         """Decrypt a worker's NIK (for an administrator's duty, e.g. registering with BPJS)."""

@@ -20,6 +20,7 @@ from flows.effects import (
     ShowInvitation,
     ShowPersonalData,
     ShowRequestQueue,
+    ShowStaff,
     ShowStatus,
     Toast,
 )
@@ -39,6 +40,7 @@ EFFECTS: list[Effect] = [
     ShowStatus(),
     ShowPersonalData(),
     ShowRequestQueue(),
+    ShowStaff(page=2),
     ForgetUserMessage(777),
     ShowInvitation("PR-7K3QX9", "token_abc", "Ujang Suryana"),
 ]

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from bot.storage import audit
 from bot.storage.handlers import Handlers
 from bot.storage.lookups import Turn, mask_kpj, move, row_id, sponsor_by_id, sponsorship
+from flows.access import Scope
 from flows.commands import ActivateCoverage, Applied, Outcome, Refused
 from flows.events import CoverageActivated
 from flows.statuses import SponsorshipStatus
 from flows.validators.kpj import check_kpj
+
+ACTIVATE = "coverage.activate"
 
 
 def activate_coverage(turn: Turn, command: ActivateCoverage) -> Outcome:
@@ -33,6 +37,9 @@ def activate_coverage(turn: Turn, command: ActivateCoverage) -> Outcome:
     row.coverage_start = command.coverage_start
     row.activated_at = turn.now
     row.activated_by_user_id = command.actor_user_id
+    if command.actor_user_id is not None:  # /aktifkan; the file import audits itself, once
+        actor = audit.Actor(Scope.superadmin(), command.actor_user_id)
+        audit.record(turn.session, actor, ACTIVATE, turn.now, detail=row.reference, row_count=1)
     sponsor = sponsor_by_id(turn.session, row.sponsor_id)
     turn.record(
         CoverageActivated(

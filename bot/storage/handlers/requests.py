@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from sqlmodel import col
 
+from bot.storage import audit
 from bot.storage.handlers import Handlers
 from bot.storage.lookups import (
     MAX_OPEN_REQUESTS,
@@ -18,6 +19,7 @@ from bot.storage.lookups import (
     worker_invitation,
 )
 from bot.storage.models import CorrectionRequest, Sponsorship
+from flows.access import Scope
 from flows.commands import Applied, Outcome, Refused, RequestCorrection, ResolveRequest
 from flows.events import CorrectionRequested, RequestsWaiting
 
@@ -101,6 +103,9 @@ def _own_target(turn: Turn, command: RequestCorrection) -> Sponsorship | Refused
     return row
 
 
+RESOLVE = "request.resolve"
+
+
 def resolve_request(turn: Turn, command: ResolveRequest) -> Outcome:
     if command.user_id not in turn.rules.admin_ids:
         return Refused("not_allowed")
@@ -111,6 +116,10 @@ def resolve_request(turn: Turn, command: ResolveRequest) -> Outcome:
         return Refused("wrong_state")
     request.resolved_at = command.at
     request.resolved_by_user_id = command.user_id
+    actor = audit.Actor(Scope.superadmin(), command.user_id)
+    audit.record(
+        turn.session, actor, RESOLVE, command.at, detail=f"request {request.id}", row_count=1
+    )
     reference = None
     if request.sponsorship_id is not None:
         row = turn.session.get(Sponsorship, request.sponsorship_id)
