@@ -24,6 +24,9 @@ from flows.statuses import OPEN_STATUSES
 from flows.validators.masking import mask_nip
 
 AT = datetime(2026, 11, 2, tzinfo=UTC)
+TOKEN = Sealer(bytes(range(32))).seal(
+    "0"
+)  # a real token under the tests' key (keys check opens one)
 
 
 def nip_of(number: int) -> str:
@@ -50,13 +53,13 @@ def add_sponsors(
     rows = [
         {
             "user_id": user_id,
-            "nip_sealed": "x",
+            "nip_sealed": sealer.seal(nip_of(number)),
             "nip_index": sealer.blind_index(nip_of(number), "nip"),
             "nip_masked": mask_nip(nip_of(number)),
             "nip_kind": "PNS",
             "full_name": f"ASN {user_id}",
             "agency_code": agency,
-            "phone_sealed": "x",
+            "phone_sealed": TOKEN,
             "phone_masked": "+62812****0000",
             "created_at": AT,
             "updated_at": AT,
@@ -88,7 +91,7 @@ def add_sponsorships(
                 "status": worker.status,
                 "worker_full_name": None if erased else "Pekerja",
                 "worker_category": "household",
-                "nik_sealed": None if erased else "x",
+                "nik_sealed": None if erased else TOKEN,
                 "nik_index": None if erased else index,
                 "nik_masked": None if erased else "3205********0001",
                 "active_nik_index": index if is_open else None,
