@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 
 from flows import callbacks, engine, rights, signup, sponsorship, worker
-from flows.callbacks import ACTION, LANGUAGE, MENU, PAGE
+from flows.callbacks import ACTION, LANGUAGE, MENU, PAGE, STATISTICS
 from flows.commands import (
     ActivateCoverage,
     Applied,
@@ -31,6 +31,7 @@ from flows.effects import (
     ShowInvitation,
     ShowPersonalData,
     ShowRequestQueue,
+    ShowStatistics,
     ShowStatus,
     Toast,
 )
@@ -89,6 +90,7 @@ COMMANDS = {
     "koreksi": "correction",
     "antrian": "queue",
     "aktifkan": "activate",
+    "statistik": "statistics",
 }
 
 
@@ -196,6 +198,8 @@ def _choice(session: Session, event: ChoicePicked, ctx: Context) -> Turn:
         return _action(session, value[len(ACTION) :], ctx)
     if value.startswith(PAGE):
         return _page(session, value[len(PAGE) :], ctx)
+    if value.startswith(STATISTICS):
+        return _statistics_picked(session, value[len(STATISTICS) :], ctx)
     if event.seq != session.seq:
         return Turn(session, (Toast(t("toast.stale")),))
     if value == CANCEL:
@@ -226,6 +230,10 @@ def _command(session: Session, event: CommandIssued, ctx: Context) -> Turn:
     handler = _COMMAND_HANDLERS.get(action)
     if handler is not None:
         return handler(session, event, ctx)
+    return _unknown_command(session, event, ctx)
+
+
+def _unknown_command(session: Session, event: CommandIssued, ctx: Context) -> Turn:
     unknown = t("command.unknown", command="/" + event.name)
     if session.active:
         return _continue(session, ctx, note=unknown)
@@ -266,6 +274,34 @@ def _admin_command(session: Session, event: CommandIssued, ctx: Context) -> Turn
     return _activate(session, event.argument, ctx)
 
 
+def _statistics_command(session: Session, event: CommandIssued, ctx: Context) -> Turn:
+    """/statistik [KODE]: for superadmins, operators and treasurers, within their agencies; to
+    anyone else a command that does not exist."""
+    if ctx.user.scope is None:
+        return _unknown_command(session, event, ctx)
+    code = event.argument.strip()
+    if not code:
+        return Turn(session, (ShowStatistics(),))
+    if not _may_see(ctx, code):
+        return Turn(session, (Message(t("stats.not_allowed")),))
+    return Turn(session, (ShowStatistics(agency=code),))
+
+
+def _statistics_picked(session: Session, code: str, ctx: Context) -> Turn:
+    """An agency's button under /statistik. Checked like a command: the button carries only a
+    code, and a forged one for an agency outside the scope shows nothing of it."""
+    if ctx.user.scope is None:
+        return Turn(session, (Toast(t("toast.stale")),))
+    if not _may_see(ctx, code):
+        return Turn(session, (Toast(t("stats.not_allowed")),))
+    return Turn(session, (ShowStatistics(agency=code),))
+
+
+def _may_see(ctx: Context, code: str) -> bool:
+    scope = ctx.user.scope
+    return scope is not None and ctx.catalog.agency(code) is not None and scope.covers(code)
+
+
 def _cancel_command(session: Session, event: CommandIssued, ctx: Context) -> Turn:
     return _cancel(session)
 
@@ -293,6 +329,7 @@ _COMMAND_HANDLERS: Mapping[str, Callable[[Session, CommandIssued, Context], Turn
     "correction": _correction_command,
     "queue": _admin_command,
     "activate": _admin_command,
+    "statistics": _statistics_command,
     "cancel": _cancel_command,
     "help": _help_command,
     "back": _back_command,

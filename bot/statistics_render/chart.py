@@ -24,26 +24,26 @@ def bar_chart_png(
     import matplotlib
 
     matplotlib.use("Agg")  # no display, no GUI toolkit: renders to memory
-    from matplotlib import pyplot
+    from matplotlib.figure import Figure
     from matplotlib.ticker import MaxNLocator
 
     labels = [c if len(c) <= MAX_LABEL else c[: MAX_LABEL - 1] + "…" for c in categories]
     height = max(2.5, 0.9 + 0.38 * len(labels))
-    figure, axes = pyplot.subplots(figsize=(9, height), dpi=100)
-    try:
-        left = [0] * len(labels)
-        positions = list(range(len(labels)))
-        for index, (name, values) in enumerate(series.items()):
-            axes.barh(positions, values, left=left, label=name, color=COLOURS[index % len(COLOURS)])
-            left = [a + b for a, b in zip(left, values, strict=True)]
-        axes.set_yticks(positions, labels)
-        axes.invert_yaxis()  # the first category at the top, as listed in the message
-        axes.set_title(title)
-        axes.xaxis.set_major_locator(MaxNLocator(integer=True))  # counts: no 0.5 ticks
-        axes.legend(loc="lower right", fontsize="small")
-        figure.tight_layout()
-        buffer = io.BytesIO()
-        figure.savefig(buffer, format="png")
-        return buffer.getvalue()
-    finally:
-        pyplot.close(figure)
+    # A Figure of its own, not pyplot: no global state, so charts drawn in worker threads for
+    # two users at once do not meet.
+    figure = Figure(figsize=(9, height), dpi=100)
+    axes = figure.subplots()
+    left = [0] * len(labels)
+    positions = list(range(len(labels)))
+    for index, (name, values) in enumerate(series.items()):
+        axes.barh(positions, values, left=left, label=name, color=COLOURS[index % len(COLOURS)])
+        left = [a + b for a, b in zip(left, values, strict=True)]
+    axes.set_yticks(positions, labels)
+    axes.invert_yaxis()  # the first category at the top, as listed in the message
+    axes.set_title(title)
+    axes.xaxis.set_major_locator(MaxNLocator(integer=True))  # counts: no 0.5 ticks
+    axes.legend(loc="lower right", fontsize="small")
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    return buffer.getvalue()

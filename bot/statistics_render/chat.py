@@ -6,7 +6,13 @@ from __future__ import annotations
 
 from bot.i18n import Renderer
 from bot.statistics_render.figures import agency_name, percent
-from bot.storage.statistics import AgencyStatistics, AreaStatistics, Counts, Statistics
+from bot.storage.statistics import (
+    STATE_GROUPS,
+    AgencyStatistics,
+    AreaStatistics,
+    Counts,
+    Statistics,
+)
 from bot.transport import Outgoing
 from flows import callbacks
 from flows.catalog import Catalog
@@ -147,8 +153,33 @@ def agency_detail(
     return Outgoing("\n\n".join(parts))
 
 
-def chart_labels(render: Renderer) -> dict[str, str]:
-    """The legend of the chart: each state group's name in the reader's language."""
-    from bot.storage.statistics import STATE_GROUPS
+Chart = tuple[list[str], dict[str, list[int]], str]  # categories, series by legend label, title
 
-    return {group: render.plain(t(f"stats.group.{group}")) for group in STATE_GROUPS}
+
+def chart(
+    stats: Statistics, agency_code: str | None, catalog: Catalog, render: Renderer
+) -> Chart | None:
+    """What the bar chart shows: one bar per agency with sign-ups (the summary) or per
+    kecamatan of one agency's workers, a segment per state group. None when there is nothing
+    to draw."""
+    bars: list[tuple[str, Counts]]
+    if agency_code is None:
+        bars = [
+            (agency_name(catalog, a.agency_code), a.counts)
+            for a in stats.agencies
+            if a.counts.signed_up or a.counts.sponsorships
+        ]
+        title = render.plain(t("stats.chart_title_agencies"))
+    else:
+        bars = [
+            (d.district_name, d.counts) for d in stats.districts if d.agency_code == agency_code
+        ]
+        name = Raw(agency_name(catalog, agency_code))
+        title = render.plain(t("stats.chart_title_districts", name=name))
+    if not bars:
+        return None
+    series = {
+        render.plain(t(f"stats.group.{group}")): [counts.states[group] for _, counts in bars]
+        for group in STATE_GROUPS
+    }
+    return [label for label, _ in bars], series, title

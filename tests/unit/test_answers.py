@@ -20,6 +20,7 @@ from flows.effects import (
     ShowInvitation,
     ShowPersonalData,
     ShowRequestQueue,
+    ShowStatistics,
     ShowStatus,
     Toast,
 )
@@ -41,6 +42,8 @@ EFFECTS: list[Effect] = [
     ShowRequestQueue(),
     ForgetUserMessage(777),
     ShowInvitation("PR-7K3QX9", "token_abc", "Ujang Suryana"),
+    ShowStatistics(),
+    ShowStatistics("dinkes"),
 ]
 
 
