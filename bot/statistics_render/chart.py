@@ -28,10 +28,10 @@ def bar_chart_png(
     from matplotlib.ticker import MaxNLocator
 
     labels = [c if len(c) <= MAX_LABEL else c[: MAX_LABEL - 1] + "…" for c in categories]
-    height = max(2.5, 0.9 + 0.38 * len(labels))
+    height = max(3.0, 1.5 + 0.38 * len(labels))  # room for the title and the legend below
     # A Figure of its own, not pyplot: no global state, so charts drawn in worker threads for
     # two users at once do not meet.
-    figure = Figure(figsize=(9, height), dpi=100)
+    figure = Figure(figsize=(9, height), dpi=100, layout="constrained")
     axes = figure.subplots()
     left = [0] * len(labels)
     positions = list(range(len(labels)))
@@ -42,8 +42,8 @@ def bar_chart_png(
     axes.invert_yaxis()  # the first category at the top, as listed in the message
     axes.set_title(title)
     axes.xaxis.set_major_locator(MaxNLocator(integer=True))  # counts: no 0.5 ticks
-    axes.legend(loc="lower right", fontsize="small")
-    figure.tight_layout()
+    # Below the plot, never over a bar.
+    figure.legend(loc="outside lower center", ncols=min(len(series), 6), fontsize="small")
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png")
     return buffer.getvalue()
