@@ -142,6 +142,7 @@ def add_roster(engine: Engine, sealer: Sealer, entries: Iterable[tuple[int, str]
     rows = [
         {
             "nip_index": sealer.blind_index(nip_of(number), "nip"),
+            "nip_sealed": sealer.seal(nip_of(number)),
             "nip_masked": mask_nip(nip_of(number)),
             "full_name": f"Pegawai {number}",
             "agency_code": agency,

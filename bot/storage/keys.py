@@ -52,6 +52,7 @@ from bot.storage.models import (
     KeyCheck,
     OutboxMessage,
     ProcessedUpdate,
+    RosterEntry,
     Sponsor,
     Sponsorship,
     utc_now,
@@ -103,6 +104,7 @@ OUTBOX = _table(OutboxMessage)
 SESSIONS = _table(ConversationSession)
 TURNS = _table(ProcessedUpdate)
 KEY_CHECK = _table(KeyCheck)
+ROSTER = _table(RosterEntry)
 
 SEALED_COLUMNS: frozenset[str] = frozenset(
     {
@@ -116,12 +118,18 @@ SEALED_COLUMNS: frozenset[str] = frozenset(
         "conversation_sessions.document",
         "processed_updates.answer",
         "processed_updates.session",
+        "roster.nip_sealed",
     }
 )
 """Every column `rotate` re-seals. A new sealed column must be added here and to the rotation
 (tests/integration/test_data_keys.py compares this list with the models)."""
 BLIND_INDEX_COLUMNS: frozenset[str] = frozenset(
-    {"sponsors.nip_index", "sponsorships.nik_index", "sponsorships.active_nik_index"}
+    {
+        "sponsors.nip_index",
+        "sponsorships.nik_index",
+        "sponsorships.active_nik_index",
+        "roster.nip_index",
+    }
 )
 """Every column `rotate` recomputes."""
 
@@ -451,6 +459,7 @@ def rotate(
         _rotate_sessions(connection, sealer, report, batch_size)
         _rotate_turns(connection, sealer, report, batch_size)
         _rotate_outbox(connection, sealer, report, batch_size)
+        _rotate_roster(connection, sealer, report, batch_size)
         record_key(connection, key)
     if redis_sessions is not None:
         redis_sessions(sealer, report)
@@ -491,6 +500,29 @@ def _rotate_sponsors(
             report.count(report.reindexed, "sponsors.nip_index")
         if values:
             connection.execute(update(SPONSORS).where(SPONSORS.c.id == row.id).values(values))
+
+
+def _rotate_roster(
+    connection: Connection, sealer: Sealer, report: RotationReport, batch_size: int
+) -> None:
+    """The roster's NIPs: re-sealed, and their blind index (the primary key, which nothing
+    references) recomputed so that sign-ups still match it."""
+    rows = list(_batches(connection, ROSTER, "nip_index", ["nip_sealed"], batch_size))
+    for row in rows:
+        where = f"roster entry {row.nip_index[:8]}"
+        nip, nip_sealed = _reseal(sealer, row.nip_sealed, where, "roster.nip_sealed", report)
+        assert nip is not None  # NOT NULL column
+        values: dict[str, Any] = {}
+        if nip_sealed != row.nip_sealed:
+            values["nip_sealed"] = nip_sealed
+        nip_index = sealer.blind_index(nip, "nip")
+        if nip_index != row.nip_index:
+            values["nip_index"] = nip_index
+            report.count(report.reindexed, "roster.nip_index")
+        if values:
+            connection.execute(
+                update(ROSTER).where(ROSTER.c.nip_index == row.nip_index).values(values)
+            )
 
 
 def _rotate_sponsorships(

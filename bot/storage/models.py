@@ -532,11 +532,13 @@ class Deduction(SQLModel, table=True):
 
 class RosterEntry(SQLModel, table=True):
     """The civil servants of each agency (peduli roster import), to turn sign-up counts into
-    participation. The NIP is kept as its blind index and masked form, like a sponsor's."""
+    participation. The NIP is kept as its blind index and masked form, like a sponsor's, and
+    sealed so that a key rotation can recompute the index (migration 0009)."""
 
     __tablename__ = "roster"
 
     nip_index: str = Field(sa_column=Column(String(64), primary_key=True))
+    nip_sealed: str = Field(sa_column=Column(Text, nullable=False))
     nip_masked: str = Field(sa_column=Column(String(32), nullable=False))
     full_name: str = Field(sa_column=Column(String(200), nullable=False))
     agency_code: str = Field(sa_column=Column(String(64), nullable=False, index=True))

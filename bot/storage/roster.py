@@ -63,6 +63,7 @@ def store_roster(
                 session.add(
                     RosterEntry(
                         nip_index=index,
+                        nip_sealed=sealer.seal(row.nip),
                         nip_masked=mask_nip(row.nip),
                         full_name=row.full_name,
                         agency_code=row.agency_code,

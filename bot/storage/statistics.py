@@ -235,6 +235,7 @@ def _agency_counts(
         row.agency_code: row
         for row in session.execute(
             select(agency, *_state_columns(), _covered_column(today))
+            .select_from(Sponsorship)
             .join(Sponsor, col(Sponsor.id) == col(Sponsorship.sponsor_id))
             .where(_within(agency, agencies))
             .group_by(agency)
@@ -308,6 +309,7 @@ def _area_counts(
             *_state_columns(),
             _covered_column(today),
         )
+        .select_from(Sponsorship)
         .join(Sponsor, col(Sponsor.id) == col(Sponsorship.sponsor_id))
         .where(_within(agency, agencies))
         .group_by(*groups)
@@ -320,6 +322,7 @@ def _area_counts(
         tuple(row[:-1]): int(row[-1] or 0)
         for row in session.execute(
             select(*deducted_groups, func.sum(col(Deduction.amount)))
+            .select_from(Deduction)
             .join(Sponsorship, col(Sponsorship.id) == col(Deduction.sponsorship_id))
             .where(
                 _within(deducted_agency, agencies),

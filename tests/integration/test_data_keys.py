@@ -63,9 +63,11 @@ OTHER_NIP = "199001012015032002"
 SEALED_COLUMNS: dict[str, tuple[str, list[str]]] = {}
 for _name in sorted(keys.SEALED_COLUMNS):
     _table_name, _column = _name.split(".")
-    _key = {"conversation_sessions": "user_id", "processed_updates": "update_id"}.get(
-        _table_name, "id"
-    )
+    _key = {
+        "conversation_sessions": "user_id",
+        "processed_updates": "update_id",
+        "roster": "nip_index",
+    }.get(_table_name, "id")
     SEALED_COLUMNS.setdefault(_table_name, (_key, []))[1].append(_column)
 
 

@@ -4,13 +4,16 @@ PostgreSQL: every figure, the scope filter, the audit entry, and that the work s
 from __future__ import annotations
 
 from datetime import date, datetime
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
+from bot.security.crypto import Sealer, sealer_for
 from bot.storage import audit
+from bot.storage.keys import rotate, verified_sealer
 from bot.storage.statistics import (
     GROUP_OF_STATUS,
     STATE_GROUPS,
@@ -21,7 +24,14 @@ from bot.storage.statistics import (
 from flows.access import Scope
 from flows.statuses import SponsorshipStatus
 from tests.integration.test_storage_repository import SEALER
-from tests.statskit import Worker, add_deductions, add_roster, add_sponsors, add_sponsorships
+from tests.statskit import (
+    Worker,
+    add_deductions,
+    add_roster,
+    add_sponsors,
+    add_sponsorships,
+    nip_of,
+)
 
 JAKARTA = ZoneInfo("Asia/Jakarta")
 NOW = datetime(2026, 12, 10, 9, 0, tzinfo=JAKARTA)
@@ -210,3 +220,27 @@ def test_many_sponsorships_are_counted_in_a_fixed_number_of_statements(engine: E
     assert stats.total.signed_up == total + 4
     assert stats.total.states["withdrawn"] == total // 4
     assert len(stats.villages) <= 4 * 8  # a few groups, never a row per sponsorship
+
+
+def test_a_key_rotation_keeps_the_roster_matched_to_the_sign_ups(
+    database_url: str, engine: Engine, tmp_path: Path
+) -> None:
+    """`peduli keys rotate` re-seals the roster's NIPs and recomputes their blind index, like
+    the sponsors': participation is the same under the new key."""
+    from tests.integration.test_data_keys import KEY_A, KEY_B, make_settings
+
+    old = Sealer(KEY_A)
+    verified_sealer(make_settings(database_url, tmp_path, KEY_A), engine)  # records KEY_A
+    add_sponsors(engine, old, [(1, "dinkes", 1), (2, "dinkes", 2)])
+    add_roster(engine, old, [(1, "dinkes"), (2, "dinkes"), (3, "dinkes")])
+    assert read(engine).roster_signed_up == 2
+    report = rotate(make_settings(database_url, tmp_path, KEY_B, old=KEY_A), engine)
+    assert report.reindexed["roster.nip_index"] == 3
+    assert report.resealed["roster.nip_sealed"] == 3
+    stats = read(engine)
+    assert (stats.roster, stats.roster_signed_up) == (3, 2)
+    new = sealer_for(KEY_B)
+    with engine.connect() as connection:
+        rows = connection.execute(sa.text("SELECT nip_index, nip_sealed FROM roster")).all()
+    assert {index for index, _ in rows} == {new.blind_index(nip_of(n), "nip") for n in (1, 2, 3)}
+    assert all(new.is_current(token) for _, token in rows)
