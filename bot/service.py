@@ -27,6 +27,8 @@ from typing import Any
 from bot import answers, presenters
 from bot.catalog import ProgrammeSettings
 from bot.i18n import Renderer, text_hash
+from bot.statistics_render import chat as statistics_chat
+from bot.storage.audit import Actor
 from bot.storage.ports import SessionStore, UserLocks
 from bot.storage.repository import ConsentStatement, Repository, Transaction, UserRecord
 from bot.storage.state import STORE_ERRORS, TurnAlreadyCommitted, TurnJournal
@@ -44,10 +46,12 @@ from flows.effects import (
     ShowPersonalData,
     ShowRequestQueue,
     ShowStaff,
+    ShowStatistics,
     ShowStatus,
     Toast,
 )
 from flows.engine import Turn
+from flows.formatting import month_year
 from flows.inputs import ChoicePicked, Input, TextReceived
 from flows.router import INVITATION_PREFIX
 from flows.session import Session
@@ -318,6 +322,8 @@ class ConversationService:
                 listed = await self._staff(incoming.user_id, render, effect.page or 0)
                 if listed is not None:
                     await self._show(incoming, transport, listed, in_place=effect.page is not None)
+            elif isinstance(effect, ShowStatistics):
+                await self._statistics(incoming, effect, render, transport)
             elif not isinstance(effect, Apply | Toast):  # applied, or answered above
                 raise TypeError(f"no delivery for {type(effect).__name__}")
 
@@ -343,7 +349,9 @@ class ConversationService:
             return
         paged = any(isinstance(e, Message) and e.replace for e in effects)
         refused = any(isinstance(e, Toast) for e in effects)
-        if paged or refused or pressed.value.startswith((callbacks.MENU, callbacks.PAGE)):
+        # Menu, paging and agency buttons can be pressed again (the summary stays usable).
+        again = (callbacks.MENU, callbacks.PAGE, callbacks.STATISTICS)
+        if paged or refused or pressed.value.startswith(again):
             return
         html = None
         if incoming.pressed_label and incoming.pressed_message_html is not None:
@@ -444,6 +452,49 @@ class ConversationService:
         return presenters.staff_list(
             members, self.programme.catalog, self.programme.timezone, render, page
         )
+
+    async def _statistics(
+        self,
+        incoming: Incoming,
+        effect: ShowStatistics,
+        render: Renderer,
+        transport: Transport,
+    ) -> None:
+        """/statistik: the scope is read again here, when the figures are read (a role taken
+        away since the command was typed shows nothing); the read and its audit entry are one
+        transaction. Then the summary (or one agency per kecamatan and desa) and its chart."""
+        record = await asyncio.to_thread(self.repository.user_record, incoming.user_id)
+        scope = self._scope(record)
+        if scope is None or (effect.agency is not None and not scope.covers(effect.agency)):
+            await transport.send(incoming.chat_id, Outgoing(render(t("stats.not_allowed"))))
+            return
+        catalog = self.programme.catalog
+        now = self.clock()
+        stats = await asyncio.to_thread(
+            self.repository.statistics,
+            Actor(scope, incoming.user_id),
+            None if effect.agency is None else [effect.agency],
+            now,
+            [agency.code for agency in catalog.agencies],
+        )
+        if effect.agency is None:
+            shown = statistics_chat.summary(
+                stats, catalog, render, all_agencies=scope.is_superadmin
+            )
+        else:
+            shown = statistics_chat.agency_detail(stats, effect.agency, catalog, render)
+        await self._show(incoming, transport, shown, in_place=False)
+        chart = statistics_chat.chart(stats, effect.agency, catalog, render)
+        if chart is not None:
+            categories, series, caption = chart
+            from bot.statistics_render.chart import bar_chart_png  # loads matplotlib: only here
+
+            png = await asyncio.to_thread(bar_chart_png, categories, series, caption)
+            await transport.send_photo(
+                incoming.chat_id,
+                png,
+                render(t("stats.chart_caption", title=Raw(caption), month=month_year(stats.month))),
+            )
 
     async def _apologize(self, incoming: Incoming, transport: Transport) -> None:
         await self._notice(incoming, transport, "error.try_again")

@@ -12,6 +12,8 @@ built only here, by the typed builders below:
     lang:<code>                  a language ("lang:en")
     act:<action>:<reference>     a button under /status, /data_saya, the queue or /admin
     show:<list>:<n>              the ◀️/▶️ buttons of a long /status, /data_saya, queue or staff list
+    stat:<agency code>           one agency's statistics under /statistik (the scope is checked
+                                 again when pressed: the button never carries it)
 
 Buttons shown outside a prompt (under /status, /data_saya, the queue) carry the seq `TIMELESS`:
 their values are of the kinds above, which the router reads without looking at the seq.
@@ -33,7 +35,8 @@ MENU: Final = "menu:"
 LANGUAGE: Final = "lang:"
 ACTION: Final = "act:"
 PAGE: Final = "show:"
-PREFIXES: Final = (MENU, LANGUAGE, ACTION, PAGE)
+STATISTICS: Final = "stat:"
+PREFIXES: Final = (MENU, LANGUAGE, ACTION, PAGE, STATISTICS)
 
 MenuEntry = Literal["sponsor", "status", "personal_data", "signup", "language", "help"]
 ActionName = Literal[
@@ -108,3 +111,8 @@ def action(name: ActionName, reference: str | int) -> str:
 def page(list_name: ListName, number: int) -> str:
     """The value of a button showing page `number` (from 0) of a long list."""
     return f"{PAGE}{list_name}{SEPARATOR}{number}"
+
+
+def statistics(agency_code: str) -> str:
+    """The value of a button showing one agency's statistics (per kecamatan and desa)."""
+    return f"{STATISTICS}{agency_code}"

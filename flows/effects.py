@@ -88,6 +88,15 @@ class ShowStatus:
 
 
 @dataclass(frozen=True)
+class ShowStatistics:
+    """/statistik: the statistics of the agencies within the user's scope (agency None), or of
+    one agency per kecamatan and desa, with a bar chart. The host reads the scope again from the
+    database and filters by it: this value never widens what the user may see."""
+
+    agency: str | None = None
+
+
+@dataclass(frozen=True)
 class Apply:
     """A domain command for the host's unit of work.
 
@@ -109,4 +118,5 @@ Effect: TypeAlias = (
     | ShowPersonalData
     | ShowRequestQueue
     | ShowStaff
+    | ShowStatistics
 )

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 
 from flows import callbacks, engine, rights, signup, sponsorship, worker
 from flows.access import Role
-from flows.callbacks import ACTION, LANGUAGE, MENU, PAGE
+from flows.callbacks import ACTION, LANGUAGE, MENU, PAGE, STATISTICS
 from flows.commands import (
     ActivateCoverage,
     Applied,
@@ -35,6 +35,7 @@ from flows.effects import (
     ShowPersonalData,
     ShowRequestQueue,
     ShowStaff,
+    ShowStatistics,
     ShowStatus,
     Toast,
 )
@@ -119,6 +120,7 @@ COMMANDS = {
     "antrian": "queue",
     "aktifkan": "activate",
     "admin": "staff",
+    "statistik": "statistics",
 }
 
 
@@ -226,6 +228,8 @@ def _choice(session: Session, event: ChoicePicked, ctx: Context) -> Turn:
         return _action(session, value[len(ACTION) :], ctx)
     if value.startswith(PAGE):
         return _page(session, value[len(PAGE) :], ctx)
+    if value.startswith(STATISTICS):
+        return _statistics_picked(session, value[len(STATISTICS) :], ctx)
     if event.seq != session.seq:
         return Turn(session, (Toast(t("toast.stale")),))
     if value == CANCEL:
@@ -358,6 +362,34 @@ def _staff_action(session: Session, name: str, argument: str, ctx: Context) -> T
     )
 
 
+def _statistics_command(session: Session, event: CommandIssued, ctx: Context) -> Turn:
+    """/statistik [KODE]: for superadmins, operators and treasurers, within their agencies; to
+    anyone else a command that does not exist."""
+    if ctx.user.scope is None:
+        return _unknown_command(session, event, ctx)
+    code = event.argument.strip()
+    if not code:
+        return Turn(session, (ShowStatistics(),))
+    if not _may_see(ctx, code):
+        return Turn(session, (Message(t("stats.not_allowed")),))
+    return Turn(session, (ShowStatistics(agency=code),))
+
+
+def _statistics_picked(session: Session, code: str, ctx: Context) -> Turn:
+    """An agency's button under /statistik. Checked like a command: the button carries only a
+    code, and a forged one for an agency outside the scope shows nothing of it."""
+    if ctx.user.scope is None:
+        return Turn(session, (Toast(t("toast.stale")),))
+    if not _may_see(ctx, code):
+        return Turn(session, (Toast(t("stats.not_allowed")),))
+    return Turn(session, (ShowStatistics(agency=code),))
+
+
+def _may_see(ctx: Context, code: str) -> bool:
+    scope = ctx.user.scope
+    return scope is not None and ctx.catalog.agency(code) is not None and scope.covers(code)
+
+
 def _cancel_command(session: Session, event: CommandIssued, ctx: Context) -> Turn:
     return _cancel(session)
 
@@ -386,6 +418,7 @@ _COMMAND_HANDLERS: Mapping[str, Callable[[Session, CommandIssued, Context], Turn
     "queue": _admin_command,
     "activate": _admin_command,
     "staff": _staff_command,
+    "statistics": _statistics_command,
     "cancel": _cancel_command,
     "help": _help_command,
     "back": _back_command,

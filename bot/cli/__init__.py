@@ -80,6 +80,25 @@ def _parser() -> argparse.ArgumentParser:
     audit.add_argument("--since", type=_day, metavar="YYYY-MM-DD", help="from this day on")
     audit.add_argument("--action", metavar="NAME", help="only this action, e.g. staff.grant")
     audit.add_argument("--format", choices=("table", "csv"), default="table", dest="output_format")
+    roster = commands.add_parser("roster", help="the roster of civil servants per agency")
+    roster_commands = roster.add_subparsers(dest="roster_command", required=True)
+    roster_import = roster_commands.add_parser(
+        "import", help="add or update the roster from a CSV file: nip, name, agency"
+    )
+    roster_import.add_argument("file", type=Path, metavar="FILE.csv")
+    roster_import.add_argument(
+        "--dry-run", action="store_true", help="report what would happen; write nothing"
+    )
+    stats = commands.add_parser(
+        "stats", help="statistics per agency and per kecamatan/desa, participation"
+    )
+    stats.add_argument("--agency", metavar="CODE", help="one agency of the catalog")
+    stats.add_argument(
+        "--format", dest="output_format", choices=("table", "csv", "json", "xlsx"), default="table"
+    )
+    stats.add_argument(
+        "--output", type=Path, metavar="FILE", help="write to FILE (required for xlsx)"
+    )
     nik = commands.add_parser(
         "nik", help="check NIKs; one JSON object per NIK; reads standard input when none given"
     )
@@ -138,6 +157,14 @@ def main(argv: list[str] | None = None) -> int:
         from bot.cli.audit import main as audit_main
 
         return audit_main(since=args.since, action=args.action, output_format=args.output_format)
+    if args.command == "roster":
+        from bot.cli.roster import run_import as roster_import
+
+        return roster_import(args.file, dry_run=args.dry_run)
+    if args.command == "stats":
+        from bot.cli.stats import run_stats
+
+        return run_stats(agency=args.agency, output_format=args.output_format, output=args.output)
     if args.command == "keys":
         from bot.cli.keys import check, rotate_command
 

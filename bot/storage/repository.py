@@ -65,6 +65,7 @@ from bot.storage.lookups import (
 from bot.storage.models import utc_now
 from bot.storage.outbox_store import DEFAULT_LEASE, OutboxStore, enqueue
 from bot.storage.reads import Reads
+from bot.storage.statistics import Statistics, view_statistics
 from bot.storage.views import (
     ConsentRecordView,
     CoverageCheck,
@@ -267,6 +268,17 @@ class Repository:
     def coverage_check(self, reference: str, kpj_number: str) -> CoverageCheck | None:
         """The sponsorship's status and whether it is already active with this KPJ number."""
         return self._reads.coverage_check(reference, kpj_number)
+
+    def statistics(
+        self,
+        actor: audit.Actor,
+        agencies: Iterable[str] | None,
+        now: datetime,
+        catalog_codes: Sequence[str],
+    ) -> Statistics:
+        """The statistics of the agencies asked (None: all) within the actor's scope; the view
+        is recorded in the audit log in the same transaction (bot.storage.statistics)."""
+        return view_statistics(self._engine, actor, agencies, now=now, catalog_codes=catalog_codes)
 
     # ---- outbox (bot.storage.outbox_store) ---------------------------------------------------
 

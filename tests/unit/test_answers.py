@@ -21,6 +21,7 @@ from flows.effects import (
     ShowPersonalData,
     ShowRequestQueue,
     ShowStaff,
+    ShowStatistics,
     ShowStatus,
     Toast,
 )
@@ -43,6 +44,8 @@ EFFECTS: list[Effect] = [
     ShowStaff(page=2),
     ForgetUserMessage(777),
     ShowInvitation("PR-7K3QX9", "token_abc", "Ujang Suryana"),
+    ShowStatistics(),
+    ShowStatistics("dinkes"),
 ]
 
 

@@ -95,6 +95,7 @@ def test_builders_write_the_documented_values() -> None:
     assert callbacks.action("inperson", "PR-000001") == "act:inperson:PR-000001"
     assert callbacks.action("resolve", 12) == "act:resolve:12"
     assert callbacks.page("queue", 3) == "show:queue:3"
+    assert callbacks.statistics("dinkes") == "stat:dinkes"
 
 
 # --- nobody else builds callback strings ------------------------------------------------------

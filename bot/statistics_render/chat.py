@@ -1,0 +1,185 @@
+"""/statistik in the chat: the summary over the reader's agencies and one agency per kecamatan
+and desa. Wording in locales/ (stats.*); the buttons carry only an agency code, and the service
+checks the scope again when one is pressed."""
+
+from __future__ import annotations
+
+from bot.i18n import Renderer
+from bot.statistics_render.figures import agency_name, percent
+from bot.storage.statistics import (
+    STATE_GROUPS,
+    AgencyStatistics,
+    AreaStatistics,
+    Counts,
+    Statistics,
+)
+from bot.transport import Outgoing
+from flows import callbacks
+from flows.catalog import Catalog
+from flows.formatting import month_year
+from flows.text import Raw, Text, t
+
+BUTTONS_PER_ROW = 2
+MAX_BUTTONS = 60  # Telegram shows up to 100 buttons; the catalog has about 45 agencies
+
+
+def _figures(counts: Counts) -> dict[str, int]:
+    return {
+        "signed_up": counts.signed_up,
+        **dict(counts.states),
+        "covered": counts.covered,
+        "deducted": counts.deducted,
+    }
+
+
+def _participation(agency: AgencyStatistics, render: Renderer) -> Text:
+    if not agency.roster:
+        return t("stats.no_roster")
+    return t(
+        "stats.participation",
+        matched=agency.roster_signed_up,
+        roster=agency.roster,
+        percent=percent(agency.participation, render.language),
+    )
+
+
+def summary(
+    stats: Statistics, catalog: Catalog, render: Renderer, *, all_agencies: bool
+) -> Outgoing:
+    """The regency's (or the reader's agencies') figures and one paragraph per agency with
+    ASN signed up or on the roster; the others in one line. A button per agency shown."""
+    scope = (
+        t("stats.scope_all") if all_agencies else t("stats.scope_some", count=len(stats.agencies))
+    )
+    parts = [render(t("stats.header", month=month_year(stats.month), scope=scope))]
+    if stats.roster:
+        parts.append(
+            render(
+                t(
+                    "stats.regency",
+                    taking_part=stats.agencies_taking_part,
+                    agencies=stats.catalog_agencies,
+                    percent=percent(stats.participation, render.language),
+                    matched=stats.roster_signed_up,
+                    roster=stats.roster,
+                )
+            )
+        )
+    else:
+        parts.append(
+            render(
+                t(
+                    "stats.regency_no_roster",
+                    taking_part=stats.agencies_taking_part,
+                    agencies=stats.catalog_agencies,
+                )
+            )
+        )
+    parts.append(render(t("stats.totals", **_figures(stats.total))))
+    shown: list[AgencyStatistics] = []
+    quiet: list[str] = []
+    for agency in stats.agencies:
+        name = agency_name(catalog, agency.agency_code)
+        if agency.counts.signed_up or agency.roster or agency.counts.sponsorships:
+            shown.append(agency)
+            parts.append(
+                render(
+                    t(
+                        "stats.agency",
+                        name=Raw(name),
+                        participation=_participation(agency, render),
+                        **_figures(agency.counts),
+                    )
+                )
+            )
+        else:
+            quiet.append(name)
+    if quiet:
+        parts.append(render(t("stats.quiet", names=Raw(", ".join(quiet)))))
+    if shown:
+        parts.append(render(t("stats.pick_agency")))
+    rows: list[tuple[tuple[str, str], ...]] = []
+    buttons = [
+        (
+            render.plain(t("stats.button_agency", name=Raw(agency_name(catalog, a.agency_code)))),
+            callbacks.encode(callbacks.TIMELESS, callbacks.statistics(a.agency_code)),
+        )
+        for a in shown[:MAX_BUTTONS]
+    ]
+    for start in range(0, len(buttons), BUTTONS_PER_ROW):
+        rows.append(tuple(buttons[start : start + BUTTONS_PER_ROW]))
+    return Outgoing("\n\n".join(parts), inline_keyboard=tuple(rows))
+
+
+def _area_line(area: AreaStatistics, render: Renderer, *, village: bool) -> str:
+    if village:
+        place: Text | Raw = Raw(area.village_name) if area.village_name else t("stats.no_village")
+        key = "stats.village"
+    else:
+        place = Raw(area.district_name)
+        key = "stats.district"
+    return render(t(key, place=place, **_figures(area.counts)))
+
+
+def agency_detail(
+    stats: Statistics, agency_code: str, catalog: Catalog, render: Renderer
+) -> Outgoing:
+    """One agency: its figures, then each kecamatan of its workers with its desa."""
+    name = Raw(agency_name(catalog, agency_code))
+    parts = [render(t("stats.detail_header", name=name, month=month_year(stats.month)))]
+    agency = next((a for a in stats.agencies if a.agency_code == agency_code), None)
+    if agency is not None:
+        parts.append(
+            render(
+                t(
+                    "stats.agency",
+                    name=name,
+                    participation=_participation(agency, render),
+                    **_figures(agency.counts),
+                )
+            )
+        )
+    districts = [d for d in stats.districts if d.agency_code == agency_code]
+    if not districts:
+        parts.append(render(t("stats.no_areas")))
+    for district in districts:
+        lines = [_area_line(district, render, village=False)]
+        lines.extend(
+            _area_line(v, render, village=True)
+            for v in stats.villages
+            if v.agency_code == agency_code and v.district_code == district.district_code
+        )
+        parts.append("\n".join(lines))
+    return Outgoing("\n\n".join(parts))
+
+
+Chart = tuple[list[str], dict[str, list[int]], str]  # categories, series by legend label, title
+
+
+def chart(
+    stats: Statistics, agency_code: str | None, catalog: Catalog, render: Renderer
+) -> Chart | None:
+    """What the bar chart shows: one bar per agency with sign-ups (the summary) or per
+    kecamatan of one agency's workers, a segment per state group. None when there is nothing
+    to draw."""
+    bars: list[tuple[str, Counts]]
+    if agency_code is None:
+        bars = [
+            (agency_name(catalog, a.agency_code), a.counts)
+            for a in stats.agencies
+            if a.counts.signed_up or a.counts.sponsorships
+        ]
+        title = render.plain(t("stats.chart_title_agencies"))
+    else:
+        bars = [
+            (d.district_name, d.counts) for d in stats.districts if d.agency_code == agency_code
+        ]
+        name = Raw(agency_name(catalog, agency_code))
+        title = render.plain(t("stats.chart_title_districts", name=name))
+    if not bars:
+        return None
+    series = {
+        render.plain(t(f"stats.group.{group}")): [counts.states[group] for _, counts in bars]
+        for group in STATE_GROUPS
+    }
+    return [label for label, _ in bars], series, title

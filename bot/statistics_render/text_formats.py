@@ -1,0 +1,127 @@
+"""`peduli stats` output: a table for the terminal, CSV and JSON (English column names: these
+are for scripts and spreadsheets, the chat words its own)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+from bot.statistics_render.figures import FIGURES, Row, agency_rows, all_rows, area_rows, percent
+from bot.storage.statistics import Statistics
+from flows.catalog import Catalog
+
+COLUMNS: tuple[str, ...] = (
+    "level",
+    "agency_code",
+    "agency_name",
+    "district_code",
+    "district_name",
+    "village_code",
+    "village_name",
+    *FIGURES,
+    "roster",
+    "roster_signed_up",
+    "participation",
+)
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(value: object) -> str:
+    """A CSV cell; text that a spreadsheet would run as a formula is neutralised with a '."""
+    if value is None:
+        return ""
+    text = str(value)
+    if isinstance(value, str) and text.startswith(FORMULA_STARTS):
+        return "'" + text
+    return text
+
+
+def render_csv(stats: Statistics, catalog: Catalog) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(COLUMNS)
+    for row in all_rows(stats, catalog):
+        values = row.as_dict()
+        writer.writerow([_cell(values[column]) for column in COLUMNS])
+    return buffer.getvalue()
+
+
+def render_json(stats: Statistics, catalog: Catalog) -> str:
+    document = {
+        "month": stats.month.isoformat(),
+        "regency": {
+            "agencies_in_catalog": stats.catalog_agencies,
+            "agencies_taking_part": stats.agencies_taking_part,
+            "signed_up": stats.signed_up,
+            "roster": stats.roster,
+            "roster_signed_up": stats.roster_signed_up,
+            "participation": round(stats.participation, 4)
+            if stats.participation is not None
+            else None,
+        },
+        "agencies": [row.as_dict() for row in agency_rows(stats, catalog)],
+        "areas": [row.as_dict() for row in area_rows(stats, catalog)],
+    }
+    return json.dumps(document, ensure_ascii=False, indent=2) + "\n"
+
+
+SHORT = {
+    "signed_up": "ASN",
+    "draft": "draft",
+    "waiting": "waiting",
+    "confirmed": "confirmed",
+    "active": "active",
+    "withdrawn": "withdrawn",
+    "lapsed": "lapsed",
+    "covered": "covered",
+    "deducted": "deducted Rp",
+}
+
+
+def _table(title: str, rows: list[Row], first: str, extra: bool) -> list[str]:
+    headers = [first, *(SHORT[f] for f in FIGURES)] + (["roster", "particip."] if extra else [])
+    body = []
+    for row in rows:
+        if row.level == "agency":
+            name = row.agency_name
+        elif row.level == "district":
+            name = f"{row.agency_code} / {row.district_name}"
+        else:
+            name = f"{row.agency_code} / {row.district_name} / {row.village_name or '-'}"
+        cells = [name[:48], *(f"{row.figures[f]:,}" for f in FIGURES)]
+        if extra:
+            cells += [f"{row.roster or 0:,}", percent(row.participation, "en")]
+        body.append(cells)
+    widths = [max(len(str(c)) for c in column) for column in zip(headers, *body, strict=True)]
+    lines = [
+        title,
+        "  ".join(
+            h.ljust(w) if i == 0 else h.rjust(w)
+            for i, (h, w) in enumerate(zip(headers, widths, strict=True))
+        ),
+    ]
+    for cells in body:
+        lines.append(
+            "  ".join(
+                c.ljust(w) if i == 0 else c.rjust(w)
+                for i, (c, w) in enumerate(zip(cells, widths, strict=True))
+            )
+        )
+    return lines
+
+
+def render_table(stats: Statistics, catalog: Catalog) -> str:
+    participation = percent(stats.participation, "en")
+    lines = [
+        f"Statistics for {stats.month:%Y-%m}",
+        f"Agencies taking part: {stats.agencies_taking_part} of {stats.catalog_agencies}",
+        f"ASN signed up: {stats.signed_up:,}; on the roster: {stats.roster_signed_up:,} of "
+        f"{stats.roster:,} ({participation})",
+        "",
+    ]
+    lines += _table("Per agency", list(agency_rows(stats, catalog)), "agency", True)
+    areas = list(area_rows(stats, catalog))
+    if areas:
+        lines += ["", *_table("Per kecamatan / desa of the workers", areas, "area", False)]
+    return "\n".join(lines) + "\n"

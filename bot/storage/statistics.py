@@ -1,0 +1,384 @@
+"""Statistics read queries: per agency and per kecamatan/desa of the workers, and participation
+against the roster of civil servants.
+
+Everything is aggregated in SQL (GROUP BY), a fixed number of statements whatever the number of
+sponsorships: nothing here loops over sponsorship rows in Python. Every query is filtered by the
+agencies the reader may see (flows.access.Scope.restrict gives them; None means every agency).
+
+The sponsor's agency (sponsors.agency_code) places a sponsorship; the rupiah deducted are placed
+by the ledger row's agency (deductions.agency_code: the treasurer who cut the salary).
+
+State groups (issue 8 names six; the statuses are flows.statuses.SponsorshipStatus):
+- draft: a signed-up ASN with no sponsorship submitted yet. A worker being filled in lives only in
+  the ASN's conversation (sealed, maybe in Redis), so the signed-up ASN without any sponsorship
+  row is the draft figure the database can give;
+- waiting (waiting_worker), confirmed, active, lapsed: the status of that name;
+- withdrawn: withdrawn, and declined (the worker refused): both ended without coverage.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any, Final
+
+from sqlalchemy import ColumnElement, Engine, and_, case, exists, func, select
+from sqlalchemy.orm import Session
+from sqlmodel import col
+
+from bot.storage import audit
+from bot.storage.db import immediate
+from bot.storage.models import Deduction, RosterEntry, Sponsor, Sponsorship
+from flows.statuses import SponsorshipStatus
+
+STATE_GROUPS: Final[tuple[str, ...]] = (
+    "draft",
+    "waiting",
+    "confirmed",
+    "active",
+    "withdrawn",
+    "lapsed",
+)
+GROUP_OF_STATUS: Final[Mapping[SponsorshipStatus, str]] = {
+    SponsorshipStatus.WAITING_WORKER: "waiting",
+    SponsorshipStatus.CONFIRMED: "confirmed",
+    SponsorshipStatus.ACTIVE: "active",
+    SponsorshipStatus.DECLINED: "withdrawn",
+    SponsorshipStatus.WITHDRAWN: "withdrawn",
+    SponsorshipStatus.LAPSED: "lapsed",
+}
+"""Which of the six groups each status counts in (every status has one: a test checks)."""
+
+
+@dataclass(frozen=True)
+class Counts:
+    """The figures of one agency or one area."""
+
+    signed_up: int = 0  # ASN (sponsors); in an area: ASN with a worker there
+    states: Mapping[str, int] = field(default_factory=lambda: dict.fromkeys(STATE_GROUPS, 0))
+    covered: int = 0  # workers whose BPJS coverage has started (active, start date reached)
+    deducted: int = 0  # rupiah marked deducted for the month
+
+    @property
+    def sponsorships(self) -> int:
+        """Sponsorships submitted (drafts are not sponsorships)."""
+        return sum(n for group, n in self.states.items() if group != "draft")
+
+
+@dataclass(frozen=True)
+class AgencyStatistics:
+    agency_code: str
+    counts: Counts
+    roster: int = 0  # ASN of the agency on the roster
+    roster_signed_up: int = 0  # of those, how many signed up (matched by the NIP's blind index)
+
+    @property
+    def participation(self) -> float | None:
+        """Signed-up ASN on the roster / ASN on the roster; None without a roster."""
+        return self.roster_signed_up / self.roster if self.roster else None
+
+
+@dataclass(frozen=True)
+class AreaStatistics:
+    """One kecamatan (village_code None) or one desa of the workers, within one agency."""
+
+    agency_code: str
+    district_code: str
+    district_name: str
+    village_code: str | None
+    village_name: str | None
+    counts: Counts
+
+
+@dataclass(frozen=True)
+class Statistics:
+    month: date  # the local month the deducted rupiah are for (its first day)
+    agencies: tuple[AgencyStatistics, ...]  # catalog order, then codes no longer in the catalog
+    districts: tuple[AreaStatistics, ...]
+    villages: tuple[AreaStatistics, ...]
+    catalog_agencies: int  # agencies of the catalog within the reader's scope
+
+    @property
+    def agencies_taking_part(self) -> int:
+        """Agencies with at least one signed-up ASN ("12 dari 39 dinas")."""
+        return sum(1 for a in self.agencies if a.counts.signed_up > 0)
+
+    @property
+    def signed_up(self) -> int:
+        return sum(a.counts.signed_up for a in self.agencies)
+
+    @property
+    def roster(self) -> int:
+        return sum(a.roster for a in self.agencies)
+
+    @property
+    def roster_signed_up(self) -> int:
+        return sum(a.roster_signed_up for a in self.agencies)
+
+    @property
+    def participation(self) -> float | None:
+        """Signed-up ASN on the roster / ASN on the roster, over every agency read ("22,3 %")."""
+        return self.roster_signed_up / self.roster if self.roster else None
+
+    @property
+    def total(self) -> Counts:
+        states = dict.fromkeys(STATE_GROUPS, 0)
+        for agency in self.agencies:
+            for group, n in agency.counts.states.items():
+                states[group] += n
+        return Counts(
+            signed_up=self.signed_up,
+            states=states,
+            covered=sum(a.counts.covered for a in self.agencies),
+            deducted=sum(a.counts.deducted for a in self.agencies),
+        )
+
+    @property
+    def row_count(self) -> int:
+        """Rows of a view or an export (the audit log's count)."""
+        return len(self.agencies) + len(self.districts) + len(self.villages)
+
+
+def first_of_month(now: datetime) -> date:
+    return date(now.year, now.month, 1)
+
+
+def _within(column: Any, agencies: frozenset[str] | None) -> ColumnElement[bool]:
+    """The scope filter: every agency (None), or those given (none at all: nothing matches)."""
+    if agencies is None:
+        return col(column).is_not(None)
+    return col(column).in_(sorted(agencies))
+
+
+def _state_columns() -> list[Any]:
+    """One SUM per state group over sponsorships.status (drafts are counted apart)."""
+    columns = []
+    for group in STATE_GROUPS:
+        statuses = [s.value for s, g in GROUP_OF_STATUS.items() if g == group]
+        if statuses:
+            hit = case((col(Sponsorship.status).in_(statuses), 1), else_=0)
+            columns.append(func.coalesce(func.sum(hit), 0).label(group))
+    return columns
+
+
+def _covered_column(today: date) -> Any:
+    covered = and_(
+        col(Sponsorship.status) == SponsorshipStatus.ACTIVE.value,
+        col(Sponsorship.coverage_start).is_not(None),
+        col(Sponsorship.coverage_start) <= today,
+    )
+    return func.coalesce(func.sum(case((covered, 1), else_=0)), 0).label("covered")
+
+
+def _states_of(row: Any, drafts: int = 0) -> dict[str, int]:
+    states = dict.fromkeys(STATE_GROUPS, 0)
+    for group in STATE_GROUPS:
+        if group == "draft":
+            states[group] = drafts
+        else:
+            states[group] = int(getattr(row, group) or 0)
+    return states
+
+
+def read_statistics(
+    session: Session,
+    agencies: frozenset[str] | None,
+    *,
+    now: datetime,
+    catalog_codes: Sequence[str],
+) -> Statistics:
+    """The statistics of the agencies given (None: all), `now` in the programme's local time
+    zone (it picks the month of the deducted rupiah and the day coverage must have started by).
+    catalog_codes: the catalog's agencies, listed even with nothing to count."""
+    month, today = first_of_month(now), now.date()
+    by_agency = _agency_counts(session, agencies, month, today)
+    roster = _roster_counts(session, agencies)
+    listed = [c for c in catalog_codes if agencies is None or c in agencies]
+    extra = sorted((set(by_agency) | set(roster)) - set(listed))
+    rows = tuple(
+        AgencyStatistics(
+            agency_code=code,
+            counts=by_agency.get(code, Counts()),
+            roster=roster.get(code, (0, 0))[0],
+            roster_signed_up=roster.get(code, (0, 0))[1],
+        )
+        for code in [*listed, *extra]
+    )
+    return Statistics(
+        month=month,
+        agencies=rows,
+        districts=_area_counts(session, agencies, month, today, villages=False),
+        villages=_area_counts(session, agencies, month, today, villages=True),
+        catalog_agencies=len(listed),
+    )
+
+
+def _agency_counts(
+    session: Session, agencies: frozenset[str] | None, month: date, today: date
+) -> dict[str, Counts]:
+    agency = col(Sponsor.agency_code)
+    signed_up = dict(
+        session.execute(
+            select(agency, func.count()).where(_within(agency, agencies)).group_by(agency)
+        ).all()
+    )
+    no_sponsorship = ~exists().where(col(Sponsorship.sponsor_id) == col(Sponsor.id))
+    drafts = dict(
+        session.execute(
+            select(agency, func.count())
+            .where(_within(agency, agencies), no_sponsorship)
+            .group_by(agency)
+        ).all()
+    )
+    states = {
+        row.agency_code: row
+        for row in session.execute(
+            select(agency, *_state_columns(), _covered_column(today))
+            .select_from(Sponsorship)
+            .join(Sponsor, col(Sponsor.id) == col(Sponsorship.sponsor_id))
+            .where(_within(agency, agencies))
+            .group_by(agency)
+        )
+    }
+    deducted_agency = col(Deduction.agency_code)
+    deducted = dict(
+        session.execute(
+            select(deducted_agency, func.sum(col(Deduction.amount)))
+            .where(
+                _within(deducted_agency, agencies),
+                col(Deduction.month) == month,
+                col(Deduction.deducted_at).is_not(None),
+            )
+            .group_by(deducted_agency)
+        ).all()
+    )
+    result: dict[str, Counts] = {}
+    for code in set(signed_up) | set(states) | set(deducted):
+        row = states.get(code)
+        result[code] = Counts(
+            signed_up=int(signed_up.get(code, 0)),
+            states=_states_of(row, int(drafts.get(code, 0)))
+            if row is not None
+            else {**dict.fromkeys(STATE_GROUPS, 0), "draft": int(drafts.get(code, 0))},
+            covered=int(row.covered) if row is not None else 0,
+            deducted=int(deducted.get(code, 0) or 0),
+        )
+    return result
+
+
+def _roster_counts(session: Session, agencies: frozenset[str] | None) -> dict[str, tuple[int, int]]:
+    """ASN on the roster per agency, and how many of them signed up (same blind index)."""
+    agency = col(RosterEntry.agency_code)
+    query = (
+        select(agency, func.count(), func.count(col(Sponsor.id)))
+        .select_from(RosterEntry)
+        .outerjoin(Sponsor, col(Sponsor.nip_index) == col(RosterEntry.nip_index))
+        .where(_within(agency, agencies))
+        .group_by(agency)
+    )
+    return {code: (int(total), int(matched)) for code, total, matched in session.execute(query)}
+
+
+def _area_counts(
+    session: Session,
+    agencies: frozenset[str] | None,
+    month: date,
+    today: date,
+    *,
+    villages: bool,
+) -> tuple[AreaStatistics, ...]:
+    """Per kecamatan (villages False) or per desa of the workers, within each agency."""
+    agency = col(Sponsor.agency_code)
+    keys: list[Any] = [
+        agency,
+        col(Sponsorship.district_code),
+        func.max(col(Sponsorship.district_name)).label("district_name"),
+    ]
+    groups: list[Any] = [agency, col(Sponsorship.district_code)]
+    if villages:
+        keys += [
+            col(Sponsorship.village_code),
+            func.max(col(Sponsorship.village_name)).label("village_name"),
+        ]
+        groups.append(col(Sponsorship.village_code))
+    rows = session.execute(
+        select(
+            *keys,
+            func.count(func.distinct(col(Sponsorship.sponsor_id))).label("signed_up"),
+            *_state_columns(),
+            _covered_column(today),
+        )
+        .select_from(Sponsorship)
+        .join(Sponsor, col(Sponsor.id) == col(Sponsorship.sponsor_id))
+        .where(_within(agency, agencies))
+        .group_by(*groups)
+    ).all()
+    deducted_agency = col(Deduction.agency_code)
+    deducted_groups: list[Any] = [deducted_agency, col(Sponsorship.district_code)]
+    if villages:
+        deducted_groups.append(col(Sponsorship.village_code))
+    deducted = {
+        tuple(row[:-1]): int(row[-1] or 0)
+        for row in session.execute(
+            select(*deducted_groups, func.sum(col(Deduction.amount)))
+            .select_from(Deduction)
+            .join(Sponsorship, col(Sponsorship.id) == col(Deduction.sponsorship_id))
+            .where(
+                _within(deducted_agency, agencies),
+                col(Deduction.month) == month,
+                col(Deduction.deducted_at).is_not(None),
+            )
+            .group_by(*deducted_groups)
+        ).all()
+    }
+    areas = []
+    for row in rows:
+        key = (row.agency_code, row.district_code) + ((row.village_code,) if villages else ())
+        areas.append(
+            AreaStatistics(
+                agency_code=row.agency_code,
+                district_code=row.district_code,
+                district_name=row.district_name,
+                village_code=row.village_code if villages else None,
+                village_name=row.village_name if villages else None,
+                counts=Counts(
+                    signed_up=int(row.signed_up),
+                    states=_states_of(row),
+                    covered=int(row.covered),
+                    deducted=deducted.get(key, 0),
+                ),
+            )
+        )
+    areas.sort(key=lambda a: (a.agency_code, a.district_name, a.village_name or ""))
+    return tuple(areas)
+
+
+def view_statistics(
+    engine: Engine,
+    actor: audit.Actor,
+    agencies: Iterable[str] | None,
+    *,
+    now: datetime,
+    catalog_codes: Sequence[str],
+    action: str = "stats.view",
+    detail: str | None = None,
+) -> Statistics:
+    """Read the statistics within the actor's scope (Scope.restrict of the agencies asked) and
+    record the view in the audit log, in one transaction: a view that was read is in the log."""
+    allowed = actor.scope.restrict(agencies)
+    with Session(immediate(engine)) as session, session.begin():
+        statistics = read_statistics(session, allowed, now=now, catalog_codes=catalog_codes)
+        audit.record(
+            session,
+            actor,
+            action,
+            now,
+            detail=detail if detail is not None else _detail(allowed),
+            row_count=statistics.row_count,
+        )
+    return statistics
+
+
+def _detail(allowed: frozenset[str] | None) -> str:
+    return "agencies=*" if allowed is None else "agencies=" + ",".join(sorted(allowed))
