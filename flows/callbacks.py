@@ -11,6 +11,7 @@ built only here, by the typed builders below:
     menu:<name>                  a main-menu entry ("menu:status")
     lang:<code>                  a language ("lang:en")
     act:<action>:<reference>     a button under /status, /data_saya or the queue
+    act:rekap:<YYYY-MM>[:<code>] a button under /rekap: a month's recap, of one agency or all
     show:<list>:<n>              the ◀️/▶️ buttons of a long /status, /data_saya or queue
 
 Buttons shown outside a prompt (under /status, /data_saya, the queue) carry the seq `TIMELESS`:
@@ -37,7 +38,7 @@ PREFIXES: Final = (MENU, LANGUAGE, ACTION, PAGE)
 
 MenuEntry = Literal["sponsor", "status", "personal_data", "signup", "language", "help"]
 ActionName = Literal[
-    "inperson", "reinvite", "withdraw", "wwithdraw", "correct", "wcorrect", "resolve"
+    "inperson", "reinvite", "withdraw", "wwithdraw", "correct", "wcorrect", "resolve", "rekap"
 ]
 ListName = Literal["status", "data", "queue"]
 ACTIONS: Final[tuple[ActionName, ...]] = (
@@ -48,6 +49,7 @@ ACTIONS: Final[tuple[ActionName, ...]] = (
     "correct",
     "wcorrect",
     "resolve",
+    "rekap",
 )
 
 
@@ -91,6 +93,14 @@ def language(code: str) -> str:
 def action(name: ActionName, reference: str | int) -> str:
     """The value of a button acting on one item: a sponsorship's reference or a request's id."""
     return f"{ACTION}{name}{SEPARATOR}{reference}"
+
+
+def recap(month: str, agency: str | None = None) -> str:
+    """The value of a button asking for the deduction recap of `month` ("YYYY-MM"), of one
+    agency or of the whole scope. It names an agency, never a scope: the router and the host
+    check it against the presser's own scope."""
+    argument = month if agency is None else f"{month}{SEPARATOR}{agency}"
+    return action("rekap", argument)
 
 
 def page(list_name: ListName, number: int) -> str:

@@ -80,6 +80,16 @@ class ShowStatus:
 
 
 @dataclass(frozen=True)
+class SendDeductionRecap:
+    """The treasurers' deduction workbook of `month` ("YYYY-MM") as a document with a summary,
+    for the user's scope, or for one agency within it. The host reads the user's scope again and
+    filters the rows by it in SQL: this effect never widens what the user may see."""
+
+    month: str
+    agency: str | None = None
+
+
+@dataclass(frozen=True)
 class Apply:
     """A domain command for the host's unit of work.
 
@@ -100,4 +110,5 @@ Effect: TypeAlias = (
     | ShowInvitation
     | ShowPersonalData
     | ShowRequestQueue
+    | SendDeductionRecap
 )

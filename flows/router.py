@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 
-from flows import callbacks, engine, rights, signup, sponsorship, worker
+from flows import callbacks, engine, recap, rights, signup, sponsorship, worker
 from flows.callbacks import ACTION, LANGUAGE, MENU, PAGE
 from flows.commands import (
     ActivateCoverage,
@@ -89,6 +89,7 @@ COMMANDS = {
     "koreksi": "correction",
     "antrian": "queue",
     "aktifkan": "activate",
+    "rekap": "recap",
 }
 
 
@@ -266,6 +267,15 @@ def _admin_command(session: Session, event: CommandIssued, ctx: Context) -> Turn
     return _activate(session, event.argument, ctx)
 
 
+def _recap_command(session: Session, event: CommandIssued, ctx: Context) -> Turn:
+    """/rekap: to anyone without a scope (treasurer, operator, superadmin), a command that does
+    not exist."""
+    scope = ctx.user.scope
+    if scope is None:
+        return Turn(session, (_menu_message(ctx, t("command.unknown", command="/" + event.name)),))
+    return Turn(session, (recap.command(event.argument, scope, ctx.now),))
+
+
 def _cancel_command(session: Session, event: CommandIssued, ctx: Context) -> Turn:
     return _cancel(session)
 
@@ -293,6 +303,7 @@ _COMMAND_HANDLERS: Mapping[str, Callable[[Session, CommandIssued, Context], Turn
     "correction": _correction_command,
     "queue": _admin_command,
     "activate": _admin_command,
+    "recap": _recap_command,
     "cancel": _cancel_command,
     "help": _help_command,
     "back": _back_command,
@@ -353,6 +364,8 @@ def _action(session: Session, action: str, ctx: Context) -> Turn:
     if name == "reinvite" and argument:
         reissue = ReissueInvitation(ctx.user.user_id, argument)
         return Turn(session.with_(pending="reinvite"), (Apply(reissue, awaits_outcome=True),))
+    if name == "rekap":
+        return Turn(session, (recap.pressed(argument, ctx.user.scope),))
     if name == "resolve" and ctx.user.is_admin:
         request_id = parse_int(argument, max_digits=REQUEST_ID_DIGITS)
         if request_id is None:  # forged or mangled: not a number we could have sent

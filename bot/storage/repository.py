@@ -32,15 +32,17 @@ the old bytes (bot.storage.db).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import datetime, timedelta
-from typing import Final
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from datetime import date, datetime, timedelta
+from typing import Final, TypeVar
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from bot.security.crypto import Sealer
+from bot.storage import audit
 from bot.storage.db import checkpoint_wal, immediate
+from bot.storage.exports import DeductionRow, export_deductions
 from bot.storage.handlers import Handler, coverage, requests, sponsor, sponsorship
 from bot.storage.lookups import (
     MAX_FAILED_VERIFICATIONS,
@@ -113,6 +115,7 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 Transaction = Session
 """The unit of work's open transaction, as code above storage sees it when it runs inside one
@@ -218,6 +221,45 @@ class Repository:
     def coverage_check(self, reference: str, kpj_number: str) -> CoverageCheck | None:
         """The sponsorship's status and whether it is already active with this KPJ number."""
         return self._reads.coverage_check(reference, kpj_number)
+
+    # ---- exports and the audit log (bot.storage.exports, bot.storage.audit) ------------------
+
+    def export_deductions(
+        self,
+        actor: audit.Actor,
+        month: date,
+        agencies: frozenset[str] | None,
+        now: datetime,
+        write: Callable[[Iterator[DeductionRow]], T],
+        *,
+        detail: str,
+    ) -> tuple[T, int]:
+        """The month's deduction rows within `agencies` (the caller restricts them to the
+        actor's scope) streamed into `write`, the export audit-logged; (result, rows)."""
+        return export_deductions(
+            self._engine,
+            self._writer,
+            self._sealer,
+            actor,
+            month,
+            agencies,
+            now,
+            write,
+            detail=detail,
+        )
+
+    def record_audit(
+        self,
+        actor: audit.Actor,
+        action: str,
+        now: datetime,
+        *,
+        detail: str | None = None,
+        row_count: int | None = None,
+    ) -> None:
+        """An audit entry on its own (e.g. a refused request: nothing else happened)."""
+        with Session(self._writer) as session, session.begin():
+            audit.record(session, actor, action, now, detail=detail, row_count=row_count)
 
     # ---- outbox (bot.storage.outbox_store) ---------------------------------------------------
 
