@@ -17,6 +17,7 @@ from flows.effects import (
     Effect,
     ForgetUserMessage,
     Message,
+    SendDeductionRecap,
     ShowInvitation,
     ShowPersonalData,
     ShowRequestQueue,
@@ -41,6 +42,8 @@ EFFECTS: list[Effect] = [
     ShowRequestQueue(),
     ForgetUserMessage(777),
     ShowInvitation("PR-7K3QX9", "token_abc", "Ujang Suryana"),
+    SendDeductionRecap("2026-12"),
+    SendDeductionRecap("2026-12", "dinkes"),
 ]
 
 
