@@ -348,6 +348,8 @@ class ConversationService:
         refused = any(isinstance(e, Toast) for e in effects)
         if paged or refused or pressed.value.startswith((callbacks.MENU, callbacks.PAGE)):
             return
+        if callbacks.is_recap(pressed.value):  # months and agencies: pressed again and again
+            return
         html = None
         if incoming.pressed_label and incoming.pressed_message_html is not None:
             # Scrolling back, the user sees what they chose under each question.

@@ -95,6 +95,12 @@ def action(name: ActionName, reference: str | int) -> str:
     return f"{ACTION}{name}{SEPARATOR}{reference}"
 
 
+def is_recap(value: str) -> bool:
+    """Whether a button's value asks for a recap: like the menu, such buttons stay usable (the
+    host keeps them on the message when one is pressed)."""
+    return value.startswith(f"{ACTION}rekap{SEPARATOR}")
+
+
 def recap(month: str, agency: str | None = None) -> str:
     """The value of a button asking for the deduction recap of `month` ("YYYY-MM"), of one
     agency or of the whole scope. It names an agency, never a scope: the router and the host
