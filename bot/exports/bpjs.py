@@ -41,24 +41,41 @@ COLUMNS = (
 SEX = {"M": "L", "F": "P"}  # laki-laki, perempuan: the letters BPJS forms use
 
 
-def cells(row: BpjsRow, programme: Catalog, render: Renderer) -> list[str]:
-    """The row's cells as text, neutralized; kpj and start_date left empty to be filled in."""
-    agency = programme.agency(row.agency_code)
-    values = [
-        row.reference,
-        row.nik,
-        row.full_name,
-        row.birth_date.strftime("%d-%m-%Y") if row.birth_date else "",
-        SEX.get(row.sex or "", ""),
-        row.district_name,
-        row.village_name,
-        row.phone,
-        render.plain(programme.programme_label(row.programme_code)),
-        f"{row.agency_code} {agency.name}" if agency else row.agency_code,
-        "",
-        "",
-    ]
-    return [neutralize(value) for value in values]
+class _Cells:
+    """A row's cells as text, neutralized; kpj and start_date left empty to be filled in. The
+    labels of programmes and agencies are rendered once each, not once a row."""
+
+    def __init__(self, programme: Catalog, render: Renderer) -> None:
+        self._programme = programme
+        self._render = render
+        self._programmes: dict[str, str] = {}
+        self._agencies: dict[str, str] = {}
+
+    def __call__(self, row: BpjsRow) -> list[str]:
+        label = self._programmes.get(row.programme_code)
+        if label is None:
+            shown = self._render.plain(self._programme.programme_label(row.programme_code))
+            label = self._programmes[row.programme_code] = neutralize(shown)
+        agency = self._agencies.get(row.agency_code)
+        if agency is None:
+            found = self._programme.agency(row.agency_code)
+            named = f"{row.agency_code} {found.name}" if found else row.agency_code
+            agency = self._agencies[row.agency_code] = neutralize(named)
+        birth = row.birth_date
+        return [
+            neutralize(row.reference),
+            neutralize(row.nik),
+            neutralize(row.full_name),
+            f"{birth.day:02d}-{birth.month:02d}-{birth.year:04d}" if birth else "",
+            SEX.get(row.sex or "", ""),
+            neutralize(row.district_name),
+            neutralize(row.village_name),
+            neutralize(row.phone),
+            label,
+            agency,
+            "",
+            "",
+        ]
 
 
 def write_csv(out: TextIO, rows: Iterable[BpjsRow], *, programme: Catalog, render: Renderer) -> int:
@@ -66,9 +83,10 @@ def write_csv(out: TextIO, rows: Iterable[BpjsRow], *, programme: Catalog, rende
     writer = csv.writer(out)
     out.write("\ufeff")
     writer.writerow(COLUMNS)
+    cells = _Cells(programme, render)
     count = 0
     for row in rows:
-        writer.writerow(cells(row, programme, render))
+        writer.writerow(cells(row))
         count += 1
     return count
 
@@ -84,9 +102,10 @@ def write_xlsx(
         for column, name in enumerate(COLUMNS):
             sheet.write_string(0, column, name, bold)
             sheet.set_column(column, column, 20)
+        cells = _Cells(programme, render)
         count = 0
         for count, row in enumerate(rows, start=1):
-            for column, value in enumerate(cells(row, programme, render)):
+            for column, value in enumerate(cells(row)):
                 if value:
                     sheet.write_string(count, column, value)
         return count

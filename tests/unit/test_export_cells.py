@@ -45,7 +45,6 @@ def bpjs_row(name: str) -> BpjsRow:
         phone="+62811",
         programme_code="=prog",
         agency_code="+agency",
-        consented_at=datetime(2026, 11, 1, tzinfo=UTC),
     )
 
 
@@ -78,7 +77,6 @@ def test_every_workbook_cell_is_neutralized(name: str) -> None:
         consent_at=datetime(2026, 11, 1, tzinfo=UTC),
         consent_key="consent.salary_deduction",
         consent_version="=v1",
-        consent_hash="-hash",
         first_month=date(2026, 12, 1),
         status="confirmed",
         deducted_at=None,

@@ -1,0 +1,1 @@
+"""Benchmarks: separate commands that print figures; tests never assert on time."""
