@@ -6,7 +6,8 @@ order, which the rows' order (by agency) allows: a sheet is opened when its agen
 comes and closed with its total row when the next agency begins.
 
 Sheets: one per agency (NIP, sponsor, amount, worker, masked NIK, consent date and version, first
-month, status, when it was marked deducted, reference), a total row each; then "Pernyataan": the
+month, status, when it was marked deducted; no more: at 100,000 rows every column costs about a
+second), a total row each; then "Pernyataan": the
 text of each consent statement version the rows rely on and its sha256 (the hash of the statement
 as each sponsor read it, names and amount filled in, is in their consent record; listing 100,000
 of them here would double the workbook's cells). Every text cell goes through cells.neutralize.
@@ -42,9 +43,8 @@ COLUMNS = (
     "export.col.first_month",
     "export.col.status",
     "export.col.deducted",
-    "export.col.reference",
 )
-WIDTHS = (22, 30, 12, 30, 20, 14, 14, 14, 30, 14, 12)
+WIDTHS = (22, 30, 12, 30, 20, 14, 14, 14, 30, 14)
 
 
 @dataclass
@@ -143,7 +143,6 @@ def _write(
         sheet.write_string(line, 8, state)
         if row.deducted_at is not None:
             sheet.write_number(line, 9, _serial(row.deducted_at.astimezone(timezone).date()), day)
-        sheet.write_string(line, 10, neutralize(row.reference))
         if row.consent_key:
             statements.add((row.consent_key, row.consent_version))
     close_sheet()
