@@ -1,1 +1,0 @@
-"""Benchmarks: separate commands that print figures; tests never assert on time."""
