@@ -12,7 +12,7 @@ UPGRADE ?=
 COMPILE = $(BIN)/uv pip compile pyproject.toml --universal --python-version 3.11 --generate-hashes \
 	--custom-compile-command "make lock" --quiet $(UPGRADE)
 
-.PHONY: run test fuzz lint check-types check-imports webhook db-upgrade lock clean
+.PHONY: run test fuzz bench lint check-types check-imports webhook db-upgrade lock clean
 
 $(BIN)/.installed: pyproject.toml $(DEV_LOCK)
 	$(PYTHON) -m venv $(VENV)
@@ -59,6 +59,12 @@ test: lint check-types check-imports
 FUZZ_UPDATES ?= 100000
 fuzz: $(BIN)/.installed
 	FUZZ_UPDATES=$(FUZZ_UPDATES) $(BIN)/pytest -q -s -p no:cacheprovider tests/fuzz
+
+# The exports benchmark: 100,000 sponsorships in a temporary SQLite database; prints seconds and
+# peak RSS of `peduli export deductions` and `peduli export bpjs` (goal: < 10 s, < 200 MB each).
+BENCH_ROWS ?= 100000
+bench: $(BIN)/.installed
+	$(BIN)/python -m bench.export --rows $(BENCH_ROWS)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -15,10 +15,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import enum
+import io
 import logging
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from html import escape
@@ -26,14 +27,18 @@ from typing import Any
 
 from bot import answers, presenters
 from bot.catalog import ProgrammeSettings
+from bot.exports import deductions as deduction_workbook
+from bot.exports import recap as recap_views
 from bot.i18n import Renderer, text_hash
 from bot.statistics_render import chat as statistics_chat
+from bot.storage import audit
 from bot.storage.audit import Actor
+from bot.storage.exports import REFUSED, DeductionRow
 from bot.storage.ports import SessionStore, UserLocks
 from bot.storage.repository import ConsentStatement, Repository, Transaction, UserRecord
 from bot.storage.state import STORE_ERRORS, TurnAlreadyCommitted, TurnJournal
 from bot.transport import Outgoing, Transport, split_message
-from flows import callbacks, router
+from flows import callbacks, recap, router
 from flows.access import Role, Scope
 from flows.commands import Outcome, SetLanguage
 from flows.context import Context, UserFacts
@@ -42,6 +47,7 @@ from flows.effects import (
     Effect,
     ForgetUserMessage,
     Message,
+    SendDeductionRecap,
     ShowInvitation,
     ShowPersonalData,
     ShowRequestQueue,
@@ -324,6 +330,8 @@ class ConversationService:
                     await self._show(incoming, transport, listed, in_place=effect.page is not None)
             elif isinstance(effect, ShowStatistics):
                 await self._statistics(incoming, effect, render, transport)
+            elif isinstance(effect, SendDeductionRecap):
+                await self._send_recap(incoming, effect, render, transport)
             elif not isinstance(effect, Apply | Toast):  # applied, or answered above
                 raise TypeError(f"no delivery for {type(effect).__name__}")
 
@@ -352,6 +360,8 @@ class ConversationService:
         # Menu, paging and agency buttons can be pressed again (the summary stays usable).
         again = (callbacks.MENU, callbacks.PAGE, callbacks.STATISTICS)
         if paged or refused or pressed.value.startswith(again):
+            return
+        if callbacks.is_recap(pressed.value):  # months and agencies: pressed again and again
             return
         html = None
         if incoming.pressed_label and incoming.pressed_message_html is not None:
@@ -495,6 +505,51 @@ class ConversationService:
                 png,
                 render(t("stats.chart_caption", title=Raw(caption), month=month_year(stats.month))),
             )
+
+    async def _send_recap(
+        self,
+        incoming: Incoming,
+        effect: SendDeductionRecap,
+        render: Renderer,
+        transport: Transport,
+    ) -> None:
+        """The deduction workbook as a document, and its summary. The scope is read again
+        here, not taken from the turn: a role removed meanwhile, or an agency outside the scope
+        (a forged button), gets a refusal, audit-logged, and no rows. The rows are filtered by
+        the scope in SQL (Scope.restrict)."""
+        record = await asyncio.to_thread(self.repository.user_record, incoming.user_id)
+        scope = self._scope(record)
+        month = recap.parse_month(effect.month)
+        now = self.clock()
+        if scope is None or month is None:
+            await transport.send(incoming.chat_id, Outgoing(render(t("rekap.refused"))))
+            return
+        actor = audit.Actor(scope, incoming.user_id, audit.TELEGRAM)
+        agencies = scope.restrict(None if effect.agency is None else [effect.agency])
+        detail = f"month={effect.month} agency={effect.agency or '*'} chat"
+        if agencies is not None and not agencies:
+            await asyncio.to_thread(
+                self.repository.record_audit, actor, REFUSED, now, detail=detail, row_count=0
+            )
+            await transport.send(incoming.chat_id, Outgoing(render(t("rekap.refused"))))
+            return
+        catalog, zone = self.programme.catalog, self.programme.timezone
+        buffer = io.BytesIO()
+
+        def write(rows: Iterator[DeductionRow]) -> deduction_workbook.DeductionSummary:
+            return deduction_workbook.write_deductions(
+                buffer, rows, month=month, programme=catalog, timezone=zone, render=Renderer("id")
+            )
+
+        summary, _count = await asyncio.to_thread(
+            self.repository.export_deductions, actor, month, agencies, now, write, detail=detail
+        )
+        name = recap_views.file_name(month, scope, effect.agency)
+        await transport.send_document(
+            incoming.chat_id, buffer.getvalue(), name, recap_views.caption(month, render)
+        )
+        shown = recap_views.summary(summary, month, scope, effect.agency, catalog, render)
+        await transport.send(incoming.chat_id, shown)
 
     async def _apologize(self, incoming: Incoming, transport: Transport) -> None:
         await self._notice(incoming, transport, "error.try_again")

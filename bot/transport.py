@@ -41,6 +41,12 @@ class Transport(Protocol):
 
     async def send_photo(self, chat_id: int, png: bytes, caption: str) -> int | None: ...
 
+    async def send_document(
+        self, chat_id: int, data: bytes, filename: str, caption: str
+    ) -> int | None:
+        """Send a file (an export) under `filename`, with an HTML caption."""
+        ...
+
 
 def split_message(message: Outgoing, limit: int = TEXT_LIMIT) -> list[Outgoing]:
     """A message too long for one Telegram message, as several: cut at line ends (an over-long

@@ -129,6 +129,7 @@ class ChatMessage:
     entities: list[dict[str, Any]] = field(default_factory=list)
     reply_markup: dict[str, Any] | None = None
     photo: bytes | None = None
+    document: StoredFile | None = None  # a file the bot sent as a document: name and bytes
     edit_count: int = 0
     deleted: bool = False
     event: EventKind = "sent"

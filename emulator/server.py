@@ -210,6 +210,7 @@ class BotApiEmulator:
             "getWebhookInfo": self._get_webhook_info,
             "sendMessage": self._send_message,
             "sendPhoto": self._send_photo,
+            "sendDocument": self._send_document,
             "editMessageText": self._edit_message_text,
             "editMessageReplyMarkup": self._edit_message_reply_markup,
             "deleteMessage": self._delete_message,
@@ -762,6 +763,7 @@ class BotApiEmulator:
         text: str | None,
         entities: list[dict[str, Any]],
         photo: bytes | None = None,
+        document: StoredFile | None = None,
     ) -> ChatMessage:
         markup = params.get("reply_markup")
         reply_to = self._reply_to(chat, params)
@@ -791,6 +793,7 @@ class BotApiEmulator:
             entities=entities,
             reply_markup=copy.deepcopy(markup),
             photo=photo,
+            document=document,
         )
         if markup is not None:
             if "keyboard" in markup:
@@ -1110,6 +1113,26 @@ class BotApiEmulator:
         content = {"photo": self._photo_sizes(stored), **caption_content}
         message = self._bot_message(
             chat, params, content, text=caption, entities=entities, photo=stored.data
+        )
+        return message.raw
+
+    async def _send_document(self, params: dict[str, Any]) -> dict[str, Any]:
+        """A file sent as a document: kept with its name and bytes (ChatMessage.document)."""
+        chat = self._target_chat(params)
+        caption_content, caption, entities = self._caption(params)
+        check_reply_markup(params.get("reply_markup"), chat.type)
+        stored = self._input_file(params["document"], "document", DOCUMENT_SIZE_LIMIT)
+        document: dict[str, Any] = {
+            "file_id": stored.file_id,
+            "file_unique_id": stored.file_unique_id,
+            "file_name": stored.filename,
+            "mime_type": stored.content_type,
+        }
+        if stored.data is not None:
+            document["file_size"] = len(stored.data)
+        content = {"document": document, **caption_content}
+        message = self._bot_message(
+            chat, params, content, text=caption, entities=entities, document=stored
         )
         return message.raw
 

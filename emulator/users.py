@@ -319,6 +319,11 @@ class FakeUser:
         return [merged[key] for key in sorted(merged)]
 
     @property
+    def documents(self) -> list[StoredFile]:
+        """The files the bot sent to this chat as documents, oldest first (name and bytes)."""
+        return [m.document for m in self.messages if m.document is not None]
+
+    @property
     def last_message(self) -> ChatMessage | None:
         """The newest bot message still in the chat."""
         messages = self.messages

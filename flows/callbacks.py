@@ -11,6 +11,7 @@ built only here, by the typed builders below:
     menu:<name>                  a main-menu entry ("menu:status")
     lang:<code>                  a language ("lang:en")
     act:<action>:<reference>     a button under /status, /data_saya, the queue or /admin
+    act:rekap:<YYYY-MM>[:<code>] a button under /rekap: a month's recap, of one agency or all
     show:<list>:<n>              the ◀️/▶️ buttons of a long /status, /data_saya, queue or staff list
     stat:<agency code>           one agency's statistics under /statistik (the scope is checked
                                  again when pressed: the button never carries it)
@@ -50,6 +51,7 @@ ActionName = Literal[
     "staffrm",
     "staffrmok",
     "staffkeep",
+    "rekap",
 ]
 ListName = Literal["status", "data", "queue", "staff"]
 ACTIONS: Final[tuple[ActionName, ...]] = (
@@ -63,6 +65,7 @@ ACTIONS: Final[tuple[ActionName, ...]] = (
     "staffrm",  # a remove button of the staff list: asks to confirm
     "staffrmok",  # the confirmation: removes
     "staffkeep",  # keep the person after all
+    "rekap",
 )
 
 
@@ -106,6 +109,20 @@ def language(code: str) -> str:
 def action(name: ActionName, reference: str | int) -> str:
     """The value of a button acting on one item: a sponsorship's reference or a request's id."""
     return f"{ACTION}{name}{SEPARATOR}{reference}"
+
+
+def is_recap(value: str) -> bool:
+    """Whether a button's value asks for a recap: like the menu, such buttons stay usable (the
+    host keeps them on the message when one is pressed)."""
+    return value.startswith(f"{ACTION}rekap{SEPARATOR}")
+
+
+def recap(month: str, agency: str | None = None) -> str:
+    """The value of a button asking for the deduction recap of `month` ("YYYY-MM"), of one
+    agency or of the whole scope. It names an agency, never a scope: the router and the host
+    check it against the presser's own scope."""
+    argument = month if agency is None else f"{month}{SEPARATOR}{agency}"
+    return action("rekap", argument)
 
 
 def page(list_name: ListName, number: int) -> str:

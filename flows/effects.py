@@ -97,6 +97,16 @@ class ShowStatistics:
 
 
 @dataclass(frozen=True)
+class SendDeductionRecap:
+    """The treasurers' deduction workbook of `month` ("YYYY-MM") as a document with a summary,
+    for the user's scope, or for one agency within it. The host reads the user's scope again and
+    filters the rows by it in SQL: this effect never widens what the user may see."""
+
+    month: str
+    agency: str | None = None
+
+
+@dataclass(frozen=True)
 class Apply:
     """A domain command for the host's unit of work.
 
@@ -119,4 +129,5 @@ Effect: TypeAlias = (
     | ShowRequestQueue
     | ShowStaff
     | ShowStatistics
+    | SendDeductionRecap
 )

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 
-from flows import callbacks, engine, rights, signup, sponsorship, worker
+from flows import callbacks, engine, recap, rights, signup, sponsorship, worker
 from flows.access import Role
 from flows.callbacks import ACTION, LANGUAGE, MENU, PAGE, STATISTICS
 from flows.commands import (
@@ -121,6 +121,7 @@ COMMANDS = {
     "aktifkan": "activate",
     "admin": "staff",
     "statistik": "statistics",
+    "rekap": "recap",
 }
 
 
@@ -390,6 +391,15 @@ def _may_see(ctx: Context, code: str) -> bool:
     return scope is not None and ctx.catalog.agency(code) is not None and scope.covers(code)
 
 
+def _recap_command(session: Session, event: CommandIssued, ctx: Context) -> Turn:
+    """/rekap: to anyone without a scope (treasurer, operator, superadmin), a command that does
+    not exist."""
+    scope = ctx.user.scope
+    if scope is None:
+        return _unknown_command(session, event, ctx)
+    return Turn(session, (recap.command(event.argument, scope, ctx.now),))
+
+
 def _cancel_command(session: Session, event: CommandIssued, ctx: Context) -> Turn:
     return _cancel(session)
 
@@ -419,6 +429,7 @@ _COMMAND_HANDLERS: Mapping[str, Callable[[Session, CommandIssued, Context], Turn
     "activate": _admin_command,
     "staff": _staff_command,
     "statistics": _statistics_command,
+    "recap": _recap_command,
     "cancel": _cancel_command,
     "help": _help_command,
     "back": _back_command,
@@ -481,6 +492,8 @@ def _action(session: Session, action: str, ctx: Context) -> Turn:
         return Turn(session.with_(pending="reinvite"), (Apply(reissue, awaits_outcome=True),))
     if name in STAFF_ACTIONS:
         return _staff_action(session, name, argument, ctx)
+    if name == "rekap":
+        return Turn(session, (recap.pressed(argument, ctx.user.scope),))
     if name == "resolve" and ctx.user.is_admin:
         request_id = parse_int(argument, max_digits=REQUEST_ID_DIGITS)
         if request_id is None:  # forged or mangled: not a number we could have sent

@@ -99,6 +99,20 @@ def _parser() -> argparse.ArgumentParser:
     stats.add_argument(
         "--output", type=Path, metavar="FILE", help="write to FILE (required for xlsx)"
     )
+    export = commands.add_parser("export", help="files for treasurers and BPJS")
+    export_commands = export.add_subparsers(dest="export_command", required=True)
+    export_deductions = export_commands.add_parser(
+        "deductions", help="the treasurers' deduction workbook (XLSX) of a month"
+    )
+    export_deductions.add_argument("--month", required=True, metavar="YYYY-MM")
+    export_deductions.add_argument("--agency", metavar="CODE", help="one agency (default: all)")
+    export_deductions.add_argument("--output", type=Path, metavar="FILE")
+    export_bpjs = export_commands.add_parser(
+        "bpjs", help="workers to register with BPJS (full NIKs; audit-logged)"
+    )
+    export_bpjs.add_argument("--since", metavar="DATE", help="consented on or after DATE")
+    export_bpjs.add_argument("--format", choices=("csv", "xlsx"), default="csv")
+    export_bpjs.add_argument("--output", type=Path, metavar="FILE")
     nik = commands.add_parser(
         "nik", help="check NIKs; one JSON object per NIK; reads standard input when none given"
     )
@@ -165,6 +179,12 @@ def main(argv: list[str] | None = None) -> int:
         from bot.cli.stats import run_stats
 
         return run_stats(agency=args.agency, output_format=args.output_format, output=args.output)
+    if args.command == "export":
+        from bot.cli.export import bpjs_command, deductions_command
+
+        if args.export_command == "deductions":
+            return deductions_command(args.month, args.agency, args.output)
+        return bpjs_command(args.since, args.format, args.output)
     if args.command == "keys":
         from bot.cli.keys import check, rotate_command
 

@@ -32,9 +32,9 @@ the old bytes (bot.storage.db).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import datetime, timedelta
-from typing import Final
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from datetime import date, datetime, timedelta
+from typing import Final, TypeVar
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
@@ -42,6 +42,7 @@ from sqlalchemy.orm import Session
 from bot.security.crypto import Sealer
 from bot.storage import audit, staff
 from bot.storage.db import checkpoint_wal, immediate
+from bot.storage.exports import DeductionRow, export_deductions
 from bot.storage.handlers import Handler, coverage, requests, sponsor, sponsorship
 from bot.storage.handlers import staff as staff_handlers
 from bot.storage.ledger import Ledger
@@ -118,6 +119,7 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 QUEUE_VIEW: Final = "queue.view"
 STAFF_VIEW: Final = "staff.view"
@@ -244,19 +246,6 @@ class Repository:
             audit.record(session, actor, STAFF_VIEW, self._clock(), row_count=len(members))
         return members
 
-    def record_audit(
-        self,
-        actor: audit.Actor,
-        action: str,
-        *,
-        detail: str | None = None,
-        row_count: int | None = None,
-    ) -> None:
-        """An audit entry in a transaction of its own, for an action made of several
-        transactions (the coverage import: a transaction per row), written when it ends."""
-        with Session(self._writer) as session, session.begin():
-            audit.record(session, actor, action, self._clock(), detail=detail, row_count=row_count)
-
     def reveal_nik(self, reference: str) -> str | None:
         """Decrypt a worker's NIK (for an administrator's duty, e.g. registering with BPJS)."""
         return self._reads.reveal_nik(reference)
@@ -279,6 +268,48 @@ class Repository:
         """The statistics of the agencies asked (None: all) within the actor's scope; the view
         is recorded in the audit log in the same transaction (bot.storage.statistics)."""
         return view_statistics(self._engine, actor, agencies, now=now, catalog_codes=catalog_codes)
+
+    # ---- exports and the audit log (bot.storage.exports, bot.storage.audit) ------------------
+
+    def export_deductions(
+        self,
+        actor: audit.Actor,
+        month: date,
+        agencies: frozenset[str] | None,
+        now: datetime,
+        write: Callable[[Iterator[DeductionRow]], T],
+        *,
+        detail: str,
+    ) -> tuple[T, int]:
+        """The month's deduction rows within `agencies` (the caller restricts them to the
+        actor's scope) streamed into `write`, the export audit-logged; (result, rows)."""
+        return export_deductions(
+            self._engine,
+            self._writer,
+            self._sealer,
+            actor,
+            month,
+            agencies,
+            now,
+            write,
+            detail=detail,
+        )
+
+    def record_audit(
+        self,
+        actor: audit.Actor,
+        action: str,
+        now: datetime | None = None,
+        *,
+        detail: str | None = None,
+        row_count: int | None = None,
+    ) -> None:
+        """An audit entry in a transaction of its own: a refused request (nothing else
+        happened), or an action made of several transactions (the coverage import: one per
+        row), written when it ends. now: the repository's clock when not given."""
+        with Session(self._writer) as session, session.begin():
+            at = now if now is not None else self._clock()
+            audit.record(session, actor, action, at, detail=detail, row_count=row_count)
 
     # ---- outbox (bot.storage.outbox_store) ---------------------------------------------------
 

@@ -227,6 +227,19 @@ class AiogramTransport:
         )
         return sent.message_id if sent is not None else None
 
+    async def send_document(
+        self, chat_id: int, data: bytes, filename: str, caption: str
+    ) -> int | None:
+        sent = await self._call(
+            lambda: self.bot.send_document(
+                chat_id=chat_id,
+                document=BufferedInputFile(data, filename=filename),
+                caption=caption,
+                parse_mode="HTML",
+            )
+        )
+        return sent.message_id if sent is not None else None
+
     async def delete(self, chat_id: int, message_id: int) -> None:
         await self._call(lambda: self.bot.delete_message(chat_id=chat_id, message_id=message_id))
 

@@ -286,6 +286,48 @@ async def test_photo_upload_multipart_like_aiogram(
     assert body["description"] == "Bad Request: message caption is too long"
 
 
+async def test_document_upload_keeps_name_and_bytes(
+    emulator: BotApiEmulator, client: RawClient
+) -> None:
+    await started_user(emulator)
+    data = b"PK\x03\x04 a workbook"
+    status, body = await client.multipart(
+        "sendDocument",
+        {
+            "chat_id": "1001",
+            "document": "attach://d1",
+            "caption": "<b>Rekap</b>",
+            "parse_mode": "HTML",
+        },
+        {"d1": ("rekap-2026-12.xlsx", data)},
+    )
+    assert status == 200, body
+    document = body["result"]["document"]
+    assert document["file_name"] == "rekap-2026-12.xlsx"
+    assert document["file_size"] == len(data)
+    assert body["result"]["caption"] == "Rekap"
+    user = emulator.user(1001)
+    message = user.last_message
+    assert message is not None and message.text == "Rekap"
+    assert message.document is not None and message.document.data == data
+    assert [(d.filename, d.data) for d in user.documents] == [("rekap-2026-12.xlsx", data)]
+    # Sent again by file_id; an unknown id, an empty file and a long caption are refused.
+    again = await client.ok("sendDocument", chat_id=1001, document=document["file_id"])
+    assert again["document"]["file_id"] == document["file_id"]
+    status, body = await client.json("sendDocument", chat_id=1001, document="nonexistent")
+    assert body["description"] == "Bad Request: wrong file identifier/HTTP URL specified"
+    status, body = await client.multipart(
+        "sendDocument", {"chat_id": "1001", "document": "attach://d1"}, {"d1": ("e.xlsx", b"")}
+    )
+    assert status == 400 and "non-empty" in body["description"]
+    status, body = await client.json(
+        "sendDocument", chat_id=1001, document=document["file_id"], caption="c" * 1025
+    )
+    assert body["description"] == "Bad Request: message caption is too long"
+    status, body = await client.json("sendDocument", chat_id=1001)
+    assert status == 400
+
+
 async def test_callback_answers(emulator: BotApiEmulator, client: RawClient) -> None:
     await started_user(emulator)
     await client.ok("sendMessage", chat_id=1001, text="Pilih", reply_markup=INLINE)

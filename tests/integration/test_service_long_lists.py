@@ -45,6 +45,12 @@ class Transport:
         self.calls.append(("photo", None))
         return len(self.calls)
 
+    async def send_document(
+        self, chat_id: int, data: bytes, filename: str, caption: str
+    ) -> int | None:
+        self.calls.append(("document", None))
+        return len(self.calls)
+
 
 @pytest.fixture
 async def built(tmp_path: Path) -> AsyncIterator[Built]:

@@ -40,6 +40,12 @@ class RecordingTransport:
         self.sent.append((chat_id, caption))
         return len(self.sent)
 
+    async def send_document(
+        self, chat_id: int, data: bytes, filename: str, caption: str
+    ) -> int | None:
+        self.sent.append((chat_id, caption))
+        return len(self.sent)
+
 
 def process(postgres_url: str, redis_url: str, prefix: str, tmp_path: Path) -> Built:
     settings = Settings(  # type: ignore[call-arg]

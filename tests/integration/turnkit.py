@@ -72,6 +72,11 @@ class Recorder:
     async def send_photo(self, chat_id: int, png: bytes, caption: str) -> int | None:
         return self._add(Call("photo", caption))
 
+    async def send_document(
+        self, chat_id: int, data: bytes, filename: str, caption: str
+    ) -> int | None:
+        return self._add(Call("document", caption))
+
 
 def settings(
     database_url: str, tmp_path: Path, redis_url: str | None = None, **extra: Any

@@ -17,6 +17,7 @@ from flows.effects import (
     Effect,
     ForgetUserMessage,
     Message,
+    SendDeductionRecap,
     ShowInvitation,
     ShowPersonalData,
     ShowRequestQueue,
@@ -46,6 +47,8 @@ EFFECTS: list[Effect] = [
     ShowInvitation("PR-7K3QX9", "token_abc", "Ujang Suryana"),
     ShowStatistics(),
     ShowStatistics("dinkes"),
+    SendDeductionRecap("2026-12"),
+    SendDeductionRecap("2026-12", "dinkes"),
 ]
 
 

@@ -1,0 +1,91 @@
+"""/rekap in the chat: the workbook's file name, caption and the summary message under it.
+
+The buttons carry a month and an agency code only (flows.callbacks.recap); whoever presses one
+is checked again against their own scope (flows.recap, then the service, in SQL).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from bot.exports.deductions import DeductionSummary
+from bot.i18n import Renderer
+from bot.transport import Outgoing
+from flows import callbacks, recap
+from flows.access import Role, Scope
+from flows.catalog import Catalog
+from flows.text import Raw, t
+
+AGENCY_BUTTONS = 8
+"""An operator with at most this many agencies gets a button per agency under the recap."""
+
+
+def file_name(month: date, scope: Scope, agency: str | None) -> str:
+    """rekap-2026-12-dinkes.xlsx; "semua" for a superadmin's whole scope."""
+    if agency is not None:
+        part = agency
+    elif scope.is_superadmin:
+        part = "semua"
+    else:
+        part = "-".join(sorted(scope.agencies))[:60]
+    safe = "".join(char if char.isalnum() or char in "-_." else "_" for char in part)
+    return f"rekap-{recap.month_text(month)}-{safe}.xlsx"
+
+
+def scope_name(scope: Scope, agency: str | None, catalog: Catalog, render: Renderer) -> str:
+    codes = [agency] if agency is not None else sorted(scope.agencies)
+    if not codes:
+        return render.plain(t("rekap.all_agencies"))
+    names = []
+    for code in codes:
+        found = catalog.agency(code)
+        names.append(found.name if found else code)
+    return ", ".join(names)
+
+
+def caption(month: date, render: Renderer) -> str:
+    return render(t("rekap.caption", month=recap.month_text(month)))
+
+
+def summary(
+    result: DeductionSummary,
+    month: date,
+    scope: Scope,
+    agency: str | None,
+    catalog: Catalog,
+    render: Renderer,
+) -> Outgoing:
+    """Rows and rupiah of the workbook just sent, with buttons for the months around it and,
+    for an operator with a few agencies, for each agency alone."""
+    shown = Raw(scope_name(scope, agency, catalog, render))
+    month_label = recap.month_text(month)
+    if result.rows:
+        text = render(
+            t("rekap.summary", month=month_label, scope=shown, rows=result.rows, total=result.total)
+        )
+    else:
+        text = render(t("rekap.empty", month=month_label, scope=shown))
+    before, after = recap.previous_month(month), recap.next_month(month)
+    rows: list[tuple[tuple[str, str], ...]] = [
+        (
+            (
+                render.plain(t("rekap.button_previous", month=recap.month_text(before))),
+                _data(callbacks.recap(recap.month_text(before), agency)),
+            ),
+            (
+                render.plain(t("rekap.button_next", month=recap.month_text(after))),
+                _data(callbacks.recap(recap.month_text(after), agency)),
+            ),
+        )
+    ]
+    several = scope.role is Role.OPERATOR and 1 < len(scope.agencies) <= AGENCY_BUTTONS
+    if agency is None and several:
+        for code in sorted(scope.agencies):
+            found = catalog.agency(code)
+            label = render.plain(t("rekap.button_agency", agency=found.name if found else code))
+            rows.append(((label, _data(callbacks.recap(month_label, code))),))
+    return Outgoing(text=text, inline_keyboard=tuple(rows))
+
+
+def _data(value: str) -> str:
+    return callbacks.encode(callbacks.TIMELESS, value)
