@@ -22,12 +22,11 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from bot.catalog import CatalogError, ProgrammeSettings, load_programme
-from bot.security.crypto import DataKeyError
 from bot.settings import Settings
 from bot.storage import staff
 from bot.storage.audit import Actor
-from bot.storage.db import create_db_engine, immediate, not_migrated
-from bot.storage.keys import verified_sealer
+from bot.storage.db import create_db_engine, immediate
+from bot.storage.keys import command_sealer
 from bot.storage.models import utc_now
 
 REFUSALS = {
@@ -153,16 +152,7 @@ def _run(
 
 
 def _unusable(engine: Engine, settings: Settings, err: TextIO) -> bool:
-    problem = not_migrated(engine)
-    if problem is not None:
-        print(problem, file=err)
-        return True
-    try:
-        verified_sealer(settings, engine)
-    except DataKeyError as error:
-        print(f"peduli: {error}", file=err)
-        return True
-    return False
+    return command_sealer(settings, engine, err) is None
 
 
 def _refusal(error: staff.StaffError) -> str:

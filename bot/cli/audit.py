@@ -19,11 +19,10 @@ from typing import TextIO
 from sqlalchemy.orm import Session
 
 from bot.catalog import CatalogError, load_programme
-from bot.security.crypto import DataKeyError
 from bot.settings import Settings
 from bot.storage import audit
-from bot.storage.db import create_db_engine, not_migrated
-from bot.storage.keys import verified_sealer
+from bot.storage.db import create_db_engine
+from bot.storage.keys import command_sealer
 from bot.storage.models import AuditEntry
 
 COLUMNS = ("id", "at", "actor", "channel", "action", "scope", "rows", "detail")
@@ -48,14 +47,8 @@ def main(
         return 2
     engine = create_db_engine(settings.database_url)
     try:
-        problem = not_migrated(engine)
-        if problem is not None:
-            print(problem, file=err)
-            return 2
-        try:
-            verified_sealer(settings, engine)
-        except DataKeyError as error:
-            print(f"peduli: {error}", file=err)
+        sealer = command_sealer(settings, engine, err)
+        if sealer is None:
             return 2
         start = datetime.combine(since, datetime.min.time(), zone) if since else None
         with Session(engine) as session:

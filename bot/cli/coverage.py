@@ -21,10 +21,9 @@ from typing import TextIO
 from bot.catalog import load_programme
 from bot.coverage import CoverageFileError, import_file
 from bot.notifications import notices_for
-from bot.security.crypto import DataKeyError
 from bot.settings import Settings
-from bot.storage.db import create_db_engine, not_migrated
-from bot.storage.keys import verified_sealer
+from bot.storage.db import create_db_engine
+from bot.storage.keys import command_sealer
 from bot.storage.repository import Repository
 
 
@@ -53,14 +52,8 @@ def run_import(
     settings = Settings()
     engine = create_db_engine(settings.database_url)
     try:
-        problem = not_migrated(engine)
-        if problem is not None:
-            print(problem, file=err)
-            return 2
-        try:
-            sealer = verified_sealer(settings, engine)
-        except DataKeyError as error:
-            print(f"peduli: {error}", file=err)
+        sealer = command_sealer(settings, engine, err)
+        if sealer is None:
             return 2
         repository = Repository(
             engine,

@@ -21,11 +21,10 @@ from typing import TextIO
 
 from sqlalchemy.orm import Session
 
-from bot.security.crypto import DataKeyError
 from bot.settings import Settings
 from bot.storage import audit
-from bot.storage.db import create_db_engine, immediate, not_migrated
-from bot.storage.keys import verified_sealer
+from bot.storage.db import create_db_engine, immediate
+from bot.storage.keys import command_sealer
 from bot.storage.ledger import mark_deducted, open_month
 from bot.storage.models import utc_now
 
@@ -67,15 +66,8 @@ def run(
     settings = settings or Settings()
     engine = create_db_engine(settings.database_url)
     try:
-        problem = not_migrated(engine)
-        if problem is not None:
-            print(problem, file=err)
-            return 2
-        try:
-            # The ledger holds no sealed data, but a wrong key means the wrong database.
-            verified_sealer(settings, engine)
-        except DataKeyError as error:
-            print(f"peduli: {error}", file=err)
+        sealer = command_sealer(settings, engine, err)
+        if sealer is None:
             return 2
         now = utc_now()
         actor = audit.Actor.cli()

@@ -19,11 +19,10 @@ from pathlib import Path
 from typing import TextIO
 
 from bot.catalog import load_programme
-from bot.security.crypto import DataKeyError
 from bot.settings import Settings
 from bot.storage import audit
-from bot.storage.db import create_db_engine, not_migrated
-from bot.storage.keys import verified_sealer
+from bot.storage.db import create_db_engine
+from bot.storage.keys import command_sealer
 from bot.storage.models import utc_now
 from bot.storage.roster import store_roster
 from flows.roster import RosterFileError, RosterParse, parse_roster
@@ -60,14 +59,8 @@ def run_import(
         return 2
     engine = create_db_engine(settings.database_url)
     try:
-        problem = not_migrated(engine)
-        if problem is not None:
-            print(problem, file=err)
-            return 2
-        try:
-            sealer = verified_sealer(settings, engine)
-        except DataKeyError as error:
-            print(f"peduli: {error}", file=err)
+        sealer = command_sealer(settings, engine, err)
+        if sealer is None:
             return 2
         counts = store_roster(
             engine,

@@ -19,12 +19,11 @@ from typing import TextIO
 
 from bot.catalog import load_programme
 from bot.i18n import Renderer
-from bot.security.crypto import DataKeyError
 from bot.settings import Settings
 from bot.statistics_render.text_formats import render_csv, render_json, render_table
 from bot.storage import audit
-from bot.storage.db import create_db_engine, not_migrated
-from bot.storage.keys import verified_sealer
+from bot.storage.db import create_db_engine
+from bot.storage.keys import command_sealer
 from bot.storage.models import utc_now
 from bot.storage.statistics import view_statistics
 
@@ -56,14 +55,8 @@ def run_stats(
         return 2
     engine = create_db_engine(settings.database_url)
     try:
-        problem = not_migrated(engine)
-        if problem is not None:
-            print(problem, file=err)
-            return 2
-        try:
-            verified_sealer(settings, engine)  # the same refusal as every command's
-        except DataKeyError as error:
-            print(f"peduli: {error}", file=err)
+        sealer = command_sealer(settings, engine, err)
+        if sealer is None:
             return 2
         asked = None if agency is None else [agency]
         detail = f"format={output_format} agencies={agency or '*'}"

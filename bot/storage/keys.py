@@ -28,7 +28,7 @@ import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TextIO
 
 from redis import Redis as SyncRedis
 from sqlalchemy import Connection, Engine, Table, delete, select, update
@@ -45,7 +45,7 @@ from bot.security.crypto import (
     load_data_key,
     sealer_for,
 )
-from bot.storage.db import dialect_insert, immediate
+from bot.storage.db import dialect_insert, immediate, not_migrated
 from bot.storage.models import (
     ConversationSession,
     CorrectionRequest,
@@ -306,6 +306,21 @@ def _record_first(connection: Connection, key: bytes) -> None:
             "another process recorded a different data key for this database at the same time;"
             " check DATA_KEY on every bot process."
         )
+
+
+def command_sealer(settings: KeySettingsWithDatabase, engine: Engine, err: TextIO) -> Sealer | None:
+    """What every command that opens the database checks first: the database is migrated and
+    DATA_KEY is its key (even a command that reads nothing sealed: another key means another
+    database). The Sealer, or None after printing why not to `err` (the command exits 2)."""
+    problem = not_migrated(engine)
+    if problem is not None:
+        print(problem, file=err)
+        return None
+    try:
+        return verified_sealer(settings, engine)
+    except DataKeyError as error:
+        print(f"peduli: {error}", file=err)
+        return None
 
 
 def verified_sealer(settings: KeySettingsWithDatabase, engine: Engine) -> Sealer:
