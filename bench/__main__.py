@@ -244,10 +244,13 @@ def main(argv: list[str] | None = None) -> int:
                 f"sessions opened per run {_spread(entry['pg_sessions'])}"
             )
     for run in runs:
-        for spot in run.get("profile", {}).get("top", []):
-            print(
-                f"profile {run['config']} r{run['round']}: {spot['share']:6.1%} {spot['function']}"
-            )
+        top = run.get("profile", {}).get("top", {})
+        name = f"profile {run['config']} r{run['round']}"
+        for spot in top.get("own", []):
+            share, seconds = spot["share"], spot["tottime_s"]
+            print(f"{name} own time: {share:6.1%} {seconds:8.2f} s {spot['function']}")
+        for spot in top.get("project", []):
+            print(f"{name} bot, cumulative: {spot['cumtime_s']:8.2f} s {spot['function']}")
     total = time.monotonic() - started
     print(f"total {total:.0f} s; machine: {platform.machine()}, {_cpus()} CPU(s), shared")
     document = {

@@ -56,9 +56,9 @@ class Options:
     rounds: int = 2
     configs: tuple[str, ...] = ("echo", "sqlite", "postgres")
     users: int = 16
-    conversations: int = 32
+    conversations: int = 16
     paced_rates: tuple[float, ...] = (25.0, 100.0)
-    paced_seconds: float = 5.0
+    paced_seconds: float = 4.0
     warmup: int = 2
     postgres_url: str = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
     redis_url: str = "redis://127.0.0.1:6379/14"
@@ -300,7 +300,7 @@ def _delete_redis_keys(url: str, prefix: str) -> None:
 def _command(key: str, api_url: str, listen: str, secret: str, profile: Path | None) -> list[str]:
     python = [sys.executable]
     if profile is not None:
-        python += ["-m", "cProfile", "-o", str(profile)]
+        python += ["-m", "bench.profiled", str(profile)]
     if key == "echo":
         return [
             *python,
@@ -315,7 +315,7 @@ def _command(key: str, api_url: str, listen: str, secret: str, profile: Path | N
             "--token",
             TOKEN,
         ]
-    return [*python, "-m", "bot", "webhook"]
+    return [*python, *([] if profile else ["-m"]), "bot", "webhook"]
 
 
 def _environment(
@@ -434,8 +434,10 @@ async def _drive(
         index += count
         for rate in options.paced_rates:
             steps = len(make(0, 0).steps)
-            paced_count = max(2, round(rate * options.paced_seconds / steps))
-            pool = max(2, int(rate // 2))
+            # Each user sends at most every 250 ms when the bot answers at once; a user plays
+            # one conversation, so there are at least as many conversations as users.
+            pool = max(2, round(rate / 4))
+            paced_count = max(pool, round(rate * options.paced_seconds / steps))
 
             async def paced(
                 rate: float = rate, first: int = index, n: int = paced_count, pool: int = pool
@@ -468,20 +470,48 @@ async def _drive(
     }
 
 
-def hotspots(profile: Path, limit: int = 10) -> list[dict[str, Any]]:
-    """The functions with the most time of their own (tottime) in a cProfile file."""
+#: Where threads wait rather than work: left out of the hotspots and of the total.
+IDLE = (
+    "<method 'poll' of 'select.epoll' objects>",
+    "<method 'acquire' of '_thread.lock' objects>",
+    "<method 'get' of '_queue.SimpleQueue' objects>",
+    "<method 'control' of 'select.kqueue' objects>",
+)
+
+
+def hotspots(profile: Path, limit: int = 10) -> dict[str, list[dict[str, Any]]]:
+    """The top of a pstats file of every thread (bench/profiled.py): ``own``, the functions with
+    the most time of their own (tottime; idle waits left out, ``share`` is of the rest), and
+    ``project``, the bot's own functions (bot/, flows/) by cumulative time. Times are wall time
+    per thread: a worker thread waiting on SQLite's lock or PostgreSQL's answer counts."""
     stats = pstats.Stats(str(profile))
-    table: dict[Any, Any] = stats.stats  # type: ignore[attr-defined]
+    table: dict[Any, Any] = {
+        key: entry
+        for key, entry in stats.stats.items()  # type: ignore[attr-defined]
+        if key[2] not in IDLE
+    }
     total = sum(entry[2] for entry in table.values()) or 1.0
-    ranked = sorted(table.items(), key=lambda item: item[1][2], reverse=True)[:limit]
-    return [
-        {
-            "function": f"{Path(file).name}:{line}({name})",
-            "file": file,
+
+    def row(key: Any, entry: Any) -> dict[str, Any]:
+        file, line, name = key
+        where = f"{file.split('/site-packages/')[-1].removeprefix(str(ROOT) + '/')}:{line}"
+        return {
+            "function": f"{where}({name})",
             "tottime_s": round(entry[2], 3),
             "share": round(entry[2] / total, 3),
             "cumtime_s": round(entry[3], 3),
             "calls": entry[1],
         }
-        for (file, line, name), entry in ranked
+
+    own = sorted(table.items(), key=lambda item: item[1][2], reverse=True)[:limit]
+    project = [
+        (key, entry)
+        for key, entry in table.items()
+        if key[0].startswith((str(ROOT / "bot"), str(ROOT / "flows")))
+        and key[2] not in ("<module>", "main", "run_webhook", "_webhook", "serve_webhook")
     ]
+    project.sort(key=lambda item: item[1][3], reverse=True)
+    return {
+        "own": [row(k, e) for k, e in own],
+        "project": [row(k, e) for k, e in project[:limit]],
+    }
