@@ -249,6 +249,13 @@ def main(argv: list[str] | None = None) -> int:
         for spot in top.get("own", []):
             share, seconds = spot["share"], spot["tottime_s"]
             print(f"{name} own time: {share:6.1%} {seconds:8.2f} s {spot['function']}")
+        for spot in top.get("loop", []):
+            share, seconds = spot["share"], spot["tottime_s"]
+            print(f"{name} event loop: {share:6.1%} {seconds:8.2f} s {spot['function']}")
+        for key, where in (("packages", "all threads"), ("loop_packages", "event loop")):
+            shares = ", ".join(f"{p['package']} {p['share']:.0%}" for p in top.get(key, [])[:8])
+            if shares:
+                print(f"{name} by package, {where}: {shares}")
         for spot in top.get("project", []):
             print(f"{name} bot, cumulative: {spot['cumtime_s']:8.2f} s {spot['function']}")
     total = time.monotonic() - started

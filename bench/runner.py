@@ -421,6 +421,10 @@ async def _drive(
             warm = await generator.run(make, index, options.warmup, 2, user_base=base)
             outcomes += warm.outcomes
             index += options.warmup
+        if options.profile_dir is not None and key != "echo":
+            # bench/profiled.py forgets start-up and warm-up: the profile is of the load alone.
+            os.kill(process.pid, signal.SIGUSR1)
+            await asyncio.sleep(0.5)
 
         count = options.conversations
         users = options.users
@@ -511,7 +515,34 @@ def hotspots(profile: Path, limit: int = 10) -> dict[str, list[dict[str, Any]]]:
         and key[2] not in ("<module>", "main", "run_webhook", "_webhook", "serve_webhook")
     ]
     project.sort(key=lambda item: item[1][3], reverse=True)
-    return {
+    found = {
         "own": [row(k, e) for k, e in own],
         "project": [row(k, e) for k, e in project[:limit]],
     }
+    found["packages"] = by_package(table, total)
+    loop = Path(f"{profile}.loop")
+    if loop.exists():
+        in_loop = hotspots(loop, limit)
+        found["loop"] = in_loop["own"]
+        found["loop_packages"] = in_loop["packages"]
+    return found
+
+
+def by_package(table: dict[Any, Any], total: float) -> list[dict[str, Any]]:
+    """Own time summed by where the code lives: a site-packages distribution, the bot's
+    packages, the standard library, or builtins (C functions: socket, sqlite3, os.urandom...)."""
+    sums: dict[str, float] = {}
+    for (file, _, _), entry in table.items():
+        if "/site-packages/" in file:
+            place = file.split("/site-packages/")[1].split("/")[0].removesuffix(".py")
+        elif file.startswith(str(ROOT)):
+            place = file.removeprefix(str(ROOT) + "/").split("/")[0]
+        elif file == "~":
+            place = "builtins (C)"
+        else:
+            place = "standard library"
+        sums[place] = sums.get(place, 0.0) + entry[2]
+    ranked = sorted(sums.items(), key=lambda item: item[1], reverse=True)[:12]
+    return [
+        {"package": p, "tottime_s": round(t, 2), "share": round(t / total, 3)} for p, t in ranked
+    ]
