@@ -33,6 +33,7 @@ from bench.fake_api import FakeBotApi
 from bench.load import (
     Conversation,
     LoadGenerator,
+    Outcome,
     PhaseResult,
     asn_conversation,
     echo_conversation,
@@ -456,13 +457,7 @@ async def _drive(
     completed = sum(o.completed for o in outcomes)
     check: dict[str, Any] = {"conversations": played, "completed": completed}
     if key != "echo":
-        stored = storage.sponsorships()
-        confirmed = sum(
-            1 for o in outcomes if o.completed and o.reference in stored.get(o.user_id, [])
-        )
-        check["stored_sponsorships"] = confirmed
-        check["invitation_links"] = sum(1 for o in outcomes if o.invitation_link)
-        check["all_stored"] = confirmed == played
+        check.update(stored_check(outcomes, storage.sponsorships()))
     else:
         check["all_stored"] = completed == played
     return {
@@ -471,6 +466,17 @@ async def _drive(
         "updates_total": sum(len(o.turns) for o in outcomes),
         "_outcomes": outcomes,
         "first_errors": [o.error for o in outcomes if o.error][:3],
+    }
+
+
+def stored_check(outcomes: list[Outcome], stored: dict[int, list[str]]) -> dict[str, Any]:
+    """How many conversations ended with their sponsorship in the database: played to the end,
+    and the reference the bot showed is stored for that sponsor."""
+    confirmed = sum(1 for o in outcomes if o.completed and o.reference in stored.get(o.user_id, []))
+    return {
+        "stored_sponsorships": confirmed,
+        "invitation_links": sum(1 for o in outcomes if o.invitation_link),
+        "all_stored": confirmed == len(outcomes),
     }
 
 

@@ -13,7 +13,8 @@ import pytest
 
 from bench.__main__ import main
 from bench.fake_api import FakeBotApi
-from bench.load import asn_conversation, letters, nik_for, nip_for
+from bench.load import Outcome, asn_conversation, letters, nik_for, nip_for
+from bench.runner import stored_check
 from emulator.schema import BotApiSchema
 from flows.validators.names import check_person_name
 from flows.validators.nik import check_nik
@@ -97,6 +98,23 @@ def test_simulated_users_have_valid_distinct_identities() -> None:
     for step in asn_conversation(5, 27).steps:
         if step.name in ("name", "worker_name"):
             assert check_person_name(step.value).valid, step.value
+
+
+def test_only_a_conversation_whose_shown_reference_is_stored_counts() -> None:
+    outcomes = [
+        Outcome(1, completed=True, reference="PR-AAAAAA", invitation_link="https://t.me/b?start=x"),
+        Outcome(2, completed=True, reference="PR-BBBBBB"),  # stored for another sponsor
+        Outcome(3, completed=True, reference=None),  # no reference shown
+        Outcome(4, completed=False, reference="PR-DDDDDD"),  # stopped before the end
+    ]
+    stored = {1: ["PR-AAAAAA"], 9: ["PR-BBBBBB"], 4: ["PR-DDDDDD"]}
+    assert stored_check(outcomes, stored) == {
+        "stored_sponsorships": 1,
+        "invitation_links": 1,
+        "all_stored": False,
+    }
+    assert stored_check(outcomes[:1], stored)["all_stored"] is True
+    assert stored_check(outcomes[:1], {})["all_stored"] is False
 
 
 @pytest.mark.slow
