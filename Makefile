@@ -12,7 +12,7 @@ UPGRADE ?=
 COMPILE = $(BIN)/uv pip compile pyproject.toml --universal --python-version 3.11 --generate-hashes \
 	--custom-compile-command "make lock" --quiet $(UPGRADE)
 
-.PHONY: run test fuzz bench lint check-types check-imports webhook db-upgrade lock clean
+.PHONY: run test fuzz bench bench-export lint check-types check-imports webhook db-upgrade lock clean
 
 $(BIN)/.installed: pyproject.toml $(DEV_LOCK)
 	$(PYTHON) -m venv $(VENV)
@@ -60,10 +60,17 @@ FUZZ_UPDATES ?= 100000
 fuzz: $(BIN)/.installed
 	FUZZ_UPDATES=$(FUZZ_UPDATES) $(BIN)/pytest -q -s -p no:cacheprovider tests/fuzz
 
+# The benchmark (bench/, README "Performance"): the bot over webhook against a bare aiogram echo
+# bot, round-robin; prints the table and writes bench/results/*.json. BENCH_ARGS for longer runs,
+# e.g. make bench BENCH_ARGS="--rounds 5 --conversations 100".
+BENCH_ARGS ?=
+bench: $(BIN)/.installed
+	$(BIN)/python -m bench $(BENCH_ARGS)
+
 # The exports benchmark: 100,000 sponsorships in a temporary SQLite database; prints seconds and
 # peak RSS of `peduli export deductions` and `peduli export bpjs` (goal: < 10 s, < 200 MB each).
 BENCH_ROWS ?= 100000
-bench: $(BIN)/.installed
+bench-export: $(BIN)/.installed
 	$(BIN)/python -m bench.export --rows $(BENCH_ROWS)
 
 clean:

@@ -1,4 +1,4 @@
-"""Benchmark of the exports: `python -m bench.export [--rows 100000]` (or `make bench`).
+"""Benchmark of the exports: `python -m bench.export [--rows 100000]` (or `make bench-export`).
 
 Generates N sponsorships (sponsor, worker, both consents, a December deduction row each) into a
 temporary SQLite database by bulk insert, then runs `peduli export deductions` and `peduli export

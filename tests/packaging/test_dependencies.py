@@ -32,8 +32,12 @@ def first_party() -> set[str]:
     return {p.parent.name for p in ROOT.glob("*/__init__.py")}
 
 
+#: The developers' tools beside the product: not shipped, held to the dev dependencies.
+DEVELOPER_PACKAGES = frozenset({"tests", "bench"})
+
+
 def product_packages() -> list[Path]:
-    return sorted(ROOT / name for name in first_party() - {"tests"})
+    return sorted(ROOT / name for name in first_party() - DEVELOPER_PACKAGES)
 
 
 def imported_top_level(directories: Iterable[Path]) -> dict[str, str]:
@@ -79,7 +83,7 @@ def test_product_code_imports_only_declared_dependencies() -> None:
 
 
 def test_tests_import_only_declared_runtime_or_dev_dependencies() -> None:
-    assert undeclared([ROOT / "tests"], RUNTIME + DEV) == []
+    assert undeclared([ROOT / name for name in sorted(DEVELOPER_PACKAGES)], RUNTIME + DEV) == []
 
 
 def test_an_undeclared_import_is_reported(tmp_path: Path) -> None:

@@ -1,0 +1,1 @@
+"""Benchmarks: the bot under load against bare echo bots (python -m bench)."""

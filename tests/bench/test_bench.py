@@ -1,0 +1,155 @@
+"""The benchmark (bench/): its fake Bot API answers in the Bot API's shapes, its simulated users
+have valid and distinct identities, and a tiny run plays whole conversations against the real
+bot process and finds them stored. Nothing here asserts on time: figures are run by hand."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bench.__main__ import main
+from bench.fake_api import FakeBotApi
+from bench.load import Outcome, asn_conversation, letters, nik_for, nip_for
+from bench.runner import stored_check
+from emulator.schema import BotApiSchema
+from flows.validators.names import check_person_name
+from flows.validators.nik import check_nik
+from flows.validators.nip import check_nip
+
+TODAY = date(2026, 11, 29)
+KEYBOARD = json.dumps({"inline_keyboard": [[{"text": "✅ Ya", "callback_data": "c:1"}]]})
+
+# (method, parameters as aiogram sends them: form fields are strings)
+CALLS: list[tuple[str, dict[str, Any]]] = [
+    ("getMe", {}),
+    ("setWebhook", {"url": "http://127.0.0.1:1/telegram/webhook", "secret_token": "s"}),
+    ("deleteWebhook", {}),
+    ("getWebhookInfo", {}),
+    ("setMyCommands", {"commands": "[]"}),
+    ("sendMessage", {"chat_id": "42", "text": "<b>Halo</b>", "parse_mode": "HTML"}),
+    ("sendMessage", {"chat_id": "42", "text": "Pilih", "reply_markup": KEYBOARD}),
+    ("sendPhoto", {"chat_id": "42", "caption": "QR", "photo": "attach://photo"}),
+    ("sendDocument", {"chat_id": "42", "caption": "berkas", "document": "attach://d"}),
+    ("editMessageText", {"chat_id": "42", "message_id": "2", "text": "Dipilih"}),
+    ("editMessageReplyMarkup", {"chat_id": "42", "message_id": "2", "reply_markup": KEYBOARD}),
+    ("deleteMessage", {"chat_id": "42", "message_id": "1"}),
+    ("answerCallbackQuery", {"callback_query_id": "7"}),
+    ("getUpdates", {"timeout": "0"}),
+]
+
+
+@pytest.mark.parametrize(
+    ("method", "params"), CALLS, ids=[f"{m}-{i}" for i, (m, _) in enumerate(CALLS)]
+)
+def test_fake_api_results_have_the_bot_api_shapes(method: str, params: dict[str, Any]) -> None:
+    schema = BotApiSchema.load()
+    api = FakeBotApi()
+    for _ in range(3):  # messages 1-3 exist for the edits and the deletion
+        api.result("sendMessage", {"chat_id": "42", "text": "x"})
+    result = api.result(method, params)
+    returns = schema.returns(method)
+    assert result is not None
+    matching = []
+    for type_name in returns:
+        try:
+            schema.validate_object(type_name, result)
+        except Exception:
+            continue
+        matching.append(type_name)
+    assert matching, f"{method} answered {result!r}, not one of {returns}"
+
+
+def test_fake_api_records_what_the_user_sees() -> None:
+    api = FakeBotApi()
+    api.result(
+        "sendMessage",
+        {
+            "chat_id": "42",
+            "text": "<b>Pilih</b> &amp; tekan",
+            "parse_mode": "HTML",
+            "reply_markup": KEYBOARD,
+        },
+    )
+    log = api.chat(42)
+    shown = log.offering("✅ Ya")
+    assert shown is not None and shown.text == "Pilih & tekan"
+    api.result(
+        "editMessageText", {"chat_id": "42", "message_id": str(shown.message_id), "text": "ok"}
+    )
+    assert log.offering("✅ Ya") is None  # an edit without a keyboard removes it, as Telegram
+    assert [e.method for e in log.events] == ["sendMessage", "editMessageText"]
+
+
+def test_simulated_users_have_valid_distinct_identities() -> None:
+    count = 3000
+    nips = {nip_for(i) for i in range(count)}
+    niks = {nik_for(i) for i in range(count)}
+    assert len(nips) == count and len(niks) == count
+    for index in (0, 1, 998, 999, 1000, 2999, 999 * 4000):
+        assert check_nip(nip_for(index), TODAY).valid, nip_for(index)
+    for index in (0, 1, 9998, 9999, 2999, 9999 * 8000):
+        assert check_nik(nik_for(index), TODAY).valid, nik_for(index)
+    names = {letters(i) for i in range(count)}
+    assert len(names) == count
+    for step in asn_conversation(5, 27).steps:
+        if step.name in ("name", "worker_name"):
+            assert check_person_name(step.value).valid, step.value
+
+
+def test_only_a_conversation_whose_shown_reference_is_stored_counts() -> None:
+    outcomes = [
+        Outcome(1, completed=True, reference="PR-AAAAAA", invitation_link="https://t.me/b?start=x"),
+        Outcome(2, completed=True, reference="PR-BBBBBB"),  # stored for another sponsor
+        Outcome(3, completed=True, reference=None),  # no reference shown
+        Outcome(4, completed=False, reference="PR-DDDDDD"),  # stopped before the end
+    ]
+    stored = {1: ["PR-AAAAAA"], 9: ["PR-BBBBBB"], 4: ["PR-DDDDDD"]}
+    assert stored_check(outcomes, stored) == {
+        "stored_sponsorships": 1,
+        "invitation_links": 1,
+        "all_stored": False,
+    }
+    assert stored_check(outcomes[:1], stored)["all_stored"] is True
+    assert stored_check(outcomes[:1], {})["all_stored"] is False
+
+
+@pytest.mark.slow
+def test_two_users_sign_up_and_sponsor_through_the_bot_process(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    results = tmp_path / "results.json"
+    tiny = [
+        "--configs",
+        "sqlite",
+        "--rounds",
+        "1",
+        "--users",
+        "2",
+        "--conversations",
+        "2",
+        "--warmup",
+        "0",
+    ]
+    code = main([*tiny, "--paced", "", "--json", str(results)])
+    printed = capsys.readouterr().out
+    assert code == 0, printed
+    (run,) = json.loads(results.read_text())["runs"]
+    assert run["check"] == {
+        "conversations": 2,
+        "completed": 2,
+        "stored_sponsorships": 2,
+        "invitation_links": 2,
+        "all_stored": True,
+    }
+    saturated = run["phases"]["saturated"]
+    assert saturated["updates"] == 2 * len(asn_conversation(1, 0).steps)
+    for figure in ("updates_per_s", "conversations_per_s", "p50_ms", "p99_ms"):
+        assert saturated[figure] > 0, figure
+    assert saturated["bot_cpu_ms_per_update"] is not None
+    assert run["peak_rss_mb"] > 0
+    assert "this bot, SQLite" in printed and "2/2" in printed
+    assert "updates/s" in printed and "CPU ms/update" in printed
