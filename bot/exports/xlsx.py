@@ -17,6 +17,7 @@ line feed) as Excel's `_xHHHH_`, a literal `_xHHHH_` with its underscore escaped
 
 from __future__ import annotations
 
+import contextlib
 import math
 import re
 import zipfile
@@ -249,8 +250,20 @@ class Workbook:
     def __enter__(self) -> Workbook:
         return self
 
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
+    def __exit__(self, error_type: type[BaseException] | None, *rest: object) -> None:
+        if error_type is None:
+            self.close()
+            return
+        # The writing failed: leave the partial file, and let that error through, not one of
+        # finishing a workbook that may have no sheet yet.
+        self._closed = True
+        try:
+            if self._sheet is not None:
+                with contextlib.suppress(Exception):
+                    self._sheet.close()
+        finally:
+            with contextlib.suppress(Exception):
+                self._zip.close()
 
     def _write_parts(self) -> None:
         count = len(self._names)

@@ -319,3 +319,12 @@ def test_deduction_workbook_styles() -> None:
     statements = book["Pernyataan"]
     assert statements["A1"].font.b and statements["D3"].font.b and not statements["A4"].font.b
     assert statements.column_dimensions["C"].width == pytest.approx(80.7109375)
+
+
+@pytest.mark.parametrize("sheets", [0, 1])
+def test_an_error_while_writing_comes_through(sheets: int) -> None:
+    """Not hidden by finishing the workbook (which, with no sheet yet, would itself fail)."""
+    with pytest.raises(KeyError, match="from the rows"), Workbook(io.BytesIO()) as workbook:
+        if sheets:
+            workbook.add_sheet("S").write_row(["a"])
+        raise KeyError("from the rows")
