@@ -67,8 +67,9 @@ BENCH_ARGS ?=
 bench: $(BIN)/.installed
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
-# The exports benchmark: 100,000 sponsorships in a temporary SQLite database; prints seconds and
-# peak RSS of `peduli export deductions` and `peduli export bpjs` (goal: < 10 s, < 200 MB each).
+# The exports benchmark: 100,000 sponsorships in a temporary SQLite database; prints seconds, CPU
+# seconds and peak RSS of `peduli export deductions` and `peduli export bpjs` (csv and xlsx), and
+# checks each against the goal (< 10 s, < 200 MB).
 BENCH_ROWS ?= 100000
 bench-export: $(BIN)/.installed
 	$(BIN)/python -m bench.export --rows $(BENCH_ROWS)

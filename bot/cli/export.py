@@ -21,7 +21,6 @@ from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import TextIO, TypeVar
 
-import xlsxwriter.exceptions  # type: ignore[import-untyped]  # no stubs
 from sqlalchemy.orm import Session
 
 from bot.catalog import ProgrammeSettings, load_programme
@@ -171,8 +170,6 @@ def _written(path: Path, write: Callable[[], T]) -> T:
         return write()
     except OSError as error:
         raise ExportError(f"cannot write {path}: {error.strerror or error}") from None
-    except xlsxwriter.exceptions.FileCreateError as error:
-        raise ExportError(f"cannot write {path}: {error}") from None
 
 
 class _Database:

@@ -7,17 +7,18 @@ numbers, and the same file goes back into `peduli coverage import` (bot.coverage
 `reference`, `kpj` and `start_date` and ignores the other columns). The NIK column is therefore
 not called `nik`: coverage import takes a row with both a reference and a nik as ambiguous.
 
-CSV (UTF-8 with a BOM, so Excel reads the names right) or XLSX (constant-memory mode). Every text
-cell goes through cells.neutralize.
+CSV (UTF-8 with a BOM, so Excel reads the names right) or XLSX (bot.exports.xlsx, streaming).
+Every text cell goes through cells.neutralize.
 """
 
 from __future__ import annotations
 
 import csv
 from collections.abc import Iterable
-from typing import IO, Any, TextIO
+from typing import IO, TextIO
 
 from bot.exports.cells import neutralize
+from bot.exports.xlsx import Style, Workbook
 from bot.i18n import Renderer
 from bot.storage.exports import BpjsRow
 from flows.catalog import Catalog
@@ -93,22 +94,12 @@ def write_xlsx(
     target: str | IO[bytes], rows: Iterable[BpjsRow], *, programme: Catalog, render: Renderer
 ) -> int:
     """Write the list as an XLSX workbook (one sheet, every cell text); returns the rows."""
-    # Loaded here, not at import: the bot's start-up does not pay for it (a test checks).
-    import xlsxwriter  # type: ignore[import-untyped]
-
-    workbook: Any = xlsxwriter.Workbook(target, {"constant_memory": True})
-    try:
-        sheet = workbook.add_worksheet("BPU")
-        bold = workbook.add_format({"bold": True})
-        for column, name in enumerate(COLUMNS):
-            sheet.write_string(0, column, name, bold)
-            sheet.set_column(column, column, 20)
+    with Workbook(target) as workbook:
+        sheet = workbook.add_sheet("BPU", [20] * len(COLUMNS))
+        sheet.write_row(COLUMNS, Style.BOLD)
         cells = _Cells(programme, render)
         count = 0
-        for count, row in enumerate(rows, start=1):
-            for column, value in enumerate(cells(row)):
-                if value:
-                    sheet.write_string(count, column, value)
+        for row in rows:
+            sheet.write_row(cells(row))
+            count += 1
         return count
-    finally:
-        workbook.close()
