@@ -363,6 +363,8 @@ class ConversationService:
             return
         if callbacks.is_recap(pressed.value):  # months and agencies: pressed again and again
             return
+        if callbacks.is_ledger_mark_question(pressed.value):  # the recap under it stays usable
+            return
         html = None
         if incoming.pressed_label and incoming.pressed_message_html is not None:
             # Scrolling back, the user sees what they chose under each question.

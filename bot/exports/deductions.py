@@ -51,6 +51,7 @@ class DeductionSummary:
 
     rows: int = 0
     total: int = 0
+    unmarked: int = 0  # rows not marked deducted yet (the /rekap mark button names them)
     per_agency: dict[str, tuple[int, int]] = field(default_factory=dict)
 
 
@@ -142,7 +143,9 @@ def _write(
         if state is None:
             state = states[row.status] = neutralize(render.plain(t(f"status.state.{row.status}")))
         sheet.write_string(line, 8, state)
-        if row.deducted_at is not None:
+        if row.deducted_at is None:
+            summary.unmarked += 1
+        else:
             sheet.write_number(line, 9, _serial(row.deducted_at.astimezone(timezone).date()), day)
         if row.consent_key:
             statements.add((row.consent_key, row.consent_version))
