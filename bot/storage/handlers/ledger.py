@@ -3,9 +3,10 @@ deducted under /rekap (the command line calls bot.storage.ledger directly, as a 
 
 from __future__ import annotations
 
-from bot.storage import audit, ledger, staff
+from bot.storage import audit, staff
 from bot.storage.audit import Actor
 from bot.storage.handlers import Handlers
+from bot.storage.ledger_marks import mark_deducted
 from bot.storage.lookups import Turn
 from flows import ledger as ledger_rules
 from flows.access import Scope
@@ -25,7 +26,7 @@ def mark_month_deducted(turn: Turn, command: MarkMonthDeducted) -> Outcome:
     if agencies is not None and not agencies:
         return Refused("not_allowed")
     month = ledger_rules.check_month(command.month)
-    count = ledger.mark_deducted(turn.session, month, agencies, command.user_id, turn.now)
+    count = mark_deducted(turn.session, month, agencies, command.user_id, turn.now)
     detail = f"month={month:%Y-%m} agency={command.agency or '*'} chat"
     actor = Actor(scope, command.user_id, audit.TELEGRAM)
     audit.record(turn.session, actor, MARK, turn.now, detail=detail, row_count=count)
