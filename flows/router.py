@@ -622,7 +622,10 @@ def _cancel(session: Session) -> Turn:
 
 
 def _general_help(ctx: Context) -> Text:
-    return t("help.worker") if _worker_only(ctx) else t("help.general")
+    """The commands this user can use: members of staff (any scope) also read /rekap and
+    /statistik, which answer everyone else as unknown commands."""
+    general = t("help.worker") if _worker_only(ctx) else t("help.general")
+    return general if ctx.user.scope is None else t("help.staff", general=general)
 
 
 def _welcome_text(ctx: Context) -> Text:

@@ -164,3 +164,23 @@ def test_a_recap_question_is_a_message_in_both_languages() -> None:
     chat.press(callbacks.ledger_mark("2026-12", "dinkes", 1))
     assert isinstance(chat.last(), Message)
     assert "Mark 1 rows of 2026-12 Dinas Kesehatan as deducted?" in chat.rendered("en")
+
+
+@pytest.mark.parametrize("scope", [TREASURER, OPERATOR, Scope.superadmin()])
+def test_staff_read_rekap_and_statistik_in_the_help(scope: Scope) -> None:
+    chat = staff(scope)
+    chat.command("bantuan")
+    for language in ("id", "en"):
+        shown = chat.rendered(language)
+        assert "/rekap" in shown and "/statistik" in shown and "/bantuan" in shown
+
+
+def test_ordinary_users_do_not_read_them() -> None:
+    for chat in (staff(None), staff(None, user_id=7)):
+        chat.command("bantuan")
+        assert "/bantuan" in chat.rendered()
+        assert "/rekap" not in chat.rendered() and "/statistik" not in chat.rendered()
+    worker = staff(None)
+    worker.host.is_worker = True
+    worker.command("bantuan")
+    assert "/status" in worker.rendered() and "/rekap" not in worker.rendered()
