@@ -31,12 +31,14 @@ from bot.exports import deductions as deduction_workbook
 from bot.exports import recap as recap_views
 from bot.i18n import Renderer, text_hash
 from bot.statistics_render import chat as statistics_chat
+from bot.statistics_render.workbook import write_workbook
 from bot.storage import audit
 from bot.storage.audit import Actor
 from bot.storage.exports import REFUSED, DeductionRow
 from bot.storage.ports import SessionStore, UserLocks
 from bot.storage.repository import ConsentStatement, Repository, Transaction, UserRecord
 from bot.storage.state import STORE_ERRORS, TurnAlreadyCommitted, TurnJournal
+from bot.storage.statistics import Statistics
 from bot.transport import Outgoing, Transport, split_message
 from flows import callbacks, recap, router
 from flows.access import Role, Scope
@@ -96,6 +98,7 @@ COMMIT_MARGIN_SECONDS = 1.0
 """A turn still running this close to its time limit rolls back instead of committing, so the
 user is not told "not processed" about a turn that commits a moment later."""
 KNOWN_LANGUAGES = 10_000
+STATISTICS_EXPORT = "stats.export"  # the audit action of a statistics file, as `peduli stats`
 
 
 @dataclass
@@ -363,6 +366,8 @@ class ConversationService:
             return
         if callbacks.is_recap(pressed.value):  # months and agencies: pressed again and again
             return
+        if callbacks.is_ledger_mark_question(pressed.value):  # the recap under it stays usable
+            return
         html = None
         if incoming.pressed_label and incoming.pressed_message_html is not None:
             # Scrolling back, the user sees what they chose under each question.
@@ -505,6 +510,40 @@ class ConversationService:
                 png,
                 render(t("stats.chart_caption", title=Raw(caption), month=month_year(stats.month))),
             )
+        await self._send_statistics_workbook(incoming, effect, stats, scope, now, render, transport)
+
+    async def _send_statistics_workbook(
+        self,
+        incoming: Incoming,
+        effect: ShowStatistics,
+        stats: Statistics,
+        scope: Scope,
+        now: datetime,
+        render: Renderer,
+        transport: Transport,
+    ) -> None:
+        """The same figures as an XLSX workbook (with its native chart), after the chart. The
+        view's entry records a read; a file leaving the chat is an export, logged as the CLI's
+        `peduli stats` logs one (stats.export), before it is sent."""
+        buffer = io.BytesIO()
+        catalog = self.programme.catalog
+        await asyncio.to_thread(write_workbook, stats, catalog, render, buffer)
+        allowed = scope.restrict(None if effect.agency is None else [effect.agency])
+        shown = "*" if allowed is None else ",".join(sorted(allowed))
+        await asyncio.to_thread(
+            self.repository.record_audit,
+            Actor(scope, incoming.user_id),
+            STATISTICS_EXPORT,
+            now,
+            detail=f"format=xlsx agencies={shown} chat",
+            row_count=stats.row_count,
+        )
+        await transport.send_document(
+            incoming.chat_id,
+            buffer.getvalue(),
+            statistics_chat.file_name(stats, scope, effect.agency),
+            render(t("stats.workbook_caption", month=month_year(stats.month))),
+        )
 
     async def _send_recap(
         self,

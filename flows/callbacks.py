@@ -12,6 +12,10 @@ built only here, by the typed builders below:
     lang:<code>                  a language ("lang:en")
     act:<action>:<reference>     a button under /status, /data_saya, the queue or /admin
     act:rekap:<YYYY-MM>[:<code>] a button under /rekap: a month's recap, of one agency or all
+    act:lmark:<YYYY-MM>:<n>[:<code>]   under /rekap: mark the month deducted? (n: the rows unmarked
+                                 when the recap was sent, only for the question's wording)
+    act:lmarkok:<YYYY-MM>[:<code>]     the confirmation: marks (the host checks the scope again)
+    act:lmarkno:<YYYY-MM>              the confirmation's cancel button
     show:<list>:<n>              the ◀️/▶️ buttons of a long /status, /data_saya, queue or staff list
     stat:<agency code>           one agency's statistics under /statistik (the scope is checked
                                  again when pressed: the button never carries it)
@@ -52,6 +56,9 @@ ActionName = Literal[
     "staffrmok",
     "staffkeep",
     "rekap",
+    "lmark",
+    "lmarkok",
+    "lmarkno",
 ]
 ListName = Literal["status", "data", "queue", "staff"]
 ACTIONS: Final[tuple[ActionName, ...]] = (
@@ -66,6 +73,9 @@ ACTIONS: Final[tuple[ActionName, ...]] = (
     "staffrmok",  # the confirmation: removes
     "staffkeep",  # keep the person after all
     "rekap",
+    "lmark",  # under a recap: asks to confirm marking the month deducted
+    "lmarkok",  # the confirmation: marks
+    "lmarkno",  # not after all
 )
 
 
@@ -123,6 +133,30 @@ def recap(month: str, agency: str | None = None) -> str:
     check it against the presser's own scope."""
     argument = month if agency is None else f"{month}{SEPARATOR}{agency}"
     return action("rekap", argument)
+
+
+def ledger_mark(month: str, agency: str | None, unmarked: int) -> str:
+    """The value of the button under a recap asking to mark `month` ("YYYY-MM") as deducted, for
+    one agency or the whole scope; `unmarked` only words the question (the host counts again)."""
+    argument = f"{month}{SEPARATOR}{unmarked}"
+    if agency is not None:
+        argument += f"{SEPARATOR}{agency}"
+    return action("lmark", argument)
+
+
+def ledger_mark_confirmed(month: str, agency: str | None) -> str:
+    """The value of the confirmation button: mark the month (of one agency or the scope)."""
+    return action("lmarkok", month if agency is None else f"{month}{SEPARATOR}{agency}")
+
+
+def ledger_mark_cancelled(month: str) -> str:
+    return action("lmarkno", month)
+
+
+def is_ledger_mark_question(value: str) -> bool:
+    """Whether a button's value asks to mark a month: the recap it sits under stays usable (the
+    host keeps its buttons), the confirmation comes as a new message."""
+    return value.startswith(f"{ACTION}lmark{SEPARATOR}")
 
 
 def page(list_name: ListName, number: int) -> str:

@@ -203,6 +203,17 @@ class RevokeStaffRole:
     target_user_id: int
 
 
+@dataclass(frozen=True)
+class MarkMonthDeducted:
+    """A treasurer (or a superadmin) marks a month's unmarked deduction rows as deducted: of one
+    agency, or of their whole scope (agency None). The host reads the actor's role again and
+    marks only within it, whatever the engine checked."""
+
+    user_id: int
+    month: date  # the 1st
+    agency: str | None = None
+
+
 Command: TypeAlias = (
     SetLanguage
     | RegisterSponsor
@@ -219,6 +230,7 @@ Command: TypeAlias = (
     | ResolveRequest
     | GrantStaffRole
     | RevokeStaffRole
+    | MarkMonthDeducted
 )
 
 
@@ -230,12 +242,14 @@ class Applied:
     worker's single-use deep-link token (only its hash is stored, so it is returned once).
     attempts_left: for FailVerification, the tries left before the link locks.
     replaced_role: for GrantStaffRole, the other role the person had, which the grant replaced.
+    row_count: for MarkMonthDeducted, the rows marked (0 when all were marked already).
     """
 
     reference: str | None = None
     invitation_token: str | None = None
     attempts_left: int | None = None
     replaced_role: str | None = None
+    row_count: int | None = None
 
 
 @dataclass(frozen=True)

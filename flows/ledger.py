@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Final
 
+from flows.access import Role, Scope
+
 SCHOLARSHIP_MONTHS: Final = 36
 """Three years of contributions open the children's scholarship (PP 82/2019; domain.md)."""
 LAPSE_MONTHS: Final = 2
@@ -35,6 +37,19 @@ def add_months(month: date, count: int) -> date:
     """The month `count` months after (before, when negative) `month`'s month."""
     index = month.year * 12 + (month.month - 1) + count
     return date(index // 12, index % 12 + 1, 1)
+
+
+MARKERS: Final = frozenset({Role.TREASURER, Role.SUPERADMIN})
+"""Who may mark a month as deducted from the chat. The treasurer cuts the salaries, so the mark is
+their statement that the money was cut; a superadmin may record it for them (they can already with
+`peduli ledger mark`, e.g. for an agency with no treasurer in the bot). An operator (the regency's
+programme office) sees and counts their agencies but never runs a payroll: a mark of theirs would
+state what they cannot know, and a wrong mark hides a lapse."""
+
+
+def may_mark(scope: Scope | None) -> bool:
+    """Whether this member of staff may mark their scope's rows as deducted."""
+    return scope is not None and scope.role in MARKERS
 
 
 def check_month(month: date) -> date:

@@ -14,10 +14,15 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
+from flows import callbacks
 from flows.access import Scope
-from flows.effects import Effect, Message, SendDeductionRecap, Toast
-from flows.text import t
-from flows.validators import normalize_digits
+from flows.catalog import Catalog
+from flows.effects import Button, Effect, Message, SendDeductionRecap, Toast
+from flows.ledger import may_mark
+from flows.text import Text, t
+from flows.validators import normalize_digits, parse_int
+
+UNMARKED_DIGITS = 7  # rows of one month: far below 10**7
 
 PAYROLL_CUTOFF_DAY = 20
 """After this day of the month the default recap is next month's: treasurers prepare the payroll
@@ -85,3 +90,58 @@ def pressed(argument: str, scope: Scope | None) -> Effect:
     if month is None:
         return Toast(t("toast.stale"))
     return requested(scope, month, agency or None)
+
+
+def mark_target(argument: str, with_count: bool) -> tuple[date, int, str | None] | None:
+    """(month, count, agency) of a mark button's data ("YYYY-MM[:N][:CODE]"); None when mangled.
+    count is 0 when the data carry none."""
+    parts = argument.split(":")
+    month = parse_month(parts[0]) if parts else None
+    count = 0
+    rest = parts[1:]
+    if with_count:
+        found = parse_int(rest[0], max_digits=UNMARKED_DIGITS) if rest else None
+        if found is None:
+            return None
+        count, rest = found, rest[1:]
+    if month is None or len(rest) > 1 or (rest and not rest[0]):
+        return None
+    return month, count, rest[0] if rest else None
+
+
+def mark_question(argument: str, scope: Scope | None, catalog: Catalog) -> Effect:
+    """The button "mark as deducted" under a recap: asks to confirm, naming the rows, the month and
+    the agency. Only a treasurer or a superadmin, within their scope (flows.ledger.may_mark);
+    anyone else (a forged press) is refused and nothing is asked."""
+    target = mark_target(argument, with_count=True)
+    if target is None or scope is None:
+        return Toast(t("toast.stale"))
+    month, count, agency = target
+    if not may_mark(scope) or (agency is not None and not scope.covers(agency)):
+        return Toast(t("toast.not_allowed"))
+    shown = month_text(month)
+    buttons = (
+        (
+            Button(t("ledger_mark.confirm"), callbacks.ledger_mark_confirmed(shown, agency)),
+            Button(t("ledger_mark.cancel"), callbacks.ledger_mark_cancelled(shown)),
+        ),
+    )
+    question = t(
+        "ledger_mark.question",
+        rows=count,
+        month=shown,
+        agency=agencies_named(scope, agency, catalog),
+    )
+    return Message(question, buttons=buttons)
+
+
+def agencies_named(scope: Scope, agency: str | None, catalog: Catalog) -> Text | str:
+    """The agency a mark is for: the one shown, the scope's, or "every agency"."""
+    codes = [agency] if agency is not None else sorted(scope.agencies)
+    if not codes:
+        return t("rekap.all_agencies")
+    names = []
+    for code in codes:
+        found = catalog.agency(code)
+        names.append(found.name if found else code)
+    return ", ".join(names)

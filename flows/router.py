@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 
-from flows import callbacks, engine, recap, rights, signup, sponsorship, worker
+from flows import callbacks, engine, ledger, recap, rights, signup, sponsorship, worker
 from flows.access import Role
 from flows.callbacks import ACTION, LANGUAGE, MENU, PAGE, STATISTICS
 from flows.commands import (
@@ -17,6 +17,7 @@ from flows.commands import (
     Applied,
     GrantStaffRole,
     InvitationOpened,
+    MarkMonthDeducted,
     OpenInvitation,
     Outcome,
     Refused,
@@ -82,6 +83,7 @@ STAFF_ROLE_WORDS: Mapping[str, Role] = {
 STAFF_ADD = frozenset({"tambah", "add"})
 STAFF_REMOVE = frozenset({"hapus", "remove"})
 STAFF_ACTIONS = frozenset({"staffrm", "staffrmok", "staffkeep"})
+LEDGER_MARK_ACTIONS = frozenset({"lmark", "lmarkok", "lmarkno"})
 # Refusals of a grant or revocation the storage can give (bot.storage.staff), each worded.
 STAFF_REFUSALS = frozenset(
     {
@@ -391,6 +393,27 @@ def _may_see(ctx: Context, code: str) -> bool:
     return scope is not None and ctx.catalog.agency(code) is not None and scope.covers(code)
 
 
+def _ledger_mark_action(session: Session, name: str, argument: str, ctx: Context) -> Turn:
+    """The buttons marking a month deducted under /rekap: the question, its confirmation and its
+    cancel. A press by anyone who may not mark (flows.ledger.may_mark) or for an agency outside
+    their scope is refused here; the host checks the actor's role again when it marks."""
+    if name == "lmark":
+        return Turn(session, (recap.mark_question(argument, ctx.user.scope, ctx.catalog),))
+    scope = ctx.user.scope
+    if scope is None:
+        return Turn(session, (Toast(t("toast.stale")),))
+    if name == "lmarkno":
+        return Turn(session, (Message(t("ledger_mark.cancelled")),))
+    target = recap.mark_target(argument, with_count=False)
+    if target is None:
+        return Turn(session, (Toast(t("toast.stale")),))
+    month, _count, agency = target
+    if not ledger.may_mark(scope) or (agency is not None and not scope.covers(agency)):
+        return Turn(session, (Toast(t("toast.not_allowed")),))
+    mark = MarkMonthDeducted(ctx.user.user_id, month, agency)
+    return Turn(session.with_(pending="ledger_mark"), (Apply(mark, awaits_outcome=True),))
+
+
 def _recap_command(session: Session, event: CommandIssued, ctx: Context) -> Turn:
     """/rekap: to anyone without a scope (treasurer, operator, superadmin), a command that does
     not exist."""
@@ -494,6 +517,8 @@ def _action(session: Session, action: str, ctx: Context) -> Turn:
         return _staff_action(session, name, argument, ctx)
     if name == "rekap":
         return Turn(session, (recap.pressed(argument, ctx.user.scope),))
+    if name in LEDGER_MARK_ACTIONS:
+        return _ledger_mark_action(session, name, argument, ctx)
     if name == "resolve" and ctx.user.is_admin:
         request_id = parse_int(argument, max_digits=REQUEST_ID_DIGITS)
         if request_id is None:  # forged or mangled: not a number we could have sent
@@ -551,6 +576,13 @@ def _settle_pending(session: Session, pending: str, outcome: Outcome, ctx: Conte
         return Turn(session, (Message(t(f"invitation.{reason}")),))
     if pending in ("staff_grant", "staff_revoke"):
         return _staff_settled(session, pending, outcome)
+    if pending == "ledger_mark":
+        if isinstance(outcome, Applied) and outcome.row_count is not None:
+            return Turn(session, (Message(t("ledger_mark.done", rows=outcome.row_count)),))
+        refused = isinstance(outcome, Refused) and outcome.reason == "not_allowed"
+        return Turn(
+            session, (Message(t("ledger_mark.refused" if refused else "error.unexpected")),)
+        )
     if isinstance(outcome, Refused):
         key = (
             f"refusal.{outcome.reason}" if outcome.reason in rights.REFUSALS else "error.unexpected"
@@ -590,7 +622,10 @@ def _cancel(session: Session) -> Turn:
 
 
 def _general_help(ctx: Context) -> Text:
-    return t("help.worker") if _worker_only(ctx) else t("help.general")
+    """The commands this user can use: members of staff (any scope) also read /rekap and
+    /statistik, which answer everyone else as unknown commands."""
+    general = t("help.worker") if _worker_only(ctx) else t("help.general")
+    return general if ctx.user.scope is None else t("help.staff", general=general)
 
 
 def _welcome_text(ctx: Context) -> Text:

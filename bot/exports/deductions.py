@@ -53,6 +53,7 @@ class DeductionSummary:
 
     rows: int = 0
     total: int = 0
+    unmarked: int = 0  # rows not marked deducted yet (the /rekap mark button names them)
     per_agency: dict[str, tuple[int, int]] = field(default_factory=dict)
 
 
@@ -149,6 +150,8 @@ def _write(
             ),
             ROW_STYLES,
         )
+        if deducted_at is None:
+            summary.unmarked += 1
         if row.consent_key:
             statements.add((row.consent_key, row.consent_version))
     close_sheet()

@@ -11,7 +11,7 @@ from datetime import date
 from bot.exports.deductions import DeductionSummary
 from bot.i18n import Renderer
 from bot.transport import Outgoing
-from flows import callbacks, recap
+from flows import callbacks, ledger, recap
 from flows.access import Role, Scope
 from flows.catalog import Catalog
 from flows.text import Raw, t
@@ -56,7 +56,8 @@ def summary(
     render: Renderer,
 ) -> Outgoing:
     """Rows and rupiah of the workbook just sent, with buttons for the months around it and,
-    for an operator with a few agencies, for each agency alone."""
+    for an operator with a few agencies, for each agency alone; for a treasurer or a superadmin
+    (flows.ledger.may_mark) with rows still unmarked, a button marking them deducted."""
     shown = Raw(scope_name(scope, agency, catalog, render))
     month_label = recap.month_text(month)
     if result.rows:
@@ -84,6 +85,9 @@ def summary(
             found = catalog.agency(code)
             label = render.plain(t("rekap.button_agency", agency=found.name if found else code))
             rows.append(((label, _data(callbacks.recap(month_label, code))),))
+    if result.unmarked and ledger.may_mark(scope):
+        mark = callbacks.ledger_mark(month_label, agency, result.unmarked)
+        rows.append(((render.plain(t("rekap.button_mark")), _data(mark)),))
     return Outgoing(text=text, inline_keyboard=tuple(rows))
 
 

@@ -15,6 +15,7 @@ from bot.storage.statistics import (
 )
 from bot.transport import Outgoing
 from flows import callbacks
+from flows.access import Scope
 from flows.catalog import Catalog
 from flows.formatting import month_year
 from flows.text import Raw, Text, t
@@ -183,3 +184,15 @@ def chart(
         for group in STATE_GROUPS
     }
     return [label for label, _ in bars], series, title
+
+
+def file_name(stats: Statistics, scope: Scope, agency: str | None) -> str:
+    """statistik-2026-11-dinkes.xlsx; "semua" for a superadmin's whole scope."""
+    if agency is not None:
+        part = agency
+    elif scope.is_superadmin:
+        part = "semua"
+    else:
+        part = "-".join(sorted(scope.agencies))[:60]
+    safe = "".join(char if char.isalnum() or char in "-_." else "_" for char in part)
+    return f"statistik-{stats.month.year:04d}-{stats.month.month:02d}-{safe}.xlsx"

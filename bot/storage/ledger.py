@@ -23,12 +23,13 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from datetime import date, datetime, tzinfo
 from typing import Any, Final
 
-from sqlalchemy import Engine, and_, exists, func, select, update
+from sqlalchemy import Engine, exists, func, select, update
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from bot.security.crypto import Sealer
 from bot.storage.db import dialect_insert
+from bot.storage.ledger_marks import mark_deducted as mark_deducted  # re-exported
 from bot.storage.models import Consent, Deduction, Sponsor, Sponsorship, StaffRole
 from bot.storage.outbox_store import enqueue
 from flows import ledger
@@ -175,39 +176,8 @@ def open_month(session: Session, month: date, now: datetime) -> int:
 
 
 # ---- marking ---------------------------------------------------------------------------------
-
-
-def mark_deducted(
-    session: Session,
-    month: date,
-    agencies: frozenset[str] | None,
-    by_user_id: int | None,
-    now: datetime,
-    references: Collection[str] | None = None,
-) -> int:
-    """Mark the month's unmarked rows as deducted; the number marked. agencies: only rows of
-    these agencies (None: every agency; an empty set marks nothing). references: only these
-    sponsorships (None: all rows in scope). A row marked before keeps its time and marker."""
-    ledger.check_month(month)
-    if agencies is not None and not agencies:
-        return 0
-    if references is not None and not references:
-        return 0
-    conditions = [col(Deduction.month) == month, col(Deduction.deducted_at).is_(None)]
-    if agencies is not None:
-        conditions.append(col(Deduction.agency_code).in_(sorted(agencies)))
-    if references is not None:
-        chosen = select(col(Sponsorship.id)).where(
-            col(Sponsorship.reference).in_(sorted(set(references)))
-        )
-        conditions.append(col(Deduction.sponsorship_id).in_(chosen))
-    result = session.execute(
-        update(Deduction)
-        .where(and_(*conditions))
-        .values(deducted_at=now, deducted_by_user_id=by_user_id)
-        .execution_options(synchronize_session=False)
-    )
-    return int(getattr(result, "rowcount", 0) or 0)
+# mark_deducted lives in bot.storage.ledger_marks (imported above): the chat's command handler
+# uses it without importing this module's outbox writes.
 
 
 def marked_months(session: Session, sponsorship_ids: Collection[int]) -> dict[int, int]:

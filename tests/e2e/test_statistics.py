@@ -4,9 +4,11 @@ outsider gets what an unknown command gets; each view is in the audit log; the c
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator
 from datetime import date
 
+import openpyxl
 import pytest
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
@@ -141,3 +143,61 @@ async def test_an_outsider_gets_the_answer_to_an_unknown_command(
     assert answer.text == "Tombol ini sudah tidak berlaku. Lihat pesan terakhir."
     assert views(engine) == []
     assert emulator.rejections == []
+
+
+def exports(engine: Engine) -> list[tuple[int | None, str, str | None, int | None]]:
+    with Session(engine) as session:
+        return [
+            (e.actor_user_id, e.scope, e.detail, e.row_count)
+            for e in audit.entries(session, action="stats.export")
+        ]
+
+
+async def test_the_statistics_workbook_follows_the_chart(
+    emulator: BotApiEmulator,
+    engine: Engine,
+) -> None:
+    """An operator of dinkes gets, after the summary and its chart, the XLSX of their scope:
+    dinkes only, the figures of the message, the native chart; the file is audit-logged."""
+    operator = emulator.user(OPERATOR, first_name="Operator")
+    turn = await operator.say("/statistik", min_count=3)
+    kinds = ["photo" if m.photo else "document" if m.document else "text" for m in turn]
+    assert kinds[-2:] == ["photo", "document"]  # the workbook comes after the chart
+    [document] = operator.documents
+    assert document.filename == "statistik-2026-11-dinkes.xlsx"
+    assert "Statistik" in (turn[-1].text or "")
+    assert document.data is not None
+    book = openpyxl.load_workbook(io.BytesIO(document.data))
+    assert book.sheetnames == ["Ringkasan", "Instansi", "Kecamatan dan desa"]
+    sheet = book["Instansi"]
+    header = [c.value for c in sheet[1]]
+    rows = {r[0]: dict(zip(header, r, strict=True)) for r in sheet.iter_rows(2, values_only=True)}
+    assert list(rows) == ["dinkes"]  # nothing of disdik
+    dinkes = rows["dinkes"]
+    assert (dinkes["ASN ikut"], dinkes["Aktif"], dinkes["Pekerja terlindungi"]) == (2, 1, 1)
+    assert dinkes["Dipotong bulan ini (Rp)"] == 16800 and dinkes["Partisipasi"] == 0.5
+    areas = [r[:3] for r in book["Kecamatan dan desa"].iter_rows(min_row=2, values_only=True)]
+    assert all(area[0] == "Dinas Kesehatan" for area in areas) and areas
+    assert book["Ringkasan"]._charts
+    row_count = views(engine)[0][2]
+    assert exports(engine) == [(OPERATOR, "dinkes", "format=xlsx agencies=dinkes chat", row_count)]
+
+    # One agency's button: that agency's workbook, logged too.
+    mark = operator.mark()
+    await operator.press("📊 Dinas Kesehatan")
+    await operator.replies_since(mark, min_count=3)
+    assert [d.filename for d in operator.documents] == [
+        "statistik-2026-11-dinkes.xlsx",
+        "statistik-2026-11-dinkes.xlsx",
+    ]
+    assert len(exports(engine)) == 2
+    assert emulator.rejections == []
+
+
+async def test_no_workbook_for_a_refusal(emulator: BotApiEmulator, engine: Engine) -> None:
+    operator = emulator.user(OPERATOR, first_name="Operator")
+    await operator.say("/statistik disdik")
+    outsider = emulator.user(OUTSIDER, first_name="Orang")
+    await outsider.say("/statistik")
+    assert operator.documents == [] and outsider.documents == []
+    assert exports(engine) == []

@@ -12,6 +12,7 @@ from bot.catalog import load_programme
 from bot.i18n import Renderer
 from bot.settings import DEFAULT_PROGRAMME_FILE
 from flows import engine, router
+from flows.access import Scope
 from flows.commands import (
     Applied,
     Command,
@@ -43,6 +44,7 @@ class Host:
     applied: list[Command] = field(default_factory=list)
     is_admin: bool = False
     is_worker: bool = False  # linked as the worker of a sponsorship
+    scope: Scope | None = None  # a member of staff's role and agencies
     language: str | None = None
     sponsor: RegisterSponsor | None = None
     sponsorships: list[SubmitSponsorship] = field(default_factory=list)
@@ -84,6 +86,7 @@ class Chat:
             open_sponsorships=len(self.host.sponsorships),
             is_admin=self.host.is_admin,
             is_worker=self.host.is_worker,
+            scope=self.host.scope,
         )
         return Context(facts, PROGRAMME.catalog, self.now, lambda: f"draft-{next(self._ids)}")
 
