@@ -541,7 +541,7 @@ class ConversationService:
         await transport.send_document(
             incoming.chat_id,
             buffer.getvalue(),
-            statistics_chat.file_name(stats, scope, effect.agency),
+            statistics_chat.file_name(stats, scope, effect.agency, render),
             render(t("stats.workbook_caption", month=month_year(stats.month))),
         )
 
@@ -583,7 +583,7 @@ class ConversationService:
         summary, _count = await asyncio.to_thread(
             self.repository.export_deductions, actor, month, agencies, now, write, detail=detail
         )
-        name = recap_views.file_name(month, scope, effect.agency)
+        name = recap_views.file_name(month, scope, effect.agency, render)
         await transport.send_document(
             incoming.chat_id, buffer.getvalue(), name, recap_views.caption(month, render)
         )

@@ -61,6 +61,17 @@ class Scope:
         asked = frozenset(agencies)
         return asked if self.is_superadmin else asked & self.agencies
 
+    def file_part(self, agency: str | None, everyone: str) -> str:
+        """The scope as part of a file name: the one agency shown, `everyone` for a
+        superadmin's whole scope, else the scope's agency codes; only letters, digits, - _ ."""
+        if agency is not None:
+            part = agency
+        elif self.is_superadmin:
+            part = everyone
+        else:
+            part = "-".join(sorted(self.agencies))[:60]
+        return "".join(char if char.isalnum() or char in "-_." else "_" for char in part)
+
     def label(self) -> str:
         """The scope as written in the audit log: '*' for all agencies, else the codes."""
         return "*" if self.is_superadmin else ",".join(sorted(self.agencies))

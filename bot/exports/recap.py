@@ -20,16 +20,10 @@ AGENCY_BUTTONS = 8
 """An operator with at most this many agencies gets a button per agency under the recap."""
 
 
-def file_name(month: date, scope: Scope, agency: str | None) -> str:
-    """rekap-2026-12-dinkes.xlsx; "semua" for a superadmin's whole scope."""
-    if agency is not None:
-        part = agency
-    elif scope.is_superadmin:
-        part = "semua"
-    else:
-        part = "-".join(sorted(scope.agencies))[:60]
-    safe = "".join(char if char.isalnum() or char in "-_." else "_" for char in part)
-    return f"rekap-{recap.month_text(month)}-{safe}.xlsx"
+def file_name(month: date, scope: Scope, agency: str | None, render: Renderer) -> str:
+    """rekap-2026-12-dinkes.xlsx ("semua" for a superadmin's whole scope)."""
+    part = scope.file_part(agency, render.plain(t("export.file_everyone")))
+    return render.plain(t("export.recap_file", month=recap.month_text(month), scope=part))
 
 
 def scope_name(scope: Scope, agency: str | None, catalog: Catalog, render: Renderer) -> str:

@@ -186,13 +186,8 @@ def chart(
     return [label for label, _ in bars], series, title
 
 
-def file_name(stats: Statistics, scope: Scope, agency: str | None) -> str:
-    """statistik-2026-11-dinkes.xlsx; "semua" for a superadmin's whole scope."""
-    if agency is not None:
-        part = agency
-    elif scope.is_superadmin:
-        part = "semua"
-    else:
-        part = "-".join(sorted(scope.agencies))[:60]
-    safe = "".join(char if char.isalnum() or char in "-_." else "_" for char in part)
-    return f"statistik-{stats.month.year:04d}-{stats.month.month:02d}-{safe}.xlsx"
+def file_name(stats: Statistics, scope: Scope, agency: str | None, render: Renderer) -> str:
+    """statistik-2026-11-dinkes.xlsx ("semua" for a superadmin's whole scope)."""
+    part = scope.file_part(agency, render.plain(t("export.file_everyone")))
+    month = f"{stats.month.year:04d}-{stats.month.month:02d}"
+    return render.plain(t("export.stats_file", month=month, scope=part))
