@@ -468,8 +468,10 @@ def rotate(
         if recorded is None and not _opens(sealer, loaded.samples):
             raise _mismatch(settings, "not recorded yet", key_id_for(key))
         report = RotationReport(key_id_for(key), recorded.key_id if recorded else None)
-        _rotate_sponsors(connection, sealer, report, batch_size)
-        _rotate_roster(connection, sealer, report, batch_size)
+        _rotate_nip_holders(
+            connection, sealer, report, batch_size, SPONSORS, "sponsor", ("phone_sealed",)
+        )
+        _rotate_nip_holders(connection, sealer, report, batch_size, ROSTER, "roster row")
         _rotate_sponsorships(connection, sealer, report, batch_size)
         _rotate_requests(connection, sealer, report, batch_size)
         _rotate_sessions(connection, sealer, report, batch_size)
@@ -495,45 +497,36 @@ def _reseal(
     return plain, sealer.seal(plain)
 
 
-def _rotate_sponsors(
-    connection: Connection, sealer: Sealer, report: RotationReport, batch_size: int
+def _rotate_nip_holders(
+    connection: Connection,
+    sealer: Sealer,
+    report: RotationReport,
+    batch_size: int,
+    table: Table,
+    what: str,
+    also_sealed: tuple[str, ...] = (),
 ) -> None:
-    columns = ["nip_sealed", "phone_sealed", "nip_index"]
-    for row in _batches(connection, SPONSORS, "id", columns, batch_size):
-        where = f"sponsor {row.id}"
-        nip, nip_sealed = _reseal(sealer, row.nip_sealed, where, "sponsors.nip_sealed", report)
-        _, phone_sealed = _reseal(sealer, row.phone_sealed, where, "sponsors.phone_sealed", report)
-        assert nip is not None  # NOT NULL column
+    """Sponsors and the roster hold a NIP alike: re-seal it (and the `also_sealed` columns) and
+    recompute its blind index, so sign-ups still match it. `what` names a row in errors."""
+    sealed = ("nip_sealed", *also_sealed)
+    for row in _batches(connection, table, "id", [*sealed, "nip_index"], batch_size):
+        where = f"{what} {row.id}"
         values: dict[str, Any] = {}
-        if nip_sealed != row.nip_sealed:
-            values["nip_sealed"] = nip_sealed
-        if phone_sealed != row.phone_sealed:
-            values["phone_sealed"] = phone_sealed
+        nip: str | None = None
+        for column in sealed:
+            token = getattr(row, column)
+            plain, new_token = _reseal(sealer, token, where, f"{table.name}.{column}", report)
+            if column == "nip_sealed":
+                nip = plain
+            if new_token != token:
+                values[column] = new_token
+        assert nip is not None  # NOT NULL column
         nip_index = sealer.blind_index(nip, "nip")
         if nip_index != row.nip_index:
             values["nip_index"] = nip_index
-            report.count(report.reindexed, "sponsors.nip_index")
+            report.count(report.reindexed, f"{table.name}.nip_index")
         if values:
-            connection.execute(update(SPONSORS).where(SPONSORS.c.id == row.id).values(values))
-
-
-def _rotate_roster(
-    connection: Connection, sealer: Sealer, report: RotationReport, batch_size: int
-) -> None:
-    for row in _batches(connection, ROSTER, "id", ["nip_sealed", "nip_index"], batch_size):
-        nip, nip_sealed = _reseal(
-            sealer, row.nip_sealed, f"roster row {row.id}", "roster.nip_sealed", report
-        )
-        assert nip is not None  # NOT NULL column
-        values: dict[str, Any] = {}
-        if nip_sealed != row.nip_sealed:
-            values["nip_sealed"] = nip_sealed
-        nip_index = sealer.blind_index(nip, "nip")
-        if nip_index != row.nip_index:
-            values["nip_index"] = nip_index
-            report.count(report.reindexed, "roster.nip_index")
-        if values:
-            connection.execute(update(ROSTER).where(ROSTER.c.id == row.id).values(values))
+            connection.execute(update(table).where(table.c.id == row.id).values(values))
 
 
 def _rotate_sponsorships(
