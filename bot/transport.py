@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
-from typing import Protocol
+from enum import StrEnum
+from typing import Literal, Protocol
 
 TEXT_LIMIT = 4096  # characters of a message; measured on the HTML, which is never shorter
 _TAG = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9-]*)[^>]*>")
@@ -24,10 +25,50 @@ class Outgoing:
     remove_keyboard: bool = False
 
 
+@dataclass(frozen=True)
+class Media:
+    """A photo or document Telegram already holds (its file_id), sent with the text as caption."""
+
+    kind: Literal["photo", "document"]
+    file_id: str
+
+
+class SendStatus(StrEnum):
+    SENT = "sent"  # accepted: message_id is set
+    RATE_LIMITED = "rate_limited"  # 429: wait retry_after seconds, then try again
+    BLOCKED = "blocked"  # 403: blocked by the user, deactivated, or never started the bot
+    REFUSED = "refused"  # 400: Telegram will never take this request as it is
+    TRANSIENT = "transient"  # 5xx, a network error or a timeout: worth a later retry
+
+
+@dataclass(frozen=True)
+class SendResult:
+    """What Telegram answered one send, tried once: the delivery engine (bot.delivery) decides
+    what to do about it, so a transport never sleeps out a 429 behind the engine's back."""
+
+    status: SendStatus
+    message_id: int | None = None
+    retry_after: float | None = None
+    detail: str = ""  # a short reason for the log and the failure report; no personal data
+
+
 class Transport(Protocol):
     """What the service asks of a messaging channel. Implementations retry on 429 themselves."""
 
     async def send(self, chat_id: int, message: Outgoing) -> int | None: ...
+
+    async def deliver(
+        self,
+        chat_id: int,
+        message: Outgoing,
+        *,
+        media: Media | None = None,
+        paid_broadcast: bool = False,
+    ) -> SendResult:
+        """One attempt at sending `message` (with `media`, its text is the caption), reporting
+        what Telegram answered instead of retrying. paid_broadcast: allow_paid_broadcast, which
+        lifts the bulk limit to 1000 messages a second for a fee in Stars."""
+        ...
 
     async def edit(self, chat_id: int, message_id: int, message: Outgoing) -> None: ...
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     Column,
     Date,
@@ -20,11 +21,13 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    SmallInteger,
     String,
     Text,
     TypeDecorator,
     UniqueConstraint,
     event,
+    false,
     text,
 )
 from sqlmodel import Field, SQLModel
@@ -58,6 +61,36 @@ STAFF_ROLES: tuple[str, ...] = tuple(role.value for role in GRANTED_ROLES)
 AUDIT_CHANNELS: tuple[str, ...] = ("telegram", "cli")
 OUTBOX_PENDING = "sent_at IS NULL AND gave_up_at IS NULL"
 """The outbox rows still to deliver (the condition of the partial index ix_outbox_pending)."""
+
+# What an outbox row carries (issue 9: one delivery queue for everything sent to someone who is
+# not the current speaker), and its priority: a lower number is sent first, so a person's own
+# sponsorship news is never queued behind a 10,000-person announcement.
+DELIVERY_KINDS = ("notification", "reminder", "announcement")
+DELIVERY_PRIORITY = {"notification": 0, "reminder": 1, "announcement": 2}
+# How a row ended. sent: Telegram accepted it (telegram_message_id). blocked: 403, the person
+# blocked the bot or is deactivated (telegram_users.unreachable_at is set too). failed: refused
+# (400) or out of retries. unknown: claimed when a process died and not marked since: it may or
+# may not have arrived, and is not sent again (the announcement's report counts it). void: the
+# reason for a reminder was gone before it was sent. cancelled: its announcement was cancelled.
+# skipped: the person had opted out, or was already unreachable, when its turn came.
+DELIVERY_OUTCOMES = ("sent", "blocked", "failed", "unknown", "void", "cancelled", "skipped")
+ANNOUNCEMENT_AUDIENCES = (
+    "all_asn",  # every signed-up ASN in scope
+    "agency_asn",  # signed-up ASN of the chosen agencies (audience_agencies)
+    "asn_without_worker",  # signed-up ASN with no sponsorship in progress or active
+    "sponsors_unconfirmed",  # sponsors whose worker has not confirmed yet
+    "confirmed_workers",  # workers who confirmed (in a chat with the bot)
+    "everyone",  # all of the above in scope
+)
+ANNOUNCEMENT_STATUSES = (
+    "draft",  # being composed; nothing queued
+    "awaiting_approval",  # over the size limit: a second superadmin must approve
+    "sending",  # rows queued; the delivery engine is sending
+    "paused",  # rows queued, held back until resumed
+    "cancelled",  # the rows not yet sent were cancelled
+    "done",  # every row has an outcome
+)
+ANNOUNCEMENT_MEDIA = ("photo", "document")
 
 
 def utc_now() -> datetime:
@@ -107,6 +140,19 @@ class TelegramUser(SQLModel, table=True):
     language: str | None = Field(default=None, sa_column=Column(String(8), nullable=True))
     created_at: datetime = _created()
     updated_at: datetime = _created()
+    # Telegram answered 403 (blocked, deactivated): the delivery engine skips this person until
+    # they write to the bot again (which clears it).
+    unreachable_at: datetime | None = Field(
+        default=None, sa_column=Column(UTCDateTime(), nullable=True)
+    )
+    # /berhenti: no announcements; /berhenti_pengingat: no optional reminders. Messages about
+    # the person's own sponsorship (notifications) still reach them.
+    announcements_off_at: datetime | None = Field(
+        default=None, sa_column=Column(UTCDateTime(), nullable=True)
+    )
+    reminders_off_at: datetime | None = Field(
+        default=None, sa_column=Column(UTCDateTime(), nullable=True)
+    )
 
 
 class Sponsor(SQLModel, table=True):
@@ -353,22 +399,35 @@ class CorrectionRequest(SQLModel, table=True):
 
 
 class OutboxMessage(SQLModel, table=True):
-    """Notifications to other people, written in the same transaction as the change they tell
-    about; dedupe_key (unique) makes a repeated change enqueue nothing. message is the JSON of
-    flows.text.to_json, sealed (it can hold a KPJ number or a name). sponsorship_id lets the
-    erasure of a worker's data delete the messages about them."""
+    """The delivery queue: one row per message to one person who is not the current speaker.
+
+    kind notification: news about the person's own sponsorship, written in the same transaction
+    as the change it tells about. kind reminder: written by the reminder planner when one falls
+    due. kind announcement: one row per recipient of an announcement, which holds the text (the
+    row's message is NULL). dedupe_key (unique) makes a repeated change, plan or send enqueue
+    nothing. message is the JSON of flows.text.to_json, sealed (it can hold a KPJ number or a
+    name). sponsorship_id lets the erasure of a worker's data delete the messages about them.
+    not_before: not sent earlier (a reminder deferred past quiet hours). claims counts how often
+    the row was claimed: more than one means a process died holding it."""
 
     __tablename__ = "outbox"
     __table_args__ = (
-        # The rows still to deliver, in id order: what claim_notifications scans. Partial, so
+        # The rows still to deliver, in priority then id order: what a claim scans. Partial, so
         # it stays as small as the backlog however many rows were sent long ago; claimed_until
         # is left out of it, so a claim changes no indexed column (PostgreSQL HOT updates).
         Index(
             "ix_outbox_pending",
+            "priority",
             "id",
             postgresql_where=text(OUTBOX_PENDING),
             sqlite_where=text(OUTBOX_PENDING),
         ),
+        CheckConstraint(f"kind IN ({_sql_list(DELIVERY_KINDS)})", name="kind"),
+        CheckConstraint(f"outcome IN ({_sql_list(DELIVERY_OUTCOMES)})", name="outcome"),
+        CheckConstraint(
+            "(kind = 'announcement') = (announcement_id IS NOT NULL)", name="announcement"
+        ),
+        CheckConstraint("message IS NOT NULL OR kind = 'announcement'", name="message"),
     )
 
     id: int | None = Field(default=None, sa_column=Column(Integer, primary_key=True))
@@ -378,16 +437,32 @@ class OutboxMessage(SQLModel, table=True):
         default=None,
         sa_column=Column(Integer, ForeignKey("sponsorships.id"), nullable=True, index=True),
     )
-    message: str = Field(sa_column=Column(Text, nullable=False))
+    kind: str = Field(
+        default="notification",
+        sa_column=Column(String(16), nullable=False, server_default="notification"),
+    )
+    priority: int = Field(
+        default=0, sa_column=Column(SmallInteger, nullable=False, server_default="0")
+    )
+    announcement_id: int | None = Field(
+        default=None,
+        sa_column=Column(Integer, ForeignKey("announcements.id"), nullable=True, index=True),
+    )
+    message: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     created_at: datetime = _created()
+    not_before: datetime | None = Field(
+        default=None, sa_column=Column(UTCDateTime(), nullable=True)
+    )
     sent_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
     attempts: int = Field(default=0, sa_column=Column(Integer, nullable=False, server_default="0"))
+    claims: int = Field(default=0, sa_column=Column(Integer, nullable=False, server_default="0"))
     last_error: str | None = Field(default=None, sa_column=Column(String(200), nullable=True))
     gave_up_at: datetime | None = Field(
         default=None, sa_column=Column(UTCDateTime(), nullable=True)
     )
-    # The lease of the dispatcher that claimed the row (Repository.claim_notifications): until
-    # then no other process sends it; NULL when unclaimed or released after a failed attempt.
+    outcome: str | None = Field(default=None, sa_column=Column(String(16), nullable=True))
+    # The lease of the dispatcher that claimed the row: until then no other process sends it;
+    # NULL when unclaimed or released after a failed attempt.
     claimed_until: datetime | None = Field(
         default=None, sa_column=Column(UTCDateTime(), nullable=True)
     )
@@ -395,6 +470,79 @@ class OutboxMessage(SQLModel, table=True):
     telegram_message_id: int | None = Field(
         default=None, sa_column=Column(BigInteger, nullable=True)
     )
+
+
+class Announcement(SQLModel, table=True):
+    """A message an admin or operator sends to an audience (/umumkan, peduli announce). The rows
+    to send are outbox rows (kind announcement) written when it is confirmed or approved; this row
+    holds the text once. scope is the author's Scope (flows.access) when composed: the audience
+    never reaches past it. body is Telegram HTML. button: a flow the message's button opens (a
+    key of flows, e.g. "sponsor"), or NULL. recipients: the audience's size when queued."""
+
+    __tablename__ = "announcements"
+    __table_args__ = (
+        CheckConstraint(f"audience IN ({_sql_list(ANNOUNCEMENT_AUDIENCES)})", name="audience"),
+        CheckConstraint(f"status IN ({_sql_list(ANNOUNCEMENT_STATUSES)})", name="status"),
+        CheckConstraint(f"media_kind IN ({_sql_list(ANNOUNCEMENT_MEDIA)})", name="media_kind"),
+        CheckConstraint("(media_kind IS NULL) = (media_file_id IS NULL)", name="media"),
+    )
+
+    id: int | None = Field(default=None, sa_column=Column(Integer, primary_key=True))
+    author_user_id: int = Field(sa_column=Column(BigInteger, nullable=False))
+    channel: str = Field(sa_column=Column(String(16), nullable=False))  # telegram | cli
+    scope: str = Field(sa_column=Column(String(400), nullable=False))
+    audience: str = Field(sa_column=Column(String(32), nullable=False))
+    audience_agencies: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    body: str = Field(sa_column=Column(Text, nullable=False))
+    media_kind: str | None = Field(default=None, sa_column=Column(String(16), nullable=True))
+    media_file_id: str | None = Field(default=None, sa_column=Column(String(256), nullable=True))
+    button: str | None = Field(default=None, sa_column=Column(String(32), nullable=True))
+    paid_broadcast: bool = Field(
+        default=False, sa_column=Column(Boolean, nullable=False, server_default=false())
+    )
+    status: str = Field(sa_column=Column(String(20), nullable=False))
+    recipients: int | None = Field(default=None, sa_column=Column(Integer, nullable=True))
+    approved_by_user_id: int | None = Field(
+        default=None, sa_column=Column(BigInteger, nullable=True)
+    )
+    created_at: datetime = _created()
+    queued_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+    finished_at: datetime | None = Field(
+        default=None, sa_column=Column(UTCDateTime(), nullable=True)
+    )
+    # The progress message in the author's chat, edited every few seconds while sending.
+    progress_chat_id: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    progress_message_id: int | None = Field(
+        default=None, sa_column=Column(BigInteger, nullable=True)
+    )
+
+
+class Campaign(SQLModel, table=True):
+    """The campaign's deadline and the days before it on which an ASN without a sponsored worker
+    is reminded (peduli campaign set). Append-only history: the newest row is in force."""
+
+    __tablename__ = "campaigns"
+
+    id: int | None = Field(default=None, sa_column=Column(Integer, primary_key=True))
+    deadline: date = Field(sa_column=Column(Date, nullable=False))
+    reminder_days: str = Field(sa_column=Column(String(64), nullable=False))  # e.g. "14,7,1"
+    set_by_user_id: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    set_at: datetime = _created()
+
+
+class UnfinishedFlow(SQLModel, table=True):
+    """A sign-up or sponsorship left part-way: the flow and the step the person stopped at, so a
+    reminder can offer to resume there. Written when a conversation leaves a flow's step mid-way
+    and deleted when it finishes or is cancelled; the reminder planner reads only this table,
+    whichever session store (SQL or Redis) holds the session itself."""
+
+    __tablename__ = "unfinished_flows"
+
+    user_id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    flow: str = Field(sa_column=Column(String(32), nullable=False))
+    step: str = Field(sa_column=Column(String(64), nullable=False))
+    started_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    updated_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False, index=True))
 
 
 TURN_PENDING = "answer IS NOT NULL OR session IS NOT NULL"

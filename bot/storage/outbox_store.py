@@ -92,6 +92,7 @@ class OutboxStore:
             .where(
                 col(OutboxMessage.sent_at).is_(None),
                 col(OutboxMessage.gave_up_at).is_(None),
+                col(OutboxMessage.kind) != "announcement",
                 col(OutboxMessage.claimed_until).is_(None)
                 | (col(OutboxMessage.claimed_until) < now),
             )
@@ -145,6 +146,8 @@ class OutboxStore:
         (sealed under a key this process does not have, or damaged): retrying could never
         succeed, and raising would hold back every other row of the batch."""
         try:
+            if message.message is None:
+                raise ValueError("no message")
             document = json.loads(self._sealer.open(message.message))
         except (SealedDataError, ValueError) as error:
             reason = "cannot be opened" if isinstance(error, SealedDataError) else "not JSON"

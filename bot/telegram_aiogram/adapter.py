@@ -8,7 +8,13 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from aiogram import Bot
-from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError, TelegramRetryAfter
+from aiogram.exceptions import (
+    TelegramAPIError,
+    TelegramBadRequest,
+    TelegramForbiddenError,
+    TelegramNetworkError,
+    TelegramRetryAfter,
+)
 from aiogram.types import (
     BufferedInputFile,
     CallbackQuery,
@@ -24,7 +30,7 @@ from aiogram.types import (
 )
 
 from bot.service import Incoming
-from bot.transport import Outgoing
+from bot.transport import Media, Outgoing, SendResult, SendStatus
 from flows import callbacks
 from flows.inputs import (
     ChoicePicked,
@@ -186,6 +192,55 @@ class AiogramTransport:
             )
         )
         return sent.message_id if sent is not None else None
+
+    async def deliver(
+        self,
+        chat_id: int,
+        message: Outgoing,
+        *,
+        media: Media | None = None,
+        paid_broadcast: bool = False,
+    ) -> SendResult:
+        markup = reply_markup(message)
+        paid = True if paid_broadcast else None  # left out of the request unless asked for
+        try:
+            if media is None:
+                sent = await self.bot.send_message(
+                    chat_id=chat_id,
+                    text=message.text,
+                    parse_mode="HTML",
+                    reply_markup=markup,
+                    link_preview_options=LinkPreviewOptions(is_disabled=True),
+                    allow_paid_broadcast=paid,
+                )
+            elif media.kind == "photo":
+                sent = await self.bot.send_photo(
+                    chat_id=chat_id,
+                    photo=media.file_id,
+                    caption=message.text,
+                    parse_mode="HTML",
+                    reply_markup=markup,
+                    allow_paid_broadcast=paid,
+                )
+            else:
+                sent = await self.bot.send_document(
+                    chat_id=chat_id,
+                    document=media.file_id,
+                    caption=message.text,
+                    parse_mode="HTML",
+                    reply_markup=markup,
+                    allow_paid_broadcast=paid,
+                )
+        except TelegramRetryAfter as error:
+            return SendResult(SendStatus.RATE_LIMITED, retry_after=float(error.retry_after))
+        except TelegramForbiddenError as error:
+            return SendResult(SendStatus.BLOCKED, detail=error.message)
+        except TelegramBadRequest as error:
+            return SendResult(SendStatus.REFUSED, detail=error.message)
+        except (TelegramNetworkError, TelegramAPIError, TimeoutError) as error:
+            # 5xx, an unreachable server, a timeout (aiogram's network error covers it).
+            return SendResult(SendStatus.TRANSIENT, detail=type(error).__name__)
+        return SendResult(SendStatus.SENT, message_id=sent.message_id)
 
     async def edit(self, chat_id: int, message_id: int, message: Outgoing) -> None:
         markup = reply_markup(message)

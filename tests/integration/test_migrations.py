@@ -34,6 +34,7 @@ TABLES_0003 = set(TABLES)
 TABLES |= {"key_check"}
 TABLES |= {"invitation_openers"}
 TABLES |= {"staff_roles", "audit_log", "deductions", "roster"}
+TABLES |= {"announcements", "campaigns", "unfinished_flows"}
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
