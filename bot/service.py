@@ -36,6 +36,7 @@ from bot.storage import audit
 from bot.storage.audit import Actor
 from bot.storage.exports import REFUSED, DeductionRow
 from bot.storage.ports import SessionStore, UserLocks
+from bot.storage.reminders import track_unfinished
 from bot.storage.repository import ConsentStatement, Repository, Transaction, UserRecord
 from bot.storage.state import STORE_ERRORS, TurnAlreadyCommitted, TurnJournal
 from bot.storage.statistics import Statistics
@@ -115,6 +116,7 @@ class ConversationService:
     bot_username: str | None = None  # learnt from getMe at start; deep links need it
     outbox_ready: asyncio.Event = field(default_factory=asyncio.Event)
     turn_timeout: float = 15.0  # seconds for everything up to the commit (stores included)
+    reminder_interval: float = 60.0  # seconds between reminder rounds (bot.reminders)
     _languages: dict[int, str | None] = field(default_factory=dict, repr=False)
 
     async def handle(self, incoming: Incoming, transport: Transport) -> Handled:
@@ -203,6 +205,7 @@ class ConversationService:
 
         def conclude(db: Transaction, outcomes: list[Any]) -> tuple[dict[str, Any], dict[str, Any]]:
             settled, effects = self._apply(db, user_id, turn, applies, outcomes)
+            track_unfinished(db, user_id, session, settled, self.clock())  # writes on a change
             return settled.to_json(), answer_to_json(incoming, effects, language)
 
         committed = await self.journal.commit(

@@ -43,7 +43,7 @@ PAGE: Final = "show:"
 STATISTICS: Final = "stat:"
 PREFIXES: Final = (MENU, LANGUAGE, ACTION, PAGE, STATISTICS)
 
-MenuEntry = Literal["sponsor", "status", "personal_data", "signup", "language", "help"]
+MenuEntry = Literal["sponsor", "status", "personal_data", "signup", "language", "help", "resume"]
 ActionName = Literal[
     "inperson",
     "reinvite",

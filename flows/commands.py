@@ -214,6 +214,14 @@ class MarkMonthDeducted:
     agency: str | None = None
 
 
+@dataclass(frozen=True)
+class SetReminders:
+    """/berhenti_pengingat (off) and /pengingat_aktif (on): optional reminders for this person."""
+
+    user_id: int
+    off: bool
+
+
 Command: TypeAlias = (
     SetLanguage
     | RegisterSponsor
@@ -231,6 +239,7 @@ Command: TypeAlias = (
     | GrantStaffRole
     | RevokeStaffRole
     | MarkMonthDeducted
+    | SetReminders
 )
 
 

@@ -25,6 +25,7 @@ from flows.commands import (
     ResolveRequest,
     RevokeStaffRole,
     SetLanguage,
+    SetReminders,
 )
 from flows.context import Context
 from flows.effects import (
@@ -124,6 +125,8 @@ COMMANDS = {
     "admin": "staff",
     "statistik": "statistics",
     "rekap": "recap",
+    "berhenti_pengingat": "reminders_off",
+    "pengingat_aktif": "reminders_on",
 }
 
 
@@ -444,8 +447,22 @@ def _language_command(session: Session, event: CommandIssued, ctx: Context) -> T
 
 
 MENU_COMMANDS = frozenset({"status", "sponsor", "signup", "menu"})
+
+
+def _reminders_command(session: Session, event: CommandIssued, ctx: Context) -> Turn:
+    """/berhenti_pengingat and /pengingat_aktif: optional reminders off or on again."""
+    off = COMMANDS[event.name.lower()] == "reminders_off"
+    said = t("reminders.stopped" if off else "reminders.resumed")
+    effects: list[Effect] = [Apply(SetReminders(ctx.user.user_id, off)), Message(said)]
+    if session.active:
+        effects.append(_current_question(session, ctx))
+    return Turn(session, tuple(effects))
+
+
 _COMMAND_HANDLERS: Mapping[str, Callable[[Session, CommandIssued, Context], Turn]] = {
     "start": _start_command,
+    "reminders_off": _reminders_command,
+    "reminders_on": _reminders_command,
     "personal_data": _personal_data_command,
     "correction": _correction_command,
     "queue": _admin_command,
@@ -494,6 +511,10 @@ def _menu_action(session: Session, action: str, ctx: Context) -> Turn:
     if action == "personal_data":
         return Turn(session, (ShowPersonalData(),))
     if action == "menu":
+        return Turn(session, (_menu_message(ctx, t("menu.title")),))
+    if action == "resume":  # a reminder's button: back to the very step, asked again
+        if session.active:
+            return _continue(session.with_(interrupt=None), ctx)
         return Turn(session, (_menu_message(ctx, t("menu.title")),))
     if session.active:
         return _offer_resume(session)

@@ -67,6 +67,7 @@ from bot.storage.lookups import (
 from bot.storage.models import utc_now
 from bot.storage.outbox_store import DEFAULT_LEASE, OutboxStore, enqueue
 from bot.storage.reads import Reads
+from bot.storage.reminders import ReminderChecks, ReminderStore, Zones
 from bot.storage.statistics import Statistics, view_statistics
 from bot.storage.views import (
     ConsentRecordView,
@@ -91,6 +92,7 @@ from flows.commands import (
     SubmitSponsorship,
 )
 from flows.events import Event, Notice
+from flows.reminders import Settings as ReminderSettings
 
 __all__ = [
     "DEFAULT_LEASE",
@@ -197,6 +199,14 @@ class Repository:
         self._outbox = OutboxStore(self._writer, sealer, clock)
         self.ledger = Ledger(self._writer, sealer, notify, clock)
         """The monthly ledger (bot.storage.ledger), for the running bot's periodic upkeep."""
+
+    def reminders(self, zones: Zones, settings: ReminderSettings | None = None) -> ReminderStore:
+        """The reminder scheduler's storage (bot.storage.reminders)."""
+        return ReminderStore(self._writer, self._sealer, zones, settings)
+
+    def reminder_gate(self) -> ReminderChecks:
+        """The delivery engine's ReminderGate: re-checks a reminder's reason before sending."""
+        return ReminderChecks(self._engine, self._clock)
 
     @property
     def admin_ids(self) -> frozenset[int]:
