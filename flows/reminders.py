@@ -6,9 +6,10 @@ the coming days, so the report shows what will later be queued, not an estimate 
 
 Rules:
 - Each person lives in a time zone (their agency's: WIB, WITA or WIT; the programme's by default).
-  A reminder that falls due in quiet hours (20:00-07:00 local by default) is queued with
-  not_before = 07:00 local the next morning; it may be voided before then (bot.storage.reminders
-  re-checks its reason right before sending).
+  A reminder that falls due in quiet hours (20:00-07:00 local by default) waits for 07:00 local:
+  a transactional one is queued at once with not_before = 07:00 (and may be voided before then:
+  bot.storage.reminders re-checks its reason right before sending); an optional one is queued at
+  07:00, when the day's one optional reminder is chosen among all then due.
 - OPTIONAL kinds (nudges: unfinished flows, the campaign, a worker not confirming yet) reach a
   person at most once per local day (the day of their not_before) and never after
   /berhenti_pengingat. TRANSACTIONAL kinds (the worker's link about to expire, the first salary
@@ -207,7 +208,10 @@ def plan(facts: Facts, now: datetime, settings: Settings | None = None) -> list[
         if candidate.until is not None and send_at >= candidate.until:
             continue
         if reminder.optional:
-            if person.reminders_off:
+            # Chosen only out of quiet hours: the day's one optional reminder is picked at 07:00
+            # among all that are due by then (a campaign day starting at midnight included),
+            # not by whichever fell due the evening before.
+            if person.reminders_off or is_quiet(now, person.zone, settings):
                 continue
             day = send_at.astimezone(person.zone).date()
             taken = capped.setdefault(person.user_id, set(person.optional_days))
