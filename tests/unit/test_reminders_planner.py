@@ -214,9 +214,7 @@ def test_reminder_days_are_validated() -> None:
 # offsets), so running plan every quarter hour is the minute-by-minute scheduler, only cheaper.
 MINUTE = timedelta(minutes=15)
 START = datetime(2026, 12, 1, 0, 0, tzinfo=UTC)
-moments = st.integers(min_value=-3 * 24 * 4, max_value=3 * 24 * 4).map(
-    lambda m: START + m * MINUTE
-)
+moments = st.integers(min_value=-3 * 24 * 4, max_value=3 * 24 * 4).map(lambda m: START + m * MINUTE)
 
 
 @st.composite
