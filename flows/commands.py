@@ -222,6 +222,16 @@ class SetReminders:
     off: bool
 
 
+@dataclass(frozen=True)
+class SetCampaign:
+    """A superadmin sets the campaign deadline and its reminder days (/kampanye); the host
+    checks again that the user is a superadmin and records an audit entry."""
+
+    user_id: int
+    deadline: date
+    days: tuple[int, ...]
+
+
 Command: TypeAlias = (
     SetLanguage
     | RegisterSponsor
@@ -240,6 +250,7 @@ Command: TypeAlias = (
     | RevokeStaffRole
     | MarkMonthDeducted
     | SetReminders
+    | SetCampaign
 )
 
 

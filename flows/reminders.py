@@ -79,6 +79,7 @@ class Person:
     reminders_off: bool = False
     optional_days: frozenset[date] = frozenset()
     """Local days on which an optional reminder is already queued or sent to this person."""
+    agency: str | None = None  # their agency (a worker: their sponsor's), for staff reports
 
 
 @dataclass(frozen=True)

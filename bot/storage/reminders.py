@@ -169,6 +169,7 @@ def read_facts(db: Session, now: datetime, zones: Zones) -> rules.Facts:
                 person.zone,
                 person.reminders_off,
                 frozenset(optional.get(user_id, ())),
+                person.agency,
             )
             for user_id, person in people.items()
         },
@@ -287,6 +288,7 @@ class _Person:
     user_id: int
     zone: tzinfo
     reminders_off: bool
+    agency: str | None
 
 
 def _people(
@@ -304,7 +306,7 @@ def _people(
     ).all()
     for user_id, off_at, agency_code in rows:
         agency = agency_code or worker_agency.get(user_id)
-        people[user_id] = _Person(user_id, zones.zone(agency), off_at is not None)
+        people[user_id] = _Person(user_id, zones.zone(agency), off_at is not None, agency)
     return people
 
 
@@ -409,6 +411,13 @@ class ReminderStore:
             take_round_lock(db)
             facts = read_facts(db, now, self.zones)
             return enqueue(db, self._sealer, rules.plan(facts, now, self.settings), now)
+
+    def campaign(self) -> Campaign | None:
+        with Session(self._writer) as db:
+            row = current_campaign(db)
+            if row is not None:
+                db.expunge(row)
+            return row
 
     def upcoming(self, now: datetime, days: int) -> tuple[list[rules.Reminder], rules.Facts]:
         with Session(self._writer) as db, db.begin():

@@ -44,6 +44,7 @@ from bot.storage import audit, staff
 from bot.storage.db import checkpoint_wal, immediate
 from bot.storage.exports import DeductionRow, export_deductions
 from bot.storage.handlers import Handler, coverage, requests, sponsor, sponsorship
+from bot.storage.handlers import campaign as campaign_handlers
 from bot.storage.handlers import ledger as ledger_handlers
 from bot.storage.handlers import staff as staff_handlers
 from bot.storage.ledger import Ledger
@@ -154,6 +155,7 @@ HANDLERS: Final = _registry(
     coverage.HANDLERS,
     staff_handlers.HANDLERS,
     ledger_handlers.HANDLERS,
+    campaign_handlers.HANDLERS,
 )
 """Every command type's handler, built once: the unit of work looks a command up here."""
 
