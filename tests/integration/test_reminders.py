@@ -27,12 +27,20 @@ from bot.storage.reminders import (
     ReminderChecks,
     ReminderStore,
     Zones,
+    current_campaign,
     set_campaign,
     track_unfinished,
 )
 from bot.storage.repository import Repository
 from flows import reminders as rules
-from flows.commands import Applied, OpenInvitation, SetReminders, WorkerConsents
+from flows.commands import (
+    Applied,
+    OpenInvitation,
+    Refused,
+    SetCampaign,
+    SetReminders,
+    WorkerConsents,
+)
 from flows.session import Session as Conversation
 from flows.text import t
 from tests.clock import MovableClock
@@ -336,3 +344,19 @@ def test_cli_campaign_set_show_and_upcoming(engine: Engine, cli_env: str) -> Non
         assert entry.action == "campaign.set" and "2099-01-31" in (entry.detail or "")
     assert run(cli.upcoming, days=3) == (0, "nothing due\n", "")
     assert run(cli.upcoming, days=0)[0] == 2
+
+
+def test_only_a_superadmin_sets_the_campaign_from_the_chat(
+    engine: Engine, clock: MovableClock
+) -> None:
+    repo = Repository(engine, SEALER, notify=notify, clock=clock, admin_ids=frozenset({9}))
+    command = SetCampaign(5, date(2026, 12, 31), (7, 1))
+    [refused] = repo.apply(5, [command])
+    assert isinstance(refused, Refused)
+    [applied] = repo.apply(9, [SetCampaign(9, date(2026, 12, 31), (7, 1))])
+    assert isinstance(applied, Applied)
+    with Session(engine) as session:
+        [entry] = session.scalars(sa.select(AuditEntry)).all()
+        assert (entry.action, entry.actor_user_id) == ("campaign.set", 9)
+        row = current_campaign(session)
+        assert row is not None and (row.deadline, row.reminder_days) == (date(2026, 12, 31), "7,1")
