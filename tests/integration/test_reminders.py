@@ -6,8 +6,10 @@ what is later queued, the opt-out, unfinished_flows tracking, and `peduli campai
 from __future__ import annotations
 
 import base64
+import contextlib
 import io
 import json
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -360,3 +362,42 @@ def test_only_a_superadmin_sets_the_campaign_from_the_chat(
         assert (entry.action, entry.actor_user_id) == ("campaign.set", 9)
         row = current_campaign(session)
         assert row is not None and (row.deadline, row.reminder_days) == (date(2026, 12, 31), "7,1")
+
+
+def test_the_round_lock_keeps_the_daily_cap_across_two_processes(
+    repo: Repository,
+    engine: Engine,
+    clock: MovableClock,
+    database_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Two schedulers whose plans differ (say, two releases side by side during a deploy) each
+    find a different optional reminder due for the same person. Both plan at the same moment
+    (the barrier); with the round lock the second plans only after the first committed, sees
+    its row and keeps to one optional reminder that day. Without the lock both would queue."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("concurrent writers: PostgreSQL (SQLite's BEGIN IMMEDIATE serializes)")
+    sponsor_waiting(repo, 1)
+    clock.advance(days=2)
+    with Session(immediate(engine)) as session, session.begin():
+        before = Conversation(flow="sponsorship", step="worker_nik")
+        track_unfinished(session, 101, Conversation(), before, clock() - timedelta(days=1))
+    only_drafts = rules.Settings(sponsor_days=(5,))  # sees the draft due, not the worker
+    only_workers = rules.Settings(unfinished_days=(5,))  # sees the worker due, not the draft
+    stores = [
+        ReminderStore(immediate(engine), SEALER, ZONES, s) for s in (only_drafts, only_workers)
+    ]
+    barrier = threading.Barrier(2, timeout=3)
+    planner = rules.plan
+
+    def plan_together(*args: object, **kwargs: object) -> list[rules.Reminder]:
+        # Broken: the other round is waiting for the lock, so this one goes on alone.
+        with contextlib.suppress(threading.BrokenBarrierError):
+            barrier.wait()
+        return planner(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(rules, "plan", plan_together)
+    with ThreadPoolExecutor(2) as pool:
+        results = list(pool.map(lambda s: s.run_round(clock()), stores))
+    assert sorted(len(result) for result in results) == [0, 1]
+    assert len(reminder_rows(engine)) == 1
