@@ -50,6 +50,7 @@ KINDS: Final = (
 )
 """Every kind, in the order a person's one optional reminder of the day is chosen: the campaign
 day is lost if not sent that day, a waiting worker is someone else waiting."""
+_RANK: Final = {kind: rank for rank, kind in enumerate(KINDS)}
 OPTIONAL_KINDS: Final = frozenset({CAMPAIGN, UNCONFIRMED_SPONSOR, WORKER_STALLED, UNFINISHED})
 TRACKED_FLOWS: Final = frozenset({"signup", "sponsorship"})
 """The flows whose unfinished drafts are tracked (unfinished_flows) and reminded of."""
@@ -190,15 +191,25 @@ def plan(facts: Facts, now: datetime, settings: Settings | None = None) -> list[
     """The reminders to queue at `now`: due, not queued before, within each person's daily
     cap of one optional reminder; each with not_before out of quiet hours."""
     settings = settings or Settings()
+    return _choose(_ranked(facts, settings), facts, now, settings)
+
+
+def _ranked(facts: Facts, settings: Settings) -> list[_Candidate]:
+    """Every candidate, in the order the daily cap picks among them."""
+    return sorted(
+        _candidates(facts, settings),
+        key=lambda c: (_RANK[c.reminder.kind], c.due, c.reminder.dedupe_key),
+    )
+
+
+def _choose(
+    candidates: Sequence[_Candidate], facts: Facts, now: datetime, settings: Settings
+) -> list[Reminder]:
     chosen: list[Reminder] = []
     capped: dict[int, set[date]] = {}
-    candidates = sorted(
-        _candidates(facts, settings),
-        key=lambda c: (KINDS.index(c.reminder.kind), c.due, c.reminder.dedupe_key),
-    )
     for candidate in candidates:
         reminder = candidate.reminder
-        if reminder.dedupe_key in facts.queued or candidate.due > now:
+        if candidate.due > now or reminder.dedupe_key in facts.queued:
             continue
         if candidate.until is not None and now >= candidate.until:
             continue
@@ -231,8 +242,9 @@ def upcoming(
     queued (so the daily cap and the dedupe keys act as they will)."""
     settings = settings or Settings()
     end = now + timedelta(days=days)
+    ranked = _ranked(facts, settings)  # the facts' reasons do not change; only what is queued
     moments = {now}
-    for candidate in _candidates(facts, settings):
+    for candidate in ranked:
         if now < candidate.due < end:
             moments.add(candidate.due)
     zones = {id(p.zone): p.zone for p in facts.people.values()}
@@ -246,7 +258,7 @@ def upcoming(
             day += timedelta(days=1)
     planned: list[Reminder] = []
     for moment in sorted(moments):
-        due = plan(facts, moment, settings)
+        due = _choose(ranked, facts, moment, settings)
         if not due:
             continue
         planned.extend(due)

@@ -355,33 +355,41 @@ def document(reminder: rules.Reminder) -> str:
     return json.dumps(body, ensure_ascii=False, separators=(",", ":"))
 
 
+ENQUEUE_BATCH: Final = 500  # rows per INSERT (well under SQLite's and PostgreSQL's limits)
+
+
 def enqueue(
     db: Session, sealer: Sealer, reminders: Iterable[rules.Reminder], now: datetime
 ) -> list[str]:
-    """Queue the reminders unless their keys exist; returns the keys queued now."""
+    """Queue the reminders unless their keys exist; returns the keys queued now. Many rows per
+    INSERT ... ON CONFLICT DO NOTHING RETURNING: a campaign day queues thousands at once."""
     insert = dialect_insert(db.get_bind().dialect.name)
-    queued = []
-    for reminder in reminders:
+    rows = [
+        {
+            "dedupe_key": reminder.dedupe_key,
+            "recipient_user_id": reminder.recipient_user_id,
+            "sponsorship_id": reminder.sponsorship_id,
+            "kind": "reminder",
+            "priority": DELIVERY_PRIORITY["reminder"],
+            "message": sealer.seal(document(reminder)),
+            "created_at": now,
+            "not_before": reminder.not_before,
+            "attempts": 0,
+            "claims": 0,
+        }
+        for reminder in reminders
+    ]
+    queued: list[str] = []
+    for start in range(0, len(rows), ENQUEUE_BATCH):
         statement = (
             insert(OutboxMessage)
-            .values(
-                dedupe_key=reminder.dedupe_key,
-                recipient_user_id=reminder.recipient_user_id,
-                sponsorship_id=reminder.sponsorship_id,
-                kind="reminder",
-                priority=DELIVERY_PRIORITY["reminder"],
-                message=sealer.seal(document(reminder)),
-                created_at=now,
-                not_before=reminder.not_before,
-                attempts=0,
-                claims=0,
-            )
+            .values(rows[start : start + ENQUEUE_BATCH])
             .on_conflict_do_nothing(index_elements=["dedupe_key"])
-            .returning(col(OutboxMessage.id))
+            .returning(col(OutboxMessage.dedupe_key))
         )
-        if db.execute(statement).first() is not None:
-            queued.append(reminder.dedupe_key)
-    return queued
+        queued.extend(db.execute(statement).scalars())
+    order = {row["dedupe_key"]: index for index, row in enumerate(rows)}
+    return sorted(queued, key=order.__getitem__)
 
 
 def take_round_lock(db: Session) -> None:
