@@ -401,3 +401,52 @@ def test_the_round_lock_keeps_the_daily_cap_across_two_processes(
         results = list(pool.map(lambda s: s.run_round(clock()), stores))
     assert sorted(len(result) for result in results) == [0, 1]
     assert len(reminder_rows(engine)) == 1
+
+
+def test_the_worker_who_opened_the_link_and_stopped_is_reminded_once(
+    repo: Repository, store: ReminderStore, engine: Engine, clock: MovableClock
+) -> None:
+    reference, token = sponsor_waiting(repo, 2, PAPUA)
+    clock.now = datetime(2026, 12, 1, 1, 0, tzinfo=UTC)  # 10:00 WIT
+    worker = 302
+    apply(repo, worker, SetReminders(worker, off=False))  # a Telegram user, as every speaker is
+    apply(repo, worker, OpenInvitation(worker, token))
+    clock.advance(days=1, seconds=-1)
+    assert store.run_round(clock()) == []
+    clock.advance(seconds=1)
+    [key] = store.run_round(clock())
+    assert key == f"reminder:worker_stalled:{key.split(':')[2]}:{worker}"
+    [row] = reminder_rows(engine)
+    assert row.recipient_user_id == worker and row.not_before == clock()
+    assert store.run_round(clock() + timedelta(hours=2)) == []
+    gate = ReminderChecks(engine, clock)
+    assert gate.still_due([row]) == {row.id}
+    consents = WorkerConsents(worker, reference, t("worker.consent_statement"), "v", 2, clock())
+    [outcome] = apply(repo, worker, consents)
+    assert isinstance(outcome, Applied)
+    assert gate.still_due([row]) == set()
+
+
+def test_the_sponsor_is_told_the_first_deduction_a_week_before_its_month(
+    engine: Engine, database_url: str
+) -> None:
+    from tests.integration.test_ledger import CONSENTED_ON, enrol
+
+    clock = MovableClock(CONSENTED_ON)
+    repo = Repository(engine, SEALER, notify=notify, clock=clock)
+    store = ReminderStore(immediate(engine), SEALER, ZONES)
+    enrol(repo, 1)  # consented in November, covered from 29 November: December is deducted
+    clock.now = datetime(2026, 11, 23, 16, 59, tzinfo=UTC)  # 23:59 WIB, 24 Nov minus a minute
+    assert store.run_round(clock()) == []
+    clock.advance(minutes=1)  # 24 November 00:00 WIB: a week before December
+    [key] = store.run_round(clock())
+    assert key.startswith("reminder:first_deduction:") and key.endswith(":2026-12")
+    [row] = reminder_rows(engine)
+    assert row.not_before == datetime(2026, 11, 24, 0, 0, tzinfo=UTC)  # 07:00 WIB
+    with Session(engine) as session:
+        sealed = session.get(OutboxMessage, row.id)
+        assert sealed is not None and sealed.message is not None
+        shown = reminder_outgoing(SEALER.open(sealed.message), "id").text
+    assert "Rp16.800" in shown and "Desember 2026" in shown
+    assert ReminderChecks(engine, clock).still_due([row]) == {row.id}
+    del database_url
