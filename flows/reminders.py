@@ -23,10 +23,11 @@ Rules:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
-from typing import Final
+from functools import partial
+from typing import Final, TypeAlias
 
 from flows import callbacks
 from flows.effects import Button
@@ -147,13 +148,37 @@ class Reminder:
         return self.kind in OPTIONAL_KINDS
 
 
+Wording: TypeAlias = tuple[Text, tuple[tuple[Button, ...], ...]]
+
+
 @dataclass(frozen=True)
 class _Candidate:
-    """A reminder whose reason holds from `due` until `until` (exclusive)."""
+    """A reminder whose reason holds from `due` until `until` (exclusive). Its wording is made
+    only when it is chosen: most candidates of a round are not due, and a round sees them all."""
 
-    reminder: Reminder
+    kind: str
+    recipient_user_id: int
+    dedupe_key: str
     due: datetime
-    until: datetime | None = None
+    until: datetime | None
+    wording: Callable[[], Wording]
+    sponsorship_id: int | None = None
+
+    @property
+    def optional(self) -> bool:
+        return self.kind in OPTIONAL_KINDS
+
+    def reminder(self, not_before: datetime) -> Reminder:
+        message, buttons = self.wording()
+        return Reminder(
+            self.kind,
+            self.recipient_user_id,
+            self.dedupe_key,
+            message,
+            buttons,
+            not_before,
+            self.sponsorship_id,
+        )
 
 
 def kind_of(dedupe_key: str) -> str | None:
@@ -198,7 +223,7 @@ def _ranked(facts: Facts, settings: Settings) -> list[_Candidate]:
     """Every candidate, in the order the daily cap picks among them."""
     return sorted(
         _candidates(facts, settings),
-        key=lambda c: (_RANK[c.reminder.kind], c.due, c.reminder.dedupe_key),
+        key=lambda c: (_RANK[c.kind], c.due, c.dedupe_key),
     )
 
 
@@ -208,18 +233,17 @@ def _choose(
     chosen: list[Reminder] = []
     capped: dict[int, set[date]] = {}
     for candidate in candidates:
-        reminder = candidate.reminder
-        if candidate.due > now or reminder.dedupe_key in facts.queued:
+        if candidate.due > now or candidate.dedupe_key in facts.queued:
             continue
         if candidate.until is not None and now >= candidate.until:
             continue
-        person = facts.people.get(reminder.recipient_user_id)
+        person = facts.people.get(candidate.recipient_user_id)
         if person is None:
             continue
         send_at = out_of_quiet(max(now, candidate.due), person.zone, settings)
         if candidate.until is not None and send_at >= candidate.until:
             continue
-        if reminder.optional:
+        if candidate.optional:
             # Chosen only out of quiet hours: the day's one optional reminder is picked at 07:00
             # among all that are due by then (a campaign day starting at midnight included),
             # not by whichever fell due the evening before.
@@ -230,7 +254,7 @@ def _choose(
             if day in taken:
                 continue
             taken.add(day)
-        chosen.append(replace(reminder, not_before=send_at))
+        chosen.append(candidate.reminder(send_at))
     return chosen
 
 
@@ -280,8 +304,6 @@ def _fed_back(facts: Facts, queued: Iterable[Reminder]) -> Facts:
 
 # --- the kinds --------------------------------------------------------------------------------
 
-_NO_TIME: Final = datetime(1970, 1, 1, tzinfo=UTC)  # replaced by plan
-
 
 def _candidates(facts: Facts, settings: Settings) -> Iterator[_Candidate]:
     yield from _unfinished(facts, settings)
@@ -301,6 +323,59 @@ def _latest_stage(
             yield name, due, following
 
 
+def _resume_buttons() -> tuple[tuple[Button, ...], ...]:
+    return ((Button(t("reminders.button_resume"), callbacks.menu("resume")),),)
+
+
+def _unfinished_words(flow: str, days: int) -> Wording:
+    return t(f"reminders.unfinished_{flow}", days=days), _resume_buttons()
+
+
+def _reinvite_buttons(reference: str) -> tuple[tuple[Button, ...], ...]:
+    return (
+        (Button(t("reminders.button_new_link"), callbacks.action("reinvite", reference)),),
+        (Button(t("reminders.button_status"), callbacks.menu("status")),),
+    )
+
+
+def _unconfirmed_words(item: Waiting, days: int, expired: bool) -> Wording:
+    message = t(
+        "reminders.unconfirmed_expired" if expired else "reminders.unconfirmed",
+        worker=Raw(item.worker_name),
+        reference=Raw(item.reference),
+        days=days,
+    )
+    return message, _reinvite_buttons(item.reference)
+
+
+def _expiring_words(item: Waiting) -> Wording:
+    message = t(
+        "reminders.invitation_expiring",
+        worker=Raw(item.worker_name),
+        reference=Raw(item.reference),
+    )
+    return message, _reinvite_buttons(item.reference)
+
+
+def _stalled_words(item: Waiting) -> Wording:
+    return t("reminders.worker_stalled", reference=Raw(item.reference)), _resume_buttons()
+
+
+def _campaign_words(days: int, deadline: date) -> Wording:
+    message = t("reminders.campaign", days=days, deadline=Raw(deadline.strftime("%d-%m-%Y")))
+    return message, ((Button(t("reminders.button_sponsor"), callbacks.menu("sponsor")),),)
+
+
+def _deduction_words(item: FirstDeduction) -> Wording:
+    message = t(
+        "reminders.first_deduction",
+        amount=item.amount,
+        month=month_year(item.month),
+        reference=Raw(item.reference),
+    )
+    return message, ((Button(t("reminders.button_status"), callbacks.menu("status")),),)
+
+
 def _unfinished(facts: Facts, settings: Settings) -> Iterator[_Candidate]:
     for draft in facts.unfinished:
         if draft.flow not in TRACKED_FLOWS:
@@ -309,134 +384,93 @@ def _unfinished(facts: Facts, settings: Settings) -> Iterator[_Candidate]:
             (f"day{n}", draft.updated_at + timedelta(days=n)) for n in settings.unfinished_days
         ]
         until = draft.updated_at + settings.unfinished_window
+        started = int(draft.started_at.timestamp())
         for stage, due, following in _latest_stage(draft.updated_at, stages, until):
-            key = (
-                f"{PREFIX}{UNFINISHED}:{draft.user_id}:{draft.flow}:"
-                f"{int(draft.started_at.timestamp())}:{stage}"
-            )
-            message = t(
-                f"reminders.unfinished_{draft.flow}",
-                days=(due - draft.updated_at).days,
-            )
-            buttons = ((Button(t("reminders.button_resume"), callbacks.menu("resume")),),)
-            reminder = Reminder(UNFINISHED, draft.user_id, key, message, buttons, _NO_TIME)
-            yield _Candidate(reminder, due, following)
+            key = f"{PREFIX}{UNFINISHED}:{draft.user_id}:{draft.flow}:{started}:{stage}"
+            words = partial(_unfinished_words, draft.flow, (due - draft.updated_at).days)
+            yield _Candidate(UNFINISHED, draft.user_id, key, due, following, words)
 
 
 def _waiting(facts: Facts, settings: Settings) -> Iterator[_Candidate]:
     for item in facts.waiting:
-        reinvite = (
-            (Button(t("reminders.button_new_link"), callbacks.action("reinvite", item.reference)),),
-            (Button(t("reminders.button_status"), callbacks.menu("status")),),
-        )
+        sponsorship = item.sponsorship_id
         until = item.expires_at or item.invited_at + timedelta(days=max(settings.sponsor_days) + 1)
         stages = [(f"day{n}", item.invited_at + timedelta(days=n)) for n in settings.sponsor_days]
         for stage, due, following in _latest_stage(item.invited_at, stages, until):
             expired = item.expires_at is None or item.expires_at <= due
-            message = t(
-                "reminders.unconfirmed_expired" if expired else "reminders.unconfirmed",
-                worker=Raw(item.worker_name),
-                reference=Raw(item.reference),
-                days=(due - item.invited_at).days,
-            )
-            key = f"{PREFIX}{UNCONFIRMED_SPONSOR}:{item.sponsorship_id}:{stage}"
-            reminder = Reminder(
+            key = f"{PREFIX}{UNCONFIRMED_SPONSOR}:{sponsorship}:{stage}"
+            words = partial(_unconfirmed_words, item, (due - item.invited_at).days, expired)
+            # A later stage after the link expired still tells the sponsor how to get a new one.
+            yield _Candidate(
                 UNCONFIRMED_SPONSOR,
                 item.sponsor_user_id,
                 key,
-                message,
-                reinvite,
-                _NO_TIME,
-                item.sponsorship_id,
+                due,
+                None if expired else following,
+                words,
+                sponsorship,
             )
-            # A later stage after the link expired still tells the sponsor how to get a new one.
-            yield _Candidate(reminder, due, None if expired else following)
         if item.expires_at is not None:
-            key = (
-                f"{PREFIX}{INVITATION_EXPIRING}:{item.sponsorship_id}:"
-                f"{int(item.expires_at.timestamp())}"
-            )
-            message = t(
-                "reminders.invitation_expiring",
-                worker=Raw(item.worker_name),
-                reference=Raw(item.reference),
-            )
-            reminder = Reminder(
+            key = f"{PREFIX}{INVITATION_EXPIRING}:{sponsorship}:{int(item.expires_at.timestamp())}"
+            yield _Candidate(
                 INVITATION_EXPIRING,
                 item.sponsor_user_id,
                 key,
-                message,
-                reinvite,
-                _NO_TIME,
-                item.sponsorship_id,
+                item.expires_at - settings.expiry_warning,
+                item.expires_at,
+                partial(_expiring_words, item),
+                sponsorship,
             )
-            yield _Candidate(reminder, item.expires_at - settings.expiry_warning, item.expires_at)
         if item.opener_user_id is not None and item.opened_at is not None:
-            key = f"{PREFIX}{WORKER_STALLED}:{item.sponsorship_id}:{item.opener_user_id}"
-            message = t("reminders.worker_stalled", reference=Raw(item.reference))
-            buttons = ((Button(t("reminders.button_resume"), callbacks.menu("resume")),),)
-            reminder = Reminder(
+            key = f"{PREFIX}{WORKER_STALLED}:{sponsorship}:{item.opener_user_id}"
+            yield _Candidate(
                 WORKER_STALLED,
                 item.opener_user_id,
                 key,
-                message,
-                buttons,
-                _NO_TIME,
-                item.sponsorship_id,
+                item.opened_at + settings.worker_stalled_after,
+                until,
+                partial(_stalled_words, item),
+                sponsorship,
             )
-            yield _Candidate(reminder, item.opened_at + settings.worker_stalled_after, until)
 
 
 def _campaign(facts: Facts) -> Iterator[_Candidate]:
     campaign = facts.campaign
     if campaign is None:
         return
-    buttons = ((Button(t("reminders.button_sponsor"), callbacks.menu("sponsor")),),)
+    deadline = campaign.deadline.isoformat()
     for user_id in facts.without_worker:
         person = facts.people.get(user_id)
         if person is None:
             continue
         for days in campaign.days:
             day = campaign.deadline - timedelta(days=days)
-            key = f"{PREFIX}{CAMPAIGN}:{user_id}:{campaign.deadline.isoformat()}:d{days}"
-            message = t(
-                "reminders.campaign",
-                days=days,
-                deadline=Raw(campaign.deadline.strftime("%d-%m-%Y")),
-            )
-            reminder = Reminder(CAMPAIGN, user_id, key, message, buttons, _NO_TIME)
+            key = f"{PREFIX}{CAMPAIGN}:{user_id}:{deadline}:d{days}"
             # Only on its own day: "7 days left" is wrong the day after.
             start = _local_start(day, person.zone)
             end = _local_start(day + timedelta(days=1), person.zone)
-            yield _Candidate(reminder, start, end)
+            words = partial(_campaign_words, days, campaign.deadline)
+            yield _Candidate(CAMPAIGN, user_id, key, start, end, words)
 
 
 def _first_deductions(facts: Facts, settings: Settings) -> Iterator[_Candidate]:
-    buttons = ((Button(t("reminders.button_status"), callbacks.menu("status")),),)
     for item in facts.first_deductions:
         person = facts.people.get(item.sponsor_user_id)
         if person is None:
             continue
         key = f"{PREFIX}{FIRST_DEDUCTION}:{item.sponsorship_id}:{item.month:%Y-%m}"
-        message = t(
-            "reminders.first_deduction",
-            amount=item.amount,
-            month=month_year(item.month),
-            reference=Raw(item.reference),
-        )
-        reminder = Reminder(
-            FIRST_DEDUCTION,
-            item.sponsor_user_id,
-            key,
-            message,
-            buttons,
-            _NO_TIME,
-            item.sponsorship_id,
-        )
         month_start = _local_start(item.month, person.zone)
         next_month = item.month.replace(day=28) + timedelta(days=4)
         end = _local_start(next_month.replace(day=1), person.zone)
-        yield _Candidate(reminder, month_start - settings.deduction_notice, end)
+        yield _Candidate(
+            FIRST_DEDUCTION,
+            item.sponsor_user_id,
+            key,
+            month_start - settings.deduction_notice,
+            end,
+            partial(_deduction_words, item),
+            item.sponsorship_id,
+        )
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,6 @@ from sqlmodel import col
 
 from bot.security.crypto import Sealer
 from bot.storage.db import dialect_insert, immediate
-from bot.storage.lookups import row_id
 from bot.storage.models import (
     DELIVERY_PRIORITY,
     OPEN_STATUSES,
@@ -190,14 +189,22 @@ class _WaitingRow:
 
 
 def _waiting(db: Session) -> list[_WaitingRow]:
+    # Columns, not ORM objects: a round reads every waiting sponsorship, every minute.
     rows = db.execute(
-        select(Sponsorship, col(Sponsor.user_id), col(Sponsor.agency_code))
+        select(
+            col(Sponsorship.id),
+            col(Sponsorship.reference),
+            col(Sponsorship.worker_full_name),
+            col(Sponsorship.created_at),
+            col(Sponsor.user_id),
+            col(Sponsor.agency_code),
+        )
         .join(Sponsor, col(Sponsor.id) == col(Sponsorship.sponsor_id))
         .where(col(Sponsorship.status) == SponsorshipStatus.WAITING_WORKER.value)
     ).all()
     if not rows:
         return []
-    ids = [row[0].id for row in rows]
+    ids = [row[0] for row in rows]
     expiry = dict(
         db.execute(
             select(col(Invitation.sponsorship_id), func.max(col(Invitation.expires_at)))
@@ -222,24 +229,31 @@ def _waiting(db: Session) -> list[_WaitingRow]:
     ):
         openers[sponsorship_id] = (user_id, opened_at)  # the latest wins
     found = []
-    for row, sponsor_user_id, agency_code in rows:
-        sponsorship_id = row_id(row)
+    for key, reference, worker_name, created_at, sponsor_user_id, agency_code in rows:
+        sponsorship_id = _id(key)
         opener = openers.get(sponsorship_id)
         if opener is not None and opener[0] == sponsor_user_id:
             opener = None
         expires = expiry.get(sponsorship_id)
         fact = rules.Waiting(
             sponsorship_id=sponsorship_id,
-            reference=row.reference,
+            reference=reference,
             sponsor_user_id=sponsor_user_id,
-            worker_name=row.worker_full_name or "",
-            invited_at=row.created_at,
+            worker_name=worker_name or "",
+            invited_at=created_at,
             expires_at=_aware(expires),
             opener_user_id=opener[0] if opener else None,
             opened_at=_aware(opener[1]) if opener else None,
         )
         found.append(_WaitingRow(fact, agency_code, fact.opener_user_id))
     return found
+
+
+def _id(value: int | None) -> int:
+    """A primary key read back (never NULL; the column type says it may be before an insert)."""
+    if value is None:
+        raise ValueError("a row without its id")
+    return value
 
 
 def _aware(value: datetime | None) -> datetime | None:
@@ -253,7 +267,15 @@ def _first_deductions(db: Session, now: datetime, zones: Zones) -> list[rules.Fi
     """Active sponsorships and the first month their sponsor's salary is cut: the consent's
     first month, or the month coverage started if later (flows.ledger: both must hold)."""
     rows = db.execute(
-        select(Sponsorship, col(Sponsor.user_id), col(Sponsor.agency_code), Consent)
+        select(
+            col(Sponsorship.id),
+            col(Sponsorship.reference),
+            col(Sponsorship.monthly_amount),
+            col(Sponsorship.coverage_start),
+            col(Sponsor.user_id),
+            col(Sponsor.agency_code),
+            col(Consent.first_month),
+        )
         .join(Sponsor, col(Sponsor.id) == col(Sponsorship.sponsor_id))
         .join(Consent, col(Consent.sponsorship_id) == col(Sponsorship.id))
         .where(
@@ -264,22 +286,26 @@ def _first_deductions(db: Session, now: datetime, zones: Zones) -> list[rules.Fi
         )
         .order_by(col(Consent.id))
     ).all()
-    latest: dict[int, tuple[Sponsorship, int, str, Consent]] = {}
-    for row, user_id, agency_code, consent in rows:
-        latest[row_id(row)] = (row, user_id, agency_code, consent)
+    latest = {row[0]: row for row in rows}  # the latest consent given wins
     found = []
-    for row, user_id, agency_code, consent in latest.values():
-        if consent.first_month is None:
+    for (
+        key,
+        reference,
+        amount,
+        coverage_start,
+        user_id,
+        agency,
+        first,
+    ) in latest.values():
+        if first is None:
             continue
-        month = consent.first_month
-        if row.coverage_start is not None:
-            month = max(month, month_of(row.coverage_start))
-        this_month = month_of(now.astimezone(zones.zone(agency_code)).date())
+        month = first
+        if coverage_start is not None:
+            month = max(month, month_of(coverage_start))
+        this_month = month_of(now.astimezone(zones.zone(agency)).date())
         if month < this_month:  # deducted already: no "before the first deduction" any more
             continue
-        found.append(
-            rules.FirstDeduction(row_id(row), row.reference, user_id, month, row.monthly_amount)
-        )
+        found.append(rules.FirstDeduction(_id(key), reference, user_id, month, amount))
     return found
 
 
