@@ -103,6 +103,7 @@ def build_service(
         programme=programme,
         clock=now,
         turn_timeout=settings.turn_timeout_seconds,
+        reminder_interval=settings.reminder_interval_seconds,
     )
     return Built(service, state, programme, engine)
 
