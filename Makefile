@@ -12,7 +12,7 @@ UPGRADE ?=
 COMPILE = $(BIN)/uv pip compile pyproject.toml --universal --python-version 3.11 --generate-hashes \
 	--custom-compile-command "make lock" --quiet $(UPGRADE)
 
-.PHONY: run test fuzz bench bench-export lint check-types check-imports webhook db-upgrade lock clean
+.PHONY: run test fuzz bench bench-export bench-reminders lint check-types check-imports webhook db-upgrade lock clean
 
 $(BIN)/.installed: pyproject.toml $(DEV_LOCK)
 	$(PYTHON) -m venv $(VENV)
@@ -73,6 +73,12 @@ bench: $(BIN)/.installed
 BENCH_ROWS ?= 100000
 bench-export: $(BIN)/.installed
 	$(BIN)/python -m bench.export --rows $(BENCH_ROWS)
+
+# The reminder scheduler: N sponsors in a temporary SQLite database; seconds of a round that
+# queues every reminder, of a round with nothing new (each minute's cost), of the 7-day report.
+BENCH_SPONSORS ?= 30000
+bench-reminders: $(BIN)/.installed
+	$(BIN)/python -m bench.reminders --sponsors $(BENCH_SPONSORS)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

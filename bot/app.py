@@ -103,6 +103,7 @@ def build_service(
         programme=programme,
         clock=now,
         turn_timeout=settings.turn_timeout_seconds,
+        reminder_interval=settings.reminder_interval_seconds,
     )
     return Built(service, state, programme, engine)
 
@@ -209,9 +210,12 @@ class WebhookServer:
     bot: Any
     outbox: asyncio.Task[None]
     upkeep: asyncio.Task[None]
+    reminders: asyncio.Task[None] | None = None
 
     async def stop(self) -> None:
-        for task in (self.upkeep, self.outbox):
+        for task in (self.reminders, self.upkeep, self.outbox):
+            if task is None:
+                continue
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
@@ -263,6 +267,7 @@ async def serve_webhook(
         ledger_keeper,
         outbox_dispatcher,
         register_webhook,
+        reminder_scheduler,
         webhook_application,
     )
 
@@ -290,8 +295,9 @@ async def serve_webhook(
     await register_webhook(built.service, bot, url, secret)
     outbox = asyncio.create_task(outbox_dispatcher(built.service, bot).run())
     upkeep = asyncio.create_task(ledger_keeper(built.service).run())
+    reminders = asyncio.create_task(reminder_scheduler(built.service).run())
     logger.info("webhook server listening on %s", settings.webhook_listen)
-    return WebhookServer(runner, built, bot, outbox, upkeep)
+    return WebhookServer(runner, built, bot, outbox, upkeep, reminders)
 
 
 async def _webhook(settings: Settings, insecure_no_secret: bool) -> None:

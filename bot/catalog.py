@@ -104,10 +104,29 @@ def load_agencies(path: Path) -> tuple[Agency, ...]:
             if code in seen:
                 raise CatalogError(f"{path}:{line}: agency code {code!r} appears twice")
             seen.add(code)
-            agencies.append(Agency(code, name, (row.get("search_terms") or "").strip()))
+            zone = _zone((row.get("timezone") or "").strip(), f"{path}:{line}")
+            agencies.append(Agency(code, name, (row.get("search_terms") or "").strip(), zone))
     if not agencies:
         raise CatalogError(f"{path}: no agencies")
     return tuple(agencies)
+
+
+# Indonesia's three time zones by the names people use; any IANA name is accepted too.
+ZONE_NAMES = {"WIB": "Asia/Jakarta", "WITA": "Asia/Makassar", "WIT": "Asia/Jayapura"}
+
+
+def _zone(text: str, where: str) -> str | None:
+    """An agency's time zone column: empty (the programme's), WIB/WITA/WIT or an IANA name."""
+    if not text:
+        return None
+    name = ZONE_NAMES.get(text.upper(), text)
+    try:
+        ZoneInfo(name)
+    except (ValueError, KeyError, OSError):
+        raise CatalogError(
+            f"{where}: timezone {text!r} is not WIB, WITA, WIT or an IANA name"
+        ) from None
+    return name
 
 
 def _code(value: object, path: Path) -> str:

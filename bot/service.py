@@ -25,7 +25,7 @@ from datetime import datetime
 from html import escape
 from typing import Any
 
-from bot import answers, presenters
+from bot import answers, presenters, reminder_text
 from bot.catalog import ProgrammeSettings
 from bot.exports import deductions as deduction_workbook
 from bot.exports import recap as recap_views
@@ -36,6 +36,7 @@ from bot.storage import audit
 from bot.storage.audit import Actor
 from bot.storage.exports import REFUSED, DeductionRow
 from bot.storage.ports import SessionStore, UserLocks
+from bot.storage.reminders import Zones, track_unfinished
 from bot.storage.repository import ConsentStatement, Repository, Transaction, UserRecord
 from bot.storage.state import STORE_ERRORS, TurnAlreadyCommitted, TurnJournal
 from bot.storage.statistics import Statistics
@@ -50,17 +51,20 @@ from flows.effects import (
     ForgetUserMessage,
     Message,
     SendDeductionRecap,
+    ShowCampaign,
     ShowInvitation,
     ShowPersonalData,
     ShowRequestQueue,
     ShowStaff,
     ShowStatistics,
     ShowStatus,
+    ShowUpcomingReminders,
     Toast,
 )
 from flows.engine import Turn
 from flows.formatting import month_year
 from flows.inputs import ChoicePicked, Input, TextReceived
+from flows.reminders import Reminder, per_day
 from flows.router import INVITATION_PREFIX
 from flows.session import Session
 from flows.text import Raw, t
@@ -115,6 +119,7 @@ class ConversationService:
     bot_username: str | None = None  # learnt from getMe at start; deep links need it
     outbox_ready: asyncio.Event = field(default_factory=asyncio.Event)
     turn_timeout: float = 15.0  # seconds for everything up to the commit (stores included)
+    reminder_interval: float = 60.0  # seconds between reminder rounds (bot.reminders)
     _languages: dict[int, str | None] = field(default_factory=dict, repr=False)
 
     async def handle(self, incoming: Incoming, transport: Transport) -> Handled:
@@ -203,6 +208,7 @@ class ConversationService:
 
         def conclude(db: Transaction, outcomes: list[Any]) -> tuple[dict[str, Any], dict[str, Any]]:
             settled, effects = self._apply(db, user_id, turn, applies, outcomes)
+            track_unfinished(db, user_id, session, settled, self.clock())  # writes on a change
             return settled.to_json(), answer_to_json(incoming, effects, language)
 
         committed = await self.journal.commit(
@@ -335,6 +341,9 @@ class ConversationService:
                 await self._statistics(incoming, effect, render, transport)
             elif isinstance(effect, SendDeductionRecap):
                 await self._send_recap(incoming, effect, render, transport)
+            elif isinstance(effect, ShowCampaign | ShowUpcomingReminders):
+                shown = await self._reminders_view(incoming.user_id, effect, render)
+                await self._show(incoming, transport, shown, in_place=False)
             elif not isinstance(effect, Apply | Toast):  # applied, or answered above
                 raise TypeError(f"no delivery for {type(effect).__name__}")
 
@@ -442,6 +451,32 @@ class ConversationService:
             )
 
         return await asyncio.to_thread(read)
+
+    async def _reminders_view(
+        self, user_id: int, effect: ShowCampaign | ShowUpcomingReminders, render: Renderer
+    ) -> Outgoing:
+        """/kampanye and /pengingat. The scope is read again here: /kampanye for superadmins,
+        /pengingat counts only the reminders to people of the user's agencies."""
+        record = await asyncio.to_thread(self.repository.user_record, user_id)
+        scope = self._scope(record)
+        if scope is None or (isinstance(effect, ShowCampaign) and not scope.is_superadmin):
+            return Outgoing(render(t("stats.not_allowed")))
+        zones = Zones.of(self.programme.catalog, self.programme.timezone)
+        store = self.repository.reminders(zones)
+        if isinstance(effect, ShowCampaign):
+            row = await asyncio.to_thread(store.campaign)
+            return reminder_text.campaign_view(
+                row.deadline if row else None, row.reminder_days if row else None, render
+            )
+        planned, facts = await asyncio.to_thread(store.upcoming, self.clock(), effect.days)
+
+        def visible(reminder: Reminder) -> bool:
+            person = facts.people.get(reminder.recipient_user_id)
+            agency = person.agency if person is not None else None
+            return scope.is_superadmin or (agency is not None and scope.covers(agency))
+
+        shown = [reminder for reminder in planned if visible(reminder)]
+        return reminder_text.upcoming_view(per_day(shown, facts.people), effect.days, render)
 
     async def _personal_data(self, user_id: int, render: Renderer, page: int = 0) -> Outgoing:
         data = await asyncio.to_thread(self.repository.personal_data, user_id)

@@ -63,6 +63,9 @@ class Settings(BaseSettings):
     )
     programme_file: Path = Field(default=DEFAULT_PROGRAMME_FILE)
     log_level: str = "INFO"
+    reminder_interval_seconds: float = Field(
+        default=60.0, gt=0, description="Seconds between two rounds of the reminder scheduler."
+    )
 
     @property
     def admin_id_set(self) -> frozenset[int]:

@@ -43,7 +43,7 @@ PAGE: Final = "show:"
 STATISTICS: Final = "stat:"
 PREFIXES: Final = (MENU, LANGUAGE, ACTION, PAGE, STATISTICS)
 
-MenuEntry = Literal["sponsor", "status", "personal_data", "signup", "language", "help"]
+MenuEntry = Literal["sponsor", "status", "personal_data", "signup", "language", "help", "resume"]
 ActionName = Literal[
     "inperson",
     "reinvite",
@@ -59,6 +59,8 @@ ActionName = Literal[
     "lmark",
     "lmarkok",
     "lmarkno",
+    "kampanye",
+    "kampanyeno",
 ]
 ListName = Literal["status", "data", "queue", "staff"]
 ACTIONS: Final[tuple[ActionName, ...]] = (
@@ -76,6 +78,8 @@ ACTIONS: Final[tuple[ActionName, ...]] = (
     "lmark",  # under a recap: asks to confirm marking the month deducted
     "lmarkok",  # the confirmation: marks
     "lmarkno",  # not after all
+    "kampanye",  # /kampanye's confirmation: save the deadline and days it carries
+    "kampanyeno",  # not after all
 )
 
 

@@ -17,6 +17,7 @@ class Agency:
     code: str  # short, used in button data: letters, digits, "-" and "_"
     name: str
     search_terms: str = ""  # extra words people type: abbreviations, old names
+    timezone: str | None = None  # IANA name (Asia/Makassar); None: the programme's time zone
 
 
 @dataclass(frozen=True)

@@ -214,6 +214,24 @@ class MarkMonthDeducted:
     agency: str | None = None
 
 
+@dataclass(frozen=True)
+class SetReminders:
+    """/berhenti_pengingat (off) and /pengingat_aktif (on): optional reminders for this person."""
+
+    user_id: int
+    off: bool
+
+
+@dataclass(frozen=True)
+class SetCampaign:
+    """A superadmin sets the campaign deadline and its reminder days (/kampanye); the host
+    checks again that the user is a superadmin and records an audit entry."""
+
+    user_id: int
+    deadline: date
+    days: tuple[int, ...]
+
+
 Command: TypeAlias = (
     SetLanguage
     | RegisterSponsor
@@ -231,6 +249,8 @@ Command: TypeAlias = (
     | GrantStaffRole
     | RevokeStaffRole
     | MarkMonthDeducted
+    | SetReminders
+    | SetCampaign
 )
 
 

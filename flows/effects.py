@@ -118,6 +118,19 @@ class Apply:
     awaits_outcome: bool = False
 
 
+@dataclass(frozen=True)
+class ShowCampaign:
+    """/kampanye: the campaign deadline and reminder days in force, and how to change them."""
+
+
+@dataclass(frozen=True)
+class ShowUpcomingReminders:
+    """/pengingat: the reminders the next `days` days will send, per day and kind, within the
+    user's scope (the host reads the scope again)."""
+
+    days: int
+
+
 Effect: TypeAlias = (
     Message
     | Toast
@@ -130,4 +143,6 @@ Effect: TypeAlias = (
     | ShowStaff
     | ShowStatistics
     | SendDeductionRecap
+    | ShowCampaign
+    | ShowUpcomingReminders
 )

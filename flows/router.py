@@ -9,7 +9,17 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 
-from flows import callbacks, engine, ledger, recap, rights, signup, sponsorship, worker
+from flows import (
+    callbacks,
+    campaign_chat,
+    engine,
+    ledger,
+    recap,
+    rights,
+    signup,
+    sponsorship,
+    worker,
+)
 from flows.access import Role
 from flows.callbacks import ACTION, LANGUAGE, MENU, PAGE, STATISTICS
 from flows.commands import (
@@ -25,6 +35,7 @@ from flows.commands import (
     ResolveRequest,
     RevokeStaffRole,
     SetLanguage,
+    SetReminders,
 )
 from flows.context import Context
 from flows.effects import (
@@ -124,6 +135,10 @@ COMMANDS = {
     "admin": "staff",
     "statistik": "statistics",
     "rekap": "recap",
+    "berhenti_pengingat": "reminders_off",
+    "pengingat_aktif": "reminders_on",
+    "kampanye": "campaign",
+    "pengingat": "upcoming_reminders",
 }
 
 
@@ -444,8 +459,38 @@ def _language_command(session: Session, event: CommandIssued, ctx: Context) -> T
 
 
 MENU_COMMANDS = frozenset({"status", "sponsor", "signup", "menu"})
+
+
+def _reminders_command(session: Session, event: CommandIssued, ctx: Context) -> Turn:
+    """/berhenti_pengingat and /pengingat_aktif: optional reminders off or on again."""
+    off = COMMANDS[event.name.lower()] == "reminders_off"
+    said = t("reminders.stopped" if off else "reminders.resumed")
+    effects: list[Effect] = [Apply(SetReminders(ctx.user.user_id, off)), Message(said)]
+    if session.active:
+        effects.append(_current_question(session, ctx))
+    return Turn(session, tuple(effects))
+
+
+def _campaign_command(session: Session, event: CommandIssued, ctx: Context) -> Turn:
+    """/kampanye: superadmins only; to anyone else a command that does not exist."""
+    if not ctx.user.is_admin:
+        return _unknown_command(session, event, ctx)
+    return Turn(session, campaign_chat.campaign_command(event.argument, ctx))
+
+
+def _upcoming_reminders_command(session: Session, event: CommandIssued, ctx: Context) -> Turn:
+    """/pengingat: superadmins and operators (within their agencies)."""
+    if not campaign_chat.may_view(ctx):
+        return _unknown_command(session, event, ctx)
+    return Turn(session, campaign_chat.upcoming_command(event.argument, ctx))
+
+
 _COMMAND_HANDLERS: Mapping[str, Callable[[Session, CommandIssued, Context], Turn]] = {
     "start": _start_command,
+    "reminders_off": _reminders_command,
+    "reminders_on": _reminders_command,
+    "campaign": _campaign_command,
+    "upcoming_reminders": _upcoming_reminders_command,
     "personal_data": _personal_data_command,
     "correction": _correction_command,
     "queue": _admin_command,
@@ -495,6 +540,10 @@ def _menu_action(session: Session, action: str, ctx: Context) -> Turn:
         return Turn(session, (ShowPersonalData(),))
     if action == "menu":
         return Turn(session, (_menu_message(ctx, t("menu.title")),))
+    if action == "resume":  # a reminder's button: back to the very step, asked again
+        if session.active:
+            return _continue(session.with_(interrupt=None), ctx)
+        return Turn(session, (_menu_message(ctx, t("menu.title")),))
     if session.active:
         return _offer_resume(session)
     if action == "signup" or not ctx.user.registered:
@@ -517,6 +566,10 @@ def _action(session: Session, action: str, ctx: Context) -> Turn:
         return _staff_action(session, name, argument, ctx)
     if name == "rekap":
         return Turn(session, (recap.pressed(argument, ctx.user.scope),))
+    if name in ("kampanye", "kampanyeno"):
+        if not ctx.user.is_admin:
+            return Turn(session, (Toast(t("toast.stale")),))
+        return Turn(session, campaign_chat.campaign_pressed(name, argument, ctx))
     if name in LEDGER_MARK_ACTIONS:
         return _ledger_mark_action(session, name, argument, ctx)
     if name == "resolve" and ctx.user.is_admin:

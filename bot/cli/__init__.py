@@ -117,6 +117,20 @@ def _parser() -> argparse.ArgumentParser:
         "nik", help="check NIKs; one JSON object per NIK; reads standard input when none given"
     )
     nik.add_argument("niks", nargs="*", metavar="NIK")
+    campaign = commands.add_parser("campaign", help="the campaign deadline reminders count down to")
+    campaign_commands = campaign.add_subparsers(dest="campaign_command", required=True)
+    campaign_set = campaign_commands.add_parser(
+        "set", help="set the deadline and the days before it on which ASN are reminded"
+    )
+    campaign_set.add_argument("--deadline", required=True, metavar="YYYY-MM-DD")
+    campaign_set.add_argument("--days", default="14,7,1", metavar="14,7,1")
+    campaign_commands.add_parser("show", help="the campaign in force")
+    reminders = commands.add_parser("reminders", help="reminders the bot sends by itself")
+    reminders_commands = reminders.add_subparsers(dest="reminders_command", required=True)
+    reminders_upcoming = reminders_commands.add_parser(
+        "upcoming", help="what will be sent in the coming days, per day and kind"
+    )
+    reminders_upcoming.add_argument("--days", type=int, default=7, metavar="N")
     commands.add_parser("docs", help="write the flow diagrams into README.md")
     playground = commands.add_parser(
         "playground", help="run the bot against a local Bot API emulator with a chat page"
@@ -189,6 +203,18 @@ def main(argv: list[str] | None = None) -> int:
         from bot.cli.keys import check, rotate_command
 
         return check() if args.keys_command == "check" else rotate_command()
+    if args.command == "campaign":
+        from bot.cli.reminders import campaign as campaign_run
+
+        return campaign_run(
+            args.campaign_command,
+            deadline=getattr(args, "deadline", None),
+            days=getattr(args, "days", None),
+        )
+    if args.command == "reminders":
+        from bot.cli.reminders import upcoming
+
+        return upcoming(args.days)
     if args.command == "ledger":
         from bot.cli.ledger import run as ledger_run
 

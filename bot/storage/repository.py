@@ -44,6 +44,7 @@ from bot.storage import audit, staff
 from bot.storage.db import checkpoint_wal, immediate
 from bot.storage.exports import DeductionRow, export_deductions
 from bot.storage.handlers import Handler, coverage, requests, sponsor, sponsorship
+from bot.storage.handlers import campaign as campaign_handlers
 from bot.storage.handlers import ledger as ledger_handlers
 from bot.storage.handlers import staff as staff_handlers
 from bot.storage.ledger import Ledger
@@ -67,6 +68,7 @@ from bot.storage.lookups import (
 from bot.storage.models import utc_now
 from bot.storage.outbox_store import DEFAULT_LEASE, OutboxStore, enqueue
 from bot.storage.reads import Reads
+from bot.storage.reminders import ReminderChecks, ReminderStore, Zones
 from bot.storage.statistics import Statistics, view_statistics
 from bot.storage.views import (
     ConsentRecordView,
@@ -91,6 +93,7 @@ from flows.commands import (
     SubmitSponsorship,
 )
 from flows.events import Event, Notice
+from flows.reminders import Settings as ReminderSettings
 
 __all__ = [
     "DEFAULT_LEASE",
@@ -152,6 +155,7 @@ HANDLERS: Final = _registry(
     coverage.HANDLERS,
     staff_handlers.HANDLERS,
     ledger_handlers.HANDLERS,
+    campaign_handlers.HANDLERS,
 )
 """Every command type's handler, built once: the unit of work looks a command up here."""
 
@@ -197,6 +201,14 @@ class Repository:
         self._outbox = OutboxStore(self._writer, sealer, clock)
         self.ledger = Ledger(self._writer, sealer, notify, clock)
         """The monthly ledger (bot.storage.ledger), for the running bot's periodic upkeep."""
+
+    def reminders(self, zones: Zones, settings: ReminderSettings | None = None) -> ReminderStore:
+        """The reminder scheduler's storage (bot.storage.reminders)."""
+        return ReminderStore(self._writer, self._sealer, zones, settings)
+
+    def reminder_gate(self) -> ReminderChecks:
+        """The delivery engine's ReminderGate: re-checks a reminder's reason before sending."""
+        return ReminderChecks(self._engine, self._clock)
 
     @property
     def admin_ids(self) -> frozenset[int]:

@@ -18,7 +18,9 @@ from aiohttp import web
 from bot.i18n import LANGUAGES, Renderer
 from bot.ledger import LedgerKeeper
 from bot.outbox import OutboxDispatcher
+from bot.reminders import ReminderScheduler
 from bot.service import ConversationService, Handled
+from bot.storage.reminders import Zones
 from bot.telegram_aiogram.adapter import (
     AiogramTransport,
     incoming_callback,
@@ -88,10 +90,11 @@ async def run_polling(
     logger.info("long polling started")
     outbox = asyncio.create_task(outbox_dispatcher(service, bot).run())
     upkeep = asyncio.create_task(ledger_keeper(service).run())
+    reminders = asyncio.create_task(reminder_scheduler(service).run())
     try:
         await dispatcher.start_polling(bot, allowed_updates=ALLOWED_UPDATES, **kwargs)
     finally:
-        for task in (upkeep, outbox):
+        for task in (reminders, upkeep, outbox):
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
@@ -110,6 +113,17 @@ def ledger_keeper(service: ConversationService) -> LedgerKeeper:
         service.clock,
         service.programme.timezone,
         ready=service.outbox_ready,
+    )
+
+
+def reminder_scheduler(service: ConversationService) -> ReminderScheduler:
+    """The reminder scheduler (bot.reminders), beside the ledger keeper; it wakes the outbox."""
+    zones = Zones.of(service.programme.catalog, service.programme.timezone)
+    return ReminderScheduler(
+        service.repository.reminders(zones),
+        service.clock,
+        ready=service.outbox_ready,
+        interval_seconds=service.reminder_interval,
     )
 
 

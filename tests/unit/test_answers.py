@@ -18,12 +18,14 @@ from flows.effects import (
     ForgetUserMessage,
     Message,
     SendDeductionRecap,
+    ShowCampaign,
     ShowInvitation,
     ShowPersonalData,
     ShowRequestQueue,
     ShowStaff,
     ShowStatistics,
     ShowStatus,
+    ShowUpcomingReminders,
     Toast,
 )
 from flows.inputs import ChoicePicked, TextReceived
@@ -49,6 +51,8 @@ EFFECTS: list[Effect] = [
     ShowStatistics("dinkes"),
     SendDeductionRecap("2026-12"),
     SendDeductionRecap("2026-12", "dinkes"),
+    ShowCampaign(),
+    ShowUpcomingReminders(7),
 ]
 
 

@@ -4,20 +4,31 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from bot.storage.handlers import Handlers
 from bot.storage.lookups import Turn, digits, sponsor_of_user, upsert_user
-from bot.storage.models import Sponsor
-from flows.commands import Applied, Outcome, Refused, RegisterSponsor, SetLanguage
+from bot.storage.models import Sponsor, TelegramUser
+from flows.commands import Applied, Outcome, Refused, RegisterSponsor, SetLanguage, SetReminders
 from flows.validators.masking import mask_nip, mask_phone
 
 
 def set_language(turn: Turn, command: SetLanguage) -> Outcome:
     upsert_user(turn.session, command.user_id, turn.rules.clock(), language=command.language)
+    return Applied()
+
+
+def set_reminders(turn: Turn, command: SetReminders) -> Outcome:
+    now = turn.rules.clock()
+    upsert_user(turn.session, command.user_id, now)
+    turn.session.execute(
+        update(TelegramUser)
+        .where(col(TelegramUser.user_id) == command.user_id)
+        .values(reminders_off_at=now if command.off else None)
+    )
     return Applied()
 
 
@@ -66,4 +77,8 @@ def _nip_owner(session: Session, nip_index: str) -> int | None:
     ).first()
 
 
-HANDLERS: Handlers = {SetLanguage: set_language, RegisterSponsor: register_sponsor}
+HANDLERS: Handlers = {
+    SetLanguage: set_language,
+    RegisterSponsor: register_sponsor,
+    SetReminders: set_reminders,
+}
