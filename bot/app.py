@@ -83,6 +83,7 @@ def build_service(
         invitation_ttl=timedelta(days=settings.invitation_days),
         admin_ids=settings.admin_id_set,
         agency_codes=frozenset(agency.code for agency in programme.catalog.agencies),
+        announcement_threshold=settings.announcement_approval_threshold,
     )
     # Update ids are per bot: bots sharing one Redis must not see each other's.
     bot_id = (settings.bot_token or "").split(":", 1)[0]
@@ -209,9 +210,10 @@ class WebhookServer:
     bot: Any
     outbox: asyncio.Task[None]
     upkeep: asyncio.Task[None]
+    progress: asyncio.Task[None] | None = None  # announcements' progress messages
 
     async def stop(self) -> None:
-        for task in (self.upkeep, self.outbox):
+        for task in (self.upkeep, self.outbox, *([self.progress] if self.progress else [])):
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
@@ -259,6 +261,7 @@ async def serve_webhook(
 
     from bot.telegram_aiogram.runner import (
         WEBHOOK_PATH,
+        announcement_progress,
         create_bot,
         ledger_keeper,
         outbox_dispatcher,
@@ -290,8 +293,9 @@ async def serve_webhook(
     await register_webhook(built.service, bot, url, secret)
     outbox = asyncio.create_task(outbox_dispatcher(built.service, bot).run())
     upkeep = asyncio.create_task(ledger_keeper(built.service).run())
+    progress = asyncio.create_task(announcement_progress(built.service, bot).run())
     logger.info("webhook server listening on %s", settings.webhook_listen)
-    return WebhookServer(runner, built, bot, outbox, upkeep)
+    return WebhookServer(runner, built, bot, outbox, upkeep, progress)
 
 
 async def _webhook(settings: Settings, insecure_no_secret: bool) -> None:

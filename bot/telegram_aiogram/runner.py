@@ -15,6 +15,7 @@ from aiogram.types import BotCommand, BotCommandScopeAllPrivateChats, CallbackQu
 from aiogram.webhook.aiohttp_server import setup_application
 from aiohttp import web
 
+from bot.announcements import ProgressReporter
 from bot.i18n import LANGUAGES, Renderer
 from bot.ledger import LedgerKeeper
 from bot.outbox import OutboxDispatcher
@@ -88,10 +89,11 @@ async def run_polling(
     logger.info("long polling started")
     outbox = asyncio.create_task(outbox_dispatcher(service, bot).run())
     upkeep = asyncio.create_task(ledger_keeper(service).run())
+    progress = asyncio.create_task(announcement_progress(service, bot).run())
     try:
         await dispatcher.start_polling(bot, allowed_updates=ALLOWED_UPDATES, **kwargs)
     finally:
-        for task in (upkeep, outbox):
+        for task in (progress, upkeep, outbox):
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
@@ -111,6 +113,11 @@ def ledger_keeper(service: ConversationService) -> LedgerKeeper:
         service.programme.timezone,
         ready=service.outbox_ready,
     )
+
+
+def announcement_progress(service: ConversationService, bot: Bot) -> ProgressReporter:
+    """The announcements' progress messages (bot.announcements), beside the outbox."""
+    return ProgressReporter(service.repository.announcements, AiogramTransport(bot))
 
 
 def outbox_dispatcher(service: ConversationService, bot: Bot) -> OutboxDispatcher:
