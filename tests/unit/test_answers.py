@@ -17,7 +17,9 @@ from flows.effects import (
     Effect,
     ForgetUserMessage,
     Message,
+    RequestAnnouncementApproval,
     SendDeductionRecap,
+    ShowAnnouncementPreview,
     ShowInvitation,
     ShowPersonalData,
     ShowRequestQueue,
@@ -25,6 +27,7 @@ from flows.effects import (
     ShowStatistics,
     ShowStatus,
     Toast,
+    TrackAnnouncement,
 )
 from flows.inputs import ChoicePicked, TextReceived
 from flows.text import Raw, t
@@ -49,6 +52,9 @@ EFFECTS: list[Effect] = [
     ShowStatistics("dinkes"),
     SendDeductionRecap("2026-12"),
     SendDeductionRecap("2026-12", "dinkes"),
+    ShowAnnouncementPreview(7),
+    RequestAnnouncementApproval(7),
+    TrackAnnouncement(7),
 ]
 
 

@@ -25,6 +25,7 @@ from flows.callbacks import ACTION, LANGUAGE, MENU
 from flows.commands import InvitationOpened, OpenInvitation
 from flows.effects import Message
 from flows.inputs import ChoicePicked, CommandIssued, TextReceived
+from flows.access import Scope
 from flows.router import FLOWS
 from flows.session import Session
 from tests.unit.flowkit import VALID_NIK, VALID_NIP, Chat
@@ -80,7 +81,13 @@ def _invitation(chat: Chat, argument: str) -> None:
     chat.host.scripted[OpenInvitation] = [InvitationOpened(DETAILS)]
 
 
+def _superadmin(chat: Chat, argument: str) -> None:
+    chat.host.is_admin = True
+    chat.host.scope = Scope.superadmin()
+
+
 ACTIONS: dict[str, Callable[[Chat, str], object]] = {
+    "superadmin": _superadmin,
     "command": _command,
     "press": lambda chat, value: chat.press(value),
     "type": lambda chat, text: chat.type(text),
@@ -101,6 +108,16 @@ PATHS: tuple[tuple[int, tuple[Action, ...]], ...] = (
     (1001, (*SAVED, ("command", "koreksi"))),
     (2002, (("press", "act:wwithdraw:PR-ABCDEF"),)),
     (2002, (("press", "act:wcorrect:PR-ABCDEF"),)),
+    (
+        3003,
+        (
+            ("superadmin", ""),
+            ("command", "umumkan"),
+            ("type", "Pendaftaran ditutup 30 September."),
+            ("press", "none"),
+            ("press", "agency_asn"),
+        ),
+    ),
 )
 
 
