@@ -21,11 +21,11 @@ from hypothesis import strategies as st
 from bot.i18n import Renderer
 from bot.service import TEXT_LIMIT, ConversationService
 from flows import engine, worker
+from flows.access import Scope
 from flows.callbacks import ACTION, LANGUAGE, MENU
 from flows.commands import InvitationOpened, OpenInvitation
 from flows.effects import Message
 from flows.inputs import ChoicePicked, CommandIssued, TextReceived
-from flows.access import Scope
 from flows.router import FLOWS
 from flows.session import Session
 from tests.unit.flowkit import VALID_NIK, VALID_NIP, Chat
