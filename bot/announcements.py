@@ -201,10 +201,9 @@ class ProgressReporter:
     async def tick(self) -> int:
         """One round over the tracked announcements; returns how many messages were edited."""
         edited = 0
+        await asyncio.to_thread(self.store.finish_all)
         for row in await asyncio.to_thread(self.store.tracked):
             assert row.id is not None
-            if row.status == "sending":
-                await asyncio.to_thread(self.store.finish_if_done, row.id)
             progress = await asyncio.to_thread(self.store.progress, row.id)
             shown = progress_message(progress, self.rate, self.render)
             chat, message = row.progress_chat_id, row.progress_message_id

@@ -357,7 +357,11 @@ def _queue(session: Session, row: Announcement, now: datetime) -> None:
         ],
         rows,
     )
-    written = getattr(session.execute(statement), "rowcount", 0)
+    session.execute(statement)
+    # Counted, not the statement's rowcount: drivers report -1 for INSERT ... SELECT.
+    written = session.scalar(
+        select(func.count()).where(col(OutboxMessage.announcement_id) == row.id)
+    )
     if not written:
         raise AnnouncementError(EMPTY)
     row.status = "sending"
@@ -508,10 +512,12 @@ def failures(session: Session, announcement_id: int) -> list[Failure]:
 
 
 def pseudonym(user_id: int) -> str:
-    """A recipient as the report shows them: the Telegram id masked (the last 3 digits), enough
-    to tell rows apart in a report without naming anyone; no NIK, no phone ever."""
+    """A recipient as the report shows them: the Telegram id masked (at most its last 3 digits,
+    never more than a third of them), enough to tell rows apart without naming anyone; no NIK,
+    no phone ever."""
     digits = str(user_id)
-    return "*" * max(len(digits) - 3, 0) + digits[-3:]
+    keep = min(3, len(digits) // 3)
+    return "*" * (len(digits) - keep) + digits[len(digits) - keep :]
 
 
 def failures_csv(rows: Sequence[Failure]) -> bytes:
@@ -576,6 +582,17 @@ class AnnouncementStore:
             for row in rows:
                 session.expunge(row)
             return rows
+
+    def finish_all(self) -> int:
+        """Mark 'done' every sending announcement whose rows all have an outcome (those of the
+        CLI too, which have no progress message)."""
+        with Session(self._engine) as session:
+            sending = list(
+                session.scalars(
+                    select(col(Announcement.id)).where(col(Announcement.status) == "sending")
+                )
+            )
+        return sum(1 for found in sending if found is not None and self.finish_if_done(found))
 
     def finish_if_done(self, announcement_id: int) -> bool:
         with Session(self._engine) as session, session.begin():
