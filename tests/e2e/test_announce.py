@@ -128,7 +128,8 @@ async def test_compose_preview_send_and_what_arrives(
     assert "/mulai_pengumuman" in stopped
     assert sql(
         bot,
-        f"SELECT announcements_off_at IS NOT NULL FROM telegram_users WHERE user_id = {RECIPIENTS[0]}",
+        "SELECT announcements_off_at IS NOT NULL FROM telegram_users"
+        f" WHERE user_id = {RECIPIENTS[0]}",
     ) == [(1,)]
     turn = await compose(admin, "👥 Semua ASN")
     assert "akan diterima 2 orang" in texts(turn)
