@@ -7,6 +7,7 @@ approval above the threshold, refused to the author; pause, resume and cancel ch
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, func, select, text
@@ -240,3 +241,48 @@ def test_ten_thousand_recipients_queue_in_one_statement(engine: Engine) -> None:
             text("SELECT COUNT(DISTINCT recipient_user_id) FROM outbox")
         ).scalar()
     assert total == distinct == 10_000
+
+
+class RecordingTransport:
+    """Records what the progress loop sends and edits (Transport's methods it uses)."""
+
+    def __init__(self) -> None:
+        self.edits: list[tuple[int, int, str]] = []
+        self.sent: list[tuple[int, str]] = []
+        self.documents: list[tuple[int, bytes, str]] = []
+
+    async def edit(self, chat_id: int, message_id: int, message: Any) -> None:
+        self.edits.append((chat_id, message_id, message.text))
+
+    async def send(self, chat_id: int, message: Any) -> int:
+        self.sent.append((chat_id, message.text))
+        return 1
+
+    async def send_document(self, chat_id: int, data: bytes, filename: str, caption: str) -> int:
+        self.documents.append((chat_id, data, filename))
+        return 2
+
+
+async def test_the_progress_loop_edits_only_changes_then_reports_once(people: Engine) -> None:
+    from bot.announcements import ProgressReporter
+
+    announcement = queue(people, SUPER, "all_asn")  # 6 people
+    store = AnnouncementStore(people, lambda: NOW)
+    store.set_progress_message(announcement, 900, 55)
+    transport = RecordingTransport()
+    reporter = ProgressReporter(store, transport)  # type: ignore[arg-type]
+    assert await reporter.tick() == 1
+    assert await reporter.tick() == 0  # nothing changed: no edit ("message is not modified")
+    fake_send(people, limit=2)
+    assert await reporter.tick() == 1
+    assert "Terkirim 2 dari 6" in transport.edits[-1][2]
+    fake_send(people, outcome_of=lambda user: "blocked" if user == 107 else "sent")
+    assert await reporter.tick() == 1
+    assert "selesai" in transport.edits[-1][2]
+    assert [text.splitlines()[0] for _, text in transport.sent] == [
+        f"📊 <b>Laporan pengumuman #{announcement}</b>"
+    ]
+    assert transport.documents[0][2] == f"pengumuman-{announcement}-gagal.csv"
+    assert b"**7,blocked" in transport.documents[0][1]
+    assert await reporter.tick() == 0 and len(transport.sent) == 1  # reported once
+    assert store.progress(announcement).status == "done"
