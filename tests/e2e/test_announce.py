@@ -218,3 +218,28 @@ async def test_operator_scope_and_who_knows_the_command(
     assert "tidak dikenal" in texts(await outsider.say("/umumkan"))
     await admin.say(f"/admin tambah bendahara setda {OPERATOR}", min_count=2)
     assert "tidak dikenal" in texts(await operator.say("/umumkan"))
+
+
+async def test_a_photo_with_its_caption_arrives_as_previewed(
+    emulator: BotApiEmulator, bot: BotUnderTest
+) -> None:
+    people = await recipients_who_wrote(emulator, bot)
+    operator = emulator.user(OPERATOR, first_name="Operator")
+    admin = emulator.user(ADMIN, first_name="Admin")
+    await admin.say(f"/admin tambah operator setda {OPERATOR}", min_count=2)
+    await operator.say("/umumkan")
+    mark = operator.mark()
+    await operator.send_photo(caption="Poster pendaftaran")
+    await operator.replies_since(mark)
+    await operator.choose("Tanpa tombol")
+    turn = await operator.choose("👥 Semua ASN", min_count=3)
+    preview = next(m for m in turn if m.photo is not None)
+    assert preview.text == "Poster pendaftaran"
+    assert [label for row in preview.buttons for label, _ in row] == [
+        "🔕 Berhenti menerima pengumuman"
+    ]
+    await operator.choose("📤 Kirim", min_count=2)
+    assert await deliver_pending(bot.built.engine, AiogramTransport(bot.bot)) == 1  # type: ignore[union-attr]
+    arrived = people[2].messages[-1]  # the setda ASN only
+    assert seen(arrived) == seen(preview) and arrived.photo == preview.photo
+    assert all("Poster" not in (m.text or "") for p in people[:2] for m in p.messages)
