@@ -188,7 +188,21 @@ async def deliver_pending(engine: Engine, transport: Transport) -> int:
         contents = {row.id: content_of(row) for row in session.scalars(select(Announcement))}
     sent = 0
     for row_id, announcement_id, chat_id, language, off in rows:
-        values: dict[str, object] = {"attempts": 1}
+        # Claim the row first, so that a real delivery engine running in the same bot (once
+        # merged) and this kit never both send it.
+        with Session(engine) as session, session.begin():
+            claimed = session.execute(
+                update(OutboxMessage)
+                .where(
+                    OutboxMessage.id == row_id,
+                    OutboxMessage.outcome.is_(None),  # type: ignore[union-attr]
+                    OutboxMessage.claimed_until.is_(None),  # type: ignore[union-attr]
+                )
+                .values(claimed_until=datetime(2100, 1, 1, tzinfo=UTC), claims=1)
+            )
+            if not getattr(claimed, "rowcount", 0):
+                continue
+        values: dict[str, object] = {"attempts": 1, "claimed_until": None}
         if off is not None or chat_id is None:
             values.update(outcome="skipped", gave_up_at=NOW)
         else:
