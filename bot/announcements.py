@@ -180,12 +180,14 @@ class ProgressReporter:
         language: str | None = None,
         interval: float = PROGRESS_INTERVAL,
         rate: float = 25.0,
+        superadmins: frozenset[int] = frozenset(),
     ) -> None:
         self.store = store
         self.transport = transport
         self.render = Renderer(language)
         self.interval = interval
         self.rate = rate
+        self.superadmins = superadmins
         self._shown: dict[int, Outgoing] = {}
 
     async def run(self) -> None:
@@ -201,6 +203,7 @@ class ProgressReporter:
     async def tick(self) -> int:
         """One round over the tracked announcements; returns how many messages were edited."""
         edited = 0
+        await self._ask_approvals()
         await asyncio.to_thread(self.store.finish_all)
         for row in await asyncio.to_thread(self.store.tracked):
             assert row.id is not None
@@ -216,6 +219,25 @@ class ProgressReporter:
             if progress.status in ("done", "cancelled") and progress.pending == 0:
                 await self._report(row.id, chat, progress)
         return edited
+
+    async def _ask_approvals(self) -> None:
+        """Ask the superadmins to approve large announcements made on the command line (in
+        the chat, the author's turn asks at once): the preview, then approve / reject."""
+        if not self.superadmins:
+            return
+        for row in await asyncio.to_thread(self.store.unasked_cli_approvals):
+            assert row.id is not None
+            chats = await asyncio.to_thread(
+                self.store.other_superadmin_chats, self.superadmins, row.author_user_id
+            )
+            # Recorded before sending: asked at most once even if a send fails.
+            await asyncio.to_thread(self.store.record_asked, row.id, len(chats))
+            content = content_of(row)
+            for chat in chats:
+                await self.transport.deliver(
+                    chat, render_announcement(content, None), media=content.media
+                )
+                await self.transport.send(chat, approval_request(row, self.render))
 
     async def _report(self, announcement_id: int, chat: int, progress: Progress) -> None:
         failed = await asyncio.to_thread(self.store.failures, announcement_id)

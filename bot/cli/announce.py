@@ -150,8 +150,8 @@ def send(
         if status == "awaiting_approval":
             print(
                 f"#{announcement_id}: {recipients} people is over the approval threshold"
-                f" ({settings.announcement_approval_threshold}): it waits for a second"
-                " superadmin's approval.",
+                f" ({settings.announcement_approval_threshold}): it waits for a"
+                " superadmin's approval (the running bot asks the superadmins in Telegram).",
                 file=out,
             )
             return 0

@@ -47,6 +47,7 @@ from bot.storage.models import (
     ANNOUNCEMENT_AUDIENCES,
     DELIVERY_PRIORITY,
     Announcement,
+    AuditEntry,
     OutboxMessage,
     Sponsor,
     Sponsorship,
@@ -62,6 +63,7 @@ REJECTED = "announcement.reject"
 PAUSED = "announcement.pause"
 RESUMED = "announcement.resume"
 CANCELLED = "announcement.cancel"
+ASKED = "announcement.ask_approval"  # the running bot asked the superadmins (CLI announcements)
 
 # Reasons of AnnouncementError
 UNKNOWN = "unknown"  # no such announcement, or not the actor's to act on
@@ -617,3 +619,36 @@ class AnnouncementStore:
                 )
                 if chat is not None
             ]
+
+    def unasked_cli_approvals(self) -> list[Announcement]:
+        """Announcements from the command line waiting for approval whose approval the running
+        bot has not asked for yet (the CLI cannot message anyone)."""
+        with Session(self._engine, expire_on_commit=False) as session:
+            asked = select(literal(1)).where(
+                col(AuditEntry.action) == ASKED,
+                col(AuditEntry.detail) == literal("id=", String) + cast(Announcement.id, String),
+            )
+            rows = list(
+                session.scalars(
+                    select(Announcement).where(
+                        col(Announcement.status) == "awaiting_approval",
+                        col(Announcement.channel) == audit.CLI,
+                        ~exists(asked),
+                    )
+                )
+            )
+            for row in rows:
+                session.expunge(row)
+            return rows
+
+    def record_asked(self, announcement_id: int, asked: int) -> None:
+        with Session(self._engine) as session, session.begin():
+            actor = audit.Actor(Scope.superadmin(), None, audit.CLI)
+            audit.record(
+                session,
+                actor,
+                ASKED,
+                self._clock(),
+                detail=f"id={announcement_id}",
+                row_count=asked,
+            )

@@ -117,7 +117,9 @@ def ledger_keeper(service: ConversationService) -> LedgerKeeper:
 
 def announcement_progress(service: ConversationService, bot: Bot) -> ProgressReporter:
     """The announcements' progress messages (bot.announcements), beside the outbox."""
-    return ProgressReporter(service.repository.announcements, AiogramTransport(bot))
+    return ProgressReporter(
+        service.repository.announcements, AiogramTransport(bot), superadmins=service.admin_ids
+    )
 
 
 def outbox_dispatcher(service: ConversationService, bot: Bot) -> OutboxDispatcher:

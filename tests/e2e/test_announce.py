@@ -272,3 +272,44 @@ async def test_a_photo_with_its_caption_arrives_as_previewed(
     arrived = people[2].messages[-1]  # the setda ASN only
     assert seen(arrived) == seen(preview) and arrived.photo == preview.photo
     assert all("Poster" not in (m.text or "") for p in people[:2] for m in p.messages)
+
+
+@pytest.mark.parametrize("threshold", [2])
+async def test_a_large_cli_announcement_is_approved_in_the_chat(
+    emulator: BotApiEmulator, bot: BotUnderTest
+) -> None:
+    import asyncio
+    import io
+
+    from bot.cli import announce as cli_announce
+
+    await recipients_who_wrote(emulator, bot)
+    admin = emulator.user(ADMIN, first_name="Admin")
+    await admin.say("/start")
+    out = io.StringIO()
+    status = await asyncio.to_thread(
+        cli_announce.send,
+        text="Dari baris perintah",
+        file=None,
+        audience="all_asn",
+        yes=True,
+        settings=bot.settings,
+        stdout=out,
+        stderr=io.StringIO(),
+    )
+    assert status == 0 and "waits for a superadmin's approval" in out.getvalue()
+    # The running bot's loop asks every superadmin (the CLI has no Telegram id of its own).
+    await emulator.wait_until(
+        lambda: any("Persetujuan pengumuman #1" in (m.text or "") for m in admin.messages),
+        30,
+        what="the approval request of a CLI announcement",
+    )
+    assert any(m.text == "Dari baris perintah" for m in admin.messages)  # its preview
+    assert "Disetujui" in texts(await admin.choose("✅ Setujui"))
+    assert sql(bot, "SELECT status, channel, approved_by_user_id FROM announcements") == [
+        ("sending", "cli", ADMIN)
+    ]
+    assert sql(bot, "SELECT COUNT(*) FROM outbox") == [(3,)]
+    await asyncio.sleep(4)  # another round of the loop: asked once only
+    asked = [m for m in admin.messages if "Persetujuan pengumuman #1" in (m.text or "")]
+    assert len(asked) == 1
