@@ -53,7 +53,7 @@ from bot.storage.models import (
     Sponsorship,
     TelegramUser,
 )
-from flows.access import Scope
+from flows.access import Role, Scope
 from flows.statuses import OPEN_STATUSES, SponsorshipStatus
 
 QUEUED = "announcement.queue"
@@ -232,8 +232,6 @@ def scope_of(row: Announcement) -> Scope:
     """The author's scope as stored when composed: the audience is built within it."""
     if row.scope == "*":
         return Scope.superadmin()
-    from flows.access import Role
-
     return Scope(Role.OPERATOR, frozenset(code for code in row.scope.split(",") if code))
 
 
