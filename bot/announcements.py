@@ -216,7 +216,11 @@ class ProgressReporter:
                 await self.transport.edit(chat, message, shown)
                 self._shown[row.id] = shown
                 edited += 1
-            if progress.status in ("done", "cancelled") and progress.pending == 0:
+            finished = progress.status in ("done", "cancelled") and progress.pending == 0
+            # Only the process that stops tracking it reports (several may run this loop).
+            if finished and await asyncio.to_thread(
+                self.store.release_progress_message, row.id, message
+            ):
                 await self._report(row.id, chat, progress)
         return edited
 
@@ -254,8 +258,8 @@ class ProgressReporter:
                 cancelled=progress.cancelled,
             )
         )
-        # Stop tracking first: a report is sent at most once even if the sends below fail.
-        await asyncio.to_thread(self.store.set_progress_message, announcement_id, None, None)
+        # Tracking stopped first (the caller): a report is sent at most once, even if a send
+        # below fails.
         self._shown.pop(announcement_id, None)
         await self.transport.send(chat, Outgoing(text))
         if failed:

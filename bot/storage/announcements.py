@@ -583,6 +583,20 @@ class AnnouncementStore:
                 session.expunge(row)
             return rows
 
+    def release_progress_message(self, announcement_id: int, message_id: int) -> bool:
+        """Stop tracking a finished announcement's progress message; True for the one process
+        that did it (so that, with several bot processes, one sends the final report)."""
+        with Session(self._engine) as session, session.begin():
+            result = session.execute(
+                update(Announcement)
+                .where(
+                    col(Announcement.id) == announcement_id,
+                    col(Announcement.progress_message_id) == message_id,
+                )
+                .values(progress_chat_id=None, progress_message_id=None)
+            )
+            return bool(getattr(result, "rowcount", 0))
+
     def finish_all(self) -> int:
         """Mark 'done' every sending announcement whose rows all have an outcome (those of the
         CLI too, which have no progress message)."""

@@ -286,3 +286,24 @@ async def test_the_progress_loop_edits_only_changes_then_reports_once(people: En
     assert b"**7,blocked" in transport.documents[0][1]
     assert await reporter.tick() == 0 and len(transport.sent) == 1  # reported once
     assert store.progress(announcement).status == "done"
+
+
+async def test_two_progress_loops_report_once(people: Engine) -> None:
+    """Two bot processes each run the loop: both may read the finished announcement as tracked,
+    only the one that releases its progress message reports."""
+    from bot.announcements import ProgressReporter
+
+    announcement = queue(people, SUPER, "all_asn")
+    store = AnnouncementStore(people, lambda: NOW)
+    store.set_progress_message(announcement, 900, 55)
+    fake_send(people)
+    tracked = store.tracked()  # what the slower process read before the faster one reported
+    first, second = RecordingTransport(), RecordingTransport()
+    await ProgressReporter(store, first).tick()  # type: ignore[arg-type]
+    slower = ProgressReporter(store, second)  # type: ignore[arg-type]
+    slower.store = type(  # type: ignore[assignment]
+        "Stale", (), {"__getattr__": lambda self, name: getattr(store, name)}
+    )()
+    slower.store.tracked = lambda: tracked  # type: ignore[attr-defined]
+    await slower.tick()
+    assert len(first.sent) == 1 and second.sent == []
