@@ -83,6 +83,7 @@ def build_service(
         invitation_ttl=timedelta(days=settings.invitation_days),
         admin_ids=settings.admin_id_set,
         agency_codes=frozenset(agency.code for agency in programme.catalog.agencies),
+        announcement_threshold=settings.announcement_approval_threshold,
     )
     # Update ids are per bot: bots sharing one Redis must not see each other's.
     bot_id = (settings.bot_token or "").split(":", 1)[0]
@@ -211,9 +212,10 @@ class WebhookServer:
     outbox: asyncio.Task[None]
     upkeep: asyncio.Task[None]
     reminders: asyncio.Task[None] | None = None
+    progress: asyncio.Task[None] | None = None  # announcements' progress messages
 
     async def stop(self) -> None:
-        for task in (self.reminders, self.upkeep, self.outbox):
+        for task in (self.progress, self.reminders, self.upkeep, self.outbox):
             if task is None:
                 continue
             task.cancel()
@@ -263,6 +265,7 @@ async def serve_webhook(
 
     from bot.telegram_aiogram.runner import (
         WEBHOOK_PATH,
+        announcement_progress,
         create_bot,
         ledger_keeper,
         outbox_dispatcher,
@@ -297,7 +300,8 @@ async def serve_webhook(
     upkeep = asyncio.create_task(ledger_keeper(built.service).run())
     reminders = asyncio.create_task(reminder_scheduler(built.service).run())
     logger.info("webhook server listening on %s", settings.webhook_listen)
-    return WebhookServer(runner, built, bot, outbox, upkeep, reminders)
+    progress = asyncio.create_task(announcement_progress(built.service, bot).run())
+    return WebhookServer(runner, built, bot, outbox, upkeep, reminders, progress)
 
 
 async def _webhook(settings: Settings, insecure_no_secret: bool) -> None:

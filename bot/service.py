@@ -25,6 +25,7 @@ from datetime import datetime
 from html import escape
 from typing import Any
 
+from bot import announcements as announcement_views
 from bot import answers, presenters, reminder_text
 from bot.catalog import ProgrammeSettings
 from bot.exports import deductions as deduction_workbook
@@ -50,7 +51,9 @@ from flows.effects import (
     Effect,
     ForgetUserMessage,
     Message,
+    RequestAnnouncementApproval,
     SendDeductionRecap,
+    ShowAnnouncementPreview,
     ShowCampaign,
     ShowInvitation,
     ShowPersonalData,
@@ -60,6 +63,7 @@ from flows.effects import (
     ShowStatus,
     ShowUpcomingReminders,
     Toast,
+    TrackAnnouncement,
 )
 from flows.engine import Turn
 from flows.formatting import month_year
@@ -344,6 +348,10 @@ class ConversationService:
             elif isinstance(effect, ShowCampaign | ShowUpcomingReminders):
                 shown = await self._reminders_view(incoming.user_id, effect, render)
                 await self._show(incoming, transport, shown, in_place=False)
+            elif isinstance(
+                effect, ShowAnnouncementPreview | RequestAnnouncementApproval | TrackAnnouncement
+            ):
+                await self._announcement(incoming, effect, render, transport)
             elif not isinstance(effect, Apply | Toast):  # applied, or answered above
                 raise TypeError(f"no delivery for {type(effect).__name__}")
 
@@ -376,6 +384,8 @@ class ConversationService:
         if callbacks.is_recap(pressed.value):  # months and agencies: pressed again and again
             return
         if callbacks.is_ledger_mark_question(pressed.value):  # the recap under it stays usable
+            return
+        if callbacks.keeps_buttons(pressed.value):  # an announcement's, a progress message's
             return
         html = None
         if incoming.pressed_label and incoming.pressed_message_html is not None:
@@ -624,6 +634,49 @@ class ConversationService:
         )
         shown = recap_views.summary(summary, month, scope, effect.agency, catalog, render)
         await transport.send(incoming.chat_id, shown)
+
+    async def _announcement(
+        self,
+        incoming: Incoming,
+        effect: ShowAnnouncementPreview | RequestAnnouncementApproval | TrackAnnouncement,
+        render: Renderer,
+        transport: Transport,
+    ) -> None:
+        """/umumkan's messages: the preview (through the very renderer the delivery engine
+        uses, so it is what recipients get) and its controls; the approval request to the other
+        superadmins; the progress message, which the progress loop then edits."""
+        store = self.repository.announcements
+        row = await asyncio.to_thread(store.get, effect.announcement_id)
+        if isinstance(effect, ShowAnnouncementPreview):
+            content = announcement_views.content_of(row)
+            preview = announcement_views.render_announcement(content, render.language)
+            await transport.deliver(incoming.chat_id, preview, media=content.media)
+            count = await asyncio.to_thread(store.count, effect.announcement_id)
+            await transport.send(
+                incoming.chat_id, announcement_views.preview_controls(row, count, render)
+            )
+        elif isinstance(effect, RequestAnnouncementApproval):
+            chats = await asyncio.to_thread(
+                store.other_superadmin_chats, self.admin_ids, row.author_user_id
+            )
+            content = announcement_views.content_of(row)
+            for chat in chats:
+                # In the default language: the approvers' own language is not at hand here.
+                approver = Renderer(None)
+                preview = announcement_views.render_announcement(content, None)
+                await transport.deliver(chat, preview, media=content.media)
+                await transport.send(chat, announcement_views.approval_request(row, approver))
+        else:
+            author_chat = await asyncio.to_thread(store.chat_of, row.author_user_id)
+            if author_chat is None:
+                return
+            progress = await asyncio.to_thread(store.progress, effect.announcement_id)
+            shown = announcement_views.progress_message(progress, 25.0, render)
+            message_id = await transport.send(author_chat, shown)
+            if message_id is not None:
+                await asyncio.to_thread(
+                    store.set_progress_message, effect.announcement_id, author_chat, message_id
+                )
 
     async def _apologize(self, incoming: Incoming, transport: Transport) -> None:
         await self._notice(incoming, transport, "error.try_again")

@@ -61,6 +61,11 @@ class Settings(BaseSettings):
     invitation_days: int = Field(
         default=14, ge=1, description="Days a worker's invitation link stays valid."
     )
+    announcement_approval_threshold: int = Field(
+        default=1000,
+        ge=0,
+        description="Announcements to more people than this need a second superadmin's approval.",
+    )
     programme_file: Path = Field(default=DEFAULT_PROGRAMME_FILE)
     log_level: str = "INFO"
     reminder_interval_seconds: float = Field(

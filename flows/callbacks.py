@@ -61,6 +61,15 @@ ActionName = Literal[
     "lmarkno",
     "kampanye",
     "kampanyeno",
+    "annsend",
+    "annedit",
+    "anncancel",
+    "annok",
+    "annrej",
+    "annpause",
+    "annresume",
+    "annstop",
+    "annoff",
 ]
 ListName = Literal["status", "data", "queue", "staff"]
 ACTIONS: Final[tuple[ActionName, ...]] = (
@@ -80,6 +89,15 @@ ACTIONS: Final[tuple[ActionName, ...]] = (
     "lmarkno",  # not after all
     "kampanye",  # /kampanye's confirmation: save the deadline and days it carries
     "kampanyeno",  # not after all
+    "annsend",  # under an announcement's preview: send it (or ask for approval)
+    "annedit",  # under the preview: compose again
+    "anncancel",  # under the preview: drop the draft
+    "annok",  # a second superadmin approves
+    "annrej",  # a second superadmin rejects
+    "annpause",  # the progress message's buttons
+    "annresume",
+    "annstop",
+    "annoff",  # under every announcement: stop receiving announcements
 )
 
 
@@ -171,3 +189,37 @@ def page(list_name: ListName, number: int) -> str:
 def statistics(agency_code: str) -> str:
     """The value of a button showing one agency's statistics (per kecamatan and desa)."""
     return f"{STATISTICS}{agency_code}"
+
+
+AnnouncementAction = Literal[
+    "annsend", "annedit", "anncancel", "annok", "annrej", "annpause", "annresume", "annstop"
+]
+ANNOUNCEMENT_ACTIONS: Final[tuple[AnnouncementAction, ...]] = (
+    "annsend",
+    "annedit",
+    "anncancel",
+    "annok",
+    "annrej",
+    "annpause",
+    "annresume",
+    "annstop",
+)
+
+
+def announcement(name: AnnouncementAction, announcement_id: int) -> str:
+    """A button acting on one announcement by id; the host checks who presses it."""
+    return action(name, str(announcement_id))
+
+
+def announcement_opt_out(announcement_id: int) -> str:
+    """The button under every announcement: stop receiving announcements."""
+    return action("annoff", str(announcement_id))
+
+
+def keeps_buttons(value: str) -> bool:
+    """Buttons left on their message when pressed: an announcement's (it may carry a photo,
+    whose text cannot be replaced) and the progress message's (the progress loop redraws it)."""
+    return any(
+        value.startswith(f"{ACTION}{name}{SEPARATOR}")
+        for name in ("annoff", "annpause", "annresume", "annstop")
+    )

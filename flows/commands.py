@@ -223,6 +223,55 @@ class SetReminders:
 
 
 @dataclass(frozen=True)
+class PrepareAnnouncement:
+    """/umumkan composed: keep it as a draft and count its audience (the host cuts the audience
+    to the author's scope, read again from the database). body is Telegram HTML."""
+
+    user_id: int
+    body: str
+    audience: str
+    agencies: tuple[str, ...] = ()
+    media_kind: str | None = None
+    media_file_id: str | None = None
+    button: str | None = None
+
+
+@dataclass(frozen=True)
+class SubmitAnnouncement:
+    """The author confirms their draft: queued, or held for a second superadmin's approval."""
+
+    user_id: int
+    announcement_id: int
+
+
+@dataclass(frozen=True)
+class DecideAnnouncement:
+    """A second superadmin approves (queued) or rejects an announcement awaiting approval."""
+
+    user_id: int
+    announcement_id: int
+    approve: bool
+
+
+@dataclass(frozen=True)
+class SteerAnnouncement:
+    """Pause, resume or cancel an announcement being sent (its progress message's buttons)."""
+
+    user_id: int
+    announcement_id: int
+    action: Literal["pause", "resume", "cancel"]
+
+
+@dataclass(frozen=True)
+class SetAnnouncementsOff:
+    """/berhenti (off=True) and /mulai_pengumuman (off=False): announcements stop or start again;
+    messages about the person's own sponsorship are not affected."""
+
+    user_id: int
+    off: bool
+
+
+@dataclass(frozen=True)
 class SetCampaign:
     """A superadmin sets the campaign deadline and its reminder days (/kampanye); the host
     checks again that the user is a superadmin and records an audit entry."""
@@ -251,6 +300,11 @@ Command: TypeAlias = (
     | MarkMonthDeducted
     | SetReminders
     | SetCampaign
+    | PrepareAnnouncement
+    | SubmitAnnouncement
+    | DecideAnnouncement
+    | SteerAnnouncement
+    | SetAnnouncementsOff
 )
 
 
@@ -270,6 +324,7 @@ class Applied:
     attempts_left: int | None = None
     replaced_role: str | None = None
     row_count: int | None = None
+    announcement_status: str | None = None  # for the announcement commands: the status now
 
 
 @dataclass(frozen=True)

@@ -107,6 +107,29 @@ class SendDeductionRecap:
 
 
 @dataclass(frozen=True)
+class ShowAnnouncementPreview:
+    """The author's draft exactly as recipients will get it (the delivery engine's renderer),
+    its audience's size, and the buttons send / change / cancel."""
+
+    announcement_id: int
+
+
+@dataclass(frozen=True)
+class RequestAnnouncementApproval:
+    """Ask the other superadmins to approve or reject a large announcement (preview included)."""
+
+    announcement_id: int
+
+
+@dataclass(frozen=True)
+class TrackAnnouncement:
+    """Post the progress message of an announcement now sending in its author's chat; the
+    progress loop edits it until the final report."""
+
+    announcement_id: int
+
+
+@dataclass(frozen=True)
 class Apply:
     """A domain command for the host's unit of work.
 
@@ -145,4 +168,7 @@ Effect: TypeAlias = (
     | SendDeductionRecap
     | ShowCampaign
     | ShowUpcomingReminders
+    | ShowAnnouncementPreview
+    | RequestAnnouncementApproval
+    | TrackAnnouncement
 )

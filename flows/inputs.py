@@ -10,6 +10,7 @@ from typing import TypeAlias
 class TextReceived:
     text: str
     message_id: int | None = None
+    html: str | None = None  # the text with its formatting as Telegram HTML (entities), if any
 
 
 @dataclass(frozen=True)
@@ -43,4 +44,22 @@ class UnsupportedReceived:
     kind: str
 
 
-Input: TypeAlias = TextReceived | ChoicePicked | ContactShared | CommandIssued | UnsupportedReceived
+@dataclass(frozen=True)
+class MediaReceived:
+    """A photo or document Telegram holds (its file_id), with its caption as Telegram HTML. Only
+    /umumkan reads it; everywhere else it is answered like any unsupported message."""
+
+    kind: str  # "photo" | "document"
+    file_id: str
+    caption_html: str = ""
+    message_id: int | None = None
+
+
+Input: TypeAlias = (
+    TextReceived
+    | ChoicePicked
+    | ContactShared
+    | CommandIssued
+    | UnsupportedReceived
+    | MediaReceived
+)

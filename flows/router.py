@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 
 from flows import (
+    announce,
     callbacks,
     campaign_chat,
     engine,
@@ -25,6 +26,7 @@ from flows.callbacks import ACTION, LANGUAGE, MENU, PAGE, STATISTICS
 from flows.commands import (
     ActivateCoverage,
     Applied,
+    DecideAnnouncement,
     GrantStaffRole,
     InvitationOpened,
     MarkMonthDeducted,
@@ -34,8 +36,11 @@ from flows.commands import (
     ReissueInvitation,
     ResolveRequest,
     RevokeStaffRole,
+    SetAnnouncementsOff,
     SetLanguage,
     SetReminders,
+    SteerAnnouncement,
+    SubmitAnnouncement,
 )
 from flows.context import Context
 from flows.effects import (
@@ -43,6 +48,7 @@ from flows.effects import (
     Button,
     Effect,
     Message,
+    RequestAnnouncementApproval,
     ShowInvitation,
     ShowPersonalData,
     ShowRequestQueue,
@@ -50,9 +56,10 @@ from flows.effects import (
     ShowStatistics,
     ShowStatus,
     Toast,
+    TrackAnnouncement,
 )
 from flows.engine import CANCEL, Turn
-from flows.inputs import ChoicePicked, CommandIssued, Input
+from flows.inputs import ChoicePicked, CommandIssued, Input, MediaReceived, UnsupportedReceived
 from flows.session import Session
 from flows.steps import Flow
 from flows.text import Text, t
@@ -64,6 +71,7 @@ FLOWS: Mapping[str, Flow] = {
     sponsorship.FLOW.id: sponsorship.FLOW,
     worker.FLOW.id: worker.FLOW,
     **rights.FLOWS,
+    announce.FLOW.id: announce.FLOW,
 }
 LANGUAGES = ("id", "en")
 IDLE_AFTER = timedelta(hours=6)
@@ -139,6 +147,10 @@ COMMANDS = {
     "pengingat_aktif": "reminders_on",
     "kampanye": "campaign",
     "pengingat": "upcoming_reminders",
+    "umumkan": "announce",
+    "announce": "announce",
+    "berhenti": "announcements_off",
+    "mulai_pengumuman": "announcements_on",
 }
 
 
@@ -199,6 +211,10 @@ def _flow(session: Session) -> Flow:
 
 
 def _respond(session: Session, event: Input, ctx: Context) -> Turn:
+    if session.flow == announce.FLOW_ID and session.step == "body":
+        event = announce.as_answer(event)  # the text's formatting, or a photo or document
+    elif isinstance(event, MediaReceived):
+        event = UnsupportedReceived(event.kind)
     if isinstance(event, CommandIssued):
         return _command(session, event, ctx)
     if isinstance(event, ChoicePicked):
@@ -498,6 +514,9 @@ _COMMAND_HANDLERS: Mapping[str, Callable[[Session, CommandIssued, Context], Turn
     "staff": _staff_command,
     "statistics": _statistics_command,
     "recap": _recap_command,
+    "announce": lambda s, e, c: _announce_command(s, e, c),
+    "announcements_off": lambda s, e, c: _announcements_switch(s, c, off=True),
+    "announcements_on": lambda s, e, c: _announcements_switch(s, c, off=False),
     "cancel": _cancel_command,
     "help": _help_command,
     "back": _back_command,
@@ -572,6 +591,10 @@ def _action(session: Session, action: str, ctx: Context) -> Turn:
         return Turn(session, campaign_chat.campaign_pressed(name, argument, ctx))
     if name in LEDGER_MARK_ACTIONS:
         return _ledger_mark_action(session, name, argument, ctx)
+    if name == "annoff":
+        return _announcements_switch(session, ctx, off=True)
+    if name in callbacks.ANNOUNCEMENT_ACTIONS:
+        return _announcement_action(session, name, argument, ctx)
     if name == "resolve" and ctx.user.is_admin:
         request_id = parse_int(argument, max_digits=REQUEST_ID_DIGITS)
         if request_id is None:  # forged or mangled: not a number we could have sent
@@ -629,6 +652,8 @@ def _settle_pending(session: Session, pending: str, outcome: Outcome, ctx: Conte
         return Turn(session, (Message(t(f"invitation.{reason}")),))
     if pending in ("staff_grant", "staff_revoke"):
         return _staff_settled(session, pending, outcome)
+    if pending.startswith("announce"):
+        return _announcement_settled(session, pending, outcome)
     if pending == "ledger_mark":
         if isinstance(outcome, Applied) and outcome.row_count is not None:
             return Turn(session, (Message(t("ledger_mark.done", rows=outcome.row_count)),))
@@ -662,6 +687,82 @@ def _staff_settled(session: Session, pending: str, outcome: Outcome) -> Turn:
     else:
         done = t("staff.granted")
     return Turn(session, (Message(done), ShowStaff()))
+
+
+def _announce_command(session: Session, event: CommandIssued, ctx: Context) -> Turn:
+    """/umumkan: superadmins and operators compose an announcement; to anyone else, a command
+    that does not exist (as /admin)."""
+    if not announce.may_announce(ctx):
+        return _unknown_command(session, event, ctx)
+    if session.active:
+        return _offer_resume(session)
+    return engine.start(FLOWS[announce.FLOW_ID], session, ctx)
+
+
+def _announcements_switch(session: Session, ctx: Context, *, off: bool) -> Turn:
+    """/berhenti and the button under every announcement (off), /mulai_pengumuman (on)."""
+    switch = Apply(SetAnnouncementsOff(ctx.user.user_id, off), awaits_outcome=True)
+    pending = "announce_off" if off else "announce_on"
+    return Turn(session.with_(pending=pending), (switch,))
+
+
+def _announcement_action(session: Session, name: str, argument: str, ctx: Context) -> Turn:
+    """The buttons under a preview, an approval request and a progress message. Only staff who
+    may announce count; storage checks again who may act on which announcement."""
+    announcement_id = parse_int(argument, max_digits=REQUEST_ID_DIGITS)
+    if announcement_id is None:
+        return Turn(session, (Toast(t("toast.stale")),))
+    if not announce.may_announce(ctx):
+        return Turn(session, (Toast(t("toast.not_allowed")),))
+    if name == "annedit":
+        if session.active:
+            return _offer_resume(session)
+        return engine.start(FLOWS[announce.FLOW_ID], session, ctx)
+    if name == "anncancel":
+        steer = SteerAnnouncement(ctx.user.user_id, announcement_id, "cancel")
+        return Turn(session.with_(pending="announce_drop"), (Apply(steer, awaits_outcome=True),))
+    if name == "annsend":
+        submit = SubmitAnnouncement(ctx.user.user_id, announcement_id)
+        return Turn(session.with_(pending="announce_send"), (Apply(submit, awaits_outcome=True),))
+    if name in ("annok", "annrej"):
+        if not ctx.user.is_admin:
+            return Turn(session, (Toast(t("toast.not_allowed")),))
+        decide = DecideAnnouncement(ctx.user.user_id, announcement_id, name == "annok")
+        pending = "announce_approve" if name == "annok" else "announce_reject"
+        return Turn(session.with_(pending=pending), (Apply(decide, awaits_outcome=True),))
+    steering = {"annpause": "pause", "annresume": "resume", "annstop": "cancel"}
+    steer = SteerAnnouncement(ctx.user.user_id, announcement_id, steering[name])  # type: ignore[arg-type]
+    return Turn(session.with_(pending="announce_steer"), (Apply(steer, awaits_outcome=True),))
+
+
+ANNOUNCEMENT_REFUSALS = frozenset(
+    {"unknown", "wrong_state", "own_approval", "not_superadmin", "empty", "not_allowed"}
+)
+
+
+def _announcement_settled(session: Session, pending: str, outcome: Outcome) -> Turn:
+    if isinstance(outcome, Refused):
+        reason = outcome.reason if outcome.reason in ANNOUNCEMENT_REFUSALS else None
+        key = f"announce.refused.{reason}" if reason else "error.unexpected"
+        return Turn(session, (Message(t(key)),))
+    if pending == "announce_off":
+        return Turn(session, (Message(t("announce.off_done")),))
+    if pending == "announce_on":
+        return Turn(session, (Message(t("announce.on_done")),))
+    if pending == "announce_drop":
+        return Turn(session, (Message(t("announce.dropped")),))
+    if pending == "announce_reject":
+        return Turn(session, (Message(t("announce.rejected")),))
+    if pending == "announce_steer":
+        return Turn(session, (Toast(t("announce.steered")),))
+    applied = outcome if isinstance(outcome, Applied) else Applied()
+    announcement_id = int(applied.reference or 0)
+    count = applied.row_count or 0
+    if pending == "announce_send" and applied.announcement_status == "awaiting_approval":
+        waiting = Message(t("announce.awaiting_approval", count=count))
+        return Turn(session, (waiting, RequestAnnouncementApproval(announcement_id)))
+    done = "announce.approved" if pending == "announce_approve" else "announce.queued"
+    return Turn(session, (Message(t(done, count=count)), TrackAnnouncement(announcement_id)))
 
 
 def _cancel(session: Session) -> Turn:

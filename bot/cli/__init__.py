@@ -132,6 +132,38 @@ def _parser() -> argparse.ArgumentParser:
     )
     reminders_upcoming.add_argument("--days", type=int, default=7, metavar="N")
     commands.add_parser("docs", help="write the flow diagrams into README.md")
+    announce = commands.add_parser(
+        "announce",
+        help="send an announcement (as /umumkan), or: status|pause|resume|cancel|report ID",
+    )
+    announce.add_argument(
+        "action", nargs="?", choices=("status", "pause", "resume", "cancel", "report")
+    )
+    announce.add_argument("announcement_id", nargs="?", type=int, metavar="ID")
+    announce.add_argument("--text", help="the announcement, Telegram HTML")
+    announce.add_argument("--file", type=Path, help="read the announcement from FILE")
+    announce.add_argument(
+        "--audience",
+        choices=(
+            "all_asn",
+            "agency_asn",
+            "asn_without_worker",
+            "sponsors_unconfirmed",
+            "confirmed_workers",
+            "everyone",
+        ),
+    )
+    announce.add_argument(
+        "--agency", action="append", dest="agencies", metavar="CODE", help="repeatable"
+    )
+    announce.add_argument("--photo", metavar="FILE_ID", help="a photo Telegram holds")
+    announce.add_argument("--document", metavar="FILE_ID", help="a document Telegram holds")
+    announce.add_argument("--button", choices=("sponsor", "signup"), help="a button opening a flow")
+    announce.add_argument("--yes", action="store_true", help="do not ask to confirm")
+    announce.add_argument(
+        "--no-wait", action="store_true", help="return once queued (no progress bar)"
+    )
+    announce.add_argument("--csv", type=Path, metavar="FILE", help="report: the failures CSV")
     playground = commands.add_parser(
         "playground", help="run the bot against a local Bot API emulator with a chat page"
     )
@@ -181,6 +213,26 @@ def main(argv: list[str] | None = None) -> int:
         if args.admin_command == "remove":
             return admin.remove(args.user_id)
         return admin.list_staff()
+    if args.command == "announce":
+        from bot.cli import announce
+
+        if args.action is not None:
+            if args.announcement_id is None:
+                parser.error(f"announce {args.action}: give the announcement's ID")
+            return announce.manage(args.action, args.announcement_id, csv_file=args.csv)
+        if args.audience is None:
+            parser.error("announce: give --audience")
+        return announce.send(
+            text=args.text,
+            file=args.file,
+            audience=args.audience,
+            agencies=args.agencies or (),
+            photo=args.photo,
+            document=args.document,
+            button=args.button,
+            yes=args.yes,
+            wait=not args.no_wait,
+        )
     if args.command == "audit":
         from bot.cli.audit import main as audit_main
 

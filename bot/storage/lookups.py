@@ -115,6 +115,7 @@ class Rules:
     admin_ids: frozenset[int]
     new_token: Callable[[], str]
     agency_codes: frozenset[str] = frozenset()  # the catalog's: staff are granted only these
+    announcement_threshold: int = 1000  # audiences larger need a second superadmin's approval
 
 
 @dataclass

@@ -41,9 +41,11 @@ from sqlalchemy.orm import Session
 
 from bot.security.crypto import Sealer
 from bot.storage import audit, staff
+from bot.storage.announcements import AnnouncementStore
 from bot.storage.db import checkpoint_wal, immediate
 from bot.storage.exports import DeductionRow, export_deductions
 from bot.storage.handlers import Handler, coverage, requests, sponsor, sponsorship
+from bot.storage.handlers import announce as announce_handlers
 from bot.storage.handlers import campaign as campaign_handlers
 from bot.storage.handlers import ledger as ledger_handlers
 from bot.storage.handlers import staff as staff_handlers
@@ -156,6 +158,7 @@ HANDLERS: Final = _registry(
     staff_handlers.HANDLERS,
     ledger_handlers.HANDLERS,
     campaign_handlers.HANDLERS,
+    announce_handlers.HANDLERS,
 )
 """Every command type's handler, built once: the unit of work looks a command up here."""
 
@@ -177,6 +180,7 @@ class Repository:
         admin_ids: frozenset[int] = frozenset(),
         new_token: Callable[[], str] | None = None,
         agency_codes: frozenset[str] = frozenset(),
+        announcement_threshold: int = 1000,
     ) -> None:
         if max_sponsorships_per_sponsor < 1:
             raise ValueError("max_sponsorships_per_sponsor must be at least 1")
@@ -196,11 +200,14 @@ class Repository:
             admin_ids=frozenset(admin_ids),
             new_token=new_token if new_token is not None else random_token,
             agency_codes=frozenset(agency_codes),
+            announcement_threshold=announcement_threshold,
         )
         self._reads = Reads(engine, sealer, clock)
         self._outbox = OutboxStore(self._writer, sealer, clock)
         self.ledger = Ledger(self._writer, sealer, notify, clock)
         """The monthly ledger (bot.storage.ledger), for the running bot's periodic upkeep."""
+        self.announcements = AnnouncementStore(self._writer, clock)
+        """Announcements' previews, progress and reports (bot.storage.announcements)."""
 
     def reminders(self, zones: Zones, settings: ReminderSettings | None = None) -> ReminderStore:
         """The reminder scheduler's storage (bot.storage.reminders)."""

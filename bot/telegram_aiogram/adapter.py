@@ -37,6 +37,7 @@ from flows.inputs import (
     CommandIssued,
     ContactShared,
     Input,
+    MediaReceived,
     TextReceived,
     UnsupportedReceived,
 )
@@ -73,7 +74,14 @@ def message_input(message: Message) -> Input:
             name = head.split("@", 1)[0]
             if name:
                 return CommandIssued(name=name.lower(), argument=argument.strip())
-        return TextReceived(text=text, message_id=message.message_id)
+        html = message.html_text if message.entities else None
+        return TextReceived(text=text, message_id=message.message_id, html=html)
+    if message.photo:  # the largest size is last
+        caption = message.html_text if message.caption is not None else ""
+        return MediaReceived("photo", message.photo[-1].file_id, caption, message.message_id)
+    if message.document is not None:
+        caption = message.html_text if message.caption is not None else ""
+        return MediaReceived("document", message.document.file_id, caption, message.message_id)
     kind = next((k for k in UNSUPPORTED_KINDS if getattr(message, k, None) is not None), "other")
     return UnsupportedReceived(kind=kind)
 

@@ -15,6 +15,7 @@ from aiogram.types import BotCommand, BotCommandScopeAllPrivateChats, CallbackQu
 from aiogram.webhook.aiohttp_server import setup_application
 from aiohttp import web
 
+from bot.announcements import ProgressReporter
 from bot.i18n import LANGUAGES, Renderer
 from bot.ledger import LedgerKeeper
 from bot.outbox import OutboxDispatcher
@@ -91,10 +92,11 @@ async def run_polling(
     outbox = asyncio.create_task(outbox_dispatcher(service, bot).run())
     upkeep = asyncio.create_task(ledger_keeper(service).run())
     reminders = asyncio.create_task(reminder_scheduler(service).run())
+    progress = asyncio.create_task(announcement_progress(service, bot).run())
     try:
         await dispatcher.start_polling(bot, allowed_updates=ALLOWED_UPDATES, **kwargs)
     finally:
-        for task in (reminders, upkeep, outbox):
+        for task in (progress, reminders, upkeep, outbox):
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
@@ -124,6 +126,13 @@ def reminder_scheduler(service: ConversationService) -> ReminderScheduler:
         service.clock,
         ready=service.outbox_ready,
         interval_seconds=service.reminder_interval,
+    )
+
+
+def announcement_progress(service: ConversationService, bot: Bot) -> ProgressReporter:
+    """The announcements' progress messages (bot.announcements), beside the outbox."""
+    return ProgressReporter(
+        service.repository.announcements, AiogramTransport(bot), superadmins=service.admin_ids
     )
 
 

@@ -17,7 +17,9 @@ from flows.effects import (
     Effect,
     ForgetUserMessage,
     Message,
+    RequestAnnouncementApproval,
     SendDeductionRecap,
+    ShowAnnouncementPreview,
     ShowCampaign,
     ShowInvitation,
     ShowPersonalData,
@@ -27,6 +29,7 @@ from flows.effects import (
     ShowStatus,
     ShowUpcomingReminders,
     Toast,
+    TrackAnnouncement,
 )
 from flows.inputs import ChoicePicked, TextReceived
 from flows.text import Raw, t
@@ -53,6 +56,9 @@ EFFECTS: list[Effect] = [
     SendDeductionRecap("2026-12", "dinkes"),
     ShowCampaign(),
     ShowUpcomingReminders(7),
+    ShowAnnouncementPreview(7),
+    RequestAnnouncementApproval(7),
+    TrackAnnouncement(7),
 ]
 
 

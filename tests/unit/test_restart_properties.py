@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 from bot.i18n import Renderer
 from bot.service import TEXT_LIMIT, ConversationService
 from flows import engine, worker
+from flows.access import Scope
 from flows.callbacks import ACTION, LANGUAGE, MENU
 from flows.commands import InvitationOpened, OpenInvitation
 from flows.effects import Message
@@ -80,7 +81,13 @@ def _invitation(chat: Chat, argument: str) -> None:
     chat.host.scripted[OpenInvitation] = [InvitationOpened(DETAILS)]
 
 
+def _superadmin(chat: Chat, argument: str) -> None:
+    chat.host.is_admin = True
+    chat.host.scope = Scope.superadmin()
+
+
 ACTIONS: dict[str, Callable[[Chat, str], object]] = {
+    "superadmin": _superadmin,
     "command": _command,
     "press": lambda chat, value: chat.press(value),
     "type": lambda chat, text: chat.type(text),
@@ -101,6 +108,16 @@ PATHS: tuple[tuple[int, tuple[Action, ...]], ...] = (
     (1001, (*SAVED, ("command", "koreksi"))),
     (2002, (("press", "act:wwithdraw:PR-ABCDEF"),)),
     (2002, (("press", "act:wcorrect:PR-ABCDEF"),)),
+    (
+        3003,
+        (
+            ("superadmin", ""),
+            ("command", "umumkan"),
+            ("type", "Pendaftaran ditutup 30 September."),
+            ("press", "none"),
+            ("press", "agency_asn"),
+        ),
+    ),
 )
 
 
