@@ -19,13 +19,13 @@ from bot.service import ConversationService
 from bot.settings import Settings
 from emulator.server import BotApiEmulator
 from emulator.users import TURN_TIMEOUT, FakeUser
+from tests.clock import NOW
 
 if TYPE_CHECKING:
     from aiogram import Dispatcher
 
 TOKEN = "123456:TEST-token"
 WIB = ZoneInfo("Asia/Jakarta")
-NOW = datetime(2026, 11, 21, 10, 0, tzinfo=WIB)
 
 VALID_NIP = "198503152010011001"
 VALID_NIK = "3205014501900001"

@@ -246,7 +246,7 @@ def run_child(
 
 async def _child(spec: dict[str, Any]) -> None:
     from bot.app import build_service
-    from tests.e2e.harness import NOW
+    from tests.clock import NOW  # not tests.e2e.harness: that imports aiogram (seconds)
 
     built = build_service(Settings(), clock=lambda: NOW, migrate=False)
     try:
