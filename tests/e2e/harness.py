@@ -20,6 +20,7 @@ from bot.settings import Settings
 from emulator.server import BotApiEmulator
 from emulator.users import TURN_TIMEOUT, FakeUser
 from tests.clock import NOW
+from tests.migrated import migrate
 
 if TYPE_CHECKING:
     from aiogram import Dispatcher
@@ -155,6 +156,8 @@ class BotUnderTest:
     async def start(self) -> BotUnderTest:
         from bot.telegram_aiogram.runner import create_bot, create_dispatcher, run_polling
 
+        # A copy of a migrated database (tests/migrated.py); build_service then finds it at head.
+        await asyncio.to_thread(migrate, self.settings.database_url)
         self.built = await asyncio.to_thread(build_service, self.settings, clock=self.clock)
         assert self.settings.bot_token
         self.bot = create_bot(self.settings.bot_token, self.settings.telegram_api_url)
