@@ -45,7 +45,7 @@ def _sqlite(url: str, path: Path) -> None:
         template = Path(tempfile.mkdtemp(prefix="peduli-migrated-")) / "template.sqlite3"
         upgrade_database(f"sqlite:///{template}")  # its engine is disposed: the file is whole
         _sqlite_template = template
-    shutil.copyfile(_sqlite_template, path)
+    shutil.copy(_sqlite_template, path)  # with its mode: the bot makes its database file 0600
 
 
 def _postgresql(url: str) -> None:

@@ -95,6 +95,8 @@ def test_a_copied_sqlite_database_is_the_migrated_one(tmp_path: Path) -> None:
     expected = shape(real, SQLITE_SHAPE)
     assert len(expected["schema"]) > 10
     assert shape(copied, SQLITE_SHAPE) == expected
+    modes = {(tmp_path / name).stat().st_mode for name in ("r.db", "c.db")}
+    assert len(modes) == 1, modes  # the bot warns about a database file others can read
 
 
 def test_a_database_that_is_not_new_is_migrated_for_real(tmp_path: Path) -> None:
