@@ -71,15 +71,15 @@ def _postgresql(url: str) -> None:
 
 
 def _record_migration(url: str) -> list[tuple[str, Any, bool]]:
-    """Migrate the empty schema at `url` for real, keeping every statement that changes something
-    (not the SELECTs alembic reads the catalogue with)."""
+    """Migrate the empty schema at `url` for real, keeping every statement it sent, in order (the
+    few reads too: a SELECT can have an effect, such as setval)."""
     target = make_url(url)
     statements: list[tuple[str, Any, bool]] = []
 
     def record(
         conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool
     ) -> None:
-        if conn.engine.url == target and not statement.lstrip().upper().startswith("SELECT"):
+        if conn.engine.url == target:
             statements.append((statement, parameters, many))
 
     event.listen(Engine, "before_cursor_execute", record)
