@@ -51,8 +51,13 @@ check-types: $(BIN)/.installed
 check-imports: $(BIN)/.installed
 	$(BIN)/lint-imports
 
+# The suite runs in TEST_WORKERS processes (pytest-xdist; `auto`: one per CPU, 2 on CI): every
+# test has its own PostgreSQL schema, Redis key prefix and temporary folder (tests/conftest.py), so
+# they do not see each other. worksteal: the few tests that start bot processes take 10-30 s each,
+# and an idle worker takes queued tests from a busy one. TEST_WORKERS=0 runs them in one process.
+TEST_WORKERS ?= auto
 test: lint check-types check-imports
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n $(TEST_WORKERS) --dist worksteal
 
 # The fuzz suite at full size: at least FUZZ_UPDATES (100,000) generated updates through the
 # service; prints updates processed, updates/s and distinct steps reached (`make test` runs 2,000).

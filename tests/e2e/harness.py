@@ -19,13 +19,14 @@ from bot.service import ConversationService
 from bot.settings import Settings
 from emulator.server import BotApiEmulator
 from emulator.users import TURN_TIMEOUT, FakeUser
+from tests.clock import NOW
+from tests.migrated import migrate
 
 if TYPE_CHECKING:
     from aiogram import Dispatcher
 
 TOKEN = "123456:TEST-token"
 WIB = ZoneInfo("Asia/Jakarta")
-NOW = datetime(2026, 11, 21, 10, 0, tzinfo=WIB)
 
 VALID_NIP = "198503152010011001"
 VALID_NIK = "3205014501900001"
@@ -155,6 +156,8 @@ class BotUnderTest:
     async def start(self) -> BotUnderTest:
         from bot.telegram_aiogram.runner import create_bot, create_dispatcher, run_polling
 
+        # A copy of a migrated database (tests/migrated.py); build_service then finds it at head.
+        await asyncio.to_thread(migrate, self.settings.database_url)
         self.built = await asyncio.to_thread(build_service, self.settings, clock=self.clock)
         assert self.settings.bot_token
         self.bot = create_bot(self.settings.bot_token, self.settings.telegram_api_url)

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
-from bot.storage.db import create_db_engine, upgrade_database
+from bot.storage.db import create_db_engine
+from tests.migrated import migrate
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -18,7 +19,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         if request.param == "sqlite"
         else str(request.getfixturevalue("postgres_url"))
     )
-    upgrade_database(url)
+    migrate(url)  # a copy of a migrated database: see tests/migrated.py
     return url
 
 

@@ -9,6 +9,7 @@ from datetime import UTC, date, datetime
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
+from bot.storage.db import immediate
 from bot.storage.models import Deduction, Sponsor, Sponsorship, StaffRole
 from bot.storage.repository import Repository
 from flows.commands import Applied, RecordInPersonConsent
@@ -68,7 +69,7 @@ def add_deductions(
     engine: Engine, references: list[str], month: date = MONTH, amount: int = 16800
 ) -> None:
     """Ledger rows of `month` for these sponsorships, with the sponsor's agency."""
-    with Session(engine) as session, session.begin():
+    with Session(immediate(engine)) as session, session.begin():  # the running bot writes too
         for reference in references:
             sponsorship = session.query(Sponsorship).filter_by(reference=reference).one()
             sponsor = session.get(Sponsor, sponsorship.sponsor_id)
@@ -85,6 +86,6 @@ def add_deductions(
 
 def grant(engine: Engine, user_id: int, role: str, *agencies: str) -> None:
     """A staff role, as `peduli admin add` (another helper's) would store it."""
-    with Session(engine) as session, session.begin():
+    with Session(immediate(engine)) as session, session.begin():  # the running bot writes too
         for agency in agencies:
             session.add(StaffRole(user_id=user_id, agency_code=agency, role=role))

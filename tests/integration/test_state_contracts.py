@@ -19,7 +19,7 @@ import redis.asyncio as aioredis
 from sqlalchemy import Engine
 
 from bot.security.crypto import Sealer
-from bot.storage.db import create_db_engine, upgrade_database
+from bot.storage.db import create_db_engine
 from bot.storage.ports import SessionStore, UserLocks
 from bot.storage.repository import Repository
 from bot.storage.state import (
@@ -33,6 +33,7 @@ from bot.storage.state import (
     TurnJournal,
     build_state,
 )
+from tests.migrated import migrate
 from tests.notify import notify
 
 SEALER = Sealer(bytes(range(32)))
@@ -54,7 +55,7 @@ class Backend:
 
 
 def _sql_backend(name: str, url: str) -> Backend:
-    upgrade_database(url)
+    migrate(url)
     engines: list[Engine] = []
 
     def spawn() -> Process:
@@ -77,7 +78,7 @@ def _sql_backend(name: str, url: str) -> Backend:
 
 def _redis_backend(url: str, prefix: str, database_url: str) -> Backend:
     """Sessions and locks in Redis; the turn journal in SQL, where a turn's commands commit."""
-    upgrade_database(database_url)
+    migrate(database_url)
     clients: list[aioredis.Redis] = []
     engines: list[Engine] = []
 
@@ -372,7 +373,7 @@ async def test_redis_lock_is_extended_while_held(redis_url: str, redis_prefix: s
 
 async def test_journal_prunes_old_turns(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'prune.sqlite3'}"
-    upgrade_database(url)
+    migrate(url)
     engine = create_db_engine(url)
     now = datetime(2026, 1, 1, tzinfo=UTC)
     sessions = SqlSessionStore(engine)
@@ -471,7 +472,7 @@ async def test_journal_seals_answers_and_sessions_and_drops_them_once_done(
 
 async def test_sealed_sessions_hide_personal_data(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'sealed.sqlite3'}"
-    upgrade_database(url)
+    migrate(url)
     engine = create_db_engine(url)
     try:
         plain, sealed = SqlSessionStore(engine), SqlSessionStore(engine, sealer=SEALER)

@@ -24,6 +24,7 @@ from bot.storage.models import ProcessedUpdate, Sponsorship
 from flows.inputs import TextReceived
 from tests.e2e.harness import NOW
 from tests.integration.turnkit import Chat, run_child, settings, texts
+from tests.migrated import migrate
 
 USER = 7301
 
@@ -45,6 +46,7 @@ def configured(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
 
 @pytest.fixture
 async def built(configured: Settings) -> AsyncIterator[Built]:
+    migrate(configured.database_url)  # a copy of a migrated database: see tests/migrated.py
     made = build_service(configured, clock=lambda: NOW)
     yield made
     await made.aclose()

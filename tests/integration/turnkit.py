@@ -1,5 +1,6 @@
 """Driving the service in process as one Telegram user, and a bot process that handles a single
-update (`python -m tests.integration.turnkit SPEC`), for the crash and outage tests.
+update (`python -m tests.integration.turnkit SPEC`; the tests fork it from a process that has
+imported the bot, `--serve`), for the crash and outage tests.
 
 The child builds everything with build_service from the environment, as `peduli run` does, and
 prints every Bot API call it makes as a JSON line the moment it makes it; PEDULI_FAULT_POINT makes
@@ -9,12 +10,18 @@ it die at a named point (bot.faults).
 from __future__ import annotations
 
 import asyncio
+import atexit
 import base64
+import contextlib
 import json
 import os
 import re
+import selectors
+import signal
 import subprocess
 import sys
+import tempfile
+import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -232,21 +239,109 @@ def run_child(
         env.update(REDIS_URL=settings.redis_url, REDIS_PREFIX=settings.redis_prefix)
     if fault:
         env["PEDULI_FAULT_POINT"] = fault
-    done = subprocess.run(
-        [sys.executable, "-m", "tests.integration.turnkit", json.dumps(spec_of(incoming))],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=CHILD_TIMEOUT,
-    )
-    calls = [Call(**json.loads(line)) for line in done.stdout.splitlines() if line.startswith("{")]
-    return ChildRun(done.returncode, calls, done.stdout + done.stderr)
+    return _forker().run(env, spec_of(incoming))
+
+
+class _Forker:
+    """A process that has imported the bot and forks a child for each update to handle (`python
+    -m tests.integration.turnkit --serve`). Each child is a process of its own, made before
+    anything was built (no engine, connection, session or event loop), with the environment it
+    is given: what a process started afresh would be, without importing the bot again (over a
+    second each time on a 2-core machine). It dies, or exits, on its own, as a fresh one would."""
+
+    def __init__(self) -> None:
+        self.folder = Path(tempfile.mkdtemp(prefix="peduli-turnkit-"))
+        self.log = self.folder / "server.log"
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "tests.integration.turnkit", "--serve"],
+            cwd=ROOT,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self.log.open("wb"),
+            text=True,
+            start_new_session=True,  # so that a timeout kills it and its child at once
+        )
+        self.count = 0
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def stop(self) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait()
+
+    def run(self, env: dict[str, str], spec: dict[str, Any]) -> ChildRun:
+        assert self.process.stdin is not None and self.process.stdout is not None
+        self.count += 1
+        out, err = (self.folder / f"{self.count}.{name}" for name in ("out", "err"))
+        request = {"env": env, "spec": spec, "stdout": str(out), "stderr": str(err)}
+        self.process.stdin.write(json.dumps(request) + "\n")
+        self.process.stdin.flush()
+        with selectors.DefaultSelector() as selector:
+            selector.register(self.process.stdout, selectors.EVENT_READ)
+            answered = selector.select(CHILD_TIMEOUT)
+        line = self.process.stdout.readline() if answered else ""
+        if not line:
+            self.stop()
+            raise RuntimeError(
+                f"the turnkit server gave no answer: {self.log.read_text()[-2000:]}"
+                + (out.read_text() + err.read_text() if out.exists() and err.exists() else "")
+            )
+        stdout, stderr = out.read_text(), err.read_text()
+        out.unlink()
+        err.unlink()
+        calls = [Call(**json.loads(text)) for text in stdout.splitlines() if text.startswith("{")]
+        return ChildRun(int(json.loads(line)["status"]), calls, stdout + stderr)
+
+
+_server: _Forker | None = None
+
+
+def _forker() -> _Forker:
+    global _server
+    if _server is None or not _server.alive():
+        _server = _Forker()
+        atexit.register(_server.stop)
+    return _server
+
+
+def _serve() -> None:
+    """The forking server: one request (a JSON line) in, one child, its exit status out."""
+    import bot.app  # noqa: F401  everything the child needs, imported once before any fork
+    import tests.clock  # noqa: F401
+
+    while line := sys.stdin.readline():
+        request = json.loads(line)
+        pid = os.fork()
+        if pid == 0:
+            _forked(request)  # never returns
+        _, wait_status = os.waitpid(pid, 0)
+        print(json.dumps({"status": os.waitstatus_to_exitcode(wait_status)}), flush=True)
+
+
+def _forked(request: dict[str, Any]) -> None:
+    os.environ.clear()
+    os.environ.update(request["env"])
+    for fd, path in ((1, request["stdout"]), (2, request["stderr"])):
+        opened = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.dup2(opened, fd)
+        os.close(opened)
+    status = 0
+    try:
+        asyncio.run(_child(request["spec"]))
+    except BaseException:
+        traceback.print_exc()
+        status = 1
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(status)
 
 
 async def _child(spec: dict[str, Any]) -> None:
     from bot.app import build_service
-    from tests.e2e.harness import NOW
+    from tests.clock import NOW  # not tests.e2e.harness: that imports aiogram (seconds)
 
     built = build_service(Settings(), clock=lambda: NOW, migrate=False)
     try:
@@ -257,4 +352,7 @@ async def _child(spec: dict[str, Any]) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(_child(json.loads(sys.argv[1])))
+    if sys.argv[1:] == ["--serve"]:
+        _serve()
+    else:
+        asyncio.run(_child(json.loads(sys.argv[1])))
