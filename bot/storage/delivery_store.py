@@ -35,6 +35,7 @@ from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from bot.security.crypto import SealedDataError, Sealer
+from bot.storage.db import immediate
 from bot.storage.models import Announcement, OutboxMessage, TelegramUser
 
 logger = logging.getLogger(__name__)
@@ -87,7 +88,7 @@ class DeliveryStore:
     """Claims and marks of the delivery queue; each call is one short transaction."""
 
     def __init__(self, writer: Engine, sealer: Sealer, clock: Callable[[], datetime]) -> None:
-        self._writer = writer
+        self._writer = immediate(writer)  # SQLite: the claim's read and write under one lock
         self._sealer = sealer
         self._clock = clock
 

@@ -17,12 +17,12 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from bot.outbox import OutboxDispatcher
 from sqlalchemy import Engine
 
 from bot import notifications
 from bot.app import build_service
 from bot.cli import main as cli
-from bot.outbox import OutboxDispatcher
 from bot.security.crypto import (
     Sealer,
     key_check_value,

@@ -20,11 +20,11 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from bot.outbox import OutboxDispatcher
 from sqlalchemy import Engine
 from sqlmodel import col
 
 from bot import notifications
-from bot.outbox import OutboxDispatcher
 from bot.storage.db import create_db_engine
 from bot.storage.models import OutboxMessage
 from bot.storage.repository import OutboxItem, Repository
