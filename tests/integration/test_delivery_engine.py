@@ -12,12 +12,13 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 from sqlalchemy import Engine
+from sqlmodel import col
 
 from bot.delivery.contracts import AnnouncementContent, DueReminder
 from bot.delivery.engine import DeliveryEngine, batch_size_for
 from bot.storage.db import create_db_engine
 from bot.storage.delivery_store import MAX_ATTEMPTS, DeliveryStore, backoff
-from bot.storage.models import TelegramUser
+from bot.storage.models import OutboxMessage, TelegramUser
 from bot.storage.repository import Repository
 from bot.transport import Media, Outgoing, SendResult, SendStatus
 from tests.clock import MovableClock
@@ -123,12 +124,9 @@ async def test_not_before_defers_a_row(
     [row] = enqueue(engine, "reminder", [5])
     with engine.begin() as connection:
         connection.execute(
-            sa.text(f"UPDATE outbox SET not_before = :t WHERE id = {row}"),
-            {
-                "t": (T0 + timedelta(hours=5)).replace(tzinfo=None)
-                if engine.dialect.name == "sqlite"
-                else T0 + timedelta(hours=5)
-            },
+            sa.update(OutboxMessage)
+            .where(col(OutboxMessage.id) == row)
+            .values(not_before=T0 + timedelta(hours=5))
         )
     transport = FakeTransport()
     delivery = make_engine(store, transport)
@@ -137,7 +135,7 @@ async def test_not_before_defers_a_row(
     assert await drain(delivery) == 1
 
 
-# ---- what Telegram answers -------------------------------------------------------------------------
+# ---- what Telegram answers ----------------------------------------------------------------------
 
 
 async def test_blocked_marks_the_person_unreachable_and_later_rows_to_them_are_skipped(
