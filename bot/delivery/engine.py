@@ -45,7 +45,7 @@ logger = logging.getLogger(__name__)
 
 LEASE = timedelta(seconds=30)
 SEND_TIMEOUT = 10.0  # seconds: a send still unanswered then counts as a transient failure
-SLOT_MARGIN = 5.0  # seconds kept free at the end of a lease after the last send's timeout
+SLOT_SHARE = 0.8  # of the lease left after a send's timeout: when the last slot may be taken
 BATCH_SECONDS = 0.5  # a batch is this much of the budget
 PIPELINE = 2  # batches in flight at once: the next is claimed while one is still sending
 ANNOUNCEMENT_CACHE = 64
@@ -142,7 +142,8 @@ class DeliveryEngine:
 
     async def _send_batch(self, batch: Sequence[Delivery]) -> int:
         # Slots are taken only while the lease leaves room for a whole send after them.
-        deadline = self._clock() + self.lease.total_seconds() - self.send_timeout - SLOT_MARGIN
+        room = (self.lease.total_seconds() - self.send_timeout) * SLOT_SHARE
+        deadline = self._clock() + room
         marks: list[Mark] = []
         due = await self._still_due(batch, marks)
         announcements = await self._contents({d.announcement_id for d in due} - {None})

@@ -8,6 +8,7 @@ import asyncio
 from collections import Counter
 from collections.abc import Iterator
 from datetime import timedelta
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -392,3 +393,54 @@ def test_the_batch_is_half_a_second_of_the_budget() -> None:
 @pytest.fixture
 def unused() -> Iterator[None]:
     yield
+
+
+class SnapshotTransport(FakeTransport):
+    """At each send, what the database holds about every row: what a kill -9 would leave."""
+
+    def __init__(self, engine: Engine) -> None:
+        super().__init__()
+        self.engine = engine
+        self.snapshots: list[dict[int, object]] = []
+
+    async def deliver(self, chat_id: int, message: Outgoing, **kwargs: object) -> SendResult:
+        self.snapshots.append(rows(self.engine))
+        return await super().deliver(chat_id, message, **kwargs)  # type: ignore[arg-type]
+
+
+async def test_at_any_send_only_the_current_batch_is_in_flight(
+    engine: Engine, store: DeliveryStore
+) -> None:
+    """The window a kill -9 can leave sent-but-unmarked is one batch: every row of an earlier
+    batch is marked sent (with Telegram's message id), no row of a later one is claimed."""
+    add_users(engine, range(1, 8))
+    ids = enqueue(engine, "notification", range(1, 8))
+    transport = SnapshotTransport(engine)
+    assert await drain(make_engine(store, transport, batch_size=3)) == 7
+    for index, snapshot in enumerate(transport.snapshots):
+        batch = index // 3
+        for position, row_id in enumerate(ids):
+            row: Any = snapshot[row_id]
+            if position // 3 < batch:
+                assert row.outcome == "sent" and row.telegram_message_id is not None
+                assert row.claimed_until is None
+            elif position // 3 == batch:
+                assert row.claimed_until is not None and row.sent_at is None
+            else:
+                assert row.claimed_until is None and row.claims == 0
+
+
+async def test_rows_that_get_no_slot_within_the_lease_are_released_untried(
+    engine: Engine, store: DeliveryStore
+) -> None:
+    """A long 429 pause: the claimed rows must not be sent after their lease (another process
+    may have them by then); they go back to the queue untried."""
+    add_users(engine, [1, 2])
+    enqueue(engine, "notification", [1, 2])
+    transport = FakeTransport()
+    delivery = make_engine(store, transport, lease=timedelta(seconds=1), send_timeout=0.5)
+    await delivery.budget.pause(30)
+    assert await asyncio.wait_for(delivery.deliver_once(), WAIT) == 0
+    assert transport.calls == []
+    for row in rows(engine).values():
+        assert (row.claimed_until, row.claims, row.attempts, row.outcome) == (None, 0, 0, None)
