@@ -52,6 +52,7 @@ class Options:
     paid_rate: float = 1000.0
     postgres_url: str = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
     redis_url: str = "redis://127.0.0.1:6379/14"
+    profile: Path | None = None  # write the bot's cProfile here (bench.profiled)
     log: Path = field(default_factory=lambda: Path(tempfile.gettempdir()) / "bench-broadcast.log")
 
 
@@ -73,7 +74,9 @@ class Sends:
 def database(options: Options) -> Iterator[str]:
     admin = make_url(options.postgres_url)
     name = f"bench_bc_{os.getpid()}_{secrets.token_hex(3)}"
-    engine = create_engine(admin.render_as_string(hide_password=False), isolation_level="AUTOCOMMIT")
+    engine = create_engine(
+        admin.render_as_string(hide_password=False), isolation_level="AUTOCOMMIT"
+    )
     with engine.connect() as connection:
         connection.execute(text(f'CREATE DATABASE "{name}"'))
     try:
@@ -164,9 +167,12 @@ def environment(url: str, api_url: str, options: Options, paid: bool) -> dict[st
     return env
 
 
-def start_bot(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+def start_bot(
+    env: dict[str, str], log: Path, profile: Path | None = None
+) -> subprocess.Popen[bytes]:
+    profiled = ["-m", "bench.profiled", str(profile)] if profile else ["-m"]
     return subprocess.Popen(
-        [sys.executable, "-m", "bot", "run"],
+        [sys.executable, *profiled, "bot", "run"],
         cwd=ROOT,
         env=env,
         stdout=log.open("ab"),
@@ -219,7 +225,7 @@ async def run_scenario(name: str, options: Options) -> dict[str, Any]:
             await asyncio.to_thread(prepare, url, recipients)
             env = environment(url, api_url, options, paid)
             count = 2 if name == "two" else 1
-            processes = [start_bot(env, options.log) for _ in range(count)]
+            processes = [start_bot(env, options.log, options.profile) for _ in range(count)]
             started = time.monotonic()
             total = len(recipients)
             while True:
@@ -240,6 +246,8 @@ async def run_scenario(name: str, options: Options) -> dict[str, Any]:
                     raise RuntimeError(f"not finished in {limit:.0f} s; see {options.log}")
             for process in processes:
                 cpu[str(process.pid)] = _cpu_seconds(process.pid)
+                if options.profile:
+                    stop(process, signal.SIGINT)  # bench.profiled writes its file
             final = await asyncio.to_thread(outcomes, url)
             in_doubt = await asyncio.to_thread(unknown_recipients, url)
     finally:
@@ -297,6 +305,7 @@ def parse(argv: list[str] | None) -> Options:
     parser.add_argument("--paid-rate", type=float, default=defaults.paid_rate)
     parser.add_argument("--postgres-url", default=defaults.postgres_url)
     parser.add_argument("--redis-url", default=defaults.redis_url)
+    parser.add_argument("--profile", type=Path, help="cProfile the bot process into this file")
     args = parser.parse_args(argv)
     return Options(
         recipients=args.recipients,
@@ -306,6 +315,7 @@ def parse(argv: list[str] | None) -> Options:
         paid_rate=args.paid_rate,
         postgres_url=args.postgres_url,
         redis_url=args.redis_url,
+        profile=args.profile,
     )
 
 
@@ -318,6 +328,11 @@ def main(argv: list[str] | None = None) -> int:
     for name in options.scenarios:
         result = asyncio.run(run_scenario(name, options))
         print(" | ".join(f"{key}: {value}" for key, value in result.items()), flush=True)
+    if options.profile:
+        import pstats
+
+        stats = pstats.Stats(str(options.profile))
+        stats.sort_stats("tottime").print_stats(25)
     return 0
 
 
