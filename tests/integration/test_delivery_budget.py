@@ -5,20 +5,27 @@ that bound it."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import time
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
 from sqlalchemy import Engine
 
+from bot.app import build_service
 from bot.delivery.budget import PAUSE_CHECK_SECONDS, RateBudget, budget_key, limits_storage
 from bot.delivery.engine import DeliveryEngine
+from bot.service import Incoming
 from bot.settings import Settings
 from bot.storage.delivery_store import DeliveryStore
 from bot.transport import SendResult, SendStatus
+from flows.inputs import CommandIssued
 from tests.clock import MovableClock
+from tests.e2e.harness import NOW
 from tests.integration.delivery_kit import T0, FakeTransport, add_users, enqueue, rows
+from tests.integration.test_service_shared_redis import RecordingTransport
 from tests.integration.test_storage_repository import SEALER
 
 
@@ -153,3 +160,31 @@ def test_the_rate_is_25_by_default_and_never_above_telegrams_limit() -> None:
         settings(paid_broadcast=True, broadcast_rate=1001)
     with pytest.raises(ValidationError):
         settings(broadcast_rate=0)
+
+
+async def test_each_answered_turn_takes_its_share_of_the_budget(tmp_path: Path) -> None:
+    """The service answers the speaker directly (never through the engine) and notes it in
+    the budget, so bulk sends leave room for the reply."""
+    built = build_service(
+        settings(
+            bot_token="123456:TEST",
+            database_url=f"sqlite:///{tmp_path / 'db.sqlite3'}",
+            data_key=base64.b64encode(b"k" * 32).decode(),
+            data_key_file=tmp_path / "unused",
+            broadcast_rate=5,
+        ),
+        clock=lambda: NOW,
+    )
+    try:
+        budget = built.service.budget
+        assert budget is not None and budget.rate == 5
+        assert budget.key == budget_key("123456:TEST")
+        for update_id in range(1, 4):
+            await built.service.handle(
+                Incoming(update_id, 7, 7, CommandIssued("start")), RecordingTransport()
+            )
+        await asyncio.sleep(0.05)  # the notes land
+        stats = await budget.limiter.get_window_stats(budget.window, budget.key)
+        assert stats.remaining == 2
+    finally:
+        await built.aclose()
