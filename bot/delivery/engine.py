@@ -49,6 +49,8 @@ SLOT_SHARE = 0.8  # of the lease left after a send's timeout: when the last slot
 BATCH_SECONDS = 0.5  # a batch is this much of the budget
 PIPELINE = 2  # batches in flight at once: the next is claimed while one is still sending
 ANNOUNCEMENT_CACHE = 64
+MARK_ATTEMPTS = 3
+MARK_RETRY_SECONDS = 1.0  # x 2: well inside the lease (the sends ended before it)
 
 
 def batch_size_for(rate: float) -> int:
@@ -155,10 +157,23 @@ class DeliveryEngine:
                 logger.error("delivery %s failed", delivery.id, exc_info=result)
                 result = Mark(delivery.id, "transient", detail=type(result).__name__)
             marks.append(result)
-        await asyncio.to_thread(self.store.mark, marks)
+        await self._mark(marks)
         sent = sum(mark.result == "sent" for mark in marks)
         self.sent += sent
         return sent
+
+    async def _mark(self, marks: list[Mark]) -> None:
+        """Record a batch's outcomes, retried through a short database hiccup: a batch left
+        unmarked would lapse, and its announcement rows would count as unknown."""
+        for attempt in range(MARK_ATTEMPTS):
+            try:
+                await asyncio.to_thread(self.store.mark, marks)
+                return
+            except Exception:
+                if attempt + 1 == MARK_ATTEMPTS:
+                    raise
+                logger.warning("marking %d deliveries failed; retrying", len(marks))
+                await asyncio.sleep(MARK_RETRY_SECONDS)
 
     async def _still_due(self, batch: Sequence[Delivery], marks: list[Mark]) -> list[Delivery]:
         """The batch without reminders whose reason is gone (marked void)."""

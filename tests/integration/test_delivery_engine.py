@@ -444,3 +444,23 @@ async def test_rows_that_get_no_slot_within_the_lease_are_released_untried(
     assert transport.calls == []
     for row in rows(engine).values():
         assert (row.claimed_until, row.claims, row.attempts, row.outcome) == (None, 0, 0, None)
+
+
+async def test_a_failed_mark_is_retried_so_sent_rows_are_not_left_in_doubt(
+    engine: Engine, store: DeliveryStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    add_users(engine, [1, 2])
+    enqueue(engine, "announcement", [1, 2], announcement=add_announcement(engine))
+    mark = store.mark
+    failures = [sa.exc.OperationalError("UPDATE", {}, Exception("connection reset"))]
+
+    def flaky(marks: list[Any]) -> None:
+        if failures:
+            raise failures.pop()
+        mark(marks)
+
+    monkeypatch.setattr(store, "mark", flaky)
+    monkeypatch.setattr("bot.delivery.engine.MARK_RETRY_SECONDS", 0.01)
+    transport = FakeTransport()
+    assert await make_engine(store, transport).deliver_once() == 2
+    assert failures == [] and outcomes(engine) == {"sent": 2}
