@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from bot.catalog import ProgrammeSettings, load_programme
+from bot.delivery.budget import RateBudget, budget_key, limits_storage
 from bot.notifications import notices_for
 from bot.security.crypto import DataKeyError
 from bot.service import ConversationService
@@ -105,6 +106,13 @@ def build_service(
         clock=now,
         turn_timeout=settings.turn_timeout_seconds,
         reminder_interval=settings.reminder_interval_seconds,
+        budget=RateBudget(
+            budget_key(settings.bot_token or ""),
+            settings.delivery_rate,
+            limits_storage(settings.redis_url),
+        ),
+        delivery_rate=settings.delivery_rate,
+        paid_broadcast=settings.paid_broadcast,
     )
     return Built(service, state, programme, engine)
 
@@ -267,8 +275,8 @@ async def serve_webhook(
         WEBHOOK_PATH,
         announcement_progress,
         create_bot,
+        delivery_engine,
         ledger_keeper,
-        outbox_dispatcher,
         register_webhook,
         reminder_scheduler,
         webhook_application,
@@ -296,7 +304,7 @@ async def serve_webhook(
     if not url.endswith(WEBHOOK_PATH):
         url += WEBHOOK_PATH
     await register_webhook(built.service, bot, url, secret)
-    outbox = asyncio.create_task(outbox_dispatcher(built.service, bot).run())
+    outbox = asyncio.create_task(delivery_engine(built.service, bot).run())
     upkeep = asyncio.create_task(ledger_keeper(built.service).run())
     reminders = asyncio.create_task(reminder_scheduler(built.service).run())
     logger.info("webhook server listening on %s", settings.webhook_listen)

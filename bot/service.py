@@ -28,6 +28,7 @@ from typing import Any
 from bot import announcements as announcement_views
 from bot import answers, presenters, reminder_text
 from bot.catalog import ProgrammeSettings
+from bot.delivery.budget import DEFAULT_RATE, RateBudget
 from bot.exports import deductions as deduction_workbook
 from bot.exports import recap as recap_views
 from bot.i18n import Renderer, text_hash
@@ -124,6 +125,11 @@ class ConversationService:
     outbox_ready: asyncio.Event = field(default_factory=asyncio.Event)
     turn_timeout: float = 15.0  # seconds for everything up to the commit (stores included)
     reminder_interval: float = 60.0  # seconds between reminder rounds (bot.reminders)
+    # The delivery engine's rate budget (bot.delivery): a turn's answer takes its share of the
+    # window, so bulk sends leave room for it. None: the engine makes its own, in memory.
+    budget: RateBudget | None = None
+    delivery_rate: float = DEFAULT_RATE
+    paid_broadcast: bool = False
     _languages: dict[int, str | None] = field(default_factory=dict, repr=False)
 
     async def handle(self, incoming: Incoming, transport: Transport) -> Handled:
@@ -220,6 +226,8 @@ class ConversationService:
         )
         self._remember_language(user_id, language)
         self.outbox_ready.set()  # a command may have left notifications for others
+        if self.budget is not None:
+            self.budget.note_reply()  # never waits: replies go first, bulk sends slow down
         return committed
 
     def _remember(self, user_id: int, chat_id: int) -> UserRecord:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Shipped with the package (package data): found the same in the source tree and in a wheel.
@@ -12,6 +12,10 @@ DEFAULT_PROGRAMME_FILE = Path(__file__).resolve().parent / "data" / "programme.t
 # What the bot writes (the SQLite databases, the development data key) goes under var/ in the
 # working directory: the repository's root for `make run`, wherever an installed `peduli` runs.
 VAR_DIR = Path("var")
+# Telegram's bulk limits per bot, messages a second: free, and with paid broadcasts (Stars).
+FREE_BROADCAST_CEILING = 30
+PAID_BROADCAST_CEILING = 1000
+DEFAULT_BROADCAST_RATE = 25.0  # leaves 5/s of the free 30 to replies
 
 
 class Settings(BaseSettings):
@@ -71,6 +75,36 @@ class Settings(BaseSettings):
     reminder_interval_seconds: float = Field(
         default=60.0, gt=0, description="Seconds between two rounds of the reminder scheduler."
     )
+    # The delivery engine's (bot.delivery) bulk rate per bot token: Telegram allows about 30
+    # messages a second; 25 leaves the rest to replies to the people talking to the bot.
+    broadcast_rate: float | None = Field(
+        default=None,
+        gt=0,
+        description="Bulk messages a second (announcements, reminders, notifications): 25 by "
+        "default, at most 30; with PAID_BROADCAST=1 1000 by default, at most 1000.",
+    )
+    paid_broadcast: bool = Field(
+        default=False,
+        description="Telegram's paid broadcasts (allow_paid_broadcast, Stars): up to 1000/s.",
+    )
+
+    @model_validator(mode="after")
+    def _broadcast_rate_within_telegram_limit(self) -> Settings:
+        ceiling = PAID_BROADCAST_CEILING if self.paid_broadcast else FREE_BROADCAST_CEILING
+        if self.broadcast_rate is not None and self.broadcast_rate > ceiling:
+            raise ValueError(
+                f"BROADCAST_RATE {self.broadcast_rate:g} is above Telegram's limit of "
+                f"{ceiling} messages a second"
+                + ("" if self.paid_broadcast else " (PAID_BROADCAST=1 allows up to 1000)")
+            )
+        return self
+
+    @property
+    def delivery_rate(self) -> float:
+        """The delivery engine's budget, messages a second."""
+        if self.broadcast_rate is not None:
+            return self.broadcast_rate
+        return float(PAID_BROADCAST_CEILING) if self.paid_broadcast else DEFAULT_BROADCAST_RATE
 
     @property
     def admin_id_set(self) -> frozenset[int]:

@@ -24,7 +24,7 @@ import ipaddress
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable, Collection, Mapping
+from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -132,6 +132,8 @@ class BotApiEmulator:
         per_chat_burst: int = 3,
         global_rate: float | None = 30.0,
         global_burst: int = 30,
+        paid_rate: float | None = 1000.0,
+        paid_burst: int = 1000,
         bot_username: str = "emulated_test_bot",
         bot_first_name: str = "Emulated Bot",
         schema: BotApiSchema | None = None,
@@ -151,6 +153,10 @@ class BotApiEmulator:
         self.per_chat_burst = per_chat_burst
         self.global_rate = global_rate
         self.global_burst = global_burst
+        # Paid broadcasts (allow_paid_broadcast) bypass the free global limit but have their
+        # own: 1000 messages a second.
+        self.paid_rate = paid_rate
+        self.paid_burst = paid_burst
         self.quiet_period = quiet_period
         self.webhook_retry_delays = tuple(webhook_retry_delays)
         self.webhook_timeout = webhook_timeout
@@ -197,6 +203,9 @@ class BotApiEmulator:
         self._webhook: _Webhook | None = None
         self._chat_buckets: dict[int, TokenBucket] = {}
         self._global_bucket: TokenBucket | None = None
+        self._paid_bucket: TokenBucket | None = None
+        #: 429 answers given by the flood limits (a bot within its budget causes none).
+        self.flood_refusals = 0
         self._changed = Signal()
         self._closing = False
         self._runner: web.AppRunner | None = None
@@ -291,6 +300,13 @@ class BotApiEmulator:
             )
         return self._users[user_id]
 
+    def open_chats(self, user_ids: Iterable[int], language_code: str | None = "id") -> None:
+        """Many fake users who started the bot earlier, at once and without updates (for
+        broadcasts and benchmarks: the bot may message them, as after their /start)."""
+        for user_id in user_ids:
+            user = self.user(user_id, f"Pengguna {user_id}", language_code)
+            self._chat_for(user).started = True
+
     def block(self, user_id: int, *, notify_bot: bool = True) -> None:
         """The user blocks the bot: sends to them get 403, the bot gets a my_chat_member update."""
         if user_id in self._blocked:
@@ -311,6 +327,7 @@ class BotApiEmulator:
         """Refill every flood-limit bucket (after changing the limits in the middle of a test)."""
         self._chat_buckets.clear()
         self._global_bucket = None
+        self._paid_bucket = None
 
     def is_blocked(self, user_id: int) -> bool:
         return user_id in self._blocked
@@ -701,12 +718,18 @@ class BotApiEmulator:
                 bucket = TokenBucket(self.per_chat_rate, self.per_chat_burst, self._clock)
                 self._chat_buckets[chat.id] = bucket
             buckets.append(bucket)
-        if self.global_rate and not params.get("allow_paid_broadcast"):
+        if params.get("allow_paid_broadcast"):
+            if self.paid_rate:
+                if self._paid_bucket is None:
+                    self._paid_bucket = TokenBucket(self.paid_rate, self.paid_burst, self._clock)
+                buckets.append(self._paid_bucket)
+        elif self.global_rate:
             if self._global_bucket is None:
                 self._global_bucket = TokenBucket(self.global_rate, self.global_burst, self._clock)
             buckets.append(self._global_bucket)
         wait = max((bucket.wait_time() for bucket in buckets), default=0.0)
         if wait > 0:
+            self.flood_refusals += 1
             retry_after = retry_after_seconds(wait)
             chat.retry_until = max(chat.retry_until, time.monotonic() + retry_after)
             raise ApiError(

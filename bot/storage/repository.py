@@ -43,6 +43,7 @@ from bot.security.crypto import Sealer
 from bot.storage import audit, staff
 from bot.storage.announcements import AnnouncementStore
 from bot.storage.db import checkpoint_wal, immediate
+from bot.storage.delivery_store import DeliveryStore
 from bot.storage.exports import DeductionRow, export_deductions
 from bot.storage.handlers import Handler, coverage, requests, sponsor, sponsorship
 from bot.storage.handlers import announce as announce_handlers
@@ -204,6 +205,8 @@ class Repository:
         )
         self._reads = Reads(engine, sealer, clock)
         self._outbox = OutboxStore(self._writer, sealer, clock)
+        self.delivery = DeliveryStore(self._writer, sealer, clock)
+        """The delivery queue's claims and marks (bot.storage.delivery_store), for bot.delivery."""
         self.ledger = Ledger(self._writer, sealer, notify, clock)
         """The monthly ledger (bot.storage.ledger), for the running bot's periodic upkeep."""
         self.announcements = AnnouncementStore(self._writer, clock)
@@ -350,7 +353,9 @@ class Repository:
 
     def remember_chat(self, user_id: int, chat_id: int) -> None:
         with Session(self._writer) as session, session.begin():
-            upsert_user(session, user_id, self._clock(), chat_id=chat_id)
+            # Writing to the bot again makes an unreachable person (403) reachable: cleared in
+            # the same statement, so it costs nothing.
+            upsert_user(session, user_id, self._clock(), chat_id=chat_id, unreachable_at=None)
 
     def apply(
         self,

@@ -15,10 +15,12 @@ from aiogram.types import BotCommand, BotCommandScopeAllPrivateChats, CallbackQu
 from aiogram.webhook.aiohttp_server import setup_application
 from aiohttp import web
 
-from bot.announcements import ProgressReporter
+from bot.announcements import ProgressReporter, render_announcement
+from bot.delivery.budget import RateBudget
+from bot.delivery.contracts import AnnouncementRenderer, ReminderGate
+from bot.delivery.engine import DeliveryEngine
 from bot.i18n import LANGUAGES, Renderer
 from bot.ledger import LedgerKeeper
-from bot.outbox import OutboxDispatcher
 from bot.reminders import ReminderScheduler
 from bot.service import ConversationService, Handled
 from bot.storage.reminders import Zones
@@ -89,7 +91,7 @@ async def run_polling(
     await prepare(service, bot)
     await bot.delete_webhook(drop_pending_updates=False)
     logger.info("long polling started")
-    outbox = asyncio.create_task(outbox_dispatcher(service, bot).run())
+    outbox = asyncio.create_task(delivery_engine(service, bot).run())
     upkeep = asyncio.create_task(ledger_keeper(service).run())
     reminders = asyncio.create_task(reminder_scheduler(service).run())
     progress = asyncio.create_task(announcement_progress(service, bot).run())
@@ -109,7 +111,7 @@ async def prepare(service: ConversationService, bot: Bot) -> None:
 
 
 def ledger_keeper(service: ConversationService) -> LedgerKeeper:
-    """The ledger's periodic upkeep (bot.ledger), beside the outbox dispatcher."""
+    """The ledger's periodic upkeep (bot.ledger), beside the delivery engine."""
     return LedgerKeeper(
         service.repository.ledger,
         service.clock,
@@ -136,8 +138,28 @@ def announcement_progress(service: ConversationService, bot: Bot) -> ProgressRep
     )
 
 
-def outbox_dispatcher(service: ConversationService, bot: Bot) -> OutboxDispatcher:
-    return OutboxDispatcher(service.repository, AiogramTransport(bot), service.outbox_ready)
+def delivery_engine(
+    service: ConversationService,
+    bot: Bot,
+    *,
+    renderer: AnnouncementRenderer = render_announcement,
+    reminder_gate: ReminderGate | None = None,
+) -> DeliveryEngine:
+    """The one delivery engine (bot.delivery) on the service's rate budget: the outbox's
+    notifications, reminders (each re-checked by the reminder gate right before it is sent)
+    and announcements (worded as their authors previewed them)."""
+    if reminder_gate is None:
+        reminder_gate = service.repository.reminder_gate()
+    budget = service.budget or RateBudget(str(bot.id), service.delivery_rate)
+    return DeliveryEngine(
+        service.repository.delivery,
+        AiogramTransport(bot),
+        service.outbox_ready,
+        budget,
+        renderer=renderer,
+        reminder_gate=reminder_gate,
+        paid_broadcast=service.paid_broadcast,
+    )
 
 
 def webhook_application(

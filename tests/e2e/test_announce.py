@@ -4,8 +4,8 @@ the recipients get exactly the preview (text, formatting, buttons); the progress
 author's chat ends in the final report (the runner's progress loop). A recipient's opt-out
 button stops the next one. An operator composes only within their agencies; a treasurer or an
 outsider does not know the command. Above the threshold a second superadmin must approve, the
-author cannot. Delivery is the test kit's stand-in for the engine (another lane) calling
-Transport.deliver with the real renderer."""
+author cannot. Delivery is the bot's own delivery engine, which renders with the same function
+as the preview."""
 
 from __future__ import annotations
 
@@ -16,12 +16,11 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from bot.telegram_aiogram.adapter import AiogramTransport
 from emulator.server import BotApiEmulator
 from emulator.users import FakeUser
 from tests.clock import MovableClock
 from tests.e2e.harness import NOW, BotUnderTest, settings_for, sqlite_url, texts
-from tests.integration.announcekit import Asn, deliver_pending, populate
+from tests.integration.announcekit import Asn, populate
 
 ADMIN, SECOND_ADMIN, OPERATOR = 9001, 9002, 9101
 RECIPIENTS = (8201, 8202, 8203)  # dinkes, dinkes, setda
@@ -33,8 +32,13 @@ def threshold() -> int:
 
 
 @pytest.fixture
+def broadcast_rate() -> float | None:
+    return None
+
+
+@pytest.fixture
 async def bot(
-    emulator: BotApiEmulator, tmp_path: Path, threshold: int
+    emulator: BotApiEmulator, tmp_path: Path, threshold: int, broadcast_rate: float | None
 ) -> AsyncIterator[BotUnderTest]:
     settings = settings_for(
         emulator.base_url,
@@ -42,6 +46,7 @@ async def bot(
         tmp_path,
         admin_ids=f"{ADMIN},{SECOND_ADMIN}",
         announcement_approval_threshold=threshold,
+        broadcast_rate=broadcast_rate,
     )
     running = await BotUnderTest(settings, clock=MovableClock(NOW), emulator=emulator).start()
     yield running
@@ -85,10 +90,8 @@ async def compose(author: FakeUser, audience: str, min_count: int = 3) -> list[A
 
 
 async def deliver(emulator: BotApiEmulator, bot: BotUnderTest) -> None:
-    """Send what is queued with the test kit (the delivery engine is another lane), and wait
-    until every row of a sending announcement has an outcome, whoever sent it."""
-    assert bot.built is not None
-    await deliver_pending(bot.built.engine, AiogramTransport(bot.bot))
+    """Wait until the bot's delivery engine has given every row of a sending announcement an
+    outcome (the engine renders them with the same function as the preview)."""
     await emulator.wait_until(
         lambda: (
             sql(
@@ -161,22 +164,52 @@ async def test_compose_preview_send_and_what_arrives(
     assert "/berhenti" in texts(await people[0].say("/mulai_pengumuman"))
 
 
+MORE_DINKES = tuple(range(8301, 8341))  # 40 more ASN of dinkes, whose chats the bot may use
+
+
+@pytest.mark.parametrize("broadcast_rate", [1.0])  # one a second: the pause comes mid-way
 async def test_pause_resume_cancel_from_the_progress_message(
     emulator: BotApiEmulator, bot: BotUnderTest
 ) -> None:
-    people = await recipients_who_wrote(emulator, bot)
+    people = [emulator.user(user_id, first_name="ASN") for user_id in RECIPIENTS]
+    for person in people:
+        await person.say("/start")
+    emulator.open_chats(MORE_DINKES)
+    assert bot.built is not None
+    agencies = ("dinkes", "dinkes", "setda")
+    populate(
+        bot.built.engine,
+        [Asn(user_id, agency) for user_id, agency in zip(RECIPIENTS, agencies, strict=True)]
+        + [Asn(user_id, "dinkes") for user_id in MORE_DINKES],
+        known=RECIPIENTS,
+    )
+    audience = RECIPIENTS[:2] + MORE_DINKES
+
+    def received() -> int:
+        return sum(len(emulator.user(user_id).messages) for user_id in audience) - 2  # /start
+
+    def sent() -> int:
+        return int(sql(bot, "SELECT COUNT(*) FROM outbox WHERE outcome = 'sent'")[0][0])
+
     admin = emulator.user(ADMIN, first_name="Admin")
     await compose(admin, "🏢 ASN instansi tertentu", min_count=1)
-    assert "2 orang" in texts(await admin.say("dinkes", min_count=3))
-    await admin.choose("📤 Kirim", min_count=2)
-    await admin.choose("⏸️ Jeda")
-    assert sql(bot, "SELECT status FROM announcements") == [("paused",)]
-    # A delivery engine in the bot (once merged) may have sent some before the pause: from
-    # now on nothing more arrives.
-    received = [len(p.messages) for p in people]
-    assert bot.built is not None
-    assert await deliver_pending(bot.built.engine, AiogramTransport(bot.bot)) == 0
-    assert [len(p.messages) for p in people] == received
+    assert "42 orang" in texts(await admin.say("dinkes", min_count=3))
+    # While it sends, the bot is never idle: press, then wait for what the press changes.
+    await admin.press("📤 Kirim")
+    await emulator.wait_until(
+        lambda: any(
+            label == "⏸️ Jeda" for m in admin.messages for row in m.buttons for label, _ in row
+        ),
+        30,
+        what="the progress message",
+    )
+    await admin.press("⏸️ Jeda")
+    await emulator.wait_until(
+        lambda: sql(bot, "SELECT status FROM announcements") == [("paused",)], 30, what="paused"
+    )
+    await bot.idle()  # what was in flight at the pause has landed; nothing more is claimed
+    at_pause = sent()
+    assert at_pause < len(audience) and received() == at_pause
     await emulator.wait_until(
         lambda: any(
             label == "▶️ Lanjutkan" for m in admin.messages for row in m.buttons for label, _ in row
@@ -184,17 +217,22 @@ async def test_pause_resume_cancel_from_the_progress_message(
         30,
         what="the resume button",
     )
-    await admin.choose("▶️ Lanjutkan")
+    assert sent() == at_pause  # held while paused
+    await admin.press("▶️ Lanjutkan")
+    await emulator.wait_until(lambda: sent() > at_pause, 30, what="sending again")
     assert sql(bot, "SELECT status FROM announcements") == [("sending",)]
-    await admin.choose("⏹️ Batalkan pengiriman")
-    assert sql(bot, "SELECT status FROM announcements") == [("cancelled",)]
+    await admin.press("⏹️ Batalkan pengiriman")
+    await emulator.wait_until(
+        lambda: sql(bot, "SELECT status FROM announcements") == [("cancelled",)],
+        30,
+        what="cancelled",
+    )
+    await bot.idle()
     outcomes = dict(sql(bot, "SELECT outcome, COUNT(*) FROM outbox GROUP BY outcome"))
-    # Without a delivery engine in the bot (this branch) nothing was sent before the pause: both
-    # rows are cancelled; with one, those it sent first are 'sent' and the rest cancelled.
-    assert set(outcomes) <= {"cancelled", "sent"}
-    assert outcomes.get("cancelled", 0) + outcomes.get("sent", 0) == 2
-    assert await deliver_pending(bot.built.engine, AiogramTransport(bot.bot)) == 0
-    assert [len(p.messages) for p in people] == received
+    # Those sent before the cancel are 'sent', the rest cancelled; nobody got one afterwards.
+    assert set(outcomes) == {"cancelled", "sent"}
+    assert outcomes["cancelled"] + outcomes["sent"] == len(audience)
+    assert received() == outcomes["sent"]
 
 
 @pytest.mark.parametrize("threshold", [2])

@@ -28,8 +28,9 @@ from aiogram.methods.base import Response, TelegramType
 from aiogram.types import BufferedInputFile, InputFile
 
 from bot.app import Built, build_service
+from bot.delivery.budget import RateBudget
+from bot.delivery.engine import DeliveryEngine
 from bot.i18n import Renderer
-from bot.outbox import OutboxDispatcher
 from bot.settings import Settings
 from bot.storage.db import upgrade_database
 from bot.telegram_aiogram.adapter import AiogramTransport
@@ -149,7 +150,7 @@ class World:
     emulator: BotApiEmulator
     bot: Bot
     clock: MovableClock
-    outbox: OutboxDispatcher
+    outbox: DeliveryEngine
     dispatcher: Any
     updates: int = 0
     tolerated: int = 0
@@ -174,8 +175,11 @@ class World:
         emulator = BotApiEmulator(TOKEN, per_chat_rate=None, global_rate=None, schema=schema)
         bot = Bot(TOKEN, session=InProcessSession(emulator), default=DefaultBotProperties())
         await prepare(built.service, bot)
-        outbox = OutboxDispatcher(
-            built.service.repository, AiogramTransport(bot), built.service.outbox_ready
+        outbox = DeliveryEngine(
+            built.service.repository.delivery,
+            AiogramTransport(bot),
+            built.service.outbox_ready,
+            RateBudget("fuzz", 1000, per_chat=False),  # the emulator's limits are off too
         )
         return cls(built, emulator, bot, clock, outbox, create_dispatcher(built.service))
 

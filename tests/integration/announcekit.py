@@ -13,7 +13,6 @@ from sqlalchemy import Engine, insert, select, update
 from sqlalchemy.orm import Session
 
 from bot.storage.models import Announcement, OutboxMessage, Sponsor, Sponsorship, TelegramUser
-from bot.transport import SendStatus, Transport
 
 NOW = datetime(2026, 11, 21, 3, 0, tzinfo=UTC)
 OPEN = ("waiting_worker", "confirmed", "active")
@@ -158,64 +157,6 @@ def fake_send(
                 values["last_error"] = (
                     "Forbidden: bot was blocked by the user" if outcome == "blocked" else outcome
                 )
-            session.execute(
-                update(OutboxMessage).where(OutboxMessage.id == row_id).values(**values)
-            )
-    return sent
-
-
-async def deliver_pending(engine: Engine, transport: Transport) -> int:
-    """TEST KIT standing in for the delivery engine (bot.delivery, another lane): send every
-    pending row of announcements with status 'sending' ONCE through Transport.deliver, rendered
-    by the real renderer in the recipient's language, and mark the outcome. Opted-out people's
-    rows are skipped, as the engine is assumed to. Returns the rows sent."""
-    from bot.announcements import content_of, render_announcement
-
-    with Session(engine) as session:
-        rows = session.execute(
-            select(
-                OutboxMessage.id,
-                OutboxMessage.announcement_id,
-                TelegramUser.chat_id,
-                TelegramUser.language,
-                TelegramUser.announcements_off_at,
-            )
-            .join(Announcement, Announcement.id == OutboxMessage.announcement_id)
-            .join(TelegramUser, TelegramUser.user_id == OutboxMessage.recipient_user_id)
-            .where(Announcement.status == "sending", OutboxMessage.outcome.is_(None))  # type: ignore[union-attr]
-            .order_by(OutboxMessage.id)
-        ).all()
-        contents = {row.id: content_of(row) for row in session.scalars(select(Announcement))}
-    sent = 0
-    for row_id, announcement_id, chat_id, language, off in rows:
-        # Claim the row first, so that a real delivery engine running in the same bot (once
-        # merged) and this kit never both send it.
-        with Session(engine) as session, session.begin():
-            claimed = session.execute(
-                update(OutboxMessage)
-                .where(
-                    OutboxMessage.id == row_id,
-                    OutboxMessage.outcome.is_(None),  # type: ignore[union-attr]
-                    OutboxMessage.claimed_until.is_(None),  # type: ignore[union-attr]
-                )
-                .values(claimed_until=datetime(2100, 1, 1, tzinfo=UTC), claims=1)
-            )
-            if not getattr(claimed, "rowcount", 0):
-                continue
-        values: dict[str, object] = {"attempts": 1, "claimed_until": None}
-        if off is not None or chat_id is None:
-            values.update(outcome="skipped", gave_up_at=NOW)
-        else:
-            content = contents[announcement_id]
-            result = await transport.deliver(
-                chat_id, render_announcement(content, language), media=content.media
-            )
-            if result.status is SendStatus.SENT:
-                values.update(outcome="sent", sent_at=NOW, telegram_message_id=result.message_id)
-                sent += 1
-            else:
-                values.update(outcome="failed", gave_up_at=NOW, last_error=result.detail[:200])
-        with Session(engine) as session, session.begin():
             session.execute(
                 update(OutboxMessage).where(OutboxMessage.id == row_id).values(**values)
             )

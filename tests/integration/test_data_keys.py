@@ -22,7 +22,8 @@ from sqlalchemy import Engine
 from bot import notifications
 from bot.app import build_service
 from bot.cli import main as cli
-from bot.outbox import OutboxDispatcher
+from bot.delivery.budget import RateBudget
+from bot.delivery.engine import DeliveryEngine
 from bot.security.crypto import (
     Sealer,
     key_check_value,
@@ -35,7 +36,7 @@ from bot.storage.keys import KeyCheckError, RotationError, rotate, verified_seal
 from bot.storage.models import OutboxMessage
 from bot.storage.repository import Repository
 from bot.storage.state import SqlSessionStore
-from bot.transport import Outgoing
+from bot.transport import Outgoing, SendResult, SendStatus
 from flows.commands import Applied, Refused
 from flows.text import to_json
 from tests.integration.test_storage_repository import NIK, register, submit
@@ -595,9 +596,9 @@ class Transport:
     def __init__(self) -> None:
         self.sent: list[tuple[int, str]] = []
 
-    async def send(self, chat_id: int, message: Outgoing) -> int | None:
+    async def deliver(self, chat_id: int, message: Outgoing, **_: object) -> SendResult:
         self.sent.append((chat_id, message.text))
-        return len(self.sent)
+        return SendResult(SendStatus.SENT, message_id=len(self.sent))
 
 
 def _enqueue(engine: Engine, key: str, token: str) -> None:
@@ -623,8 +624,13 @@ def test_an_outbox_row_no_key_opens_is_given_up_not_retried(engine: Engine) -> N
     repo = Repository(engine, sealer, notify=notify, clock=lambda: now[0])
     repo.remember_chat(7, 7007)
     transport = Transport()
-    dispatcher = OutboxDispatcher(repo, transport, asyncio.Event())  # type: ignore[arg-type]
-    assert asyncio.run(dispatcher.deliver_once()) == 1  # the good row is not held back
+    delivery = DeliveryEngine(
+        repo.delivery,
+        transport,  # type: ignore[arg-type]
+        asyncio.Event(),
+        RateBudget("test", 100, per_chat=False),
+    )
+    assert asyncio.run(delivery.deliver_once()) == 1  # the good row is not held back
     assert len(transport.sent) == 1 and "PR-000001" in transport.sent[0][1]
     with engine.connect() as connection:
         rows = {

@@ -4,19 +4,19 @@ one of them only (Repository.claim_notifications), on SQLite and PostgreSQL.
 Two repositories over two engines stand for two processes: they share no connection pool and no
 Python lock, only the database.
 
+What the delivery engine does with claimed rows is tested in test_delivery_engine.py.
+
 Every wait here is bounded (a barrier timeout, a result timeout, loops of at most as many rounds
 as there are rows, asyncio.wait_for): a broken lease makes a test fail quickly, never hang.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -24,11 +24,9 @@ from sqlalchemy import Engine
 from sqlmodel import col
 
 from bot import notifications
-from bot.outbox import OutboxDispatcher
 from bot.storage.db import create_db_engine
 from bot.storage.models import OutboxMessage
 from bot.storage.repository import OutboxItem, Repository
-from bot.transport import Outgoing
 from flows.text import to_json
 from tests.clock import MovableClock
 from tests.integration.test_storage_repository import SEALER
@@ -222,193 +220,3 @@ def test_failed_rows_come_back_sent_and_given_up_rows_never(
         (True, False),
         (False, True),
     ]
-
-
-# ---- two dispatchers -----------------------------------------------------------------------------
-
-
-class RecordingTransport:
-    """Sends nothing; remembers what it was asked to send, slowly enough for the dispatchers'
-    batches to overlap."""
-
-    def __init__(self, sent: list[tuple[int, str]]) -> None:
-        self.sent = sent
-
-    async def send(self, chat_id: int, message: Outgoing) -> int | None:
-        await asyncio.sleep(0.001)
-        self.sent.append((chat_id, message.text))
-        return len(self.sent)
-
-
-async def drain(dispatcher: OutboxDispatcher, rows: int, limit: int = 4) -> int:
-    """deliver_once until it delivers nothing, at most `rows` rounds (each round delivering at
-    least one row), each bounded by a timeout."""
-    total = 0
-    for _ in range(rows):
-        delivered = await asyncio.wait_for(dispatcher.deliver_once(limit=limit), WAIT)
-        if not delivered:
-            break
-        total += delivered
-    return total
-
-
-async def test_two_dispatchers_send_each_notification_once(
-    repos: tuple[Repository, Repository], engines: tuple[Engine, Engine]
-) -> None:
-    everything = enqueue(engines[0], 24, recipient=7)
-    repos[0].remember_chat(7, 7007)
-    sent: list[tuple[int, str]] = []
-    dispatchers = [
-        OutboxDispatcher(repository, RecordingTransport(sent), asyncio.Event())  # type: ignore[arg-type]
-        for repository in repos
-    ]
-    totals = await asyncio.gather(*(drain(d, len(everything)) for d in dispatchers))
-    assert sum(totals) == len(everything) == len(sent)
-    assert len(set(sent)) == len(sent), "a notification was sent twice"
-    assert {chat for chat, _text in sent} == {7007}
-    for number in range(24):  # each notification, exactly once
-        assert sum(f"PR-{number:06d}" in text for _chat, text in sent) == 1
-    assert repos[1].claim_notifications() == []
-
-
-def outbox_state(engine: Engine) -> list[dict[str, Any]]:
-    with engine.connect() as connection:
-        found = connection.execute(
-            sa.select(
-                col(OutboxMessage.id),
-                col(OutboxMessage.claimed_until),
-                col(OutboxMessage.sent_at),
-                col(OutboxMessage.telegram_message_id),
-            ).order_by(col(OutboxMessage.id))
-        )
-        return [dict(row._mapping) for row in found]
-
-
-class SnapshotTransport:
-    """At each send, records what the database says about every row: what a process killed at
-    that moment would leave behind."""
-
-    def __init__(self, engine: Engine, clock: MovableClock) -> None:
-        self.engine = engine
-        self.clock = clock
-        self.snapshots: list[tuple[datetime, list[dict[str, Any]]]] = []
-
-    async def send(self, chat_id: int, message: Outgoing) -> int | None:
-        self.snapshots.append((self.clock.now, outbox_state(self.engine)))
-        self.clock.advance(seconds=1)
-        return 9000 + len(self.snapshots)
-
-
-async def test_each_row_is_claimed_right_before_its_send_and_marked_before_the_next(
-    repos: tuple[Repository, Repository], engines: tuple[Engine, Engine], clock: MovableClock
-) -> None:
-    """The duplicate window is one row: while a notification is being sent, every earlier one
-    is marked sent (with its Telegram message id) and no later one is claimed yet, so a process
-    killed at any send leaves at most that one row sent-but-unmarked. Its lease is 30 s."""
-    everything = enqueue(engines[0], 5)
-    repos[0].remember_chat(7, 7007)
-    transport = SnapshotTransport(engines[0], clock)
-    dispatcher = OutboxDispatcher(repos[0], transport, asyncio.Event())  # type: ignore[arg-type]
-    assert await asyncio.wait_for(dispatcher.deliver_once(), WAIT) == len(everything)
-    assert len(transport.snapshots) == len(everything)
-    for index, (moment, rows) in enumerate(transport.snapshots):
-        for row in rows[:index]:  # sent before: marked, with the message id
-            assert row["sent_at"] is not None, f"row {row['id']} not marked before the next send"
-            assert row["telegram_message_id"] == 9001 + rows.index(row)
-            assert row["claimed_until"] is None
-        in_flight = rows[index]
-        assert in_flight["sent_at"] is None
-        assert in_flight["claimed_until"] == moment + timedelta(seconds=30)
-        for row in rows[index + 1 :]:  # not claimed yet: another process may take them
-            assert row["claimed_until"] is None and row["sent_at"] is None
-    assert [row["telegram_message_id"] for row in outbox_state(engines[0])] == [
-        9001,
-        9002,
-        9003,
-        9004,
-        9005,
-    ]
-
-
-class SlowTransport:
-    """Each send takes `seconds` (25: a congested network, Telegram's flood waits). Meanwhile
-    the other process runs its dispatcher once."""
-
-    def __init__(self, clock: MovableClock, sent: list[str], seconds: float) -> None:
-        self.clock = clock
-        self.sent = sent
-        self.seconds = seconds
-        self.other: OutboxDispatcher | None = None
-
-    async def send(self, chat_id: int, message: Outgoing) -> int | None:
-        self.clock.advance(seconds=self.seconds)
-        if self.other is not None:
-            await self.other.deliver_once()
-        self.sent.append(message.text)
-        return len(self.sent)
-
-
-async def test_a_slow_batch_never_lets_another_process_send_the_same_row(
-    repos: tuple[Repository, Repository], engines: tuple[Engine, Engine], clock: MovableClock
-) -> None:
-    """A batch taking longer than a lease: the rows waiting at its end must not lapse to the
-    other process while the first one still means to send them."""
-    everything = enqueue(engines[0], 6)
-    repos[0].remember_chat(7, 7007)
-    sent: list[str] = []
-    slow = SlowTransport(clock, sent, seconds=25)
-    fast = SlowTransport(clock, sent, seconds=0)
-    first = OutboxDispatcher(repos[0], slow, asyncio.Event())  # type: ignore[arg-type]
-    second = OutboxDispatcher(repos[1], fast, asyncio.Event())  # type: ignore[arg-type]
-    slow.other = second
-    await asyncio.wait_for(first.deliver_once(), WAIT)
-    await drain(first, len(everything))
-    for number in range(len(everything)):
-        assert sum(f"PR-{number:06d}" in text for text in sent) == 1, sent
-    assert len(sent) == len(everything)
-
-
-class HangingTransport:
-    async def send(self, chat_id: int, message: Outgoing) -> int | None:
-        await asyncio.Event().wait()  # a connection that never answers
-        raise AssertionError("unreachable")
-
-
-async def test_a_send_that_hangs_is_cut_off_and_its_row_released_for_a_retry(
-    repos: tuple[Repository, Repository], engines: tuple[Engine, Engine]
-) -> None:
-    """A send may not outlive its lease (another process would send the row again): it is cut
-    off after send_timeout, well inside the lease, and the row is retried later."""
-    [row] = enqueue(engines[0], 1)
-    repos[0].remember_chat(7, 7007)
-    dispatcher = OutboxDispatcher(
-        repos[0],
-        HangingTransport(),  # type: ignore[arg-type]
-        asyncio.Event(),
-        send_timeout=0.05,
-    )
-    assert await asyncio.wait_for(dispatcher.deliver_once(), WAIT) == 0
-    with engines[0].connect() as connection:
-        attempts, error, until = connection.execute(
-            sa.select(
-                col(OutboxMessage.attempts),
-                col(OutboxMessage.last_error),
-                col(OutboxMessage.claimed_until),
-            )
-        ).one()
-    assert (attempts, error, until) == (1, "TimeoutError", None)
-    assert ids(repos[1].claim_notifications()) == [row]
-
-
-def test_a_send_timeout_must_end_inside_the_lease(repos: tuple[Repository, Repository]) -> None:
-    for timeout, lease in ((30.0, timedelta(seconds=30)), (0.0, timedelta(seconds=30))):
-        with pytest.raises(ValueError, match="shorter than the lease"):
-            OutboxDispatcher(
-                repos[0],
-                HangingTransport(),  # type: ignore[arg-type]
-                asyncio.Event(),
-                lease=lease,
-                send_timeout=timeout,
-            )
-    default = OutboxDispatcher(repos[0], HangingTransport(), asyncio.Event())  # type: ignore[arg-type]
-    assert default.send_timeout < default.lease.total_seconds() <= 30
