@@ -10,9 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.reminder_text import reminder_outgoing
 from bot.storage.reminders import Zones
-from bot.telegram_aiogram.adapter import AiogramTransport
 from emulator.server import BotApiEmulator
 from tests.clock import MovableClock
 from tests.e2e.harness import NOW, BotUnderTest, settings_for, sign_up, sqlite_url, texts
@@ -55,26 +53,13 @@ async def test_the_reminder_button_resumes_at_the_step_left(
     clock.advance(hours=1)
     [key] = await asyncio.to_thread(store.run_round, clock())
     assert key.startswith("reminder:unfinished:8201:sponsorship:") and key.endswith(":day1")
-    await bot.idle()
-
-    # The delivery engine renders a reminder row with bot.reminder_text; sent here as it would.
-    reminder = reminder_outgoing(
-        {
-            "key": "reminders.unfinished_sponsorship",
-            "params": {"days": 1},
-            "buttons": [
-                [
-                    {
-                        "label": {"key": "reminders.button_resume", "params": {}},
-                        "value": "menu:resume",
-                    }
-                ]
-            ],
-        },
-        "id",
+    # The bot's delivery engine sends it (through the reminder gate, with its buttons).
+    service.outbox_ready.set()
+    await emulator.wait_until(
+        lambda: "belum selesai" in (asn.messages[-1].text or ""), 30, what="the reminder"
     )
-    await AiogramTransport(bot.bot).send(8201, reminder)
-    assert "belum selesai" in asn.messages[-1].text
+    await bot.idle()
+    assert sum("belum selesai" in (m.text or "") for m in asn.messages) == 1  # once
     assert asn.messages[-1].button_labels == ["▶️ Lanjutkan"]
     resumed = texts(await asn.choose("▶️ Lanjutkan"))
     assert "Ketik NIK Asep Sunandar" in resumed
