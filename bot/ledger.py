@@ -17,12 +17,12 @@ from dataclasses import dataclass
 from datetime import date, datetime, tzinfo
 from typing import Protocol
 
+from bot.periodic import every
 from flows.ledger import month_of
 
 logger = logging.getLogger(__name__)
 
 INTERVAL_SECONDS = 3600.0
-STOP_GRACE = 10.0  # seconds a stopping bot waits for a round's transaction to end
 
 
 class LedgerStore(Protocol):
@@ -71,20 +71,10 @@ class LedgerKeeper:
         return Upkeep(opened, lapsed)
 
     async def run(self) -> None:
-        """Until cancelled: a round now, then one every interval. Cancelled during a round, it
-        lets the round's transaction (in a worker thread, which cannot be interrupted) end
-        first, up to STOP_GRACE seconds, so the engine is not closed under it."""
-        while True:
-            current = asyncio.ensure_future(self._round())
-            try:
-                await asyncio.shield(current)
-            except asyncio.CancelledError:
-                await asyncio.wait({current}, timeout=STOP_GRACE)
-                raise
-            await asyncio.sleep(self.interval)
-
-    async def _round(self) -> None:
-        try:
-            await self.run_once()
-        except Exception:  # the loop must outlive a database hiccup; the next round retries
-            logger.exception("ledger upkeep failed; retrying in an hour")
+        """Until cancelled: a round now, then one every interval (bot.periodic.every)."""
+        await every(
+            self.interval,
+            self.run_once,
+            logger=logger,
+            failure="ledger upkeep failed; retrying in an hour",
+        )

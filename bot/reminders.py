@@ -13,10 +13,11 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Protocol
 
+from bot.periodic import every
+
 logger = logging.getLogger(__name__)
 
 INTERVAL_SECONDS = 60.0
-STOP_GRACE = 10.0  # seconds a stopping bot waits for a round's transaction to end
 
 
 class RoundStore(Protocol):
@@ -50,19 +51,10 @@ class ReminderScheduler:
         return queued
 
     async def run(self) -> None:
-        """Until cancelled: a round now, then one every interval; a round in progress is let
-        finish (up to STOP_GRACE) so the engine is not closed under its transaction."""
-        while True:
-            current = asyncio.ensure_future(self._round())
-            try:
-                await asyncio.shield(current)
-            except asyncio.CancelledError:
-                await asyncio.wait({current}, timeout=STOP_GRACE)
-                raise
-            await asyncio.sleep(self.interval)
-
-    async def _round(self) -> None:
-        try:
-            await self.run_once()
-        except Exception:  # the loop must outlive a database hiccup; the next round retries
-            logger.exception("reminder round failed; retrying next round")
+        """Until cancelled: a round now, then one every interval (bot.periodic.every)."""
+        await every(
+            self.interval,
+            self.run_once,
+            logger=logger,
+            failure="reminder round failed; retrying next round",
+        )
