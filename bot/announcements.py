@@ -128,14 +128,7 @@ def progress_message(progress: Progress, rate: float, render: Renderer) -> Outgo
     text = render(
         t(
             key,
-            id=progress.id,
-            recipients=progress.recipients,
-            sent=progress.sent,
-            failed=progress.failed,
-            blocked=progress.blocked,
-            skipped=progress.skipped,
-            unknown=progress.unknown,
-            cancelled=progress.cancelled,
+            **progress.counts(),
             pending=progress.pending,
             minutes=minutes if progress.pending else 0,
         )
@@ -245,19 +238,7 @@ class ProgressReporter:
 
     async def _report(self, announcement_id: int, chat: int, progress: Progress) -> None:
         failed = await asyncio.to_thread(self.store.failures, announcement_id)
-        text = self.render(
-            t(
-                "announce.report",
-                id=announcement_id,
-                recipients=progress.recipients,
-                sent=progress.sent,
-                failed=progress.failed,
-                blocked=progress.blocked,
-                skipped=progress.skipped,
-                unknown=progress.unknown,
-                cancelled=progress.cancelled,
-            )
-        )
+        text = self.render(t("announce.report", **progress.counts()))
         # Tracking stopped first (the caller): a report is sent at most once, even if a send
         # below fails.
         self._shown.pop(announcement_id, None)

@@ -102,6 +102,19 @@ class Progress:
     def finished(self) -> int:
         return self.recipients - self.pending
 
+    def counts(self) -> dict[str, int]:
+        """The figures the progress message and the report word (their locale parameters)."""
+        return {
+            "id": self.id,
+            "recipients": self.recipients,
+            "sent": self.sent,
+            "failed": self.failed,
+            "blocked": self.blocked,
+            "skipped": self.skipped,
+            "unknown": self.unknown,
+            "cancelled": self.cancelled,
+        }
+
 
 @dataclass(frozen=True)
 class Failure:

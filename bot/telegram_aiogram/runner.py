@@ -134,7 +134,10 @@ def reminder_scheduler(service: ConversationService) -> ReminderScheduler:
 def announcement_progress(service: ConversationService, bot: Bot) -> ProgressReporter:
     """The announcements' progress messages (bot.announcements), beside the outbox."""
     return ProgressReporter(
-        service.repository.announcements, AiogramTransport(bot), superadmins=service.admin_ids
+        service.repository.announcements,
+        AiogramTransport(bot),
+        superadmins=service.admin_ids,
+        rate=service.delivery_rate,  # the time left, at the engine's budget
     )
 
 
