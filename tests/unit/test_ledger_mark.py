@@ -173,6 +173,7 @@ def test_staff_read_rekap_and_statistik_in_the_help(scope: Scope) -> None:
     for language in ("id", "en"):
         shown = chat.rendered(language)
         assert "/rekap" in shown and "/statistik" in shown and "/bantuan" in shown
+        assert "/umumkan" in shown and "/pengingat " in shown and "/kampanye" in shown
 
 
 def test_ordinary_users_do_not_read_them() -> None:
@@ -180,7 +181,11 @@ def test_ordinary_users_do_not_read_them() -> None:
         chat.command("bantuan")
         assert "/bantuan" in chat.rendered()
         assert "/rekap" not in chat.rendered() and "/statistik" not in chat.rendered()
+        assert "/umumkan" not in chat.rendered()
+        # Everyone can stop announcements and reminders, and is told how.
+        assert "/berhenti " in chat.rendered() and "/berhenti_pengingat" in chat.rendered()
     worker = staff(None)
     worker.host.is_worker = True
     worker.command("bantuan")
     assert "/status" in worker.rendered() and "/rekap" not in worker.rendered()
+    assert "/berhenti " in worker.rendered()  # a worker can stop announcements too
