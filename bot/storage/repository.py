@@ -12,13 +12,14 @@ Rules the database enforces (so they hold across processes, not just inside one)
 
 Notifications to other people go into the outbox in the same transaction as the change itself:
 handlers record domain events (flows.events), the injected `notify` (bot.notifications.notices)
-words them, and the unit of work inserts the notices before the commit. The bot delivers them with
-claim_notifications (a lease, so two processes sharing the database never send the same row) and
-mark_notification_sent / mark_notification_failed.
+words them, and the unit of work inserts the notices before the commit. The delivery engine
+(bot.delivery) sends them, claiming and marking rows through `Repository.delivery`
+(bot.storage.delivery_store: a lease, so two processes sharing the database never send the same
+row).
 
 Where things are: bot.storage.handlers (one module per aggregate, a handler per command type),
 bot.storage.lookups (what handlers share), bot.storage.reads (read queries),
-bot.storage.outbox_store (outbox rows). This module is the unit of work and the facade.
+bot.storage.outbox_store (writing outbox rows). This module is the unit of work and the facade.
 
 Erasure of a worker's personal data (decline, withdrawal by the worker): the name, NIK (sealed,
 index, masked), phone, village, KPJ number and the NIK remark become NULL, the outbox messages
@@ -69,14 +70,13 @@ from bot.storage.lookups import (
     upsert_user,
 )
 from bot.storage.models import utc_now
-from bot.storage.outbox_store import DEFAULT_LEASE, OutboxStore, enqueue
+from bot.storage.outbox_store import enqueue
 from bot.storage.reads import Reads
 from bot.storage.reminders import ReminderChecks, ReminderStore, Zones
 from bot.storage.statistics import Statistics, view_statistics
 from bot.storage.views import (
     ConsentRecordView,
     CoverageCheck,
-    OutboxItem,
     PersonalData,
     RequestView,
     SponsorshipView,
@@ -99,7 +99,6 @@ from flows.events import Event, Notice
 from flows.reminders import Settings as ReminderSettings
 
 __all__ = [
-    "DEFAULT_LEASE",
     "MAX_FAILED_VERIFICATIONS",
     "MAX_OPEN_REQUESTS",
     "REFERENCE_ALPHABET",
@@ -110,7 +109,6 @@ __all__ = [
     "CoverageCheck",
     "IdempotencyConflict",
     "Notify",
-    "OutboxItem",
     "PersonalData",
     "Repository",
     "RequestView",
@@ -204,7 +202,6 @@ class Repository:
             announcement_threshold=announcement_threshold,
         )
         self._reads = Reads(engine, sealer, clock)
-        self._outbox = OutboxStore(self._writer, sealer, clock)
         self.delivery = DeliveryStore(self._writer, sealer, clock)
         """The delivery queue's claims and marks (bot.storage.delivery_store), for bot.delivery."""
         self.ledger = Ledger(self._writer, sealer, notify, clock)
@@ -334,20 +331,6 @@ class Repository:
         with Session(self._writer) as session, session.begin():
             at = now if now is not None else self._clock()
             audit.record(session, actor, action, at, detail=detail, row_count=row_count)
-
-    # ---- outbox (bot.storage.outbox_store) ---------------------------------------------------
-
-    def claim_notifications(
-        self, limit: int = 50, lease: timedelta = DEFAULT_LEASE
-    ) -> list[OutboxItem]:
-        """Claim up to `limit` notifications to deliver, oldest first, for `lease`."""
-        return self._outbox.claim_notifications(limit, lease)
-
-    def mark_notification_sent(self, notification_id: int, message_id: int | None = None) -> None:
-        self._outbox.mark_notification_sent(notification_id, message_id)
-
-    def mark_notification_failed(self, notification_id: int, error: str, give_up: bool) -> None:
-        self._outbox.mark_notification_failed(notification_id, error, give_up)
 
     # ---- writes ------------------------------------------------------------------------------
 

@@ -144,19 +144,6 @@ class PersonalData:
 
 
 @dataclass(frozen=True)
-class OutboxItem:
-    """A notification waiting to be sent. chat_id is None when the recipient's chat is unknown
-    (for a private chat it equals the user id); language None means the default language."""
-
-    id: int
-    recipient_user_id: int
-    chat_id: int | None
-    language: str | None
-    message: dict[str, object]  # flows.text.to_json; flows.text.from_json gives the Text back
-    attempts: int = 0  # failed attempts so far (the dispatcher gives up after a few)
-
-
-@dataclass(frozen=True)
 class CoverageCheck:
     """For the coverage import's report: the sponsorship's status, and whether it is already
     active with the KPJ number given."""

@@ -23,7 +23,7 @@ from bot import notifications
 from bot.app import build_service
 from bot.cli import main as cli
 from bot.delivery.budget import RateBudget
-from bot.delivery.engine import DeliveryEngine
+from bot.delivery.engine import LEASE, DeliveryEngine
 from bot.security.crypto import (
     Sealer,
     key_check_value,
@@ -451,7 +451,14 @@ def test_rotation_reseals_everything_and_duplicate_checks_still_hold(
     ]
     assert repo.coverage_check(reference, KPJ) is not None
     assert repo.coverage_check(reference, KPJ).same_kpj  # type: ignore[union-attr]
-    assert len(repo.claim_notifications()) >= 2  # the worker's consent, the activation
+    repo.remember_chat(SPONSOR, SPONSOR)  # the queue claims rows only for people with a chat
+    repo.remember_chat(WORKER, WORKER)
+    claimed = repo.delivery.claim(50, LEASE)
+    assert len(claimed) >= 2  # the worker's consent, the activation: opened with the new key
+    with engine.connect() as connection:  # none given up as unopenable
+        assert not connection.scalar(
+            sa.text("SELECT count(*) FROM outbox WHERE last_error LIKE 'message %'")
+        )
     assert sum(report.resealed.values()) == len(before)
     assert report.reindexed == {
         "sponsors.nip_index": 1,
@@ -643,7 +650,7 @@ def test_an_outbox_row_no_key_opens_is_given_up_not_retried(engine: Engine) -> N
     assert rows["stranger"].last_error == "message cannot be opened"
     assert rows["damaged"].gave_up_at is not None
     now[0] = datetime(2026, 3, 11, tzinfo=UTC)  # long after any lease
-    assert repo.claim_notifications() == []
+    assert repo.delivery.claim(50, LEASE) == []
 
 
 # ---- a conversation no key opens -----------------------------------------------------------------

@@ -1,22 +1,24 @@
-"""The outbox lease: several bot processes share one database, and each notification is sent by
-one of them only (Repository.claim_notifications), on SQLite and PostgreSQL.
+"""The outbox lease: several bot processes share one database, and each row is sent by one of
+them only (the delivery queue's claim, bot.storage.delivery_store, reached as
+Repository.delivery), on SQLite and PostgreSQL.
 
 Two repositories over two engines stand for two processes: they share no connection pool and no
 Python lock, only the database.
 
-What the delivery engine does with claimed rows is tested in test_delivery_engine.py.
+What the delivery engine does with claimed rows is tested in test_delivery_engine.py; here the
+queue's claims and marks are called directly, as the engine calls them.
 
 Every wait here is bounded (a barrier timeout, a result timeout, loops of at most as many rounds
-as there are rows, asyncio.wait_for): a broken lease makes a test fail quickly, never hang.
+as there are rows): a broken lease makes a test fail quickly, never hang.
 """
 
 from __future__ import annotations
 
-import json
+import asyncio
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -24,17 +26,28 @@ from sqlalchemy import Engine
 from sqlmodel import col
 
 from bot import notifications
+from bot.delivery.engine import DeliveryEngine
 from bot.storage.db import create_db_engine
+from bot.storage.delivery_store import Delivery, Mark, backoff
 from bot.storage.models import OutboxMessage
-from bot.storage.repository import OutboxItem, Repository
+from bot.storage.repository import Repository
 from flows.text import to_json
 from tests.clock import MovableClock
+from tests.integration.delivery_kit import (
+    T0,
+    FakeTransport,
+    add_announcement,
+    add_users,
+    enqueue,
+    fast_budget,
+    rows,
+)
 from tests.integration.test_storage_repository import SEALER
 from tests.notify import notify
 
-T0 = datetime(2026, 3, 10, 2, 0, tzinfo=UTC)
 LEASE = timedelta(minutes=2)
 WAIT = 30.0  # seconds: the most any wait in this module may take before it fails the test
+EVERYTHING = 100  # a claim's limit larger than any test's rows
 
 
 @pytest.fixture
@@ -59,27 +72,19 @@ def repos(engines: tuple[Engine, Engine], clock: MovableClock) -> tuple[Reposito
     )
 
 
-def enqueue(engine: Engine, count: int, recipient: int = 7) -> list[int]:
-    """Outbox rows as the repository writes them (sealed JSON of a Text); their ids in order."""
-    with engine.begin() as connection:
-        for number in range(count):
-            document = to_json(notifications.worker_declined(f"PR-{number:06d}"))
-            connection.execute(
-                sa.insert(OutboxMessage).values(
-                    dedupe_key=f"test:{number}",
-                    recipient_user_id=recipient,
-                    message=SEALER.seal(json.dumps(document)),
-                    created_at=T0,
-                    attempts=0,
-                )
-            )
-        return list(
-            connection.scalars(sa.select(col(OutboxMessage.id)).order_by(col(OutboxMessage.id)))
-        )
+def notifications_to(engine: Engine, recipients: range | list[int]) -> list[int]:
+    """A notification row (sealed JSON of a Text naming PR-<recipient>) to each recipient, who
+    has a chat with the bot; their ids in order."""
+    add_users(engine, list(recipients))
+    return enqueue(engine, "notification", recipients)
 
 
-def ids(items: list[OutboxItem]) -> list[int]:
+def ids(items: list[Delivery]) -> list[int]:
     return [item.id for item in items]
+
+
+def claim(repo: Repository, limit: int = EVERYTHING, lease: timedelta = LEASE) -> list[int]:
+    return ids(repo.delivery.claim(limit, lease))
 
 
 def claimed_until(engine: Engine) -> dict[int | None, datetime | None]:
@@ -102,7 +107,7 @@ def test_concurrent_claims_get_disjoint_rows_and_together_all(
     A thread stops after as many batches as there are rows (each batch holds at least one row),
     so a lease that lets a row be claimed again ends in the "claimed twice" assertion, not in an
     endless loop; the barrier and the results have timeouts."""
-    everything = enqueue(engines[0], 60)
+    everything = notifications_to(engines[0], range(1, 61))
     workers = 4
     barrier = threading.Barrier(workers, timeout=WAIT)
 
@@ -110,7 +115,7 @@ def test_concurrent_claims_get_disjoint_rows_and_together_all(
         batches = []
         barrier.wait()
         for _ in range(len(everything)):
-            batch = ids(repository.claim_notifications(limit=3, lease=LEASE))
+            batch = claim(repository, limit=3)
             if not batch:
                 break
             assert batch == sorted(batch)
@@ -128,95 +133,167 @@ def test_concurrent_claims_get_disjoint_rows_and_together_all(
     assert len(claimed) == len(set(claimed)), "a row was claimed twice"
     assert sorted(claimed) == everything
     assert set(claimed_until(engines[0]).values()) == {T0 + LEASE}
+    assert {row.claims for row in rows(engines[0]).values()} == {1}
 
 
-def test_a_claim_is_leased_for_thirty_seconds_by_default(
+def test_the_engine_leases_a_claim_for_thirty_seconds_by_default(
     repos: tuple[Repository, Repository], engines: tuple[Engine, Engine], clock: MovableClock
 ) -> None:
     """Short: a row's claim only has to outlast its own send. A dead process's row waits 30 s."""
     first, second = repos
-    [row] = enqueue(engines[0], 1)
-    assert ids(first.claim_notifications()) == [row]
-    assert claimed_until(engines[0]) == {row: T0 + timedelta(seconds=30)}
+    sent, dead = notifications_to(engines[0], [1, 2])
+    seen: list[datetime | None] = []
+
+    def answer(chat: int, _message: object) -> None:
+        seen.append(claimed_until(engines[1])[sent])  # while the engine sends the row
+        return None
+
+    delivery = DeliveryEngine(
+        first.delivery,
+        FakeTransport(answer),  # type: ignore[arg-type]
+        asyncio.Event(),
+        fast_budget(),
+        batch_size=1,
+    )
+    assert delivery.lease == timedelta(seconds=30)
+    assert asyncio.run(asyncio.wait_for(delivery.deliver_once(), WAIT)) == 1
+    assert seen == [T0 + timedelta(seconds=30)]
+    # The next row is claimed with the same lease, and its process dies before the mark.
+    assert claim(first, lease=delivery.lease) == [dead]
+    assert claimed_until(engines[0]) == {sent: None, dead: T0 + timedelta(seconds=30)}
     clock.advance(seconds=30)
-    assert second.claim_notifications() == []
+    assert claim(second) == []
     clock.advance(seconds=1)
-    assert ids(second.claim_notifications()) == [row]
+    assert claim(second) == [dead]  # a notification: sent again, at least once
 
 
-def test_claims_are_oldest_first_and_limited(
+def test_claims_are_by_priority_then_oldest_first_and_limited(
     repos: tuple[Repository, Repository], engines: tuple[Engine, Engine]
 ) -> None:
+    """Notifications, then reminders, then announcements; within a kind, the oldest first."""
     first, second = repos
-    everything = enqueue(engines[0], 5)
-    assert ids(first.claim_notifications(limit=2)) == everything[:2]
-    assert ids(second.claim_notifications(limit=2)) == everything[2:4]
-    assert ids(first.claim_notifications()) == everything[4:]
-    assert first.claim_notifications() == []
-    assert second.claim_notifications(limit=0) == []
+    add_users(engines[0], range(1, 6))
+    announced = enqueue(
+        engines[0], "announcement", [1, 2], announcement=add_announcement(engines[0])
+    )
+    reminded = enqueue(engines[0], "reminder", [3])
+    notified = enqueue(engines[0], "notification", [4, 5])
+    everything = notified + reminded + announced
+    assert everything != sorted(everything)  # priority, not id, comes first
+    assert claim(first, limit=2) == everything[:2]
+    assert claim(second, limit=2) == everything[2:4]
+    assert claim(first) == everything[4:]
+    assert claim(first) == []
+    assert claim(second, limit=0) == []
     with pytest.raises(ValueError, match="lease"):
-        first.claim_notifications(lease=timedelta(0))
+        first.delivery.claim(EVERYTHING, timedelta(0))
 
 
 def test_a_claimed_row_waits_for_its_lease_to_end(
     repos: tuple[Repository, Repository], engines: tuple[Engine, Engine], clock: MovableClock
 ) -> None:
+    """Until the lease ends nobody claims the row, not even its own process. Afterwards (the
+    process died, or is very late) another takes a notification over; a reminder or an
+    announcement may have arrived, so it becomes 'unknown' instead of being sent twice."""
     first, second = repos
-    everything = enqueue(engines[0], 3)
-    [item, *_] = claimed = first.claim_notifications(lease=LEASE)
-    assert ids(claimed) == everything
-    assert (item.recipient_user_id, item.chat_id, item.language, item.attempts) == (
+    everything = notifications_to(engines[0], [7, 8, 9])
+    add_users(engines[0], [10, 11], language="en")
+    reminder = enqueue(engines[0], "reminder", [10])
+    announcement = add_announcement(engines[0])
+    announced = enqueue(engines[0], "announcement", [11], announcement=announcement)
+    [item, *_] = claimed = first.delivery.claim(EVERYTHING, LEASE)
+    assert ids(claimed) == everything + reminder + announced
+    assert (item.kind, item.recipient_user_id, item.chat_id, item.language, item.attempts) == (
+        "notification",
         7,
-        None,
+        7,
         None,
         0,
     )
-    assert item.message == to_json(notifications.worker_declined("PR-000000"))
-    assert claimed_until(engines[1]) == dict.fromkeys(everything, T0 + LEASE)
-    assert second.claim_notifications() == []
-    assert first.claim_notifications() == []  # not even by the process that holds it
+    assert (item.announcement_id, item.dedupe_key) == (None, "notification:None:7")
+    assert item.message == to_json(notifications.worker_declined("PR-000007"))
+    assert [(d.kind, d.language, d.announcement_id, d.message) for d in claimed[3:]] == [
+        ("reminder", "en", None, to_json(notifications.worker_declined("PR-000010"))),
+        ("announcement", "en", announcement, None),
+    ]
+    assert claimed_until(engines[1]) == dict.fromkeys(ids(claimed), T0 + LEASE)
+    assert claim(second) == []
+    assert claim(first) == []  # not even by the process that holds it
     clock.advance(seconds=119)
-    assert second.claim_notifications() == []
+    assert claim(second) == []
     clock.advance(seconds=1)  # the lease ends at T0 + 2 min, exactly: still held
-    assert second.claim_notifications() == []
+    assert claim(second) == []
     clock.advance(seconds=1)  # the first process died, or is very late: another takes over
-    assert ids(second.claim_notifications(lease=LEASE)) == everything
-    assert claimed_until(engines[0]) == dict.fromkeys(everything, clock.now + LEASE)
-    assert first.claim_notifications() == []
+    assert claim(second) == everything
+    assert claimed_until(engines[0]) == {
+        **dict.fromkeys(everything, clock.now + LEASE),
+        reminder[0]: None,
+        announced[0]: None,
+    }
+    assert claim(first) == []
+    state = rows(engines[0])
+    assert [(state[row].outcome, state[row].claims) for row in ids(claimed)] == [
+        (None, 2),
+        (None, 2),
+        (None, 2),
+        ("unknown", 2),
+        ("unknown", 2),
+    ]
+    assert state[reminder[0]].gave_up_at == clock.now and state[reminder[0]].sent_at is None
+    assert state[reminder[0]].last_error == "claimed by a process that stopped"
 
 
-def test_failed_rows_come_back_sent_and_given_up_rows_never(
+def test_released_and_failed_rows_come_back_sent_and_given_up_rows_never(
     repos: tuple[Repository, Repository], engines: tuple[Engine, Engine], clock: MovableClock
 ) -> None:
     first, second = repos
-    failed, given_up, sent, held = enqueue(engines[0], 4)
-    assert ids(first.claim_notifications(lease=LEASE)) == [failed, given_up, sent, held]
-    first.mark_notification_failed(failed, "TimeoutError", give_up=False)
-    first.mark_notification_failed(given_up, "not delivered", give_up=True)
-    first.mark_notification_sent(sent)
+    failed, given_up, sent, held, released = notifications_to(engines[0], range(1, 6))
+    assert claim(first) == [failed, given_up, sent, held, released]
+    first.delivery.mark(
+        [
+            Mark(failed, "transient", detail="TimeoutError", attempts=0),
+            Mark(given_up, "refused", detail="not delivered"),
+            Mark(sent, "sent", message_id=41),
+            Mark(released, "release", detail="429"),
+        ]
+    )
     state = claimed_until(engines[1])
-    assert (state[failed], state[held]) == (None, T0 + LEASE)
-    # The failed row is released at once (any process retries it); the others are not free.
-    [retry] = second.claim_notifications(lease=LEASE)
+    assert (state[failed], state[released], state[held]) == (None, None, T0 + LEASE)
+    # A release (not tried) is free at once, uncounted; a transient failure waits its backoff;
+    # the others are not free.
+    [again] = second.delivery.claim(EVERYTHING, LEASE)
+    assert (again.id, again.attempts) == (released, 0)
+    second.delivery.mark([Mark(released, "sent", message_id=42)])
+    assert claim(second) == []
+    clock.advance(seconds=backoff(1).total_seconds())
+    [retry] = second.delivery.claim(EVERYTHING, LEASE)
     assert (retry.id, retry.attempts) == (failed, 1)
     clock.advance(minutes=3)  # both leases ended
-    assert ids(first.claim_notifications(lease=LEASE)) == [failed, held]
+    assert claim(first) == [failed, held]
     clock.advance(days=30)
-    assert ids(second.claim_notifications(lease=LEASE)) == [failed, held]
-    second.mark_notification_sent(failed)
-    second.mark_notification_failed(held, "not delivered", give_up=True)
+    assert claim(second) == [failed, held]
+    second.delivery.mark(
+        [Mark(failed, "sent", message_id=43), Mark(held, "refused", detail="not delivered")]
+    )
     clock.advance(days=30)
-    assert first.claim_notifications() == []
-    assert second.claim_notifications() == []
-    with engines[0].connect() as connection:
-        done = connection.execute(
-            sa.select(col(OutboxMessage.sent_at), col(OutboxMessage.gave_up_at)).order_by(
-                col(OutboxMessage.id)
-            )
-        ).all()
-    assert [(sent_at is not None, gave_up_at is not None) for sent_at, gave_up_at in done] == [
-        (True, False),
-        (False, True),
-        (True, False),
-        (False, True),
+    assert claim(first) == []
+    assert claim(second) == []
+    done = rows(engines[0])
+    assert [
+        (row.outcome, row.sent_at is not None, row.gave_up_at is not None, row.attempts)
+        for row in done.values()
+    ] == [
+        ("sent", True, False, 2),
+        ("failed", False, True, 1),
+        ("sent", True, False, 1),
+        ("failed", False, True, 1),
+        ("sent", True, False, 1),
+    ]
+    assert [row.telegram_message_id for row in done.values()] == [43, None, 41, None, 42]
+    assert [row.last_error for row in done.values()] == [
+        None,
+        "not delivered",
+        None,
+        "not delivered",
+        None,
     ]

@@ -18,6 +18,7 @@ from sqlalchemy import Engine
 
 from bot import notifications
 from bot.storage.db import create_db_engine, upgrade_database
+from bot.storage.delivery_store import Delivery, Mark, backoff
 from bot.storage.repository import (
     REQUEST_DUE,
     CoverageCheck,
@@ -177,7 +178,7 @@ def outbox(engine: Engine) -> list[tuple[str, int]]:
 
 def messages(engine: Engine) -> dict[int, list[object]]:
     """Notifications still to deliver by recipient, as the Text the bot will render. Read
-    straight from the table: claiming them (claim_notifications) would change the rows."""
+    straight from the table: claiming them (repo.delivery.claim) would change the rows."""
     found: dict[int, list[object]] = {}
     for row in rows(
         engine,
@@ -856,43 +857,64 @@ def test_personal_data(repo: Repository, engine: Engine) -> None:
 
 
 def test_outbox_delivery_bookkeeping(repo: Repository, engine: Engine, clock: MovableClock) -> None:
+    def claim(limit: int = 50) -> list[Delivery]:
+        return repo.delivery.claim(limit, timedelta(seconds=30))
+
     reference = confirmed(repo)
     repo.remember_chat(SPONSOR, 5001)
-    [item] = repo.claim_notifications()
+    [item] = claim()
     assert (item.recipient_user_id, item.chat_id, item.language) == (SPONSOR, 5001, "id")
-    assert item.attempts == 0
+    assert (item.kind, item.attempts, item.announcement_id) == ("notification", 0, None)
+    assert item.message is not None
     assert from_json(item.message) == notifications.worker_confirmed("Siti Aminah", reference)
     # Sealed at rest: the name is not in the outbox row.
     [stored] = rows(engine, "SELECT message FROM outbox")
     assert "Siti" not in str(stored["message"])
-    repo.mark_notification_failed(item.id, "Telegram said: chat 5001234567 not found", False)
-    [again] = repo.claim_notifications()  # the failure released the claim
+    error = "Telegram said: chat 5001234567 not found"
+    repo.delivery.mark([Mark(item.id, "transient", detail=error, attempts=item.attempts)])
+    assert claim() == []  # the failure released the claim, to be retried after a backoff
+    clock.advance(seconds=backoff(1).total_seconds())
+    [again] = claim()
     assert (again.id, again.attempts) == (item.id, 1)
     [row] = rows(engine, "SELECT attempts, last_error, sent_at, gave_up_at FROM outbox")
-    assert row["attempts"] == 1 and "5001234567" not in str(row["last_error"])
+    assert row["attempts"] == 1 and row["last_error"] == "Telegram said: chat # not found"
     assert row["sent_at"] is None and row["gave_up_at"] is None
-    repo.mark_notification_sent(item.id)
+    repo.delivery.mark([Mark(item.id, "sent", message_id=77)])
     clock.advance(hours=1)  # past any lease: sent is sent
-    assert repo.claim_notifications() == []
-    [row] = rows(engine, "SELECT attempts, sent_at FROM outbox")
+    assert claim() == []
+    [row] = rows(engine, "SELECT attempts, sent_at, outcome, telegram_message_id FROM outbox")
     assert row["attempts"] == 2 and row["sent_at"] is not None
-    # A recipient never seen has no chat and no language; giving up ends the retries.
+    assert (row["outcome"], row["telegram_message_id"]) == ("sent", 77)
+    # A recipient never seen has no chat: their row fails at the claim, never sent nor retried.
     one(repo, None, activate(reference))
-    pending = repo.claim_notifications(limit=1)
+    pending = claim(limit=1)
     assert len(pending) == 1 and pending[0].recipient_user_id == SPONSOR
-    [worker_item] = repo.claim_notifications()  # the sponsor's is claimed already
-    assert (worker_item.recipient_user_id, worker_item.chat_id, worker_item.language) == (
-        WORKER,
-        None,
-        None,
+    assert claim() == []  # the sponsor's is claimed already; the worker's failed
+    [failed] = rows(
+        engine,
+        "SELECT attempts, outcome, last_error, gave_up_at, sent_at FROM outbox"
+        " WHERE recipient_user_id = :worker",
+        worker=WORKER,
     )
-    repo.mark_notification_failed(worker_item.id, "x" * 1000, True)
+    assert (failed["outcome"], failed["last_error"], failed["attempts"]) == (
+        "failed",
+        "no chat with this user",
+        0,
+    )
+    assert failed["gave_up_at"] is not None and failed["sent_at"] is None
+    clock.advance(hours=1)  # the sponsor's lease ended unmarked: a notification goes again
+    assert [i.id for i in claim()] == [pending[0].id]
+    # Refused: given up at once, the error cut to 200 characters.
+    repo.delivery.mark([Mark(pending[0].id, "refused", detail="x" * 1000)])
     clock.advance(hours=1)
-    assert [i.id for i in repo.claim_notifications()] == [pending[0].id]
+    assert claim() == []
     [given_up] = rows(
-        engine, "SELECT last_error, gave_up_at FROM outbox WHERE id = :id", id=worker_item.id
+        engine,
+        "SELECT last_error, gave_up_at, outcome FROM outbox WHERE id = :id",
+        id=pending[0].id,
     )
-    assert len(str(given_up["last_error"])) <= 200 and given_up["gave_up_at"] is not None
+    assert given_up["last_error"] == "x" * 200 and given_up["gave_up_at"] is not None
+    assert given_up["outcome"] == "failed"
 
 
 # ---- erasure leaves no bytes behind (SQLite file) ----------------------------------------------
