@@ -433,14 +433,28 @@ class ReminderStore:
         sealer: Sealer,
         zones: Zones,
         settings: rules.Settings | None = None,
+        *,
+        reader: Engine | None = None,
     ) -> None:
         self._writer = writer
+        # For the rounds that only read: SQLite transactions on it begin without the write
+        # lock (the writer's begin with it: bot.storage.db.immediate).
+        self._reader = reader or writer
         self._sealer = sealer
         self.zones = zones
         self.settings = settings or rules.Settings()
 
     def run_round(self, now: datetime) -> list[str]:
-        """Plan at `now` and queue what is due; returns the dedupe keys queued."""
+        """Plan at `now` and queue what is due; returns the dedupe keys queued.
+
+        Most rounds find nothing due. They only read, without the round lock: on SQLite that
+        lock is the database's write lock, and holding it through the facts' read (about a
+        second at 3,000 sponsors) would hold back every conversation's commit once a minute.
+        A round that finds something reads again under the lock, and plans and queues there,
+        so what it queues is decided by one process at a time."""
+        with Session(self._reader) as db, db.begin():
+            if not rules.plan(read_facts(db, now, self.zones), now, self.settings):
+                return []
         with Session(immediate(self._writer)) as db, db.begin():
             take_round_lock(db)
             facts = read_facts(db, now, self.zones)

@@ -211,7 +211,7 @@ class Repository:
 
     def reminders(self, zones: Zones, settings: ReminderSettings | None = None) -> ReminderStore:
         """The reminder scheduler's storage (bot.storage.reminders)."""
-        return ReminderStore(self._writer, self._sealer, zones, settings)
+        return ReminderStore(self._writer, self._sealer, zones, settings, reader=self._engine)
 
     def reminder_gate(self) -> ReminderChecks:
         """The delivery engine's ReminderGate: re-checks a reminder's reason before sending."""

@@ -452,3 +452,27 @@ def test_the_sponsor_is_told_the_first_deduction_a_week_before_its_month(
     assert "Rp16.800" in shown and "Desember 2026" in shown
     assert ReminderChecks(engine, clock).still_due([row]) == {row.id}
     del database_url
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_round_with_nothing_due_does_not_wait_for_the_write_lock(
+    repo: Repository, engine: Engine, clock: MovableClock
+) -> None:
+    """Most rounds queue nothing: they must not take SQLite's write lock (held through the
+    facts' read, it would hold back every conversation's commit once a minute). Here another
+    connection holds the write lock: the idle round still ends at once; a round with something
+    due waits for the lock, then queues."""
+    sponsor_waiting(repo, 1)
+    store = repo.reminders(ZONES)
+    assert store.run_round(clock()) == []  # day 0: nothing due yet
+    with immediate(engine).connect() as holder:
+        lock = holder.begin()  # BEGIN IMMEDIATE: a conversation's commit in progress
+        idle = ThreadPoolExecutor(1).submit(store.run_round, clock())
+        assert idle.result(timeout=2) == []  # with the write lock it would wait for it
+        clock.advance(days=2)
+        due = ThreadPoolExecutor(1).submit(store.run_round, clock())
+        with contextlib.suppress(TimeoutError):
+            due.result(timeout=0.5)
+        assert not due.done()  # queueing waits for the lock
+        lock.rollback()
+    assert len(due.result(timeout=10)) == 1
