@@ -20,7 +20,7 @@ import logging
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from html import escape
 from typing import Any
@@ -43,7 +43,7 @@ from bot.storage.repository import ConsentStatement, Repository, Transaction, Us
 from bot.storage.state import STORE_ERRORS, TurnAlreadyCommitted, TurnJournal
 from bot.storage.statistics import Statistics
 from bot.transport import Outgoing, Transport, split_message
-from flows import callbacks, recap, router
+from flows import announce, callbacks, recap, router
 from flows.access import Role, Scope
 from flows.commands import Outcome, SetLanguage
 from flows.context import Context, UserFacts
@@ -199,7 +199,17 @@ class ConversationService:
         record = await asyncio.to_thread(self._remember, user_id, incoming.chat_id)
         self._remember_language(user_id, record.language)
         session = Session.from_json(await self.sessions.load(user_id))
-        turn = router.respond(session, incoming.input, self._context(record))
+        context = self._context(record)
+        scope = context.user.scope
+        if (
+            session.flow == announce.FLOW_ID
+            and scope is not None
+            and announce.may_announce(context)
+        ):
+            # Composing an announcement: its audience buttons say how many each one reaches.
+            sizes = await asyncio.to_thread(self.repository.announcements.audience_sizes, scope)
+            context = replace(context, audience_sizes=sizes)
+        turn = router.respond(session, incoming.input, context)
         applies = [effect for effect in turn.effects if isinstance(effect, Apply)]
         language = record.language
         for apply in applies:

@@ -127,7 +127,18 @@ def _button_options(answers: Answers, ctx: Context) -> Sequence[Option]:
 
 
 def _audience_options(answers: Answers, ctx: Context) -> Sequence[Option]:
-    return [Option(name, t(f"announce.audience.{name}")) for name in AUDIENCES]
+    """Each audience with how many it reaches now (the host's count within the author's scope);
+    the agencies' one is counted in the preview, once they are typed."""
+    sizes = ctx.audience_sizes or {}
+    return [
+        Option(
+            name,
+            t("announce.audience_sized", audience=t(f"announce.audience.{name}"), count=sizes[name])
+            if name in sizes
+            else t(f"announce.audience.{name}"),
+        )
+        for name in AUDIENCES
+    ]
 
 
 def _parse_agencies(raw: str, answers: Answers, ctx: Context) -> Check:

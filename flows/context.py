@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -34,3 +34,6 @@ class Context:
     catalog: Catalog
     now: datetime  # aware, in the programme's local time zone
     new_id: Callable[[], str]
+    # While an announcement is composed (flows.announce): how many people each audience reaches
+    # within the author's scope, read by the host for that turn; None otherwise.
+    audience_sizes: Mapping[str, int] | None = None

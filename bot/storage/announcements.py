@@ -568,6 +568,15 @@ class AnnouncementStore:
             session.expunge(row)
             return row
 
+    def audience_sizes(self, scope: Scope) -> dict[str, int]:
+        """How many people each audience but "ASN of chosen agencies" reaches within `scope`."""
+        with Session(self._engine) as session:
+            return {
+                audience: count_audience(session, scope, audience)
+                for audience in ANNOUNCEMENT_AUDIENCES
+                if audience != "agency_asn"
+            }
+
     def count(self, announcement_id: int) -> int:
         with Session(self._engine) as session:
             return count_for(session, get(session, announcement_id))

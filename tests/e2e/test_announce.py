@@ -116,7 +116,7 @@ async def test_compose_preview_send_and_what_arrives(
 ) -> None:
     people = await recipients_who_wrote(emulator, bot)
     admin = emulator.user(ADMIN, first_name="Admin")
-    turn = await compose(admin, "👥 Semua ASN")
+    turn = await compose(admin, "👥 Semua ASN · 3 orang")  # each audience button counts it
     shown = texts(turn)
     assert "persis seperti yang akan diterima 3 orang" in shown
     assert "<b>3 orang</b>" not in shown and "3 orang" in shown
@@ -154,7 +154,7 @@ async def test_compose_preview_send_and_what_arrives(
         "SELECT announcements_off_at IS NOT NULL FROM telegram_users"
         f" WHERE user_id = {RECIPIENTS[0]}",
     ) == [(1,)]
-    turn = await compose(admin, "👥 Semua ASN")
+    turn = await compose(admin, "👥 Semua ASN · 2 orang")  # the person who stopped is not counted
     assert "akan diterima 2 orang" in texts(turn)
     await admin.choose("📤 Kirim", min_count=2)
     before = len(people[0].messages)
@@ -243,7 +243,7 @@ async def test_approval_over_the_threshold_and_not_by_the_author(
     admin = emulator.user(ADMIN, first_name="Admin")
     second = emulator.user(SECOND_ADMIN, first_name="Kedua")
     await second.say("/start")
-    await compose(admin, "👥 Semua ASN")  # 3 people > threshold 2
+    await compose(admin, "👥 Semua ASN · 3 orang")  # 3 people > threshold 2
     waiting = texts(await admin.choose("📤 Kirim", min_count=1))
     assert "perlu persetujuan superadmin lain" in waiting
     await emulator.wait_until(
@@ -278,8 +278,8 @@ async def test_operator_scope_and_who_knows_the_command(
     operator = emulator.user(OPERATOR, first_name="Operator")
     outsider = emulator.user(8299, first_name="Luar")
     await admin.say(f"/admin tambah operator setda {OPERATOR}", min_count=2)
-    turn = await compose(operator, "👥 Semua ASN")
-    assert "akan diterima 1 orang" in texts(turn)  # only the setda ASN
+    turn = await compose(operator, "👥 Semua ASN · 1 orang")  # only the setda ASN
+    assert "akan diterima 1 orang" in texts(turn)
     await compose(operator, "🏢 ASN instansi tertentu", min_count=1)
     assert "di luar wewenang Anda: dinkes" in texts(await operator.say("dinkes"))
     assert "tidak dikenal" in texts(await outsider.say("/umumkan"))
@@ -299,7 +299,7 @@ async def test_a_photo_with_its_caption_arrives_as_previewed(
     await operator.send_photo(caption="Poster pendaftaran")
     await operator.replies_since(mark)
     await operator.choose("Tanpa tombol")
-    turn = await operator.choose("👥 Semua ASN", min_count=3)
+    turn = await operator.choose("👥 Semua ASN · 1 orang", min_count=3)
     preview = next(m for m in turn if m.photo is not None)
     assert preview.text == "Poster pendaftaran"
     assert [label for row in preview.buttons for label, _ in row] == [

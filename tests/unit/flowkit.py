@@ -45,6 +45,7 @@ class Host:
     is_admin: bool = False
     is_worker: bool = False  # linked as the worker of a sponsorship
     scope: Scope | None = None  # a member of staff's role and agencies
+    audience_sizes: dict[str, int] | None = None  # counted by the host while composing
     language: str | None = None
     sponsor: RegisterSponsor | None = None
     sponsorships: list[SubmitSponsorship] = field(default_factory=list)
@@ -88,7 +89,13 @@ class Chat:
             is_worker=self.host.is_worker,
             scope=self.host.scope,
         )
-        return Context(facts, PROGRAMME.catalog, self.now, lambda: f"draft-{next(self._ids)}")
+        return Context(
+            facts,
+            PROGRAMME.catalog,
+            self.now,
+            lambda: f"draft-{next(self._ids)}",
+            audience_sizes=self.host.audience_sizes,
+        )
 
     def do(self, event: Input) -> list[Effect]:
         turn = router.respond(self.session, event, self.context())

@@ -188,3 +188,24 @@ def test_the_renderer_always_adds_the_opt_out_button() -> None:
 )
 def test_html_problems(html: str, problem: str | None) -> None:
     assert announce.html_problem(html) == problem
+
+
+def test_each_audience_button_says_how_many_it_reaches() -> None:
+    """The host's counts (within the author's scope) are on the audience buttons; the chosen
+    agencies' audience is counted in the preview once they are typed."""
+    from bot.i18n import Renderer
+
+    chat = staff_chat(OPERATOR)
+    chat.host.audience_sizes = {name: 10 + n for n, name in enumerate(announce.AUDIENCES)}
+    del chat.host.audience_sizes["agency_asn"]
+    chat.command("umumkan")
+    chat.type("Halo")
+    chat.press(chat.values()[0])  # no button
+    labels = {
+        button.value: (Renderer("id").plain(button.label), Renderer("en").plain(button.label))
+        for row in chat.last().buttons
+        for button in row
+    }
+    assert labels["all_asn"] == ("👥 Semua ASN · 10 orang", "👥 All ASN · 10 people")
+    assert labels["everyone"][0] == "🌐 Semua (ASN dan pekerja) · 15 orang"
+    assert labels["agency_asn"][0] == "🏢 ASN instansi tertentu"  # counted in the preview
