@@ -52,6 +52,10 @@ PIPELINE = 2  # batches in flight at once: the next is claimed while one is stil
 ANNOUNCEMENT_CACHE = 64
 MARK_ATTEMPTS = 3
 MARK_RETRY_SECONDS = 1.0  # x 2: well inside the lease (the sends ended before it)
+# A stopping bot (SIGTERM, a deploy) lets the batches in flight finish and be marked, up to this
+# long: abandoned, their announcement and reminder rows would lapse into 'unknown' and never be
+# sent, on every ordinary restart. Only a kill -9 (or a stop slower than this) leaves rows so.
+STOP_GRACE = 5.0
 
 
 def batch_size_for(rate: float) -> int:
@@ -130,6 +134,8 @@ class DeliveryEngine:
                     logger.exception("delivery failed; retrying")
                     await asyncio.sleep(1.0)
         finally:
+            if in_flight:
+                await asyncio.wait(in_flight, timeout=STOP_GRACE)
             for task in in_flight:
                 task.cancel()
 

@@ -14,7 +14,7 @@ import pytest
 from bot.storage.db import create_db_engine, upgrade_database
 from emulator.server import BotApiEmulator
 from tests.e2e.harness import TOKEN, BotUnderTest, settings_for, sqlite_url
-from tests.integration.delivery_kit import add_announcement, add_users, enqueue
+from tests.integration.delivery_kit import add_announcement, add_users, enqueue, set_status
 
 ANNOUNCED = range(8001, 8301)  # 300 people: 12 s of the budget at 25/s
 SPEAKER = 9001
@@ -51,7 +51,11 @@ async def test_a_reply_goes_out_while_an_announcement_is_being_sent(
     bot = BotUnderTest(settings, emulator=emulator)
     try:
         await bot.start()  # idle: the engine waits for work
-        enqueue(engine, "announcement", ANNOUNCED, announcement=add_announcement(engine, BODY))
+        # Queued as /umumkan does: the rows first, then 'sending' (the bot's progress loop would
+        # call a 'sending' announcement without rows done).
+        announcement = add_announcement(engine, BODY, status="draft")
+        enqueue(engine, "announcement", ANNOUNCED, announcement=announcement)
+        set_status(engine, announcement, "sending")
         assert bot.built is not None
         bot.built.service.outbox_ready.set()  # as /umumkan does when it queues the rows
         await emulator.wait_until(

@@ -269,6 +269,30 @@ async def test_a_hanging_send_is_cut_off_inside_the_lease_and_retried(
 # ---- a process killed holding rows -------------------------------------------------------------
 
 
+async def test_a_stopping_engine_finishes_and_marks_the_batch_in_flight(
+    engine: Engine, store: DeliveryStore
+) -> None:
+    """A graceful stop (SIGTERM, a deploy) mid-announcement: the batch being sent is let finish
+    and is marked, so an ordinary restart leaves no row in doubt ('unknown' is for kill -9)."""
+    add_users(engine, range(1, 4))
+    announcement = add_announcement(engine)
+    enqueue(engine, "announcement", [1, 2, 3], announcement=announcement)
+    transport = FakeTransport()
+    transport.delay = 0.3  # the sends are under way when the stop comes
+    delivery = make_engine(store, transport)
+    running = asyncio.create_task(delivery.run())
+    for _ in range(100):
+        await asyncio.sleep(0.01)
+        if not any(row.claimed_until is None for row in rows(engine).values()):
+            break  # the batch is claimed and being sent
+    running.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await running
+    assert sorted(transport.chats) == [1, 2, 3]
+    assert outcomes(engine) == {"sent": 3}
+    assert all(row.claimed_until is None for row in rows(engine).values())
+
+
 async def test_rows_whose_process_died_are_unknown_or_resent_by_kind(
     engine: Engine, store: DeliveryStore, clock: MovableClock
 ) -> None:
