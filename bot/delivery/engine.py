@@ -113,7 +113,7 @@ class DeliveryEngine:
                         if pause > 0:
                             await asyncio.sleep(min(pause, self.interval))
                             continue
-                        batch = await self._claim()
+                        batch = await self._claim_sheltered(in_flight)
                         if batch:
                             in_flight.add(asyncio.create_task(self._send_batch(batch)))
                             claimed = True
@@ -138,6 +138,20 @@ class DeliveryEngine:
                 await asyncio.wait(in_flight, timeout=STOP_GRACE)
             for task in in_flight:
                 task.cancel()
+
+    async def _claim_sheltered(self, in_flight: set[asyncio.Task[int]]) -> list[Delivery]:
+        """A claim that a stop cannot cut in half: its transaction runs in a worker thread and
+        commits anyway, so when the stop comes meanwhile, the rows it claimed join the batches
+        the stop lets finish (`in_flight`) instead of lapsing unsent."""
+        claim = asyncio.ensure_future(self._claim())
+        try:
+            return await asyncio.shield(claim)
+        except asyncio.CancelledError:
+            with contextlib.suppress(Exception):
+                batch = await asyncio.wait_for(claim, STOP_GRACE)
+                if batch:
+                    in_flight.add(asyncio.create_task(self._send_batch(batch)))
+            raise
 
     async def deliver_once(self) -> int:
         """One batch: claim, send, mark. How many rows Telegram accepted."""

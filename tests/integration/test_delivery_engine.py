@@ -278,13 +278,18 @@ async def test_a_stopping_engine_finishes_and_marks_the_batch_in_flight(
     announcement = add_announcement(engine)
     enqueue(engine, "announcement", [1, 2, 3], announcement=announcement)
     transport = FakeTransport()
-    transport.delay = 0.3  # the sends are under way when the stop comes
     delivery = make_engine(store, transport)
+    transport.delay = 2.0  # the sends are under way when the stop comes (grace: 5 s)
     running = asyncio.create_task(delivery.run())
-    for _ in range(100):
+
+    def claimed() -> bool:
+        return all(row.claimed_until is not None for row in rows(engine).values())
+
+    for _ in range(int(WAIT / 0.01)):
+        if claimed():
+            break
         await asyncio.sleep(0.01)
-        if not any(row.claimed_until is None for row in rows(engine).values()):
-            break  # the batch is claimed and being sent
+    assert claimed() and transport.calls == []  # the batch is claimed and being sent
     running.cancel()
     with pytest.raises(asyncio.CancelledError):
         await running
