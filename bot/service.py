@@ -689,7 +689,7 @@ class ConversationService:
             if author_chat is None:
                 return
             progress = await asyncio.to_thread(store.progress, effect.announcement_id)
-            shown = announcement_views.progress_message(progress, 25.0, render)
+            shown = announcement_views.progress_message(progress, self.delivery_rate, render)
             message_id = await transport.send(author_chat, shown)
             if message_id is not None:
                 await asyncio.to_thread(
