@@ -218,11 +218,12 @@ class ProgressReporter:
         return edited
 
     async def _ask_approvals(self) -> None:
-        """Ask the superadmins to approve large announcements made on the command line (in
-        the chat, the author's turn asks at once): the preview, then approve / reject."""
+        """Ask the superadmins to approve large announcements not asked for yet: those made on
+        the command line, and those whose author's turn could not ask (the chat's turn asks at
+        once and records it): the preview, then approve / reject."""
         if not self.superadmins:
             return
-        for row in await asyncio.to_thread(self.store.unasked_cli_approvals):
+        for row in await asyncio.to_thread(self.store.unasked_approvals):
             assert row.id is not None
             chats = await asyncio.to_thread(
                 self.store.other_superadmin_chats, self.superadmins, row.author_user_id

@@ -684,6 +684,11 @@ class ConversationService:
                 preview = announcement_views.render_announcement(content, None)
                 await transport.deliver(chat, preview, media=content.media)
                 await transport.send(chat, announcement_views.approval_request(row, approver))
+            # Recorded once asked: if this turn could not ask (an error above), the progress
+            # loop asks instead (bot.announcements.ProgressReporter).
+            await asyncio.to_thread(
+                store.record_asked, effect.announcement_id, len(chats), audit.TELEGRAM
+            )
         else:
             author_chat = await asyncio.to_thread(store.chat_of, row.author_user_id)
             if author_chat is None:

@@ -63,7 +63,7 @@ REJECTED = "announcement.reject"
 PAUSED = "announcement.pause"
 RESUMED = "announcement.resume"
 CANCELLED = "announcement.cancel"
-ASKED = "announcement.ask_approval"  # the running bot asked the superadmins (CLI announcements)
+ASKED = "announcement.ask_approval"  # the superadmins were asked to approve (audit action)
 
 # Reasons of AnnouncementError
 UNKNOWN = "unknown"  # no such announcement, or not the actor's to act on
@@ -654,9 +654,10 @@ class AnnouncementStore:
                 if chat is not None
             ]
 
-    def unasked_cli_approvals(self) -> list[Announcement]:
-        """Announcements from the command line waiting for approval whose approval the running
-        bot has not asked for yet (the CLI cannot message anyone)."""
+    def unasked_approvals(self) -> list[Announcement]:
+        """Announcements waiting for approval whose approvers were not asked yet: those from
+        the command line (which cannot message anyone), and those whose author's turn failed
+        to ask (the turn records the ask only once its messages went out)."""
         with Session(self._engine, expire_on_commit=False) as session:
             asked = select(literal(1)).where(
                 col(AuditEntry.action) == ASKED,
@@ -666,7 +667,6 @@ class AnnouncementStore:
                 session.scalars(
                     select(Announcement).where(
                         col(Announcement.status) == "awaiting_approval",
-                        col(Announcement.channel) == audit.CLI,
                         ~exists(asked),
                     )
                 )
@@ -675,9 +675,10 @@ class AnnouncementStore:
                 session.expunge(row)
             return rows
 
-    def record_asked(self, announcement_id: int, asked: int) -> None:
+    def record_asked(self, announcement_id: int, asked: int, channel: str = audit.CLI) -> None:
+        """The approvers were asked (`asked` chats), through `channel`: not asked again."""
         with Session(self._engine) as session, session.begin():
-            actor = audit.Actor(Scope.superadmin(), None, audit.CLI)
+            actor = audit.Actor(Scope.superadmin(), None, channel)
             audit.record(
                 session,
                 actor,

@@ -251,6 +251,11 @@ async def test_approval_over_the_threshold_and_not_by_the_author(
         30,
         what="the approval request",
     )
+    await bot.idle()
+    # The author's turn asked and recorded it: the progress loop does not ask again.
+    assert sql(
+        bot, "SELECT channel, row_count FROM audit_log WHERE action = 'announcement.ask_approval'"
+    ) == [("telegram", 1)]
     assert sql(bot, "SELECT COUNT(*) FROM outbox") == [(0,)]
     # The author pressing approve (forged: the request was not sent to them) is refused.
     await admin.press_data("0:act:annok:1")

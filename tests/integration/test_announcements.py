@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import Engine, func, select, text
 from sqlalchemy.orm import Session
 
-from bot.storage import announcements
+from bot.storage import announcements, audit
 from bot.storage.announcements import AnnouncementError, AnnouncementStore
 from bot.storage.audit import Actor
 from bot.storage.db import immediate
@@ -153,6 +153,21 @@ def test_large_audiences_need_a_second_superadmin(people: Engine) -> None:
     assert len(recipients(people, announcement)) == 6
     # At the threshold itself, no approval is needed.
     assert recipients(people, queue(people, SUPER, "all_asn", threshold=6))
+
+
+def test_approvers_are_asked_until_an_ask_is_recorded(people: Engine) -> None:
+    """The progress loop asks for every announcement waiting for approval whose ask is not
+    recorded: from the command line, or from a chat turn that could not ask; once recorded
+    (by the turn or the loop), never again."""
+    store = announcements.AnnouncementStore(people, lambda: NOW)
+    from_chat = queue(people, SUPER, "all_asn", threshold=1)  # Actor's channel: telegram
+    from_cli = queue(people, Actor(Scope.superadmin(), ADMIN, audit.CLI), "all_asn", threshold=1)
+    queue(people, SUPER, "all_asn")  # below the threshold: sending, nobody to ask
+    assert sorted(row.id for row in store.unasked_approvals()) == [from_chat, from_cli]
+    store.record_asked(from_chat, 1, audit.TELEGRAM)  # the author's turn asked
+    assert [row.id for row in store.unasked_approvals()] == [from_cli]
+    store.record_asked(from_cli, 1)
+    assert store.unasked_approvals() == []
 
 
 def test_a_rejected_announcement_sends_nothing(people: Engine) -> None:
