@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import logging
 import re
+import signal
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,12 +19,14 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from bot.background import BackgroundWork
 from bot.catalog import ProgrammeSettings, load_programme
 from bot.delivery.budget import RateBudget, budget_key, limits_storage
+from bot.hosting import WEBHOOK_PATH, HandledHook, Runtime, webhook_application
 from bot.notifications import notices_for
 from bot.security.crypto import DataKeyError
 from bot.service import ConversationService
-from bot.settings import Settings
+from bot.settings import TRANSPORT_NAMES, Settings, TransportName
 from bot.storage.db import create_db_engine, upgrade_database
 from bot.storage.keys import verified_sealer
 from bot.storage.repository import Repository
@@ -117,6 +120,13 @@ def build_service(
     return Built(service, state, programme, engine)
 
 
+def _with_transport(settings: Settings, transport: TransportName | None) -> Settings:
+    """`--transport` over TRANSPORT (the environment or .env)."""
+    if transport is None:
+        return settings
+    return settings.model_copy(update={"transport": transport})
+
+
 def _key_refused(error: DataKeyError, hint: str = "") -> int:
     """A data key that does not fit: the message (what to do) on stderr, no traceback."""
     print(f"peduli: {error}{hint}", file=sys.stderr)
@@ -136,20 +146,70 @@ def _require_token(settings: Settings) -> str | None:
     return None
 
 
-async def _polling(settings: Settings, token: str) -> None:
-    from bot.telegram_aiogram.runner import create_bot, run_polling
+def create_runtime(
+    service: ConversationService,
+    token: str,
+    api_url: str,
+    *,
+    transport: TransportName = "aiogram",
+    on_handled: HandledHook | None = None,
+) -> Runtime:
+    """The service on the named framework (TRANSPORT, `--transport`). Only that framework is
+    imported: a bot on one never loads the other (each costs seconds and a hundred MB)."""
+    if transport == "ptb":
+        from bot.telegram_ptb.runner import PtbRuntime
 
-    built = build_service(settings)
-    bot = create_bot(token, settings.telegram_api_url)
+        return PtbRuntime(service, token, api_url, on_handled=on_handled)
+    if transport == "aiogram":
+        from bot.telegram_aiogram.runner import AiogramRuntime
+
+        return AiogramRuntime(service, token, api_url, on_handled=on_handled)
+    raise ValueError(f"unknown transport {transport!r}: one of {', '.join(TRANSPORT_NAMES)}")
+
+
+async def poll_until_stopped(
+    runtime: Runtime, *, polling_timeout: int = 30, handle_signals: bool = True
+) -> None:
+    """Long polling with the background work beside it, until runtime.stop_polling() (on
+    SIGINT or SIGTERM with `handle_signals`); the background work stops after the last update
+    was handled."""
+    background = BackgroundWork(runtime.service, runtime.transport)
+    loop = asyncio.get_running_loop()
+    stopping: list[asyncio.Task[None]] = []
+
+    def stop() -> None:
+        logger.info("stopping: no new updates are taken")
+        stopping.append(asyncio.create_task(runtime.stop_polling()))
+
+    signals = (signal.SIGINT, signal.SIGTERM) if handle_signals else ()
+    for number in signals:
+        with contextlib.suppress(NotImplementedError, RuntimeError):  # not the main thread
+            loop.add_signal_handler(number, stop)
+    await runtime.prepare()
+    background.start()
     try:
-        await run_polling(built.service, bot)
+        await runtime.poll(polling_timeout=polling_timeout)
     finally:
-        await bot.session.close()
+        for number in signals:
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.remove_signal_handler(number)
+        await background.stop()
+
+
+async def _polling(settings: Settings, token: str) -> None:
+    built = build_service(settings)
+    runtime = create_runtime(
+        built.service, token, settings.telegram_api_url, transport=settings.transport
+    )
+    try:
+        await poll_until_stopped(runtime)
+    finally:
+        await runtime.close()
         await built.aclose()
 
 
-def run_polling() -> int:
-    settings = Settings()
+def run_polling(transport: TransportName | None = None) -> int:
+    settings = _with_transport(Settings(), transport)
     configure_logging(settings.log_level)
     token = _require_token(settings)
     if token is None:
@@ -165,7 +225,6 @@ PLAYGROUND_TOKEN = "123456:PLAYGROUND"
 
 
 async def _playground(settings: Settings, port: int) -> None:
-    from bot.telegram_aiogram.runner import create_bot, run_polling
     from emulator.server import BotApiEmulator
 
     emulator = BotApiEmulator(PLAYGROUND_TOKEN, per_chat_burst=10)
@@ -183,22 +242,24 @@ async def _playground(settings: Settings, port: int) -> None:
     except BaseException:
         await emulator.stop()
         raise
-    bot = create_bot(PLAYGROUND_TOKEN, base_url)
+    runtime = create_runtime(
+        built.service, PLAYGROUND_TOKEN, base_url, transport=settings.transport
+    )
     print(
         f"\nPlayground: open {base_url}/_emulator/ in a browser and chat with the bot as a test\n"
         "user. Telegram is not involved; data go to var/playground.sqlite3. Ctrl+C stops.\n",
         file=sys.stderr,
     )
     try:
-        await run_polling(built.service, bot)
+        await poll_until_stopped(runtime)
     finally:
-        await bot.session.close()
+        await runtime.close()
         await built.aclose()
         await emulator.stop()
 
 
-def run_playground(port: int = 8081) -> int:
-    settings = Settings()
+def run_playground(port: int = 8081, transport: TransportName | None = None) -> int:
+    settings = _with_transport(Settings(), transport)
     configure_logging(settings.log_level)
     try:
         with contextlib.suppress(KeyboardInterrupt):
@@ -214,23 +275,15 @@ def run_playground(port: int = 8081) -> int:
 class WebhookServer:
     """The webhook's HTTP server, running; `stop` closes it and what it built."""
 
-    runner: Any
+    runner: Any  # aiohttp's AppRunner
     built: Built
-    bot: Any
-    outbox: asyncio.Task[None]
-    upkeep: asyncio.Task[None]
-    reminders: asyncio.Task[None] | None = None
-    progress: asyncio.Task[None] | None = None  # announcements' progress messages
+    runtime: Runtime
+    background: BackgroundWork
 
     async def stop(self) -> None:
-        for task in (self.progress, self.reminders, self.upkeep, self.outbox):
-            if task is None:
-                continue
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await self.background.stop()
         await self.runner.cleanup()
-        await self.bot.session.close()
+        await self.runtime.close()
         await self.built.aclose()
 
 
@@ -265,22 +318,15 @@ async def serve_webhook(
     *,
     clock: Callable[[], datetime] | None = None,
     insecure_no_secret: bool = False,
+    on_handled: HandledHook | None = None,
+    built: Built | None = None,
 ) -> WebhookServer:
-    """Listen on WEBHOOK_LISTEN and register WEBHOOK_URL (+ the webhook path) with Telegram.
+    """Listen on WEBHOOK_LISTEN and register WEBHOOK_URL (+ the webhook path) with Telegram,
+    on the framework settings.transport names.
 
-    Refuses (ValueError) without a valid WEBHOOK_SECRET unless `insecure_no_secret`."""
+    Refuses (ValueError) without a valid WEBHOOK_SECRET unless `insecure_no_secret`. `built`:
+    a service built already (build_service), which the server then owns and closes."""
     from aiohttp import web
-
-    from bot.telegram_aiogram.runner import (
-        WEBHOOK_PATH,
-        announcement_progress,
-        create_bot,
-        delivery_engine,
-        ledger_keeper,
-        register_webhook,
-        reminder_scheduler,
-        webhook_application,
-    )
 
     assert settings.bot_token and settings.webhook_url
     problem = webhook_secret_problem(settings.webhook_secret, insecure_no_secret=insecure_no_secret)
@@ -293,9 +339,16 @@ async def serve_webhook(
             "can reach %s can send updates as any user, admins included. Local tests only.",
             settings.webhook_listen,
         )
-    built = await asyncio.to_thread(build_service, settings, clock=clock)
-    bot = create_bot(settings.bot_token, settings.telegram_api_url)
-    app = webhook_application(built.service, bot, secret)
+    if built is None:
+        built = await asyncio.to_thread(build_service, settings, clock=clock)
+    runtime = create_runtime(
+        built.service,
+        settings.bot_token,
+        settings.telegram_api_url,
+        transport=settings.transport,
+        on_handled=on_handled,
+    )
+    app = webhook_application(runtime.feed, secret)
     host, _, port = settings.webhook_listen.rpartition(":")
     runner = web.AppRunner(app)
     await runner.setup()
@@ -303,25 +356,26 @@ async def serve_webhook(
     url = settings.webhook_url.rstrip("/")
     if not url.endswith(WEBHOOK_PATH):
         url += WEBHOOK_PATH
-    await register_webhook(built.service, bot, url, secret)
-    outbox = asyncio.create_task(delivery_engine(built.service, bot).run())
-    upkeep = asyncio.create_task(ledger_keeper(built.service).run())
-    reminders = asyncio.create_task(reminder_scheduler(built.service).run())
-    logger.info("webhook server listening on %s", settings.webhook_listen)
-    progress = asyncio.create_task(announcement_progress(built.service, bot).run())
-    return WebhookServer(runner, built, bot, outbox, upkeep, reminders, progress)
+    await runtime.register_webhook(url, secret)
+    background = BackgroundWork(built.service, runtime.transport).start()
+    logger.info("webhook server listening on %s (%s)", settings.webhook_listen, settings.transport)
+    return WebhookServer(runner, built, runtime, background)
 
 
 async def _webhook(settings: Settings, insecure_no_secret: bool) -> None:
     server = await serve_webhook(settings, insecure_no_secret=insecure_no_secret)
+    stopped = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for number in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(number, stopped.set)
     try:
-        await asyncio.Event().wait()
+        await stopped.wait()
     finally:
         await server.stop()
 
 
-def run_webhook(*, insecure_no_secret: bool = False) -> int:
-    settings = Settings()
+def run_webhook(*, insecure_no_secret: bool = False, transport: TransportName | None = None) -> int:
+    settings = _with_transport(Settings(), transport)
     configure_logging(settings.log_level)
     token = _require_token(settings)
     if token is None:

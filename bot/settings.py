@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -16,12 +17,19 @@ VAR_DIR = Path("var")
 FREE_BROADCAST_CEILING = 30
 PAID_BROADCAST_CEILING = 1000
 DEFAULT_BROADCAST_RATE = 25.0  # leaves 5/s of the free 30 to replies
+# The Telegram frameworks the bot runs on (bot.hosting): aiogram, or python-telegram-bot.
+TransportName = Literal["aiogram", "ptb"]
+TRANSPORT_NAMES: tuple[TransportName, ...] = ("aiogram", "ptb")
 
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
 
     bot_token: str | None = Field(default=None, description="Token from @BotFather.")
+    transport: TransportName = Field(
+        default="aiogram",
+        description="The Telegram framework: aiogram or ptb (python-telegram-bot).",
+    )
     telegram_api_url: str = Field(
         default="https://api.telegram.org", description="Bot API base URL, without /bot<token>."
     )

@@ -7,11 +7,26 @@ import sys
 from datetime import date
 from pathlib import Path
 
+#: bot.settings.TRANSPORT_NAMES, written out: importing the settings (pydantic) here would slow
+#: down every command (tests/unit/test_cli_transport.py keeps the two equal).
+TRANSPORTS = ("aiogram", "ptb")
+
+
+def _transport_option(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--transport",
+        choices=TRANSPORTS,
+        default=None,
+        help="the Telegram framework: aiogram or ptb (python-telegram-bot); "
+        "default: TRANSPORT, else aiogram",
+    )
+
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="peduli", description="1 ASN 1 Pekerja Rentan bot")
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("run", help="run the bot with long polling")
+    run = commands.add_parser("run", help="run the bot with long polling")
+    _transport_option(run)
     webhook = commands.add_parser(
         "webhook", help="run the webhook server (WEBHOOK_URL, WEBHOOK_SECRET)"
     )
@@ -20,6 +35,7 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="run without WEBHOOK_SECRET (local tests only: anyone can then send updates)",
     )
+    _transport_option(webhook)
     db = commands.add_parser("db", help="database maintenance")
     db_commands = db.add_subparsers(dest="db_command", required=True)
     db_commands.add_parser("upgrade", help="apply the Alembic migrations")
@@ -168,6 +184,7 @@ def _parser() -> argparse.ArgumentParser:
         "playground", help="run the bot against a local Bot API emulator with a chat page"
     )
     playground.add_argument("--port", type=int, default=8081)
+    _transport_option(playground)
     return parser
 
 
@@ -283,15 +300,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "run":
         from bot.app import run_polling
 
-        return run_polling()
+        return run_polling(args.transport)
     if args.command == "playground":
         from bot.app import run_playground
 
-        return run_playground(args.port)
+        return run_playground(args.port, args.transport)
     if args.command == "webhook":
         from bot.app import run_webhook
 
-        return run_webhook(insecure_no_secret=args.insecure_no_secret)
+        return run_webhook(insecure_no_secret=args.insecure_no_secret, transport=args.transport)
     return 2
 
 

@@ -2,42 +2,38 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-from aiogram import Bot, Dispatcher
+from aiogram import Bot, Dispatcher, Router
 from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
-from aiogram.types import BotCommand, BotCommandScopeAllPrivateChats, CallbackQuery, Message, Update
-from aiogram.webhook.aiohttp_server import setup_application
-from aiohttp import web
+from aiogram.methods import TelegramMethod
+from aiogram.types import (
+    BotCommand,
+    BotCommandScopeAllPrivateChats,
+    CallbackQuery,
+    Message,
+    TelegramObject,
+    Update,
+)
 
-from bot.announcements import ProgressReporter, render_announcement
-from bot.delivery.budget import RateBudget
-from bot.delivery.contracts import AnnouncementRenderer, ReminderGate
-from bot.delivery.engine import DeliveryEngine
+from bot.hosting import ALLOWED_UPDATES, MENU_COMMANDS, HandledHook
 from bot.i18n import LANGUAGES, Renderer
-from bot.ledger import LedgerKeeper
-from bot.reminders import ReminderScheduler
 from bot.service import ConversationService, Handled
-from bot.storage.reminders import Zones
 from bot.telegram_aiogram.adapter import (
     AiogramTransport,
     incoming_callback,
     incoming_message,
     should_answer_unhandled,
 )
-from bot.telegram_aiogram.updates import LenientDispatcher, WebhookHandler
+from bot.telegram_aiogram.updates import LenientDispatcher, parse_update
 from flows.text import t
 
 logger = logging.getLogger(__name__)
-
-ALLOWED_UPDATES = ["message", "callback_query"]
-MENU_COMMANDS = ("start", "pekerja", "status", "data_saya", "bahasa", "kembali", "batal", "bantuan")
-WEBHOOK_PATH = "/telegram/webhook"
 
 
 def create_bot(token: str, api_url: str) -> Bot:
@@ -45,18 +41,22 @@ def create_bot(token: str, api_url: str) -> Bot:
     return Bot(token=token, session=session, default=DefaultBotProperties())
 
 
-def create_dispatcher(service: ConversationService) -> Dispatcher:
-    """Its polling skips an update that does not parse instead of stalling (see .updates)."""
-    dispatcher = LenientDispatcher()
+def flows_router(service: ConversationService, *, name: str = "peduli") -> Router:
+    """The flows as an aiogram Router: include it in any Dispatcher (examples/aiogram_host.py).
 
-    @dispatcher.message()
+    It takes private-chat messages and button presses; what the service does not handle (a group
+    message, a forged update) is left unanswered, and a button that is not the flows' own is
+    answered as stale. A host's own command handlers registered before it keep their commands."""
+    router = Router(name=name)
+
+    @router.message()
     async def on_message(message: Message, bot: Bot, event_update: Update) -> Handled | None:
         incoming = incoming_message(event_update.update_id, message)
         if incoming is not None:
             return await service.handle(incoming, AiogramTransport(bot))
         return None
 
-    @dispatcher.callback_query()
+    @router.callback_query()
     async def on_callback(
         callback: CallbackQuery, bot: Bot, event_update: Update
     ) -> Handled | None:
@@ -67,6 +67,30 @@ def create_dispatcher(service: ConversationService) -> Dispatcher:
             await callback.answer()
         return None
 
+    return router
+
+
+def create_dispatcher(
+    service: ConversationService, *, on_handled: HandledHook | None = None
+) -> Dispatcher:
+    """Its polling skips an update that does not parse instead of stalling (see .updates)."""
+    dispatcher = LenientDispatcher()
+    dispatcher.include_router(flows_router(service))
+    if on_handled is not None:
+        report = on_handled
+
+        async def reported(
+            handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
+            update: TelegramObject,
+            data: dict[str, Any],
+        ) -> Any:
+            try:
+                return await handler(update, data)
+            finally:
+                assert isinstance(update, Update)
+                report(update.update_id)
+
+        dispatcher.update.outer_middleware(reported)
     return dispatcher
 
 
@@ -83,105 +107,72 @@ async def set_command_menus(bot: Bot) -> None:
         await bot.set_my_commands(commands, scope=scope, language_code=code)
 
 
-async def run_polling(
-    service: ConversationService, bot: Bot, dispatcher: Dispatcher | None = None, **kwargs: Any
-) -> None:
-    """Long polling until stopped (dispatcher.stop_polling() or a signal)."""
-    dispatcher = dispatcher or create_dispatcher(service)
-    await prepare(service, bot)
-    await bot.delete_webhook(drop_pending_updates=False)
-    logger.info("long polling started")
-    outbox = asyncio.create_task(delivery_engine(service, bot).run())
-    upkeep = asyncio.create_task(ledger_keeper(service).run())
-    reminders = asyncio.create_task(reminder_scheduler(service).run())
-    progress = asyncio.create_task(announcement_progress(service, bot).run())
-    try:
-        await dispatcher.start_polling(bot, allowed_updates=ALLOWED_UPDATES, **kwargs)
-    finally:
-        for task in (progress, reminders, upkeep, outbox):
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-
-
 async def prepare(service: ConversationService, bot: Bot) -> None:
     """What the bot learns from and tells Telegram before the first update."""
     service.bot_username = (await bot.me()).username
     await set_command_menus(bot)
 
 
-def ledger_keeper(service: ConversationService) -> LedgerKeeper:
-    """The ledger's periodic upkeep (bot.ledger), beside the delivery engine."""
-    return LedgerKeeper(
-        service.repository.ledger,
-        service.clock,
-        service.programme.timezone,
-        ready=service.outbox_ready,
-    )
+class AiogramRuntime:
+    """The service on aiogram (bot.hosting.Runtime)."""
 
+    def __init__(
+        self,
+        service: ConversationService,
+        token: str,
+        api_url: str,
+        *,
+        on_handled: HandledHook | None = None,
+    ) -> None:
+        self.service = service
+        self.bot = create_bot(token, api_url)
+        self.dispatcher = create_dispatcher(service, on_handled=on_handled)
+        self._transport = AiogramTransport(self.bot)
 
-def reminder_scheduler(service: ConversationService) -> ReminderScheduler:
-    """The reminder scheduler (bot.reminders), beside the ledger keeper; it wakes the outbox."""
-    zones = Zones.of(service.programme.catalog, service.programme.timezone)
-    return ReminderScheduler(
-        service.repository.reminders(zones),
-        service.clock,
-        ready=service.outbox_ready,
-        interval_seconds=service.reminder_interval,
-    )
+    @property
+    def transport(self) -> AiogramTransport:
+        return self._transport
 
+    async def prepare(self) -> None:
+        await prepare(self.service, self.bot)
 
-def announcement_progress(service: ConversationService, bot: Bot) -> ProgressReporter:
-    """The announcements' progress messages (bot.announcements), beside the outbox."""
-    return ProgressReporter(
-        service.repository.announcements,
-        AiogramTransport(bot),
-        superadmins=service.admin_ids,
-        rate=service.delivery_rate,  # the time left, at the engine's budget
-    )
+    async def poll(self, *, polling_timeout: int = 30) -> None:
+        await self.prepare()
+        await self.bot.delete_webhook(drop_pending_updates=False)
+        logger.info("long polling started (aiogram)")
+        await self.dispatcher.start_polling(
+            self.bot,
+            allowed_updates=ALLOWED_UPDATES,
+            handle_signals=False,  # bot.app stops polling on SIGINT and SIGTERM
+            close_bot_session=False,
+            polling_timeout=polling_timeout,
+        )
 
+    async def stop_polling(self) -> None:
+        with contextlib.suppress(RuntimeError):  # "Polling is not started"
+            await self.dispatcher.stop_polling()
 
-def delivery_engine(
-    service: ConversationService,
-    bot: Bot,
-    *,
-    renderer: AnnouncementRenderer = render_announcement,
-    reminder_gate: ReminderGate | None = None,
-) -> DeliveryEngine:
-    """The one delivery engine (bot.delivery) on the service's rate budget: the outbox's
-    notifications, reminders (each re-checked by the reminder gate right before it is sent)
-    and announcements (worded as their authors previewed them)."""
-    if reminder_gate is None:
-        reminder_gate = service.repository.reminder_gate()
-    budget = service.budget or RateBudget(str(bot.id), service.delivery_rate)
-    return DeliveryEngine(
-        service.repository.delivery,
-        AiogramTransport(bot),
-        service.outbox_ready,
-        budget,
-        renderer=renderer,
-        reminder_gate=reminder_gate,
-        paid_broadcast=service.paid_broadcast,
-    )
+    async def feed(self, raw: dict[str, Any]) -> Handled | None:
+        """Handled here, not in a background task: the answer to Telegram depends on whether
+        the turn was saved. A turn is bounded (the service's turn time limit), so Telegram's
+        request does not wait long; Telegram keeps several webhook connections open at once."""
+        update = parse_update(raw, self.bot)
+        if update is None:
+            return None
+        result = await self.dispatcher.feed_update(self.bot, update)
+        if isinstance(result, TelegramMethod):
+            await self.dispatcher.silent_call_request(bot=self.bot, result=result)
+        return result if isinstance(result, Handled) else None
 
+    async def register_webhook(self, url: str, secret: str | None) -> None:
+        await self.prepare()
+        await self.bot.set_webhook(
+            url=url,
+            secret_token=secret,
+            allowed_updates=ALLOWED_UPDATES,
+            drop_pending_updates=False,
+        )
+        logger.info("webhook registered (aiogram)")
 
-def webhook_application(
-    service: ConversationService, bot: Bot, secret: str | None, path: str = WEBHOOK_PATH
-) -> web.Application:
-    """An aiohttp app receiving updates; a request without the right secret token gets 401
-    (with `secret` None, every request is taken: `peduli webhook --insecure-no-secret` only)."""
-    dispatcher = create_dispatcher(service)
-    app = web.Application()
-    WebhookHandler(dispatcher=dispatcher, bot=bot, secret_token=secret).register(app, path)
-    setup_application(app, dispatcher, bot=bot)
-    return app
-
-
-async def register_webhook(
-    service: ConversationService, bot: Bot, url: str, secret: str | None
-) -> None:
-    await prepare(service, bot)
-    await bot.set_webhook(
-        url=url, secret_token=secret, allowed_updates=ALLOWED_UPDATES, drop_pending_updates=False
-    )
-    logger.info("webhook registered")
+    async def close(self) -> None:
+        await self.bot.session.close()

@@ -9,7 +9,6 @@ parse is skipped and logged by update id and error type only.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import AsyncGenerator
 from typing import Any
@@ -20,14 +19,8 @@ from aiogram.exceptions import TelegramAPIError
 from aiogram.methods import TelegramMethod
 from aiogram.types import Update
 from aiogram.utils.backoff import Backoff, BackoffConfig
-from aiogram.webhook.aiohttp_server import SimpleRequestHandler
-from aiohttp import web
-
-from bot.service import Handled
 
 logger = logging.getLogger(__name__)
-
-SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 
 
 class RawGetUpdates(TelegramMethod[list[Any]]):
@@ -128,48 +121,3 @@ class LenientDispatcher(Dispatcher):
     ) -> AsyncGenerator[Update, None]:
         async for update in poll_updates(bot, polling_timeout, backoff_config, allowed_updates):
             yield update
-
-
-class WebhookHandler(SimpleRequestHandler):
-    """aiogram's webhook handler (secret check), with the body checked first and the update
-    handled before Telegram is answered: 503 when the service was busy (nothing saved).
-
-    - Not JSON, or JSON that is not an object: 400 and one log line. Telegram never sends that;
-      whoever did gets told, and nothing reaches the dispatcher.
-    - A JSON object that is not a valid Update: 200, skipped, one log line. Telegram redelivers
-      on any non-2xx answer, so a 400 for an update it did send (say, a new field aiogram rejects)
-      would be retried and would hold the webhook queue up behind it for every user. The same
-      reason as skipping it in polling.
-    """
-
-    async def handle(self, request: web.Request) -> web.Response:
-        bot = await self.resolve_bot(request)
-        if not self.verify_secret(request.headers.get(SECRET_HEADER, ""), bot):
-            return web.Response(body="Unauthorized", status=401)
-        try:
-            raw = json.loads(await request.read())
-        except ValueError:  # JSONDecodeError and UnicodeDecodeError
-            logger.warning("webhook request refused: the body is not JSON")
-            return web.Response(status=400, text="Bad Request: the body is not JSON")
-        if not isinstance(raw, dict):
-            logger.warning("webhook request refused: a JSON %s, not an object", type(raw).__name__)
-            return web.Response(status=400, text="Bad Request: an update is a JSON object")
-        update = parse_update(raw, bot)
-        if update is not None and await self._feed(bot, update) is Handled.BUSY:
-            # A store failed or was too slow and nothing of the update was saved: a non-2XX
-            # answer makes Telegram deliver it again, so it is handled once the store is back.
-            return web.Response(status=503, text="Service Unavailable: deliver this update again")
-        return web.json_response({})
-
-    async def _feed(self, bot: Bot, update: Update) -> Any:
-        """Handled here, not in a background task: the answer to Telegram depends on whether the
-        turn was saved. A turn is bounded (the service's turn time limit), so Telegram's request
-        does not wait long; Telegram keeps several webhook connections open at once."""
-        try:
-            result = await self.dispatcher.feed_update(bot, update, **self.data)
-            if isinstance(result, TelegramMethod):
-                await self.dispatcher.silent_call_request(bot=bot, result=result)
-            return result
-        except Exception as error:
-            logger.error("update %s failed (%s)", update.update_id, type(error).__name__)
-            return None

@@ -59,7 +59,10 @@ def violation(edit: Callable[[Path], None], *breaks: str) -> Violation:
 VIOLATIONS: dict[str, Violation] = {
     # bot.catalog is read by an offline command (coverage import): that contract breaks too.
     "aiogram imported by bot/catalog.py": violation(
-        append("bot/catalog.py", "import aiogram"), "aiogram-adapter", "offline-commands"
+        append("bot/catalog.py", "import aiogram"),
+        "aiogram-adapter",
+        "offline-commands",
+        "one-framework-ptb",
     ),
     "aiogram imported by bot/__main__.py": violation(
         append("bot/__main__.py", "import aiogram"), "aiogram-adapter"
@@ -132,6 +135,27 @@ VIOLATIONS: dict[str, Violation] = {
     ),
     "a new module of the emulator is placed in no layer": violation(
         append("emulator/new_thing.py", "X = 1"), "emulator-layers"
+    ),
+    "python-telegram-bot imported by the service": violation(
+        append("bot/service.py", "import telegram"),
+        "ptb-adapter",
+        "one-framework-aiogram",
+    ),
+    "the aiogram transport loads python-telegram-bot": violation(
+        append("bot/telegram_aiogram/adapter.py", "import telegram.ext"),
+        "ptb-adapter",
+        "one-framework-aiogram",
+    ),
+    "the python-telegram-bot transport loads aiogram through the other transport": violation(
+        append("bot/telegram_ptb/__init__.py", "import bot.telegram_aiogram.adapter"),
+        "one-framework-ptb",
+        "bot-layers",
+    ),
+    "an offline command loads python-telegram-bot": violation(
+        append("bot/cli/stats.py", "import bot.telegram_ptb.runner"), "offline-commands"
+    ),
+    "the shared hosting layer imports a transport": violation(
+        append("bot/hosting.py", "import bot.telegram_ptb"), "bot-layers"
     ),
     "the product's service imports the emulator": violation(
         append("bot/service.py", "import emulator.models"), "emulator-only-for-playground"

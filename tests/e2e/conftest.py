@@ -1,11 +1,13 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
+from bot.settings import TRANSPORT_NAMES, TransportName
 from emulator.server import BotApiEmulator
+from tests.e2e import harness
 from tests.e2e.harness import TOKEN
 
 #: How much of a person's time one action (a message sent, a button pressed) stands for.
@@ -35,3 +37,21 @@ async def emulator() -> AsyncIterator[BotApiEmulator]:
     await emulator.start()
     yield emulator
     await emulator.stop()
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Every end-to-end test runs on each transport (aiogram, python-telegram-bot), unless it is
+    marked @pytest.mark.transports("aiogram") for what only one framework has."""
+    if "transport" in metafunc.fixturenames:
+        marker = metafunc.definition.get_closest_marker("transports")
+        names = marker.args if marker is not None else TRANSPORT_NAMES
+        metafunc.parametrize("transport", names)
+
+
+@pytest.fixture(autouse=True)
+def transport_under_test(transport: TransportName) -> Iterator[TransportName]:
+    """The test's transport: settings_for (and so BotUnderTest, serve_webhook and the bot
+    processes' TRANSPORT) use it."""
+    harness.TRANSPORT_UNDER_TEST = transport
+    yield transport
+    harness.TRANSPORT_UNDER_TEST = "aiogram"

@@ -6,27 +6,27 @@ import asyncio
 import base64
 import contextlib
 import os
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from aiogram.types import TelegramObject, Update
-
-from bot.app import Built, build_service
+from bot.app import Built, build_service, create_runtime, poll_until_stopped
+from bot.hosting import HandledHook, Runtime
 from bot.service import ConversationService
-from bot.settings import Settings
+from bot.settings import Settings, TransportName
+from bot.transport import Transport
 from emulator.server import BotApiEmulator
 from emulator.users import TURN_TIMEOUT, FakeUser
 from tests.clock import NOW
 from tests.migrated import migrate
 
-if TYPE_CHECKING:
-    from aiogram import Dispatcher
-
 TOKEN = "123456:TEST-token"
 WIB = ZoneInfo("Asia/Jakarta")
+
+#: The transport of the running test (tests/e2e/conftest.py parametrizes every test over both).
+TRANSPORT_UNDER_TEST: TransportName = "aiogram"
 
 VALID_NIP = "198503152010011001"
 VALID_NIK = "3205014501900001"
@@ -40,6 +40,7 @@ def settings_for(base_url: str, database_url: str, tmp_path: Path, **extra: Any)
         "data_key": base64.b64encode(b"k" * 32).decode(),
         "data_key_file": tmp_path / "unused-key",
         "redis_url": None,
+        "transport": TRANSPORT_UNDER_TEST,
         **extra,
     }
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
@@ -76,10 +77,10 @@ class HandlingTracker:
     """Tells the emulator when the bot under test is idle, so FakeUser waits end on a signal
     rather than a quiet period (see BotApiEmulator.track_handling).
 
-    An update is in flight from the moment it is queued until aiogram's dispatcher finished it
-    (an outer middleware reports it, whether a handler ran, failed or ignored it); aiogram runs
-    handlers as tasks and acknowledges updates before they finish, so the emulator's own view
-    cannot tell. The outbox is idle when its dispatcher waits on ``service.outbox_ready`` and
+    An update is in flight from the moment it is queued until the runtime reports it handled
+    (its `on_handled` hook: whether a handler ran, failed or ignored it); frameworks run
+    handlers as tasks and acknowledge updates before they finish, so the emulator's own view
+    cannot tell. The outbox is idle when its engine waits on ``service.outbox_ready`` and
     nothing set it: a turn sets it before its update is reported, so notifications a turn wrote
     are sent before the turn counts as over.
     """
@@ -89,55 +90,30 @@ class HandlingTracker:
         self.outbox = _WatchedEvent(emulator.notify)
         if service.outbox_ready.is_set():
             self.outbox.set()
-        # Before the outbox dispatcher is created: it keeps the event it was given.
+        # Before the delivery engine is created: it keeps the event it was given.
         service.outbox_ready = self.outbox
 
-    def attach(self, dispatcher: Dispatcher) -> Dispatcher:
-        dispatcher.update.outer_middleware(self._report)
+    def attach(self) -> HandledHook:
+        """Start tracking; the hook to give the runtime (create_runtime's on_handled)."""
         self.emulator.track_handling(lambda: self.outbox.idle)
-        return dispatcher
-
-    async def _report(
-        self,
-        handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
-        update: TelegramObject,
-        data: dict[str, Any],
-    ) -> Any:
-        try:
-            return await handler(update, data)
-        finally:
-            assert isinstance(update, Update)
-            self.emulator.report_handled(update.update_id)
+        return self.emulator.report_handled
 
     async def started(self) -> None:
-        """Fail loudly (not by hanging tests) if the outbox dispatcher stopped waiting on
+        """Fail loudly (not by hanging tests) if the delivery engine stopped waiting on
         ``service.outbox_ready``: this tracker would then never see it idle."""
         await self.emulator.wait_until(
             lambda: self.outbox.waiters > 0,
             TURN_TIMEOUT,
-            what="the outbox dispatcher waiting on service.outbox_ready (HandlingTracker)",
+            what="the delivery engine waiting on service.outbox_ready (HandlingTracker)",
         )
 
     def stop(self) -> None:
         self.emulator.untrack_handling()
 
 
-def tracked_dispatchers(emulator: BotApiEmulator) -> Callable[[ConversationService], Dispatcher]:
-    """A replacement for runner.create_dispatcher whose dispatchers report to ``emulator``: for
-    the webhook server, which builds its dispatcher itself (monkeypatch it in)."""
-    from bot.telegram_aiogram import runner
-
-    original = runner.create_dispatcher
-
-    def create(service: ConversationService) -> Dispatcher:
-        return HandlingTracker(emulator, service).attach(original(service))
-
-    return create
-
-
 class BotUnderTest:
-    """The production wiring (bot.app.build_service + the aiogram runner), long polling, with
-    its handling reported to the emulator (HandlingTracker)."""
+    """The production wiring (bot.app.build_service + the runtime of `transport`), long
+    polling, with its handling reported to the emulator (HandlingTracker)."""
 
     def __init__(
         self,
@@ -145,33 +121,32 @@ class BotUnderTest:
         clock: Callable[[], datetime] = lambda: NOW,
         *,
         emulator: BotApiEmulator,
+        transport: TransportName | None = None,
     ) -> None:
         self.settings = settings
         self.clock = clock
         self.emulator = emulator
+        self.transport: TransportName = transport or settings.transport
         self.built: Built | None = None
         self.tracker: HandlingTracker | None = None
+        self.runtime: Runtime | None = None
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> BotUnderTest:
-        from bot.telegram_aiogram.runner import create_bot, create_dispatcher, run_polling
-
         # A copy of a migrated database (tests/migrated.py); build_service then finds it at head.
         await asyncio.to_thread(migrate, self.settings.database_url)
         self.built = await asyncio.to_thread(build_service, self.settings, clock=self.clock)
         assert self.settings.bot_token
-        self.bot = create_bot(self.settings.bot_token, self.settings.telegram_api_url)
         self.tracker = HandlingTracker(self.emulator, self.built.service)
-        self.dispatcher = self.tracker.attach(create_dispatcher(self.built.service))
+        self.runtime = create_runtime(
+            self.built.service,
+            self.settings.bot_token,
+            self.settings.telegram_api_url,
+            transport=self.transport,
+            on_handled=self.tracker.attach(),
+        )
         self._task = asyncio.create_task(
-            run_polling(
-                self.built.service,
-                self.bot,
-                self.dispatcher,
-                handle_signals=False,
-                close_bot_session=False,
-                polling_timeout=1,
-            )
+            poll_until_stopped(self.runtime, polling_timeout=1, handle_signals=False)
         )
         await self.tracker.started()
         return self
@@ -185,15 +160,21 @@ class BotUnderTest:
         assert self.built is not None
         return self.built.service.repository
 
+    @property
+    def transport_client(self) -> Transport:
+        """The runtime's Transport (its framework's Bot API client)."""
+        assert self.runtime is not None
+        return self.runtime.transport
+
     async def stop(self) -> None:
         if self.tracker is not None:
             self.tracker.stop()
-        if self._task is not None:
-            with contextlib.suppress(RuntimeError):
-                await self.dispatcher.stop_polling()
+        if self._task is not None and self.runtime is not None:
+            await self.runtime.stop_polling()
             with contextlib.suppress(asyncio.CancelledError):
                 await asyncio.wait_for(self._task, 10)
-        await self.bot.session.close()
+        if self.runtime is not None:
+            await self.runtime.close()
         if self.built is not None:
             await self.built.aclose()
 
@@ -259,6 +240,7 @@ def environment_for_subprocess(settings: Settings) -> dict[str, str]:
         DATABASE_URL=settings.database_url,
         DATA_KEY=settings.data_key or "",
         LOG_LEVEL="INFO",
+        TRANSPORT=settings.transport,
     )
     if settings.redis_url:
         env["REDIS_URL"] = settings.redis_url

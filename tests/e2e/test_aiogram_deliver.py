@@ -11,16 +11,14 @@ from typing import Any
 import pytest
 from aiogram import Bot
 
-from bot.telegram_aiogram.adapter import (
-    AiogramTransport,
-    reply_markup,
-    reply_markup_json,
-    send_result,
-)
+from bot.bot_api import reply_markup_json, send_result
+from bot.telegram_aiogram.adapter import AiogramTransport, reply_markup
 from bot.telegram_aiogram.runner import create_bot
 from bot.transport import Media, Outgoing, SendStatus
 from emulator import BotApiEmulator, make_png
 from tests.e2e.harness import TOKEN
+
+pytestmark = pytest.mark.transports("aiogram")
 
 BUTTONS = Outgoing(
     "<b>Daftar</b> sebelum 30 September",

@@ -141,6 +141,7 @@ async def test_a_private_chat_that_is_not_the_senders_is_refused_and_groups_are_
     assert f"update {in_group['update_id']} ignored: not a private chat" in refused
 
 
+@pytest.mark.transports("aiogram")  # aiogram's poll_updates; the ptb transport has its own test
 async def test_a_getupdates_answer_that_cannot_be_used_is_retried_and_not_logged(
     caplog: pytest.LogCaptureFixture,
 ) -> None:

@@ -15,20 +15,19 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from bot.app import serve_webhook
-from bot.telegram_aiogram import runner
+from bot.app import build_service, serve_webhook
 from emulator.models import ChatMessage
 from emulator.server import BotApiEmulator
 from emulator.users import FakeUser
 from tests.e2e.harness import (
     NOW,
     VALID_NIK,
+    HandlingTracker,
     environment_for_subprocess,
     settings_for,
     sign_up,
     sqlite_url,
     texts,
-    tracked_dispatchers,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -130,7 +129,7 @@ def free_port() -> int:
 
 
 async def test_webhook_serves_the_conversation_and_refuses_a_wrong_secret(
-    emulator: BotApiEmulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    emulator: BotApiEmulator, tmp_path: Path
 ) -> None:
     port = free_port()
     settings = settings_for(
@@ -141,8 +140,9 @@ async def test_webhook_serves_the_conversation_and_refuses_a_wrong_secret(
         webhook_secret="s3cret_Token-1",
         webhook_listen=f"127.0.0.1:{port}",
     )
-    monkeypatch.setattr(runner, "create_dispatcher", tracked_dispatchers(emulator))
-    server = await serve_webhook(settings, clock=lambda: NOW)
+    built = await asyncio.to_thread(build_service, settings, clock=lambda: NOW)
+    tracker = HandlingTracker(emulator, built.service)
+    server = await serve_webhook(settings, on_handled=tracker.attach(), built=built)
     try:
         assert emulator.webhook_url == f"http://127.0.0.1:{port}/telegram/webhook"
         user = emulator.user(7101, phone_number="+6281234567890")

@@ -15,7 +15,6 @@ from sqlalchemy.orm import Session
 from bot.i18n import Renderer
 from bot.service import Incoming
 from bot.storage import audit
-from bot.telegram_aiogram.adapter import AiogramTransport
 from emulator.server import BotApiEmulator
 from emulator.users import FakeUser
 from flows.effects import SendDeductionRecap
@@ -155,7 +154,7 @@ async def test_the_host_checks_the_scope_again(emulator: BotApiEmulator, bot: Bo
     assert REFUSED in texts(await other.replies_since(mark))
     assert bot.built is not None
     service = bot.built.service
-    transport = AiogramTransport(bot.bot)
+    transport = bot.transport_client
     incoming = Incoming(1, TREASURER_B, TREASURER_B, TextReceived(""))
     for effect in (SendDeductionRecap("2026-12", "dinkes"), SendDeductionRecap("2026-12", "x")):
         mark = other.mark()

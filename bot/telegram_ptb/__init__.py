@@ -1,0 +1,1 @@
+"""The python-telegram-bot transport: the only package that imports `telegram`."""
