@@ -61,7 +61,7 @@ def mobile_number(user_id: int) -> str:
     return f"+62{prefix}{subscriber:0{_SUBSCRIBER_DIGITS}d}"
 
 
-Role = Literal["asn", "worker", "admin"]
+Role = Literal["asn", "worker", "admin", "treasurer"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,7 +112,16 @@ ADMIN: Final = Persona(
     description="Admin program",
 )
 
-PERSONAS: Final[tuple[Persona, ...]] = (ASN, WORKER, ADMIN)
+#: The treasurer (bendahara) of the ASN's agency: marks the month's deductions, /rekap.
+TREASURER: Final = Persona(
+    role="treasurer",
+    user_id=9002,
+    first_name="Rina",
+    last_name="Marlina",
+    description="Bendahara Dinas Kesehatan",
+)
+
+PERSONAS: Final[tuple[Persona, ...]] = (ASN, WORKER, ADMIN, TREASURER)
 
 
 def persona(user_id: int) -> Persona | None:

@@ -46,6 +46,15 @@ SQLITE_BUSY_TIMEOUT_MS = 15_000
 _IMMEDIATE = "peduli_sqlite_begin_immediate"
 
 
+Database = Engine
+"""An engine as code above storage holds it (it may not import SQLAlchemy itself)."""
+
+
+def shown_url(url: str | URL) -> str:
+    """The database's URL for a message: the password masked."""
+    return make_url(url).render_as_string(hide_password=True)
+
+
 def normalize_url(url: str | URL) -> URL:
     """Use psycopg 3 for plain postgresql:// (and postgres://) URLs: it is the driver we ship."""
     parsed = make_url(url)
