@@ -82,6 +82,7 @@ from flows.worker import answers_from
 from flows.worker import statement as worker_statement
 
 PROGRAMME: Final = "jkk_jkm"
+OPERATOR_ID: Final = 9003  # an operator of two agencies (not a persona of the page)
 PAYMENT: Final = "salary_deduction"
 
 
@@ -354,6 +355,8 @@ class _Loader:
             if person.user_id is None:
                 continue
             self.clock.at = self.at(5, 3 + index % 20, 8 + index % 8)
+            # They wrote to the bot (a private chat's id is the user's): announcements reach them.
+            self.repository.remember_chat(person.user_id, person.user_id)
             self.apply(
                 person.user_id,
                 RegisterSponsor(
@@ -368,10 +371,12 @@ class _Loader:
 
     def _staff(self) -> None:
         self.clock.at = self.at(5, 25)
+        for user_id in (ADMIN.user_id, TREASURER.user_id, OPERATOR_ID):
+            self.repository.remember_chat(user_id, user_id)
         self.apply(
             ADMIN.user_id,
             GrantStaffRole(ADMIN.user_id, TREASURER.user_id, "treasurer", ("dinkes",)),
-            GrantStaffRole(ADMIN.user_id, 9003, "operator", ("disdik", "dinsos")),
+            GrantStaffRole(ADMIN.user_id, OPERATOR_ID, "operator", ("disdik", "dinsos")),
         )
 
     def _person(self, user_id: int) -> Person:
@@ -439,6 +444,7 @@ class _Loader:
     def _open(self, index: int, worker_id: int, at: datetime) -> dict[str, object]:
         """The worker opens the deep link: what the worker flow starts from."""
         self.clock.at = at
+        self.repository.remember_chat(worker_id, worker_id)
         outcome = self.apply(worker_id, OpenInvitation(worker_id, self.tokens[index]))[0]
         assert isinstance(outcome, InvitationOpened)
         sponsor = self._person(outcome.details.sponsor_user_id)

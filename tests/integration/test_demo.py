@@ -20,6 +20,7 @@ from bot.storage.db import create_db_engine
 from bot.storage.keys import verified_sealer
 from bot.storage.repository import Repository
 from emulator.personas import ASN, TREASURER, WORKER
+from flows.access import Scope
 from flows.statuses import SponsorshipStatus
 from flows.validators.nik import check_nik
 from tests.clock import NOW
@@ -69,6 +70,8 @@ def test_demo_holds_every_status_valid_data_and_a_second_run_adds_nothing(
     [theirs] = repository.worker_sponsorships(WORKER.user_id)
     assert theirs.status == SponsorshipStatus.CONFIRMED
     assert repository.user_record(TREASURER.user_id).staff_role == "treasurer"
+    audiences = repository.announcements.audience_sizes(Scope.superadmin())
+    assert audiences["all_asn"] == counts["sponsors"] and audiences["confirmed_workers"] > 0
     for person in ROSTER:
         for view in repository.sponsorships_of(person.user_id or 0):
             nik = repository.reveal_nik(view.reference)
