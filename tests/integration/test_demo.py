@@ -184,6 +184,8 @@ def test_database_errors_name_the_database_with_its_password_masked(
     assert code == 2 and playground in err
     code, _, err = run(capsys, "keys", "check", "--playground")
     assert code == 1 and playground in err
+    code, _, err = run(capsys, "export", "deductions", "--month", "2026-11", "--playground")
+    assert code == 2 and playground in err
     code, out, err = run(capsys, "demo")
     assert code == 2 and playground in err and "--reset" in err
     code, out, _ = run(capsys, "demo", "--reset")
