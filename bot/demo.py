@@ -634,7 +634,3 @@ def _niks(today: date, districts: Sequence[Region]) -> list[tuple[str, Region]]:
             raise DemoError(f"sample NIK {index} is not valid: {check.errors}")
         found.append((nik, district))
     return found
-
-
-STATUSES_LOADED: Final = frozenset(SponsorshipStatus)
-"""Every status has at least one sponsorship in the sample data (tests check it)."""
