@@ -75,7 +75,6 @@ from flows.ledger import add_months, month_of
 from flows.rights import in_person_statement
 from flows.roster import parse_roster
 from flows.sponsorship import consent_statement
-from flows.statuses import SponsorshipStatus
 from flows.validators.nik import check_nik
 from flows.validators.nip import check_nip
 from flows.worker import answers_from
