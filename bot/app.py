@@ -229,15 +229,21 @@ async def _playground(settings: Settings, port: int) -> None:
 
     emulator = BotApiEmulator(PLAYGROUND_TOKEN, per_chat_burst=10)
     base_url = await emulator.start("127.0.0.1", port)
-    local = settings.model_copy(
+    from bot.demo import load_demo, playground_admin_ids
+
+    local = settings.for_playground().model_copy(
         update={
             "bot_token": PLAYGROUND_TOKEN,
             "telegram_api_url": base_url,
-            "database_url": settings.playground_database_url,
-            "redis_url": None,
+            # The persona admin of the chat page (emulator.personas) is a superadmin here.
+            "admin_ids": playground_admin_ids(settings),
         }
     )
     try:
+        # A playground nobody has used yet starts with the sample data (`peduli demo`).
+        demo = await asyncio.to_thread(load_demo, local, only_if_empty=True)
+        if demo.loaded:
+            print(demo.render(), file=sys.stderr)
         built = await asyncio.to_thread(build_service, local)
     except BaseException:
         await emulator.stop()

@@ -107,6 +107,13 @@ class Settings(BaseSettings):
             )
         return self
 
+    def for_playground(self) -> Settings:
+        """These settings pointed at the playground's database (PLAYGROUND_DATABASE_URL), without
+        Redis: what `peduli playground`, `peduli demo` and every `--playground` command use."""
+        return self.model_copy(
+            update={"database_url": self.playground_database_url, "redis_url": None}
+        )
+
     @property
     def delivery_rate(self) -> float:
         """The delivery engine's budget, messages a second."""

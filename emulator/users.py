@@ -23,6 +23,7 @@ from typing import Any, Protocol
 
 from emulator.formatting import detect_user_entities
 from emulator.models import ApiCall, CallbackAnswer, ChatMessage, Rejection, StoredFile
+from emulator.personas import mobile_number
 from emulator.state import Chat, Signal
 
 #: After a 429, a polite bot comes back after retry_after seconds plus its own latency: wait at
@@ -113,7 +114,8 @@ class FakeUser:
         self.last_name = last_name
         self.username = username
         self.language_code = language_code
-        self.phone_number = phone_number or f"+628{user_id % 10**10:010d}"
+        # A real operator prefix and length: the bot accepts the contact (emulator.personas).
+        self.phone_number = phone_number or mobile_number(user_id)
         self._last_action_mark = 0
 
     def __repr__(self) -> str:

@@ -42,6 +42,7 @@ def run_import(
     path: Path,
     *,
     dry_run: bool = False,
+    settings: Settings | None = None,
     stdout: TextIO | None = None,
     stderr: TextIO | None = None,
 ) -> int:
@@ -49,7 +50,7 @@ def run_import(
     status."""
     out = stdout or sys.stdout
     err = stderr or sys.stderr
-    settings = Settings()
+    settings = settings or Settings()
     engine = create_db_engine(settings.database_url)
     try:
         sealer = command_sealer(settings, engine, err)

@@ -10,9 +10,9 @@ from bot.settings import Settings
 from bot.storage.db import head_revision, upgrade_database
 
 
-def upgrade() -> int:
+def upgrade(settings: Settings | None = None) -> int:
     """Apply the migrations to Settings().database_url; prints one line, returns the exit code."""
-    url = Settings().database_url
+    url = (settings or Settings()).database_url
     shown = make_url(url).render_as_string(hide_password=True)
     try:
         upgrade_database(url)

@@ -29,7 +29,7 @@ from bot.i18n import Renderer
 from bot.security.crypto import DataKeyError, Sealer
 from bot.settings import Settings
 from bot.storage import audit
-from bot.storage.db import create_db_engine, immediate, not_migrated
+from bot.storage.db import create_db_engine, immediate, not_migrated, shown_url
 from bot.storage.exports import BPJS, DeductionRow, OpenMonth, bpjs_rows, export_deductions
 from bot.storage.keys import verified_sealer
 from flows.validators import parse_date
@@ -56,6 +56,7 @@ def deductions_command(
     agency: str | None,
     output: Path | None,
     *,
+    settings: Settings | None = None,
     stdout: TextIO | None = None,
     stderr: TextIO | None = None,
     clock: Callable[[], datetime] | None = None,
@@ -65,7 +66,7 @@ def deductions_command(
     now = (clock or (lambda: datetime.now(UTC)))()
     try:
         month = parse_month(month_text)
-        with _Database() as database:
+        with _Database(settings) as database:
             programme = database.programme
             if agency is not None and programme.catalog.agency(agency) is None:
                 raise ExportError(f"--agency {agency!r}: no such agency in the agency list")
@@ -111,6 +112,7 @@ def bpjs_command(
     file_format: str,
     output: Path | None,
     *,
+    settings: Settings | None = None,
     stdout: TextIO | None = None,
     stderr: TextIO | None = None,
     clock: Callable[[], datetime] | None = None,
@@ -123,7 +125,7 @@ def bpjs_command(
             since_day = parse_date(since_text)
             if since_day is None:
                 raise ExportError(f"--since {since_text!r}: not a date (YYYY-MM-DD)")
-        with _Database() as database:
+        with _Database(settings) as database:
             programme = database.programme
             zone = programme.timezone
             since = datetime.combine(since_day, time(), zone).astimezone(UTC) if since_day else None
@@ -175,8 +177,11 @@ def _written(path: Path, write: Callable[[], T]) -> T:
 class _Database:
     """The configured database, checked like every command does (migrated, the right key)."""
 
+    def __init__(self, settings: Settings | None) -> None:
+        self.settings = settings
+
     def __enter__(self) -> _Database:
-        settings = Settings()
+        settings = self.settings or Settings()
         self.programme: ProgrammeSettings = load_programme(settings.programme_file)
         self.engine = create_db_engine(settings.database_url)
         try:
@@ -186,7 +191,8 @@ class _Database:
             try:
                 self.sealer: Sealer = verified_sealer(settings, self.engine)
             except DataKeyError as error:
-                raise ExportError(str(error)) from None
+                shown = shown_url(settings.database_url)
+                raise ExportError(f"{error}\n(the database: {shown})") from None
         except BaseException:
             self.engine.dispose()
             raise

@@ -23,7 +23,7 @@ from sqlalchemy import Engine
 
 from bot.security.crypto import DataKeyError, Sealer, key_id_for
 from bot.settings import Settings
-from bot.storage.db import create_db_engine, not_migrated
+from bot.storage.db import create_db_engine, not_migrated, shown_url
 from bot.storage.keys import (
     RotationReport,
     inspect_keys,
@@ -53,7 +53,7 @@ def check(
             with engine.connect() as connection:  # reads only
                 state = inspect_keys(settings, connection)
         except DataKeyError as error:
-            print(f"peduli: {error}", file=err)
+            print(f"peduli: {error}\n(the database: {shown_url(settings.database_url)})", file=err)
             return 1
         if state.to_record:
             print(
@@ -105,7 +105,7 @@ def rotate_command(
         try:
             report = rotate(settings, engine, redis_sessions=redis_sessions)
         except DataKeyError as error:
-            print(f"peduli: {error}", file=err)
+            print(f"peduli: {error}\n(the database: {shown_url(settings.database_url)})", file=err)
             return 1
         except redis.RedisError as error:
             print(

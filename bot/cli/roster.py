@@ -43,12 +43,13 @@ def run_import(
     path: Path,
     *,
     dry_run: bool = False,
+    settings: Settings | None = None,
     clock: Callable[[], datetime] = utc_now,
     stdout: TextIO | None = None,
     stderr: TextIO | None = None,
 ) -> int:
     out, err = stdout or sys.stdout, stderr or sys.stderr
-    settings = Settings()
+    settings = settings or Settings()
     programme = load_programme(settings.programme_file)
     now = clock().astimezone(programme.timezone)
     try:

@@ -36,6 +36,7 @@ def run_stats(
     output_format: str = "table",
     output: Path | None = None,
     language: str = "id",
+    settings: Settings | None = None,
     clock: Callable[[], datetime] = utc_now,
     stdout: TextIO | None = None,
     stderr: TextIO | None = None,
@@ -47,7 +48,7 @@ def run_stats(
     if output_format == "xlsx" and output is None:
         print("peduli stats: --format xlsx needs --output FILE.xlsx", file=err)
         return 2
-    settings = Settings()
+    settings = settings or Settings()
     programme = load_programme(settings.programme_file)
     catalog = programme.catalog
     if agency is not None and catalog.agency(agency) is None:

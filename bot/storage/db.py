@@ -46,6 +46,15 @@ SQLITE_BUSY_TIMEOUT_MS = 15_000
 _IMMEDIATE = "peduli_sqlite_begin_immediate"
 
 
+Database = Engine
+"""An engine as code above storage holds it (it may not import SQLAlchemy itself)."""
+
+
+def shown_url(url: str | URL) -> str:
+    """The database's URL for a message: the password masked."""
+    return make_url(url).render_as_string(hide_password=True)
+
+
 def normalize_url(url: str | URL) -> URL:
     """Use psycopg 3 for plain postgresql:// (and postgres://) URLs: it is the driver we ship."""
     parsed = make_url(url)
@@ -220,8 +229,30 @@ def not_migrated(engine: Engine) -> str | None:
     if current == head_revision():
         return None
     return (
-        f"the database is at revision {current or 'none'}, not {head_revision()}:"
-        " run `peduli db upgrade` first"
+        f"the database {shown_url(engine.url)} is at revision {current or 'none'}, not"
+        f" {head_revision()}: run `peduli db upgrade` first, or {ELSEWHERE}"
+    )
+
+
+ELSEWHERE = "point DATABASE_URL at another database (or add --playground for the playground's)"
+"""How an operator points a command at another database: every message about one says it."""
+
+
+def missing_database(url: str | URL) -> str | None:
+    """Why a command that needs an existing database cannot use this one without creating an
+    empty one (a SQLite file that does not exist), for the operator; None when it exists or
+    lives on a server (PostgreSQL reports a missing database when connecting)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return None
+    database = parsed.database or ""
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    if Path(database).expanduser().exists():
+        return None
+    return (
+        f"there is no database at {shown_url(parsed)} (DATABASE_URL): run `peduli db upgrade`"
+        f" to create it, or {ELSEWHERE}"
     )
 
 

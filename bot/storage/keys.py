@@ -45,7 +45,7 @@ from bot.security.crypto import (
     load_data_key,
     sealer_for,
 )
-from bot.storage.db import dialect_insert, immediate, not_migrated
+from bot.storage.db import dialect_insert, immediate, not_migrated, shown_url
 from bot.storage.models import (
     ConversationSession,
     CorrectionRequest,
@@ -319,7 +319,7 @@ def command_sealer(settings: KeySettingsWithDatabase, engine: Engine, err: TextI
     try:
         return verified_sealer(settings, engine)
     except DataKeyError as error:
-        print(f"peduli: {error}", file=err)
+        print(f"peduli: {error}\n(the database: {shown_url(engine.url)})", file=err)
         return None
 
 

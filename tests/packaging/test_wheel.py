@@ -251,3 +251,15 @@ def test_installed_playground_serves_the_chat_page_and_the_bot_answers_start(
     (site_packages,) = venv.glob("lib/python3.*/site-packages")
     assert not (site_packages / "var").exists()
     assert process.poll() is None, log.read_text()[-3000:]
+
+    # An unused playground starts with the sample data (bot.demo, as `peduli demo`): the persona
+    # ASN (emulator.personas, id 1001) has a sponsorship in /status.
+    assert "Loaded the sample data" in log.read_text()
+    persona = f"{base}/_emulator/users/1001"
+    _, sent = http(f"{persona}/command", {"command": "status", "first_name": "Siti"})
+    mark = json.loads(sent)["mark"]
+    _, answered = http(
+        f"{persona}/replies?since={mark}&min_count=1&timeout={STARTUP}", timeout=STARTUP + 30
+    )
+    status = "\n".join(m["text"] or "" for m in json.loads(answered)["replies"])
+    assert "Ujang Supriatna" in status and "dikonfirmasi pekerja" in status, status
