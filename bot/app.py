@@ -229,7 +229,7 @@ async def _playground(settings: Settings, port: int) -> None:
 
     emulator = BotApiEmulator(PLAYGROUND_TOKEN, per_chat_burst=10)
     base_url = await emulator.start("127.0.0.1", port)
-    from bot.demo import load_demo, playground_admin_ids
+    from bot.demo import demo_chat_ids, load_demo, playground_admin_ids
 
     local = settings.for_playground().model_copy(
         update={
@@ -244,6 +244,8 @@ async def _playground(settings: Settings, port: int) -> None:
         demo = await asyncio.to_thread(load_demo, local, only_if_empty=True)
         if demo.loaded:
             print(demo.render(), file=sys.stderr)
+        # The sample people started the bot before: it may message them (reminders).
+        emulator.open_chats(demo_chat_ids())
         built = await asyncio.to_thread(build_service, local)
     except BaseException:
         await emulator.stop()

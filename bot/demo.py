@@ -209,6 +209,16 @@ class DemoReport:
         return "\n".join(lines) + "\n"
 
 
+def demo_chat_ids() -> list[int]:
+    """The Telegram users of the sample data but the personas: people who started the bot
+    before, whom the bot may message (reminders, notifications). The playground opens their
+    chats in its emulator, which otherwise refuses a message to a chat never started ("chat not
+    found"); the personas' chats are the chat page's own."""
+    ids = {person.user_id for person in ROSTER if person.user_id is not None}
+    ids |= {plan.worker.user_id for plan in PLANS if plan.worker.user_id is not None}
+    return sorted(ids - {persona.user_id for persona in (ASN, WORKER, ADMIN, TREASURER)})
+
+
 def playground_admin_ids(settings: Settings) -> str:
     """ADMIN_IDS of the playground: the configured ones and the persona admin."""
     ids = sorted(settings.admin_id_set | {ADMIN.user_id})

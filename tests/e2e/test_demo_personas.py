@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.demo import load_demo, playground_admin_ids
+from bot.demo import demo_chat_ids, load_demo, playground_admin_ids
 from emulator.personas import ADMIN, ASN, WORKER, mobile_number
 from emulator.server import BotApiEmulator
 from tests.clock import NOW
@@ -41,6 +41,7 @@ async def demo_bot(emulator: BotApiEmulator, tmp_path: Path) -> AsyncIterator[Bo
     settings = settings_for(emulator.base_url, sqlite_url(tmp_path), tmp_path)
     settings = settings.model_copy(update={"admin_ids": playground_admin_ids(settings)})
     assert load_demo(settings, clock=lambda: NOW).loaded
+    emulator.open_chats(demo_chat_ids())  # as the playground does
     bot = await BotUnderTest(settings, emulator=emulator).start()
     yield bot
     await bot.stop()
