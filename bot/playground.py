@@ -7,9 +7,10 @@ on it. This module implements it from the session store and the database rows
 (bot.storage.inspection), so a reader sees what the bot understood: the flow and step, the
 session's answers, the sponsorship's state, the consents, the outbox.
 
-Never a full NIK, NIP, phone, KPJ number or birth date: every run of digits long enough to be one
-is masked wherever it stands (an answer, a nested draft), and the answer to a step marked
-sensitive (a typed NIK, a birth date) is masked whole.
+Never a full NIK, NIP, phone, KPJ number or birth date: in the session every run of digits long
+enough to be one is masked wherever it stands (an answer, a nested draft), and the answer to a
+step marked sensitive is masked (a NIK as 3205********0001) or hidden; the rows are the masked
+columns the database keeps.
 """
 
 from __future__ import annotations
@@ -62,6 +63,14 @@ def masked(value: Any) -> Any:
     return value
 
 
+def _sensitive_answer(value: Any) -> Any:
+    """A typed NIK shown as the bot masks it; any other sensitive answer (a birth date) hidden."""
+    if value is None:
+        return None
+    shown = masked(value)
+    return shown if shown != value else "***"
+
+
 def _sensitive_steps(flows: Iterable[Flow]) -> frozenset[str]:
     return frozenset(step.id for flow in flows for step in flow.steps.values() if step.sensitive)
 
@@ -89,13 +98,13 @@ class PlaygroundInspector:
             "user_id": user_id,
             "superadmin": user_id in self._admin_ids,
             "conversation": self._conversation(session),
-            **masked(rows),
+            **rows,  # masked columns only (bot.storage.inspection unseals nothing)
         }
 
     def _conversation(self, session: Session) -> dict[str, Any]:
         flow = FLOWS.get(session.flow or "")
         answers = {
-            key: "***" if key in self._sensitive and value is not None else value
+            key: _sensitive_answer(value) if key in self._sensitive else value
             for key, value in session.answers.items()
         }
         return {

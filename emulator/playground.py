@@ -181,9 +181,14 @@ def message_json(message: ChatMessage) -> dict[str, Any]:
     }
 
 
+def fake_user(host: PlaygroundHost, persona: Persona) -> FakeUser:
+    """The persona's fake user (created with the persona's name on first use)."""
+    return host.user(persona.user_id, persona.first_name, last_name=persona.last_name)
+
+
 def chat_version(host: PlaygroundHost, persona: Persona) -> str:
     """Changes whenever what the page shows of this persona's chat changes."""
-    chat = host._existing_chat(host.user(persona.user_id, persona.first_name))
+    chat = host._existing_chat(fake_user(host, persona))
     if chat is None:
         return f"0.{persona.hidden_before}"
     return (
@@ -422,13 +427,13 @@ def add_playground_routes(app: web.Application, emulator: PlaygroundHost) -> Non
             str(data.get("first_name") or first),
             str(data.get("last_name") or last),
         )
-        emulator.user(persona.user_id, persona.first_name, last_name=persona.last_name)
+        fake_user(emulator, persona)
         state.personas.append(persona)
         changed()
         return web.json_response(persona.as_json())
 
     def shown_up_to(persona: Persona) -> int:
-        chat = emulator._existing_chat(emulator.user(persona.user_id, persona.first_name))
+        chat = emulator._existing_chat(fake_user(emulator, persona))
         return chat.next_message_id - 1 if chat is not None else 0
 
     async def clear_chat(request: web.Request) -> web.Response:
@@ -448,7 +453,7 @@ def add_playground_routes(app: web.Application, emulator: PlaygroundHost) -> Non
                 continue
             persona.user_id = state.next_user_id(emulator.known_user_ids())
             persona.hidden_before = 0
-            emulator.user(persona.user_id, persona.first_name, last_name=persona.last_name)
+            fake_user(emulator, persona)
         changed()
         return web.json_response(playground_json())
 
