@@ -69,15 +69,17 @@ class PageProblems:
         page.on("pageerror", lambda error: self.errors.append(f"page error: {error}"))
         page.on(
             "console",
-            lambda message: self.errors.append(f"console: {message.text}")
-            if message.type == "error"
-            else None,
+            lambda message: (
+                self.errors.append(f"console: {message.text}") if message.type == "error" else None
+            ),
         )
         page.on(
             "response",
-            lambda response: self.errors.append(f"HTTP {response.status}: {response.url}")
-            if response.status >= 400
-            else None,
+            lambda response: (
+                self.errors.append(f"HTTP {response.status}: {response.url}")
+                if response.status >= 400
+                else None
+            ),
         )
 
 

@@ -4,6 +4,8 @@ toasts and alerts), that it follows new messages, and the personas' buttons."""
 
 from __future__ import annotations
 
+import asyncio
+import re
 from pathlib import Path
 from typing import Any
 
@@ -102,7 +104,8 @@ async def test_a_phone_shows_what_the_bot_sends_and_never_runs_its_markup(
         await asn.get_by_role("link", name="rekap.csv").click()
     download = await download_info.value
     assert download.suggested_filename == "rekap.csv"
-    assert Path(await download.path()).read_bytes() == b"bulan,jumlah\n2026-11,3\n"
+    saved = await download.path()
+    assert await asyncio.to_thread(Path(saved).read_bytes) == b"bulan,jumlah\n2026-11,3\n"
 
     # A press: the answer as a toast, then as an alert to dismiss.
     await asn.locator(f"[data-message-id='{first}']").get_by_role("button", name="Tombol").click()
@@ -193,4 +196,31 @@ async def test_personas_new_clear_and_reset(
     admin = browser_page.locator(".persona[data-role=admin]")
     assert await admin.get_attribute("data-user-id") == "1003"  # its id makes it an admin
     await expect(asn.locator(".empty-hint")).to_be_visible()
+    assert problems.errors == []
+
+
+async def test_an_invitation_link_opens_the_workers_chat_in_one_click(
+    bare_emulator: BotApiEmulator, page: tuple[Page, PageProblems], chromium_available: str
+) -> None:
+    browser_page, problems = page
+    bot = ScriptedBot(bare_emulator)
+    await browser_page.goto(f"{bare_emulator.base_url}/_emulator/")
+    asn = browser_page.locator(".persona[data-role=asn]")
+    worker = browser_page.locator(".persona[data-role=worker]")
+    await asn.get_by_role("button", name="START").click()
+    await bot.next_update("message")
+    await bot.send(
+        1001,
+        "Teruskan ke pekerja: https://t.me/emulated_test_bot?start=w_Abc-123 atau "
+        '<a href="https://example.org/info">info</a>',
+    )
+    link = asn.locator("a.deep-link")
+    await expect(link).to_have_text("https://t.me/emulated_test_bot?start=w_Abc-123")
+    await expect(asn.locator("a:not(.deep-link)")).to_have_attribute("target", "_blank")
+    await link.click()
+    opened = await bot.next_update("message")
+    assert opened["from"]["id"] == 1002 and opened["text"] == "/start w_Abc-123"
+    await expect(worker.locator(".msg.out")).to_contain_text("/start w_Abc-123")
+    await expect(worker).to_have_class(re.compile(r"\bselected\b"))
+    await expect(asn.locator(".msg.out")).to_have_count(1)  # the ASN sent nothing more
     assert problems.errors == []
