@@ -374,7 +374,7 @@ async function toggleMenu(view) {
   for (const command of commands) {
     const item = el("button", "menu-item");
     item.type = "button";
-    item.append(el("b", null, `/${command.command}`), document.createTextNode(command.description));
+    item.append(el("b", null, `/${command.command}`), document.createTextNode(` ${command.description}`));
     item.addEventListener("click", () => {
       list.remove();
       view.menuList = null;

@@ -183,6 +183,14 @@ async def test_personas_new_clear_and_reset(
     await expect(asn.locator(".msg.in")).to_contain_text("Setelah dibersihkan")
     await expect(asn.locator(".msg")).to_have_count(1)
 
+    # The menu lists the commands the bot set; choosing one sends it.
+    await bare_emulator.call(
+        "setMyCommands", {"commands": [{"command": "status", "description": "Status Anda"}]}
+    )
+    await asn.get_by_role("button", name="Menu").click()
+    await asn.get_by_role("button", name="/status Status Anda").click()
+    assert (await bot.next_update("message"))["text"] == "/status"
+
     reset = browser_page.get_by_role("button", name="Reset playground")
     await reset.click()  # the first click only arms it
     await expect(browser_page.get_by_role("button", name="Click again to reset")).to_be_visible()
