@@ -584,6 +584,17 @@ function toast(view, text) {
 // ------------------------------------------------------------------------------ the panel
 
 const HIDDEN_KEYS = new Set(["consents", "invitations"]);
+const TIMESTAMP = /^(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2})[\d:.]*([+-]\d{2}:\d{2}|Z)?$/;
+
+// A value as the panel shows it: timestamps to the minute, with their zone.
+function shown(value) {
+  if (value === null || value === undefined) return "–";
+  if (typeof value === "object") return JSON.stringify(value);
+  const time = TIMESTAMP.exec(String(value));
+  if (!time) return String(value);
+  const zone = !time[3] || time[3] === "+00:00" || time[3] === "Z" ? "UTC" : time[3];
+  return `${time[1]} ${time[2]} ${zone}`;
+}
 
 function kv(object) {
   const list = el("dl", "kv");
@@ -591,8 +602,7 @@ function kv(object) {
     if (value === null || value === undefined || value === "" || HIDDEN_KEYS.has(key)) continue;
     if (Array.isArray(value) && !value.length) continue;
     list.append(el("dt", null, key.replaceAll("_", " ")));
-    const shown = typeof value === "object" ? JSON.stringify(value) : String(value);
-    list.append(el("dd", null, shown));
+    list.append(el("dd", null, shown(value)));
   }
   return list;
 }
@@ -604,7 +614,7 @@ function rowsTable(rows, columns) {
   table.append(head);
   for (const row of rows) {
     const line = el("tr");
-    for (const column of columns) line.append(el("td", null, row[column] === null ? "–" : String(row[column])));
+    for (const column of columns) line.append(el("td", null, shown(row[column])));
     table.append(line);
   }
   return table;
@@ -649,7 +659,7 @@ async function refreshPanel() {
     ["last activity", talk.updated_at],
   ]) {
     if (value === null || value === undefined) continue;
-    now.append(el("dt", null, key), el("dd", null, String(value)));
+    now.append(el("dt", null, key), el("dd", null, shown(value)));
   }
   section(content, "Conversation", now);
   const answers = talk.answers || {};

@@ -147,6 +147,11 @@ async def test_a_phone_shows_what_the_bot_sends_and_never_runs_its_markup(
     assert await chat.evaluate("c => c.scrollHeight > c.clientHeight + 200")
     assert await chat.evaluate("c => c.scrollTop + c.clientHeight >= c.scrollHeight - 2")
     await browser_page.screenshot(path=screenshots / "page-following-new-messages.png")
+    # Opened on a long history, the page shows its end.
+    await browser_page.reload()
+    await expect(asn.locator(".msg.in").last).to_contain_text("Pesan ke-30")
+    await expect(asn.locator(".msg.in").last).to_be_in_viewport()
+    assert await chat.evaluate("c => c.scrollTop + c.clientHeight >= c.scrollHeight - 2")
 
     # The favicon is served (a 404 would be in problems).
     favicon = await browser_page.request.get(f"{bare_emulator.base_url}/favicon.ico")
