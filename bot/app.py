@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import re
 import signal
@@ -24,10 +25,12 @@ from bot.catalog import ProgrammeSettings, load_programme
 from bot.delivery.budget import RateBudget, budget_key, limits_storage
 from bot.hosting import WEBHOOK_PATH, HandledHook, Runtime, webhook_application
 from bot.notifications import notices_for
+from bot.playground import PlaygroundInspector
 from bot.security.crypto import DataKeyError
 from bot.service import ConversationService
 from bot.settings import TRANSPORT_NAMES, Settings, TransportName
 from bot.storage.db import create_db_engine, upgrade_database
+from bot.storage.inspection import rows_of_user
 from bot.storage.keys import verified_sealer
 from bot.storage.repository import Repository
 from bot.storage.state import State, build_state
@@ -222,48 +225,99 @@ def run_polling(transport: TransportName | None = None) -> int:
 
 
 PLAYGROUND_TOKEN = "123456:PLAYGROUND"
+PLAYGROUND_BOT = "peduli_playground_bot"
 
 
-async def _playground(settings: Settings, port: int) -> None:
+@dataclass
+class Playground:
+    """`peduli playground`, started: the Bot API emulator with its chat page and the bot on it
+    (not yet polling: poll_until_stopped(runtime)); `stop` closes all of it."""
+
+    emulator: Any  # emulator.server.BotApiEmulator, imported only here (a test kit)
+    built: Built
+    runtime: Runtime
+    base_url: str
+
+    async def stop(self) -> None:
+        await self.runtime.close()
+        await self.built.aclose()
+        await self.emulator.stop()
+
+
+async def start_playground(
+    settings: Settings,
+    port: int,
+    *,
+    host: str = "127.0.0.1",
+    flood_limits: bool = True,
+    sample_data: bool = True,
+    on_handled: HandledHook | None = None,
+) -> Playground:
+    """The emulator on `host:port` (0: a free port), the bot built on the playground's own
+    database and pointed at it. The page's admin persona is an admin of the bot (added to
+    ADMIN_IDS), and the page's panel reads what the bot holds (bot.playground). `flood_limits`
+    False lifts Telegram's per-chat and overall limits (tests click faster than people).
+    `sample_data`: a database nobody has used gets the sample data (bot.demo) first."""
+    from bot.demo import demo_chat_ids, load_demo, playground_admin_ids
     from emulator.server import BotApiEmulator
 
-    emulator = BotApiEmulator(PLAYGROUND_TOKEN, per_chat_burst=10)
-    base_url = await emulator.start("127.0.0.1", port)
-    from bot.demo import demo_chat_ids, load_demo, playground_admin_ids
-
+    rate = 1.0 if flood_limits else None
+    emulator = BotApiEmulator(
+        PLAYGROUND_TOKEN,
+        per_chat_rate=rate,
+        per_chat_burst=10,
+        global_rate=30.0 if flood_limits else None,
+        bot_username=PLAYGROUND_BOT,
+        bot_first_name="Peduli Pekerja",
+    )
+    base_url = await emulator.start(host, port)
     local = settings.for_playground().model_copy(
         update={
             "bot_token": PLAYGROUND_TOKEN,
             "telegram_api_url": base_url,
-            # The persona admin of the chat page (emulator.personas) is a superadmin here.
+            # The page's admin persona (emulator.personas) is a superadmin here.
             "admin_ids": playground_admin_ids(settings),
         }
     )
     try:
         # A playground nobody has used yet starts with the sample data (`peduli demo`).
-        demo = await asyncio.to_thread(load_demo, local, only_if_empty=True)
-        if demo.loaded:
-            print(demo.render(), file=sys.stderr)
+        if sample_data:
+            demo = await asyncio.to_thread(load_demo, local, only_if_empty=True)
+            if demo.loaded:
+                print(demo.render(), file=sys.stderr)
         # The sample people started the bot before: it may message them (reminders).
         emulator.open_chats(demo_chat_ids())
         built = await asyncio.to_thread(build_service, local)
     except BaseException:
         await emulator.stop()
         raise
-    runtime = create_runtime(
-        built.service, PLAYGROUND_TOKEN, base_url, transport=settings.transport
+    emulator.playground.inspector = PlaygroundInspector(
+        built.state.sessions,
+        functools.partial(rows_of_user, built.engine),
+        local.admin_id_set,
     )
+    runtime = create_runtime(
+        built.service,
+        PLAYGROUND_TOKEN,
+        base_url,
+        transport=settings.transport,
+        on_handled=on_handled,
+    )
+    return Playground(emulator, built, runtime, base_url)
+
+
+async def _playground(settings: Settings, port: int) -> None:
+    playground = await start_playground(settings, port)
     print(
-        f"\nPlayground: open {base_url}/_emulator/ in a browser and chat with the bot as a test\n"
-        "user. Telegram is not involved; data go to var/playground.sqlite3. Ctrl+C stops.\n",
+        f"\nPlayground: open {playground.base_url}/_emulator/ in a browser and chat with the bot"
+        "\nas an ASN, the worker and an admin side by side. Telegram is not involved; data go to"
+        f"\n{settings.playground_database_url}. Ctrl+C stops.\n",
         file=sys.stderr,
     )
     try:
-        await poll_until_stopped(runtime)
+        await poll_until_stopped(playground.runtime)
     finally:
-        await runtime.close()
-        await built.aclose()
-        await emulator.stop()
+        await playground.stop()
 
 
 def run_playground(port: int = 8081, transport: TransportName | None = None) -> int:

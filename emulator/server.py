@@ -24,7 +24,7 @@ import ipaddress
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -60,7 +60,7 @@ from emulator.models import (
     WebhookDelivery,
     bad_request,
 )
-from emulator.playground import add_playground_routes
+from emulator.playground import PlaygroundState, add_playground_routes
 from emulator.ratelimit import TokenBucket, retry_after_seconds
 from emulator.schema import BotApiSchema
 from emulator.state import Chat, Signal
@@ -182,6 +182,8 @@ class BotApiEmulator:
         self.files: dict[str, StoredFile] = {}
 
         self._users: dict[int, FakeUser] = {}
+        #: The chat page's personas and the inspector a host registered (emulator.playground).
+        self.playground = PlaygroundState()
         self._chats: dict[int, Chat] = {}
         self._blocked: set[int] = set()
         self._callbacks: dict[str, _CallbackQuery] = {}
@@ -299,6 +301,10 @@ class BotApiEmulator:
                 phone_number=phone_number,
             )
         return self._users[user_id]
+
+    def known_user_ids(self) -> Iterator[int]:
+        """The ids of every fake user created so far."""
+        return iter(list(self._users))
 
     def open_chats(self, user_ids: Iterable[int], language_code: str | None = "id") -> None:
         """Many fake users who started the bot earlier, at once and without updates (for
@@ -1260,6 +1266,16 @@ class BotApiEmulator:
             url=params.get("url"),
             cache_time=params.get("cache_time"),
         )
+        chat = self._chats.get(query.chat_id)
+        if chat is not None:
+            chat.callback_answers.append(
+                {
+                    "number": len(chat.callback_answers) + 1,
+                    "message_id": query.message_id,
+                    "text": text,
+                    "show_alert": query.answer.show_alert,
+                }
+            )
         self._changed.notify()
         return True
 

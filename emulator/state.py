@@ -69,6 +69,9 @@ class Chat:
     last_handed: float = 0.0
     retry_until: float = 0.0
     reply_keyboard: dict[str, Any] | None = None
+    #: The bot's answers to this chat's button presses, in order: {"number", "message_id",
+    #: "text", "show_alert"} (the playground page shows them as toasts and alerts).
+    callback_answers: list[dict[str, Any]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         chat: dict[str, Any] = {"id": self.id, "type": self.type}

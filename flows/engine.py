@@ -388,9 +388,12 @@ def _checked(flow: Flow, session: Session, step: Step, check: Check, ctx: Contex
 def _search(flow: Flow, session: Session, step: Step, text: str, ctx: Context) -> Turn:
     query = " ".join(text.split())[:60]
     found = matching_options(_options(step, session, ctx), query)
+    # Either way a new list message replaces the one on screen: a new prompt number, so the
+    # buttons of the earlier list are stale (issue 11: one was accepted after a newer search).
+    listed = session.with_(seq=session.seq + 1, page=0)
     if not found:
-        return _reject(flow, session.with_(query="", page=0), t("list.not_found", query=query), ctx)
-    searched = session.with_(query=query, page=0, failures=0)
+        return _reject(flow, listed.with_(query=""), t("list.not_found", query=query), ctx)
+    searched = listed.with_(query=query, failures=0)
     return Turn(searched, (prompt(flow, searched, ctx),))
 
 

@@ -232,6 +232,10 @@ def test_installed_playground_serves_the_chat_page_and_the_bot_answers_start(
 ) -> None:
     base, process, log = playground
     assert "Emulated chat" in wait_for_page(base, process, log)
+    # The page's own files are package data of the emulator (emulator/page/).
+    for name in ("app.js", "style.css", "favicon.svg"):
+        status, text = http(f"{base}/_emulator/static/{name}")
+        assert status == 200 and text, name
 
     user = f"{base}/_emulator/users/4242"
     _, sent = http(f"{user}/command", {"command": "start", "first_name": "Siti"})
@@ -244,6 +248,8 @@ def test_installed_playground_serves_the_chat_page_and_the_bot_answers_start(
         pytest.fail(f"no answer to /start: {error.read()!r}\n{log.read_text()[-3000:]}")
     texts = "\n".join(m["text"] or "" for m in json.loads(answered)["replies"])
     assert "Selamat datang di Gerakan 1 ASN 1 Pekerja Rentan" in texts, texts
+    _, personas = http(f"{base}/_emulator/playground")
+    assert json.loads(personas)["inspector"] is True  # the bot registered what the panel shows
 
     # What it writes lands in var/ of the working directory, nothing beside the installed code.
     assert (workdir / "var" / "playground.sqlite3").is_file()

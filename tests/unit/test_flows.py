@@ -408,3 +408,29 @@ def test_a_button_of_an_earlier_copy_of_the_same_question_is_refused() -> None:
     assert chat.session == before
     chat.press("lainnya")
     assert chat.session.step == "category_other"
+
+
+def test_buttons_of_a_superseded_search_are_refused() -> None:
+    """Issue 11: a list answered by a newer search (or a search that found nothing) replaces the
+    earlier one; a button of the earlier list is stale, even when its value is an option of the
+    step (the agency list holds every agency whatever the search)."""
+    chat = Chat()
+    chat.command("start")
+    chat.press("lang:id")
+    chat.type(VALID_NIP)
+    chat.press("yes")
+    chat.type("Budi")
+    chat.type("pendidikan")
+    older = chat.session.seq
+    assert "disdik" in chat.values()
+    chat.type("kesehatan")
+    assert "disdik" not in chat.values() and chat.session.seq > older
+    chat.press("disdik", seq=older)
+    assert chat.message_keys() == ["toast.stale"] and chat.session.step == "agency"
+    newer = chat.session.seq
+    chat.type("tidak ada instansi seperti ini")
+    assert chat.message_keys() == ["answer.rejected"] and chat.session.seq > newer
+    chat.press("dinkes", seq=newer)
+    assert chat.message_keys() == ["toast.stale"] and chat.session.step == "agency"
+    chat.press("dinkes")  # the list on screen now takes its own answer
+    assert chat.session.step == "phone"
