@@ -56,6 +56,8 @@ class FlowsHandler(BaseHandler[Update, Any, None]):
         self.service = service
         self.group = group
         self.on_result = on_result
+        #: The flows' Transport: the host runs its background work over it, and closes it.
+        self.transport = PtbTransport(application.bot)
 
     def check_update(self, update: object) -> Incoming | _AnswerOnly | None:
         if not isinstance(update, Update):
@@ -92,7 +94,7 @@ class FlowsHandler(BaseHandler[Update, Any, None]):
         check_result: object,
         context: Any,
     ) -> None:
-        transport = PtbTransport(application.bot)
+        transport = self.transport
         if isinstance(check_result, Incoming):
             handled = await self.service.handle(check_result, transport)
             if self.on_result is not None:
@@ -128,8 +130,9 @@ def add_flows(
 
     The service decides everything else: what the flows do not know (another bot's buttons,
     an inline message) is answered as stale, and group chats are ignored. The host runs the
-    background work itself (bot.background.BackgroundWork over PtbTransport(application.bot)),
-    and sets service.bot_username (deep links) once the bot is initialized.
+    background work itself (bot.background.BackgroundWork over the returned handler's
+    transport, which it closes at the end), and sets service.bot_username (deep links) once the
+    bot is initialized: examples/ptb_host.py shows the whole of it.
     """
     handler = FlowsHandler(application, service, group, on_result)
     application.add_handler(handler, group)
@@ -195,7 +198,7 @@ QUIETED_LOGGERS = {
 def quiet_library_logs() -> None:
     for name, level in QUIETED_LOGGERS.items():
         library = logging.getLogger(name)
-        if library.level == logging.NOTSET or library.level < level:
+        if library.level < level:
             library.setLevel(level)
 
 
@@ -240,9 +243,9 @@ class PtbRuntime:
             token, api_url, on_handled=on_handled
         )
         self._results: dict[int, Handled] = {}
-        add_flows(self.application, service, on_result=self._results.__setitem__)
+        handler = add_flows(self.application, service, on_result=self._results.__setitem__)
         self.application.add_error_handler(log_failure)
-        self._transport = PtbTransport(self.application.bot)
+        self._transport = handler.transport
         self._backoff = backoff
         self._stopped = asyncio.Event()
 
@@ -315,6 +318,7 @@ class PtbRuntime:
         logger.info("webhook registered (python-telegram-bot)")
 
     async def close(self) -> None:
+        await self._transport.close()
         await self.application.shutdown()  # the bot's HTTP clients, when initialized
         for request in (self.bot.request, self._polling_request):
             await request.shutdown()  # not initialized: their clients exist all the same

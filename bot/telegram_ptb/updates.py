@@ -39,6 +39,11 @@ class Backoff:
 DEFAULT_BACKOFF = Backoff()
 
 
+class UnknownUpdateKind(Exception):
+    """An update of no kind python-telegram-bot knows (a newer Bot API's): parsed, it would be
+    an empty Update; skipped like aiogram's runtime skips it."""
+
+
 class UnusableAnswer(Exception):
     """getUpdates answered something that is not the Bot API's list of updates."""
 
@@ -54,6 +59,8 @@ def _check(update: Update) -> None:
     checked here, so such an update is skipped like one that does not parse."""
     if not isinstance(update.update_id, int):
         raise TypeError("update_id")
+    if not any(getattr(update, kind, None) is not None for kind in Update.ALL_TYPES):
+        raise UnknownUpdateKind
     message = update.message
     if message is not None and not (
         isinstance(message.chat, Chat)
@@ -116,7 +123,7 @@ async def get_updates(
         raise UnusableAnswer(f"error {answer.get('error_code')}: {shown[:200]}")
     result = answer.get("result")
     if not isinstance(result, list):
-        raise UnusableAnswer("the result is not a list")
+        raise UnusableAnswer("the result is not an array")
     return result
 
 
