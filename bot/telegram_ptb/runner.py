@@ -132,8 +132,10 @@ def add_flows(
     an inline message) is answered as stale, and group chats are ignored. The host runs the
     background work itself (bot.background.BackgroundWork over the returned handler's
     transport, which it closes at the end), and sets service.bot_username (deep links) once the
-    bot is initialized: examples/ptb_host.py shows the whole of it.
+    bot is initialized: examples/ptb_host.py shows the whole of it. It also keeps the library
+    loggers that would write message texts or the bot token quiet (QUIETED_LOGGERS).
     """
+    quiet_library_logs()  # the flows' messages carry names and prompts: not in the log
     handler = FlowsHandler(application, service, group, on_result)
     application.add_handler(handler, group)
     return handler
