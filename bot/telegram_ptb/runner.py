@@ -278,7 +278,13 @@ class PtbRuntime:
             async for update in updates:
                 task = asyncio.create_task(self.application.process_update(update))
                 handling.add(task)
-                task.add_done_callback(handling.discard)
+                task.add_done_callback(finished)
+
+        def finished(task: asyncio.Task[None]) -> None:
+            handling.discard(task)
+            # A handler's error went to the error handler (log_failure); this is the rest.
+            if not task.cancelled() and task.exception() is not None:
+                logger.error("update handling failed (%s)", type(task.exception()).__name__)
 
         taking = asyncio.create_task(take())
         stopped = asyncio.create_task(self._stopped.wait())
