@@ -5,6 +5,7 @@ and the flows answer their own. In process, through the emulator over real HTTP.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from telegram.ext import CallbackQueryHandler, CommandHandler, ContextTypes, Typ
 
 from bot.telegram_ptb.runner import PtbRuntime
 from emulator.server import BotApiEmulator
-from tests.e2e.harness import BotUnderTest, settings_for, sqlite_url, texts
+from tests.e2e.harness import TOKEN, BotUnderTest, settings_for, sqlite_url, texts
 
 pytestmark = pytest.mark.transports("ptb")
 
@@ -31,8 +32,9 @@ async def bot(emulator: BotApiEmulator, tmp_path: Path) -> AsyncIterator[BotUnde
 
 
 async def test_the_host_keeps_its_commands_and_buttons_and_the_flows_answer_theirs(
-    emulator: BotApiEmulator, bot: BotUnderTest
+    emulator: BotApiEmulator, bot: BotUnderTest, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.DEBUG)
     assert isinstance(bot.runtime, PtbRuntime)
     application = bot.runtime.application
     seen: list[int] = []
@@ -70,3 +72,7 @@ async def test_the_host_keeps_its_commands_and_buttons_and_the_flows_answer_thei
     bot_texts = [m.text for m in user.history if m.from_bot]
     assert bot_texts[0] == HALO and not any("/halo" in (t or "") for t in bot_texts)
     assert emulator.rejections == []
+    # The libraries' loggers were quieted (add_flows): httpx logs every URL, the token in it,
+    # and python-telegram-bot's Bot every message text, at DEBUG.
+    library = [r.getMessage() for r in caplog.records if r.name.startswith(("telegram", "http"))]
+    assert not [m for m in library if TOKEN in m or "Pilih bahasa" in m]
