@@ -11,7 +11,6 @@ from typing import Any
 
 from telegram import Bot, BotCommand, BotCommandScopeAllPrivateChats, Update
 from telegram.ext import Application, ApplicationBuilder, BaseHandler, ContextTypes
-from telegram.request import HTTPXRequest
 
 from bot.hosting import ALLOWED_UPDATES, MENU_COMMANDS, HandledHook
 from bot.i18n import LANGUAGES, Renderer
@@ -22,6 +21,7 @@ from bot.telegram_ptb.adapter import (
     incoming_message,
     should_answer_unhandled,
 )
+from bot.telegram_ptb.request import AiohttpRequest
 from bot.telegram_ptb.updates import DEFAULT_BACKOFF, Backoff, parse_update, poll_updates
 from flows.text import t
 
@@ -206,18 +206,20 @@ def quiet_library_logs() -> None:
 
 def create_application(
     token: str, api_url: str, *, on_handled: HandledHook | None = None
-) -> tuple[ReportingApplication, HTTPXRequest]:
+) -> tuple[ReportingApplication, AiohttpRequest]:
     """The Application (no Updater: polling is ours, see .updates; no job queue, no persistence,
-    no rate limiter: the delivery engine must see every 429) and the request object of polling."""
+    no rate limiter: the delivery engine must see every 429), its requests over aiohttp
+    (.request), and the request object of polling."""
     quiet_library_logs()
     base = api_url.rstrip("/")
-    polling_request = HTTPXRequest(connection_pool_size=1)
+    polling_request = AiohttpRequest(connection_pool_size=1)
     application = (
         ApplicationBuilder()
         .application_class(ReportingApplication, kwargs={"on_handled": on_handled})
         .token(token)
         .base_url(f"{base}/bot")
         .base_file_url(f"{base}/file/bot")
+        .request(AiohttpRequest())
         .get_updates_request(polling_request)
         .updater(None)
         .job_queue(None)
