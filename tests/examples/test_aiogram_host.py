@@ -43,6 +43,7 @@ async def emulator() -> AsyncIterator[BotApiEmulator]:
 
 @pytest.fixture
 def host(emulator: BotApiEmulator, tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
+    assert emulator.base_url
     settings = settings_for(emulator.base_url, sqlite_url(tmp_path), tmp_path, transport="aiogram")
     migrate(settings.database_url)  # a copy of a migrated database: the example finds it at head
     log = tmp_path / "host.log"
