@@ -28,6 +28,11 @@ WIB = ZoneInfo("Asia/Jakarta")
 #: The transport of the running test (tests/e2e/conftest.py parametrizes every test over both).
 TRANSPORT_UNDER_TEST: TransportName = "aiogram"
 
+#: The error type each runtime logs for an update its framework cannot parse (bad date, say),
+#: and for an update of a kind it does not know.
+PARSE_ERROR = {"aiogram": "ValidationError", "ptb": "TypeError"}
+UNKNOWN_KIND_ERROR = {"aiogram": "UpdateTypeLookupError", "ptb": "UnknownUpdateKind"}
+
 VALID_NIP = "198503152010011001"
 VALID_NIK = "3205014501900001"
 

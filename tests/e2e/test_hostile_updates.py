@@ -4,6 +4,7 @@ private chat is not its sender's (forged), one from a group. None stalls or fool
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -17,7 +18,7 @@ from bot.telegram_aiogram.runner import create_bot
 from bot.telegram_aiogram.updates import poll_updates
 from emulator.models import ApiCall
 from emulator.server import BotApiEmulator
-from tests.e2e.harness import BotUnderTest, settings_for, sqlite_url, texts
+from tests.e2e.harness import PARSE_ERROR, BotUnderTest, settings_for, sqlite_url, texts
 
 SECRET_TEXT = "NIK saya 3205014501900001 rahasia-sekali"
 
@@ -87,7 +88,7 @@ async def test_an_unparsable_update_is_skipped_and_the_next_user_is_answered(
     assert emulator.calls_to("sendMessage")[0].params["chat_id"] == 7302  # nothing to 7301
     skipped = [r for r in caplog.records if "cannot be parsed" in r.getMessage()]
     assert [r.getMessage() for r in skipped] == [
-        f"update {bad['update_id']} skipped: cannot be parsed (ValidationError)"
+        f"update {bad['update_id']} skipped: cannot be parsed ({PARSE_ERROR[bot.transport]})"
     ]
     assert "3205014501900001" not in caplog.text and "rahasia-sekali" not in caplog.text
     assert "kemarin sore" not in caplog.text
@@ -181,3 +182,73 @@ async def test_a_getupdates_answer_that_cannot_be_used_is_retried_and_not_logged
         "getUpdates answered an update without an id; asking again later",
     ]
     assert "3205014501900001" not in caplog.text and "not a list" not in caplog.text
+
+
+@pytest.mark.transports("ptb")  # the ptb transport's own polling loop (bot.telegram_ptb.updates)
+async def test_a_getupdates_answer_python_telegram_bot_cannot_use_is_retried_and_not_logged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """As the aiogram test above: a broken answer, an update without an id, an update that does
+    not parse; polling backs off, moves past what it can confirm, and logs error types only."""
+    from bot.telegram_ptb.runner import create_application
+    from bot.telegram_ptb.updates import Backoff
+    from bot.telegram_ptb.updates import poll_updates as ptb_poll_updates
+
+    caplog.set_level(logging.DEBUG)
+    answers: list[Any] = [
+        {"ok": True, "result": {"not": "a list", "text": SECRET_TEXT}},
+        "<html>502 Bad Gateway " + SECRET_TEXT,
+        {"ok": True, "result": [{"message": message(private_chat(1), 1, SECRET_TEXT)}]},
+        {
+            "ok": True,
+            "result": [
+                {"update_id": 4, "message": message(private_chat(1), 1, SECRET_TEXT, date="x")},
+                {"update_id": 5, "message": message(private_chat(1), 1, "hai")},
+            ],
+        },
+    ]
+    offsets: list[str | None] = []
+
+    async def get_updates(request: web.Request) -> web.Response:
+        offsets.append((await request.post()).get("offset"))  # type: ignore[arg-type]
+        answer = answers.pop(0) if answers else {"ok": True, "result": []}
+        if isinstance(answer, str):
+            return web.Response(text=answer, status=502)
+        return web.json_response(answer)
+
+    app = web.Application()
+    app.router.add_post("/bot{token}/getUpdates", get_updates)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    application, polling = create_application("123456:TEST", f"http://127.0.0.1:{port}")
+    await polling.initialize()
+    updates = ptb_poll_updates(application.bot, polling, 0, Backoff(0.01, 0.02, 1.5))
+    try:
+        update = await asyncio.wait_for(anext(updates), 10)
+        with contextlib.suppress(TimeoutError):  # nothing more comes: polls confirming 5
+            await asyncio.wait_for(anext(updates), 0.3)
+    finally:
+        await updates.aclose()
+        await application.shutdown()
+        for request in (application.bot.request, polling):
+            await request.shutdown()
+        await runner.cleanup()
+    assert update.update_id == 5 and answers == []
+    failures = [r.getMessage() for r in caplog.records if "getUpdates failed" in r.getMessage()]
+    assert failures == [
+        "getUpdates failed (UnusableAnswer: the result is not an array); retrying in 0.0 s",
+        "getUpdates failed (UnusableAnswer: not JSON); retrying in 0.0 s",
+    ]
+    assert [r.getMessage() for r in caplog.records if "skipped" in r.getMessage()] == [
+        "update without an id skipped: cannot be parsed (TypeError)",
+        "update 4 skipped: cannot be parsed (TypeError)",
+    ]
+    assert "getUpdates answered an update without an id; asking again later" in caplog.text
+    assert "3205014501900001" not in caplog.text and "not a list" not in caplog.text
+    assert "Bad Gateway" not in caplog.text
+    # Nothing confirmed until the batch with ids; then past both, the unparsable 4 included.
+    assert offsets[:4] == [None, None, None, None]
+    assert offsets[4:] and set(offsets[4:]) == {"6"}

@@ -388,11 +388,11 @@ def test_rotation_with_redis_needs_the_bot_token_to_find_the_sessions(
     assert recorded(engine) == (key_id_for(KEY_A), key_check_value(KEY_A))  # nothing done
 
 
-def test_keys_commands_do_not_load_aiogram() -> None:
+def test_keys_commands_load_neither_framework() -> None:
     code = (
         "import sys\n"
         "import bot.cli, bot.cli.keys, bot.storage.keys\n"
-        "loaded = [m for m in sys.modules if m.split('.')[0] == 'aiogram']\n"
+        "loaded = [m for m in sys.modules if m.split('.')[0] in ('aiogram', 'telegram')]\n"
         "assert not loaded, loaded\n"
     )
     subprocess.run([sys.executable, "-c", code], cwd=PROJECT, check=True, timeout=60)

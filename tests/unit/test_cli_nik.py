@@ -104,7 +104,8 @@ def test_does_not_import_framework_or_database() -> None:
         "sys.stdout = io.StringIO()\n"
         f"status = main(['nik', '{VALID}'])\n"
         "sys.stdout = sys.__stdout__\n"
-        "loaded = [m for m in ('aiogram', 'sqlalchemy', 'sqlmodel') if m in sys.modules]\n"
+        "heavy = ('aiogram', 'telegram', 'sqlalchemy', 'sqlmodel')\n"
+        "loaded = [m for m in heavy if m in sys.modules]\n"
         "print(status, loaded)\n"
     )
     result = subprocess.run(

@@ -1,0 +1,139 @@
+"""PtbTransport.deliver, the delivery engine's one send, over real HTTP against the Bot API
+emulator: each answer Telegram can give becomes the SendResult the engine acts on, and what
+arrives is what python-telegram-bot's own send_message / send_photo would have sent."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import AsyncIterator
+
+import pytest
+from telegram import Bot
+
+from bot.bot_api import reply_markup_json
+from bot.telegram_ptb.adapter import PtbTransport, reply_markup
+from bot.telegram_ptb.runner import create_application
+from bot.transport import Media, Outgoing, SendStatus
+from emulator import BotApiEmulator, make_png
+from tests.e2e.harness import TOKEN
+
+pytestmark = pytest.mark.transports("ptb")
+
+BUTTONS = Outgoing(
+    "<b>Daftar</b> sebelum 30 September",
+    inline_keyboard=((("➕ Daftarkan pekerja", "menu:sponsor"), ("🔕 Berhenti", "act:annoff")),),
+)
+
+
+async def ptb_bot(base_url: str) -> Bot:
+    application, polling = create_application(TOKEN, base_url)
+    await polling.shutdown()
+    bot: Bot = application.bot
+    await bot.request.initialize()
+    return bot
+
+
+@pytest.fixture
+async def api() -> AsyncIterator[tuple[BotApiEmulator, PtbTransport]]:
+    emulator = BotApiEmulator(TOKEN, per_chat_rate=1.0, per_chat_burst=1, global_rate=None)
+    base_url = await emulator.start()
+    bot = await ptb_bot(base_url)
+    transport = PtbTransport(bot)
+    try:
+        yield emulator, transport
+    finally:
+        await transport.close()
+        await bot.request.shutdown()
+        await emulator.stop()
+
+
+async def test_a_message_arrives_with_its_formatting_and_buttons(
+    api: tuple[BotApiEmulator, PtbTransport],
+) -> None:
+    emulator, transport = api
+    emulator.open_chats([501])
+    result = await transport.deliver(501, BUTTONS)
+    assert result.status == SendStatus.SENT and result.message_id is not None
+    [arrived] = emulator.user(501).messages
+    assert arrived.message_id == result.message_id
+    assert arrived.text == "Daftar sebelum 30 September"
+    assert arrived.entities == [{"type": "bold", "offset": 0, "length": 6}]
+    assert arrived.buttons == [
+        [("➕ Daftarkan pekerja", "menu:sponsor"), ("🔕 Berhenti", "act:annoff")]
+    ]
+    assert emulator.calls[-1].params["link_preview_options"] == {"is_disabled": True}
+    assert emulator.rejections == []
+
+
+async def test_a_photo_by_file_id_carries_the_text_as_its_caption(
+    api: tuple[BotApiEmulator, PtbTransport],
+) -> None:
+    emulator, transport = api
+    emulator.open_chats([502])
+    photo = emulator._store_file(make_png(), "a.png", "image/png", "photo")
+    result = await transport.deliver(
+        502, BUTTONS, media=Media("photo", photo.file_id), paid_broadcast=True
+    )
+    assert result.status == SendStatus.SENT
+    [arrived] = emulator.user(502).messages
+    assert arrived.photo and arrived.raw["caption"] == "Daftar sebelum 30 September"
+    assert [c.params.get("allow_paid_broadcast") for c in emulator.calls[-1:]] == [True]
+
+
+async def test_each_refusal_is_the_result_the_engine_acts_on(
+    api: tuple[BotApiEmulator, PtbTransport],
+) -> None:
+    emulator, transport = api
+    emulator.open_chats([503, 504])
+    emulator.block(504, notify_bot=False)
+    assert (await transport.deliver(503, Outgoing("satu"))).status == SendStatus.SENT
+    limited = await transport.deliver(503, Outgoing("dua"))  # the chat's second is used up
+    assert limited.status == SendStatus.RATE_LIMITED and (limited.retry_after or 0) >= 1
+    blocked = await transport.deliver(504, Outgoing("halo"))
+    assert blocked.status == SendStatus.BLOCKED and "blocked" in blocked.detail
+    never = await transport.deliver(999, Outgoing("halo"))  # nobody: chat not found
+    assert never.status == SendStatus.REFUSED
+    emulator.open_chats([505])
+    broken = await transport.deliver(505, Outgoing("<b>tidak ditutup"))
+    assert broken.status == SendStatus.REFUSED and "parse" in broken.detail
+
+
+async def test_a_429_reaches_the_engine_and_the_other_calls_wait_it_out(
+    api: tuple[BotApiEmulator, PtbTransport],
+) -> None:
+    """No rate limiter of python-telegram-bot's sits in between: deliver reports the 429
+    (above); send, for a turn's replies, waits it out and sends."""
+    emulator, transport = api
+    emulator.open_chats([506])
+    assert (await transport.deliver(506, Outgoing("satu"))).status == SendStatus.SENT
+    assert await transport.send(506, Outgoing("dua")) is not None
+    assert [c.error_code for c in emulator.calls_to("sendMessage")] == [None, 429, None]
+
+
+async def test_an_unreachable_server_is_worth_a_retry() -> None:
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    bot = await ptb_bot(f"http://127.0.0.1:{port}")
+    transport = PtbTransport(bot)
+    try:
+        result = await transport.deliver(1, Outgoing("halo"))
+    finally:
+        await transport.close()
+        await bot.request.shutdown()
+    assert result.status == SendStatus.TRANSIENT
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        BUTTONS,
+        Outgoing("Nomor?", contact_button="📱 Bagikan nomor"),
+        Outgoing("Terima kasih", remove_keyboard=True),
+        Outgoing("Tanpa tombol"),
+    ],
+)
+def test_the_markup_json_is_what_python_telegram_bot_would_send(message: Outgoing) -> None:
+    markup = reply_markup(message)
+    expected = None if markup is None else markup.to_dict()
+    assert reply_markup_json(message) == expected
