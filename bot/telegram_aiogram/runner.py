@@ -65,7 +65,8 @@ def flows_router(
     filters that do not match), so a host's router included after this one keeps its
     commands, its buttons and its free-text handlers. A host's handlers on the Dispatcher
     itself run before any included router and so come first: do not register the flows'
-    commands (/start above all: deep links) there.
+    commands (/start above all: deep links) there. A message the filters give the flows
+    whose private chat is not its sender's (forged: Telegram never sends one) is dropped.
 
     `standalone`: the flows are the whole bot (create_dispatcher): they also answer what is
     not theirs: an unknown command or stray text with the menu, a foreign button as stale.
