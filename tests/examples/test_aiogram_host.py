@@ -130,3 +130,23 @@ async def test_the_host_keeps_its_handlers_and_the_flows_answer_only_their_own(
     os.killpg(host.pid, signal.SIGTERM)  # aiogram's polling stops; the example closes down
     assert host.wait(timeout=30) == 0, log.read_text()[-3000:]
     assert "Traceback" not in log.read_text()
+
+
+async def test_a_host_that_keeps_its_own_menus_gets_none_from_the_flows(
+    emulator: BotApiEmulator, tmp_path: Path
+) -> None:
+    from bot.app import build_service
+    from bot.telegram_aiogram.runner import create_bot, prepare
+
+    assert emulator.base_url
+    settings = settings_for(emulator.base_url, sqlite_url(tmp_path), tmp_path)
+    migrate(settings.database_url)
+    built = build_service(settings)
+    bot = create_bot(TOKEN, emulator.base_url)
+    try:
+        await prepare(built.service, bot, menus=False)
+        assert built.service.bot_username  # getMe all the same: the deep links need it
+        assert emulator.calls_to("setMyCommands") == []
+    finally:
+        await bot.session.close()
+        await built.aclose()
