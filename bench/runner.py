@@ -3,8 +3,9 @@
 Configurations: ``echo`` (bench/echo_aiogram.py, the bare framework), ``sqlite`` (`peduli
 webhook` on a fresh SQLite file) and ``postgres`` (`peduli webhook` on a PostgreSQL database
 created for the run and dropped after it, with Redis: a key prefix of its own, deleted after),
-all on aiogram; ``echo-ptb`` (bench/echo_ptb.py) and ``postgres-ptb`` (`peduli webhook` with
-TRANSPORT=ptb, PostgreSQL + Redis) the same on python-telegram-bot.
+all on aiogram; ``echo-ptb`` (bench/echo_ptb.py), ``sqlite-ptb`` and ``postgres-ptb`` (`peduli
+webhook` with TRANSPORT=ptb) the same on python-telegram-bot. A bot configuration's TRANSPORT is
+its own: the environment's is not passed on.
 The bot runs in a process of its own, so its CPU time (/proc/<pid>/stat) and peak memory
 (/proc/<pid>/status VmHWM) are its alone; the fake Bot API and the generator share this one.
 """
@@ -49,6 +50,7 @@ CONFIGS = {
     "sqlite": "this bot, SQLite",
     "postgres": "this bot, PostgreSQL + Redis",
     "echo-ptb": "python-telegram-bot echo (process_update)",
+    "sqlite-ptb": "this bot on python-telegram-bot, SQLite",
     "postgres-ptb": "this bot on python-telegram-bot, PostgreSQL + Redis",
 }
 #: The framework (the bot's TRANSPORT) of each configuration.
@@ -57,6 +59,7 @@ FRAMEWORKS = {
     "sqlite": "aiogram",
     "postgres": "aiogram",
     "echo-ptb": "ptb",
+    "sqlite-ptb": "ptb",
     "postgres-ptb": "ptb",
 }
 #: The bare echo bot of each framework: the bot's figures are read against it.

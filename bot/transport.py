@@ -1,6 +1,6 @@
 """The port between the service and a messaging channel: what to send, and what a channel does.
 
-Transports (bot/telegram_aiogram/, later python-telegram-bot) implement Transport; the service,
+Transports (bot/telegram_aiogram/, bot/telegram_ptb/) implement Transport; the service,
 the presenters and the outbox speak only in Outgoing.
 """
 

@@ -11,7 +11,6 @@ from typing import Any
 
 from telegram import Bot, BotCommand, BotCommandScopeAllPrivateChats, Update
 from telegram.ext import Application, ApplicationBuilder, BaseHandler, ContextTypes
-from telegram.request import HTTPXRequest
 
 from bot.hosting import ALLOWED_UPDATES, MENU_COMMANDS, HandledHook
 from bot.i18n import LANGUAGES, Renderer
@@ -22,6 +21,7 @@ from bot.telegram_ptb.adapter import (
     incoming_message,
     should_answer_unhandled,
 )
+from bot.telegram_ptb.request import AiohttpRequest
 from bot.telegram_ptb.updates import DEFAULT_BACKOFF, Backoff, parse_update, poll_updates
 from flows.text import t
 
@@ -132,8 +132,10 @@ def add_flows(
     an inline message) is answered as stale, and group chats are ignored. The host runs the
     background work itself (bot.background.BackgroundWork over the returned handler's
     transport, which it closes at the end), and sets service.bot_username (deep links) once the
-    bot is initialized: examples/ptb_host.py shows the whole of it.
+    bot is initialized: examples/ptb_host.py shows the whole of it. It also keeps the library
+    loggers that would write message texts or the bot token quiet (QUIETED_LOGGERS).
     """
+    quiet_library_logs()  # the flows' messages carry names and prompts: not in the log
     handler = FlowsHandler(application, service, group, on_result)
     application.add_handler(handler, group)
     return handler
@@ -204,18 +206,20 @@ def quiet_library_logs() -> None:
 
 def create_application(
     token: str, api_url: str, *, on_handled: HandledHook | None = None
-) -> tuple[ReportingApplication, HTTPXRequest]:
+) -> tuple[ReportingApplication, AiohttpRequest]:
     """The Application (no Updater: polling is ours, see .updates; no job queue, no persistence,
-    no rate limiter: the delivery engine must see every 429) and the request object of polling."""
+    no rate limiter: the delivery engine must see every 429), its requests over aiohttp
+    (.request), and the request object of polling."""
     quiet_library_logs()
     base = api_url.rstrip("/")
-    polling_request = HTTPXRequest(connection_pool_size=1)
+    polling_request = AiohttpRequest(connection_pool_size=1)
     application = (
         ApplicationBuilder()
         .application_class(ReportingApplication, kwargs={"on_handled": on_handled})
         .token(token)
         .base_url(f"{base}/bot")
         .base_file_url(f"{base}/file/bot")
+        .request(AiohttpRequest())
         .get_updates_request(polling_request)
         .updater(None)
         .job_queue(None)
@@ -276,7 +280,13 @@ class PtbRuntime:
             async for update in updates:
                 task = asyncio.create_task(self.application.process_update(update))
                 handling.add(task)
-                task.add_done_callback(handling.discard)
+                task.add_done_callback(finished)
+
+        def finished(task: asyncio.Task[None]) -> None:
+            handling.discard(task)
+            # A handler's error went to the error handler (log_failure); this is the rest.
+            if not task.cancelled() and task.exception() is not None:
+                logger.error("update handling failed (%s)", type(task.exception()).__name__)
 
         taking = asyncio.create_task(take())
         stopped = asyncio.create_task(self._stopped.wait())

@@ -9,9 +9,11 @@ from collections.abc import AsyncIterator
 
 import pytest
 from telegram import Bot
+from telegram.error import NetworkError
 
 from bot.bot_api import reply_markup_json
 from bot.telegram_ptb.adapter import PtbTransport, reply_markup
+from bot.telegram_ptb.request import AiohttpRequest
 from bot.telegram_ptb.runner import create_application
 from bot.transport import Media, Outgoing, SendStatus
 from emulator import BotApiEmulator, make_png
@@ -137,3 +139,37 @@ def test_the_markup_json_is_what_python_telegram_bot_would_send(message: Outgoin
     markup = reply_markup(message)
     expected = None if markup is None else markup.to_dict()
     assert reply_markup_json(message) == expected
+
+
+async def test_files_go_up_as_multipart_over_aiohttp(
+    api: tuple[BotApiEmulator, PtbTransport],
+) -> None:
+    """The Bot's own calls go through bot.telegram_ptb.request (aiohttp, not httpx): a QR code
+    and an export arrive whole, named, with their HTML captions."""
+    emulator, transport = api
+    assert isinstance(transport.bot.request, AiohttpRequest)
+    emulator.open_chats([507, 508])
+    png = make_png()
+    assert await transport.send_photo(507, png, "<b>Undangan</b>") is not None
+    data = b"reference,kpj\nPR-ABCDEF,23012345678\n"
+    assert await transport.send_document(508, data, "ekspor.csv", "<i>Ekspor</i>") is not None
+    [photo] = emulator.user(507).messages
+    assert photo.photo == png and photo.raw["caption"] == "Undangan"
+    [document] = emulator.user(508).messages
+    assert document.document is not None and document.document.data == data
+    assert document.document.filename == "ekspor.csv" and document.raw["caption"] == "Ekspor"
+    assert emulator.rejections == []
+
+
+async def test_an_unreachable_server_is_a_network_error_for_the_other_calls() -> None:
+    """What PtbTransport._call and the polling loop expect of the request class: its failures
+    are python-telegram-bot's NetworkError (TimedOut is one), never an aiohttp exception."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    bot = await ptb_bot(f"http://127.0.0.1:{port}")
+    try:
+        with pytest.raises(NetworkError):
+            await PtbTransport(bot).send(1, Outgoing("halo"))
+    finally:
+        await bot.request.shutdown()

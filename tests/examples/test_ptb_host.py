@@ -4,6 +4,7 @@ buttons in the same chat."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -58,12 +59,10 @@ async def test_the_host_keeps_its_command_and_the_flows_answer_theirs(tmp_path: 
     finally:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGTERM)
-        try:
-            status = process.wait(timeout=20)
+        try:  # the emulator (this event loop) answers the host's last calls meanwhile
+            status = await asyncio.to_thread(process.wait, 20)
         finally:
             await emulator.stop()
     logged = log.read_text()
     assert status == 0, logged[-3000:]
-    # Nothing of the flows failed. (python-telegram-bot's own Updater may log a traceback on
-    # stop: its last getUpdates, confirming the offset, can time out against the emulator.)
-    assert not [line for line in logged.splitlines() if " ERROR bot" in line], logged[-3000:]
+    assert "Traceback" not in logged and " ERROR " not in logged, logged[-3000:]

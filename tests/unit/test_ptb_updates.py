@@ -36,7 +36,8 @@ def message(**content: Any) -> Message:
 def test_the_prompt_number_in_callback_data_is_digits_only(data: str, seq: int) -> None:
     user = User(id=5, is_bot=False, first_name="Budi")
     callback = CallbackQuery(id="1", from_user=user, chat_instance="c", data=data)
-    assert callback_input(callback).seq == seq  # type: ignore[attr-defined]
+    picked = callback_input(callback)
+    assert isinstance(picked, ChoicePicked) and picked.seq == seq
 
 
 def test_commands_drop_the_bot_name_and_keep_the_argument() -> None:
