@@ -12,7 +12,7 @@ UPGRADE ?=
 COMPILE = $(BIN)/uv pip compile pyproject.toml --universal --python-version 3.11 --generate-hashes \
 	--custom-compile-command "make lock" --quiet $(UPGRADE)
 
-.PHONY: run test fuzz bench bench-broadcast bench-export bench-reminders lint check-types check-imports webhook db-upgrade lock clean
+.PHONY: run test fuzz bench bench-transports bench-broadcast bench-export bench-reminders lint check-types check-imports webhook db-upgrade lock clean
 
 $(BIN)/.installed: pyproject.toml $(DEV_LOCK)
 	$(PYTHON) -m venv $(VENV)
@@ -71,6 +71,14 @@ fuzz: $(BIN)/.installed
 BENCH_ARGS ?=
 bench: $(BIN)/.installed
 	$(BIN)/python -m bench $(BENCH_ARGS)
+
+# The transports (README "Performance"): the same conversation load over webhook through the bot
+# on aiogram and on python-telegram-bot, both on PostgreSQL + Redis, each beside its framework's
+# bare echo bot in the same run; prints updates/s and p50/p99 at 100 updates/s with their ratios
+# to that echo. TRANSPORTS_ARGS for longer runs, e.g. TRANSPORTS_ARGS="--rounds 3".
+TRANSPORTS_ARGS ?=
+bench-transports: $(BIN)/.installed
+	$(BIN)/python -m bench --configs echo,postgres,echo-ptb,postgres-ptb --paced 100 $(TRANSPORTS_ARGS)
 
 # The broadcast benchmark (README "Broadcasts at Telegram's limit"): an announcement to 10,000
 # people through the emulator at 30/s: plain, kill -9 and restart, two processes, paid mode.

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib.util
 import json
 import platform
 import statistics
@@ -20,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench.runner import CONFIGS, ROOT, Options, run_config
+from bench.runner import CONFIGS, FRAMEWORKS, ROOT, Options, baseline_of, is_echo, run_config
 
 RESULTS = ROOT / "bench" / "results"
 
@@ -151,19 +150,16 @@ def summarize(options: Options, runs: list[dict[str, Any]]) -> dict[str, Any]:
             entry["commits_per_update"] = [p["commits_per_update"] for p in pg]
             entry["rollbacks_per_update"] = [p["rollbacks_per_update"] for p in pg]
             entry["pg_sessions"] = [p["sessions"] for p in pg]
-        entry["sponsors"] = key != "echo"
+        entry["sponsors"] = not is_echo(key)
         entry["all_stored"] = all(r["check"]["all_stored"] for r in mine)
         entry["conversations"] = sum(r["check"]["conversations"] for r in mine)
         entry["stored_sponsorships"] = sum(r["check"].get("stored_sponsorships", 0) for r in mine)
         by_config[key] = entry
-    echo = by_config.get("echo", {})
-    echo_rate = statistics.median(echo["updates_per_s"]) if echo.get("updates_per_s") else None
-    echo_cpu = (
-        statistics.median(echo["bot_cpu_ms_per_update"])
-        if echo.get("bot_cpu_ms_per_update")
-        else None
-    )
-    for entry in by_config.values():
+    for key, entry in by_config.items():
+        # Each against the echo bot of its own framework, measured in the same run.
+        echo = by_config.get(baseline_of(key), {})
+        echo_rate = _median(echo.get("updates_per_s"))
+        echo_cpu = _median(echo.get("bot_cpu_ms_per_update"))
         if echo_rate and entry.get("updates_per_s"):
             entry["ratio_updates_vs_echo"] = round(
                 statistics.median(entry["updates_per_s"]) / echo_rate, 3
@@ -173,6 +169,81 @@ def summarize(options: Options, runs: list[dict[str, Any]]) -> dict[str, Any]:
                 statistics.median(entry["bot_cpu_ms_per_update"]) / echo_cpu, 2
             )
     return by_config
+
+
+def _median(values: list[float] | None) -> float | None:
+    return statistics.median(values) if values else None
+
+
+#: The paced rate at which `transport_table` compares latencies (README "Performance").
+COMPARED_RATE = 100.0
+
+
+def _ratio(mine: float | None, echo: float | None, digits: int) -> str:
+    if mine is None or not echo:
+        return "–"
+    return f"{mine / echo:.{digits}f}"
+
+
+def transport_table(options: Options, summary: dict[str, Any]) -> str | None:
+    """Each bot configuration against the echo bot of its own framework, from the same run:
+    updates/s saturated, and p50/p99 at COMPARED_RATE/s (or the highest paced rate run), each
+    with its ratio to the echo's. None when no bot ran beside its framework's echo."""
+    rate = COMPARED_RATE if COMPARED_RATE in options.paced_rates else None
+    if rate is None and options.paced_rates:
+        rate = max(options.paced_rates)
+    at = f"{rate:g}/s" if rate is not None else "paced"
+    head = [
+        "transport: configuration",
+        "updates/s",
+        "echo updates/s",
+        "x echo",
+        f"p50 / p99 ms at {at} (achieved)",
+        f"echo p50 / p99 ms at {at}",
+        "x echo p50 / p99",
+    ]
+    rows = [head]
+    for key, entry in summary.items():
+        echo_key = baseline_of(key)
+        echo = summary.get(echo_key)
+        if is_echo(key) or echo is None:
+            continue
+        label = f"{FRAMEWORKS[key]}: {entry['label']}"
+        if "updates_per_s" not in entry or "updates_per_s" not in echo:
+            failed = key if "updates_per_s" not in entry else echo_key
+            rows.append([label, f"failed ({failed})"] + [""] * (len(head) - 2))
+            continue
+        mine_rate, echo_rate = _median(entry["updates_per_s"]), _median(echo["updates_per_s"])
+        row = [
+            label,
+            _spread(entry["updates_per_s"]),
+            _spread(echo["updates_per_s"]),
+            _ratio(mine_rate, echo_rate, 3),
+        ]
+        phase = f"paced_{rate:g}" if rate is not None else ""
+        paced, echo_paced = entry.get(phase), echo.get(phase)
+        if paced is None or echo_paced is None:
+            row += ["–", "–", "–"]
+        else:
+            p50, p99 = _median(paced["p50_ms"]), _median(paced["p99_ms"])
+            echo_p50, echo_p99 = _median(echo_paced["p50_ms"]), _median(echo_paced["p99_ms"])
+            row += [
+                f"{_spread(paced['p50_ms'], 1)} / {_spread(paced['p99_ms'], 1)} "
+                f"({_spread(paced['achieved_updates_per_s'])}/s)",
+                f"{_spread(echo_paced['p50_ms'], 1)} / {_spread(echo_paced['p99_ms'], 1)}",
+                f"{_ratio(p50, echo_p50, 1)} / {_ratio(p99, echo_p99, 1)}",
+            ]
+        rows.append(row)
+    if len(rows) == 1:
+        return None
+    return _layout(rows)
+
+
+def _layout(rows: list[list[str]]) -> str:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = [" | ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)) for r in rows]
+    lines.insert(1, "-+-".join("-" * w for w in widths))
+    return "\n".join(lines)
 
 
 def table(options: Options, summary: dict[str, Any]) -> str:
@@ -212,26 +283,21 @@ def table(options: Options, summary: dict[str, Any]) -> str:
         played = entry["conversations"]
         row.append(f"{played}/{played} replies" if stored is None else f"{stored}/{played}")
         rows.append(row)
-    widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
-    lines = [" | ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)) for r in rows]
-    lines.insert(1, "-+-".join("-" * w for w in widths))
-    return "\n".join(lines)
+    return _layout(rows)
 
 
 def main(argv: list[str] | None = None) -> int:
     options, json_path = parse(argv)
-    # Not imported: python-telegram-bot is no dependency of the project (tests/packaging).
-    if importlib.util.find_spec("telegram") is None:
-        print(
-            "note: python-telegram-bot is not installed: its echo baseline is skipped "
-            "(it is not one of the project's dependencies).",
-            file=sys.stderr,
-        )
     started = time.monotonic()
     runs = asyncio.run(run_all(options))
     summary = summarize(options, runs)
     print()
     print(table(options, summary))
+    compared = transport_table(options, summary)
+    if compared is not None:
+        print()
+        print("Each transport against its own framework's echo bot, measured in this run:")
+        print(compared)
     for key, entry in summary.items():
         for rate in options.paced_rates:
             slowest = entry.get(f"paced_{rate:g}", {}).get("slowest_step_p99")

@@ -2,7 +2,10 @@
 
 Configurations: ``echo`` (bench/echo_aiogram.py, the bare framework), ``sqlite`` (`peduli
 webhook` on a fresh SQLite file) and ``postgres`` (`peduli webhook` on a PostgreSQL database
-created for the run and dropped after it, with Redis: a key prefix of its own, deleted after).
+created for the run and dropped after it, with Redis: a key prefix of its own, deleted after),
+all on aiogram; ``echo-ptb`` (bench/echo_ptb.py), ``sqlite-ptb`` and ``postgres-ptb`` (`peduli
+webhook` with TRANSPORT=ptb) the same on python-telegram-bot. A bot configuration's TRANSPORT is
+its own: the environment's is not passed on.
 The bot runs in a process of its own, so its CPU time (/proc/<pid>/stat) and peak memory
 (/proc/<pid>/status VmHWM) are its alone; the fake Bot API and the generator share this one.
 """
@@ -46,7 +49,34 @@ CONFIGS = {
     "echo": "aiogram echo (handle_in_background)",
     "sqlite": "this bot, SQLite",
     "postgres": "this bot, PostgreSQL + Redis",
+    "echo-ptb": "python-telegram-bot echo (process_update)",
+    "sqlite-ptb": "this bot on python-telegram-bot, SQLite",
+    "postgres-ptb": "this bot on python-telegram-bot, PostgreSQL + Redis",
 }
+#: The framework (the bot's TRANSPORT) of each configuration.
+FRAMEWORKS = {
+    "echo": "aiogram",
+    "sqlite": "aiogram",
+    "postgres": "aiogram",
+    "echo-ptb": "ptb",
+    "sqlite-ptb": "ptb",
+    "postgres-ptb": "ptb",
+}
+#: The bare echo bot of each framework: the bot's figures are read against it.
+ECHO_OF = {"aiogram": "echo", "ptb": "echo-ptb"}
+ECHO_MODULES = {"echo": "bench.echo_aiogram", "echo-ptb": "bench.echo_ptb"}
+POSTGRES_CONFIGS = frozenset({"postgres", "postgres-ptb"})
+
+
+def is_echo(key: str) -> bool:
+    return key in ECHO_MODULES
+
+
+def baseline_of(key: str) -> str:
+    """The echo configuration of the framework `key` runs on."""
+    return ECHO_OF[FRAMEWORKS[key]]
+
+
 #: How long a bot process may take from start to its setWebhook call.
 START_TIMEOUT = 120.0
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -258,7 +288,7 @@ class Storage:
 
 @contextlib.contextmanager
 def storage_for(key: str, options: Options, workdir: Path) -> Iterator[Storage]:
-    if key != "postgres":
+    if key not in POSTGRES_CONFIGS:
         yield Storage(f"sqlite:///{workdir / 'bench.sqlite3'}")
         return
     admin = make_url(options.postgres_url)
@@ -302,11 +332,11 @@ def _command(key: str, api_url: str, listen: str, secret: str, profile: Path | N
     python = [sys.executable]
     if profile is not None:
         python += ["-m", "bench.profiled", str(profile)]
-    if key == "echo":
+    if is_echo(key):
         return [
             *python,
             "-m",
-            "bench.echo_aiogram",
+            ECHO_MODULES[key],
             "--api",
             api_url,
             "--listen",
@@ -320,14 +350,17 @@ def _command(key: str, api_url: str, listen: str, secret: str, profile: Path | N
 
 
 def _environment(
-    storage: Storage, api_url: str, listen: str, secret: str, options: Options
+    key: str, storage: Storage, api_url: str, listen: str, secret: str, options: Options
 ) -> dict[str, str]:
     env = {
         k: v
         for k, v in os.environ.items()
-        if not k.startswith(("BOT_", "DATABASE_", "REDIS_", "WEBHOOK_", "DATA_KEY", "ADMIN_"))
+        if not k.startswith(
+            ("BOT_", "DATABASE_", "REDIS_", "WEBHOOK_", "DATA_KEY", "ADMIN_", "TRANSPORT")
+        )
     }
     env.update(
+        TRANSPORT=FRAMEWORKS[key],
         PYTHONPATH=str(ROOT),
         BOT_TOKEN=TOKEN,
         TELEGRAM_API_URL=api_url,
@@ -360,16 +393,16 @@ async def run_config(key: str, options: Options, round_no: int) -> dict[str, Any
     listen = f"127.0.0.1:{free_port()}"
     secret = secrets.token_urlsafe(24)
     profile = None
-    if options.profile_dir is not None and key != "echo":
+    if options.profile_dir is not None and not is_echo(key):
         options.profile_dir.mkdir(parents=True, exist_ok=True)
         profile = options.profile_dir / f"{key}-round{round_no}.prof"
-    make = echo_conversation if key == "echo" else asn_conversation
+    make = echo_conversation if is_echo(key) else asn_conversation
     result: dict[str, Any] = {"config": key, "label": CONFIGS[key], "round": round_no}
     try:
         with storage_for(key, options, workdir) as storage:
             process = BotProcess(
                 _command(key, api_url, listen, secret, profile),
-                _environment(storage, api_url, listen, secret, options),
+                _environment(key, storage, api_url, listen, secret, options),
                 workdir,
                 workdir / "bot.log",
             )
@@ -422,7 +455,7 @@ async def _drive(
             warm = await generator.run(make, index, options.warmup, 2, user_base=base)
             outcomes += warm.outcomes
             index += options.warmup
-        if options.profile_dir is not None and key != "echo":
+        if options.profile_dir is not None and not is_echo(key):
             # bench/profiled.py forgets start-up and warm-up: the profile is of the load alone.
             os.kill(process.pid, signal.SIGUSR1)
             await asyncio.sleep(0.5)
@@ -456,7 +489,7 @@ async def _drive(
     played = len(outcomes)
     completed = sum(o.completed for o in outcomes)
     check: dict[str, Any] = {"conversations": played, "completed": completed}
-    if key != "echo":
+    if not is_echo(key):
         check.update(stored_check(outcomes, storage.sponsorships()))
     else:
         check["all_stored"] = completed == played

@@ -101,6 +101,9 @@ class Handled(enum.Enum):
     DUPLICATE = "duplicate"  # its turn committed and was answered before: nothing done
     BUSY = "busy"  # a store failed or was too slow: nothing saved, the user told to retry
     FAILED = "failed"  # an unexpected error: nothing saved, the user got the apology
+    # Not the flows' (handle(..., only_in_conversation=True) and the user is in no
+    # conversation): nothing done, nothing recorded; the host's own handlers may take it.
+    DECLINED = "declined"
 
 
 COMMIT_MARGIN_SECONDS = 1.0
@@ -132,8 +135,15 @@ class ConversationService:
     paid_broadcast: bool = False
     _languages: dict[int, str | None] = field(default_factory=dict, repr=False)
 
-    async def handle(self, incoming: Incoming, transport: Transport) -> Handled:
+    async def handle(
+        self, incoming: Incoming, transport: Transport, *, only_in_conversation: bool = False
+    ) -> Handled:
         """Handle one update: at most one committed turn per update id, and its answer sent.
+
+        `only_in_conversation` (a bot hosting the flows beside its own handlers): the update is
+        the flows' only if the user is in a conversation (Session.in_conversation), read under
+        the user's lock, so a turn in flight for the same user has settled it; otherwise it is
+        DECLINED, with nothing recorded.
 
         Under the user's lock: finish what a dead process left (pending answers, a session to
         roll forward), skip an update whose turn committed already, else run the turn, which
@@ -142,6 +152,7 @@ class ConversationService:
         every store call runs within `turn_timeout`; a store that fails or hangs gets the user
         "busy, not processed" and leaves nothing behind, so the update can come again.
         """
+        declined = False
         async with contextlib.AsyncExitStack() as held:
             try:
                 async with asyncio.timeout(self.turn_timeout):
@@ -152,7 +163,12 @@ class ConversationService:
                     if seen and not owed:
                         logger.info("update %s already handled", incoming.update_id)
                         return Handled.DUPLICATE
-                    if not seen:
+                    declined = (
+                        not seen
+                        and only_in_conversation
+                        and not await self._in_conversation(incoming.user_id)
+                    )
+                    if not seen and not declined:
                         turn = await self._turn(incoming, deadline)
             except TurnAlreadyCommitted:
                 logger.info("update %s handled meanwhile by another process", incoming.update_id)
@@ -180,7 +196,10 @@ class ConversationService:
                 await self._send_answer(
                     incoming.update_id, answer, transport, first_try=True, session_written=written
                 )
-        return Handled.ANSWERED
+        return Handled.DECLINED if declined else Handled.ANSWERED
+
+    async def _in_conversation(self, user_id: int) -> bool:
+        return Session.from_json(await self.sessions.load(user_id)).in_conversation
 
     async def _publish(self, user_id: int, document: dict[str, Any]) -> bool:
         try:

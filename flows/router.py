@@ -154,6 +154,12 @@ COMMANDS = {
 }
 
 
+def knows_command(name: str) -> bool:
+    """Whether /name is one of the flows' commands (any language's name, staff ones included):
+    a bot hosting the flows leaves every other command to its own handlers."""
+    return name.lower() in COMMANDS
+
+
 def respond(session: Session, event: Input, ctx: Context) -> Turn:
     turn = _unpark(session, _respond(_known_flow(session), event, ctx))
     return Turn(turn.session.touched(ctx.now), turn.effects)

@@ -54,6 +54,13 @@ class Session:
     def active(self) -> bool:
         return self.flow is not None and self.step is not None
 
+    @property
+    def in_conversation(self) -> bool:
+        """Whether the user's next free-text message is the flows' to read: a step awaits its
+        answer, or a question was asked on top of the flow (interrupt). Between flows it is
+        not: a bot hosting the flows (flows_router) leaves such a message to its own handlers."""
+        return self.active or self.interrupt is not None
+
     def with_(self, **changes: Any) -> Session:
         return replace(self, **changes)
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from aiogram import Bot, Dispatcher, Router
 from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
+from aiogram.dispatcher.event.bases import SkipHandler
 from aiogram.methods import TelegramMethod
 from aiogram.types import (
     BotCommand,
@@ -28,9 +29,13 @@ from bot.telegram_aiogram.adapter import (
     AiogramTransport,
     incoming_callback,
     incoming_message,
+    message_input,
     should_answer_unhandled,
 )
 from bot.telegram_aiogram.updates import LenientDispatcher, parse_update
+from flows import callbacks
+from flows.inputs import CommandIssued
+from flows.router import knows_command
 from flows.text import t
 
 logger = logging.getLogger(__name__)
@@ -41,22 +46,54 @@ def create_bot(token: str, api_url: str) -> Bot:
     return Bot(token=token, session=session, default=DefaultBotProperties())
 
 
-def flows_router(service: ConversationService, *, name: str = "peduli") -> Router:
-    """The flows as an aiogram Router: include it in any Dispatcher (examples/aiogram_host.py).
+def flows_router(
+    service: ConversationService, *, name: str = "peduli", standalone: bool = False
+) -> Router:
+    """The flows as an aiogram Router, to include in a host's own Dispatcher beside its own
+    handlers (examples/aiogram_host.py; README "Embedding the flows in your bot").
 
-    It takes private-chat messages and button presses; what the service does not handle (a group
-    message, a forged update) is left unanswered, and a button that is not the flows' own is
-    answered as stale. A host's own command handlers registered before it keep their commands."""
+    What the flows take, in private chats only (a group's updates are never theirs):
+    - their own commands (flows.router.COMMANDS: /start with or without a deep link, /batal,
+      /bantuan, ...; any other command falls through, even in the middle of a flow);
+    - their own buttons: callback data in their format ("<seq>:<value>", flows.callbacks) on a
+      message in a private chat; a host's own buttons must carry data that does not start
+      with digits and a colon (aiogram's CallbackData prefixes never do);
+    - any other message (free text, a contact, a photo) only while the user is in a
+      conversation of theirs (a step or a question awaits an answer); decided under the user's
+      lock, after a turn in flight settled (ConversationService.handle only_in_conversation).
+    Everything else falls through to the handlers after the router (aiogram's SkipHandler or
+    filters that do not match), so a host's router included after this one keeps its
+    commands, its buttons and its free-text handlers. A host's handlers on the Dispatcher
+    itself run before any included router and so come first: do not register the flows'
+    commands (/start above all: deep links) there. A message the filters give the flows
+    whose private chat is not its sender's (forged: Telegram never sends one) is dropped.
+
+    `standalone`: the flows are the whole bot (create_dispatcher): they also answer what is
+    not theirs: an unknown command or stray text with the menu, a foreign button as stale.
+    Before the first update, `prepare` (getMe for the deep links; the command menus)."""
     router = Router(name=name)
+    message_filters: tuple[Callable[..., bool], ...] = ()
+    callback_filters: tuple[Callable[..., bool], ...] = ()
+    if not standalone:
+        message_filters = (is_flows_message,)
+        callback_filters = (is_flows_button,)
 
-    @router.message()
+    @router.message(*message_filters)
     async def on_message(message: Message, bot: Bot, event_update: Update) -> Handled | None:
         incoming = incoming_message(event_update.update_id, message)
-        if incoming is not None:
-            return await service.handle(incoming, AiogramTransport(bot))
-        return None
+        if incoming is None:
+            return None
+        # Free text and the like are the flows' only within a conversation (a command that
+        # passed the filter is theirs in any case).
+        confined = not standalone and not isinstance(incoming.input, CommandIssued)
+        handled = await service.handle(
+            incoming, AiogramTransport(bot), only_in_conversation=confined
+        )
+        if handled is Handled.DECLINED:
+            raise SkipHandler  # to the host's handlers after this router
+        return handled
 
-    @router.callback_query()
+    @router.callback_query(*callback_filters)
     async def on_callback(
         callback: CallbackQuery, bot: Bot, event_update: Update
     ) -> Handled | None:
@@ -70,12 +107,28 @@ def flows_router(service: ConversationService, *, name: str = "peduli") -> Route
     return router
 
 
+def is_flows_message(message: Message) -> bool:
+    """A private-chat message that is not a command, or one of the flows' commands."""
+    if message.chat.type != "private":
+        return False
+    given = message_input(message)
+    return not isinstance(given, CommandIssued) or knows_command(given.name)
+
+
+def is_flows_button(callback: CallbackQuery) -> bool:
+    """A press of a button in the flows' callback data format, in a private chat."""
+    message = callback.message
+    if message is None or message.chat.type != "private":
+        return False
+    return callbacks.decode(callback.data or "") is not None
+
+
 def create_dispatcher(
     service: ConversationService, *, on_handled: HandledHook | None = None
 ) -> Dispatcher:
     """Its polling skips an update that does not parse instead of stalling (see .updates)."""
     dispatcher = LenientDispatcher()
-    dispatcher.include_router(flows_router(service))
+    dispatcher.include_router(flows_router(service, standalone=True))
     if on_handled is not None:
         report = on_handled
 
@@ -94,8 +147,9 @@ def create_dispatcher(
     return dispatcher
 
 
-async def set_command_menus(bot: Bot) -> None:
-    """The command menu in Indonesian by default, and in each other language for its users."""
+async def set_command_menus(bot: Bot, host_commands: Sequence[BotCommand] = ()) -> None:
+    """The command menu of private chats in Indonesian by default, and in each other language
+    for its users: the flows' commands, then a host's own (`host_commands`, as given)."""
     scope = BotCommandScopeAllPrivateChats()
     for language in LANGUAGES:
         render = Renderer(language)
@@ -104,13 +158,27 @@ async def set_command_menus(bot: Bot) -> None:
             for name in MENU_COMMANDS
         ]
         code = None if language == "id" else language
-        await bot.set_my_commands(commands, scope=scope, language_code=code)
+        await bot.set_my_commands([*commands, *host_commands], scope=scope, language_code=code)
 
 
-async def prepare(service: ConversationService, bot: Bot) -> None:
-    """What the bot learns from and tells Telegram before the first update."""
+async def prepare(
+    service: ConversationService,
+    bot: Bot,
+    *,
+    menus: bool = True,
+    host_commands: Sequence[BotCommand] = (),
+) -> None:
+    """What the bot learns from and tells Telegram before the first update: its username
+    (getMe; the invitations' deep links need it), then the command menus.
+
+    A host bot (flows_router) chooses what becomes of its own menu: `host_commands` are listed
+    after the flows' in every language (the private-chat menus the flows set hide a menu the
+    host set for the default scope, so a host's commands must be merged to stay listed), or
+    `menus=False` leaves the menus to the host (the flows' commands then work but are not
+    listed unless the host lists them)."""
     service.bot_username = (await bot.me()).username
-    await set_command_menus(bot)
+    if menus:
+        await set_command_menus(bot, host_commands)
 
 
 class AiogramRuntime:

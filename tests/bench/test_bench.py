@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from bench.__main__ import main
+from bench.__main__ import main, summarize, transport_table
 from bench.fake_api import FakeBotApi
 from bench.load import Outcome, asn_conversation, letters, nik_for, nip_for
-from bench.runner import stored_check
+from bench.runner import Options, stored_check
 from emulator.schema import BotApiSchema
 from flows.validators.names import check_person_name
 from flows.validators.nik import check_nik
@@ -153,3 +153,74 @@ def test_two_users_sign_up_and_sponsor_through_the_bot_process(
     assert run["peak_rss_mb"] > 0
     assert "this bot, SQLite" in printed and "2/2" in printed
     assert "updates/s" in printed and "CPU ms/update" in printed
+
+
+def _run(key: str, updates_per_s: float, p50: float, p99: float) -> dict[str, Any]:
+    """One round's measurement of `key` as run_config records it (the parts summarize reads)."""
+    phase = {"updates_per_s": updates_per_s, "p50_ms": p50, "p99_ms": p99}
+    return {
+        "config": key,
+        "round": 1,
+        "phases": {
+            "saturated": {**phase, "conversations_per_s": 1.0, "bot_cpu_ms_per_update": 1.0},
+            "paced_100": {**phase, "updates_per_s": min(updates_per_s, 100.0)},
+        },
+        "peak_rss_mb": 100.0,
+        "check": {"conversations": 1, "completed": 1, "all_stored": True},
+    }
+
+
+def test_each_transport_is_read_against_its_own_frameworks_echo() -> None:
+    options = Options(
+        rounds=1, configs=("echo", "postgres", "echo-ptb", "postgres-ptb"), paced_rates=(100.0,)
+    )
+    runs = [
+        _run("echo", 400.0, 2.0, 10.0),
+        _run("postgres", 40.0, 200.0, 900.0),
+        _run("echo-ptb", 200.0, 5.0, 30.0),
+        _run("postgres-ptb", 10.0, 500.0, 1500.0),
+    ]
+    summary = summarize(options, runs)
+    assert summary["postgres"]["ratio_updates_vs_echo"] == 0.1
+    assert summary["postgres-ptb"]["ratio_updates_vs_echo"] == 0.05
+    printed = transport_table(options, summary)
+    assert printed is not None
+    aiogram, ptb = (line.split(" | ") for line in printed.splitlines()[2:])
+    assert [cell.strip() for cell in aiogram] == [
+        "aiogram: this bot, PostgreSQL + Redis",
+        "40",
+        "400",
+        "0.100",
+        "200.0 / 900.0 (40/s)",
+        "2.0 / 10.0",
+        "100.0 / 90.0",
+    ]
+    assert [cell.strip() for cell in ptb][1:] == [
+        "10",
+        "200",
+        "0.050",
+        "500.0 / 1,500.0 (10/s)",
+        "5.0 / 30.0",
+        "100.0 / 50.0",
+    ]
+    # Without its framework's echo in the run, a bot has no row; without any, no table.
+    alone = Options(rounds=1, configs=("postgres-ptb",), paced_rates=(100.0,))
+    assert transport_table(alone, summarize(alone, runs[3:])) is None
+
+
+@pytest.mark.slow
+def test_the_echo_bots_of_both_frameworks_and_the_transport_ratios_at_tiny_size(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    tiny = ["--rounds", "1", "--users", "2", "--conversations", "2", "--warmup", "0"]
+    paced = ["--paced", "8", "--paced-seconds", "1"]  # a paced phase of two conversations
+    code = main(["--configs", "echo,sqlite,echo-ptb", *tiny, *paced, "--no-json"])
+    printed = capsys.readouterr().out
+    assert code == 0, printed
+    (ptb_echo,) = [line for line in printed.splitlines() if line.startswith("python-telegram-bot")]
+    assert "4/4 replies" in ptb_echo  # every update of the saturated and paced phases echoed
+    compared = printed.split("measured in this run:\n", 1)[1]
+    (row,) = [line for line in compared.splitlines() if line.startswith("aiogram: ")]
+    cells = [cell.strip() for cell in row.split(" | ")]
+    assert cells[0] == "aiogram: this bot, SQLite" and float(cells[3]) > 0
+    assert "at 8/s" in compared and cells[6] != "–"
