@@ -23,6 +23,9 @@ from bot.telegram_ptb.adapter import (
 )
 from bot.telegram_ptb.request import AiohttpRequest
 from bot.telegram_ptb.updates import DEFAULT_BACKOFF, Backoff, parse_update, poll_updates
+from flows import callbacks
+from flows.inputs import ChoicePicked, CommandIssued
+from flows.router import knows_command
 from flows.text import t
 
 logger = logging.getLogger(__name__)
@@ -41,8 +44,10 @@ ANSWER_ONLY = _AnswerOnly()
 class FlowsHandler(BaseHandler[Update, Any, None]):
     """The flows as one python-telegram-bot handler: private-chat messages and button presses.
 
-    It yields to the host: an update that another handler of the same group, or of an earlier
-    group, would take (its check_update) is left to that handler (see add_flows)."""
+    Embedded (not `standalone`), it takes only what is the flows' own, as flows_router does on
+    aiogram: their commands, their buttons, and other messages only within their conversations;
+    and it yields to the host: an update that another handler of the same group, or of an
+    earlier group, would take (its check_update) is left to that handler (see add_flows)."""
 
     def __init__(
         self,
@@ -50,12 +55,15 @@ class FlowsHandler(BaseHandler[Update, Any, None]):
         service: ConversationService,
         group: int,
         on_result: ResultHook | None = None,
+        *,
+        standalone: bool = False,
     ) -> None:
         super().__init__(self._handle, block=True)
         self.application = application
         self.service = service
         self.group = group
         self.on_result = on_result
+        self.standalone = standalone
         #: The flows' Transport: the host runs its background work over it, and closes it.
         self.transport = PtbTransport(application.bot)
 
@@ -67,9 +75,17 @@ class FlowsHandler(BaseHandler[Update, Any, None]):
         if self._host_takes(update):
             return None
         if update.message is not None:
-            return incoming_message(update.update_id, update.message)
+            incoming = incoming_message(update.update_id, update.message)
+            if incoming is None or self.standalone:
+                return incoming
+            given = incoming.input
+            if isinstance(given, CommandIssued) and not knows_command(given.name):
+                return None  # the host's command, even in the middle of a flow
+            return incoming
         callback = update.callback_query
         assert callback is not None
+        if not self.standalone and callbacks.decode(callback.data or "") is None:
+            return None  # not the flows' button format: a host's button
         incoming = incoming_callback(update.update_id, callback)
         if incoming is not None:
             return incoming
@@ -96,7 +112,14 @@ class FlowsHandler(BaseHandler[Update, Any, None]):
     ) -> None:
         transport = self.transport
         if isinstance(check_result, Incoming):
-            handled = await self.service.handle(check_result, transport)
+            # Free text and the like are the flows' only within a conversation of theirs,
+            # decided under the user's lock (a command or button that passed is theirs anyway).
+            confined = not self.standalone and not isinstance(
+                check_result.input, CommandIssued | ChoicePicked
+            )
+            handled = await self.service.handle(
+                check_result, transport, only_in_conversation=confined
+            )
             if self.on_result is not None:
                 self.on_result(update.update_id, handled)
         elif check_result is ANSWER_ONLY and update.callback_query is not None:
@@ -112,9 +135,19 @@ def add_flows(
     *,
     group: int = 0,
     on_result: ResultHook | None = None,
+    standalone: bool = False,
 ) -> FlowsHandler:
     """Add the flows to a python-telegram-bot Application, in handler group `group`; returns
     the handler (application.remove_handler(handler, group) takes the flows out again).
+
+    What the flows take, in private chats only, as flows_router on aiogram (README "Embedding
+    the flows in your bot"): their own commands (flows.router.knows_command; any other command
+    is the host's, even in the middle of a flow); their own buttons (callback data in their
+    format "<seq>:<value>": a host's callback data must not start with digits and a colon);
+    any other message (free text, a contact) only while the user is in a conversation of
+    theirs, decided under the user's lock (ConversationService.handle only_in_conversation).
+    `standalone`: the flows are the whole bot (PtbRuntime): they also answer an unknown command
+    or stray text with the menu, and a foreign button as stale.
 
     How it shares the Application with the host's own handlers: python-telegram-bot runs at most
     one handler per group, groups in ascending order. The flows take every private-chat message
@@ -128,15 +161,16 @@ def add_flows(
     MessageHandler(filters.ALL) in an earlier group) leaves the flows nothing; and an update
     the flows do not take (a group chat, a forged sender) goes on to the host's other handlers.
 
-    The service decides everything else: what the flows do not know (another bot's buttons,
-    an inline message) is answered as stale, and group chats are ignored. The host runs the
+    A text the flows decline outside their conversations is not passed on within the same
+    group (python-telegram-bot's rule): a host's free-text handler belongs in the same group
+    (the flows yield to it, see above) or a later one. The host runs the
     background work itself (bot.background.BackgroundWork over the returned handler's
     transport, which it closes at the end), and sets service.bot_username (deep links) once the
     bot is initialized: examples/ptb_host.py shows the whole of it. It also keeps the library
     loggers that would write message texts or the bot token quiet (QUIETED_LOGGERS).
     """
     quiet_library_logs()  # the flows' messages carry names and prompts: not in the log
-    handler = FlowsHandler(application, service, group, on_result)
+    handler = FlowsHandler(application, service, group, on_result, standalone=standalone)
     application.add_handler(handler, group)
     return handler
 
@@ -247,7 +281,10 @@ class PtbRuntime:
             token, api_url, on_handled=on_handled
         )
         self._results: dict[int, Handled] = {}
-        handler = add_flows(self.application, service, on_result=self._results.__setitem__)
+        handler = add_flows(
+            self.application, service, on_result=self._results.__setitem__, standalone=True
+        )
+        self.flows = handler  # in group 0
         self.application.add_error_handler(log_failure)
         self._transport = handler.transport
         self._backoff = backoff

@@ -11,9 +11,16 @@ from pathlib import Path
 
 import pytest
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.ext import CallbackQueryHandler, CommandHandler, ContextTypes, TypeHandler
+from telegram.ext import (
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    MessageHandler,
+    TypeHandler,
+    filters,
+)
 
-from bot.telegram_ptb.runner import PtbRuntime
+from bot.telegram_ptb.runner import PtbRuntime, add_flows
 from emulator.server import BotApiEmulator
 from tests.e2e.harness import TOKEN, BotUnderTest, settings_for, sqlite_url, texts
 
@@ -76,3 +83,49 @@ async def test_the_host_keeps_its_commands_and_buttons_and_the_flows_answer_thei
     # and python-telegram-bot's Bot every message text, at DEBUG.
     library = [r.getMessage() for r in caplog.records if r.name.startswith(("telegram", "http"))]
     assert not [m for m in library if TOKEN in m or "Pilih bahasa" in m]
+
+
+async def test_embedded_flows_take_only_their_commands_buttons_and_conversations(
+    emulator: BotApiEmulator, bot: BotUnderTest
+) -> None:
+    """add_flows without standalone (a host's Application): free text outside the flows'
+    conversations, a host's command and a button in another format are not the flows'; the
+    host's later-group handlers get them and the flows say nothing."""
+    assert isinstance(bot.runtime, PtbRuntime)
+    application = bot.runtime.application
+    # The runtime's whole-bot flows out, the embedded ones in (the service and transport stay).
+    application.remove_handler(bot.runtime.flows, 0)
+    add_flows(application, bot.runtime.service, group=0)
+    heard: list[str] = []
+
+    async def echo(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        assert update.message is not None and update.message.text is not None
+        heard.append(update.message.text)
+        await update.message.reply_text(f"Tuan rumah: {update.message.text}")
+
+    async def menu(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        assert update.message is not None
+        button = InlineKeyboardButton("Suka", callback_data="like")
+        await update.message.reply_text(
+            "Menu tuan rumah", reply_markup=InlineKeyboardMarkup([[button]])
+        )
+
+    application.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, echo), group=1)
+    application.add_handler(CommandHandler("cuaca", menu), group=1)
+
+    user = emulator.user(7602)
+    # Free text before any flow: the host's, and the flows stay silent.
+    assert texts(await user.say("selamat pagi")) == "Tuan rumah: selamat pagi"
+    # A host command: the host's, not "Perintah tidak dikenal" from the flows.
+    assert texts(await user.say("/cuaca")) == "Menu tuan rumah"
+    # A button in another format: not answered as stale by the flows (the host has no
+    # handler for it here, so nobody answers it).
+    press = await user.press("Suka")
+    await bot.idle()
+    assert emulator.callback_answer(press["callback_query"]["id"]) is None
+    # The flows' own command and their conversation are theirs.
+    assert "Pilih bahasa" in texts(await user.say("/start"))
+    assert "Ketik NIP" in texts(await user.choose("🇮🇩 Bahasa Indonesia"))
+    assert "NIP" in texts(await user.say("123"))  # a reply within the flow: the flows answer
+    assert heard == ["selamat pagi", "123"]  # a later group still sees it (the library's rule)
+    assert emulator.rejections == []
