@@ -404,6 +404,13 @@ def _statistics_command(session: Session, event: CommandIssued, ctx: Context) ->
     code = event.argument.strip()
     if not code:
         return Turn(session, (ShowStatistics(),))
+    if ctx.catalog.regencies and ctx.catalog.regency(code) is not None:
+        # A regency of a deployment of several, if the scope reaches it; the host reads it
+        # again within the scope.
+        scope = ctx.user.scope
+        if not any(scope.covers(a.code) for a in ctx.catalog.agencies_of(code)):
+            return Turn(session, (Message(t("stats.not_allowed")),))
+        return Turn(session, (ShowStatistics(regency=code),))
     if not _may_see(ctx, code):
         return Turn(session, (Message(t("stats.not_allowed")),))
     return Turn(session, (ShowStatistics(agency=code),))
