@@ -97,6 +97,16 @@ class Catalog:
         folded = typed.casefold()
         return next((a.code for a in self.agencies if a.code.casefold() == folded), None)
 
+    def agency_codes(self, typed: str) -> tuple[str, ...] | None:
+        """What a code typed for a staff scope means: an agency; in a deployment of several
+        regencies also a regency's code (33.24), for all its agencies. None: neither."""
+        code = self.agency_code(typed)
+        if code is not None:
+            return (code,)
+        if self.regencies and self.regency(typed) is not None:
+            return tuple(agency.code for agency in self.agencies_of(typed))
+        return None
+
     def category(self, code: str) -> Category | None:
         return next((c for c in self.categories if c.code == code), None)
 

@@ -13,13 +13,11 @@ from pathlib import Path
 import pytest
 
 from bot.settings import DEFAULT_PROGRAMME_FILE
-from bot.storage.db import create_db_engine
 from bot.storage.reminders import Zones
 from emulator.server import BotApiEmulator
 from emulator.users import FakeUser
 from tests.clock import NOW, MovableClock
 from tests.e2e.harness import VALID_NIP, BotUnderTest, settings_for, sqlite_url, texts
-from tests.statskit import grant
 
 DEPLOYMENT = DEFAULT_PROGRAMME_FILE.parent / "regencies_example.toml"
 ADMIN, OPERATOR = 9001, 9101
@@ -144,12 +142,6 @@ async def test_statistics_per_regency(emulator: BotApiEmulator, bot: BotUnderTes
         nip=OTHER_NIP,
     )
     await majene.say("/batal")
-    engine = create_db_engine(bot.settings.database_url)
-    try:
-        grant(engine, OPERATOR, "operator", "kdl-dinkes")
-    finally:
-        engine.dispose()
-
     admin = emulator.user(ADMIN, first_name="Admin")
     everyone = texts(await admin.say("/statistik", min_count=2))
     assert "2 dari 113 dinas" in everyone  # 44 Garut + 36 Kendal + 33 Majene
@@ -159,10 +151,14 @@ async def test_statistics_per_regency(emulator: BotApiEmulator, bot: BotUnderTes
     shown = texts(await admin.say("/statistik 33.24", min_count=2))
     assert "1 dari 36 dinas" in shown and "Dinas Kesehatan" in shown
 
-    # An operator of a Kendal agency: Kendal's regency within their scope, nothing of Majene.
+    # Kendal's operator, given the regency's code: all Kendal's agencies, nothing of Majene.
+    added = texts(await admin.say(f"/admin tambah operator 33.24 {OPERATOR}", min_count=2))
+    assert "Peran petugas disimpan" in added and "Dinas Kesehatan (kdl-dinkes)" in added
     operator = emulator.user(OPERATOR, first_name="Operator")
+    mine = texts(await operator.say("/statistik", min_count=2))
+    assert "36 instansi dalam wewenang Anda" in mine and "1 dari 36 dinas" in mine, mine
     mine = texts(await operator.say("/statistik 33.24", min_count=2))
-    assert "Kabupaten Kendal (1 instansi" in mine and "1 dari 1 dinas" in mine, mine
+    assert "Kabupaten Kendal (36 instansi" in mine and "1 dari 36 dinas" in mine, mine
     refused = texts(await operator.say("/statistik 76.05"))
     assert refused == "⛔ Instansi itu tidak ada atau di luar wewenang Anda."
     assert emulator.rejections == []
