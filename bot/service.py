@@ -43,7 +43,7 @@ from bot.storage.repository import ConsentStatement, Repository, Transaction, Us
 from bot.storage.state import STORE_ERRORS, TurnAlreadyCommitted, TurnJournal
 from bot.storage.statistics import Statistics
 from bot.transport import Outgoing, Transport, split_message
-from flows import announce, callbacks, recap, router
+from flows import announce, callbacks, recap, router, worker
 from flows.access import Role, Scope
 from flows.commands import Outcome, SetLanguage
 from flows.context import Context, UserFacts
@@ -199,7 +199,7 @@ class ConversationService:
         record = await asyncio.to_thread(self._remember, user_id, incoming.chat_id)
         self._remember_language(user_id, record.language)
         session = Session.from_json(await self.sessions.load(user_id))
-        context = self._context(record)
+        context = self._context(record, session)
         scope = context.user.scope
         if (
             session.flow == announce.FLOW_ID
@@ -251,17 +251,21 @@ class ConversationService:
         while len(self._languages) > KNOWN_LANGUAGES:
             del self._languages[next(iter(self._languages))]
 
-    def _programme_of(self, record: UserRecord) -> ProgrammeSettings:
-        """The programme a user joined: their agency's regency's (the deployment's first for
-        anyone not signed up as an ASN)."""
+    def _programme_of(
+        self, record: UserRecord, session: Session | None = None
+    ) -> ProgrammeSettings:
+        """The programme a user joined: their agency's regency's; for a worker answering an
+        invitation, their sponsor's; else the deployment's first."""
         sponsor = record.sponsor
+        if sponsor is None and session is not None and session.flow == worker.FLOW_ID:
+            return self.programme.for_agency(session.answers.get("agency_code"))
         return self.programme.for_agency(sponsor.agency_code if sponsor else None)
 
-    def _context(self, record: UserRecord) -> Context:
+    def _context(self, record: UserRecord, session: Session | None = None) -> Context:
         sponsor = record.sponsor
         # The sponsor's agency decides the regency: its categories, programmes, consents, kecamatan
         # and desa, and its time zone (the day a month starts, the NIP's and NIK's dates).
-        programme = self._programme_of(record)
+        programme = self._programme_of(record, session)
         catalog = programme.catalog
         agency = catalog.agency(sponsor.agency_code) if sponsor else None
         facts = UserFacts(
@@ -298,7 +302,7 @@ class ConversationService:
         session, effects = turn.session, list(turn.effects)
         if not any(apply.awaits_outcome for apply in applies):
             return session, effects
-        context = self._context(self.repository.user_record_within(db, user_id))
+        context = self._context(self.repository.user_record_within(db, user_id), session)
         for apply, outcome in zip(applies, outcomes, strict=True):
             if apply.awaits_outcome:
                 settled = router.settle(session, outcome, context)

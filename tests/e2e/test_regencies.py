@@ -24,6 +24,7 @@ ADMIN, OPERATOR = 9001, 9101
 KENDAL_NIK = "3324124501900001"  # issued in Weleri, Kendal
 MAJENE_NIK = "7605014501900001"  # issued in Banggae, Majene
 OTHER_NIP = "199001202015032002"
+LINK = re.compile(r"https://t\.me/emulated_test_bot\?start=(w_[A-Za-z0-9_-]+)")
 
 
 @pytest.fixture
@@ -118,7 +119,10 @@ async def test_kendal_and_majene_asn_join_their_own_regency(
     await majene.choose("Potong gaji lewat bendahara")
     summary = texts(await majene.choose("✅ Setuju"))
     assert "Totoli" in summary and "Banggae" in summary
-    assert "Tersimpan" in texts(await majene.choose("💾 Simpan"))
+    saved = texts(await majene.choose("💾 Simpan", min_count=3))
+    assert "Tersimpan" in saved
+    link = LINK.search(saved)
+    assert link, saved
 
     (row,) = bot.repository.sponsorships_of(8302)
     assert row.status == "waiting_worker" and row.monthly_amount == 16800
@@ -127,6 +131,15 @@ async def test_kendal_and_majene_asn_join_their_own_regency(
     assert "21 November 2026 pukul 10:00" in texts(await kendal.say("/data_saya"))
     majene_data = texts(await majene.say("/data_saya"))
     assert "21 November 2026 pukul 11:00" in majene_data, majene_data
+
+    # The worker agrees to the notice of their sponsor's regency (Majene's own version).
+    worker = emulator.user(8303, first_name="Sri")
+    mark = worker.mark()
+    await worker.send_command("start", link.group(1))
+    assert "Dinas Kesehatan" in texts(await worker.replies_since(mark))
+    assert "Pemberitahuan privasi" in texts(await worker.say("05-01-1990"))
+    assert "Persetujuan Anda tercatat" in texts(await worker.choose("✅ Setuju"))
+    assert "versi 2026-12-1" in texts(await worker.say("/data_saya"))
     assert emulator.rejections == []
 
 
