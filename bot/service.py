@@ -199,7 +199,7 @@ class ConversationService:
         record = await asyncio.to_thread(self._remember, user_id, incoming.chat_id)
         self._remember_language(user_id, record.language)
         session = Session.from_json(await self.sessions.load(user_id))
-        context = self._context(record, session)
+        context = self._context_in(record, session)
         scope = context.user.scope
         if (
             session.flow == announce.FLOW_ID
@@ -251,21 +251,27 @@ class ConversationService:
         while len(self._languages) > KNOWN_LANGUAGES:
             del self._languages[next(iter(self._languages))]
 
-    def _programme_of(
-        self, record: UserRecord, session: Session | None = None
-    ) -> ProgrammeSettings:
-        """The programme a user joined: their agency's regency's; for a worker answering an
-        invitation, their sponsor's; else the deployment's first."""
+    def _programme_of(self, record: UserRecord) -> ProgrammeSettings:
+        """The programme a user joined: their agency's regency's (the deployment's first for
+        anyone not signed up as an ASN)."""
         sponsor = record.sponsor
-        if sponsor is None and session is not None and session.flow == worker.FLOW_ID:
-            return self.programme.for_agency(session.answers.get("agency_code"))
         return self.programme.for_agency(sponsor.agency_code if sponsor else None)
 
-    def _context(self, record: UserRecord, session: Session | None = None) -> Context:
+    def _context_in(self, record: UserRecord, session: Session) -> Context:
+        """The context of a turn in `session`: a worker answering an invitation is in their
+        sponsor's regency's programme (its privacy notice, its time zone)."""
+        context = self._context(record)
+        if record.sponsor is not None or session.flow != worker.FLOW_ID:
+            return context
+        programme = self.programme.for_agency(session.answers.get("agency_code"))
+        now = context.now.astimezone(programme.timezone)
+        return replace(context, catalog=programme.catalog, now=now)
+
+    def _context(self, record: UserRecord) -> Context:
         sponsor = record.sponsor
         # The sponsor's agency decides the regency: its categories, programmes, consents, kecamatan
         # and desa, and its time zone (the day a month starts, the NIP's and NIK's dates).
-        programme = self._programme_of(record, session)
+        programme = self._programme_of(record)
         catalog = programme.catalog
         agency = catalog.agency(sponsor.agency_code) if sponsor else None
         facts = UserFacts(
@@ -302,7 +308,7 @@ class ConversationService:
         session, effects = turn.session, list(turn.effects)
         if not any(apply.awaits_outcome for apply in applies):
             return session, effects
-        context = self._context(self.repository.user_record_within(db, user_id), session)
+        context = self._context_in(self.repository.user_record_within(db, user_id), session)
         for apply, outcome in zip(applies, outcomes, strict=True):
             if apply.awaits_outcome:
                 settled = router.settle(session, outcome, context)
