@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from bot.settings import DEFAULT_PROGRAMME_FILE
 from bot.storage.reminders import Zones
@@ -205,3 +206,47 @@ async def test_reminders_keep_each_regency_quiet_hours(
     due = await asyncio.to_thread(store.run_round, clock())
     assert [key.split(":")[2] for key in due] == ["8322"], due
     assert re.fullmatch(r"reminder:unfinished:8322:sponsorship:.*:day1", due[0])
+
+
+async def test_a_worker_living_outside_the_sponsors_regency(
+    emulator: BotApiEmulator, tmp_path: Path
+) -> None:
+    """A Garut ASN (the default single-regency deployment) covers a relative in Kendal: province,
+    regency, kecamatan and desa from the Kemendagri regions, each found by typing."""
+    settings = settings_for(emulator.base_url, sqlite_url(tmp_path), tmp_path)
+    bot = await BotUnderTest(settings, emulator=emulator).start()
+    try:
+        asn = emulator.user(8331, first_name="Siti", phone_number="+6281234567890")
+        await sign_up(asn, "kesehatan", "Dinas Kesehatan")
+        await asn.choose("Asisten rumah tangga")
+        await asn.say("Sri Wahyuni")
+        await asn.say(KENDAL_NIK)
+        await asn.choose("✅ Ya, benar")
+        district = await asn.choose("⏭️ Lewati")
+        assert district[-1].button_labels[0] == "🗺️ Tinggal di luar Kabupaten Garut"
+        asked = texts(await asn.choose("🗺️ Tinggal di luar Kabupaten Garut"))
+        assert "provinsi" in asked
+        assert "Jawa Tengah" in (await asn.say("jawa tengah"))[-1].button_labels
+        assert "kabupaten/kota" in texts(await asn.choose("Jawa Tengah"))
+        await asn.say("kendal")
+        asked = texts(await asn.choose("Kabupaten Kendal"))
+        assert "kecamatan mana Sri Wahyuni tinggal (Kabupaten Kendal)" in asked, asked
+        await asn.say("weleri")
+        assert "Kecamatan Weleri" in texts(await asn.choose("Weleri"))
+        await asn.choose("Sidomukti")
+        await asn.choose("JKK + JKM — Rp16.800/bulan")
+        await asn.choose("Potong gaji lewat bendahara")
+        summary = texts(await asn.choose("✅ Setuju"))
+        assert "Sidomukti" in summary and "Weleri, Kabupaten Kendal" in summary, summary
+        assert "Tersimpan" in texts(await asn.choose("💾 Simpan"))
+        (row,) = bot.repository.sponsorships_of(8331)
+        assert row.status == "waiting_worker"
+        assert bot.built is not None
+        with bot.built.engine.connect() as connection:
+            stored = connection.execute(
+                sa.text("SELECT district_code, village_code, village_name FROM sponsorships")
+            ).one()
+        assert tuple(stored) == ("33.24.12", "33.24.12.2001", "Sidomukti")
+        assert emulator.rejections == []
+    finally:
+        await bot.stop()

@@ -101,6 +101,21 @@ PATHS: tuple[tuple[int, tuple[Action, ...]], ...] = (
     (1001, (*SIGNUP[:4], ("press", "no"))),
     (1001, (*SIGNUP, ("press", "lainnya"), ("type", "marbot masjid"))),
     (1001, (*SIGNUP, *SPONSORSHIP[:3], ("press", "differs"), ("type", "lahir 1991"))),
+    # A worker living outside the sponsor's regency (issue 12): province, regency, kecamatan.
+    (
+        1001,
+        (
+            *SIGNUP,
+            *SPONSORSHIP[:5],
+            ("press", "elsewhere"),
+            ("press", "33"),
+            ("press", "33.24"),
+            ("press", "33.24.12"),
+            ("press", "33.24.12.2001"),
+            *SPONSORSHIP[7:],
+            ("press", "save"),
+        ),
+    ),
     (2002, (*INVITED, ("type", "05-01-1990"), ("press", "decline"))),
     (2002, (*INVITED, ("type", "05-01-1990"), ("press", "wrong"))),
     (1001, (*SAVED, ("press", "act:inperson:PR-TEST1"))),
