@@ -1,14 +1,19 @@
-"""Loads the operator's configuration (bot/data/programme.toml, its agencies CSV) as a Catalog."""
+"""Loads the operator's configuration (bot/data/programme.toml, its agencies CSV) as a Catalog.
+
+A province or a group of regencies may run one bot: PROGRAMME_FILE is then a deployment file
+listing each regency's programme file (bot/data/regencies_example.toml); the agency an ASN picks
+decides whose programme they join."""
 
 from __future__ import annotations
 
 import csv
 import re
 import tomllib
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
+from typing import Any, Protocol, TypeVar
 from zoneinfo import ZoneInfo
 
 from flows.catalog import Agency, Catalog, Category, PaymentMethod, Programme, Region
@@ -43,21 +48,112 @@ def _children(code: str) -> tuple[Region, ...]:
 
 @dataclass(frozen=True)
 class ProgrammeSettings:
+    """The programme as the host runs it. In a deployment of several regencies (a programme
+    file listing `regencies`), `catalog` holds every regency's agencies and the first regency's
+    settings, and `regencies` each regency's own (its catalog again with every agency, so an
+    agency or a member of staff of another regency is still known)."""
+
     catalog: Catalog
     timezone: ZoneInfo
+    regencies: tuple[ProgrammeSettings, ...] = ()
+
+    def for_agency(self, agency_code: str | None) -> ProgrammeSettings:
+        """The programme an ASN of this agency joins: the agency decides the regency."""
+        agency = self.catalog.agency(agency_code) if agency_code else None
+        if agency is None or agency.regency is None:
+            return self
+        return self.for_regency(agency.regency) or self
+
+    def for_regency(self, code: str) -> ProgrammeSettings | None:
+        if not self.regencies:
+            return self if code == self.catalog.home_regency.code else None
+        return next((r for r in self.regencies if r.catalog.home_regency.code == code), None)
 
 
 def load_programme(path: Path) -> ProgrammeSettings:
+    """One regency's programme file, or a deployment file listing several (`regencies`)."""
     with path.open("rb") as file:
         data = tomllib.load(file)
+    if "regencies" in data:
+        return _load_deployment(path, data)
+    return _load_regency(path, data)
+
+
+def _load_deployment(path: Path, data: dict[str, Any]) -> ProgrammeSettings:
+    files = data["regencies"]
+    if not isinstance(files, list) or not files:
+        raise CatalogError(f"{path}: regencies must list one or more programme files")
+    loaded: list[ProgrammeSettings] = []
+    for name in files:
+        file = _relative(path, str(name))
+        with file.open("rb") as opened:
+            regency_data = tomllib.load(opened)
+        if "regencies" in regency_data:
+            raise CatalogError(f"{file}: a regency's programme file cannot list regencies")
+        loaded.append(_load_regency(file, regency_data))
+    agencies: list[Agency] = []
+    owner: dict[str, Path] = {}
+    regencies: list[Region] = []
+    for file, regency in zip(files, loaded, strict=True):
+        home = regency.catalog.home_regency
+        if home in regencies:
+            raise CatalogError(f"{path}: regency {home.code} ({home.name}) appears twice")
+        regencies.append(home)
+        for agency in regency.catalog.agencies:
+            # Agency codes are what ASN pick and staff scopes hold: one meaning in the deployment.
+            if agency.code in owner:
+                raise CatalogError(
+                    f"{path}: agency code {agency.code!r} is in {owner[agency.code]} and {file}"
+                )
+            owner[agency.code] = Path(str(file))
+            # The regency's zone unless the agency has its own: reminders keep its quiet hours.
+            zone = agency.timezone or regency.timezone.key
+            agencies.append(replace(agency, regency=home.code, timezone=zone))
+    every = tuple(agencies)
+    shared = tuple(regencies)
+    each = tuple(
+        replace(r, catalog=replace(r.catalog, agencies=every, regencies=shared)) for r in loaded
+    )
+    first = each[0]
+    # Labels of what any regency stores (statistics, exports, notices read the deployment's
+    # catalog): the first regency's first, so its default programme stays the default.
+    catalog = replace(
+        first.catalog,
+        categories=_union(r.catalog.categories for r in each),
+        programmes=_union(r.catalog.programmes for r in each),
+        payment_methods=_union(r.catalog.payment_methods for r in each),
+    )
+    return ProgrammeSettings(catalog, first.timezone, each)
+
+
+class _Coded(Protocol):
+    @property
+    def code(self) -> str: ...
+
+
+_C = TypeVar("_C", bound=_Coded)
+
+
+def _union(groups: Iterable[tuple[_C, ...]]) -> tuple[_C, ...]:
+    seen: dict[str, _C] = {}
+    for group in groups:
+        for item in group:
+            seen.setdefault(item.code, item)
+    return tuple(seen.values())
+
+
+def _relative(base: Path, name: str) -> Path:
+    file = Path(name)
+    return file if file.is_absolute() else base.parent / file
+
+
+def _load_regency(path: Path, data: dict[str, Any]) -> ProgrammeSettings:
     regions = LokalRegions()
     home_code = str(data["home_regency"])
     home_name = regions.name_of(home_code)
     if home_name is None:
         raise CatalogError(f"{path}: home_regency {home_code!r} is not a Kemendagri region code")
-    agencies_file = Path(data["agencies_file"])
-    if not agencies_file.is_absolute():
-        agencies_file = path.parent / agencies_file
+    agencies_file = _relative(path, str(data["agencies_file"]))
     catalog = Catalog(
         agencies=load_agencies(agencies_file),
         categories=tuple(

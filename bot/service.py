@@ -43,7 +43,7 @@ from bot.storage.repository import ConsentStatement, Repository, Transaction, Us
 from bot.storage.state import STORE_ERRORS, TurnAlreadyCommitted, TurnJournal
 from bot.storage.statistics import Statistics
 from bot.transport import Outgoing, Transport, split_message
-from flows import announce, callbacks, recap, router
+from flows import announce, callbacks, recap, router, worker
 from flows.access import Role, Scope
 from flows.commands import Outcome, SetLanguage
 from flows.context import Context, UserFacts
@@ -218,7 +218,7 @@ class ConversationService:
         record = await asyncio.to_thread(self._remember, user_id, incoming.chat_id)
         self._remember_language(user_id, record.language)
         session = Session.from_json(await self.sessions.load(user_id))
-        context = self._context(record)
+        context = self._context_in(record, session)
         scope = context.user.scope
         if (
             session.flow == announce.FLOW_ID
@@ -270,9 +270,28 @@ class ConversationService:
         while len(self._languages) > KNOWN_LANGUAGES:
             del self._languages[next(iter(self._languages))]
 
-    def _context(self, record: UserRecord) -> Context:
-        catalog = self.programme.catalog
+    def _programme_of(self, record: UserRecord) -> ProgrammeSettings:
+        """The programme a user joined: their agency's regency's (the deployment's first for
+        anyone not signed up as an ASN)."""
         sponsor = record.sponsor
+        return self.programme.for_agency(sponsor.agency_code if sponsor else None)
+
+    def _context_in(self, record: UserRecord, session: Session) -> Context:
+        """The context of a turn in `session`: a worker answering an invitation is in their
+        sponsor's regency's programme (its privacy notice, its time zone)."""
+        context = self._context(record)
+        if record.sponsor is not None or session.flow != worker.FLOW_ID:
+            return context
+        programme = self.programme.for_agency(session.answers.get("agency_code"))
+        now = context.now.astimezone(programme.timezone)
+        return replace(context, catalog=programme.catalog, now=now)
+
+    def _context(self, record: UserRecord) -> Context:
+        sponsor = record.sponsor
+        # The sponsor's agency decides the regency: its categories, programmes, consents, kecamatan
+        # and desa, and its time zone (the day a month starts, the NIP's and NIK's dates).
+        programme = self._programme_of(record)
+        catalog = programme.catalog
         agency = catalog.agency(sponsor.agency_code) if sponsor else None
         facts = UserFacts(
             user_id=record.user_id,
@@ -285,7 +304,8 @@ class ConversationService:
             is_worker=record.worker_sponsorships > 0,
             scope=self._scope(record),
         )
-        return Context(user=facts, catalog=catalog, now=self.clock(), new_id=self.new_id)
+        now = self.clock().astimezone(programme.timezone)
+        return Context(user=facts, catalog=catalog, now=now, new_id=self.new_id)
 
     def _scope(self, record: UserRecord) -> Scope | None:
         if record.user_id in self.admin_ids:
@@ -307,7 +327,7 @@ class ConversationService:
         session, effects = turn.session, list(turn.effects)
         if not any(apply.awaits_outcome for apply in applies):
             return session, effects
-        context = self._context(self.repository.user_record_within(db, user_id))
+        context = self._context_in(self.repository.user_record_within(db, user_id), session)
         for apply, outcome in zip(applies, outcomes, strict=True):
             if apply.awaits_outcome:
                 settled = router.settle(session, outcome, context)
@@ -487,12 +507,14 @@ class ConversationService:
 
     async def _status(self, user_id: int, render: Renderer, page: int = 0) -> Outgoing:
         def read() -> Outgoing:
+            record = self.repository.user_record(user_id)
+            programme = self._programme_of(record)
             return presenters.status(
-                self.repository.user_record(user_id),
+                record,
                 self.repository.sponsorships_of(user_id),
                 self.repository.worker_sponsorships(user_id),
-                self.programme.catalog,
-                self.programme.timezone,
+                programme.catalog,
+                programme.timezone,
                 render,
                 page,
             )
@@ -527,9 +549,9 @@ class ConversationService:
 
     async def _personal_data(self, user_id: int, render: Renderer, page: int = 0) -> Outgoing:
         data = await asyncio.to_thread(self.repository.personal_data, user_id)
-        return presenters.personal_data(
-            data, self.programme.catalog, self.programme.timezone, render, page
-        )
+        record = await asyncio.to_thread(self.repository.user_record, user_id)
+        programme = self._programme_of(record)
+        return presenters.personal_data(data, programme.catalog, programme.timezone, render, page)
 
     async def _request_queue(
         self, user_id: int, render: Renderer, page: int = 0
@@ -567,16 +589,17 @@ class ConversationService:
             return
         catalog = self.programme.catalog
         now = self.clock()
+        asked, counted = self._statistics_agencies(effect)
         stats = await asyncio.to_thread(
-            self.repository.statistics,
-            Actor(scope, incoming.user_id),
-            None if effect.agency is None else [effect.agency],
-            now,
-            [agency.code for agency in catalog.agencies],
+            self.repository.statistics, Actor(scope, incoming.user_id), asked, now, counted
         )
         if effect.agency is None:
             shown = statistics_chat.summary(
-                stats, catalog, render, all_agencies=scope.is_superadmin
+                stats,
+                catalog,
+                render,
+                all_agencies=scope.is_superadmin and effect.regency is None,
+                regency=None if effect.regency is None else catalog.regency(effect.regency),
             )
         else:
             shown = statistics_chat.agency_detail(stats, effect.agency, catalog, render)
@@ -594,6 +617,16 @@ class ConversationService:
             )
         await self._send_statistics_workbook(incoming, effect, stats, scope, now, render, transport)
 
+    def _statistics_agencies(self, effect: ShowStatistics) -> tuple[list[str] | None, list[str]]:
+        """The agencies /statistik asks for (None: all; the scope restricts them when read) and
+        those listed even with nothing to count: one regency's when a regency was asked for."""
+        catalog = self.programme.catalog
+        if effect.regency is not None:
+            codes = [agency.code for agency in catalog.agencies_of(effect.regency)]
+            return codes, codes
+        asked = None if effect.agency is None else [effect.agency]
+        return asked, [agency.code for agency in catalog.agencies]
+
     async def _send_statistics_workbook(
         self,
         incoming: Incoming,
@@ -610,7 +643,7 @@ class ConversationService:
         buffer = io.BytesIO()
         catalog = self.programme.catalog
         await asyncio.to_thread(write_workbook, stats, catalog, render, buffer)
-        allowed = scope.restrict(None if effect.agency is None else [effect.agency])
+        allowed = scope.restrict(self._statistics_agencies(effect)[0])
         shown = "*" if allowed is None else ",".join(sorted(allowed))
         await asyncio.to_thread(
             self.repository.record_audit,
@@ -623,7 +656,7 @@ class ConversationService:
         await transport.send_document(
             incoming.chat_id,
             buffer.getvalue(),
-            statistics_chat.file_name(stats, scope, effect.agency, render),
+            statistics_chat.file_name(stats, scope, effect.agency or effect.regency, render),
             render(t("stats.workbook_caption", month=month_year(stats.month))),
         )
 

@@ -18,6 +18,9 @@ class Agency:
     name: str
     search_terms: str = ""  # extra words people type: abbreviations, old names
     timezone: str | None = None  # IANA name (Asia/Makassar); None: the programme's time zone
+    # The regency whose programme the agency's ASN join (dotted Kemendagri code) in a deployment
+    # of several regencies; None in a single-regency deployment (the home regency).
+    regency: str | None = None
 
 
 @dataclass(frozen=True)
@@ -69,6 +72,19 @@ class Catalog:
     regions: Regions
     privacy_notice_version: str  # the worker's consent statement and notice, from the operator
     max_sponsorships: int = 1
+    # A deployment of several regencies: all of them, in the operator's order (the first is the
+    # default). Empty for a single regency (home_regency alone).
+    regencies: tuple[Region, ...] = ()
+
+    def agencies_of(self, regency_code: str) -> tuple[Agency, ...]:
+        """The agencies of one regency of the deployment (all of them for a single regency)."""
+        if not self.regencies:
+            return self.agencies if regency_code == self.home_regency.code else ()
+        return tuple(a for a in self.agencies if a.regency == regency_code)
+
+    def regency(self, code: str) -> Region | None:
+        """A regency of the deployment by its dotted code (the home regency for a single one)."""
+        return next((r for r in self.regencies or (self.home_regency,) if r.code == code), None)
 
     def agency(self, code: str) -> Agency | None:
         return next((a for a in self.agencies if a.code == code), None)
@@ -80,6 +96,16 @@ class Catalog:
             return exact.code
         folded = typed.casefold()
         return next((a.code for a in self.agencies if a.code.casefold() == folded), None)
+
+    def agency_codes(self, typed: str) -> tuple[str, ...] | None:
+        """What a code typed for a staff scope means: an agency; in a deployment of several
+        regencies also a regency's code (33.24), for all its agencies. None: neither."""
+        code = self.agency_code(typed)
+        if code is not None:
+            return (code,)
+        if self.regencies and self.regency(typed) is not None:
+            return tuple(agency.code for agency in self.agencies_of(typed))
+        return None
 
     def category(self, code: str) -> Category | None:
         return next((c for c in self.categories if c.code == code), None)

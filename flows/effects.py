@@ -94,6 +94,8 @@ class ShowStatistics:
     database and filters by it: this value never widens what the user may see."""
 
     agency: str | None = None
+    # /statistik 33.24 in a deployment of several regencies: that regency's agencies only.
+    regency: str | None = None
 
 
 @dataclass(frozen=True)

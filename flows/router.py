@@ -357,13 +357,14 @@ def _staff_command(session: Session, event: CommandIssued, ctx: Context) -> Turn
         typed = [code.strip() for code in words[2].split(",") if code.strip()]
         target = parse_int(words[3], max_digits=TELEGRAM_ID_DIGITS)
         if role is not None and typed and target is not None and target > 0:
-            found = {code: ctx.catalog.agency_code(code) for code in typed}
+            # A regency's code (a deployment of several) stands for all its agencies.
+            found = {code: ctx.catalog.agency_codes(code) for code in typed}
             unknown = [code for code, known in found.items() if known is None]
             if unknown:
                 return Turn(
                     session, (Message(t("staff.unknown_agency", codes=", ".join(unknown))),)
                 )
-            codes = tuple(dict.fromkeys(code for code in found.values() if code is not None))
+            codes = tuple(dict.fromkeys(c for known in found.values() for c in known or ()))
             grant = GrantStaffRole(ctx.user.user_id, target, role.value, codes)
             granting = session.with_(pending="staff_grant")
             return Turn(granting, (Apply(grant, awaits_outcome=True),))
@@ -410,6 +411,13 @@ def _statistics_command(session: Session, event: CommandIssued, ctx: Context) ->
     code = event.argument.strip()
     if not code:
         return Turn(session, (ShowStatistics(),))
+    if ctx.catalog.regencies and ctx.catalog.regency(code) is not None:
+        # A regency of a deployment of several, if the scope reaches it; the host reads it
+        # again within the scope.
+        scope = ctx.user.scope
+        if not any(scope.covers(a.code) for a in ctx.catalog.agencies_of(code)):
+            return Turn(session, (Message(t("stats.not_allowed")),))
+        return Turn(session, (ShowStatistics(regency=code),))
     if not _may_see(ctx, code):
         return Turn(session, (Message(t("stats.not_allowed")),))
     return Turn(session, (ShowStatistics(agency=code),))

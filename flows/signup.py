@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 from flows import answers
-from flows.catalog import Agency
+from flows.catalog import Agency, Catalog
 from flows.commands import Applied, Command, Outcome, Refused, RegisterSponsor
 from flows.context import Context
 from flows.formatting import long_date, month_year
@@ -60,11 +60,17 @@ def _yes_no(yes: str, no: str) -> list[Option]:
 
 
 def agency_options(answers: Answers, ctx: Context) -> list[Option]:
-    return [_agency_option(agency) for agency in ctx.catalog.agencies]
+    return [_agency_option(agency, ctx.catalog) for agency in ctx.catalog.agencies]
 
 
-def _agency_option(agency: Agency) -> Option:
-    return Option(agency.code, Raw(agency.name), agency.search_terms)
+def _agency_option(agency: Agency, catalog: Catalog) -> Option:
+    regency = catalog.regency(agency.regency) if catalog.regencies and agency.regency else None
+    if regency is None:
+        return Option(agency.code, Raw(agency.name), agency.search_terms)
+    # Several regencies' "Dinas Kesehatan": the regency names which, and finds it when typed
+    # (a translated label is searched by its key: the names go in the search terms).
+    label = t("regions.agency_option", agency=Raw(agency.name), regency=Raw(regency.name))
+    return Option(agency.code, label, f"{agency.name} {agency.search_terms} {regency.name}")
 
 
 def _command(answers: Answers, ctx: Context, draft_id: str) -> Command:

@@ -95,13 +95,56 @@ def _parse_disagreement(raw: str, answers: Answers, ctx: Context) -> Check:
     return free_text(raw, min_len=3, max_len=200)
 
 
+# A worker living outside the sponsor's regency (a relative elsewhere): the district step offers
+# this first; then province, regency and their kecamatan, from the Kemendagri regions.
+ELSEWHERE = "elsewhere"
+
+
 def _district_options(answers: Answers, ctx: Context) -> list[Option]:
     regions = ctx.catalog.regions.children(ctx.catalog.home_regency.code)
+    elsewhere = Option(
+        ELSEWHERE,
+        t("regions.elsewhere", regency=Raw(ctx.catalog.home_regency.name)),
+        "luar lain kabupaten kota provinsi",
+    )
+    return [elsewhere, *(Option(r.code, Raw(r.name)) for r in regions)]
+
+
+def _after_district(answers: Answers, ctx: Context) -> str:
+    return "province" if answers["district"] == ELSEWHERE else "village"
+
+
+def _province_options(answers: Answers, ctx: Context) -> list[Option]:
+    return [Option(r.code, Raw(r.name)) for r in ctx.catalog.regions.children("")]
+
+
+def _regency_options(answers: Answers, ctx: Context) -> list[Option]:
+    regions = ctx.catalog.regions.children(answers["province"])
     return [Option(r.code, Raw(r.name)) for r in regions]
 
 
+def _far_district_options(answers: Answers, ctx: Context) -> list[Option]:
+    regions = ctx.catalog.regions.children(answers["worker_regency"])
+    return [Option(r.code, Raw(r.name)) for r in regions]
+
+
+def _worker_district(answers: Answers) -> str:
+    """The worker's kecamatan: in the sponsor's regency, or the one chosen elsewhere."""
+    district = str(answers["district"])
+    return str(answers["far_district"]) if district == ELSEWHERE else district
+
+
 def _village_options(answers: Answers, ctx: Context) -> list[Option]:
-    return [Option(r.code, Raw(r.name)) for r in ctx.catalog.regions.children(answers["district"])]
+    regions = ctx.catalog.regions.children(_worker_district(answers))
+    return [Option(r.code, Raw(r.name)) for r in regions]
+
+
+def _district_text(answers: Answers, ctx: Context) -> str:
+    """The kecamatan as stored and shown: with its regency when outside the sponsor's."""
+    name = _region_name(_worker_district(answers), ctx)
+    if answers["district"] != ELSEWHERE:
+        return name
+    return f"{name}, {_region_name(answers['worker_regency'], ctx)}"
 
 
 # --- the programme and the consent ------------------------------------------------------------
@@ -185,7 +228,7 @@ def _summary(answers: Answers, ctx: Context) -> Text:
         nik_note=t("sponsorship.summary_nik_note", note=Raw(note)) if note else Raw(""),
         phone=Raw(answers["worker_phone"]) if answers.get("worker_phone") else t("value.none"),
         village=Raw(_region_name(answers["village"], ctx)),
-        district=Raw(_region_name(answers["district"], ctx)),
+        district=Raw(_district_text(answers, ctx)),
         programme=programme.label,
         amount=programme.monthly_amount,
         payment=method.label,
@@ -217,8 +260,8 @@ def _command(answers: Answers, ctx: Context, draft_id: str) -> Command:
             if answers.get("nik_confirm") == "differs"
             else None,
             phone_e164=answers.get("worker_phone"),
-            district_code=answers["district"],
-            district_name=_region_name(answers["district"], ctx),
+            district_code=_worker_district(answers),
+            district_name=_district_text(answers, ctx),
             village_code=answers["village"],
             village_name=_region_name(answers["village"], ctx),
         ),
@@ -354,16 +397,51 @@ FLOW = Flow(
                 regency=Raw(c.catalog.home_regency.name),
             ),
             options=_district_options,
+            next=_after_district,
+            branches=("province", "village"),
+            help=t("sponsorship.help_district"),
+            invalidates=("village", "province", "worker_regency", "far_district"),
+            summary_label=t("field.address"),
+        ),
+        Step(
+            "province",
+            AnswerKind.LIST,
+            prompt=lambda a, c: t("regions.ask_province", name=Raw(a["worker_name"])),
+            options=_province_options,
+            next="worker_regency",
+            help=t("regions.help_province"),
+            invalidates=("worker_regency", "far_district", "village"),
+        ),
+        Step(
+            "worker_regency",
+            AnswerKind.LIST,
+            prompt=lambda a, c: t(
+                "regions.ask_regency", province=Raw(_region_name(a["province"], c))
+            ),
+            options=_regency_options,
+            next="far_district",
+            help=t("regions.help_regency"),
+            invalidates=("far_district", "village"),
+        ),
+        Step(
+            "far_district",
+            AnswerKind.LIST,
+            prompt=lambda a, c: t(
+                "sponsorship.ask_district",
+                name=Raw(a["worker_name"]),
+                regency=Raw(_region_name(a["worker_regency"], c)),
+            ),
+            options=_far_district_options,
             next="village",
             help=t("sponsorship.help_district"),
             invalidates=("village",),
-            summary_label=t("field.address"),
         ),
         Step(
             "village",
             AnswerKind.LIST,
             prompt=lambda a, c: t(
-                "sponsorship.ask_village", district=Raw(_region_name(a["district"], c))
+                "sponsorship.ask_village",
+                district=Raw(_region_name(_worker_district(a), c)),
             ),
             options=_village_options,
             next="programme",

@@ -67,6 +67,10 @@ def answers_from(details: InvitationDetails, agency_name: str) -> dict[str, obje
         "reference": details.reference,
         "sponsor_name": details.sponsor_name,
         "agency_name": agency_name,
+        # The sponsor's agency: its regency's programme (privacy notice, data controller, time
+        # zone) is the one the worker is asked to agree to (a deployment of several regencies).
+        # Not in STARTS_FROM: a session saved before it was kept goes on in the first regency's.
+        "agency_code": details.agency_code,
         "worker_name": details.worker_name,
         "nik_masked": details.nik_masked,
         "nik_last4": details.nik_last4,

@@ -153,7 +153,11 @@ def _parser() -> argparse.ArgumentParser:
     stats = commands.add_parser(
         "stats", help="statistics per agency and per kecamatan/desa, participation"
     )
-    stats.add_argument("--agency", metavar="CODE", help="one agency of the catalog")
+    stats_which = stats.add_mutually_exclusive_group()
+    stats_which.add_argument("--agency", metavar="CODE", help="one agency of the catalog")
+    stats_which.add_argument(
+        "--regency", metavar="CODE", help="one regency of a deployment of several (33.24)"
+    )
     stats.add_argument(
         "--format", dest="output_format", choices=("table", "csv", "json", "xlsx"), default="table"
     )
@@ -167,7 +171,11 @@ def _parser() -> argparse.ArgumentParser:
         "deductions", help="the treasurers' deduction workbook (XLSX) of a month"
     )
     export_deductions.add_argument("--month", required=True, metavar="YYYY-MM")
-    export_deductions.add_argument("--agency", metavar="CODE", help="one agency (default: all)")
+    deductions_which = export_deductions.add_mutually_exclusive_group()
+    deductions_which.add_argument("--agency", metavar="CODE", help="one agency (default: all)")
+    deductions_which.add_argument(
+        "--regency", metavar="CODE", help="one regency of a deployment of several (33.24)"
+    )
     export_deductions.add_argument("--output", type=Path, metavar="FILE")
     _playground_option(export_deductions)
     export_bpjs = export_commands.add_parser(
@@ -365,6 +373,7 @@ def _dispatch(
 
         return run_stats(
             agency=args.agency,
+            regency=args.regency,
             output_format=args.output_format,
             output=args.output,
             settings=settings,
@@ -373,7 +382,9 @@ def _dispatch(
         from bot.cli.export import bpjs_command, deductions_command
 
         if args.export_command == "deductions":
-            return deductions_command(args.month, args.agency, args.output, settings=settings)
+            return deductions_command(
+                args.month, args.agency, args.output, settings=settings, regency=args.regency
+            )
         return bpjs_command(args.since, args.format, args.output, settings=settings)
     if args.command == "keys":
         from bot.cli.keys import check, rotate_command

@@ -2,7 +2,8 @@
 
 add --role operator|treasurer --agency CODE [CODE ...] TELEGRAM_ID: one role per person, so this
 replaces any role the person had (and says so); an operator has one or more agencies, a treasurer
-exactly one; every code must be in the programme's agency list. list: a table of id, role,
+exactly one; every code must be in the programme's agency list (in a deployment of several
+regencies, a regency's code such as 33.24 stands for all its agencies). list: a table of id, role,
 agencies, granted at (the programme's time zone). remove TELEGRAM_ID: takes the role away.
 Superadmins are ADMIN_IDS and are refused here. Each change is audited (channel cli) in its own
 transaction.
@@ -51,8 +52,9 @@ def add(
 ) -> int:
     def change(session: Session, programme: ProgrammeSettings, admins: frozenset[int]) -> str:
         catalog = programme.catalog
-        # Codes as the catalog spells them; an unknown one stays as typed, to be refused.
-        codes = [catalog.agency_code(code) or code for code in agencies]
+        # Codes as the catalog spells them, a regency's (a deployment of several) as its
+        # agencies; an unknown one stays as typed, to be refused.
+        codes = [c for code in agencies for c in catalog.agency_codes(code) or (code,)]
         granted = staff.grant(
             session,
             Actor.cli(),

@@ -1,6 +1,6 @@
 """`peduli export deductions|bpjs`: the treasurers' workbook and the BPJS registration list.
 
-    peduli export deductions --month YYYY-MM [--agency CODE] [--output FILE]
+    peduli export deductions --month YYYY-MM [--agency CODE | --regency CODE] [--output FILE]
     peduli export bpjs [--since DATE] [--format csv|xlsx] [--output FILE]
 
 Each writes to FILE, or to a named file in the current folder, and prints the path. The command
@@ -61,6 +61,7 @@ def deductions_command(
     stderr: TextIO | None = None,
     clock: Callable[[], datetime] | None = None,
     open_month: OpenMonth | None = None,
+    regency: str | None = None,
 ) -> int:
     out, err = stdout or sys.stdout, stderr or sys.stderr
     now = (clock or (lambda: datetime.now(UTC)))()
@@ -70,9 +71,17 @@ def deductions_command(
             programme = database.programme
             if agency is not None and programme.catalog.agency(agency) is None:
                 raise ExportError(f"--agency {agency!r}: no such agency in the agency list")
-            path = output or Path.cwd() / _deductions_name(month, agency)
+            asked = None if agency is None else [agency]
+            if regency is not None:
+                # One regency of a deployment of several: its agencies and its time zone.
+                regency_programme = programme.for_regency(regency)
+                if regency_programme is None:
+                    raise ExportError(f"--regency {regency!r}: no such regency in the deployment")
+                asked = [a.code for a in programme.catalog.agencies_of(regency)]
+                programme = regency_programme
+            path = output or Path.cwd() / _deductions_name(month, agency or regency)
             actor = audit.Actor.cli()
-            agencies = actor.scope.restrict(None if agency is None else [agency])
+            agencies = actor.scope.restrict(asked)
 
             def write(rows: Iterator[DeductionRow]) -> deductions.DeductionSummary:
                 return _written(
@@ -96,7 +105,7 @@ def deductions_command(
                 agencies,
                 now,
                 write,
-                detail=f"month={month:%Y-%m} agency={agency or '*'} file",
+                detail=f"month={month:%Y-%m} agency={agency or regency or '*'} file",
                 open_month=open_month,
             )
     except ExportError as error:

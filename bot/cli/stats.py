@@ -1,7 +1,8 @@
-"""`peduli stats [--agency CODE] [--format table|csv|json|xlsx] [--output FILE]`: the programme's
-statistics per agency and per kecamatan/desa of the workers, with participation against the
-roster (bot.storage.statistics). Each run is recorded in the audit log (action "stats.export",
-the format and agencies, the row count); the command line acts as a superadmin.
+"""`peduli stats [--agency CODE | --regency CODE] [--format table|csv|json|xlsx] [--output FILE]`:
+the programme's statistics per agency (or per regency of a deployment of several) and per
+kecamatan/desa of the workers, with participation against the roster (bot.storage.statistics).
+Each run is recorded in the audit log (action "stats.export", the format and agencies, the row
+count); the command line acts as a superadmin.
 
 xlsx needs --output (a workbook is not for a terminal); the other formats print to standard
 output unless --output is given. Exit status 0; 2 when the database cannot be used (not
@@ -33,6 +34,7 @@ FORMATS = ("table", "csv", "json", "xlsx")
 def run_stats(
     *,
     agency: str | None = None,
+    regency: str | None = None,
     output_format: str = "table",
     output: Path | None = None,
     language: str = "id",
@@ -54,19 +56,28 @@ def run_stats(
     if agency is not None and catalog.agency(agency) is None:
         print(f"peduli stats: no agency {agency!r} in the catalog", file=err)
         return 2
+    listed = [a.code for a in catalog.agencies]
+    asked = None if agency is None else [agency]
+    if regency is not None:
+        # One regency of a deployment of several: its agencies, its time zone (the month).
+        regency_programme = programme.for_regency(regency)
+        if regency_programme is None:
+            print(f"peduli stats: no regency {regency!r} in the deployment", file=err)
+            return 2
+        programme = regency_programme
+        listed = asked = [a.code for a in catalog.agencies_of(regency)]
     engine = create_db_engine(settings.database_url)
     try:
         sealer = command_sealer(settings, engine, err)
         if sealer is None:
             return 2
-        asked = None if agency is None else [agency]
-        detail = f"format={output_format} agencies={agency or '*'}"
+        detail = f"format={output_format} agencies={agency or regency or '*'}"
         stats = view_statistics(
             engine,
             audit.Actor.cli(),
             asked,
             now=clock().astimezone(programme.timezone),
-            catalog_codes=[a.code for a in catalog.agencies],
+            catalog_codes=listed,
             action="stats.export",
             detail=detail,
         )

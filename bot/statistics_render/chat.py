@@ -16,7 +16,7 @@ from bot.storage.statistics import (
 from bot.transport import Outgoing
 from flows import callbacks
 from flows.access import Scope
-from flows.catalog import Catalog
+from flows.catalog import Catalog, Region
 from flows.formatting import month_year
 from flows.text import Raw, Text, t
 
@@ -45,13 +45,23 @@ def _participation(agency: AgencyStatistics, render: Renderer) -> Text:
 
 
 def summary(
-    stats: Statistics, catalog: Catalog, render: Renderer, *, all_agencies: bool
+    stats: Statistics,
+    catalog: Catalog,
+    render: Renderer,
+    *,
+    all_agencies: bool,
+    regency: Region | None = None,
 ) -> Outgoing:
     """The regency's (or the reader's agencies') figures and one paragraph per agency with
-    ASN signed up or on the roster; the others in one line. A button per agency shown."""
-    scope = (
-        t("stats.scope_all") if all_agencies else t("stats.scope_some", count=len(stats.agencies))
-    )
+    ASN signed up or on the roster; the others in one line. A button per agency shown.
+    regency: one regency of a deployment of several, asked for by its code."""
+    scope: Text
+    if regency is not None:
+        scope = t("regions.stats_scope", regency=Raw(regency.name), count=len(stats.agencies))
+    elif all_agencies:
+        scope = t("stats.scope_all")
+    else:
+        scope = t("stats.scope_some", count=len(stats.agencies))
     parts = [render(t("stats.header", month=month_year(stats.month), scope=scope))]
     if stats.roster:
         parts.append(

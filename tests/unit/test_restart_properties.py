@@ -101,6 +101,21 @@ PATHS: tuple[tuple[int, tuple[Action, ...]], ...] = (
     (1001, (*SIGNUP[:4], ("press", "no"))),
     (1001, (*SIGNUP, ("press", "lainnya"), ("type", "marbot masjid"))),
     (1001, (*SIGNUP, *SPONSORSHIP[:3], ("press", "differs"), ("type", "lahir 1991"))),
+    # A worker living outside the sponsor's regency (issue 12): province, regency, kecamatan.
+    (
+        1001,
+        (
+            *SIGNUP,
+            *SPONSORSHIP[:5],
+            ("press", "elsewhere"),
+            ("press", "33"),
+            ("press", "33.24"),
+            ("press", "33.24.12"),
+            ("press", "33.24.12.2001"),
+            *SPONSORSHIP[7:],
+            ("press", "save"),
+        ),
+    ),
     (2002, (*INVITED, ("type", "05-01-1990"), ("press", "decline"))),
     (2002, (*INVITED, ("type", "05-01-1990"), ("press", "wrong"))),
     (1001, (*SAVED, ("press", "act:inperson:PR-TEST1"))),
@@ -187,7 +202,9 @@ def test_start_over_at_every_step_starts_the_same_flow_from_where_it_began(
 
 
 def test_worker_flow_starts_from_every_detail_of_the_invitation() -> None:
-    assert set(worker.answers_from(DETAILS, "Dinas Kesehatan")) == set(worker.FLOW.starts_from)
+    # agency_code (issue 12, the sponsor's regency) is optional: older sessions lack it.
+    given = set(worker.answers_from(DETAILS, "Dinas Kesehatan"))
+    assert given == {*worker.FLOW.starts_from, "agency_code"}
 
 
 def test_a_session_saved_without_its_origin_is_continued_not_restarted() -> None:
