@@ -13,12 +13,24 @@ from importlib.resources import files
 from importlib.resources.abc import Traversable
 from typing import Any
 
+from babel.numbers import format_decimal
+
+from flows.languages import COMPLETE_LANGUAGES, DEFAULT_LANGUAGE, LANGUAGES, PARTIAL_LANGUAGES
 from flows.text import Raw, Text
 
+__all__ = [
+    "COMPLETE_LANGUAGES",
+    "DEFAULT_LANGUAGE",
+    "LANGUAGES",
+    "PARTIAL_LANGUAGES",
+    "Renderer",
+    "catalog",
+    "placeholders",
+    "tags",
+    "text_hash",
+]
+
 LOCALES_DIR: Traversable = files("locales")  # package data, in the wheel as in the source tree
-DEFAULT_LANGUAGE = "id"
-LANGUAGES = ("id", "en")
-THOUSANDS = {"id": ".", "en": ","}
 
 
 def _flatten(table: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
@@ -51,6 +63,11 @@ def placeholders(template: str) -> set[str]:
     return {name for _, name, _, _ in string.Formatter().parse(template) if name}
 
 
+def tags(template: str) -> list[str]:
+    """The HTML tags of a message in order: a translation keeps the same markup."""
+    return sorted(_TAGS_FOUND.findall(template))
+
+
 class Renderer:
     """Turns Text into HTML in one language; a key missing there falls back to Indonesian."""
 
@@ -78,11 +95,13 @@ class Renderer:
         if isinstance(value, bool):
             return str(value)
         if isinstance(value, int):
-            return f"{value:,}".replace(",", THOUSANDS[self.language])
+            # CLDR's grouping for the language (Babel): 16.800 in id, su and jv, 16,800 in en.
+            return format_decimal(value, locale=self.language, group_separator=True)
         return html.escape(str(value), quote=False)
 
 
 _TAGS = re.compile(r"</?(b|i|u|s|code|pre)>")
+_TAGS_FOUND = re.compile(r"</?(?:b|i|u|s|code|pre|a)\b[^>]*>")
 
 
 def _strip_tags(text: str) -> str:

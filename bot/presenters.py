@@ -227,7 +227,7 @@ def personal_data(
 ) -> Outgoing:
     """/data_saya: everything stored about the person, identifiers masked."""
     parts = [render(t("data.header"))]
-    language = t(f"data.language.{data.language}") if data.language else t("value.none")
+    language = t(f"languages.name.{data.language}") if data.language else t("value.none")
     since = _when(data.known_since, zone) if data.known_since else t("value.none")
     parts.append(
         render(t("data.account", user_id=str(data.user_id), language=language, since=since))

@@ -60,6 +60,7 @@ from flows.effects import (
 )
 from flows.engine import CANCEL, Turn
 from flows.inputs import ChoicePicked, CommandIssued, Input, MediaReceived, UnsupportedReceived
+from flows.languages import LANGUAGES
 from flows.session import Session
 from flows.steps import Flow
 from flows.text import Text, t
@@ -73,7 +74,6 @@ FLOWS: Mapping[str, Flow] = {
     **rights.FLOWS,
     announce.FLOW.id: announce.FLOW,
 }
-LANGUAGES = ("id", "en")
 IDLE_AFTER = timedelta(hours=6)
 
 PAGED_LISTS: Mapping[str, type[ShowStatus | ShowPersonalData | ShowRequestQueue | ShowStaff]] = {
@@ -807,7 +807,7 @@ def _welcome(session: Session, ctx: Context) -> Turn:
 
 def _language_buttons() -> tuple[tuple[Button, ...], ...]:
     return tuple(
-        (Button(t(f"language.option.{code}"), callbacks.language(code)),) for code in LANGUAGES
+        (Button(t(f"languages.option.{code}"), callbacks.language(code)),) for code in LANGUAGES
     )
 
 

@@ -1,7 +1,8 @@
 """An ASN registers the worker they sponsor, consents to the salary deduction, and saves.
 
 category -> (other) -> name -> NIK -> what the NIK encodes -> (what differs) -> phone (optional)
--> kecamatan -> desa/kelurahan -> programme -> payment method -> consent -> summary -> save.
+-> the worker's language -> kecamatan -> desa/kelurahan -> programme -> payment method -> consent
+-> summary -> save.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from flows.commands import (
 from flows.context import Context
 from flows.effects import Effect, ShowInvitation
 from flows.formatting import first_of_next_month, long_date, month_year
+from flows.languages import DEFAULT_LANGUAGE, WORKER_LANGUAGES, worker_languages
 from flows.steps import (
     END,
     Accepted,
@@ -93,6 +95,14 @@ def _confirm_nik_prompt(answers: Answers, ctx: Context) -> Text:
 
 def _parse_disagreement(raw: str, answers: Answers, ctx: Context) -> Check:
     return free_text(raw, min_len=3, max_len=200)
+
+
+def _worker_language_options(answers: Answers, ctx: Context) -> list[Option]:
+    """Indonesian first, then the language of the programme's region (Sundanese in Garut)."""
+    return [
+        Option(code, t(f"languages.option.{code}"))
+        for code in worker_languages(ctx.catalog.home_regency.code)
+    ]
 
 
 def _district_options(answers: Answers, ctx: Context) -> list[Option]:
@@ -193,6 +203,12 @@ def _summary(answers: Answers, ctx: Context) -> Text:
     )
 
 
+def _worker_language(answers: Answers) -> str:
+    """The language chosen for the worker; Indonesian for a draft begun before the question."""
+    chosen = answers.get("worker_language")
+    return chosen if chosen in WORKER_LANGUAGES else DEFAULT_LANGUAGE
+
+
 def _region_name(code: str, ctx: Context) -> str:
     return ctx.catalog.regions.name_of(code) or code
 
@@ -225,9 +241,12 @@ def _command(answers: Answers, ctx: Context, draft_id: str) -> Command:
         programme_code=programme.code,
         monthly_amount=programme.monthly_amount,
         payment_method=method.code,
+        worker_language=_worker_language(answers),
         consent=ConsentGiven(
             statement=consent_statement(answers, ctx, first_month),
-            text_version=method.consent_version,
+            text_version=ctx.catalog.consent_version(
+                method.consent_key, method.consent_version, ctx.user.language
+            ),
             amount=programme.monthly_amount,
             first_month=first_month,
             message_id=answers.get("consent_message_id"),
@@ -242,7 +261,12 @@ def _settle(outcome: Outcome, answers: Answers, ctx: Context) -> Settled:
         invitation: tuple[Effect, ...] = ()
         if outcome.invitation_token and outcome.reference:
             invitation = (
-                ShowInvitation(outcome.reference, outcome.invitation_token, answers["worker_name"]),
+                ShowInvitation(
+                    outcome.reference,
+                    outcome.invitation_token,
+                    answers["worker_name"],
+                    _worker_language(answers),
+                ),
             )
         return Settled(
             t(
@@ -340,10 +364,19 @@ FLOW = Flow(
             AnswerKind.TEXT,
             prompt=lambda a, c: t("sponsorship.ask_worker_phone", name=Raw(a["worker_name"])),
             parse=mobile_phone,
-            next="district",
+            next="worker_language",
             help=t("sponsorship.help_worker_phone"),
             optional=True,
             summary_label=t("field.worker_phone"),
+        ),
+        Step(
+            "worker_language",
+            AnswerKind.CHOICE,
+            prompt=lambda a, c: t("languages.worker_ask", name=Raw(a["worker_name"])),
+            options=_worker_language_options,
+            next="district",
+            help=t("languages.worker_help"),
+            summary_label=t("languages.worker_field"),
         ),
         Step(
             "district",
