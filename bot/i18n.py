@@ -8,11 +8,13 @@ import re
 import string
 import tomllib
 from collections.abc import Mapping
+from datetime import datetime
 from functools import cache
 from importlib.resources import files
 from importlib.resources.abc import Traversable
 from typing import Any
 
+from babel.dates import get_timezone_name
 from babel.numbers import format_decimal
 
 from flows.languages import COMPLETE_LANGUAGES, DEFAULT_LANGUAGE, LANGUAGES, PARTIAL_LANGUAGES
@@ -28,6 +30,7 @@ __all__ = [
     "placeholders",
     "tags",
     "text_hash",
+    "zone_name",
 ]
 
 LOCALES_DIR: Traversable = files("locales")  # package data, in the wheel as in the source tree
@@ -106,6 +109,12 @@ _TAGS_FOUND = re.compile(r"</?(?:b|i|u|s|code|pre|a)\b[^>]*>")
 
 def _strip_tags(text: str) -> str:
     return _TAGS.sub("", text)
+
+
+def zone_name(moment: datetime) -> str:
+    """WIB, WITA or WIT (CLDR's Indonesian names, through Babel) for an aware local time: the
+    names every Indonesian reads, whatever the language of the rest of the message."""
+    return get_timezone_name(moment, "short", locale=DEFAULT_LANGUAGE)
 
 
 def text_hash(rendered: str) -> str:

@@ -192,3 +192,24 @@ def test_a_date_reads_in_the_workers_language() -> None:
 
     assert Renderer("su")(long_date(date(2026, 2, 1))) == "1 Pébruari 2026"
     assert Renderer("jv")(long_date(date(2026, 12, 1))) == "1 Desember 2026"
+
+
+def test_a_time_is_shown_with_its_zone_in_every_language() -> None:
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from bot.presenters import _when
+
+    moment = datetime(2026, 11, 30, 2, 5, tzinfo=ZoneInfo("UTC"))
+    expected = {
+        "Asia/Jakarta": "09:05 WIB",
+        "Asia/Pontianak": "09:05 WIB",
+        "Asia/Makassar": "10:05 WITA",
+        "Asia/Jayapura": "11:05 WIT",
+    }
+    for zone, shown in expected.items():
+        for language in LANGUAGES:
+            assert shown in Renderer(language)(_when(moment, ZoneInfo(zone))), (zone, language)
+    assert Renderer("su")(_when(moment, ZoneInfo("Asia/Jakarta"))) == (
+        "30 Nopémber 2026 tabuh 09:05 WIB"
+    )
