@@ -49,8 +49,16 @@ async def test_a_worker_invited_in_sundanese_switches_to_javanese_and_consents(
         # The message the sponsor forwards is in the worker's language, the rest in theirs.
         assert "Wilujeng Ujang Suryana" in saved and "Hatur nuhun." in saved
         assert "Tersimpan" in saved and "Mohon konfirmasi" not in saved
-        link = LINK.search(saved)
-        assert link, saved
+        first = LINK.search(saved)
+        assert first, saved
+        # A new link from /status: its message is in the worker's language again.
+        await sponsor.say("/status")
+        reference = re.search(r"PR-[0-9A-Z]+", saved)
+        assert reference
+        renewed = texts(await sponsor.choose(f"🔗 {reference[0]}: buat tautan baru", min_count=3))
+        assert "Tautan baru" in renewed and "Wilujeng Ujang Suryana" in renewed
+        link = LINK.search(renewed)
+        assert link and link.group(1) != first.group(1)
 
         worker = emulator.user(7402, first_name="Ujang")
         mark = worker.mark()
@@ -76,6 +84,15 @@ async def test_a_worker_invited_in_sundanese_switches_to_javanese_and_consents(
         assert "Ujang Suryana" in notice and "Tanggal wiyosan: 5 Januari 1990" in notice
         labels = javanese[-1].button_labels
         assert labels[:3] == ["✅ Sarujuk", "❌ Mboten", "✏️ Wonten ingkang lepat"]
+        # The Sundanese notice's button no longer counts: the consent is to the text shown last.
+        mark = worker.mark()
+        pressed = await worker.press("✅ Satuju", message_id=sundanese[-1].message_id)
+        answer = await worker.wait_callback_answer(pressed)
+        assert (
+            answer.text
+            == "Tombol menika sampun mboten laku. Mangga mirsani pesen ingkang pungkasan."
+        )
+        assert await worker.replies_since(mark, min_count=0, timeout=2) == []
         consented = texts(await worker.choose("✅ Sarujuk"))
         assert "Matur nuwun." in consented
         assert "Persetujuan Panjenengan sampun kacathet" in consented
