@@ -790,7 +790,8 @@ def _welcome_text(ctx: Context) -> Text:
 
 def _welcome(session: Session, ctx: Context) -> Turn:
     if _worker_only(ctx):
-        # Came through their invitation, in Indonesian; the menu has the language button.
+        # Came through their invitation, in the language their sponsor chose for them; the menu
+        # has the language button.
         return Turn(session, (_menu_message(ctx, t("menu.worker")),))
     if ctx.user.language is None:
         asking = session.with_(interrupt="language", then="start", seq=session.seq + 1)

@@ -9,6 +9,7 @@ into them carry their own versions (locales/consents.toml).
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 
 import pytest
 from babel import Locale
@@ -213,3 +214,16 @@ def test_a_time_is_shown_with_its_zone_in_every_language() -> None:
     assert Renderer("su")(_when(moment, ZoneInfo("Asia/Jakarta"))) == (
         "30 Nopémber 2026 tabuh 09:05 WIB"
     )
+
+
+def test_a_translation_left_behind_by_a_renamed_parameter_reads_in_indonesian(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "id.toml").write_text('[worker]\nverify_wrong = "Sisa percobaan: {tries}."\n')
+    (tmp_path / "su.toml").write_text('[worker]\nverify_wrong = "Sésa cobian: {left}."\n')
+    assert Renderer("su", tmp_path)(t("worker.verify_wrong", tries=2)) == "Sisa percobaan: 2."
+    assert Renderer("su", tmp_path)(t("worker.verify_wrong", tries=2, left=1)) == (
+        "Sésa cobian: 1."
+    )
+    with pytest.raises(KeyError):  # the Indonesian itself wrong: a bug, not hidden
+        Renderer("id", tmp_path)(t("worker.verify_wrong", left=2))
