@@ -9,7 +9,7 @@ import string
 import tomllib
 from collections.abc import Mapping
 from datetime import datetime
-from functools import cache
+from functools import cache, lru_cache
 from importlib.resources import files
 from importlib.resources.abc import Traversable
 from typing import Any
@@ -107,9 +107,15 @@ class Renderer:
         if isinstance(value, bool):
             return str(value)
         if isinstance(value, int):
-            # CLDR's grouping for the language (Babel): 16.800 in id, su and jv, 16,800 in en.
-            return format_decimal(value, locale=self.language, group_separator=True)
+            return _number(value, self.language)
         return html.escape(str(value), quote=False)
+
+
+@lru_cache(maxsize=4096)
+def _number(value: int, language: str) -> str:
+    """CLDR's grouping for the language (Babel): 16.800 in id, su and jv, 16,800 in en. Cached:
+    Babel takes about 20 µs a number, and the same amounts and counts come back all day."""
+    return format_decimal(value, locale=language, group_separator=True)
 
 
 _TAGS = re.compile(r"</?(b|i|u|s|code|pre)>")
