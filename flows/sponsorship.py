@@ -193,7 +193,13 @@ def _summary(answers: Answers, ctx: Context) -> Text:
         name=Raw(answers["worker_name"]),
         nik=Raw(mask_nik(answers["nik"])),
         nik_note=t("sponsorship.summary_nik_note", note=Raw(note)) if note else Raw(""),
-        phone=Raw(answers["worker_phone"]) if answers.get("worker_phone") else t("value.none"),
+        # The worker's language on the line after the phone, the order they were asked in
+        # (its own parameter of sponsorship.summary once the texts of issue 12 are merged).
+        phone=t(
+            "languages.summary_phone",
+            phone=Raw(answers["worker_phone"]) if answers.get("worker_phone") else t("value.none"),
+            language=t(f"languages.option.{_worker_language(answers)}"),
+        ),
         village=Raw(_region_name(answers["village"], ctx)),
         district=Raw(_region_name(answers["district"], ctx)),
         programme=programme.label,

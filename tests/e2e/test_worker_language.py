@@ -45,6 +45,7 @@ async def test_a_worker_invited_in_sundanese_switches_to_javanese_and_consents(
         await sign_up(sponsor)
         summary = await register_worker(sponsor, worker_language="🗣️ Basa Sunda")
         assert "Periksa data" in summary  # the sponsor's own side stays in Indonesian
+        assert "Bahasa pekerja: 🗣️ Basa Sunda" in summary
         saved = texts(await sponsor.choose("💾 Simpan", min_count=3))
         # The message the sponsor forwards is in the worker's language, the rest in theirs.
         assert "Wilujeng Ujang Suryana" in saved and "Hatur nuhun." in saved

@@ -28,6 +28,7 @@ def test_the_choice_goes_with_the_sponsorship_and_its_invitation_and_can_be_edit
     run(chat, steps)
     assert chat.session.step == "summary"
     assert chat.session.answers["worker_language"] == "jv"
+    assert "• No. HP: +6281234567890\n• Bahasa pekerja: 🗣️ Basa Jawa\n" in chat.rendered()
     chat.press("edit:worker_language")
     assert chat.session.step == "worker_language"
     chat.press("su")
