@@ -12,6 +12,7 @@ import tomllib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
+from importlib.resources import files
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 from zoneinfo import ZoneInfo
@@ -182,8 +183,19 @@ def _load_regency(path: Path, data: dict[str, Any]) -> ProgrammeSettings:
         regions=regions,
         privacy_notice_version=str(data["privacy_notice_version"]),
         max_sponsorships=int(data.get("max_sponsorships_per_sponsor", 1)),
+        translated_consents=consent_versions(),
     )
     return ProgrammeSettings(catalog, ZoneInfo(str(data.get("timezone", "Asia/Jakarta"))))
+
+
+def consent_versions() -> dict[str, dict[str, str]]:
+    """language -> consent text key -> the version of its vetted translation: translations
+    are the locales' (locales/consents.toml), not the operator's."""
+    text = files("locales").joinpath("consents.toml").read_text(encoding="utf-8")
+    return {
+        language: {key: str(version) for key, version in keys.items()}
+        for language, keys in tomllib.loads(text).items()
+    }
 
 
 def load_agencies(path: Path) -> tuple[Agency, ...]:

@@ -8,17 +8,32 @@ import re
 import string
 import tomllib
 from collections.abc import Mapping
-from functools import cache
+from datetime import datetime
+from functools import cache, lru_cache
 from importlib.resources import files
 from importlib.resources.abc import Traversable
 from typing import Any
 
+from babel.dates import get_timezone_name
+from babel.numbers import format_decimal
+
+from flows.languages import COMPLETE_LANGUAGES, DEFAULT_LANGUAGE, LANGUAGES, PARTIAL_LANGUAGES
 from flows.text import Raw, Text
 
+__all__ = [
+    "COMPLETE_LANGUAGES",
+    "DEFAULT_LANGUAGE",
+    "LANGUAGES",
+    "PARTIAL_LANGUAGES",
+    "Renderer",
+    "catalog",
+    "placeholders",
+    "tags",
+    "text_hash",
+    "zone_name",
+]
+
 LOCALES_DIR: Traversable = files("locales")  # package data, in the wheel as in the source tree
-DEFAULT_LANGUAGE = "id"
-LANGUAGES = ("id", "en")
-THOUSANDS = {"id": ".", "en": ","}
 
 
 def _flatten(table: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
@@ -51,6 +66,11 @@ def placeholders(template: str) -> set[str]:
     return {name for _, name, _, _ in string.Formatter().parse(template) if name}
 
 
+def tags(template: str) -> list[str]:
+    """The HTML tags of a message in order: a translation keeps the same markup."""
+    return sorted(_TAGS_FOUND.findall(template))
+
+
 class Renderer:
     """Turns Text into HTML in one language; a key missing there falls back to Indonesian."""
 
@@ -66,7 +86,16 @@ class Renderer:
         if template is None:
             raise KeyError(f"no message {text.key!r} in locales/{self.language}.toml")
         values = {name: self._param(value) for name, value in text.params.items()}
-        return template.format_map(values)
+        try:
+            return template.format_map(values)
+        except (KeyError, IndexError):
+            # A translation left behind by a changed Indonesian text (a parameter renamed):
+            # the worker reads the Indonesian rather than nothing. tests/unit/test_translations.py
+            # fails on it before a release.
+            fallback = self._fallback.get(text.key)
+            if fallback is None or fallback is template:
+                raise
+            return fallback.format_map(values)
 
     def plain(self, text: Text | Raw) -> str:
         """Without HTML: for button labels, toasts and command descriptions."""
@@ -78,15 +107,29 @@ class Renderer:
         if isinstance(value, bool):
             return str(value)
         if isinstance(value, int):
-            return f"{value:,}".replace(",", THOUSANDS[self.language])
+            return _number(value, self.language)
         return html.escape(str(value), quote=False)
 
 
+@lru_cache(maxsize=4096)
+def _number(value: int, language: str) -> str:
+    """CLDR's grouping for the language (Babel): 16.800 in id, su and jv, 16,800 in en. Cached:
+    Babel takes about 20 µs a number, and the same amounts and counts come back all day."""
+    return format_decimal(value, locale=language, group_separator=True)
+
+
 _TAGS = re.compile(r"</?(b|i|u|s|code|pre)>")
+_TAGS_FOUND = re.compile(r"</?(?:b|i|u|s|code|pre|a)\b[^>]*>")
 
 
 def _strip_tags(text: str) -> str:
     return _TAGS.sub("", text)
+
+
+def zone_name(moment: datetime) -> str:
+    """WIB, WITA or WIT (CLDR's Indonesian names, through Babel) for an aware local time: the
+    names every Indonesian reads, whatever the language of the rest of the message."""
+    return get_timezone_name(moment, "short", locale=DEFAULT_LANGUAGE)
 
 
 def text_hash(rendered: str) -> str:

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, tzinfo
 
-from bot.i18n import Renderer
+from bot.i18n import Renderer, zone_name
 from bot.storage.staff import StaffMember
 from bot.storage.views import (
     PersonalData,
@@ -102,7 +102,9 @@ def _button(
 
 def _when(moment: datetime, zone: tzinfo) -> Text:
     local = moment.astimezone(zone)
-    return t("date.datetime", date=long_date(local.date()), time=local.strftime("%H:%M"))
+    # Always with its zone: a province may span two (issue 12), and WIB is not WITA.
+    time = f"{local:%H:%M} {zone_name(local)}"
+    return t("date.datetime", date=long_date(local.date()), time=time)
 
 
 def _agency(catalog: Catalog, code: str) -> str:
@@ -227,7 +229,7 @@ def personal_data(
 ) -> Outgoing:
     """/data_saya: everything stored about the person, identifiers masked."""
     parts = [render(t("data.header"))]
-    language = t(f"data.language.{data.language}") if data.language else t("value.none")
+    language = t(f"languages.name.{data.language}") if data.language else t("value.none")
     since = _when(data.known_since, zone) if data.known_since else t("value.none")
     parts.append(
         render(t("data.account", user_id=str(data.user_id), language=language, since=since))

@@ -31,7 +31,7 @@ from bot.catalog import ProgrammeSettings
 from bot.delivery.budget import DEFAULT_RATE, RateBudget
 from bot.exports import deductions as deduction_workbook
 from bot.exports import recap as recap_views
-from bot.i18n import Renderer, text_hash
+from bot.i18n import DEFAULT_LANGUAGE, Renderer, text_hash
 from bot.statistics_render import chat as statistics_chat
 from bot.statistics_render.workbook import write_workbook
 from bot.storage import audit
@@ -246,7 +246,11 @@ class ConversationService:
             )
 
         def conclude(db: Transaction, outcomes: list[Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-            settled, effects = self._apply(db, user_id, turn, applies, outcomes)
+            nonlocal language
+            settled, effects, now_speaks = self._apply(db, user_id, turn, applies, outcomes)
+            # A command may have set the language (a worker opening an invitation written in
+            # Sundanese): the answer is in the language the user now has.
+            language = now_speaks or language
             track_unfinished(db, user_id, session, settled, self.clock())  # writes on a change
             return settled.to_json(), answer_to_json(incoming, effects, language)
 
@@ -321,19 +325,20 @@ class ConversationService:
         turn: Turn,
         applies: list[Apply],
         outcomes: list[Any],
-    ) -> tuple[Session, list[Effect]]:
+    ) -> tuple[Session, list[Effect], str | None]:
         """Inside the turn's transaction, the commands applied: let the engine settle their
-        outcomes (it sees the transaction's own writes), giving the session and effects to keep."""
+        outcomes (it sees the transaction's own writes), giving the session and effects to keep,
+        and the user's language as the commands left it (None: not read again)."""
         session, effects = turn.session, list(turn.effects)
         if not any(apply.awaits_outcome for apply in applies):
-            return session, effects
+            return session, effects, None
         context = self._context_in(self.repository.user_record_within(db, user_id), session)
         for apply, outcome in zip(applies, outcomes, strict=True):
             if apply.awaits_outcome:
                 settled = router.settle(session, outcome, context)
                 session = settled.session
                 effects.extend(settled.effects)
-        return session, effects
+        return session, effects, context.user.language
 
     async def _send_answer(
         self,
@@ -463,11 +468,15 @@ class ConversationService:
         self, incoming: Incoming, invitation: ShowInvitation, render: Renderer, transport: Transport
     ) -> None:
         """The deep link as a QR code to show on the phone, and a message to forward, written
-        in Indonesian whatever the sponsor's language: it is for the worker."""
+        in the worker's language the sponsor chose, whatever the sponsor's own: it is for the
+        worker."""
         link = self.invitation_link(invitation.token)
-        worker_name = invitation.worker_name or await self._worker_name(
-            incoming.user_id, invitation.reference
-        )
+        worker_name, language = invitation.worker_name, invitation.language
+        if not worker_name or language is None:
+            found_name, found_language = await self._worker_of(
+                incoming.user_id, invitation.reference
+            )
+            worker_name, language = worker_name or found_name, language or found_language
         caption = render(
             t(
                 "invite.caption",
@@ -479,14 +488,18 @@ class ConversationService:
         await transport.send_photo(incoming.chat_id, qr_png(link), caption)
         record = await asyncio.to_thread(self.repository.user_record, incoming.user_id)
         sponsor = record.sponsor.full_name if record.sponsor else ""
-        forward = Renderer("id")(
+        forward = Renderer(language)(
             t("invite.forward", worker=Raw(worker_name), sponsor=Raw(sponsor), link=link)
         )
         await transport.send(incoming.chat_id, Outgoing(forward))
 
-    async def _worker_name(self, user_id: int, reference: str) -> str:
+    async def _worker_of(self, user_id: int, reference: str) -> tuple[str, str]:
+        """The worker's name and language in one of the user's sponsorships."""
         items = await asyncio.to_thread(self.repository.sponsorships_of, user_id)
-        return next((i.worker_full_name or "" for i in items if i.reference == reference), "")
+        item = next((i for i in items if i.reference == reference), None)
+        if item is None:
+            return "", DEFAULT_LANGUAGE
+        return item.worker_full_name or "", item.worker_language
 
     @staticmethod
     def render(message: Message, render: Renderer) -> Outgoing:

@@ -5,8 +5,8 @@ The host loads it from data files (bot/data/); flows only read it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from flows.text import Raw, Text
@@ -85,6 +85,15 @@ class Catalog:
     def regency(self, code: str) -> Region | None:
         """A regency of the deployment by its dotted code (the home regency for a single one)."""
         return next((r for r in self.regencies or (self.home_regency,) if r.code == code), None)
+
+    # language -> consent text key -> the version of its vetted translation (locales/consents.toml)
+    translated_consents: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+
+    def consent_version(self, text_key: str, version: str, language: str | None) -> str:
+        """The version recorded with a consent given in `language`: the vetted translation's own
+        (which names the Indonesian version it translates, "2026-11-1+su.1"), or else the
+        Indonesian statement's, also shown when the language has no translation of it."""
+        return self.translated_consents.get(language or "", {}).get(text_key, version)
 
     def agency(self, code: str) -> Agency | None:
         return next((a for a in self.agencies if a.code == code), None)

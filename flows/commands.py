@@ -66,6 +66,7 @@ class SubmitSponsorship:
     monthly_amount: int
     payment_method: str  # "salary_deduction" or "self_payment"
     consent: ConsentGiven
+    worker_language: str = "id"  # the invitation's and the worker's messages' (flows.languages)
 
 
 # --- the worker's side (issue 3) ---------------------------------------------------------
@@ -353,6 +354,7 @@ class InvitationDetails(SponsorshipSummary):
     phone_masked: str | None
     district_name: str
     village_name: str
+    language: str = "id"  # chosen by the sponsor: the worker's messages are in it
 
 
 @dataclass(frozen=True)

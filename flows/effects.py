@@ -56,6 +56,7 @@ class ShowInvitation:
     reference: str
     token: str
     worker_name: str  # empty: the host looks it up by reference
+    language: str | None = None  # the worker's, for the message to forward; None: looked up
 
 
 @dataclass(frozen=True)

@@ -49,7 +49,9 @@ def _in_person_command(answers: Answers, ctx: Context, draft_id: str) -> Command
         user_id=ctx.user.user_id,
         reference=answers["reference"],
         statement=in_person_statement(answers),
-        text_version=ctx.catalog.privacy_notice_version,
+        text_version=ctx.catalog.consent_version(
+            "rights.in_person_statement", ctx.catalog.privacy_notice_version, ctx.user.language
+        ),
         message_id=answers.get("confirm_message_id"),
         given_at=ctx.now,
     )

@@ -60,6 +60,7 @@ from flows.effects import (
 )
 from flows.engine import CANCEL, Turn
 from flows.inputs import ChoicePicked, CommandIssued, Input, MediaReceived, UnsupportedReceived
+from flows.languages import LANGUAGES
 from flows.session import Session
 from flows.steps import Flow
 from flows.text import Text, t
@@ -73,7 +74,6 @@ FLOWS: Mapping[str, Flow] = {
     **rights.FLOWS,
     announce.FLOW.id: announce.FLOW,
 }
-LANGUAGES = ("id", "en")
 IDLE_AFTER = timedelta(hours=6)
 
 PAGED_LISTS: Mapping[str, type[ShowStatus | ShowPersonalData | ShowRequestQueue | ShowStaff]] = {
@@ -804,7 +804,8 @@ def _welcome_text(ctx: Context) -> Text:
 
 def _welcome(session: Session, ctx: Context) -> Turn:
     if _worker_only(ctx):
-        # Came through their invitation, in Indonesian; the menu has the language button.
+        # Came through their invitation, in the language their sponsor chose for them; the menu
+        # has the language button.
         return Turn(session, (_menu_message(ctx, t("menu.worker")),))
     if ctx.user.language is None:
         asking = session.with_(interrupt="language", then="start", seq=session.seq + 1)
@@ -821,7 +822,7 @@ def _welcome(session: Session, ctx: Context) -> Turn:
 
 def _language_buttons() -> tuple[tuple[Button, ...], ...]:
     return tuple(
-        (Button(t(f"language.option.{code}"), callbacks.language(code)),) for code in LANGUAGES
+        (Button(t(f"languages.option.{code}"), callbacks.language(code)),) for code in LANGUAGES
     )
 
 

@@ -1,7 +1,8 @@
 """An ASN registers the worker they sponsor, consents to the salary deduction, and saves.
 
 category -> (other) -> name -> NIK -> what the NIK encodes -> (what differs) -> phone (optional)
--> kecamatan -> desa/kelurahan -> programme -> payment method -> consent -> summary -> save.
+-> the worker's language -> kecamatan -> desa/kelurahan -> programme -> payment method -> consent
+-> summary -> save.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from flows.commands import (
 from flows.context import Context
 from flows.effects import Effect, ShowInvitation
 from flows.formatting import first_of_next_month, long_date, month_year
+from flows.languages import DEFAULT_LANGUAGE, WORKER_LANGUAGES, worker_languages
 from flows.steps import (
     END,
     Accepted,
@@ -98,6 +100,15 @@ def _parse_disagreement(raw: str, answers: Answers, ctx: Context) -> Check:
 # A worker living outside the sponsor's regency (a relative elsewhere): the district step offers
 # this first; then province, regency and their kecamatan, from the Kemendagri regions.
 ELSEWHERE = "elsewhere"
+
+
+def _worker_language_options(answers: Answers, ctx: Context) -> list[Option]:
+    """Indonesian first, then the language of the sponsor's regency (Sundanese in Garut,
+    Javanese in Kendal): ctx.catalog is the sponsor's regency's (bot.service._context_in)."""
+    return [
+        Option(code, t(f"languages.option.{code}"))
+        for code in worker_languages(ctx.catalog.home_regency.code)
+    ]
 
 
 def _district_options(answers: Answers, ctx: Context) -> list[Option]:
@@ -226,7 +237,13 @@ def _summary(answers: Answers, ctx: Context) -> Text:
         name=Raw(answers["worker_name"]),
         nik=Raw(mask_nik(answers["nik"])),
         nik_note=t("sponsorship.summary_nik_note", note=Raw(note)) if note else Raw(""),
-        phone=Raw(answers["worker_phone"]) if answers.get("worker_phone") else t("value.none"),
+        # The worker's language on the line after the phone, the order they were asked in
+        # (its own parameter of sponsorship.summary once the texts of issue 12 are merged).
+        phone=t(
+            "languages.summary_phone",
+            phone=Raw(answers["worker_phone"]) if answers.get("worker_phone") else t("value.none"),
+            language=t(f"languages.option.{_worker_language(answers)}"),
+        ),
         village=Raw(_region_name(answers["village"], ctx)),
         district=Raw(_district_text(answers, ctx)),
         programme=programme.label,
@@ -234,6 +251,12 @@ def _summary(answers: Answers, ctx: Context) -> Text:
         payment=method.label,
         first_month=month_year(date.fromisoformat(answers["consent_first_month"])),
     )
+
+
+def _worker_language(answers: Answers) -> str:
+    """The language chosen for the worker; Indonesian for a draft begun before the question."""
+    chosen = answers.get("worker_language")
+    return chosen if chosen in WORKER_LANGUAGES else DEFAULT_LANGUAGE
 
 
 def _region_name(code: str, ctx: Context) -> str:
@@ -268,9 +291,12 @@ def _command(answers: Answers, ctx: Context, draft_id: str) -> Command:
         programme_code=programme.code,
         monthly_amount=programme.monthly_amount,
         payment_method=method.code,
+        worker_language=_worker_language(answers),
         consent=ConsentGiven(
             statement=consent_statement(answers, ctx, first_month),
-            text_version=method.consent_version,
+            text_version=ctx.catalog.consent_version(
+                method.consent_key, method.consent_version, ctx.user.language
+            ),
             amount=programme.monthly_amount,
             first_month=first_month,
             message_id=answers.get("consent_message_id"),
@@ -285,7 +311,12 @@ def _settle(outcome: Outcome, answers: Answers, ctx: Context) -> Settled:
         invitation: tuple[Effect, ...] = ()
         if outcome.invitation_token and outcome.reference:
             invitation = (
-                ShowInvitation(outcome.reference, outcome.invitation_token, answers["worker_name"]),
+                ShowInvitation(
+                    outcome.reference,
+                    outcome.invitation_token,
+                    answers["worker_name"],
+                    _worker_language(answers),
+                ),
             )
         return Settled(
             t(
@@ -383,10 +414,19 @@ FLOW = Flow(
             AnswerKind.TEXT,
             prompt=lambda a, c: t("sponsorship.ask_worker_phone", name=Raw(a["worker_name"])),
             parse=mobile_phone,
-            next="district",
+            next="worker_language",
             help=t("sponsorship.help_worker_phone"),
             optional=True,
             summary_label=t("field.worker_phone"),
+        ),
+        Step(
+            "worker_language",
+            AnswerKind.CHOICE,
+            prompt=lambda a, c: t("languages.worker_ask", name=Raw(a["worker_name"])),
+            options=_worker_language_options,
+            next="district",
+            help=t("languages.worker_help"),
+            summary_label=t("languages.worker_field"),
         ),
         Step(
             "district",

@@ -159,11 +159,15 @@ def _command(answers: Answers, ctx: Context, draft_id: str) -> Command:
         return RequestCorrection(user, reference, "worker", answers["correction"], ctx.now)
     if answers.get("review") == "decline":
         return WorkerDeclines(user, reference, answers.get("decline_confirm_message_id"), ctx.now)
+    shown = statement(answers, ctx.catalog)
     return WorkerConsents(
         user_id=user,
         reference=reference,
-        statement=statement(answers, ctx.catalog),
-        text_version=ctx.catalog.privacy_notice_version,
+        statement=shown,
+        # The version of the text in the worker's language: a vetted translation has its own.
+        text_version=ctx.catalog.consent_version(
+            shown.key, ctx.catalog.privacy_notice_version, ctx.user.language
+        ),
         message_id=answers.get("review_message_id"),
         given_at=ctx.now,
     )

@@ -268,6 +268,8 @@ class Sponsorship(SQLModel, table=True):
     erased_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
     created_at: datetime = _created()
     updated_at: datetime = _created()
+    # The worker's language, chosen by the sponsor (flows.languages); NULL: Indonesian.
+    worker_language: str | None = Field(default=None, sa_column=Column(String(8), nullable=True))
 
 
 class Consent(SQLModel, table=True):

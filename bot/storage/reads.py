@@ -32,6 +32,7 @@ from bot.storage.views import (
     WorkerDataView,
     WorkerSponsorshipView,
 )
+from flows.languages import DEFAULT_LANGUAGE
 from flows.statuses import SponsorshipStatus
 
 
@@ -275,6 +276,7 @@ class Reads:
                 consent_channel=channels.get(row_id(row)),
                 withdrawal_effective_month=row.withdrawal_effective_month,
                 marked_months=marked.get(row_id(row), 0),
+                worker_language=row.worker_language or DEFAULT_LANGUAGE,
             )
             for row in rows
         ]

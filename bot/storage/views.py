@@ -58,6 +58,7 @@ class SponsorshipView:
     consent_channel: str | None = None
     withdrawal_effective_month: date | None = None
     marked_months: int = 0  # ledger months marked deducted (the scholarship count)
+    worker_language: str = "id"  # chosen by the sponsor (flows.languages)
 
 
 @dataclass(frozen=True)

@@ -209,9 +209,14 @@ async def sign_up(user: FakeUser, *, nip: str = VALID_NIP, name: str = "Dra. Sit
 
 
 async def register_worker(
-    user: FakeUser, *, nik: str = VALID_NIK, worker: str = "Ujang Suryana"
+    user: FakeUser,
+    *,
+    nik: str = VALID_NIK,
+    worker: str = "Ujang Suryana",
+    worker_language: str = "🇮🇩 Bahasa Indonesia",
 ) -> str:
-    """The sponsorship part up to the summary; returns the summary's text."""
+    """The sponsorship part up to the summary (the worker's language is the button's label);
+    returns the summary's text."""
     assert "Ketik nama lengkap pekerja" in texts(await user.choose("Asisten rumah tangga"))
     assert "Ketik NIK" in texts(await user.say(worker))
     turn = await user.say(nik)
@@ -220,7 +225,8 @@ async def register_worker(
     assert "Pesan berisi NIK sudah saya hapus" in confirm
     assert [m for m in turn if m.event == "deleted"], "the NIK message stays in the chat"
     assert "nomor HP" in texts(await user.choose("✅ Ya, benar"))
-    assert "kecamatan" in texts(await user.choose("⏭️ Lewati"))
+    assert "Dalam bahasa apa" in texts(await user.choose("⏭️ Lewati"))
+    assert "kecamatan" in texts(await user.choose(worker_language))
     await user.say("garut kota")
     assert "desa/kelurahan" in texts(await user.choose("Garut Kota"))
     assert "program" in texts(await user.choose("Kota Kulon"))

@@ -56,6 +56,7 @@ async def test_typed_links_are_shown_as_text_and_no_message_has_a_preview(
     await sponsor.say(VALID_NIK)
     await sponsor.choose("✅ Ya, benar")
     await sponsor.choose("⏭️ Lewati")
+    await sponsor.choose("🇮🇩 Bahasa Indonesia")
     await sponsor.say("garut kota")
     await sponsor.choose("Garut Kota")
     await sponsor.choose("Kota Kulon")

@@ -126,6 +126,7 @@ async def test_refusing_consent_saves_nothing_and_offers_a_way_out(
     await user.say(VALID_NIK)
     await user.choose("✅ Ya, benar")
     await user.choose("⏭️ Lewati")
+    await user.choose("🇮🇩 Bahasa Indonesia")
     await user.choose("Garut Kota")
     await user.choose("Kota Kulon")
     await user.choose("JKK + JKM — Rp16.800/bulan")

@@ -100,6 +100,7 @@ async def test_configured_labels_show_in_both_flows_status_and_personal_data(
     assert "menunjukkan" in await sponsor.say("3205014501900001")
     await sponsor.press("✅ Ya, benar")
     await sponsor.press("⏭️ Lewati")
+    await sponsor.press("🇮🇩 Bahasa Indonesia")
     await sponsor.say("garut kota")
     await sponsor.press("Garut Kota")
     await sponsor.press("Kota Kulon")

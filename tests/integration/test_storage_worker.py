@@ -989,3 +989,39 @@ def test_sponsor_reissues_a_link_and_only_the_newest_works(repo: Repository) -> 
     assert isinstance(worker_opens(repo, reissued.invitation_token or "", WORKER), InvitationOpened)
     assert one(repo, WORKER, worker_consent(reference)) == Applied(reference)
     assert one(repo, SPONSOR, ReissueInvitation(SPONSOR, reference)) == Refused("wrong_state")
+
+
+# ---- the worker's language (issue 12) --------------------------------------------------------
+
+
+def test_opening_an_invitation_gives_a_new_worker_the_language_chosen_for_them(
+    repo: Repository,
+) -> None:
+    apply(repo, SPONSOR, SetLanguage(SPONSOR, "id"), register(SPONSOR))
+    outcome = one(repo, SPONSOR, submit(SPONSOR, "draft-su", worker_language="su"))
+    assert isinstance(outcome, Applied) and outcome.invitation_token is not None
+    assert repo.sponsorships_of(SPONSOR)[0].worker_language == "su"
+
+    repo.remember_chat(WORKER, WORKER)  # a first message: the account has no language yet
+    opened = worker_opens(repo, outcome.invitation_token)
+    assert isinstance(opened, InvitationOpened) and opened.details.language == "su"
+    assert repo.user_record(WORKER).language == "su"
+
+    # Someone who chose a language themselves keeps it: the sponsor's choice is a default.
+    apply(repo, STRANGER, SetLanguage(STRANGER, "en"))
+    opened = worker_opens(repo, outcome.invitation_token, STRANGER)
+    assert isinstance(opened, InvitationOpened) and opened.details.language == "su"
+    assert repo.user_record(STRANGER).language == "en"
+
+
+def test_a_sponsorship_from_before_the_choice_reads_as_indonesian(
+    repo: Repository, engine: Engine
+) -> None:
+    _, token = sponsor_submits(repo)
+    with engine.begin() as connection:  # as migration 0010_lang leaves an older sponsorship
+        connection.execute(sa.text("UPDATE sponsorships SET worker_language = NULL"))
+    assert repo.sponsorships_of(SPONSOR)[0].worker_language == "id"
+    repo.remember_chat(WORKER, WORKER)
+    opened = worker_opens(repo, token)
+    assert isinstance(opened, InvitationOpened) and opened.details.language == "id"
+    assert repo.user_record(WORKER).language == "id"

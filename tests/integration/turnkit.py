@@ -153,6 +153,7 @@ class Chat:
         assert "menunjukkan" in await self.say("3205014501900001")
         await self.press("✅ Ya, benar")
         await self.press("⏭️ Lewati")
+        await self.press("🇮🇩 Bahasa Indonesia")
         await self.say("garut kota")
         await self.press("Garut Kota")
         await self.press("Kota Kulon")

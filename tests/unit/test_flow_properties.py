@@ -19,6 +19,10 @@ from tests.unit.flowkit import VALID_NIK, VALID_NIP, Chat
 BUTTON_VALUES = [
     "lang:id",
     "lang:en",
+    "lang:su",
+    "lang:jv",
+    "su",
+    "jv",
     "yes",
     "no",
     "dinkes",

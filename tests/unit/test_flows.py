@@ -18,7 +18,8 @@ JOURNEY = [
     ("type", "Ujang Suryana", "nik"),
     ("type", VALID_NIK, "nik_confirm"),
     ("press", "ok", "worker_phone"),
-    ("type", "0812-3456-7890", "district"),
+    ("type", "0812-3456-7890", "worker_language"),
+    ("press", "id", "district"),
     ("press", "32.05.01", "village"),
     ("press", "32.05.01.1001", "programme"),
     ("press", "jkk_jkm", "payment"),
@@ -43,7 +44,7 @@ def test_first_start_asks_language_then_signup_then_sponsorship() -> None:
     chat = Chat()
     chat.command("start")
     assert chat.message_keys() == ["welcome"]
-    assert chat.values() == ["lang:id", "lang:en"]
+    assert chat.values() == ["lang:id", "lang:en", "lang:su", "lang:jv"]
     chat.press("lang:en")
     assert chat.host.language == "en"
     assert chat.message_keys() == ["language.saved", "prompt.intro"]

@@ -48,6 +48,7 @@ SPONSORSHIP: tuple[Action, ...] = (
     ("type", VALID_NIK),
     ("press", "ok"),
     ("type", "0812-3456-7890"),
+    ("press", "su"),
     ("press", "32.05.01"),
     ("press", "32.05.01.1001"),
     ("press", "jkk_jkm"),
@@ -241,6 +242,8 @@ NAVIGATION = st.one_of(
                 "save",
                 "lang:en",
                 "lang:id",
+                "lang:su",
+                "lang:jv",
                 "invite:open",
             ]
         ),

@@ -54,7 +54,7 @@ def test_saving_shows_the_sponsor_the_invitation() -> None:
     chat = at_summary()
     chat.press("save")
     invitation = [e for e in chat.sent if isinstance(e, ShowInvitation)]
-    assert invitation == [ShowInvitation("PR-TEST1", "token1", "Ujang Suryana")]
+    assert invitation == [ShowInvitation("PR-TEST1", "token1", "Ujang Suryana", "id")]
 
 
 def test_worker_link_shows_who_registered_them_then_asks_to_verify() -> None:

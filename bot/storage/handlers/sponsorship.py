@@ -38,7 +38,7 @@ from bot.storage.lookups import (
     use_invitations,
     worker_invitation,
 )
-from bot.storage.models import Invitation, InvitationOpener, Sponsor, Sponsorship
+from bot.storage.models import Invitation, InvitationOpener, Sponsor, Sponsorship, TelegramUser
 from flows.commands import (
     Applied,
     FailVerification,
@@ -61,6 +61,7 @@ from flows.events import (
     WorkerDeclined,
     WorkerWithdrew,
 )
+from flows.languages import DEFAULT_LANGUAGE
 from flows.statuses import OPEN_STATUSES, SponsorshipStatus
 from flows.validators.masking import mask_nik, mask_phone
 
@@ -162,6 +163,7 @@ def _new_sponsorship(
         programme_code=command.programme_code,
         monthly_amount=command.monthly_amount,
         payment_method=command.payment_method,
+        worker_language=command.worker_language,
         created_at=now,
         updated_at=now,
     )
@@ -250,6 +252,13 @@ def open_invitation(turn: Turn, command: OpenInvitation) -> Outcome:
     )
     session.execute(opener.on_conflict_do_nothing(index_elements=["invitation_id", "user_id"]))
     nik = turn.rules.sealer.open(row.nik_sealed)
+    language = row.worker_language or DEFAULT_LANGUAGE
+    # The worker reads the bot in the language their sponsor chose, unless they chose one
+    # themselves before (they can switch with /bahasa at any time).
+    opener_user = session.get(TelegramUser, command.user_id)
+    if opener_user is not None and opener_user.language is None:
+        opener_user.language = language
+        session.flush()
     return InvitationOpened(
         InvitationDetails(
             reference=row.reference,
@@ -268,6 +277,7 @@ def open_invitation(turn: Turn, command: OpenInvitation) -> Outcome:
             programme_code=row.programme_code,
             monthly_amount=row.monthly_amount,
             status=row.status,
+            language=language,
         )
     )
 
