@@ -81,7 +81,8 @@ async def register_worker(
     await user.say("Sri Wahyuni")
     assert "menunjukkan" in texts(await user.say(nik))
     await user.choose("✅ Ya, benar")
-    asked = texts(await user.choose("⏭️ Lewati"))
+    assert "Dalam bahasa apa" in texts(await user.choose("⏭️ Lewati"))
+    asked = texts(await user.choose("🇮🇩 Bahasa Indonesia"))
     assert f"kecamatan mana Sri Wahyuni tinggal ({regency})" in asked, asked
     await user.say(district.lower())
     assert "desa/kelurahan" in texts(await user.choose(district))
@@ -222,7 +223,8 @@ async def test_a_worker_living_outside_the_sponsors_regency(
         await asn.say("Sri Wahyuni")
         await asn.say(KENDAL_NIK)
         await asn.choose("✅ Ya, benar")
-        district = await asn.choose("⏭️ Lewati")
+        await asn.choose("⏭️ Lewati")
+        district = await asn.choose("🇮🇩 Bahasa Indonesia")
         assert district[-1].button_labels[0] == "🗺️ Tinggal di luar Kabupaten Garut"
         asked = texts(await asn.choose("🗺️ Tinggal di luar Kabupaten Garut"))
         assert "provinsi" in asked
