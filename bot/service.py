@@ -265,6 +265,7 @@ class ConversationService:
             is_admin=record.user_id in self.admin_ids,
             is_worker=record.worker_sponsorships > 0,
             scope=self._scope(record),
+            sponsor_nip=sponsor.nip_masked if sponsor else None,
         )
         return Context(user=facts, catalog=catalog, now=self.clock(), new_id=self.new_id)
 

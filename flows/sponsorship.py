@@ -136,6 +136,8 @@ def consent_statement(answers: Answers, ctx: Context, first_month: date) -> Text
         programme=programme.label,
         amount=programme.monthly_amount,
         first_month=month_year(first_month),
+        nip=Raw(ctx.user.sponsor_nip or ""),
+        deducted_from=t(f"deducted_from.{ctx.catalog.deducted_from}"),
     )
 
 

@@ -94,7 +94,7 @@ async def test_worker_confirms_and_both_see_it(emulator: BotApiEmulator, bot: Bo
     sponsor, parameter, reference = await registered(emulator)
     worker = emulator.user(8101, first_name="Ujang")
     opened = await open_link(worker, parameter)
-    assert "Dinas Kesehatan" in opened and "16.800" in opened and "Rp42 juta" in opened
+    assert "Dinas Kesehatan" in opened and "16.800" in opened and "Rp42.000.000" in opened
     verify = await worker.say("05-01-1990")
     assert any(m.event == "deleted" for m in verify)  # the birth date does not stay in the chat
     review = texts(verify)
@@ -214,7 +214,7 @@ async def test_coverage_import_twice_confirms_once(
     to_sponsor = texts(await sponsor.replies_since(marks[0]))
     to_worker = texts(await worker.replies_since(marks[1]))
     assert "23012345678" in to_sponsor and "1 Desember 2026" in to_sponsor
-    assert "Cara klaim" in to_sponsor and "Rp42 juta" in to_sponsor
+    assert "Cara klaim" in to_sponsor and "Rp42.000.000" in to_sponsor
     assert "terlindungi BPJS Ketenagakerjaan" in to_worker and "Cara klaim" in to_worker
 
     marks = sponsor.mark(), worker.mark()

@@ -88,6 +88,7 @@ class Chat:
             is_admin=self.host.is_admin,
             is_worker=self.host.is_worker,
             scope=self.host.scope,
+            sponsor_nip=sponsor.nip if sponsor else None,
         )
         return Context(
             facts,
