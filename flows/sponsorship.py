@@ -20,7 +20,7 @@ from flows.commands import (
     WorkerDetails,
 )
 from flows.context import Context
-from flows.effects import Effect, ShowInvitation
+from flows.effects import Effect, SendStatementCopy, ShowInvitation
 from flows.formatting import first_of_next_month, long_date, month_year
 from flows.steps import (
     END,
@@ -102,6 +102,10 @@ def _district_options(answers: Answers, ctx: Context) -> list[Option]:
 
 def _village_options(answers: Answers, ctx: Context) -> list[Option]:
     return [Option(r.code, Raw(r.name)) for r in ctx.catalog.regions.children(answers["district"])]
+
+
+# The payment method whose statement the treasurer gets a printable copy of.
+SALARY_DEDUCTION = "salary_deduction"
 
 
 # --- the programme and the consent ------------------------------------------------------------
@@ -246,6 +250,14 @@ def _settle(outcome: Outcome, answers: Answers, ctx: Context) -> Settled:
             invitation = (
                 ShowInvitation(outcome.reference, outcome.invitation_token, answers["worker_name"]),
             )
+        method = ctx.catalog.payment_method(answers["payment"])
+        if outcome.reference and method is not None and method.code == SALARY_DEDUCTION:
+            # The treasurer's printable copy of what was agreed (bot.exports.statement_pdf).
+            agreed = _agreed_statement(answers, ctx)
+            copy = SendStatementCopy(
+                outcome.reference, agreed, method.consent_version, answers["consent_given_at"]
+            )
+            invitation = (*invitation, copy)
         return Settled(
             t(
                 "sponsorship.saved",

@@ -18,7 +18,7 @@ from bot.notifications import notices
 from bot.settings import DEFAULT_PROGRAMME_FILE
 from flows import callbacks
 from flows.catalog import Benefits, DataController
-from flows.effects import Message
+from flows.effects import Message, SendStatementCopy
 from flows.events import CoverageActivated
 from tests.unit.flowkit import PROGRAMME, Chat, signed_up
 from tests.unit.test_flows import JOURNEY, run
@@ -231,3 +231,14 @@ def test_the_worker_welcome_shows_the_benefits_in_words() -> None:
     welcome = chat.rendered()
     assert "JKK + JKM" not in welcome
     assert "perawatan kecelakaan kerja tanpa batas biaya" in welcome and "/klaim" in welcome
+
+
+def test_saving_a_salary_deduction_sends_the_treasurer_s_copy_of_the_statement() -> None:
+    chat = signed_up()
+    run(chat, JOURNEY)
+    chat.press("save")
+    (copy,) = [e for e in chat.sent if isinstance(e, SendStatementCopy)]
+    assert copy.statement.key == "consent_2026_12.salary_deduction"
+    assert copy.version == "2026-12-1" and copy.reference == "PR-TEST1"
+    command = chat.host.sponsorships[0]
+    assert copy.statement == command.consent.statement  # the very statement agreed to
