@@ -257,7 +257,7 @@ def _settle(outcome: Outcome, answers: Answers, ctx: Context) -> Settled:
             copy = SendStatementCopy(
                 outcome.reference, agreed, method.consent_version, answers["consent_given_at"]
             )
-            invitation = (*invitation, copy)
+            invitation = (copy, *invitation)  # the message to forward stays the last
         return Settled(
             t(
                 "sponsorship.saved",
