@@ -148,7 +148,7 @@ def test_the_salary_deduction_statement_names_the_nip_what_is_cut_and_how_to_sto
     run(chat, JOURNEY[:-1])  # up to the consent question
     consent = chat.rendered()
     assert "SURAT PERNYATAAN KESEDIAAN PEMOTONGAN GAJI" in consent
-    assert "NIP: <b>198503152010011001</b>" in consent
+    assert "NIP: <b>1985***********001</b>" in consent  # masked like the NIK
     assert "dipotong dari <b>gaji</b>" in consent
     assert "Cara menghentikan" in consent and "/status" in consent
     assert "Saya bayar langsung (tanpa potong gaji)" in Renderer("id")(
