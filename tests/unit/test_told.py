@@ -242,3 +242,9 @@ def test_saving_a_salary_deduction_sends_the_treasurer_s_copy_of_the_statement()
     assert copy.version == "2026-12-1" and copy.reference == "PR-TEST1"
     command = chat.host.sponsorships[0]
     assert copy.statement == command.consent.statement  # the very statement agreed to
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_every_help_names_klaim(language: str) -> None:
+    messages = catalog(language)
+    assert "/klaim" in messages["help.general"] and "/klaim" in messages["help.worker"]
