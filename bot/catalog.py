@@ -17,7 +17,17 @@ from pathlib import Path
 from typing import Any, Protocol, TypeVar
 from zoneinfo import ZoneInfo
 
-from flows.catalog import Agency, Catalog, Category, PaymentMethod, Programme, Region
+from flows.catalog import (
+    DEDUCTED_FROM,
+    Agency,
+    Benefits,
+    Catalog,
+    Category,
+    DataController,
+    PaymentMethod,
+    Programme,
+    Region,
+)
 from flows.text import Text
 
 CODE = re.compile(r"[A-Za-z0-9_-]{1,40}")  # fits in callback data next to the prompt number
@@ -185,6 +195,7 @@ def _load_regency(path: Path, data: dict[str, Any]) -> ProgrammeSettings:
         max_sponsorships=int(data.get("max_sponsorships_per_sponsor", 1)),
         translated_consents=consent_versions(),
     )
+    catalog = replace(catalog, **told(data, path))
     return ProgrammeSettings(catalog, ZoneInfo(str(data.get("timezone", "Asia/Jakarta"))))
 
 
@@ -196,6 +207,29 @@ def consent_versions() -> dict[str, dict[str, str]]:
         language: {key: str(version) for key, version in keys.items()}
         for language, keys in tomllib.loads(text).items()
     }
+
+
+def told(data: dict[str, Any], path: Path) -> dict[str, Any]:
+    """What the worker and the sponsor are told: the benefits' figures, the data controller, what
+    the salary deduction cuts. Optional tables; the defaults are flows.catalog's."""
+    fields: dict[str, Any] = {}
+    if "benefits" in data:
+        b = data["benefits"]
+        fields["benefits"] = Benefits(
+            death_benefit=int(b["death_benefit"]),
+            scholarship_children=int(b["scholarship_children"]),
+            scholarship_after_years=int(b["scholarship_after_years"]),
+        )
+    if "data_controller" in data:
+        c = data["data_controller"]
+        fields["data_controller"] = DataController(str(c["name"]), str(c["contact"]))
+    deducted_from = str(data.get("salary_deduction", {}).get("deducted_from", "gaji"))
+    if deducted_from not in DEDUCTED_FROM:
+        raise CatalogError(
+            f"{path}: salary_deduction.deducted_from must be one of {', '.join(DEDUCTED_FROM)}"
+        )
+    fields["deducted_from"] = deducted_from
+    return fields
 
 
 def load_agencies(path: Path) -> tuple[Agency, ...]:

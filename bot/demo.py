@@ -75,6 +75,7 @@ from flows.ledger import add_months, month_of
 from flows.rights import in_person_statement
 from flows.roster import parse_roster
 from flows.sponsorship import consent_statement
+from flows.validators.masking import mask_nip
 from flows.validators.nik import check_nik
 from flows.validators.nip import check_nip
 from flows.worker import answers_from
@@ -402,6 +403,7 @@ class _Loader:
             registered=True,
             sponsor_name=person.name,
             agency_name=agency.name if agency else person.agency,
+            sponsor_nip=mask_nip(self.nips[ROSTER.index(person)]),
         )
         context = Context(facts, self.catalog, at, lambda: f"demo-{index}")
         nik, district = self.niks[index % len(self.niks)]

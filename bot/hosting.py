@@ -23,7 +23,17 @@ logger = logging.getLogger(__name__)
 
 ALLOWED_UPDATES = ["message", "callback_query"]
 #: The commands in the menu beside the message box, each described in the user's language.
-MENU_COMMANDS = ("start", "pekerja", "status", "data_saya", "bahasa", "kembali", "batal", "bantuan")
+MENU_COMMANDS = (
+    "start",
+    "pekerja",
+    "status",
+    "data_saya",
+    "klaim",
+    "bahasa",
+    "kembali",
+    "batal",
+    "bantuan",
+)
 WEBHOOK_PATH = "/telegram/webhook"
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 

@@ -83,15 +83,21 @@ def coverage_active(
     kpj_number: str,
     start: date,
     programme: Text | Raw,
+    benefits: Text,
+    started: bool = True,
 ) -> Text:
     """To the sponsor (other_name: the worker's) or the worker (other_name: the sponsor's):
-    BPJS coverage is active. programme: its label, from the catalog."""
+    BPJS coverage is active. programme: its label, from the catalog; benefits: the catalog's
+    benefits_text(). started False (the start date is still ahead): told as registered, covered
+    from that date, never as "kini terlindungi"."""
     other = "worker" if recipient == "sponsor" else "sponsor"
+    key = f"notify.coverage_{recipient}" if started else f"told.coverage_{recipient}_future"
     return t(
-        f"notify.coverage_{recipient}",
+        key,
         kpj=Raw(kpj_number),
         start=long_date(start),
         programme=programme,
+        benefits=benefits,
         **{other: Raw(other_name)},
     )
 
@@ -173,11 +179,13 @@ def _to_sponsor(
 
 def _coverage_activated(event: CoverageActivated, catalog: Catalog) -> list[Notice]:
     facts = (event.kpj_number, event.coverage_start, catalog.programme_label(event.programme_code))
+    started = event.activated_on is None or event.coverage_start <= event.activated_on
+    told = (catalog.benefits_text(), started)
     found = [
         Notice(
             f"coverage:{event.reference}:sponsor",
             event.sponsor_user_id,
-            coverage_active("sponsor", event.worker_name, *facts),
+            coverage_active("sponsor", event.worker_name, *facts, *told),
             event.sponsorship_id,
         )
     ]
@@ -186,7 +194,7 @@ def _coverage_activated(event: CoverageActivated, catalog: Catalog) -> list[Noti
             Notice(
                 f"coverage:{event.reference}:worker",
                 event.worker_user_id,
-                coverage_active("worker", event.sponsor_name, *facts),
+                coverage_active("worker", event.sponsor_name, *facts, *told),
                 event.sponsorship_id,
             )
         )

@@ -31,6 +31,7 @@ from bot.catalog import ProgrammeSettings
 from bot.delivery.budget import DEFAULT_RATE, RateBudget
 from bot.exports import deductions as deduction_workbook
 from bot.exports import recap as recap_views
+from bot.exports.statement_pdf import statement_pdf
 from bot.i18n import DEFAULT_LANGUAGE, Renderer, text_hash
 from bot.statistics_render import chat as statistics_chat
 from bot.statistics_render.workbook import write_workbook
@@ -54,6 +55,7 @@ from flows.effects import (
     Message,
     RequestAnnouncementApproval,
     SendDeductionRecap,
+    SendStatementCopy,
     ShowAnnouncementPreview,
     ShowCampaign,
     ShowInvitation,
@@ -67,7 +69,7 @@ from flows.effects import (
     TrackAnnouncement,
 )
 from flows.engine import Turn
-from flows.formatting import month_year
+from flows.formatting import long_date, month_year
 from flows.inputs import ChoicePicked, Input, TextReceived
 from flows.reminders import Reminder, per_day
 from flows.router import INVITATION_PREFIX
@@ -307,6 +309,7 @@ class ConversationService:
             is_admin=record.user_id in self.admin_ids,
             is_worker=record.worker_sponsorships > 0,
             scope=self._scope(record),
+            sponsor_nip=sponsor.nip_masked if sponsor else None,
         )
         now = self.clock().astimezone(programme.timezone)
         return Context(user=facts, catalog=catalog, now=now, new_id=self.new_id)
@@ -387,6 +390,8 @@ class ConversationService:
                 await self._show(incoming, transport, outgoing, in_place=effect.replace)
             elif isinstance(effect, ShowInvitation):
                 await self._show_invitation(incoming, effect, render, transport)
+            elif isinstance(effect, SendStatementCopy):
+                await self._send_statement_copy(incoming, effect, render, transport)
             elif isinstance(effect, ForgetUserMessage):
                 await transport.delete(incoming.chat_id, effect.message_id)
             elif isinstance(effect, ShowStatus):
@@ -492,6 +497,33 @@ class ConversationService:
             t("invite.forward", worker=Raw(worker_name), sponsor=Raw(sponsor), link=link)
         )
         await transport.send(incoming.chat_id, Outgoing(forward))
+
+    async def _send_statement_copy(
+        self, incoming: Incoming, copy: SendStatementCopy, render: Renderer, transport: Transport
+    ) -> None:
+        """The agreed salary-deduction statement as a PDF for the treasurer, in the language it
+        was agreed in (so its sha256 is the consent record's text_hash)."""
+        shown = render(copy.statement)
+        given = datetime.fromisoformat(copy.given_at).astimezone(self.programme.timezone)
+        at = render(
+            t(
+                "date.datetime",
+                date=long_date(given.date()),
+                time=Raw(f"{given:%H:%M} {given.tzname()}"),
+            )
+        )
+        facts = [
+            (render.plain(t("told.pdf_reference")), copy.reference),
+            (render.plain(t("told.pdf_version")), copy.version),
+            (render.plain(t("told.pdf_agreed_at")), render.plain(t("told.pdf_agreed", at=at))),
+            (render.plain(t("told.pdf_hash")), text_hash(shown)),
+        ]
+        pdf = await asyncio.to_thread(
+            statement_pdf, shown, facts, render.plain(t("told.pdf_signatures"))
+        )
+        name = render.plain(t("told.pdf_file", reference=Raw(copy.reference)))
+        caption = render(t("told.pdf_caption"))
+        await transport.send_document(incoming.chat_id, pdf, name, caption)
 
     async def _worker_of(self, user_id: int, reference: str) -> tuple[str, str]:
         """The worker's name and language in one of the user's sponsorships."""

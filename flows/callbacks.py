@@ -43,7 +43,9 @@ PAGE: Final = "show:"
 STATISTICS: Final = "stat:"
 PREFIXES: Final = (MENU, LANGUAGE, ACTION, PAGE, STATISTICS)
 
-MenuEntry = Literal["sponsor", "status", "personal_data", "signup", "language", "help", "resume"]
+MenuEntry = Literal[
+    "sponsor", "status", "personal_data", "signup", "language", "help", "resume", "claim", "privacy"
+]
 ActionName = Literal[
     "inperson",
     "reinvite",

@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from flows.text import Raw, Text
+from flows.text import Raw, Text, t
 
 
 @dataclass(frozen=True)
@@ -61,6 +61,27 @@ class Regions(Protocol):
 
 
 @dataclass(frozen=True)
+class Benefits:
+    """What the sponsored package gives, as figures; locales word them ("benefits.*")."""
+
+    death_benefit: int = 42_000_000  # rupiah, JKM to the heirs
+    scholarship_children: int = 2
+    scholarship_after_years: int = 3
+
+
+@dataclass(frozen=True)
+class DataController:
+    """Who controls the personal data (UU 27/2022), named in every privacy notice."""
+
+    name: str = "Pemerintah Kabupaten"
+    contact: str = "admin program"
+
+
+# What the treasurer cuts the contribution from: the salary or the regional allowance (TPP).
+DEDUCTED_FROM = ("gaji", "tpp")
+
+
+@dataclass(frozen=True)
 class Catalog:
     agencies: tuple[Agency, ...]
     categories: tuple[Category, ...]
@@ -94,6 +115,10 @@ class Catalog:
         (which names the Indonesian version it translates, "2026-11-1+su.1"), or else the
         Indonesian statement's, also shown when the language has no translation of it."""
         return self.translated_consents.get(language or "", {}).get(text_key, version)
+
+    benefits: Benefits = Benefits()
+    data_controller: DataController = DataController()
+    deducted_from: str = "gaji"  # one of DEDUCTED_FROM
 
     def agency(self, code: str) -> Agency | None:
         return next((a for a in self.agencies if a.code == code), None)
@@ -144,3 +169,19 @@ class Catalog:
     def programme_covers(self, code: str) -> Text | Raw:
         programme = self.programme(code)
         return programme.covers if programme else Raw("")
+
+    def benefits_text(self) -> Text:
+        """The benefits in plain words, with the operator's figures."""
+        b = self.benefits
+        return t(
+            "benefits.summary",
+            death_benefit=b.death_benefit,
+            children=b.scholarship_children,
+            years=b.scholarship_after_years,
+        )
+
+    def controller_params(self) -> dict[str, Raw]:
+        return {
+            "controller": Raw(self.data_controller.name),
+            "contact": Raw(self.data_controller.contact),
+        }

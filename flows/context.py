@@ -26,6 +26,9 @@ class UserFacts:
     is_admin: bool = False
     is_worker: bool = False
     scope: Scope | None = None
+    # The ASN's NIP, masked like a NIK (the treasurer's export has it in full): their
+    # salary-deduction statement names it.
+    sponsor_nip: str | None = None
 
 
 @dataclass(frozen=True)

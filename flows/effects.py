@@ -157,6 +157,18 @@ class ShowUpcomingReminders:
     days: int
 
 
+@dataclass(frozen=True)
+class SendStatementCopy:
+    """A printable copy (PDF) of the salary-deduction statement the sponsor just agreed to, for
+    their agency's treasurer: the statement as shown, with its reference, version and the time
+    it was given (ISO 8601)."""
+
+    reference: str
+    statement: Text
+    version: str
+    given_at: str
+
+
 Effect: TypeAlias = (
     Message
     | Toast
@@ -174,4 +186,5 @@ Effect: TypeAlias = (
     | ShowAnnouncementPreview
     | RequestAnnouncementApproval
     | TrackAnnouncement
+    | SendStatementCopy
 )

@@ -127,6 +127,7 @@ def prompt(flow: Flow, session: Session, ctx: Context, *, replace: bool = False)
         )
     if step.optional:
         rows.append((Button(t("button.skip"), SKIP),))
+    rows += [(Button(label, value),) for label, value in step.extra_buttons]
     rows.append(_nav_row(flow, session))
     return Message(question, buttons=tuple(rows), seq=session.seq, replace=replace)
 

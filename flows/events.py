@@ -98,6 +98,9 @@ class CoverageActivated:
     kpj_number: str
     coverage_start: date
     programme_code: str
+    # The day it was activated (programme's time zone): a start after it is told as a future one,
+    # never "kini terlindungi". None: told as started.
+    activated_on: date | None = None
 
 
 @dataclass(frozen=True)

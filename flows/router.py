@@ -137,6 +137,8 @@ COMMANDS = {
     "language": "language",
     "menu": "menu",
     "data_saya": "personal_data",
+    "klaim": "claim",
+    "claim": "claim",
     "koreksi": "correction",
     "antrian": "queue",
     "aktifkan": "activate",
@@ -522,6 +524,7 @@ _COMMAND_HANDLERS: Mapping[str, Callable[[Session, CommandIssued, Context], Turn
     "campaign": _campaign_command,
     "upcoming_reminders": _upcoming_reminders_command,
     "personal_data": _personal_data_command,
+    "claim": lambda s, e, c: _menu_action(s, "claim", c),
     "correction": _correction_command,
     "queue": _admin_command,
     "activate": _admin_command,
@@ -571,6 +574,12 @@ def _menu_action(session: Session, action: str, ctx: Context) -> Turn:
         return Turn(session, (_menu_message(ctx, _general_help(ctx)),))
     if action == "personal_data":
         return Turn(session, (ShowPersonalData(),))
+    if action in ("claim", "privacy"):
+        told = _claim_text(ctx) if action == "claim" else _full_privacy(session, ctx)
+        shown: list[Effect] = [Message(told)]
+        if session.active and session.interrupt is None:
+            shown.append(_current_question(session, ctx))  # the question stays the last message
+        return Turn(session, tuple(shown))
     if action == "menu":
         return Turn(session, (_menu_message(ctx, t("menu.title")),))
     if action == "resume":  # a reminder's button: back to the very step, asked again
@@ -583,7 +592,7 @@ def _menu_action(session: Session, action: str, ctx: Context) -> Turn:
         if ctx.user.registered:
             name = ctx.user.sponsor_name or ""
             return Turn(session, (_menu_message(ctx, t("signup.already", name=name)),))
-        return engine.start(FLOWS[signup.FLOW_ID], session, ctx)
+        return _start_signup(session, ctx)
     if ctx.user.open_sponsorships >= ctx.catalog.max_sponsorships:
         limit = t("sponsorship.limit_reached", max=ctx.catalog.max_sponsorships)
         return Turn(session, (_menu_message(ctx, limit),))
@@ -796,17 +805,52 @@ def _general_help(ctx: Context) -> Text:
     return general if ctx.user.scope is None else t("help.staff", general=general)
 
 
+def _claim_text(ctx: Context) -> Text:
+    """/klaim: how a worker or the heirs claim, with the programme's figures."""
+    b = ctx.catalog.benefits
+    return t(
+        "claim.how",
+        death_benefit=b.death_benefit,
+        children=b.scholarship_children,
+        years=b.scholarship_after_years,
+    )
+
+
+def _full_privacy(session: Session, ctx: Context) -> Text:
+    """The full privacy notice behind "Baca selengkapnya": the worker's while their invitation
+    is open or once they are a worker only; the ASN's otherwise."""
+    worker_side = session.flow == worker.FLOW_ID or _worker_only(ctx)
+    key = "privacy_2026_12.worker_full" if worker_side else "privacy_2026_12.sponsor_full"
+    return t(key, **ctx.catalog.controller_params())
+
+
+def _start_signup(session: Session, ctx: Context) -> Turn:
+    """The ASN's sign-up, after their short privacy notice (the full text a button away)."""
+    started = engine.start(FLOWS[signup.FLOW_ID], session, ctx)
+    notice = Message(
+        t("privacy_2026_12.sponsor_notice", **ctx.catalog.controller_params()),
+        buttons=((Button(t("told.read_more"), callbacks.menu("privacy")),),),
+    )
+    return Turn(started.session, (notice, *started.effects))
+
+
 def _welcome_text(ctx: Context) -> Text:
     """The welcome names the sponsored package and its amount as the operator configured them."""
     programme = ctx.catalog.default_programme
-    return t("welcome", programme=programme.label, amount=programme.monthly_amount)
+    return t(
+        "welcome",
+        programme=programme.label,
+        amount=programme.monthly_amount,
+        benefits=ctx.catalog.benefits_text(),
+    )
 
 
 def _welcome(session: Session, ctx: Context) -> Turn:
     if _worker_only(ctx):
         # Came through their invitation, in the language their sponsor chose for them; the menu
         # has the language button.
-        return Turn(session, (_menu_message(ctx, t("menu.worker")),))
+        worker_menu = t("menu.worker", benefits=ctx.catalog.benefits_text())
+        return Turn(session, (_menu_message(ctx, worker_menu),))
     if ctx.user.language is None:
         asking = session.with_(interrupt="language", then="start", seq=session.seq + 1)
         return Turn(
@@ -816,7 +860,7 @@ def _welcome(session: Session, ctx: Context) -> Turn:
         return Turn(
             session, (_menu_message(ctx, t("welcome_back", name=ctx.user.sponsor_name or "")),)
         )
-    started = engine.start(FLOWS[signup.FLOW_ID], session, ctx)
+    started = _start_signup(session, ctx)
     return Turn(started.session, (Message(_welcome_text(ctx)), *started.effects))
 
 
@@ -850,7 +894,7 @@ def _language_picked(session: Session, language: str, ctx: Context) -> Turn:
     if resumed.active:
         return Turn(resumed, (*changed, _current_question(resumed, ctx)))
     if then == "start" and _newcomer(ctx):
-        started = engine.start(FLOWS[signup.FLOW_ID], resumed, ctx)
+        started = _start_signup(resumed, ctx)
         return Turn(started.session, (*changed, *started.effects))
     return Turn(resumed, (*changed, _menu_message(ctx, t("menu.title"))))
 

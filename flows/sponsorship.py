@@ -21,7 +21,7 @@ from flows.commands import (
     WorkerDetails,
 )
 from flows.context import Context
-from flows.effects import Effect, ShowInvitation
+from flows.effects import Effect, SendStatementCopy, ShowInvitation
 from flows.formatting import first_of_next_month, long_date, month_year
 from flows.languages import DEFAULT_LANGUAGE, WORKER_LANGUAGES, worker_languages
 from flows.steps import (
@@ -158,6 +158,10 @@ def _district_text(answers: Answers, ctx: Context) -> str:
     return f"{name}, {_region_name(answers['worker_regency'], ctx)}"
 
 
+# The payment method whose statement the treasurer gets a printable copy of.
+SALARY_DEDUCTION = "salary_deduction"
+
+
 # --- the programme and the consent ------------------------------------------------------------
 
 
@@ -190,6 +194,8 @@ def consent_statement(answers: Answers, ctx: Context, first_month: date) -> Text
         programme=programme.label,
         amount=programme.monthly_amount,
         first_month=month_year(first_month),
+        nip=Raw(ctx.user.sponsor_nip or ""),
+        deducted_from=t(f"deducted_from.{ctx.catalog.deducted_from}"),
     )
 
 
@@ -318,6 +324,14 @@ def _settle(outcome: Outcome, answers: Answers, ctx: Context) -> Settled:
                     _worker_language(answers),
                 ),
             )
+        method = ctx.catalog.payment_method(answers["payment"])
+        if outcome.reference and method is not None and method.code == SALARY_DEDUCTION:
+            # The treasurer's printable copy of what was agreed (bot.exports.statement_pdf).
+            agreed = _agreed_statement(answers, ctx)
+            copy = SendStatementCopy(
+                outcome.reference, agreed, method.consent_version, answers["consent_given_at"]
+            )
+            invitation = (copy, *invitation)  # the message to forward stays the last
         return Settled(
             t(
                 "sponsorship.saved",

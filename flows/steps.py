@@ -93,6 +93,8 @@ class Step:
     contact_button: Label | None = None
     record_message: bool = False  # keep the id of the message the answer was given on
     branches: tuple[str, ...] = ()  # every step a `next` function may return, for build checks
+    # Buttons under the question besides its options (label, value), e.g. a menu entry.
+    extra_buttons: tuple[tuple[Text, str], ...] = ()
     sensitive: bool = False  # the typed answer is personal data: delete it from the chat
     binds: Callable[[Answers, Context], Text] | None = None
     binds_answers: tuple[str, ...] = ()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import date
 
+from flows import callbacks
 from flows.answers import free_text
 from flows.catalog import Catalog
 from flows.commands import (
@@ -41,6 +42,9 @@ from flows.text import Raw, Text, t
 from flows.validators import ascii_digits, parse_date
 
 FLOW_ID = "worker"
+# The worker's data and privacy notice, version privacy_notice_version of bot/data/programme.toml
+# (2026-12-1). Earlier versions keep their own key (2026-11-1: worker.privacy_notice).
+NOTICE_KEY = "privacy_2026_12.worker_notice"
 
 
 STARTS_FROM = (
@@ -94,6 +98,7 @@ def _verify_prompt(answers: Answers, ctx: Context) -> Text:
         programme=ctx.catalog.programme_label(answers["programme"]),
         covers=ctx.catalog.programme_covers(answers["programme"]),
         amount=int(answers["amount"]),
+        benefits=ctx.catalog.benefits_text(),
     )
 
 
@@ -129,7 +134,7 @@ def statement(answers: Answers, catalog: Catalog) -> Text:
         else catalog.category_label(answers["category"])
     )
     return t(
-        "worker.privacy_notice",
+        NOTICE_KEY,
         worker=Raw(answers["worker_name"]),
         nik=Raw(answers["nik_masked"]),
         birth_date=long_date(date.fromisoformat(answers["birth_date"])),
@@ -140,6 +145,7 @@ def statement(answers: Answers, catalog: Catalog) -> Text:
         sponsor=Raw(answers["sponsor_name"]),
         programme=catalog.programme_label(answers["programme"]),
         amount=int(answers["amount"]),
+        **catalog.controller_params(),
     )
 
 
@@ -236,6 +242,8 @@ FLOW = Flow(
             branches=(END, "decline_confirm", "correction"),
             help=t("worker.help_review"),
             record_message=True,
+            # The short notice above; the full text in a message of its own.
+            extra_buttons=((t("told.read_more"), callbacks.menu("privacy")),),
         ),
         Step(
             "decline_confirm",

@@ -111,7 +111,7 @@ async def test_asn_worker_and_admin_through_the_page(
     # --- and sponsors a worker --------------------------------------------------------------
     await asn.press("Asisten rumah tangga", "Ketik nama lengkap pekerja")
     await asn.type("Ujang Suryana", "Ketik NIK")
-    await asn.type(NIK, "Pesan berisi NIK sudah saya hapus")
+    await asn.type(NIK, "Pesan Anda tadi sudah saya hapus")
     # The typed NIK left the chat; the panel shows it masked, and nowhere on the page in full.
     await expect(asn.root.locator(".msg.out", has_text=NIK)).to_have_count(0)
     await expect(panel).to_contain_text("3205********0001")
@@ -124,7 +124,7 @@ async def test_asn_worker_and_admin_through_the_page(
     await asn.press("Garut Kota", "desa/kelurahan")
     await asn.press("Kota Kulon", "program")
     await asn.press("JKK + JKM — Rp16.800/bulan", "cara membayar")
-    await asn.press("Potong gaji lewat bendahara", "PERNYATAAN KESEDIAAN POTONG GAJI")
+    await asn.press("Potong gaji lewat bendahara", "SURAT PERNYATAAN KESEDIAAN PEMOTONGAN GAJI")
     await asn.press("✅ Setuju", "Periksa data sebelum disimpan")
     await asn.press("💾 Simpan", "Halo Ujang Suryana")
     reference = re.search(r"PR-[2-9A-Z]{6}", await asn.text())

@@ -192,7 +192,8 @@ def texts(messages: list[Any]) -> str:
 async def sign_up(user: FakeUser, *, nip: str = VALID_NIP, name: str = "Dra. Siti Aminah") -> None:
     """The sign-up part of the journey, asserting what a person would see at each step."""
     assert "Pilih bahasa" in texts(await user.say("/start"))
-    assert "Ketik NIP" in texts(await user.choose("🇮🇩 Bahasa Indonesia"))
+    started = texts(await user.choose("🇮🇩 Bahasa Indonesia"))
+    assert "Ketik NIP" in started and "Pengendali data" in started  # the short privacy notice
     shown = texts(await user.say(nip))
     assert "NIP ini menunjukkan" in shown
     assert "Ketik nama lengkap" in texts(await user.choose("✅ Ya, benar"))
@@ -222,7 +223,7 @@ async def register_worker(
     turn = await user.say(nik)
     confirm = texts(turn)
     assert "menunjukkan" in confirm and nik not in confirm
-    assert "Pesan berisi NIK sudah saya hapus" in confirm
+    assert "Pesan Anda tadi sudah saya hapus" in confirm
     assert [m for m in turn if m.event == "deleted"], "the NIK message stays in the chat"
     assert "nomor HP" in texts(await user.choose("✅ Ya, benar"))
     assert "Dalam bahasa apa" in texts(await user.choose("⏭️ Lewati"))
@@ -232,7 +233,7 @@ async def register_worker(
     assert "program" in texts(await user.choose("Kota Kulon"))
     assert "cara membayar" in texts(await user.choose("JKK + JKM — Rp16.800/bulan"))
     consent = texts(await user.choose("Potong gaji lewat bendahara"))
-    assert "PERNYATAAN KESEDIAAN POTONG GAJI" in consent
+    assert "SURAT PERNYATAAN KESEDIAAN PEMOTONGAN GAJI" in consent and "NIP: " in consent
     assert "Rp16.800 per bulan" in consent and "Desember 2026" in consent
     summary = texts(await user.choose("✅ Setuju"))
     assert "Periksa data sebelum disimpan" in summary

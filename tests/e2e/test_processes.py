@@ -112,7 +112,7 @@ async def turn(user: FakeUser, action: Awaitable[object], count: int) -> list[Ch
 async def sign_up_rest(user: FakeUser) -> None:
     """sign_up without its /start (already sent while waiting for the process). A button press
     edits the message it was on away from its buttons (the first event of those turns)."""
-    await turn(user, user.press("🇮🇩 Bahasa Indonesia"), 3)
+    await turn(user, user.press("🇮🇩 Bahasa Indonesia"), 4)  # with the privacy notice
     await turn(user, user.send_text("198503152010011001"), 1)
     await turn(user, user.press("✅ Ya, benar"), 2)
     await turn(user, user.send_text("Dra. Siti Aminah"), 1)

@@ -141,7 +141,7 @@ async def test_kendal_and_majene_asn_join_their_own_regency(
     assert "Dinas Kesehatan" in texts(await worker.replies_since(mark))
     assert "Pemberitahuan privasi" in texts(await worker.say("05-01-1990"))
     assert "Persetujuan Anda tercatat" in texts(await worker.choose("✅ Setuju"))
-    assert "versi 2026-12-1" in texts(await worker.say("/data_saya"))
+    assert "versi 2026-12-1.mjn" in texts(await worker.say("/data_saya"))
     assert emulator.rejections == []
 
 

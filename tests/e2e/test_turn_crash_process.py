@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
 from pathlib import Path
 
@@ -56,6 +57,14 @@ async def test_bot_dying_right_after_simpan_answers_it_once_after_restart(
         assert "Ujang Suryana" in status, log.read_text()[-3000:]
         everything = texts(await user.replies_since(pressed, min_count=0, timeout=1))
         assert everything.count("Tersimpan") == 1, everything
+        # The whole answer, once: the statement's PDF and the invitation after "Tersimpan" (with the
+        # message to forward). Waited for before stopping the bot: a stop during an
+        # upload left the python-telegram-bot process waiting (see the texts report).
+        rest = await user.replies_since(pressed, min_count=6, timeout=STARTUP)
+        assert [m.document.filename for m in rest if m.document is not None] == [
+            f"pernyataan-potong-gaji-{reference_of(everything)}.pdf"
+        ]
+        assert sum((m.text or "").startswith("Halo Ujang Suryana") for m in rest) == 1
         assert everything.index("Tersimpan") < everything.index(
             "Ujang Suryana", everything.index("Tersimpan")
         )
@@ -70,3 +79,9 @@ async def test_bot_dying_right_after_simpan_answers_it_once_after_restart(
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGTERM)
             process.wait(timeout=15)
+
+
+def reference_of(shown: str) -> str:
+    found = re.search(r"PR-[A-Z0-9]{6}", shown)
+    assert found, shown
+    return found.group(0)

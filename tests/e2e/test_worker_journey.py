@@ -7,7 +7,7 @@ import asyncio
 import re
 import sqlite3
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -94,7 +94,7 @@ async def test_worker_confirms_and_both_see_it(emulator: BotApiEmulator, bot: Bo
     sponsor, parameter, reference = await registered(emulator)
     worker = emulator.user(8101, first_name="Ujang")
     opened = await open_link(worker, parameter)
-    assert "Dinas Kesehatan" in opened and "16.800" in opened and "Rp42 juta" in opened
+    assert "Dinas Kesehatan" in opened and "16.800" in opened and "Rp42.000.000" in opened
     verify = await worker.say("05-01-1990")
     assert any(m.event == "deleted" for m in verify)  # the birth date does not stay in the chat
     review = texts(verify)
@@ -206,16 +206,22 @@ async def test_coverage_import_twice_confirms_once(
     worker = emulator.user(8601, first_name="Ujang")
     await consent(worker, parameter)
     table = tmp_path / "bpjs.csv"
-    table.write_text(f"reference,kpj,start_date\n{reference},23012345678,2026-12-01\n")
+    # Cover that starts after the import (the import's clock is the real one): told as
+    # registered, covered from that day, never as "kini terlindungi" (tests/unit/test_told.py
+    # has the started case).
+    start = date.today() + timedelta(days=40)
+    table.write_text(f"reference,kpj,start_date\n{reference},23012345678,{start.isoformat()}\n")
     marks = sponsor.mark(), worker.mark()
     env = {"DATABASE_URL": bot.settings.database_url, "DATA_KEY": bot.settings.data_key}
     assert await asyncio.to_thread(run_import, coverage_main, table, env) == 0
     bot.built.service.outbox_ready.set()  # as the 5-second poll would
     to_sponsor = texts(await sponsor.replies_since(marks[0]))
     to_worker = texts(await worker.replies_since(marks[1]))
-    assert "23012345678" in to_sponsor and "1 Desember 2026" in to_sponsor
-    assert "Cara klaim" in to_sponsor and "Rp42 juta" in to_sponsor
-    assert "terlindungi BPJS Ketenagakerjaan" in to_worker and "Cara klaim" in to_worker
+    assert "23012345678" in to_sponsor and f"{start.day} " in to_sponsor
+    assert str(start.year) in to_sponsor and "Perlindungan mulai berlaku" in to_sponsor
+    assert "Cara klaim" in to_sponsor and "Rp42.000.000" in to_sponsor
+    assert "terdaftar di BPJS Ketenagakerjaan" in to_worker and "Cara klaim" in to_worker
+    assert "terlindungi" not in to_worker and "Teruskan pesan ini ke keluarga Anda" in to_worker
 
     marks = sponsor.mark(), worker.mark()
     assert await asyncio.to_thread(run_import, coverage_main, table, env) == 0

@@ -47,7 +47,7 @@ async def test_the_host_keeps_its_command_and_the_flows_answer_theirs(tmp_path: 
         assert "Pilih bahasa" in texts(await user.replies_counted(mark, 1))
         mark = user.mark()
         await user.press("🇮🇩 Bahasa Indonesia")
-        assert "Ketik NIP" in texts(await user.replies_counted(mark, 3))
+        assert "Ketik NIP" in texts(await user.replies_counted(mark, 4))
 
         # Updates are handled in order here: the flows' turns being over, /halo's is too, and
         # it had one answer, the host's (without the yield rule the flows would add "unknown

@@ -52,6 +52,7 @@ from tests.integration.test_storage_repository import (
     text_hash,
 )
 from tests.notify import notify
+from tests.unit.flowkit import PROGRAMME
 
 SPONSOR = 1
 WORKER = 2
@@ -745,12 +746,18 @@ def test_activate_coverage(repo: Repository, engine: Engine) -> None:
         (f"coverage:{reference}:worker", WORKER),
     ]
     pending = messages(engine)
+    # Activated on 10 March for a start on 1 May: told as registered, covered from 1 May.
+    told = (PROGRAMME.catalog.benefits_text(), False)
     assert (
-        notifications.coverage_active_for_sponsor("Siti Aminah", KPJ, START, Raw("bpu-jkk-jkm"))
+        notifications.coverage_active_for_sponsor(
+            "Siti Aminah", KPJ, START, Raw("bpu-jkk-jkm"), *told
+        )
         in pending[SPONSOR]
     )
     assert pending[WORKER] == [
-        notifications.coverage_active_for_worker("Budi Santoso", KPJ, START, Raw("bpu-jkk-jkm"))
+        notifications.coverage_active_for_worker(
+            "Budi Santoso", KPJ, START, Raw("bpu-jkk-jkm"), *told
+        )
     ]
     # Again (a re-import, a double press): nothing changes, nothing is enqueued.
     snapshot = rows(engine, "SELECT * FROM outbox ORDER BY id")

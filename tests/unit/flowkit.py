@@ -26,6 +26,7 @@ from flows.context import Context, UserFacts
 from flows.effects import Apply, Effect, Message, Toast
 from flows.inputs import ChoicePicked, CommandIssued, ContactShared, Input, TextReceived
 from flows.session import Session
+from flows.validators.masking import mask_nip
 
 PROGRAMME = load_programme(DEFAULT_PROGRAMME_FILE)
 WIB = ZoneInfo("Asia/Jakarta")
@@ -88,6 +89,7 @@ class Chat:
             is_admin=self.host.is_admin,
             is_worker=self.host.is_worker,
             scope=self.host.scope,
+            sponsor_nip=mask_nip(sponsor.nip) if sponsor else None,  # as bot.service gives it
         )
         return Context(
             facts,

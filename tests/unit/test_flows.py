@@ -47,7 +47,11 @@ def test_first_start_asks_language_then_signup_then_sponsorship() -> None:
     assert chat.values() == ["lang:id", "lang:en", "lang:su", "lang:jv"]
     chat.press("lang:en")
     assert chat.host.language == "en"
-    assert chat.message_keys() == ["language.saved", "prompt.intro"]
+    assert chat.message_keys() == [
+        "language.saved",
+        "privacy_2026_12.sponsor_notice",
+        "prompt.intro",
+    ]
     chat.type(VALID_NIP)
     assert "Male" in chat.rendered("en") and "15 March 1985" in chat.rendered("en")
     chat.press("yes")
@@ -84,7 +88,7 @@ def test_whole_sponsorship_journey_submits_one_command_with_consent() -> None:
     assert command.consent.amount == 16800
     assert command.consent.first_month == date(2026, 12, 1)
     assert command.consent.message_id == 77
-    assert command.consent.statement.key == "consent.salary_deduction"
+    assert command.consent.statement.key == "consent_2026_12.salary_deduction"
     assert command.idempotency_key.startswith("draft-")  # the draft's id, made at flow start
     assert not chat.session.active
 

@@ -85,7 +85,7 @@ def test_changing_the_language_after_consent_asks_for_it_again_in_that_language(
     assert not submitted(chat)
     assert chat.session.step == "consent"
     assert chat.message_keys() == ["answer.agreement_changed", "sponsorship.ask_consent"]
-    assert "CONSENT TO SALARY DEDUCTION" in consent_shown(chat, "en")
+    assert "WILLINGNESS TO HAVE MY SALARY DEDUCTED" in consent_shown(chat, "en")
     chat.press("agree")
     chat.press("save")
     assert len(submitted(chat)) == 1

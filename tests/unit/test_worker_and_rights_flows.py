@@ -63,7 +63,7 @@ def test_worker_link_shows_who_registered_them_then_asks_to_verify() -> None:
     assert chat.session.flow == "worker" and chat.session.step == "verify"
     shown = chat.rendered()
     assert "Dra. Siti Aminah" in shown and "Dinas Kesehatan" in shown
-    assert "16.800" in shown and "Rp42 juta" in shown
+    assert "16.800" in shown and "Rp42.000.000" in shown
 
 
 def test_worker_verifies_by_birth_date_and_consents() -> None:
@@ -77,7 +77,7 @@ def test_worker_verifies_by_birth_date_and_consents() -> None:
     consent = chat.host.applied[-1]
     assert isinstance(consent, WorkerConsents)
     assert consent.reference == "PR-ABCDEF" and consent.user_id == 2002
-    assert consent.statement.key == "worker.privacy_notice" and consent.message_id == 77
+    assert consent.statement.key == "privacy_2026_12.worker_notice" and consent.message_id == 77
     assert chat.message_keys() == ["worker.consented"]
     assert not chat.session.active
 

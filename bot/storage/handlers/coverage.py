@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC
+
 from bot.storage import audit
 from bot.storage.handlers import Handlers
 from bot.storage.lookups import Turn, mask_kpj, move, row_id, sponsor_by_id, sponsorship
@@ -52,6 +54,9 @@ def activate_coverage(turn: Turn, command: ActivateCoverage) -> Outcome:
             kpj_number=kpj,
             coverage_start=command.coverage_start,
             programme_code=row.programme_code,
+            # The UTC date: never later than Indonesia's local date, so a start date told as
+            # begun has begun (at worst today's start is told as "from today").
+            activated_on=turn.now.astimezone(UTC).date(),
         )
     )
     return Applied(reference=row.reference)
