@@ -104,7 +104,7 @@ def asn_conversation(user_id: int, index: int) -> Conversation:
         Step("contact", "contact", "📱 Kirim nomor HP saya", expect="Apa pekerjaan"),
         Step("category", "press", "Asisten rumah tangga", expect="Ketik nama lengkap pekerja"),
         Step("worker_name", "text", f"Ujang Suryana {letters(index)}", expect="Ketik NIK"),
-        Step("nik", "text", nik_for(index), expect="Pesan berisi NIK sudah saya hapus"),
+        Step("nik", "text", nik_for(index), expect="Pesan Anda tadi sudah saya hapus"),
         Step("nik_confirm", "press", "✅ Ya, benar", expect="nomor HP"),
         Step("worker_phone", "press", "⏭️ Lewati", expect="Dalam bahasa apa"),
         Step("worker_language", "press", "🇮🇩 Bahasa Indonesia", expect="kecamatan"),

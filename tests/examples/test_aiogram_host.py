@@ -107,7 +107,8 @@ async def test_the_host_keeps_its_handlers_and_the_flows_answer_only_their_own(
     # Text while the flows' question (the language, asked on top of any flow) awaits a press.
     asked = texts(await turn(user, user.send_text("bahasa apa?"), 2))
     assert "Silakan jawab dengan menekan" in asked and "Tuan rumah" not in asked
-    assert "Ketik NIP" in texts(await turn(user, user.press("🇮🇩 Bahasa Indonesia"), 3))
+    # The language saved, the short privacy notice, the NIP question.
+    assert "Ketik NIP" in texts(await turn(user, user.press("🇮🇩 Bahasa Indonesia"), 4))
     (question,) = await turn(user, user.send_text(VALID_NIP), 1)
     assert "NIP ini menunjukkan" in texts([question])
     # The host's command in the middle of a flow: the host answers, the flow waits.
