@@ -81,6 +81,7 @@ async def test_paying_directly_sends_no_statement_for_the_treasurer(
         await user.say(VALID_NIK)
         await user.choose("✅ Ya, benar")
         await user.choose("⏭️ Lewati")
+        await user.choose("🇮🇩 Bahasa Indonesia")  # the worker's language (merged beside it)
         await user.say("garut kota")
         await user.choose("Garut Kota")
         await user.choose("Kota Kulon")
