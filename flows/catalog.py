@@ -111,10 +111,17 @@ class Catalog:
     translated_consents: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
 
     def consent_version(self, text_key: str, version: str, language: str | None) -> str:
-        """The version recorded with a consent given in `language`: the vetted translation's own
-        (which names the Indonesian version it translates, "2026-11-1+su.1"), or else the
-        Indonesian statement's, also shown when the language has no translation of it."""
-        return self.translated_consents.get(language or "", {}).get(text_key, version)
+        """The version recorded with a consent given in `language`: the programme's version of
+        the statement with the vetted translation's own mark ("2026-12-1+su.1": the first
+        Sundanese text of it), or the programme's version alone when the language has no
+        translation of it (then the Indonesian is shown). The programme's part, not the one the
+        translation was written against, so a regency's own version (its notice names its own
+        data controller: "2026-12-1.mjn") stays in what is recorded ("2026-12-1.mjn+su.1")."""
+        translated = self.translated_consents.get(language or "", {}).get(text_key)
+        if translated is None:
+            return version
+        _written_for, _, mark = translated.partition("+")
+        return f"{version}+{mark}" if mark else version
 
     benefits: Benefits = Benefits()
     data_controller: DataController = DataController()

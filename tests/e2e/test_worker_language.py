@@ -13,11 +13,12 @@ from typing import Any
 from bot.i18n import Renderer
 from emulator.server import BotApiEmulator
 from flows.text import t
+from flows.worker import NOTICE_KEY
 from tests.e2e.harness import BotUnderTest, register_worker, settings_for, sign_up, sqlite_url
 from tests.e2e.test_consent_record import TAGS, as_html
 
 LINK = re.compile(r"https://t\.me/emulated_test_bot\?start=(w_[A-Za-z0-9_-]+)")
-BASE_VERSION = "2026-11-1"  # bot/data/programme.toml privacy_notice_version
+BASE_VERSION = "2026-12-1"  # bot/data/programme.toml privacy_notice_version
 
 
 def texts(turn: list[Any]) -> str:
@@ -83,8 +84,12 @@ async def test_a_worker_invited_in_sundanese_switches_to_javanese_and_consents(
         assert "Basa sampun dipungantos dados Basa Jawa" in texts(javanese)
         notice = notice_received(javanese, "Wara-wara privasi", "jv")
         assert "Ujang Suryana" in notice and "Tanggal wiyosan: 5 Januari 1990" in notice
+        # The short notice of 2026-12-1: who controls the data, and BPJS's own copy.
+        assert "Pengendali data: Pemerintah Kabupaten Garut" in notice
+        assert "BPJS Ketenagakerjaan nyimpen salinanipun piyambak" in notice
         labels = javanese[-1].button_labels
         assert labels[:3] == ["✅ Sarujuk", "❌ Mboten", "✏️ Wonten ingkang lepat"]
+        assert "📖 Waos jangkepipun" in labels  # the full notice, in Javanese too
         # The Sundanese notice's button no longer counts: the consent is to the text shown last.
         mark = worker.mark()
         pressed = await worker.press("✅ Satuju", message_id=sundanese[-1].message_id)
@@ -110,7 +115,7 @@ async def test_a_worker_invited_in_sundanese_switches_to_javanese_and_consents(
         ).fetchone()
     sponsor_consent, worker_consent = consents
     assert sponsor_consent[0] == "sponsor" and sponsor_consent[2] == BASE_VERSION
-    assert worker_consent[:3] == ("worker", "worker.privacy_notice", f"{BASE_VERSION}+jv.1")
+    assert worker_consent[:3] == ("worker", NOTICE_KEY, f"{BASE_VERSION}+jv.1")
     assert worker_consent[3] == hashlib.sha256(notice.encode("utf-8")).hexdigest()
     assert language == "su" and worker_language == "jv"
     assert emulator.rejections == []

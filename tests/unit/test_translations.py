@@ -14,10 +14,12 @@ from pathlib import Path
 import pytest
 from babel import Locale
 
-from bot.catalog import consent_versions
+from bot.catalog import consent_versions, load_programme
 from bot.i18n import PARTIAL_LANGUAGES, Renderer, catalog, placeholders, tags
+from bot.settings import DEFAULT_PROGRAMME_FILE
 from flows.languages import COMPLETE_LANGUAGES, LANGUAGES, WORKER_LANGUAGES, worker_languages
 from flows.text import Raw, t
+from flows.worker import NOTICE_KEY
 from tests.unit.flowkit import PROGRAMME
 
 # What a worker reads, from the invitation they are forwarded to their coverage and claims: a
@@ -46,16 +48,31 @@ WORKER_KEYS = (
     "data.rights",
     "rights.ask_withdraw_worker",
     "rights.withdrawn_worker",
+    "commands.klaim",
+    "claim.how",
+    "benefits.summary",  # in menu.worker, worker.ask_verify and the coverage messages
+    "told.read_more",
+    "told.coverage_worker_future",
+    NOTICE_KEY,
+    "privacy_2026_12.worker_full",  # behind told.read_more
     *(f"month.{number}" for number in range(1, 13)),
 )
 WORKER_SECTIONS = ("worker.", "invitation.")  # every key, but the sponsor's own two below
 SPONSOR_ONLY = ("invitation.own_invitation", "invitation.open_over_draft")
+# Earlier versions of a worker's statement, kept in id.toml for the consents given under them
+# but no longer shown (flows.worker.NOTICE_KEY is the current notice): nothing to translate.
+NO_LONGER_SHOWN = ("worker.privacy_notice",)
 
 
 def _worker_keys() -> set[str]:
     reference = catalog("id")
     keys = {k for k in reference if k.startswith(WORKER_SECTIONS) and k not in SPONSOR_ONLY}
-    return keys | set(WORKER_KEYS)
+    return (keys - set(NO_LONGER_SHOWN)) | set(WORKER_KEYS)
+
+
+def test_a_statement_no_longer_shown_is_not_the_current_notice() -> None:
+    assert NOTICE_KEY not in NO_LONGER_SHOWN and NOTICE_KEY in catalog("id")
+    assert all(key in catalog("id") for key in NO_LONGER_SHOWN)
 
 
 def test_the_languages_are_listed_once() -> None:
@@ -145,7 +162,7 @@ def test_a_missing_key_falls_back_to_indonesian_and_an_unknown_language_is_indon
 def test_translated_consents_have_their_own_versions_of_the_current_indonesian() -> None:
     versions = consent_versions()
     catalog_ = PROGRAMME.catalog
-    indonesian_versions = {"worker.privacy_notice": catalog_.privacy_notice_version}
+    indonesian_versions = {NOTICE_KEY: catalog_.privacy_notice_version}
     indonesian_versions["rights.in_person_statement"] = catalog_.privacy_notice_version
     for method in catalog_.payment_methods:
         indonesian_versions[method.consent_key] = method.consent_version
@@ -162,13 +179,13 @@ def test_translated_consents_have_their_own_versions_of_the_current_indonesian()
             assert version is not None, f"{language}: {key} translated without a version"
             assert version.startswith(f"{base}+{language}."), (language, key, version, base)
             assert len(version) <= 32  # consents.text_version is VARCHAR(32)
-    assert set(versions["su"]) == {"worker.privacy_notice"} == set(versions["jv"])
+    assert set(versions["su"]) == {NOTICE_KEY} == set(versions["jv"])
 
 
 def test_the_recorded_version_is_the_one_of_the_language_shown() -> None:
     catalog_ = PROGRAMME.catalog
     base = catalog_.privacy_notice_version
-    key = "worker.privacy_notice"
+    key = NOTICE_KEY
     assert catalog_.consent_version(key, base, "su") == f"{base}+su.1"
     assert catalog_.consent_version(key, base, "jv") == f"{base}+jv.1"
     assert catalog_.consent_version(key, base, "id") == base
@@ -179,6 +196,17 @@ def test_the_recorded_version_is_the_one_of_the_language_shown() -> None:
         method.consent_version
     )
     assert method.consent_key not in catalog("su")
+
+
+def test_a_regencys_own_notice_version_stays_in_what_a_translated_consent_records() -> None:
+    """Majene's notice names its own data controller: its version is its own, and a consent
+    given in Sundanese there records that version with the translation's mark, not Garut's."""
+    majene = load_programme(DEFAULT_PROGRAMME_FILE.parent / "programme_majene.toml").catalog
+    version = majene.privacy_notice_version
+    assert version != PROGRAMME.catalog.privacy_notice_version
+    assert majene.consent_version(NOTICE_KEY, version, "su") == f"{version}+su.1"
+    assert majene.consent_version(NOTICE_KEY, version, "jv") == f"{version}+jv.1"
+    assert majene.consent_version(NOTICE_KEY, version, "id") == version
 
 
 def test_the_worker_languages_put_the_regions_own_after_indonesian() -> None:
