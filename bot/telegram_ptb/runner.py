@@ -30,6 +30,9 @@ from flows.text import t
 
 logger = logging.getLogger(__name__)
 
+#: How long a stopping bot lets the updates in hand finish before cancelling them.
+STOP_GRACE = 5.0
+
 #: Told the service's verdict on an update the flows handled (the webhook answers 503 on BUSY).
 ResultHook = Callable[[int, Handled], None]
 
@@ -281,6 +284,8 @@ class PtbRuntime:
             token, api_url, on_handled=on_handled
         )
         self._results: dict[int, Handled] = {}
+        #: Seconds the updates in hand get to finish when polling stops (see _finish).
+        self.stop_grace = STOP_GRACE
         handler = add_flows(
             self.application, service, on_result=self._results.__setitem__, standalone=True
         )
@@ -334,9 +339,27 @@ class PtbRuntime:
                 task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await taking
-            if handling:
-                await asyncio.gather(*handling, return_exceptions=True)
+            await self._finish(handling)
         logger.info("long polling stopped (python-telegram-bot)")
+
+    async def _finish(self, handling: set[asyncio.Task[None]]) -> None:
+        """The updates in hand get `stop_grace` seconds to be answered; then they are cancelled,
+        so a stop (a deploy) is not held by a send that hangs (an upload to a stalled server
+        waits out its read timeout, retried). Nothing is lost: a turn commits with its answer
+        owed (TurnJournal), and the next start sends an owed answer of a cancelled one."""
+        if not handling:
+            return
+        _done, pending = await asyncio.wait(set(handling), timeout=self.stop_grace)
+        if pending:
+            logger.warning(
+                "stopping: %d updates still being answered after %.0f s are cancelled; their "
+                "owed answers are sent on the next start",
+                len(pending),
+                self.stop_grace,
+            )
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
 
     async def stop_polling(self) -> None:
         self._stopped.set()

@@ -5,6 +5,7 @@ and the flows answer their own. In process, through the emulator over real HTTP.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -129,3 +130,24 @@ async def test_embedded_flows_take_only_their_commands_buttons_and_conversations
     assert "NIP" in texts(await user.say("123"))  # a reply within the flow: the flows answer
     assert heard == ["selamat pagi", "123"]  # a later group still sees it (the library's rule)
     assert emulator.rejections == []
+
+
+async def test_a_stop_does_not_wait_for_an_update_that_hangs(
+    emulator: BotApiEmulator, bot: BotUnderTest
+) -> None:
+    """An update whose handling hangs (a send to a stalled server, say) holds a stop for
+    stop_grace seconds at most, then it is cancelled: a deploy is not held up."""
+    assert isinstance(bot.runtime, PtbRuntime)
+    bot.runtime.stop_grace = 0.5
+    stuck = asyncio.Event()
+
+    async def hang(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        stuck.set()
+        await asyncio.Event().wait()  # never set
+
+    bot.runtime.application.add_handler(MessageHandler(filters.Regex("^macet$"), hang), group=-1)
+    await emulator.user(7603).send_text("macet")
+    await asyncio.wait_for(stuck.wait(), 10)
+    await bot.runtime.stop_polling()
+    assert bot._task is not None
+    await asyncio.wait_for(bot._task, 5)  # without the grace: waits for ever
