@@ -16,7 +16,7 @@ from emulator.server import BotApiEmulator
 from tests.e2e.harness import TOKEN, BotUnderTest, settings_for, sqlite_url
 from tests.integration.delivery_kit import add_announcement, add_users, enqueue, set_status
 
-ANNOUNCED = range(8001, 8301)  # 300 people: 12 s of the budget at 25/s
+ANNOUNCED = range(8001, 8301)  # 300 people: 15 s of the budget at 20/s
 SPEAKER = 9001
 BODY = "Pengumuman: pendaftaran ditutup akhir bulan"
 
@@ -42,7 +42,11 @@ async def test_a_reply_goes_out_while_an_announcement_is_being_sent(
     strict_emulator: BotApiEmulator, tmp_path: Path
 ) -> None:
     emulator = strict_emulator
-    settings = settings_for(emulator.base_url, sqlite_url(tmp_path), tmp_path)
+    # 20/s, not the default 25: the emulator counts sends as they arrive, and on a loaded 2-core
+    # CI machine a batch sent late arrives beside the next one (6 over 30 in one second, seen
+    # once on each transport). What this test is about is the reply's priority; the limits
+    # themselves are measured by bench/broadcast.py.
+    settings = settings_for(emulator.base_url, sqlite_url(tmp_path), tmp_path, broadcast_rate=20)
     upgrade_database(settings.database_url)
     engine = create_db_engine(settings.database_url)
     emulator.open_chats(ANNOUNCED)
@@ -67,7 +71,7 @@ async def test_a_reply_goes_out_while_an_announcement_is_being_sent(
         await emulator.wait_until(lambda: bool(speaker.messages), 30, what="the reply")
         during = announcement_sends(emulator) - before
         # The reply did not queue behind the announcement: most of it was still to be sent,
-        # and it came within about a second of the budget (25 messages), not after 250.
+        # and it came within about a second of the budget (20 messages), not after 250.
         assert announcement_sends(emulator) < len(ANNOUNCED) - 100
         assert during <= 30, during
         await emulator.wait_until(
