@@ -16,8 +16,10 @@ from typing import Any, Protocol
 
 from aiohttp import web
 
+from bot.i18n import DEFAULT_LANGUAGE, LANGUAGES, Renderer
 from bot.service import ConversationService, Handled
 from bot.transport import Transport
+from flows.text import t
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +38,19 @@ MENU_COMMANDS = (
 )
 WEBHOOK_PATH = "/telegram/webhook"
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+
+
+def command_menus() -> list[tuple[str | None, list[tuple[str, str]]]]:
+    """The private chats' command menus, worded: (language_code, [(command, description)]) for
+    each language, Indonesian as the default (None) and every other for its users. Each
+    transport sets them with its framework's setMyCommands."""
+    menus: list[tuple[str | None, list[tuple[str, str]]]] = []
+    for language in LANGUAGES:
+        render = Renderer(language)
+        commands = [(name, render.plain(t(f"commands.{name}"))) for name in MENU_COMMANDS]
+        menus.append((None if language == DEFAULT_LANGUAGE else language, commands))
+    return menus
+
 
 #: Told once an update's handling is over (handled, ignored, refused or failed), by update id:
 #: the tests' emulator waits on it instead of a quiet period.

@@ -22,8 +22,7 @@ from aiogram.types import (
     Update,
 )
 
-from bot.hosting import ALLOWED_UPDATES, MENU_COMMANDS, HandledHook
-from bot.i18n import LANGUAGES, Renderer
+from bot.hosting import ALLOWED_UPDATES, HandledHook, command_menus
 from bot.service import ConversationService, Handled
 from bot.telegram_aiogram.adapter import (
     AiogramTransport,
@@ -36,7 +35,6 @@ from bot.telegram_aiogram.updates import LenientDispatcher, parse_update
 from flows import callbacks
 from flows.inputs import CommandIssued
 from flows.router import knows_command
-from flows.text import t
 
 logger = logging.getLogger(__name__)
 
@@ -151,13 +149,8 @@ async def set_command_menus(bot: Bot, host_commands: Sequence[BotCommand] = ()) 
     """The command menu of private chats in Indonesian by default, and in each other language
     for its users: the flows' commands, then a host's own (`host_commands`, as given)."""
     scope = BotCommandScopeAllPrivateChats()
-    for language in LANGUAGES:
-        render = Renderer(language)
-        commands = [
-            BotCommand(command=name, description=render.plain(t(f"commands.{name}")))
-            for name in MENU_COMMANDS
-        ]
-        code = None if language == "id" else language
+    for code, menu in command_menus():
+        commands = [BotCommand(command=name, description=text) for name, text in menu]
         await bot.set_my_commands([*commands, *host_commands], scope=scope, language_code=code)
 
 

@@ -12,8 +12,7 @@ from typing import Any
 from telegram import Bot, BotCommand, BotCommandScopeAllPrivateChats, Update
 from telegram.ext import Application, ApplicationBuilder, BaseHandler, ContextTypes
 
-from bot.hosting import ALLOWED_UPDATES, MENU_COMMANDS, HandledHook
-from bot.i18n import LANGUAGES, Renderer
+from bot.hosting import ALLOWED_UPDATES, HandledHook, command_menus
 from bot.service import ConversationService, Handled, Incoming
 from bot.telegram_ptb.adapter import (
     PtbTransport,
@@ -26,7 +25,6 @@ from bot.telegram_ptb.updates import DEFAULT_BACKOFF, Backoff, parse_update, pol
 from flows import callbacks
 from flows.inputs import ChoicePicked, CommandIssued
 from flows.router import knows_command
-from flows.text import t
 
 logger = logging.getLogger(__name__)
 
@@ -181,13 +179,8 @@ def add_flows(
 async def set_command_menus(bot: Bot) -> None:
     """The command menu in Indonesian by default, and in each other language for its users."""
     scope = BotCommandScopeAllPrivateChats()
-    for language in LANGUAGES:
-        render = Renderer(language)
-        commands = [
-            BotCommand(command=name, description=render.plain(t(f"commands.{name}")))
-            for name in MENU_COMMANDS
-        ]
-        code = None if language == "id" else language
+    for code, menu in command_menus():
+        commands = [BotCommand(command=name, description=text) for name, text in menu]
         await bot.set_my_commands(commands, scope=scope, language_code=code)
 
 
