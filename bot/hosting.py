@@ -76,8 +76,9 @@ class Runtime(Protocol):
         ...
 
     async def poll(self, *, polling_timeout: int = 30) -> None:
-        """Long polling (the webhook deleted first, pending updates kept) until stop_polling();
-        updates handled concurrently; an update that does not parse is skipped, not retried."""
+        """After prepare(): long polling (the webhook deleted first, pending updates kept) until
+        stop_polling(), even one called before polling began; updates handled concurrently; an
+        update that does not parse is skipped, not retried."""
         ...
 
     async def stop_polling(self) -> None: ...

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
@@ -189,6 +190,7 @@ class AiogramRuntime:
         self.bot = create_bot(token, api_url)
         self.dispatcher = create_dispatcher(service, on_handled=on_handled)
         self._transport = AiogramTransport(self.bot)
+        self._stopped = asyncio.Event()
 
     @property
     def transport(self) -> AiogramTransport:
@@ -198,20 +200,35 @@ class AiogramRuntime:
         await prepare(self.service, self.bot)
 
     async def poll(self, *, polling_timeout: int = 30) -> None:
-        await self.prepare()
+        """After prepare(): long polling until stop_polling(), even one that came before the
+        dispatcher was running (aiogram's own stop_polling refuses then, and polling would go
+        on for ever: a stop right after a start hung the tests' bot)."""
         await self.bot.delete_webhook(drop_pending_updates=False)
+        if self._stopped.is_set():
+            return
         logger.info("long polling started (aiogram)")
-        await self.dispatcher.start_polling(
-            self.bot,
-            allowed_updates=ALLOWED_UPDATES,
-            handle_signals=False,  # bot.app stops polling on SIGINT and SIGTERM
-            close_bot_session=False,
-            polling_timeout=polling_timeout,
+        polling = asyncio.create_task(
+            self.dispatcher.start_polling(
+                self.bot,
+                allowed_updates=ALLOWED_UPDATES,
+                handle_signals=False,  # bot.app stops polling on SIGINT and SIGTERM
+                close_bot_session=False,
+                polling_timeout=polling_timeout,
+            )
         )
+        stopped = asyncio.create_task(self._stopped.wait())
+        try:
+            await asyncio.wait({polling, stopped}, return_when=asyncio.FIRST_COMPLETED)
+            while not polling.done():  # until the dispatcher runs and takes the stop
+                with contextlib.suppress(RuntimeError):  # "Polling is not started" yet
+                    await self.dispatcher.stop_polling()
+                await asyncio.wait({polling}, timeout=0.05)
+            await polling
+        finally:
+            stopped.cancel()
 
     async def stop_polling(self) -> None:
-        with contextlib.suppress(RuntimeError):  # "Polling is not started"
-            await self.dispatcher.stop_polling()
+        self._stopped.set()
 
     async def feed(self, raw: dict[str, Any]) -> Handled | None:
         """Handled here, not in a background task: the answer to Telegram depends on whether

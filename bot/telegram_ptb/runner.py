@@ -302,8 +302,7 @@ class PtbRuntime:
 
     async def poll(self, *, polling_timeout: int = 30) -> None:
         """Each update handled in a task of its own, as aiogram does; on stop_polling the long
-        poll is abandoned and the updates in hand are handled to the end."""
-        await self.prepare()
+        poll is abandoned and the updates in hand are handled to the end. After prepare()."""
         await self.bot.delete_webhook(drop_pending_updates=False)
         logger.info("long polling started (python-telegram-bot)")
         handling: set[asyncio.Task[None]] = set()
