@@ -17,7 +17,6 @@ from aiogram.exceptions import (
 from aiogram.types import (
     BufferedInputFile,
     CallbackQuery,
-    Chat,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     KeyboardButton,
@@ -25,17 +24,15 @@ from aiogram.types import (
     Message,
     ReplyKeyboardMarkup,
     ReplyKeyboardRemove,
-    User,
 )
 from aiohttp import ClientError, ClientTimeout
 
 from bot.bot_api import JSON_HEADERS, delivery_request, send_result
+from bot.incoming import accepted_chat, choice_picked, command_issued
+from bot.incoming import should_answer_unhandled as answer_unhandled
 from bot.service import Incoming
 from bot.transport import Media, Outgoing, SendResult, SendStatus
-from flows import callbacks
 from flows.inputs import (
-    ChoicePicked,
-    CommandIssued,
     ContactShared,
     Input,
     MediaReceived,
@@ -70,11 +67,9 @@ def message_input(message: Message) -> Input:
         )
     if message.text is not None:
         text = message.text
-        if text.startswith("/"):
-            head, _, argument = text[1:].partition(" ")
-            name = head.split("@", 1)[0]
-            if name:
-                return CommandIssued(name=name.lower(), argument=argument.strip())
+        command = command_issued(text)
+        if command is not None:
+            return command
         html = message.html_text if message.entities else None
         return TextReceived(text=text, message_id=message.message_id, html=html)
     if message.photo:  # the largest size is last
@@ -89,40 +84,16 @@ def message_input(message: Message) -> Input:
 
 def callback_input(callback: CallbackQuery) -> Input:
     message_id = callback.message.message_id if callback.message else None
-    decoded = callbacks.decode(callback.data or "")
-    if decoded is None:  # not ours: the engine answers it as a stale button
-        return ChoicePicked(seq=-1, value="", message_id=message_id)
-    seq, value = decoded
-    return ChoicePicked(seq=seq, value=value, message_id=message_id)
-
-
-def is_private_chat(update_id: int, chat: Chat) -> bool:
-    """The bot works in private chats only: a group, supergroup or channel update is ignored
-    (the bot never answers there, so nothing a member types in a group reaches a flow)."""
-    if chat.type == "private":
-        return True
-    logger.info("update %s ignored: not a private chat", update_id)
-    return False
-
-
-def is_forged(update_id: int, chat: Chat, sender: User) -> bool:
-    """In a private chat the chat id is the user id. An update saying otherwise did not come
-    from Telegram (a forged webhook POST): acting on it would answer one person's chat as
-    another person, admins included. Logged without content."""
-    if chat.id == sender.id:
-        return False
-    logger.warning("update %s refused: the private chat is not the sender's", update_id)
-    return True
+    return choice_picked(callback.data, message_id)
 
 
 def incoming_message(update_id: int, message: Message) -> Incoming | None:
-    if not is_private_chat(update_id, message.chat) or message.from_user is None:
-        return None
-    if is_forged(update_id, message.chat, message.from_user):
+    sender, chat = message.from_user, message.chat
+    if sender is None or not accepted_chat(update_id, chat.type, chat.id, sender.id):
         return None
     return Incoming(
         update_id=update_id,
-        user_id=message.from_user.id,
+        user_id=sender.id,
         chat_id=message.chat.id,
         input=message_input(message),
     )
@@ -130,9 +101,10 @@ def incoming_message(update_id: int, message: Message) -> Incoming | None:
 
 def incoming_callback(update_id: int, callback: CallbackQuery) -> Incoming | None:
     message = callback.message
-    if message is None or not is_private_chat(update_id, message.chat):
+    if message is None:
         return None
-    if is_forged(update_id, message.chat, callback.from_user):
+    chat = message.chat
+    if not accepted_chat(update_id, chat.type, chat.id, callback.from_user.id):
         return None
     label, html = None, None
     if isinstance(message, Message):
@@ -155,12 +127,10 @@ def incoming_callback(update_id: int, callback: CallbackQuery) -> Incoming | Non
 
 
 def should_answer_unhandled(callback: CallbackQuery) -> bool:
-    """A press the service does not handle (inline message, group) is still answered, so the
-    button stops spinning; a forged one is not: its query id never came from Telegram."""
-    message = callback.message
-    if message is None or message.chat.type != "private":
-        return True
-    return message.chat.id == callback.from_user.id
+    chat = callback.message.chat if callback.message is not None else None
+    return answer_unhandled(
+        chat.type if chat else None, chat.id if chat else None, callback.from_user.id
+    )
 
 
 def reply_markup(

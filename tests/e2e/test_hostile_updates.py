@@ -132,7 +132,11 @@ async def test_a_private_chat_that_is_not_the_senders_is_refused_and_groups_are_
         if c.method == "answerCallbackQuery" and c.params["callback_query_id"] == "9990001"
     ]
     assert emulator.rejections == []
-    refused = {r.getMessage() for r in caplog.records if r.name.startswith("bot.telegram")}
+    refused = {
+        r.getMessage()
+        for r in caplog.records
+        if r.name.startswith(("bot.telegram", "bot.incoming"))
+    }
     assert f"update {forged_text['update_id']} refused: the private chat is not the sender's" in (
         refused
     )
