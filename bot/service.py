@@ -310,6 +310,9 @@ class ConversationService:
             is_worker=record.worker_sponsorships > 0,
             scope=self._scope(record),
             sponsor_nip=sponsor.nip_masked if sponsor else None,
+            funder_type=sponsor.funder_type if sponsor else "asn",
+            organisation_name=sponsor.organisation_name if sponsor else None,
+            position=sponsor.position if sponsor else None,
         )
         now = self.clock().astimezone(programme.timezone)
         return Context(user=facts, catalog=catalog, now=now, new_id=self.new_id)

@@ -593,8 +593,10 @@ def _menu_action(session: Session, action: str, ctx: Context) -> Turn:
             name = ctx.user.sponsor_name or ""
             return Turn(session, (_menu_message(ctx, t("signup.already", name=name)),))
         return _start_signup(session, ctx)
-    if ctx.user.open_sponsorships >= ctx.catalog.max_sponsorships:
-        limit = t("sponsorship.limit_reached", max=ctx.catalog.max_sponsorships)
+    # The limit of the sponsor's funder type (a village sponsors many); storage checks it too.
+    most = ctx.catalog.max_sponsorships_for(ctx.user.funder_type)
+    if ctx.user.open_sponsorships >= most:
+        limit = t("sponsorship.limit_reached", max=most)
         return Turn(session, (_menu_message(ctx, limit),))
     return engine.start(FLOWS[sponsorship.FLOW_ID], session, ctx)
 

@@ -24,6 +24,7 @@ from bot.storage import audit
 from bot.storage.ledger import open_month
 from bot.storage.models import Consent, Deduction, Sponsor, Sponsorship
 from flows.access import Scope
+from flows.catalog import SALARY_DEDUCTION
 from flows.statuses import SponsorshipStatus
 from flows.validators.masking import NIK_LENGTH, mask_nik
 from flows.validators.nik import decode_birth_date
@@ -163,7 +164,13 @@ def deduction_rows(
         .join(Sponsor, col(Sponsor.id) == col(Sponsorship.sponsor_id))
         .outerjoin(latest, latest.c.sponsorship_id == col(Sponsorship.id))
         .outerjoin(Consent, col(Consent.id) == latest.c.consent_id)
-        .where(col(Deduction.month) == month)
+        .where(
+            col(Deduction.month) == month,
+            # The treasurer cuts salaries: a sponsorship paid otherwise (directly, from a
+            # village's, BAZNAS's or a company's funds) has no salary to cut (issue 12).
+            col(Sponsorship.payment_method) == SALARY_DEDUCTION,
+            col(Sponsor.nip_sealed).is_not(None),
+        )
         .order_by(col(Deduction.agency_code), col(Sponsor.full_name), col(Sponsorship.reference))
     )
     if agencies is not None:
@@ -175,7 +182,7 @@ def deduction_rows(
         yield DeductionRow(
             agency_code=row[0],
             reference=row[1],
-            nip=sealer.open(row[2]),
+            nip=sealer.open(str(row[2])),
             sponsor_name=row[3],
             amount=row[4],
             worker_name=row[5] or "",
