@@ -594,10 +594,8 @@ def _menu_action(session: Session, action: str, ctx: Context) -> Turn:
             return Turn(session, (_menu_message(ctx, t("signup.already", name=name)),))
         return _start_signup(session, ctx)
     # The limit of the sponsor's funder type (a village sponsors many); storage checks it too.
-    most = ctx.catalog.max_sponsorships_for(ctx.user.funder_type)
-    if ctx.user.open_sponsorships >= most:
-        limit = t("sponsorship.limit_reached", max=most)
-        return Turn(session, (_menu_message(ctx, limit),))
+    if ctx.user.open_sponsorships >= ctx.catalog.max_sponsorships_for(ctx.user.funder_type):
+        return Turn(session, (_menu_message(ctx, sponsorship.limit_reached(ctx)),))
     return engine.start(FLOWS[sponsorship.FLOW_ID], session, ctx)
 
 

@@ -359,15 +359,22 @@ def _settle(outcome: Outcome, answers: Answers, ctx: Context) -> Settled:
         return Settled(t("sponsorship.nik_taken"), go_to="nik", editing=True)
     if outcome.reason == "limit_reached":
         return Settled(
-            t(
-                "sponsorship.limit_reached",
-                max=ctx.catalog.max_sponsorships_for(ctx.user.funder_type),
-            ),
+            limit_reached(ctx),
             buttons=(status_button,),
         )
     if outcome.reason == "not_registered":
         return Settled(t("sponsorship.signup_first"), start="signup")
     return Settled(t("error.unexpected"))
+
+
+def limit_reached(ctx: Context) -> Text:
+    """The sponsor holds as many workers as their funder type may (a village many, an ASN 1)."""
+    most = ctx.catalog.max_sponsorships_for(ctx.user.funder_type)
+    if ctx.user.funder_type == ASN:
+        return t("sponsorship.limit_reached", max=most)
+    return t(
+        "funder.limit_reached", max=most, funder=ctx.catalog.funder_label(ctx.user.funder_type)
+    )
 
 
 def _yes_no(yes: str, yes_value: str, no: str, no_value: str) -> list[Option]:
