@@ -315,13 +315,18 @@ def personal_data(
             )
         )
     if data.consents:
+        # A sponsor without a NIP agreed to pay, not to a salary deduction (the record's kind
+        # "salary_deduction" is every sponsor's payment consent).
+        paying = data.sponsor is not None and data.sponsor.funder_type != ASN
         lines = [
             render(
                 t(
                     "data.consent",
                     when=_when(record.recorded_at, zone),
                     reference=Raw(record.reference),
-                    kind=t(f"data.kind.{record.kind}"),
+                    kind=t("funder.consent_kind")
+                    if paying and record.subject == "sponsor"
+                    else t(f"data.kind.{record.kind}"),
                     action=t(f"data.action.{record.action}"),
                     channel=t(f"data.channel.{record.channel}"),
                     version=Raw(record.text_version),

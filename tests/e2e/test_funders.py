@@ -86,6 +86,11 @@ async def test_a_village_sponsors_two_workers_and_a_company_signs_up(
         status = texts(await village.say("/status"))
         assert "Penanggung: Pemerintah Desa Wanaraja" in status and "2 dari 100" in status
 
+        data = texts(await village.say("/data_saya"))
+        assert "Sebagai penanggung" in data and "Jabatan: Kepala Desa" in data
+        assert "Lembaga: Pemerintah Desa Wanaraja" in data and "NIP" not in data
+        assert "pembayaran iuran disetujui" in data and "potong gaji" not in data
+
         worker = emulator.user(7502, first_name="Ujang")
         mark = worker.mark()
         await worker.send_command("start", link.group(1))

@@ -6,14 +6,19 @@ the statistics count sponsors per funder type."""
 
 from __future__ import annotations
 
+import base64
+import csv
 from dataclasses import replace
 from datetime import UTC, date, datetime
+from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from bot.cli import main as cli
+from bot.storage import audit
 from bot.storage.exports import deduction_rows
 from bot.storage.models import Sponsor
 from bot.storage.repository import Repository
@@ -171,3 +176,38 @@ def test_statistics_count_sponsors_per_funder_type(repo: Repository, engine: Eng
     assert stats.funders == (FunderStatistics("asn", 1, 0), FunderStatistics("desa", 2, 2))
     assert other.funders == ()  # within the reader's agencies only
     assert stats.month == date(2026, 12, 1)
+
+
+@pytest.fixture
+def cli_database(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    monkeypatch.chdir(tmp_path)  # the default output file lands here
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.setenv("DATA_KEY", base64.b64encode(bytes(range(32))).decode())
+    return database_url
+
+
+def test_the_transfers_list_holds_what_is_paid_otherwise(
+    cli_database: str, repo: Repository, engine: Engine, tmp_path: Path
+) -> None:
+    apply(repo, 1, register(1))
+    apply(repo, 3, village(3))
+    cut, village_paid = niks(2)
+    references = []
+    for user_id, nik, method in ((1, cut, "salary_deduction"), (3, village_paid, "village_budget")):
+        [outcome] = apply(
+            repo, user_id, submit(user_id, f"k{user_id}", nik=nik, payment_method=method)
+        )
+        assert isinstance(outcome, Applied) and outcome.reference
+        references.append(outcome.reference)
+    add_deductions(engine, references)
+    assert cli(["export", "transfers", "--month", "2026-12"]) == 0
+    with (tmp_path / "transfer-2026-12.csv").open(encoding="utf-8-sig", newline="") as file:
+        rows = list(csv.DictReader(file))
+    assert [row["reference"] for row in rows] == [references[1]]  # not the salary deduction
+    assert rows[0]["lembaga"] == "Pemerintah Desa Wanaraja"
+    assert rows[0]["jabatan"] == "Kepala Desa" and rows[0]["iuran"] == "16800"
+    assert rows[0]["cara_bayar"] == "Transfer dari APBDes"
+    assert rows[0]["nik_pekerja"] == "3205********0012"  # masked: no full NIK in this list
+    with Session(engine) as session:
+        logged = [(e.action, e.row_count) for e in audit.entries(session)]
+    assert logged == [("export.transfers", 1)]

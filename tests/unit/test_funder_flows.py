@@ -5,11 +5,16 @@ own limit of workers; and the programme file's [[funder_types]] as the host load
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import date
 from pathlib import Path
 
 import pytest
 
 from bot.catalog import CatalogError, load_programme
+from bot.i18n import Renderer
+from bot.statistics_render import chat as statistics_chat
+from bot.statistics_render.text_formats import render_json, render_table
+from bot.storage.statistics import FunderStatistics, Statistics
 from flows import router
 from flows.catalog import ASN
 from flows.commands import RegisterSponsor, SubmitSponsorship
@@ -251,3 +256,18 @@ def test_every_new_question_has_its_help() -> None:
     chat.press("help")
     assert chat.message_keys() == ["help.step", "funder.ask_company"]
     assert "CSR" in chat.rendered()
+
+
+def test_statistics_show_sponsors_per_funder_type() -> None:
+    funders = (FunderStatistics("asn", 12, 12), FunderStatistics("desa", 2, 150))
+    stats = Statistics(date(2026, 12, 1), (), (), (), 0, funders)
+    catalog = PROGRAMME.catalog
+    shown = statistics_chat.summary(stats, catalog, Renderer("id"), all_agencies=True).text
+    assert "Penanggung menurut jenis" in shown
+    assert "Pemerintah desa (APBDes): 2 penanggung, 150 pekerja" in shown
+    assert '"funder_type": "desa"' in render_json(stats, catalog)
+    assert "desa 2 (150 sponsorships)" in render_table(stats, catalog)
+    # ASN alone: the summary reads as it always did.
+    only_asn = Statistics(date(2026, 12, 1), (), (), (), 0, funders[:1])
+    plain = statistics_chat.summary(only_asn, catalog, Renderer("id"), all_agencies=True).text
+    assert "Penanggung menurut jenis" not in plain
