@@ -271,3 +271,10 @@ def test_statistics_show_sponsors_per_funder_type() -> None:
     only_asn = Statistics(date(2026, 12, 1), (), (), (), 0, funders[:1])
     plain = statistics_chat.summary(only_asn, catalog, Renderer("id"), all_agencies=True).text
     assert "Penanggung menurut jenis" not in plain
+
+
+def test_signed_up_again_a_village_is_told_as_a_sponsor_not_an_asn() -> None:
+    chat = village_signed_up()
+    chat.command("batal")
+    chat.command("daftar")
+    assert "sudah terdaftar sebagai penanggung (Pemerintah desa (APBDes))" in chat.rendered()
