@@ -13,18 +13,19 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from bot.cli import main as cli
 from bot.storage import audit
 from bot.storage.exports import deduction_rows
-from bot.storage.models import Sponsor
+from bot.storage.models import Deduction, Sponsor, Sponsorship
 from bot.storage.repository import Repository
 from bot.storage.statistics import FunderStatistics, read_statistics
-from flows.commands import Applied, Refused, RegisterSponsor
-from tests.integration.exportkit import MONTH, add_deductions
+from flows.commands import Applied, MarkMonthDeducted, Refused, RegisterSponsor
+from tests.integration.exportkit import MONTH, add_deductions, grant
 from tests.integration.test_storage_repository import SEALER, apply, register, submit
 from tests.notify import notify
 
@@ -211,3 +212,32 @@ def test_the_transfers_list_holds_what_is_paid_otherwise(
     with Session(engine) as session:
         logged = [(e.action, e.row_count) for e in audit.entries(session)]
     assert logged == [("export.transfers", 1)]
+
+
+def test_the_treasurers_mark_leaves_the_transfers_alone(repo: Repository, engine: Engine) -> None:
+    """/rekap lists the salary deductions and marks what it lists: a village's transfer of the
+    same agency stays unmarked (`peduli ledger mark` marks it)."""
+    apply(repo, 1, register(1, agency_code="dpmd"))
+    apply(repo, 3, village(3))
+    cut, village_paid = niks(2)
+    references = []
+    for user_id, nik, method in ((1, cut, "salary_deduction"), (3, village_paid, "village_budget")):
+        [outcome] = apply(
+            repo, user_id, submit(user_id, f"k{user_id}", nik=nik, payment_method=method)
+        )
+        assert isinstance(outcome, Applied) and outcome.reference
+        references.append(outcome.reference)
+    add_deductions(engine, references)
+    grant(engine, 800, "treasurer", "dpmd")
+    [outcome] = repo.apply(800, [MarkMonthDeducted(800, MONTH)])
+    assert outcome == Applied(row_count=1)
+    with Session(engine) as session:
+        marked = {
+            reference: deducted_at is not None
+            for reference, deducted_at in session.execute(
+                select(col(Sponsorship.reference), col(Deduction.deducted_at)).join(
+                    Deduction, col(Deduction.sponsorship_id) == col(Sponsorship.id)
+                )
+            )
+        }
+    assert marked == {references[0]: True, references[1]: False}
