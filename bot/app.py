@@ -86,6 +86,7 @@ def build_service(
         sealer,
         notify=notices_for(programme.catalog),
         max_sponsorships_per_sponsor=programme.catalog.max_sponsorships,
+        max_sponsorships_by_funder=programme.catalog.limits_by_funder(),
         clock=lambda: now().astimezone(UTC),
         invitation_ttl=timedelta(days=settings.invitation_days),
         admin_ids=settings.admin_id_set,

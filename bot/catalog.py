@@ -18,12 +18,15 @@ from typing import Any, Protocol, TypeVar
 from zoneinfo import ZoneInfo
 
 from flows.catalog import (
+    ASN,
     DEDUCTED_FROM,
+    FUNDER_TYPES,
     Agency,
     Benefits,
     Catalog,
     Category,
     DataController,
+    FunderType,
     PaymentMethod,
     Programme,
     Region,
@@ -196,6 +199,7 @@ def _load_regency(path: Path, data: dict[str, Any]) -> ProgrammeSettings:
         translated_consents=consent_versions(),
     )
     catalog = replace(catalog, **told(data, path))
+    catalog = replace(catalog, funder_types=funder_types(data, path, catalog))
     return ProgrammeSettings(catalog, ZoneInfo(str(data.get("timezone", "Asia/Jakarta"))))
 
 
@@ -230,6 +234,43 @@ def told(data: dict[str, Any], path: Path) -> dict[str, Any]:
         )
     fields["deducted_from"] = deducted_from
     return fields
+
+
+def funder_types(data: dict[str, Any], path: Path, catalog: Catalog) -> tuple[FunderType, ...]:
+    """[[funder_types]]: who may sponsor besides ASN, their payment methods and limits. Optional;
+    without it only ASN sign up, as before."""
+    loaded: list[FunderType] = []
+    methods = {m.code for m in catalog.payment_methods}
+    for row in data.get("funder_types", []):
+        code = str(row["code"])
+        if code not in FUNDER_TYPES:
+            raise CatalogError(f"{path}: funder type {code!r} must be one of {FUNDER_TYPES}")
+        if any(f.code == code for f in loaded):
+            raise CatalogError(f"{path}: funder type {code!r} appears twice")
+        allowed = tuple(str(m) for m in row["payment_methods"])
+        unknown = [m for m in allowed if m not in methods]
+        if unknown or not allowed:
+            raise CatalogError(f"{path}: funder type {code!r}: payment methods {unknown or '[]'}")
+        if "salary_deduction" in allowed and code != ASN:
+            # The treasurer cuts a salary by NIP: only an ASN has one.
+            raise CatalogError(f"{path}: only asn may pay by salary_deduction")
+        limit = int(row.get("max_sponsorships", catalog.max_sponsorships))
+        if limit < 1:
+            raise CatalogError(f"{path}: funder type {code!r}: max_sponsorships must be >= 1")
+        agency = row.get("agency")
+        needs_agency = code not in (ASN, "honorer")  # those two pick their agency
+        if needs_agency and (agency is None or catalog.agency(str(agency)) is None):
+            raise CatalogError(f"{path}: funder type {code!r} needs an agency from the CSV")
+        loaded.append(
+            FunderType(
+                code,
+                Text(str(row.get("label", f"funder.type.{code}"))),
+                allowed,
+                limit,
+                str(agency) if needs_agency else None,
+            )
+        )
+    return tuple(loaded)
 
 
 def load_agencies(path: Path) -> tuple[Agency, ...]:

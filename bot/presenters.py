@@ -20,13 +20,14 @@ from bot.storage.views import (
     PersonalData,
     RequestView,
     SponsorshipView,
+    SponsorView,
     UserRecord,
     WorkerSponsorshipView,
 )
 from bot.transport import Outgoing
 from flows import callbacks
 from flows.callbacks import ActionName, ListName
-from flows.catalog import Catalog
+from flows.catalog import ASN, Catalog
 from flows.formatting import long_date, month_year
 from flows.ledger import scholarship_progress
 from flows.statuses import OPEN_STATUSES, SponsorshipStatus
@@ -125,6 +126,8 @@ def status(
     items: list[Item] = []
     rows_before: Rows = []
     if record.sponsor is not None:
+        if record.sponsor.funder_type != ASN:
+            header.append(render(_funder_line(record, catalog)))
         if not sponsorships:
             header.append(render(t("status.empty")))
             rows_before.append(
@@ -224,6 +227,41 @@ def _lines(texts: Sequence[Text]) -> Text | Raw:
     return joined
 
 
+def _funder_line(record: UserRecord, catalog: Catalog) -> Text:
+    """/status of a sponsor without a NIP: who they sponsor for and how many of how many."""
+    sponsor = record.sponsor
+    assert sponsor is not None
+    funder = sponsor.funder_type
+    organisation = catalog.organisation_label(funder, sponsor.organisation_name)
+    if funder == "honorer":
+        organisation = Raw(sponsor.full_name)
+    return t(
+        "funder.status_sponsor",
+        organisation=organisation,
+        funder=catalog.funder_label(funder),
+        open=record.open_sponsorships,
+        max=catalog.max_sponsorships_for(funder),
+    )
+
+
+def _funder_data(sponsor: SponsorView, catalog: Catalog) -> Text:
+    """/data_saya of a sponsor without a NIP: their own fields (no NIP)."""
+    common: dict[str, Text | Raw] = {
+        "funder": catalog.funder_label(sponsor.funder_type),
+        "name": Raw(sponsor.full_name),
+        "agency": Raw(_agency(catalog, sponsor.agency_code)),
+        "phone": Raw(sponsor.phone_masked),
+    }
+    if sponsor.funder_type == "honorer":
+        return t("funder.data_honorer", **common)
+    return t(
+        "funder.data_sponsor",
+        position=Raw(sponsor.position or ""),
+        organisation=catalog.organisation_label(sponsor.funder_type, sponsor.organisation_name),
+        **common,
+    )
+
+
 def personal_data(
     data: PersonalData, catalog: Catalog, zone: tzinfo, render: Renderer, page: int = 0
 ) -> Outgoing:
@@ -234,14 +272,16 @@ def personal_data(
     parts.append(
         render(t("data.account", user_id=str(data.user_id), language=language, since=since))
     )
-    if data.sponsor is not None:
+    if data.sponsor is not None and data.sponsor.funder_type != ASN:
+        parts.append(render(_funder_data(data.sponsor, catalog)))
+    elif data.sponsor is not None:
         sponsor = data.sponsor
         parts.append(
             render(
                 t(
                     "data.sponsor",
                     name=Raw(sponsor.full_name),
-                    nip=Raw(sponsor.nip_masked),
+                    nip=Raw(sponsor.nip_masked or ""),
                     kind=t(f"nip.kind.{sponsor.nip_kind}"),
                     agency=Raw(_agency(catalog, sponsor.agency_code)),
                     phone=Raw(sponsor.phone_masked),
@@ -275,13 +315,18 @@ def personal_data(
             )
         )
     if data.consents:
+        # A sponsor without a NIP agreed to pay, not to a salary deduction (the record's kind
+        # "salary_deduction" is every sponsor's payment consent).
+        paying = data.sponsor is not None and data.sponsor.funder_type != ASN
         lines = [
             render(
                 t(
                     "data.consent",
                     when=_when(record.recorded_at, zone),
                     reference=Raw(record.reference),
-                    kind=t(f"data.kind.{record.kind}"),
+                    kind=t("funder.consent_kind")
+                    if paying and record.subject == "sponsor"
+                    else t(f"data.kind.{record.kind}"),
                     action=t(f"data.action.{record.action}"),
                     channel=t(f"data.channel.{record.channel}"),
                     version=Raw(record.text_version),

@@ -74,7 +74,7 @@ from flows.inputs import ChoicePicked, Input, TextReceived
 from flows.reminders import Reminder, per_day
 from flows.router import INVITATION_PREFIX
 from flows.session import Session
-from flows.text import Raw, t
+from flows.text import Raw, Text, t
 
 logger = logging.getLogger(__name__)
 
@@ -310,6 +310,9 @@ class ConversationService:
             is_worker=record.worker_sponsorships > 0,
             scope=self._scope(record),
             sponsor_nip=sponsor.nip_masked if sponsor else None,
+            funder_type=sponsor.funder_type if sponsor else "asn",
+            organisation_name=sponsor.organisation_name if sponsor else None,
+            position=sponsor.position if sponsor else None,
         )
         now = self.clock().astimezone(programme.timezone)
         return Context(user=facts, catalog=catalog, now=now, new_id=self.new_id)
@@ -492,11 +495,23 @@ class ConversationService:
         )
         await transport.send_photo(incoming.chat_id, qr_png(link), caption)
         record = await asyncio.to_thread(self.repository.user_record, incoming.user_id)
-        sponsor = record.sponsor.full_name if record.sponsor else ""
+        sponsor = self._signed_by(record)
         forward = Renderer(language)(
-            t("invite.forward", worker=Raw(worker_name), sponsor=Raw(sponsor), link=link)
+            t("invite.forward", worker=Raw(worker_name), sponsor=sponsor, link=link)
         )
         await transport.send(incoming.chat_id, Outgoing(forward))
+
+    def _signed_by(self, record: UserRecord) -> Text | Raw:
+        """The sponsor as the worker's invitation names them: with the village, BAZNAS or
+        company they sign for (issue 12), an ASN by name alone as before."""
+        sponsor = record.sponsor
+        if sponsor is None:
+            return Raw("")
+        catalog = self._programme_of(record).catalog
+        organisation = catalog.organisation_label(sponsor.funder_type, sponsor.organisation_name)
+        if organisation == Raw(""):
+            return Raw(sponsor.full_name)
+        return t("funder.signed_for", name=Raw(sponsor.full_name), organisation=organisation)
 
     async def _send_statement_copy(
         self, incoming: Incoming, copy: SendStatementCopy, render: Renderer, transport: Transport

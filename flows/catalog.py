@@ -46,6 +46,31 @@ class PaymentMethod:
     consent_version: str
 
 
+# Who may sponsor (issue 12). An ASN has a NIP; the others do not, and each answers its own
+# sign-up questions (flows.signup): a village (desa), BAZNAS, a company (CSR), a non-ASN honorer.
+ASN = "asn"
+# The payment method whose consent lets the treasurer cut a salary, by the ASN's NIP.
+SALARY_DEDUCTION = "salary_deduction"
+FUNDER_TYPES = ("asn", "desa", "baznas", "perusahaan", "honorer")
+
+
+@dataclass(frozen=True)
+class FunderType:
+    """A kind of sponsor as the operator configures it ([[funder_types]] in the programme file).
+
+    payment_methods: the codes of the payment methods it may choose (each with its own consent
+    statement). max_sponsorships: how many workers one such sponsor may sponsor at a time (a
+    village sponsors many). agency: the agency (OPD) that looks after these sponsors (their
+    operator, their regency); None for the types that pick their own agency (ASN, honorer).
+    """
+
+    code: str  # one of FUNDER_TYPES
+    label: Text
+    payment_methods: tuple[str, ...]
+    max_sponsorships: int
+    agency: str | None = None
+
+
 @dataclass(frozen=True)
 class Region:
     code: str  # dotted Kemendagri code
@@ -126,6 +151,55 @@ class Catalog:
     benefits: Benefits = Benefits()
     data_controller: DataController = DataController()
     deducted_from: str = "gaji"  # one of DEDUCTED_FROM
+    # The funder types offered besides ASN, in the operator's order; an "asn" entry sets the
+    # ASN's own payment methods and limit. Empty: ASN alone, with every payment method and
+    # max_sponsorships (the behaviour before funder types).
+    funder_types: tuple[FunderType, ...] = ()
+
+    def funder_type(self, code: str) -> FunderType | None:
+        """A funder type by its code; ASN always exists (from the defaults when not listed)."""
+        found = next((f for f in self.funder_types if f.code == code), None)
+        if found is None and code == ASN:
+            methods = tuple(m.code for m in self.payment_methods)
+            return FunderType(ASN, t("funder.type.asn"), methods, self.max_sponsorships)
+        return found
+
+    @property
+    def other_funder_types(self) -> tuple[FunderType, ...]:
+        """The sponsors without a NIP this programme accepts (sign-up offers them)."""
+        return tuple(f for f in self.funder_types if f.code != ASN)
+
+    def payment_methods_for(self, funder: str) -> tuple[PaymentMethod, ...]:
+        """The payment methods a funder type may choose, in the programme's order."""
+        kind = self.funder_type(funder)
+        allowed = kind.payment_methods if kind is not None else ()
+        return tuple(m for m in self.payment_methods if m.code in allowed)
+
+    def max_sponsorships_for(self, funder: str) -> int:
+        """How many open sponsorships one sponsor of this funder type may hold."""
+        kind = self.funder_type(funder)
+        return kind.max_sponsorships if kind is not None else self.max_sponsorships
+
+    def funder_label(self, funder: str) -> Text | Raw:
+        kind = self.funder_type(funder)
+        return kind.label if kind is not None else Raw(funder)
+
+    def organisation_label(self, funder: str, name: str | None) -> Text | Raw:
+        """How a sponsor without a NIP is named to the worker and in statements: "Pemerintah
+        Desa Sukamaju", "BAZNAS Kabupaten Garut", a company's own name. Raw("") for an ASN or
+        an honorer, who are named with their agency."""
+        if funder in ("desa", "baznas", "perusahaan"):
+            return t(
+                f"funder.organisation.{funder}",
+                name=Raw(name or ""),
+                regency=Raw(self.home_regency.name),
+            )
+        return Raw("")
+
+    def limits_by_funder(self) -> dict[str, int]:
+        """Every funder type's limit, for the storage's own check (bot.storage)."""
+        limits = {code: self.max_sponsorships_for(code) for code in FUNDER_TYPES}
+        return {code: limit for code, limit in limits.items() if self.funder_type(code)}
 
     def agency(self, code: str) -> Agency | None:
         return next((a for a in self.agencies if a.code == code), None)

@@ -21,14 +21,22 @@ class SetLanguage:
 
 @dataclass(frozen=True)
 class RegisterSponsor:
-    """An ASN finishes sign-up. NIP and phone are personal data: the host stores them sealed."""
+    """A sponsor finishes sign-up. NIP and phone are personal data: the host stores them sealed.
+
+    An ASN has a NIP; the other funder types (flows.catalog.FUNDER_TYPES) have none, and may
+    name their organisation (a village's name and Kemendagri code, a company's name) and the
+    position of the officer who signs up for it."""
 
     user_id: int
-    nip: str  # 18 digits
-    nip_kind: Literal["PNS", "PPPK"]
+    nip: str | None  # 18 digits for an ASN; None for the others
+    nip_kind: Literal["PNS", "PPPK"] | None
     full_name: str
     agency_code: str
     phone_e164: str
+    funder_type: str = "asn"
+    organisation_name: str | None = None
+    organisation_code: str | None = None  # a village's dotted Kemendagri code
+    position: str | None = None  # the officer's position (kepala desa, sekretaris, ...)
 
 
 @dataclass(frozen=True)
@@ -355,6 +363,9 @@ class InvitationDetails(SponsorshipSummary):
     district_name: str
     village_name: str
     language: str = "id"  # chosen by the sponsor: the worker's messages are in it
+    # Whose funds pay (issue 12): the worker is told "Pemerintah Desa X", not an agency.
+    funder_type: str = "asn"
+    organisation_name: str | None = None
 
 
 @dataclass(frozen=True)

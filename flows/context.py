@@ -29,6 +29,11 @@ class UserFacts:
     # The ASN's NIP, masked like a NIK (the treasurer's export has it in full): their
     # salary-deduction statement names it.
     sponsor_nip: str | None = None
+    # The sponsor's funder type (flows.catalog.FUNDER_TYPES) and, without a NIP, what names
+    # them: the village's or company's name, the officer's position.
+    funder_type: str = "asn"
+    organisation_name: str | None = None
+    position: str | None = None
 
 
 @dataclass(frozen=True)

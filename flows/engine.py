@@ -107,6 +107,9 @@ def prompt(flow: Flow, session: Session, ctx: Context, *, replace: bool = False)
             tag = SHOWN + _shown_tag(step, session, ctx)
             options = [Option(o.value + tag, o.label, o.search_terms) for o in options]
         rows += _option_rows(options)
+    if step.kind is AnswerKind.TEXT and step.options is not None:
+        # Typed, or one of the buttons under it instead ("I have no NIP").
+        rows += _option_rows(_options(step, session, ctx))
     if step.kind is AnswerKind.LIST:
         shown = matching_options(_options(step, session, ctx), session.query)
         pages = _page_count(len(shown))
@@ -420,7 +423,8 @@ def _choice(flow: Flow, session: Session, event: ChoicePicked, ctx: Context) -> 
         return Turn(paged, (prompt(flow, paged, ctx, replace=True),))
     if value == SKIP and step.optional:
         return _advance(flow, _store(session, step, Accepted(None), ctx), step, ctx)
-    if step.kind not in (AnswerKind.CHOICE, AnswerKind.LIST):
+    pressable = step.kind in (AnswerKind.CHOICE, AnswerKind.LIST) or step.options is not None
+    if not pressable:
         return Turn(session, (Toast(t("toast.stale")),))
     tag = ""
     if step.binds is not None:

@@ -23,6 +23,7 @@ from flows import (
 )
 from flows.access import Role
 from flows.callbacks import ACTION, LANGUAGE, MENU, PAGE, STATISTICS
+from flows.catalog import ASN
 from flows.commands import (
     ActivateCoverage,
     Applied,
@@ -591,11 +592,17 @@ def _menu_action(session: Session, action: str, ctx: Context) -> Turn:
     if action == "signup" or not ctx.user.registered:
         if ctx.user.registered:
             name = ctx.user.sponsor_name or ""
-            return Turn(session, (_menu_message(ctx, t("signup.already", name=name)),))
+            funder = ctx.user.funder_type
+            already = (
+                t("signup.already", name=name)
+                if funder == ASN
+                else t("funder.already", name=name, funder=ctx.catalog.funder_label(funder))
+            )
+            return Turn(session, (_menu_message(ctx, already),))
         return _start_signup(session, ctx)
-    if ctx.user.open_sponsorships >= ctx.catalog.max_sponsorships:
-        limit = t("sponsorship.limit_reached", max=ctx.catalog.max_sponsorships)
-        return Turn(session, (_menu_message(ctx, limit),))
+    # The limit of the sponsor's funder type (a village sponsors many); storage checks it too.
+    if ctx.user.open_sponsorships >= ctx.catalog.max_sponsorships_for(ctx.user.funder_type):
+        return Turn(session, (_menu_message(ctx, sponsorship.limit_reached(ctx)),))
     return engine.start(FLOWS[sponsorship.FLOW_ID], session, ctx)
 
 

@@ -1,11 +1,19 @@
-"""Sign-up of an ASN, once: NIP (confirmed), full name, agency, phone."""
+"""Sign-up of a sponsor, once.
+
+An ASN: NIP (confirmed), full name, agency, phone. A sponsor without a NIP presses "Saya bukan
+ASN" under the NIP question and picks its funder type, then answers that type's own questions:
+a village (desa): its kecamatan and desa, the officer's name and position; BAZNAS: the officer's
+name and position; a company: its name, the officer's name and position; a non-ASN honorer:
+name and workplace (agency). All end with the phone.
+"""
 
 from __future__ import annotations
 
 from datetime import date
 
 from flows import answers
-from flows.catalog import Agency, Catalog
+from flows.answers import free_text
+from flows.catalog import ASN, Agency, Catalog
 from flows.commands import Applied, Command, Outcome, Refused, RegisterSponsor
 from flows.context import Context
 from flows.formatting import long_date, month_year
@@ -44,6 +52,92 @@ def _parse_nip(raw: str, answers: Answers, ctx: Context) -> Check:
     )
 
 
+# The button under the NIP question for sponsors without a NIP; the NIP answer is then "".
+NO_NIP = "no_nip"
+
+
+def _no_nip_options(answers: Answers, ctx: Context) -> list[Option]:
+    if not ctx.catalog.other_funder_types:
+        return []  # ASN only: the NIP question stays as it always was
+    return [Option(NO_NIP, t("funder.button_no_nip"))]
+
+
+def _pick_no_nip(value: str, answers: Answers, ctx: Context) -> Check:
+    return Accepted("")
+
+
+def _after_nip(answers: Answers, ctx: Context) -> str:
+    return "nip_confirm" if answers["nip"] else "funder_type"
+
+
+def funder_of(answers: Answers) -> str:
+    """The funder type of a sign-up's answers: an ASN whenever a NIP was given."""
+    return ASN if answers.get("nip") else str(answers["funder_type"])
+
+
+def _funder_type_options(answers: Answers, ctx: Context) -> list[Option]:
+    return [Option(f.code, f.label) for f in ctx.catalog.other_funder_types]
+
+
+# What each funder type is asked after its type, up to the shared phone question.
+_FIRST_OWN_STEP = {
+    "desa": "org_district",
+    "baznas": "officer_name",
+    "perusahaan": "company_name",
+    "honorer": "full_name",
+}
+
+
+def _after_funder_type(answers: Answers, ctx: Context) -> str:
+    return _FIRST_OWN_STEP[answers["funder_type"]]
+
+
+def _is_desa(code: str) -> bool:
+    """A desa, not a kelurahan: Kemendagri numbers desa 2001.. and kelurahan 1001.. in each
+    kecamatan. Only a desa has a village budget (APBDes)."""
+    return code.rsplit(".", 1)[-1].startswith("2")
+
+
+def _org_district_options(answers: Answers, ctx: Context) -> list[Option]:
+    regions = ctx.catalog.regions
+    return [
+        Option(r.code, Raw(r.name))
+        for r in regions.children(ctx.catalog.home_regency.code)
+        if any(_is_desa(v.code) for v in regions.children(r.code))
+    ]
+
+
+def _org_village_options(answers: Answers, ctx: Context) -> list[Option]:
+    villages = ctx.catalog.regions.children(answers["org_district"])
+    return [Option(v.code, Raw(v.name)) for v in villages if _is_desa(v.code)]
+
+
+def _parse_company(raw: str, answers: Answers, ctx: Context) -> Check:
+    return free_text(raw, min_len=3, max_len=120)
+
+
+def _parse_position(raw: str, answers: Answers, ctx: Context) -> Check:
+    return free_text(raw, min_len=3, max_len=80)
+
+
+def _officer_prompt(answers: Answers, ctx: Context) -> Text:
+    return t("funder.ask_officer_name", organisation=_organisation(answers, ctx))
+
+
+def _organisation_name(answers: Answers, ctx: Context) -> str | None:
+    funder = funder_of(answers)
+    if funder == "desa":
+        code = str(answers["org_village"])
+        return ctx.catalog.regions.name_of(code) or code
+    if funder == "perusahaan":
+        return str(answers["company_name"])
+    return None
+
+
+def _organisation(answers: Answers, ctx: Context) -> Text | Raw:
+    return ctx.catalog.organisation_label(funder_of(answers), _organisation_name(answers, ctx))
+
+
 def _confirm_nip_prompt(answers: Answers, ctx: Context) -> Text:
     start = date.fromisoformat(answers["nip_service_start"])
     return t(
@@ -74,17 +168,55 @@ def _agency_option(agency: Agency, catalog: Catalog) -> Option:
 
 
 def _command(answers: Answers, ctx: Context, draft_id: str) -> Command:
+    funder = funder_of(answers)
+    if funder == ASN:
+        return RegisterSponsor(
+            user_id=ctx.user.user_id,
+            nip=answers["nip"],
+            nip_kind=answers["nip_kind"],
+            full_name=answers["full_name"],
+            agency_code=answers["agency"],
+            phone_e164=answers["phone"],
+        )
+    if funder == "honorer":
+        return RegisterSponsor(
+            user_id=ctx.user.user_id,
+            nip=None,
+            nip_kind=None,
+            full_name=answers["full_name"],
+            agency_code=answers["agency"],
+            phone_e164=answers["phone"],
+            funder_type=funder,
+        )
+    kind = ctx.catalog.funder_type(funder)
+    assert kind is not None and kind.agency is not None  # checked when the catalog loads
     return RegisterSponsor(
         user_id=ctx.user.user_id,
-        nip=answers["nip"],
-        nip_kind=answers["nip_kind"],
-        full_name=answers["full_name"],
-        agency_code=answers["agency"],
+        nip=None,
+        nip_kind=None,
+        full_name=answers["officer_name"],
+        agency_code=kind.agency,
         phone_e164=answers["phone"],
+        funder_type=funder,
+        organisation_name=_organisation_name(answers, ctx),
+        organisation_code=answers["org_village"] if funder == "desa" else None,
+        position=answers["position"],
     )
 
 
 def _settle(outcome: Outcome, answers: Answers, ctx: Context) -> Settled:
+    if isinstance(outcome, Applied) and funder_of(answers) != ASN:
+        name = answers["full_name"] if funder_of(answers) == "honorer" else answers["officer_name"]
+        return Settled(
+            t(
+                "funder.done",
+                name=Raw(name),
+                funder=ctx.catalog.funder_label(funder_of(answers)),
+                organisation=_done_organisation(answers, ctx),
+                max=ctx.catalog.max_sponsorships_for(funder_of(answers)),
+            ),
+            start="sponsorship",
+        )
     if isinstance(outcome, Applied):
         agency = ctx.catalog.agency(answers["agency"])
         return Settled(
@@ -100,6 +232,13 @@ def _settle(outcome: Outcome, answers: Answers, ctx: Context) -> Settled:
     return Settled(t("error.unexpected"))
 
 
+def _done_organisation(answers: Answers, ctx: Context) -> Text | Raw:
+    if funder_of(answers) == "honorer":
+        agency = ctx.catalog.agency(answers["agency"])
+        return Raw(agency.name if agency else answers["agency"])
+    return _organisation(answers, ctx)
+
+
 FLOW = Flow(
     id=FLOW_ID,
     version=1,
@@ -112,7 +251,10 @@ FLOW = Flow(
             AnswerKind.TEXT,
             prompt=lambda a, c: t("signup.ask_nip"),
             parse=_parse_nip,
-            next="nip_confirm",
+            options=_no_nip_options,
+            pick=_pick_no_nip,
+            next=_after_nip,
+            branches=("nip_confirm", "funder_type"),
             help=t("signup.help_nip"),
             invalidates=("nip_confirm",),
         ),
@@ -124,6 +266,59 @@ FLOW = Flow(
             next=lambda a, c: "full_name" if a["nip_confirm"] == "yes" else "nip",
             branches=("full_name", "nip"),
             help=t("signup.help_confirm_nip"),
+        ),
+        Step(
+            "funder_type",
+            AnswerKind.CHOICE,
+            prompt=lambda a, c: t("funder.ask_type"),
+            options=_funder_type_options,
+            next=_after_funder_type,
+            branches=tuple(_FIRST_OWN_STEP.values()),
+            help=t("funder.help_type"),
+        ),
+        Step(
+            "org_district",
+            AnswerKind.LIST,
+            prompt=lambda a, c: t("funder.ask_district", regency=Raw(c.catalog.home_regency.name)),
+            options=_org_district_options,
+            next="org_village",
+            help=t("funder.help_district"),
+            invalidates=("org_village",),
+        ),
+        Step(
+            "org_village",
+            AnswerKind.LIST,
+            prompt=lambda a, c: t(
+                "funder.ask_village",
+                district=Raw(c.catalog.regions.name_of(a["org_district"]) or a["org_district"]),
+            ),
+            options=_org_village_options,
+            next="officer_name",
+            help=t("funder.help_village"),
+        ),
+        Step(
+            "company_name",
+            AnswerKind.TEXT,
+            prompt=lambda a, c: t("funder.ask_company"),
+            parse=_parse_company,
+            next="officer_name",
+            help=t("funder.help_company"),
+        ),
+        Step(
+            "officer_name",
+            AnswerKind.TEXT,
+            prompt=_officer_prompt,
+            parse=answers.person_name,
+            next="position",
+            help=t("funder.help_officer_name"),
+        ),
+        Step(
+            "position",
+            AnswerKind.TEXT,
+            prompt=lambda a, c: t("funder.ask_position", organisation=_organisation(a, c)),
+            parse=_parse_position,
+            next="phone",
+            help=t("funder.help_position"),
         ),
         Step(
             "full_name",

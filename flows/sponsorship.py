@@ -11,6 +11,7 @@ from datetime import date, datetime
 
 from flows import callbacks
 from flows.answers import free_text, mobile_phone, person_name
+from flows.catalog import ASN, SALARY_DEDUCTION
 from flows.commands import (
     Applied,
     Command,
@@ -158,8 +159,7 @@ def _district_text(answers: Answers, ctx: Context) -> str:
     return f"{name}, {_region_name(answers['worker_regency'], ctx)}"
 
 
-# The payment method whose statement the treasurer gets a printable copy of.
-SALARY_DEDUCTION = "salary_deduction"
+# The payment method whose statement the treasurer gets a printable copy of: SALARY_DEDUCTION.
 
 
 # --- the programme and the consent ------------------------------------------------------------
@@ -173,7 +173,8 @@ def _programme_options(answers: Answers, ctx: Context) -> list[Option]:
 
 
 def _payment_options(answers: Answers, ctx: Context) -> list[Option]:
-    return [Option(m.code, m.label) for m in ctx.catalog.payment_methods]
+    # Each funder type its own routes: only an ASN has a salary to cut (issue 12).
+    return [Option(m.code, m.label) for m in ctx.catalog.payment_methods_for(ctx.user.funder_type)]
 
 
 def _first_month(ctx: Context) -> date:
@@ -185,6 +186,16 @@ def consent_statement(answers: Answers, ctx: Context, first_month: date) -> Text
     programme = ctx.catalog.programme(answers["programme"])
     method = ctx.catalog.payment_method(answers["payment"])
     assert programme is not None and method is not None
+    # A sponsor without a NIP signs for its organisation, in its officer's position; an ASN's
+    # statement keeps exactly its parameters (its fingerprints and hashes stay as they were).
+    funder: dict[str, Text | Raw] = {}
+    if ctx.user.funder_type != ASN:
+        funder = {
+            "organisation": ctx.catalog.organisation_label(
+                ctx.user.funder_type, ctx.user.organisation_name
+            ),
+            "position": Raw(ctx.user.position or ""),
+        }
     return t(
         method.consent_key,
         sponsor=Raw(ctx.user.sponsor_name or ""),
@@ -196,6 +207,7 @@ def consent_statement(answers: Answers, ctx: Context, first_month: date) -> Text
         first_month=month_year(first_month),
         nip=Raw(ctx.user.sponsor_nip or ""),
         deducted_from=t(f"deducted_from.{ctx.catalog.deducted_from}"),
+        **funder,
     )
 
 
@@ -347,12 +359,22 @@ def _settle(outcome: Outcome, answers: Answers, ctx: Context) -> Settled:
         return Settled(t("sponsorship.nik_taken"), go_to="nik", editing=True)
     if outcome.reason == "limit_reached":
         return Settled(
-            t("sponsorship.limit_reached", max=ctx.catalog.max_sponsorships),
+            limit_reached(ctx),
             buttons=(status_button,),
         )
     if outcome.reason == "not_registered":
         return Settled(t("sponsorship.signup_first"), start="signup")
     return Settled(t("error.unexpected"))
+
+
+def limit_reached(ctx: Context) -> Text:
+    """The sponsor holds as many workers as their funder type may (a village many, an ASN 1)."""
+    most = ctx.catalog.max_sponsorships_for(ctx.user.funder_type)
+    if ctx.user.funder_type == ASN:
+        return t("sponsorship.limit_reached", max=most)
+    return t(
+        "funder.limit_reached", max=most, funder=ctx.catalog.funder_label(ctx.user.funder_type)
+    )
 
 
 def _yes_no(yes: str, yes_value: str, no: str, no_value: str) -> list[Option]:

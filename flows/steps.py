@@ -64,7 +64,7 @@ class Step:
 
     prompt: the question, from what was answered so far.
     parse: checks typed text (TEXT, CONTACT steps) and turns it into the stored value.
-    options: the buttons (CHOICE, LIST steps).
+    options: the buttons (CHOICE, LIST steps); on a TEXT step, buttons pressed instead of typing.
     pick: checks a pressed option; by default the option value itself is stored.
     next: the following step id, or a function of the answers.
     optional: offer a "skip" button; skipping stores None.

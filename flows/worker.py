@@ -86,7 +86,18 @@ def answers_from(details: InvitationDetails, agency_name: str) -> dict[str, obje
         "village": details.village_name,
         "programme": details.programme_code,
         "amount": details.monthly_amount,
+        # A sponsor without a NIP is named by its organisation (not in STARTS_FROM: sessions
+        # saved before go on naming the agency).
+        "funder_type": details.funder_type,
+        "organisation_name": details.organisation_name,
     }
+
+
+def _funder_name(answers: Answers, ctx: Context) -> Text | Raw:
+    """Whom the sponsor signs for: their agency, or a village, BAZNAS or a company."""
+    funder = str(answers.get("funder_type") or "asn")
+    named = ctx.catalog.organisation_label(funder, answers.get("organisation_name"))
+    return named if named != Raw("") else Raw(answers["agency_name"])
 
 
 def _verify_prompt(answers: Answers, ctx: Context) -> Text:
@@ -94,7 +105,7 @@ def _verify_prompt(answers: Answers, ctx: Context) -> Text:
         "worker.ask_verify",
         worker=Raw(answers["worker_name"]),
         sponsor=Raw(answers["sponsor_name"]),
-        agency=Raw(answers["agency_name"]),
+        agency=_funder_name(answers, ctx),
         programme=ctx.catalog.programme_label(answers["programme"]),
         covers=ctx.catalog.programme_covers(answers["programme"]),
         amount=int(answers["amount"]),

@@ -185,6 +185,13 @@ def _parser() -> argparse.ArgumentParser:
     export_bpjs.add_argument("--format", choices=("csv", "xlsx"), default="csv")
     export_bpjs.add_argument("--output", type=Path, metavar="FILE")
     _playground_option(export_bpjs)
+    export_transfers = export_commands.add_parser(
+        "transfers",
+        help="what villages, BAZNAS, companies and honorer pay a month (CSV; no salary cut)",
+    )
+    export_transfers.add_argument("--month", required=True, metavar="YYYY-MM")
+    export_transfers.add_argument("--output", type=Path, metavar="FILE")
+    _playground_option(export_transfers)
     nik = commands.add_parser(
         "nik", help="check NIKs; one JSON object per NIK; reads standard input when none given"
     )
@@ -379,12 +386,14 @@ def _dispatch(
             settings=settings,
         )
     if args.command == "export":
-        from bot.cli.export import bpjs_command, deductions_command
+        from bot.cli.export import bpjs_command, deductions_command, transfers_command
 
         if args.export_command == "deductions":
             return deductions_command(
                 args.month, args.agency, args.output, settings=settings, regency=args.regency
             )
+        if args.export_command == "transfers":
+            return transfers_command(args.month, args.output, settings=settings)
         return bpjs_command(args.since, args.format, args.output, settings=settings)
     if args.command == "keys":
         from bot.cli.keys import check, rotate_command

@@ -1,7 +1,9 @@
-"""`peduli export deductions|bpjs`: the treasurers' workbook and the BPJS registration list.
+"""`peduli export deductions|bpjs|transfers`: the treasurers' workbook, the BPJS registration
+list, and what sponsors without a salary deduction pay (villages, BAZNAS, companies; issue 12).
 
     peduli export deductions --month YYYY-MM [--agency CODE | --regency CODE] [--output FILE]
     peduli export bpjs [--since DATE] [--format csv|xlsx] [--output FILE]
+    peduli export transfers --month YYYY-MM [--output FILE]
 
 Each writes to FILE, or to a named file in the current folder, and prints the path. The command
 line acts as a superadmin (whoever can run it holds the database and the key): full NIPs in the
@@ -24,13 +26,21 @@ from typing import TextIO, TypeVar
 from sqlalchemy.orm import Session
 
 from bot.catalog import ProgrammeSettings, load_programme
-from bot.exports import bpjs, deductions
+from bot.exports import bpjs, deductions, transfers
 from bot.i18n import Renderer
 from bot.security.crypto import DataKeyError, Sealer
 from bot.settings import Settings
 from bot.storage import audit
 from bot.storage.db import create_db_engine, immediate, not_migrated, shown_url
-from bot.storage.exports import BPJS, DeductionRow, OpenMonth, bpjs_rows, export_deductions
+from bot.storage.exports import (
+    BPJS,
+    DeductionRow,
+    OpenMonth,
+    TransferRow,
+    bpjs_rows,
+    export_deductions,
+    export_transfers,
+)
 from bot.storage.keys import verified_sealer
 from flows.validators import parse_date
 
@@ -168,6 +178,50 @@ def bpjs_command(
         return 2
     print(path, file=out)
     print(f"{count} rows (full NIKs: keep the file safe)", file=err)
+    return 0
+
+
+def transfers_command(
+    month_text: str,
+    output: Path | None,
+    *,
+    settings: Settings | None = None,
+    stdout: TextIO | None = None,
+    stderr: TextIO | None = None,
+    clock: Callable[[], datetime] | None = None,
+    open_month: OpenMonth | None = None,
+) -> int:
+    out, err = stdout or sys.stdout, stderr or sys.stderr
+    now = (clock or (lambda: datetime.now(UTC)))()
+    try:
+        month = parse_month(month_text)
+        with _Database(settings) as database:
+            programme = database.programme
+            path = output or Path.cwd() / f"transfer-{month:%Y-%m}.csv"
+
+            def write(rows: Iterator[TransferRow]) -> int:
+                def written() -> int:
+                    with path.open("w", encoding="utf-8", newline="") as file:
+                        return transfers.write_csv(
+                            file, rows, programme=programme.catalog, render=Renderer("id")
+                        )
+
+                return _written(path, written)
+
+            count, _rows = export_transfers(
+                database.engine,
+                immediate(database.engine),
+                audit.Actor.cli(),
+                month,
+                now,
+                write,
+                open_month=open_month,
+            )
+    except ExportError as error:
+        print(f"peduli export: {error}", file=err)
+        return 2
+    print(path, file=out)
+    print(f"{count} rows", file=err)
     return 0
 
 

@@ -16,7 +16,7 @@ from bot.storage.statistics import (
 from bot.transport import Outgoing
 from flows import callbacks
 from flows.access import Scope
-from flows.catalog import Catalog, Region
+from flows.catalog import ASN, Catalog, Region
 from flows.formatting import month_year
 from flows.text import Raw, Text, t
 
@@ -87,6 +87,21 @@ def summary(
             )
         )
     parts.append(render(t("stats.totals", **_figures(stats.total))))
+    if any(f.funder_type != ASN for f in stats.funders):
+        # Villages, BAZNAS, companies, honorer besides ASN (issue 12): counted per type.
+        lines = [render(t("funder.stats_header"))]
+        lines += [
+            render(
+                t(
+                    "funder.stats_line",
+                    funder=catalog.funder_label(f.funder_type),
+                    sponsors=f.sponsors,
+                    sponsorships=f.sponsorships,
+                )
+            )
+            for f in stats.funders
+        ]
+        parts.append("\n".join(lines))
     shown: list[AgencyStatistics] = []
     quiet: list[str] = []
     for agency in stats.agencies:

@@ -62,6 +62,11 @@ def render_json(stats: Statistics, catalog: Catalog) -> str:
         },
         "agencies": [row.as_dict() for row in agency_rows(stats, catalog)],
         "areas": [row.as_dict() for row in area_rows(stats, catalog)],
+        # Sponsors and sponsorships per funder type (issue 12): asn, desa, baznas, ...
+        "funder_types": [
+            {"funder_type": f.funder_type, "sponsors": f.sponsors, "sponsorships": f.sponsorships}
+            for f in stats.funders
+        ],
     }
     return json.dumps(document, ensure_ascii=False, indent=2) + "\n"
 
@@ -118,8 +123,14 @@ def render_table(stats: Statistics, catalog: Catalog) -> str:
         f"Agencies taking part: {stats.agencies_taking_part} of {stats.catalog_agencies}",
         f"ASN signed up: {stats.signed_up:,}; on the roster: {stats.roster_signed_up:,} of "
         f"{stats.roster:,} ({participation})",
-        "",
     ]
+    if any(f.funder_type != "asn" for f in stats.funders):
+        funders = ", ".join(
+            f"{f.funder_type} {f.sponsors:,} ({f.sponsorships:,} sponsorships)"
+            for f in stats.funders
+        )
+        lines.append(f"Sponsors by funder type: {funders}")
+    lines.append("")
     lines += _table("Per agency", list(agency_rows(stats, catalog)), "agency", True)
     areas = list(area_rows(stats, catalog))
     if areas:

@@ -24,6 +24,7 @@ from bot.storage import audit
 from bot.storage.ledger import open_month
 from bot.storage.models import Consent, Deduction, Sponsor, Sponsorship
 from flows.access import Scope
+from flows.catalog import SALARY_DEDUCTION
 from flows.statuses import SponsorshipStatus
 from flows.validators.masking import NIK_LENGTH, mask_nik
 from flows.validators.nik import decode_birth_date
@@ -32,6 +33,7 @@ BATCH = 1000
 """Rows fetched from the database at a time."""
 DEDUCTIONS = "export.deductions"
 BPJS = "export.bpjs"
+TRANSFERS = "export.transfers"
 REFUSED = "export.refused"
 T = TypeVar("T")
 OpenMonth = Callable[[Session, date, datetime], int]
@@ -163,7 +165,13 @@ def deduction_rows(
         .join(Sponsor, col(Sponsor.id) == col(Sponsorship.sponsor_id))
         .outerjoin(latest, latest.c.sponsorship_id == col(Sponsorship.id))
         .outerjoin(Consent, col(Consent.id) == latest.c.consent_id)
-        .where(col(Deduction.month) == month)
+        .where(
+            col(Deduction.month) == month,
+            # The treasurer cuts salaries: a sponsorship paid otherwise (directly, from a
+            # village's, BAZNAS's or a company's funds) has no salary to cut (issue 12).
+            col(Sponsorship.payment_method) == SALARY_DEDUCTION,
+            col(Sponsor.nip_sealed).is_not(None),
+        )
         .order_by(col(Deduction.agency_code), col(Sponsor.full_name), col(Sponsorship.reference))
     )
     if agencies is not None:
@@ -175,7 +183,7 @@ def deduction_rows(
         yield DeductionRow(
             agency_code=row[0],
             reference=row[1],
-            nip=sealer.open(row[2]),
+            nip=sealer.open(str(row[2])),
             sponsor_name=row[3],
             amount=row[4],
             worker_name=row[5] or "",
@@ -247,6 +255,115 @@ def bpjs_rows(
             phone=local_phone(phone),
             programme_code=row[7],
             agency_code=row[8],
+        )
+
+
+@dataclass(frozen=True)
+class TransferRow:
+    """One line of the transfers list (issue 12): a month owed by a sponsorship paid otherwise
+    than by a salary deduction (a village's budget, BAZNAS, a company's CSR, the regional budget,
+    directly), with who pays it and on which statement. No NIK in full, no NIP."""
+
+    funder_type: str
+    organisation_name: str  # "" for an honorer or an ASN paying directly
+    sponsor_name: str  # the officer (or the honorer, the ASN)
+    position: str
+    agency_code: str
+    reference: str
+    payment_method: str
+    amount: int
+    worker_name: str  # "" once the worker's data are erased
+    nik_masked: str
+    consent_key: str
+    consent_version: str
+    status: str
+    paid_at: datetime | None  # marked paid (the ledger's mark)
+
+
+def export_transfers(
+    engine: Engine,
+    writer: Engine,
+    actor: audit.Actor,
+    month: date,
+    now: datetime,
+    write: Callable[[Iterator[TransferRow]], T],
+    *,
+    open_month: OpenMonth | None = None,
+) -> tuple[T, int]:
+    """The transfers of `month` within the actor's scope, opened in the ledger first like the
+    deductions, streamed to `write`, and recorded in the audit log with their count."""
+    with Session(writer) as session, session.begin():
+        (open_month or OPEN_MONTH)(session, month, now)
+    agencies = actor.scope.restrict(None)
+    with Session(engine) as session:
+        rows = _Counted(transfer_rows(session, month, agencies))
+        result = write(rows)
+    with Session(writer) as session, session.begin():
+        detail = f"month={month:%Y-%m}"
+        audit.record(session, actor, TRANSFERS, now, detail=detail, row_count=rows.count)
+    return result, rows.count
+
+
+def transfer_rows(
+    session: Session, month: date, agencies: frozenset[str] | None
+) -> Iterator[TransferRow]:
+    """The ledger's rows of `month` not paid by a salary deduction, in `agencies` (None: all),
+    by funder type, organisation, sponsor and reference."""
+    if agencies is not None and not agencies:
+        return
+    latest = _latest_consent("salary_deduction")  # every sponsor's payment consent
+    query = (
+        select(
+            col(Sponsor.funder_type),
+            col(Sponsor.organisation_name),
+            col(Sponsor.full_name),
+            col(Sponsor.position),
+            col(Deduction.agency_code),
+            col(Sponsorship.reference),
+            col(Sponsorship.payment_method),
+            col(Deduction.amount),
+            col(Sponsorship.worker_full_name),
+            col(Sponsorship.nik_masked),
+            col(Consent.text_key),
+            col(Consent.text_version),
+            col(Sponsorship.status),
+            col(Deduction.deducted_at),
+        )
+        .select_from(Deduction)
+        .join(Sponsorship, col(Sponsorship.id) == col(Deduction.sponsorship_id))
+        .join(Sponsor, col(Sponsor.id) == col(Sponsorship.sponsor_id))
+        .outerjoin(latest, latest.c.sponsorship_id == col(Sponsorship.id))
+        .outerjoin(Consent, col(Consent.id) == latest.c.consent_id)
+        .where(
+            col(Deduction.month) == month,
+            col(Sponsorship.payment_method) != SALARY_DEDUCTION,
+        )
+        .order_by(
+            col(Sponsor.funder_type),
+            col(Sponsor.organisation_name),
+            col(Sponsor.full_name),
+            col(Sponsorship.reference),
+        )
+    )
+    if agencies is not None:
+        query = query.where(col(Deduction.agency_code).in_(sorted(agencies)))
+    result = session.connection().execute(query.execution_options(yield_per=BATCH))
+    for row in result:
+        yield TransferRow(
+            funder_type=row[0],
+            organisation_name=row[1] or "",
+            sponsor_name=row[2],
+            position=row[3] or "",
+            agency_code=row[4],
+            reference=row[5],
+            payment_method=row[6],
+            amount=row[7],
+            worker_name=row[8] or "",
+            nik_masked=row[9] or "",
+            consent_key=row[10] or "",
+            consent_version=row[11] or "",
+            status=row[12],
+            paid_at=row[13],
         )
 
 

@@ -23,10 +23,12 @@ def mark_deducted(
     by_user_id: int | None,
     now: datetime,
     references: Collection[str] | None = None,
+    payment_method: str | None = None,
 ) -> int:
     """Mark the month's unmarked rows as deducted; the number marked. agencies: only rows of
     these agencies (None: every agency; an empty set marks nothing). references: only these
-    sponsorships (None: all rows in scope). A row marked before keeps its time and marker."""
+    sponsorships (None: all rows in scope). payment_method: only sponsorships paid so (None: any).
+    A row marked before keeps its time and marker."""
     ledger.check_month(month)
     if agencies is not None and not agencies:
         return 0
@@ -40,6 +42,12 @@ def mark_deducted(
             col(Sponsorship.reference).in_(sorted(set(references)))
         )
         conditions.append(col(Deduction.sponsorship_id).in_(chosen))
+    if payment_method is not None:
+        # The treasurer's /rekap marks the salary deductions it lists, not a village's transfer.
+        paid_so = select(col(Sponsorship.id)).where(
+            col(Sponsorship.payment_method) == payment_method
+        )
+        conditions.append(col(Deduction.sponsorship_id).in_(paid_so))
     result = session.execute(
         update(Deduction)
         .where(and_(*conditions))

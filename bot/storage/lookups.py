@@ -12,7 +12,7 @@ import hashlib
 import logging
 import re
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, Final, Protocol
@@ -33,6 +33,7 @@ from bot.storage.models import (
     Sponsorship,
     TelegramUser,
 )
+from flows.catalog import ASN
 from flows.commands import Refused
 from flows.events import Event
 from flows.statuses import OPEN_STATUSES, SponsorshipStatus, checked_transition
@@ -116,6 +117,13 @@ class Rules:
     new_token: Callable[[], str]
     agency_codes: frozenset[str] = frozenset()  # the catalog's: staff are granted only these
     announcement_threshold: int = 1000  # audiences larger need a second superadmin's approval
+    # Open sponsorships one sponsor may hold, by funder type (a village sponsors many); an ASN
+    # not listed holds max_open, any other type not listed none.
+    max_open_by_funder: Mapping[str, int] = field(default_factory=dict)
+
+    def max_open_of(self, funder_type: str) -> int:
+        default = self.max_open if funder_type == ASN else 0
+        return self.max_open_by_funder.get(funder_type, default)
 
 
 @dataclass

@@ -34,6 +34,7 @@ from sqlmodel import Field, SQLModel
 
 from flows import statuses
 from flows.access import GRANTED_ROLES
+from flows.catalog import FUNDER_TYPES
 
 # Named constraints: SQLite batch migrations can only alter constraints that have names, and
 # stable names make migrations reproducible across SQLite and PostgreSQL.
@@ -156,10 +157,27 @@ class TelegramUser(SQLModel, table=True):
 
 
 class Sponsor(SQLModel, table=True):
-    """An ASN (civil servant) who sponsors workers; one per Telegram account."""
+    """Whoever sponsors workers; one per Telegram account.
+
+    An ASN (civil servant) has a NIP; a village, BAZNAS, a company and a non-ASN honorer
+    (funder_type, issue 12) have none: their NIP columns are NULL, which the unique nip_index
+    allows many times, so a NIP stays unique among ASN alone (check constraint "funder_nip").
+    organisation_name: a village's or company's name; organisation_code: a village's Kemendagri
+    code; position: the officer's position in it.
+    """
 
     __tablename__ = "sponsors"
-    __table_args__ = (CheckConstraint("nip_kind IN ('PNS', 'PPPK')", name="nip_kind"),)
+    __table_args__ = (
+        CheckConstraint("nip_kind IN ('PNS', 'PPPK')", name="nip_kind"),
+        CheckConstraint(f"funder_type IN ({_sql_list(FUNDER_TYPES)})", name="funder_type"),
+        CheckConstraint(
+            "(funder_type = 'asn' AND nip_sealed IS NOT NULL AND nip_index IS NOT NULL"
+            " AND nip_masked IS NOT NULL AND nip_kind IS NOT NULL)"
+            " OR (funder_type <> 'asn' AND nip_sealed IS NULL AND nip_index IS NULL"
+            " AND nip_masked IS NULL AND nip_kind IS NULL)",
+            name="funder_nip",
+        ),
+    )
 
     id: int | None = Field(default=None, sa_column=Column(Integer, primary_key=True))
     user_id: int = Field(
@@ -167,14 +185,25 @@ class Sponsor(SQLModel, table=True):
             BigInteger, ForeignKey("telegram_users.user_id"), nullable=False, unique=True
         )
     )
-    nip_sealed: str = Field(sa_column=Column(Text, nullable=False))
-    nip_index: str = Field(sa_column=Column(String(64), nullable=False, unique=True))
-    nip_masked: str = Field(sa_column=Column(String(32), nullable=False))
-    nip_kind: str = Field(sa_column=Column(String(8), nullable=False))
+    nip_sealed: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    nip_index: str | None = Field(
+        default=None, sa_column=Column(String(64), nullable=True, unique=True)
+    )
+    nip_masked: str | None = Field(default=None, sa_column=Column(String(32), nullable=True))
+    nip_kind: str | None = Field(default=None, sa_column=Column(String(8), nullable=True))
     full_name: str = Field(sa_column=Column(String(200), nullable=False))
     agency_code: str = Field(sa_column=Column(String(64), nullable=False, index=True))
     phone_sealed: str = Field(sa_column=Column(Text, nullable=False))
     phone_masked: str = Field(sa_column=Column(String(32), nullable=False))
+    funder_type: str = Field(
+        default="asn",
+        sa_column=Column(String(16), nullable=False, server_default="asn", index=True),
+    )
+    organisation_name: str | None = Field(
+        default=None, sa_column=Column(String(200), nullable=True)
+    )
+    organisation_code: str | None = Field(default=None, sa_column=Column(String(32), nullable=True))
+    position: str | None = Field(default=None, sa_column=Column(String(100), nullable=True))
     created_at: datetime = _created()
     updated_at: datetime = _created()
 

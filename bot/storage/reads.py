@@ -324,4 +324,7 @@ def _sponsor_view(sponsor: Sponsor) -> SponsorView:
         nip_masked=sponsor.nip_masked,
         nip_kind=sponsor.nip_kind,
         phone_masked=sponsor.phone_masked,
+        funder_type=sponsor.funder_type,
+        organisation_name=sponsor.organisation_name,
+        position=sponsor.position,
     )

@@ -180,6 +180,7 @@ class Repository:
         new_token: Callable[[], str] | None = None,
         agency_codes: frozenset[str] = frozenset(),
         announcement_threshold: int = 1000,
+        max_sponsorships_by_funder: Mapping[str, int] | None = None,
     ) -> None:
         if max_sponsorships_per_sponsor < 1:
             raise ValueError("max_sponsorships_per_sponsor must be at least 1")
@@ -200,6 +201,7 @@ class Repository:
             new_token=new_token if new_token is not None else random_token,
             agency_codes=frozenset(agency_codes),
             announcement_threshold=announcement_threshold,
+            max_open_by_funder=dict(max_sponsorships_by_funder or {}),
         )
         self._reads = Reads(engine, sealer, clock)
         self.delivery = DeliveryStore(self._writer, sealer, clock)

@@ -92,12 +92,23 @@ class AreaStatistics:
 
 
 @dataclass(frozen=True)
+class FunderStatistics:
+    """Sponsors of one funder type (issue 12) and the sponsorships they submitted."""
+
+    funder_type: str
+    sponsors: int
+    sponsorships: int
+
+
+@dataclass(frozen=True)
 class Statistics:
     month: date  # the local month the deducted rupiah are for (its first day)
     agencies: tuple[AgencyStatistics, ...]  # catalog order, then codes no longer in the catalog
     districts: tuple[AreaStatistics, ...]
     villages: tuple[AreaStatistics, ...]
     catalog_agencies: int  # agencies of the catalog within the reader's scope
+    # Per funder type with any sponsor, ASN first then by code (issue 12).
+    funders: tuple[FunderStatistics, ...] = ()
 
     @property
     def agencies_taking_part(self) -> int:
@@ -211,7 +222,29 @@ def read_statistics(
         districts=_area_counts(session, agencies, month, today, villages=False),
         villages=_area_counts(session, agencies, month, today, villages=True),
         catalog_agencies=len(listed),
+        funders=_funder_counts(session, agencies),
     )
+
+
+def _funder_counts(
+    session: Session, agencies: frozenset[str] | None
+) -> tuple[FunderStatistics, ...]:
+    """Sponsors and their sponsorships per funder type, within the agencies given."""
+    funder = col(Sponsor.funder_type)
+    rows = session.execute(
+        select(
+            funder,
+            func.count(func.distinct(col(Sponsor.id))),
+            func.count(col(Sponsorship.id)),
+        )
+        .select_from(Sponsor)
+        .outerjoin(Sponsorship, col(Sponsorship.sponsor_id) == col(Sponsor.id))
+        .where(_within(col(Sponsor.agency_code), agencies))
+        .group_by(funder)
+    ).all()
+    found = [FunderStatistics(str(code), int(sponsors), int(n)) for code, sponsors, n in rows]
+    found.sort(key=lambda f: (f.funder_type != "asn", f.funder_type))
+    return tuple(found)
 
 
 def _agency_counts(

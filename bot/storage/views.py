@@ -17,9 +17,12 @@ class SponsorView:
     user_id: int
     full_name: str
     agency_code: str
-    nip_masked: str
-    nip_kind: str
+    nip_masked: str | None  # None for a sponsor without a NIP (funder_type other than asn)
+    nip_kind: str | None
     phone_masked: str
+    funder_type: str = "asn"
+    organisation_name: str | None = None
+    position: str | None = None
 
 
 @dataclass(frozen=True)

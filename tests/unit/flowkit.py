@@ -89,7 +89,11 @@ class Chat:
             is_admin=self.host.is_admin,
             is_worker=self.host.is_worker,
             scope=self.host.scope,
-            sponsor_nip=mask_nip(sponsor.nip) if sponsor else None,  # as bot.service gives it
+            # as bot.service gives it
+            sponsor_nip=mask_nip(sponsor.nip) if sponsor and sponsor.nip else None,
+            funder_type=sponsor.funder_type if sponsor else "asn",
+            organisation_name=sponsor.organisation_name if sponsor else None,
+            position=sponsor.position if sponsor else None,
         )
         return Context(
             facts,

@@ -56,6 +56,9 @@ SPONSORSHIP: tuple[Action, ...] = (
     ("press", "agree"),
 )
 SAVED = (*SIGNUP, *SPONSORSHIP, ("press", "save"))
+# Sponsors without a NIP (issue 12): "Saya bukan ASN" under the NIP question, then their type.
+NO_NIP: tuple[Action, ...] = (("command", "start"), ("press", "lang:id"), ("press", "no_nip"))
+PAID_BY = SPONSORSHIP[:-2]  # the worker, up to the payment route of the funder type
 INVITED: tuple[Action, ...] = (("invitation", ""), ("command", "start:w_tok3n"))
 
 
@@ -117,6 +120,34 @@ PATHS: tuple[tuple[int, tuple[Action, ...]], ...] = (
             ("press", "save"),
         ),
     ),
+    (
+        1001,
+        (
+            *NO_NIP,
+            ("press", "desa"),
+            ("press", "32.05.03"),
+            ("press", "32.05.03.2001"),
+            ("type", "Asep Saepudin"),
+            ("type", "Kepala Desa"),
+            ("contact", "6281234567890"),
+            *PAID_BY,
+            ("press", "village_budget"),
+            ("press", "agree"),
+            ("press", "save"),
+        ),
+    ),
+    (
+        1001,
+        (
+            *NO_NIP,
+            ("press", "perusahaan"),
+            ("type", "PT Sumber Rejeki Garut"),
+            ("type", "Rina Marlina"),
+            ("type", "Manajer CSR"),
+            ("contact", "6281234567890"),
+        ),
+    ),
+    (1001, (*NO_NIP, ("press", "honorer"), ("type", "Dede Kurnia"), ("press", "dinkes"))),
     (2002, (*INVITED, ("type", "05-01-1990"), ("press", "decline"))),
     (2002, (*INVITED, ("type", "05-01-1990"), ("press", "wrong"))),
     (1001, (*SAVED, ("press", "act:inperson:PR-TEST1"))),
@@ -205,7 +236,8 @@ def test_start_over_at_every_step_starts_the_same_flow_from_where_it_began(
 def test_worker_flow_starts_from_every_detail_of_the_invitation() -> None:
     # agency_code (issue 12, the sponsor's regency) is optional: older sessions lack it.
     given = set(worker.answers_from(DETAILS, "Dinas Kesehatan"))
-    assert given == {*worker.FLOW.starts_from, "agency_code"}
+    # funder_type and organisation_name (issue 12) too: the worker is told whose funds pay.
+    assert given == {*worker.FLOW.starts_from, "agency_code", "funder_type", "organisation_name"}
 
 
 def test_a_session_saved_without_its_origin_is_continued_not_restarted() -> None:

@@ -10,6 +10,7 @@ from bot.storage.ledger_marks import mark_deducted
 from bot.storage.lookups import Turn
 from flows import ledger as ledger_rules
 from flows.access import Scope
+from flows.catalog import SALARY_DEDUCTION
 from flows.commands import Applied, MarkMonthDeducted, Outcome, Refused
 
 MARK: str = "ledger.mark"  # the audit action, as `peduli ledger mark` writes it
@@ -26,7 +27,11 @@ def mark_month_deducted(turn: Turn, command: MarkMonthDeducted) -> Outcome:
     if agencies is not None and not agencies:
         return Refused("not_allowed")
     month = ledger_rules.check_month(command.month)
-    count = mark_deducted(turn.session, month, agencies, command.user_id, turn.now)
+    # What /rekap lists and asks about: the salary deductions (the other payments, issue 12, are
+    # in `peduli export transfers` and marked with `peduli ledger mark`).
+    count = mark_deducted(
+        turn.session, month, agencies, command.user_id, turn.now, payment_method=SALARY_DEDUCTION
+    )
     detail = f"month={month:%Y-%m} agency={command.agency or '*'} chat"
     actor = Actor(scope, command.user_id, audit.TELEGRAM)
     audit.record(turn.session, actor, MARK, turn.now, detail=detail, row_count=count)

@@ -1,4 +1,5 @@
-"""The sponsor aggregate: the Telegram user and the ASN who signs up."""
+"""The sponsor aggregate: the Telegram user and the sponsor who signs up (an ASN, or a funder
+without a NIP: a village, BAZNAS, a company, a non-ASN honorer)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from sqlmodel import col
 from bot.storage.handlers import Handlers
 from bot.storage.lookups import Turn, digits, sponsor_of_user, upsert_user
 from bot.storage.models import Sponsor, TelegramUser
+from flows.catalog import ASN, FUNDER_TYPES
 from flows.commands import Applied, Outcome, Refused, RegisterSponsor, SetLanguage, SetReminders
 from flows.validators.masking import mask_nip, mask_phone
 
@@ -34,9 +36,14 @@ def set_reminders(turn: Turn, command: SetReminders) -> Outcome:
 
 def register_sponsor(turn: Turn, command: RegisterSponsor) -> Outcome:
     session, sealer = turn.session, turn.rules.sealer
-    nip = digits(command.nip, 18, "NIP")
-    nip_index = sealer.blind_index(nip, "nip")
-    if _nip_owner(session, nip_index) not in (None, command.user_id):
+    if command.funder_type not in FUNDER_TYPES:
+        raise ValueError(f"unknown funder type {command.funder_type!r}")
+    # An ASN signs up with a NIP, nobody else does (the table's check "funder_nip" agrees).
+    if (command.funder_type == ASN) != (command.nip is not None):
+        raise ValueError("a NIP is given by an ASN and by no other funder type")
+    nip = digits(command.nip, 18, "NIP") if command.nip is not None else None
+    nip_index = sealer.blind_index(nip, "nip") if nip is not None else None
+    if nip_index is not None and _nip_owner(session, nip_index) not in (None, command.user_id):
         return Refused("nip_taken")
     upsert_user(session, command.user_id, turn.rules.clock())
     now = turn.rules.clock()
@@ -46,10 +53,16 @@ def register_sponsor(turn: Turn, command: RegisterSponsor) -> Outcome:
         "agency_code": command.agency_code,
         "phone_sealed": sealer.seal(command.phone_e164),
         "phone_masked": mask_phone(command.phone_e164),
+        "funder_type": command.funder_type,
+        "organisation_name": command.organisation_name,
+        "organisation_code": command.organisation_code,
+        "position": command.position,
         "updated_at": now,
     }
     sponsor = sponsor_of_user(session, command.user_id)
-    if sponsor is None or sponsor.nip_index != nip_index:
+    if nip is None:
+        values |= {"nip_sealed": None, "nip_index": None, "nip_masked": None}
+    elif sponsor is None or sponsor.nip_index != nip_index:
         values |= {
             "nip_sealed": sealer.seal(nip),
             "nip_index": nip_index,
@@ -65,7 +78,10 @@ def register_sponsor(turn: Turn, command: RegisterSponsor) -> Outcome:
             session.flush()
     except IntegrityError:
         # Another process registered this NIP between our check and our write.
-        if _nip_owner(session, nip_index) not in (None, command.user_id):
+        if nip_index is not None and _nip_owner(session, nip_index) not in (
+            None,
+            command.user_id,
+        ):
             return Refused("nip_taken")
         raise
     return Applied()

@@ -39,6 +39,7 @@ from bot.storage.lookups import (
     worker_invitation,
 )
 from bot.storage.models import Invitation, InvitationOpener, Sponsor, Sponsorship, TelegramUser
+from flows.catalog import SALARY_DEDUCTION
 from flows.commands import (
     Applied,
     FailVerification,
@@ -81,8 +82,11 @@ def submit_sponsorship(turn: Turn, command: SubmitSponsorship) -> Outcome:
     existing = _by_idempotency_key(session, command.idempotency_key, sponsor_id)
     if existing is not None:
         return _replayed_submission(turn, existing)
-    if count_open(session, sponsor_id) >= rules.max_open:
+    if count_open(session, sponsor_id) >= rules.max_open_of(sponsor.funder_type):
         return Refused("limit_reached")
+    if command.payment_method == SALARY_DEDUCTION and sponsor.nip_sealed is None:
+        # The treasurer cuts a salary by its NIP: a sponsor without one cannot offer it.
+        return Refused("payment_not_allowed")
     text_hash = consent_hash(turn, command.consent)
     nik = digits(command.worker.nik, 16, "NIK")
     nik_index = rules.sealer.blind_index(nik, "nik")
@@ -278,6 +282,8 @@ def open_invitation(turn: Turn, command: OpenInvitation) -> Outcome:
             monthly_amount=row.monthly_amount,
             status=row.status,
             language=language,
+            funder_type=sponsor.funder_type,
+            organisation_name=sponsor.organisation_name,
         )
     )
 

@@ -1,0 +1,65 @@
+"""The transfers list (issue 12): what each village, BAZNAS, company or honorer pays a month,
+for the programme's staff who receive the transfers (no salary is cut, so these rows are not in
+the treasurers' deduction workbook). CSV, UTF-8 with a BOM (Excel reads the names right); every
+text cell goes through cells.neutralize. Column names in Indonesian, as the other lists."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterable
+from typing import TextIO
+
+from bot.exports.cells import neutralize
+from bot.i18n import Renderer
+from bot.storage.exports import TransferRow
+from flows.catalog import Catalog
+
+COLUMNS = (
+    "jenis_penanggung",
+    "lembaga",
+    "nama_penanggung",
+    "jabatan",
+    "instansi",
+    "reference",
+    "cara_bayar",
+    "iuran",
+    "nama_pekerja",
+    "nik_pekerja",
+    "pernyataan",
+    "versi_pernyataan",
+    "status",
+    "dibayar",
+)
+
+
+def write_csv(
+    out: TextIO, rows: Iterable[TransferRow], *, programme: Catalog, render: Renderer
+) -> int:
+    """Write the list as CSV to a text stream (opened with newline=""); returns the rows."""
+    writer = csv.writer(out)
+    out.write("\ufeff")
+    writer.writerow(COLUMNS)
+    count = 0
+    for row in rows:
+        method = programme.payment_method(row.payment_method)
+        organisation = programme.organisation_label(row.funder_type, row.organisation_name)
+        writer.writerow(
+            [
+                neutralize(render.plain(programme.funder_label(row.funder_type))),
+                neutralize(render.plain(organisation)),
+                neutralize(row.sponsor_name),
+                neutralize(row.position),
+                neutralize(row.agency_code),
+                neutralize(row.reference),
+                neutralize(render.plain(method.label) if method else row.payment_method),
+                str(row.amount),
+                neutralize(row.worker_name),
+                neutralize(row.nik_masked),
+                neutralize(row.consent_key),
+                neutralize(row.consent_version),
+                neutralize(row.status),
+                row.paid_at.isoformat() if row.paid_at else "",
+            ]
+        )
+        count += 1
+    return count
