@@ -234,6 +234,17 @@ async def register_worker(
     """The sponsorship part up to the summary (the worker's language is the button's label);
     returns the summary's text."""
     assert "Ketik nama lengkap pekerja" in texts(await choose_job(user))
+    return await register_worker_rest(user, nik=nik, worker=worker, worker_language=worker_language)
+
+
+async def register_worker_rest(
+    user: FakeUser,
+    *,
+    nik: str = VALID_NIK,
+    worker: str = "Ujang Suryana",
+    worker_language: str = "🇮🇩 Bahasa Indonesia",
+) -> str:
+    """register_worker from the worker's name on (the relationship and the job answered)."""
     assert "Ketik NIK" in texts(await user.say(worker))
     turn = await user.say(nik)
     confirm = texts(turn)
