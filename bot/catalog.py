@@ -24,12 +24,13 @@ from flows.catalog import (
     Agency,
     Benefits,
     Catalog,
-    Category,
     DataController,
     FunderType,
+    Job,
     PaymentMethod,
     Programme,
     Region,
+    Relationship,
 )
 from flows.text import Text
 
@@ -133,7 +134,8 @@ def _load_deployment(path: Path, data: dict[str, Any]) -> ProgrammeSettings:
     # catalog): the first regency's first, so its default programme stays the default.
     catalog = replace(
         first.catalog,
-        categories=_union(r.catalog.categories for r in each),
+        relationships=_union(r.catalog.relationships for r in each),
+        jobs=_union(r.catalog.jobs for r in each),
         programmes=_union(r.catalog.programmes for r in each),
         payment_methods=_union(r.catalog.payment_methods for r in each),
     )
@@ -170,10 +172,8 @@ def _load_regency(path: Path, data: dict[str, Any]) -> ProgrammeSettings:
     agencies_file = _relative(path, str(data["agencies_file"]))
     catalog = Catalog(
         agencies=load_agencies(agencies_file),
-        categories=tuple(
-            Category(_code(c["code"], path), Text(c["label"]), bool(c.get("needs_description")))
-            for c in data["categories"]
-        ),
+        relationships=relationships(data, path),
+        jobs=jobs(data, path),
         programmes=tuple(
             Programme(
                 _code(p["code"], path),
@@ -201,6 +201,60 @@ def _load_regency(path: Path, data: dict[str, Any]) -> ProgrammeSettings:
     catalog = replace(catalog, **told(data, path))
     catalog = replace(catalog, funder_types=funder_types(data, path, catalog))
     return ProgrammeSettings(catalog, ZoneInfo(str(data.get("timezone", "Asia/Jakarta"))))
+
+
+# Who the worker is to the sponsor, when the programme file has no [[relationships]] (files
+# written before issue 12 split the categories): the codes migration 0012_jobs stores.
+DEFAULT_RELATIONSHIPS = (
+    Relationship("rumah_tangga", Text("relationship.rumah_tangga")),
+    Relationship("tetangga", Text("relationship.tetangga")),
+    Relationship("keluarga", Text("relationship.keluarga")),
+    Relationship("tidak_ada", Text("relationship.tidak_ada")),
+)
+
+
+def relationships(data: dict[str, Any], path: Path) -> tuple[Relationship, ...]:
+    """[[relationships]] (code, label), or DEFAULT_RELATIONSHIPS when the file has none."""
+    if "relationships" not in data:
+        return DEFAULT_RELATIONSHIPS
+    found = tuple(
+        Relationship(_code(r["code"], path), Text(r["label"])) for r in data["relationships"]
+    )
+    _distinct(found, "relationships", path)
+    return found
+
+
+def jobs(data: dict[str, Any], path: Path) -> tuple[Job, ...]:
+    """[[jobs]] (code, label, needs_description, search_terms). A file written before issue 12
+    lists [[categories]] instead: its categories are the jobs, but for those that say who the
+    worker is rather than what they do (the old "tetangga" and "keluarga"), now relationships."""
+    if "jobs" in data:
+        listed = data["jobs"]
+    elif "categories" in data:
+        relationship_codes = {r.code for r in DEFAULT_RELATIONSHIPS}
+        listed = [c for c in data["categories"] if str(c["code"]) not in relationship_codes]
+    else:
+        raise CatalogError(f"{path}: no [[jobs]]")
+    found = tuple(
+        Job(
+            _code(j["code"], path),
+            Text(j["label"]),
+            bool(j.get("needs_description")),
+            str(j.get("search_terms", "")),
+        )
+        for j in listed
+    )
+    _distinct(found, "jobs", path)
+    return found
+
+
+def _distinct(items: Sequence[_Coded], table: str, path: Path) -> None:
+    codes = [item.code for item in items]
+    if not codes:
+        raise CatalogError(f"{path}: [[{table}]] is empty")
+    twice = sorted({code for code in codes if codes.count(code) > 1})
+    if twice:
+        raise CatalogError(f"{path}: [[{table}]] lists {', '.join(twice)} twice")
 
 
 def consent_versions() -> dict[str, dict[str, str]]:

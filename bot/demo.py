@@ -103,9 +103,10 @@ class Person:
 @dataclass(frozen=True)
 class Worker:
     name: str
-    category: str
+    job: str  # a job of bot/data/programme.toml
     female: bool
     user_id: int | None = None  # the worker's Telegram id, when they have Telegram
+    relationship: str = "tidak_ada"  # who the worker is to the sponsor
 
 
 # The roster, agencies of bot/data/agencies_garut.csv. Sponsors' Telegram ids from 2001; the
@@ -153,18 +154,22 @@ class Plan:
 
 PLANS: Final[tuple[Plan, ...]] = (
     # The persona ASN: an older sponsorship she withdrew, then the persona worker's, confirmed.
-    Plan(ASN.user_id, Worker("Enok Hartini", "art", female=True), "in_person"),
-    Plan(ASN.user_id, Worker(WORKER.full_name, "ojek", False, WORKER.user_id), "confirmed"),
-    Plan(2001, Worker("Ade Sunarya", "petani", False, 3001), "active"),
-    Plan(2002, Worker("Imas Masitoh", "pedagang", True, 3002), "active"),
-    Plan(2003, Worker("Oman Abdurahman", "sopir", False), "active"),
-    Plan(2005, Worker("Cucu Sumarni", "art", True, 3005), "active"),
-    Plan(2004, Worker("Endang Suhendar", "buruh_harian", False, 3004), "lapsed"),
-    Plan(2006, Worker("Aceng Kurnia", "ojek", False, 3006), "opened"),
-    Plan(2007, Worker("Dede Rosita", "art", True), "waiting"),
-    Plan(2008, Worker("Maman Suherman", "nelayan", False), "in_person"),
-    Plan(2009, Worker("Onih Suhaenih", "tetangga", True, 3009), "declined"),
-    Plan(2010, Worker("Tatang Sutisna", "keluarga", False, 3010), "withdrawn_w"),
+    Plan(ASN.user_id, Worker("Enok Hartini", "art", True, None, "rumah_tangga"), "in_person"),
+    Plan(
+        ASN.user_id,
+        Worker(WORKER.full_name, "ojek", False, WORKER.user_id, "tetangga"),
+        "confirmed",
+    ),
+    Plan(2001, Worker("Ade Sunarya", "petani", False, 3001, "keluarga"), "active"),
+    Plan(2002, Worker("Imas Masitoh", "guru_ngaji", True, 3002, "tetangga"), "active"),
+    Plan(2003, Worker("Oman Abdurahman", "sopir", False, None, "rumah_tangga"), "active"),
+    Plan(2005, Worker("Cucu Sumarni", "guru_honorer", True, 3005), "active"),
+    Plan(2004, Worker("Endang Suhendar", "buruh_bangunan", False, 3004), "lapsed"),
+    Plan(2006, Worker("Aceng Kurnia", "marbot", False, 3006, "tetangga"), "opened"),
+    Plan(2007, Worker("Dede Rosita", "art", True, None, "rumah_tangga"), "waiting"),
+    Plan(2008, Worker("Maman Suherman", "pedagang", False, None, "keluarga"), "in_person"),
+    Plan(2009, Worker("Onih Suhaenih", "buruh_harian", True, 3009, "tetangga"), "declined"),
+    Plan(2010, Worker("Tatang Sutisna", "rt_rw_desa", False, 3010, "keluarga"), "withdrawn_w"),
 )
 
 
@@ -424,8 +429,9 @@ class _Loader:
                 idempotency_key=f"demo-{index}",
                 sponsor_user_id=plan.sponsor,
                 worker=WorkerDetails(
-                    category=worker.category,
-                    category_other=None,
+                    relationship=worker.relationship,
+                    job=worker.job,
+                    job_other=None,
                     full_name=worker.name,
                     nik=nik,
                     nik_disagreement=None,

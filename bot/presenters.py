@@ -291,11 +291,6 @@ def personal_data(
     for item in data.sponsorships:
         parts.append(render(_sponsorship_item(item, catalog, zone)))
     for worker in data.as_worker:
-        category = (
-            Raw(worker.category_other)
-            if worker.category_other
-            else catalog.category_label(worker.category)
-        )
         parts.append(
             render(
                 t(
@@ -306,7 +301,7 @@ def personal_data(
                     else t("data.erased"),
                     nik=Raw(worker.nik_masked) if worker.nik_masked else t("data.erased"),
                     phone=Raw(worker.phone_masked) if worker.phone_masked else t("value.none"),
-                    category=category,
+                    category=catalog.job_label(worker.job, worker.job_other),
                     village=Raw(worker.village_name) if worker.village_name else t("data.erased"),
                     district=Raw(worker.district_name),
                     sponsor=Raw(worker.sponsor_name),

@@ -1,4 +1,5 @@
-"""The operator's configuration as the flows see it: agencies, worker categories, programmes.
+"""The operator's configuration as the flows see it: agencies, the worker's relationship to the
+sponsor and their job, programmes.
 
 The host loads it from data files (bot/data/); flows only read it.
 """
@@ -24,10 +25,22 @@ class Agency:
 
 
 @dataclass(frozen=True)
-class Category:
+class Relationship:
+    """Who the worker is to the sponsor (their household, a neighbour, a relative, no one in
+    particular): the programme's own figures, not sent to BPJS."""
+
+    code: str
+    label: Text  # its key is the operator's choice: never rebuilt from the code
+
+
+@dataclass(frozen=True)
+class Job:
+    """What the worker does: BPJS registers a participant's job (the BPJS export carries it)."""
+
     code: str
     label: Text  # its key is the operator's choice: never rebuilt from the code
     needs_description: bool = False  # "lainnya": the sponsor describes the work in free text
+    search_terms: str = ""  # words people type to find it in the list (its label is a key)
 
 
 @dataclass(frozen=True)
@@ -109,7 +122,8 @@ DEDUCTED_FROM = ("gaji", "tpp")
 @dataclass(frozen=True)
 class Catalog:
     agencies: tuple[Agency, ...]
-    categories: tuple[Category, ...]
+    relationships: tuple[Relationship, ...]
+    jobs: tuple[Job, ...]
     programmes: tuple[Programme, ...]
     payment_methods: tuple[PaymentMethod, ...]
     home_regency: (
@@ -222,8 +236,11 @@ class Catalog:
             return tuple(agency.code for agency in self.agencies_of(typed))
         return None
 
-    def category(self, code: str) -> Category | None:
-        return next((c for c in self.categories if c.code == code), None)
+    def relationship(self, code: str) -> Relationship | None:
+        return next((r for r in self.relationships if r.code == code), None)
+
+    def job(self, code: str) -> Job | None:
+        return next((j for j in self.jobs if j.code == code), None)
 
     def programme(self, code: str) -> Programme | None:
         return next((p for p in self.programmes if p.code == code), None)
@@ -239,9 +256,22 @@ class Catalog:
     # Labels of codes stored with a sponsorship. A code the operator has since removed from the
     # configuration is shown as it is, never looked up by a naming convention.
 
-    def category_label(self, code: str) -> Text | Raw:
-        category = self.category(code)
-        return category.label if category else Raw(code)
+    def relationship_label(self, code: str | None) -> Text | Raw:
+        relationship = self.relationship(code) if code else None
+        if relationship is not None:
+            return relationship.label
+        # None: registered before the question was asked (migration 0012_jobs).
+        return Raw(code) if code else t("relationship.unknown")
+
+    def job_label(self, code: str | None, other: str | None = None) -> Text | Raw:
+        """The job as shown: the sponsor's own words for "other", else the job's label."""
+        if other:
+            return Raw(other)
+        job = self.job(code) if code else None
+        if job is not None:
+            return job.label
+        # None: registered before the job was asked apart (a neighbour or a relative).
+        return Raw(code) if code else t("job.unknown")
 
     def programme_label(self, code: str) -> Text | Raw:
         programme = self.programme(code)

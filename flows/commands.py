@@ -41,8 +41,9 @@ class RegisterSponsor:
 
 @dataclass(frozen=True)
 class WorkerDetails:
-    category: str  # category code from the catalog, e.g. "art", "ojek", "lainnya"
-    category_other: str | None  # free text when category is "lainnya"
+    relationship: str  # who the worker is to the sponsor: a catalog code, e.g. "tetangga"
+    job: str  # what the worker does: a catalog code, e.g. "art", "guru_ngaji", "lainnya"
+    job_other: str | None  # free text when the job needs a description ("lainnya")
     full_name: str
     nik: str  # 16 digits; the host seals it and keeps only a keyed hash and a masked form
     nik_disagreement: str | None  # what the sponsor said differs from what the NIK encodes
@@ -357,8 +358,8 @@ class InvitationDetails(SponsorshipSummary):
     nik_masked: str
     nik_last4: str  # for verification only; never shown
     birth_date: date  # encoded in the NIK; for verification and the data shown
-    category: str
-    category_other: str | None
+    job: str | None  # None: registered before the job was asked apart (migration 0012_jobs)
+    job_other: str | None
     phone_masked: str | None
     district_name: str
     village_name: str

@@ -1,8 +1,8 @@
 """An ASN registers the worker they sponsor, consents to the salary deduction, and saves.
 
-category -> (other) -> name -> NIK -> what the NIK encodes -> (what differs) -> phone (optional)
--> the worker's language -> kecamatan -> desa/kelurahan -> programme -> payment method -> consent
--> summary -> save.
+relationship to the sponsor -> job -> (other: the work described) -> name -> NIK -> what the NIK
+encodes -> (what differs) -> phone (optional) -> the worker's language -> kecamatan ->
+desa/kelurahan -> programme -> payment method -> consent -> summary -> save.
 """
 
 from __future__ import annotations
@@ -48,13 +48,21 @@ FLOW_ID = "sponsorship"
 # --- the worker -------------------------------------------------------------------------------
 
 
-def _category_options(answers: Answers, ctx: Context) -> list[Option]:
-    return [Option(c.code, c.label) for c in ctx.catalog.categories]
+def _relationship_options(answers: Answers, ctx: Context) -> list[Option]:
+    return [Option(r.code, r.label) for r in ctx.catalog.relationships]
 
 
-def _after_category(answers: Answers, ctx: Context) -> str:
-    category = ctx.catalog.category(answers["category"])
-    return "category_other" if category and category.needs_description else "worker_name"
+def _job_options(answers: Answers, ctx: Context) -> list[Option]:
+    return [Option(j.code, j.label, j.search_terms) for j in ctx.catalog.jobs]
+
+
+def _job_described(answers: Answers, ctx: Context) -> bool:
+    job = ctx.catalog.job(answers["job"])
+    return job is not None and job.needs_description
+
+
+def _after_job(answers: Answers, ctx: Context) -> str:
+    return "job_other" if _job_described(answers, ctx) else "worker_name"
 
 
 def _parse_other(raw: str, answers: Answers, ctx: Context) -> Check:
@@ -237,11 +245,19 @@ def _pick_consent(value: str, answers: Answers, ctx: Context) -> Check:
 # --- summary, command, outcome ----------------------------------------------------------------
 
 
-def _category_text(answers: Answers, ctx: Context) -> Text | Raw:
-    if answers.get("category_other"):
-        return Raw(answers["category_other"])
-    category = ctx.catalog.category(answers["category"])
-    return category.label if category else Raw(answers["category"])
+def _job_other(answers: Answers, ctx: Context) -> str | None:
+    """The sponsor's own words for the job, kept only while the job asks for them."""
+    return answers.get("job_other") if _job_described(answers, ctx) else None
+
+
+def _work_text(answers: Answers, ctx: Context) -> Text:
+    """The job and, on the next line, who the worker is to the sponsor (sponsorship.summary's
+    `category` line, so its wording and translations stay as they are)."""
+    return t(
+        "job.summary",
+        job=ctx.catalog.job_label(answers["job"], _job_other(answers, ctx)),
+        relationship=ctx.catalog.relationship_label(answers["relationship"]),
+    )
 
 
 def _summary(answers: Answers, ctx: Context) -> Text:
@@ -251,7 +267,7 @@ def _summary(answers: Answers, ctx: Context) -> Text:
     note = answers.get("nik_disagreement")
     return t(
         "sponsorship.summary",
-        category=_category_text(answers, ctx),
+        category=_work_text(answers, ctx),
         name=Raw(answers["worker_name"]),
         nik=Raw(mask_nik(answers["nik"])),
         nik_note=t("sponsorship.summary_nik_note", note=Raw(note)) if note else Raw(""),
@@ -286,15 +302,13 @@ def _command(answers: Answers, ctx: Context, draft_id: str) -> Command:
     method = ctx.catalog.payment_method(answers["payment"])
     assert programme is not None and method is not None
     first_month = date.fromisoformat(answers["consent_first_month"])
-    category = ctx.catalog.category(answers["category"])
     return SubmitSponsorship(
         idempotency_key=draft_id,
         sponsor_user_id=ctx.user.user_id,
         worker=WorkerDetails(
-            category=answers["category"],
-            category_other=answers.get("category_other")
-            if category and category.needs_description
-            else None,
+            relationship=answers["relationship"],
+            job=answers["job"],
+            job_other=_job_other(answers, ctx),
             full_name=answers["worker_name"],
             nik=answers["nik"],
             nik_disagreement=answers.get("nik_disagreement")
@@ -383,26 +397,37 @@ def _yes_no(yes: str, yes_value: str, no: str, no_value: str) -> list[Option]:
 
 FLOW = Flow(
     id=FLOW_ID,
-    version=1,
+    # 2: the category became two questions, relationship and job (issue 12); a draft of
+    # version 1 starts over (flows.router._known_flow), its answers having no relationship nor job.
+    version=2,
     title=t("sponsorship.title"),
     intro=t("sponsorship.intro"),
-    first="category",
+    first="relationship",
     steps=table(
         Step(
-            "category",
+            "relationship",
             AnswerKind.CHOICE,
-            prompt=lambda a, c: t("sponsorship.ask_category"),
-            options=_category_options,
-            next=_after_category,
-            branches=("category_other", "worker_name"),
-            help=t("sponsorship.help_category"),
-            invalidates=("category_other",),
+            prompt=lambda a, c: t("relationship.ask"),
+            options=_relationship_options,
+            next="job",
+            help=t("relationship.help"),
+            summary_label=t("relationship.field"),
+        ),
+        Step(
+            "job",
+            AnswerKind.LIST,
+            prompt=lambda a, c: t("job.ask"),
+            options=_job_options,
+            next=_after_job,
+            branches=("job_other", "worker_name"),
+            help=t("job.help"),
+            invalidates=("job_other",),
             summary_label=t("field.category"),
         ),
         Step(
-            "category_other",
+            "job_other",
             AnswerKind.TEXT,
-            prompt=lambda a, c: t("sponsorship.ask_category_other"),
+            prompt=lambda a, c: t("job.ask_other"),
             parse=_parse_other,
             next="worker_name",
             help=t("sponsorship.help_category_other"),

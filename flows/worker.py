@@ -55,8 +55,8 @@ STARTS_FROM = (
     "nik_masked",
     "nik_last4",
     "birth_date",
-    "category",
-    "category_other",
+    "job",
+    "job_other",
     "phone_masked",
     "district",
     "village",
@@ -79,8 +79,8 @@ def answers_from(details: InvitationDetails, agency_name: str) -> dict[str, obje
         "nik_masked": details.nik_masked,
         "nik_last4": details.nik_last4,
         "birth_date": details.birth_date.isoformat(),
-        "category": details.category,
-        "category_other": details.category_other,
+        "job": details.job,
+        "job_other": details.job_other,
         "phone_masked": details.phone_masked,
         "district": details.district_name,
         "village": details.village_name,
@@ -139,17 +139,17 @@ def _parse_verify(raw: str, answers: Answers, ctx: Context) -> Check:
 
 def statement(answers: Answers, catalog: Catalog) -> Text:
     """The data held and the privacy notice: what the worker agrees to (hashed when recorded)."""
-    category = (
-        Raw(answers["category_other"])
-        if answers.get("category_other")
-        else catalog.category_label(answers["category"])
+    # A session begun before issue 12 split the category holds "category" (the job, mostly).
+    job = catalog.job_label(
+        answers.get("job", answers.get("category")),
+        answers.get("job_other", answers.get("category_other")),
     )
     return t(
         NOTICE_KEY,
         worker=Raw(answers["worker_name"]),
         nik=Raw(answers["nik_masked"]),
         birth_date=long_date(date.fromisoformat(answers["birth_date"])),
-        category=category,
+        category=job,  # the notice's "Pekerjaan" line: its wording (and hash) unchanged
         phone=Raw(answers["phone_masked"]) if answers.get("phone_masked") else t("value.none"),
         village=Raw(answers["village"]),
         district=Raw(answers["district"]),

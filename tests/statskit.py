@@ -42,6 +42,8 @@ class Worker:
     district: tuple[str, str] = ("32.05.01", "Garut Kota")
     village: tuple[str, str] = ("32.05.01.1001", "Sukamentri")
     coverage_start: date | None = None
+    job: str | None = "art"
+    relationship: str | None = "rumah_tangga"
 
 
 def add_sponsors(
@@ -90,7 +92,8 @@ def add_sponsorships(
                 "sponsor_id": sponsor_id,
                 "status": worker.status,
                 "worker_full_name": None if erased else "Pekerja",
-                "worker_category": "household",
+                "worker_relationship": worker.relationship,
+                "worker_job": worker.job,
                 "nik_sealed": None if erased else TOKEN,
                 "nik_index": None if erased else index,
                 "nik_masked": None if erased else "3205********0001",

@@ -1,7 +1,7 @@
 """The BPJS registration list: workers to register as Bukan Penerima Upah (BPU) participants.
 
 The columns a BPJS Ketenagakerjaan branch asks for a bulk registration (NIK, name, birth date,
-sex, address, phone, programme, who pays), plus the sponsorship's `reference` and two empty
+sex, job, address, phone, programme, who pays), plus the sponsorship's `reference` and two empty
 columns `kpj` and `start_date`: the branch (or the operator) fills them in with the membership
 numbers, and the same file goes back into `peduli coverage import` (bot.coverage reads
 `reference`, `kpj` and `start_date` and ignores the other columns). The NIK column is therefore
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Iterable
+from datetime import date
 from typing import IO, TextIO
 
 from bot.exports.cells import neutralize
@@ -29,6 +30,9 @@ COLUMNS = (
     "nama",
     "tanggal_lahir",
     "jenis_kelamin",
+    # The job as the programme names it (the sponsor's own words for "lainnya"); empty when not
+    # recorded. The worker's relationship to the sponsor is the programme's, not sent to BPJS.
+    "pekerjaan",
     "kecamatan",
     "desa",
     "no_hp",
@@ -49,6 +53,7 @@ class _Cells:
         self._render = render
         self._programmes: dict[str, str] = {}
         self._agencies: dict[str, str] = {}
+        self._jobs: dict[str, str] = {}
 
     def __call__(self, row: BpjsRow) -> list[str]:
         label = self._programmes.get(row.programme_code)
@@ -62,11 +67,8 @@ class _Cells:
             agency = self._agencies[row.agency_code] = neutralize(named)
         birth = row.birth_date
         return [
-            neutralize(row.reference),
-            neutralize(row.nik),
-            neutralize(row.full_name),
-            f"{birth.day:02d}-{birth.month:02d}-{birth.year:04d}" if birth else "",
-            SEX.get(row.sex or "", ""),
+            *self._person(row, birth),
+            self._job(row),
             neutralize(row.district_name),
             neutralize(row.village_name),
             neutralize(row.phone),
@@ -75,6 +77,26 @@ class _Cells:
             "",
             "",
         ]
+
+    def _person(self, row: BpjsRow, birth: date | None) -> list[str]:
+        return [
+            neutralize(row.reference),
+            neutralize(row.nik),
+            neutralize(row.full_name),
+            f"{birth.day:02d}-{birth.month:02d}-{birth.year:04d}" if birth else "",
+            SEX.get(row.sex or "", ""),
+        ]
+
+    def _job(self, row: BpjsRow) -> str:
+        if row.job_other:
+            return neutralize(row.job_other)
+        if row.job is None:
+            return ""
+        shown = self._jobs.get(row.job)
+        if shown is None:
+            label = self._render.plain(self._programme.job_label(row.job))
+            shown = self._jobs[row.job] = neutralize(label)
+        return shown
 
 
 def write_csv(out: TextIO, rows: Iterable[BpjsRow], *, programme: Catalog, render: Renderer) -> int:

@@ -5,7 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from bot.storage.statistics import STATE_GROUPS, AgencyStatistics, AreaStatistics, Statistics
+from bot.storage.statistics import (
+    STATE_GROUPS,
+    AgencyStatistics,
+    AreaStatistics,
+    GroupStatistics,
+    Statistics,
+)
 from flows.catalog import Catalog
 
 FIGURES: tuple[str, ...] = ("signed_up", *STATE_GROUPS, "covered", "deducted")
@@ -52,7 +58,9 @@ def agency_name(catalog: Catalog, code: str) -> str:
     return agency.name if agency else code
 
 
-def figures_of(counts_source: AgencyStatistics | AreaStatistics) -> dict[str, int]:
+def figures_of(
+    counts_source: AgencyStatistics | AreaStatistics | GroupStatistics,
+) -> dict[str, int]:
     counts = counts_source.counts
     return {
         "signed_up": counts.signed_up,
@@ -97,6 +105,19 @@ def area_rows(stats: Statistics, catalog: Catalog) -> Iterator[Row]:
                 area.village_name,
                 figures_of(area),
             )
+
+
+GROUP_FIGURES: tuple[str, ...] = (
+    "signed_up",
+    *(g for g in STATE_GROUPS if g != "draft"),
+    "covered",
+)
+"""The figures of a job or a relationship: drafts have neither yet, deductions are per agency."""
+
+
+def group_figures(group: GroupStatistics) -> dict[str, int]:
+    figures = figures_of(group)
+    return {name: figures[name] for name in GROUP_FIGURES}
 
 
 def all_rows(stats: Statistics, catalog: Catalog) -> list[Row]:

@@ -7,8 +7,17 @@ import csv
 import io
 import json
 
-from bot.statistics_render.figures import FIGURES, Row, agency_rows, all_rows, area_rows, percent
-from bot.storage.statistics import Statistics
+from bot.statistics_render.figures import (
+    FIGURES,
+    GROUP_FIGURES,
+    Row,
+    agency_rows,
+    all_rows,
+    area_rows,
+    group_figures,
+    percent,
+)
+from bot.storage.statistics import GroupStatistics, Statistics
 from flows.catalog import Catalog
 
 COLUMNS: tuple[str, ...] = (
@@ -67,6 +76,9 @@ def render_json(stats: Statistics, catalog: Catalog) -> str:
             {"funder_type": f.funder_type, "sponsors": f.sponsors, "sponsorships": f.sponsorships}
             for f in stats.funders
         ],
+        # Per job and per relationship to the sponsor (catalog codes; null: not recorded).
+        "jobs": [{"code": g.code, **group_figures(g)} for g in stats.jobs],
+        "relationships": [{"code": g.code, **group_figures(g)} for g in stats.relationships],
     }
     return json.dumps(document, ensure_ascii=False, indent=2) + "\n"
 
@@ -116,6 +128,21 @@ def _table(title: str, rows: list[Row], first: str, extra: bool) -> list[str]:
     return lines
 
 
+def _group_table(title: str, groups: tuple[GroupStatistics, ...]) -> list[str]:
+    headers = [title, *(SHORT[f] for f in GROUP_FIGURES)]
+    body = [
+        [g.code or "(not recorded)", *(f"{v:,}" for v in group_figures(g).values())] for g in groups
+    ]
+    widths = [max(len(c) for c in column) for column in zip(headers, *body, strict=True)]
+    return [
+        "  ".join(
+            c.ljust(w) if i == 0 else c.rjust(w)
+            for i, (c, w) in enumerate(zip(cells, widths, strict=True))
+        )
+        for cells in (headers, *body)
+    ]
+
+
 def render_table(stats: Statistics, catalog: Catalog) -> str:
     participation = percent(stats.participation, "en")
     lines = [
@@ -135,4 +162,8 @@ def render_table(stats: Statistics, catalog: Catalog) -> str:
     areas = list(area_rows(stats, catalog))
     if areas:
         lines += ["", *_table("Per kecamatan / desa of the workers", areas, "area", False)]
+    if stats.jobs:
+        lines += ["", *_group_table("job", stats.jobs)]
+    if stats.relationships:
+        lines += ["", *_group_table("relationship", stats.relationships)]
     return "\n".join(lines) + "\n"

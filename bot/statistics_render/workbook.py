@@ -1,5 +1,6 @@
 """The statistics as an XLSX workbook (XlsxWriter): a summary sheet with the regency's figures
-and the chart, a sheet per agency row, a sheet per kecamatan/desa row.
+and the chart, a sheet per agency row, a sheet per kecamatan/desa row, a sheet per job and one
+per relationship to the sponsor.
 
 The chart is a native XlsxWriter chart (stacked bars per agency, one series per state group)
 rather than the matplotlib PNG inserted as an image: it draws from the workbook's own cells, so
@@ -11,12 +12,20 @@ as a formula.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
 from bot.i18n import Renderer
-from bot.statistics_render.figures import FIGURES, agency_rows, area_rows, percent
-from bot.storage.statistics import STATE_GROUPS, Statistics
+from bot.statistics_render.figures import (
+    FIGURES,
+    GROUP_FIGURES,
+    agency_rows,
+    area_rows,
+    group_figures,
+    percent,
+)
+from bot.storage.statistics import STATE_GROUPS, GroupStatistics, Statistics
 from flows.catalog import Catalog
 from flows.formatting import month_year
 from flows.text import t
@@ -42,6 +51,15 @@ def write_workbook(
         summary = workbook.add_worksheet(label("stats.sheet.summary"))
         agencies = workbook.add_worksheet(label("stats.sheet.agencies"))
         areas = workbook.add_worksheet(label("stats.sheet.areas"))
+        # Per job and per relationship to the sponsor (issue 12): a sheet each, after the areas.
+        groups: list[tuple[Any, tuple[GroupStatistics, ...], Callable[[str | None], Any]]] = [
+            (workbook.add_worksheet(label("job.sheet")), stats.jobs, catalog.job_label),
+            (
+                workbook.add_worksheet(label("relationship.sheet")),
+                stats.relationships,
+                catalog.relationship_label,
+            ),
+        ]
 
         summary.set_column(0, 0, 42)
         summary.set_column(1, 1, 14)
@@ -111,6 +129,23 @@ def write_workbook(
                 fmt = rupiah if figure == "deducted" else None
                 areas.write_number(index, offset, row.figures[figure], fmt)
         areas.freeze_panes(1, 0)
+
+        group_headers = [
+            label("job.col_name"),
+            label("job.col_code"),
+            *(label(f"stats.col.{f}") for f in GROUP_FIGURES),
+        ]
+        for sheet_of_group, rows_of_group, name_of in groups:
+            sheet_of_group.set_column(0, 0, 34)
+            sheet_of_group.set_column(1, len(group_headers), 12)
+            for column, header in enumerate(group_headers):
+                sheet_of_group.write_string(0, column, header, bold)
+            for index, member in enumerate(rows_of_group, start=1):
+                sheet_of_group.write_string(index, 0, render.plain(name_of(member.code)))
+                sheet_of_group.write_string(index, 1, member.code or "")
+                for offset, value in enumerate(group_figures(member).values(), start=2):
+                    sheet_of_group.write_number(index, offset, value)
+            sheet_of_group.freeze_panes(1, 0)
 
         if agency_list:
             chart = workbook.add_chart({"type": "bar", "subtype": "stacked"})

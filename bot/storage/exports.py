@@ -118,6 +118,8 @@ class BpjsRow:
     phone: str  # local form 08..., "" when the worker gave none
     programme_code: str
     agency_code: str
+    job: str | None = None  # catalog code; None: not recorded (migration 0012_jobs)
+    job_other: str | None = None  # the sponsor's words for a job "lainnya"
 
 
 def _latest_consent(kind: str) -> Subquery:
@@ -224,6 +226,8 @@ def bpjs_rows(
             col(Sponsorship.worker_phone_sealed),
             col(Sponsorship.programme_code),
             col(Sponsor.agency_code),
+            col(Sponsorship.worker_job),
+            col(Sponsorship.worker_job_other),
         )
         .select_from(Sponsorship)
         .join(Sponsor, col(Sponsor.id) == col(Sponsorship.sponsor_id))
@@ -255,6 +259,8 @@ def bpjs_rows(
             phone=local_phone(phone),
             programme_code=row[7],
             agency_code=row[8],
+            job=row[9],
+            job_other=row[10],
         )
 
 

@@ -218,7 +218,8 @@ class Sponsorship(SQLModel, table=True):
 
     Erasure (the worker declines or withdraws, UU 27/2022): the worker's personal data (name, NIK
     sealed/index/masked, phone, village, KPJ, the NIK remark) become NULL and erased_at is set;
-    category, district, programme, amount, status and timestamps stay for anonymous statistics.
+    relationship, job, district, programme, amount, status and timestamps stay for anonymous
+    statistics.
     Only a closed sponsorship can be erased (check constraint "worker_data").
     """
 
@@ -252,10 +253,13 @@ class Sponsorship(SQLModel, table=True):
     )
     status: str = Field(sa_column=Column(String(20), nullable=False))
     worker_full_name: str | None = Field(sa_column=Column(String(200), nullable=True))
-    worker_category: str = Field(sa_column=Column(String(64), nullable=False))
-    worker_category_other: str | None = Field(
-        default=None, sa_column=Column(String(200), nullable=True)
+    # Who the worker is to the sponsor and what they do (catalog codes, issue 12). NULL: not
+    # known, for sponsorships registered before the two questions (migration 0012_jobs).
+    worker_relationship: str | None = Field(
+        default=None, sa_column=Column(String(32), nullable=True)
     )
+    worker_job: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))
+    worker_job_other: str | None = Field(default=None, sa_column=Column(String(200), nullable=True))
     nik_sealed: str | None = Field(sa_column=Column(Text, nullable=True))
     nik_index: str | None = Field(sa_column=Column(String(64), nullable=True, index=True))
     nik_masked: str | None = Field(sa_column=Column(String(32), nullable=True))

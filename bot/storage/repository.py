@@ -24,8 +24,8 @@ bot.storage.outbox_store (writing outbox rows). This module is the unit of work 
 Erasure of a worker's personal data (decline, withdrawal by the worker): the name, NIK (sealed,
 index, masked), phone, village, KPJ number and the NIK remark become NULL, the outbox messages
 about that sponsorship are deleted and open requests about the worker closed with their text
-erased; category, district, programme, amount, status and timestamps stay for anonymous counts,
-and the consent records stay as proof (they hold only Telegram ids and hashes), as does
+erased; relationship, job, district, programme, amount, status and timestamps stay for anonymous
+counts, and the consent records stay as proof (they hold only Telegram ids and hashes), as does
 worker_user_id. On SQLite the write-ahead log is checkpointed afterwards and secure_delete zeroes
 the old bytes (bot.storage.db).
 """

@@ -101,6 +101,16 @@ class FunderStatistics:
 
 
 @dataclass(frozen=True)
+class GroupStatistics:
+    """The sponsorships of one job or one relationship to the sponsor (issue 12), over every
+    agency read; code None: not recorded (registered before the two questions). signed_up:
+    the ASN sponsoring such a worker; deducted is not split this way (0)."""
+
+    code: str | None
+    counts: Counts
+
+
+@dataclass(frozen=True)
 class Statistics:
     month: date  # the local month the deducted rupiah are for (its first day)
     agencies: tuple[AgencyStatistics, ...]  # catalog order, then codes no longer in the catalog
@@ -109,6 +119,9 @@ class Statistics:
     catalog_agencies: int  # agencies of the catalog within the reader's scope
     # Per funder type with any sponsor, ASN first then by code (issue 12).
     funders: tuple[FunderStatistics, ...] = ()
+    # Most sponsorships first, then by code; "not recorded" (None) last.
+    jobs: tuple[GroupStatistics, ...] = ()
+    relationships: tuple[GroupStatistics, ...] = ()
 
     @property
     def agencies_taking_part(self) -> int:
@@ -223,6 +236,8 @@ def read_statistics(
         villages=_area_counts(session, agencies, month, today, villages=True),
         catalog_agencies=len(listed),
         funders=_funder_counts(session, agencies),
+        jobs=_group_counts(session, agencies, today, col(Sponsorship.worker_job)),
+        relationships=_group_counts(session, agencies, today, col(Sponsorship.worker_relationship)),
     )
 
 
@@ -245,6 +260,34 @@ def _funder_counts(
     found = [FunderStatistics(str(code), int(sponsors), int(n)) for code, sponsors, n in rows]
     found.sort(key=lambda f: (f.funder_type != "asn", f.funder_type))
     return tuple(found)
+
+
+def _group_counts(
+    session: Session, agencies: frozenset[str] | None, today: date, column: Any
+) -> tuple[GroupStatistics, ...]:
+    """Sponsorships per value of `column` (the job, the relationship), in one GROUP BY."""
+    agency = col(Sponsor.agency_code)
+    rows = session.execute(
+        select(
+            column.label("code"),
+            func.count(func.distinct(col(Sponsorship.sponsor_id))).label("signed_up"),
+            *_state_columns(),
+            _covered_column(today),
+        )
+        .select_from(Sponsorship)
+        .join(Sponsor, col(Sponsor.id) == col(Sponsorship.sponsor_id))
+        .where(_within(agency, agencies))
+        .group_by(column)
+    ).all()
+    groups = [
+        GroupStatistics(
+            row.code,
+            Counts(signed_up=int(row.signed_up), states=_states_of(row), covered=int(row.covered)),
+        )
+        for row in rows
+    ]
+    groups.sort(key=lambda g: (g.code is None, -g.counts.sponsorships, g.code or ""))
+    return tuple(groups)
 
 
 def _agency_counts(

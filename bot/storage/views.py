@@ -48,8 +48,9 @@ class SponsorshipView:
     reference: str
     worker_full_name: str | None
     nik_masked: str | None
-    worker_category: str
-    worker_category_other: str | None
+    worker_relationship: str | None
+    worker_job: str | None
+    worker_job_other: str | None
     programme_code: str
     monthly_amount: int
     payment_method: str
@@ -81,8 +82,8 @@ class WorkerDataView:
     worker_full_name: str | None
     nik_masked: str | None
     phone_masked: str | None
-    category: str
-    category_other: str | None
+    job: str | None
+    job_other: str | None
     district_name: str
     village_name: str | None
     sponsor_name: str

@@ -109,6 +109,7 @@ async def test_asn_worker_and_admin_through_the_page(
     await expect(asn.root.locator(".reply-kb")).to_be_hidden()
 
     # --- and sponsors a worker --------------------------------------------------------------
+    await asn.press("Bekerja di rumah tangga saya", "Apa pekerjaan")
     await asn.press("Asisten rumah tangga", "Ketik nama lengkap pekerja")
     await asn.type("Ujang Suryana", "Ketik NIK")
     await asn.type(NIK, "Pesan Anda tadi sudah saya hapus")

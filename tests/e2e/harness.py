@@ -17,6 +17,7 @@ from bot.hosting import HandledHook, Runtime
 from bot.service import ConversationService
 from bot.settings import Settings, TransportName
 from bot.transport import Transport
+from emulator.models import ChatMessage
 from emulator.server import BotApiEmulator
 from emulator.users import TURN_TIMEOUT, FakeUser
 from tests.clock import NOW
@@ -206,7 +207,21 @@ async def sign_up(user: FakeUser, *, nip: str = VALID_NIP, name: str = "Dra. Sit
     await user.tap("📱 Kirim nomor HP saya")
     done = texts(await user.replies_since(mark, min_count=3))
     assert "Nomor HP diterima" in done and "Anda terdaftar sebagai ASN" in done
-    assert "Apa pekerjaan" in done
+    assert "Apa hubungan Anda dengan pekerja" in done
+
+
+# The sponsorship's first two questions (issue 12): who the worker is to the sponsor, then the job.
+RELATIONSHIP = "Bekerja di rumah tangga saya"
+JOB = "Asisten rumah tangga"
+
+
+async def choose_job(
+    user: FakeUser, *, relationship: str = RELATIONSHIP, job: str = JOB
+) -> list[ChatMessage]:
+    """Answer the relationship and the job (both buttons' labels); returns the turn after the
+    job, which asks the worker's name (or, for "Lainnya", the work in the sponsor's words)."""
+    assert "Apa pekerjaan" in texts(await user.choose(relationship))
+    return await user.choose(job)
 
 
 async def register_worker(
@@ -218,7 +233,18 @@ async def register_worker(
 ) -> str:
     """The sponsorship part up to the summary (the worker's language is the button's label);
     returns the summary's text."""
-    assert "Ketik nama lengkap pekerja" in texts(await user.choose("Asisten rumah tangga"))
+    assert "Ketik nama lengkap pekerja" in texts(await choose_job(user))
+    return await register_worker_rest(user, nik=nik, worker=worker, worker_language=worker_language)
+
+
+async def register_worker_rest(
+    user: FakeUser,
+    *,
+    nik: str = VALID_NIK,
+    worker: str = "Ujang Suryana",
+    worker_language: str = "🇮🇩 Bahasa Indonesia",
+) -> str:
+    """register_worker from the worker's name on (the relationship and the job answered)."""
     assert "Ketik NIK" in texts(await user.say(worker))
     turn = await user.say(nik)
     confirm = texts(turn)

@@ -20,9 +20,12 @@ from emulator.models import ChatMessage
 from emulator.server import BotApiEmulator
 from emulator.users import FakeUser
 from tests.e2e.harness import (
+    JOB,
     NOW,
+    RELATIONSHIP,
     VALID_NIK,
     HandlingTracker,
+    choose_job,
     environment_for_subprocess,
     settings_for,
     sign_up,
@@ -77,7 +80,8 @@ async def test_bot_killed_mid_conversation_continues_at_the_same_step(
         welcome = await user.replies_counted(mark, 1, timeout=STARTUP)
         assert "Pilih bahasa" in texts(welcome), log.read_text()[-3000:]
         await sign_up_rest(user)
-        await turn(user, user.press("Asisten rumah tangga"), 2)
+        await turn(user, user.press(RELATIONSHIP), 2)
+        await turn(user, user.press(JOB), 2)
         assert "Ketik NIK" in texts(await turn(user, user.send_text("Ujang Suryana"), 1))
         # The answer reached the chat; wait until the bot also recorded it delivered, or the
         # restarted bot rightly sends it once more (tests/e2e/test_turn_crash_process.py).
@@ -119,7 +123,7 @@ async def sign_up_rest(user: FakeUser) -> None:
     await turn(user, user.send_text("kesehatan"), 1)
     await turn(user, user.press("Dinas Kesehatan"), 2)
     done = await turn(user, user.tap("📱 Kirim nomor HP saya"), 3)
-    assert "Apa pekerjaan" in texts(done)
+    assert "Apa hubungan Anda dengan pekerja" in texts(done)
 
 
 def free_port() -> int:
@@ -169,7 +173,7 @@ async def test_webhook_serves_the_conversation_and_refuses_a_wrong_secret(
         assert emulator.bot_idle() and emulator.unreported_updates == []
         assert await user.replies_since(user.mark(), min_count=0) == []
         # The conversation was not cancelled by the forged /batal: the next answer continues it.
-        assert "Ketik nama lengkap pekerja" in texts(await user.choose("Asisten rumah tangga"))
+        assert "Ketik nama lengkap pekerja" in texts(await choose_job(user))
     finally:
         await server.stop()
 

@@ -18,7 +18,7 @@ from bot.storage.reminders import Zones
 from emulator.server import BotApiEmulator
 from emulator.users import FakeUser
 from tests.clock import NOW, MovableClock
-from tests.e2e.harness import VALID_NIP, BotUnderTest, settings_for, sqlite_url, texts
+from tests.e2e.harness import VALID_NIP, BotUnderTest, choose_job, settings_for, sqlite_url, texts
 
 DEPLOYMENT = DEFAULT_PROGRAMME_FILE.parent / "regencies_example.toml"
 ADMIN, OPERATOR = 9001, 9101
@@ -76,8 +76,8 @@ async def sign_up(
 async def register_worker(
     user: FakeUser, nik: str, regency: str, district: str, village: str
 ) -> list[str]:
-    """From the category to the consent; returns the programme buttons offered."""
-    assert "Ketik nama lengkap pekerja" in texts(await user.choose("Asisten rumah tangga"))
+    """From the relationship and the job to the consent; returns the programme buttons offered."""
+    assert "Ketik nama lengkap pekerja" in texts(await choose_job(user))
     await user.say("Sri Wahyuni")
     assert "menunjukkan" in texts(await user.say(nik))
     await user.choose("✅ Ya, benar")
@@ -187,10 +187,10 @@ async def test_reminders_keep_each_regency_quiet_hours(
     clock.advance(hours=9, minutes=30)
     kendal = emulator.user(8321, first_name="Siti", phone_number="+6281234567890")
     await sign_up(kendal, "kesehatan kendal", "Dinas Kesehatan — Kabupaten Kendal")
-    await kendal.choose("Asisten rumah tangga")
+    await choose_job(kendal)
     majene = emulator.user(8322, first_name="Andi", phone_number="+6281234567891")
     await sign_up(majene, "kesehatan majene", "Dinas Kesehatan — Kabupaten Majene", nip=OTHER_NIP)
-    await majene.choose("Asisten rumah tangga")
+    await choose_job(majene)
     await bot.idle()
 
     assert bot.built is not None
@@ -219,7 +219,7 @@ async def test_a_worker_living_outside_the_sponsors_regency(
     try:
         asn = emulator.user(8331, first_name="Siti", phone_number="+6281234567890")
         await sign_up(asn, "kesehatan", "Dinas Kesehatan")
-        await asn.choose("Asisten rumah tangga")
+        await choose_job(asn)
         await asn.say("Sri Wahyuni")
         await asn.say(KENDAL_NIK)
         await asn.choose("✅ Ya, benar")

@@ -13,7 +13,15 @@ import pytest
 from bot.storage.reminders import Zones
 from emulator.server import BotApiEmulator
 from tests.clock import MovableClock
-from tests.e2e.harness import NOW, BotUnderTest, settings_for, sign_up, sqlite_url, texts
+from tests.e2e.harness import (
+    NOW,
+    BotUnderTest,
+    choose_job,
+    settings_for,
+    sign_up,
+    sqlite_url,
+    texts,
+)
 
 
 @pytest.fixture
@@ -39,7 +47,7 @@ async def test_the_reminder_button_resumes_at_the_step_left(
 ) -> None:
     asn = emulator.user(8201, first_name="Siti", phone_number="+6281234567890")
     await sign_up(asn)
-    await asn.choose("Asisten rumah tangga")
+    await choose_job(asn)
     assert "Ketik NIK" in texts(await asn.say("Asep Sunandar"))
     await bot.idle()
 

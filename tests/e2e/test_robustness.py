@@ -13,6 +13,7 @@ from tests.e2e.harness import (
     TOKEN,
     VALID_NIK,
     BotUnderTest,
+    choose_job,
     register_worker,
     settings_for,
     sign_up,
@@ -121,7 +122,7 @@ async def test_refusing_consent_saves_nothing_and_offers_a_way_out(
 ) -> None:
     user = emulator.user(6301, phone_number="+6281234567890")
     await sign_up(user)
-    await user.choose("Asisten rumah tangga")
+    await choose_job(user)
     await user.say("Ujang Suryana")
     await user.say(VALID_NIK)
     await user.choose("✅ Ya, benar")

@@ -12,6 +12,7 @@ from emulator.server import BotApiEmulator
 from tests.e2e.harness import (
     VALID_NIK,
     BotUnderTest,
+    choose_job,
     register_worker,
     settings_for,
     sign_up,
@@ -76,7 +77,7 @@ async def test_paying_directly_sends_no_statement_for_the_treasurer(
     try:
         user = emulator.user(7402, first_name="Budi", phone_number="+6281234567891")
         await sign_up(user, name="Budi Santoso")
-        await user.choose("Asisten rumah tangga")
+        await choose_job(user)
         await user.say("Ujang Suryana")
         await user.say(VALID_NIK)
         await user.choose("✅ Ya, benar")

@@ -168,7 +168,13 @@ async def test_the_statistics_workbook_follows_the_chart(
     assert "Statistik" in (turn[-1].text or "")
     assert document.data is not None
     book = openpyxl.load_workbook(io.BytesIO(document.data))
-    assert book.sheetnames == ["Ringkasan", "Instansi", "Kecamatan dan desa"]
+    assert book.sheetnames == [
+        "Ringkasan",
+        "Instansi",
+        "Kecamatan dan desa",
+        "Pekerjaan",
+        "Hubungan",
+    ]
     sheet = book["Instansi"]
     header = [c.value for c in sheet[1]]
     rows = {r[0]: dict(zip(header, r, strict=True)) for r in sheet.iter_rows(2, values_only=True)}

@@ -10,7 +10,15 @@ import pytest
 
 from emulator.server import BotApiEmulator
 from tests.clock import MovableClock
-from tests.e2e.harness import NOW, BotUnderTest, settings_for, sign_up, sqlite_url, texts
+from tests.e2e.harness import (
+    NOW,
+    BotUnderTest,
+    choose_job,
+    settings_for,
+    sign_up,
+    sqlite_url,
+    texts,
+)
 from tests.e2e.test_worker_journey import consent, open_link, registered
 
 OTHER_NIP = "197912082005011002"
@@ -55,7 +63,7 @@ async def test_an_invitation_opened_mid_draft_keeps_the_draft_for_after(
     _, parameter, _ = await registered(emulator)
     asn = emulator.user(8112, first_name="Euis", phone_number="+6281311112222")
     await sign_up(asn, nip=OTHER_NIP, name="Euis Rahmawati")
-    await asn.choose("Asisten rumah tangga")
+    await choose_job(asn)
     assert "Ketik NIK" in texts(await asn.say("Asep Sunandar"))
 
     asked = await open_link(asn, parameter)

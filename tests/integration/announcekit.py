@@ -73,7 +73,7 @@ def populate(
                     "sponsor_id": number,
                     "status": status,
                     "worker_full_name": "Pekerja",
-                    "worker_category": "art",
+                    "worker_job": "art",
                     "nik_sealed": "x",
                     "nik_index": nik,
                     "nik_masked": "3205****",

@@ -1,7 +1,7 @@
-"""Operator data is read from the catalog, never rebuilt from a naming convention: a category and
-a programme whose label keys are not "category.<code>" / "programme.<code>" show their configured
-labels in the sponsor's flow, the worker's flow, /status and /data_saya; the programme's amount
-and what it covers come from the configuration too."""
+"""Operator data is read from the catalog, never rebuilt from a naming convention: a job, a
+relationship and a programme whose label keys are not "job.<code>" / "programme.<code>" show
+their configured labels in the sponsor's flow, the worker's flow, /status and /data_saya; the
+programme's amount and what it covers come from the configuration too."""
 
 from __future__ import annotations
 
@@ -20,16 +20,18 @@ from tests.integration.turnkit import Chat, settings, texts
 
 SPONSOR, WORKER = 3101, 3102
 # Keys that exist in locales/, deliberately not named after the codes below.
-CATEGORY_KEY, CATEGORY_TEXT = "category.ojek", "Ojek / ojol"
+CATEGORY_KEY, CATEGORY_TEXT = "job.ojek", "Ojek / ojol"
+RELATIONSHIP_KEY, RELATIONSHIP_TEXT = "relationship.tetangga", "Tetangga"
 PROGRAMME_KEY, PROGRAMME_TEXT = "programme.jkk_jkm_jht", "JKK + JKM + JHT"
 COVERS_KEY, COVERS_TEXT = "covers.jkk_jkm_jht", "tabungan hari tua"
 
 
 def programme_file(tmp_path: Path, amount: int = 21500, notice_version: str = "2030-01-1") -> Path:
-    """The shipped programme with one category "pengemudi" and one programme "paket_dasar",
+    """The shipped programme with one relationship "warga", one job "pengemudi" and one
+    programme "paket_dasar",
     labelled by keys that are not derived from their codes, at `amount` rupiah a month."""
     shipped = DEFAULT_PROGRAMME_FILE.read_text(encoding="utf-8")
-    head = shipped[: shipped.index("[[categories]]")]
+    head = shipped[: shipped.index("\n[[relationships]]") + 1]
     tail = shipped[shipped.index("[[payment_methods]]") :]
     agencies = (DEFAULT_PROGRAMME_FILE.parent / "agencies_garut.csv").as_posix()
     head = re.sub(r'(?m)^agencies_file = ".*"$', f'agencies_file = "{agencies}"', head)
@@ -40,7 +42,11 @@ def programme_file(tmp_path: Path, amount: int = 21500, notice_version: str = "2
     path.write_text(
         head
         + f"""
-[[categories]]
+[[relationships]]
+code = "warga"
+label = "{RELATIONSHIP_KEY}"
+
+[[jobs]]
 code = "pengemudi"
 label = "{CATEGORY_KEY}"
 
@@ -59,7 +65,9 @@ monthly_amount = {amount}
 
 def test_the_test_programme_file_is_what_the_tests_say(tmp_path: Path) -> None:
     catalog = load_programme(programme_file(tmp_path)).catalog
-    [category] = catalog.categories
+    [category] = catalog.jobs
+    [relationship] = catalog.relationships
+    assert (relationship.code, relationship.label.key) == ("warga", RELATIONSHIP_KEY)
     [programme] = catalog.programmes
     assert (category.code, category.label.key) == ("pengemudi", CATEGORY_KEY)
     assert (programme.code, programme.label.key, programme.monthly_amount) == (
@@ -95,7 +103,8 @@ async def test_configured_labels_show_in_both_flows_status_and_personal_data(
     await sponsor.say("kesehatan")
     await sponsor.press("Dinas Kesehatan")
     await sponsor.share_contact("+6281234567890")
-    await sponsor.press(CATEGORY_TEXT)  # the button: its label read from the catalog
+    await sponsor.press(RELATIONSHIP_TEXT)  # the buttons: their labels read from the catalog
+    await sponsor.press(CATEGORY_TEXT)
     assert "Ketik NIK" in await sponsor.say("Ujang Suryana")
     assert "menunjukkan" in await sponsor.say("3205014501900001")
     await sponsor.press("✅ Ya, benar")
@@ -108,6 +117,7 @@ async def test_configured_labels_show_in_both_flows_status_and_personal_data(
     await sponsor.press("Potong gaji lewat bendahara")
     summary = await sponsor.press("✅ Setuju")
     assert CATEGORY_TEXT in summary and PROGRAMME_TEXT in summary
+    assert f"Hubungan: {RELATIONSHIP_TEXT}" in summary
     saved = await sponsor.press("💾 Simpan")
     [token] = re.findall(r"start=w_([A-Za-z0-9_-]+)", saved)
 

@@ -219,6 +219,7 @@ def test_bpjs_csv_round_trips_into_coverage_import(
     assert first["kecamatan"] == "Garut Kota" and first["desa"] == "Sukamentri"
     assert first["no_hp"] == "085711112222"
     assert first["instansi_penanggung"] == "dinkes Dinas Kesehatan"
+    assert first["pekerjaan"] == "Asisten rumah tangga"  # BPJS registers the job (issue 12)
     assert first["program"] and first["kpj"] == "" and first["start_date"] == ""
     assert audit_log(engine) == [("export.bpjs", "*", 3, "full_nik format=csv since=-")]
     # BPJS fills in the numbers; the same file goes back in.

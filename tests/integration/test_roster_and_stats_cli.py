@@ -218,7 +218,13 @@ def test_stats_xlsx_holds_the_numbers_and_a_chart(
     assert code == 0, err
     assert str(target) in out
     workbook = openpyxl.load_workbook(target)
-    assert workbook.sheetnames == ["Ringkasan", "Instansi", "Kecamatan dan desa"]
+    assert workbook.sheetnames == [
+        "Ringkasan",
+        "Instansi",
+        "Kecamatan dan desa",
+        "Pekerjaan",
+        "Hubungan",
+    ]
     sheet = workbook["Instansi"]
     header = [c.value for c in sheet[1]]
     rows = {

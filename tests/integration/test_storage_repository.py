@@ -64,8 +64,9 @@ def register(user_id: int, nip: str = NIP, **changes: object) -> RegisterSponsor
 
 def worker(nik: str = NIK, **changes: object) -> WorkerDetails:
     details = WorkerDetails(
-        category="art",
-        category_other=None,
+        relationship="rumah_tangga",
+        job="art",
+        job_other=None,
         full_name="Siti Aminah",
         nik=nik,
         nik_disagreement=None,
@@ -374,13 +375,19 @@ def test_sponsorships_of_newest_first(engine: Engine) -> None:
     command = submit(1, "b", nik="3205014501900002", payment_method="self_payment")
     command = replace(
         command,
-        worker=replace(command.worker, category="lainnya", category_other="penjaga sekolah"),
+        worker=replace(
+            command.worker, relationship="tetangga", job="lainnya", job_other="penjaga sekolah"
+        ),
     )
     apply(repo, 1, command)
     views = repo.sponsorships_of(1)
     assert [view.nik_masked for view in views] == ["3205********0002", "3205********0001"]
     newest = views[0]
-    assert (newest.worker_category, newest.worker_category_other) == ("lainnya", "penjaga sekolah")
+    assert (newest.worker_relationship, newest.worker_job, newest.worker_job_other) == (
+        "tetangga",
+        "lainnya",
+        "penjaga sekolah",
+    )
     assert (newest.payment_method, newest.monthly_amount) == ("self_payment", 16800)
     assert (newest.status, newest.programme_code) == ("waiting_worker", "bpu-jkk-jkm")
     assert newest.worker_full_name == "Siti Aminah"

@@ -268,7 +268,7 @@ def test_opening_a_link_claims_nothing_the_verified_workers_decision_binds_it(
         "0001",
     )
     assert details.birth_date == date(1990, 1, 5)  # day 45: a woman born on the 5th
-    assert (details.category, details.category_other) == ("art", None)
+    assert (details.job, details.job_other) == ("art", None)
     assert details.phone_masked == "+62857****2222"
     assert (details.district_name, details.village_name) == ("Garut Kota", "Sukamentri")
     assert (details.programme_code, details.monthly_amount, details.status) == (
@@ -484,8 +484,9 @@ def test_worker_declines_and_is_erased(repo: Repository, engine: Engine) -> None
         "worker_user_id",
     ):
         assert row[column] is None, column
-    assert (row["worker_category"], row["district_code"], row["monthly_amount"]) == (
-        "art",
+    # Erasure keeps who the worker was to the sponsor and the job, for anonymous counts.
+    assert (row["worker_relationship"], row["worker_job"]) == ("rumah_tangga", "art")
+    assert (row["district_code"], row["monthly_amount"]) == (
         "32.05.01",
         16800,
     )

@@ -170,7 +170,8 @@ class Chat:
         await self.say("Dra. Siti Aminah")
         await self.say("kesehatan")
         await self.press("Dinas Kesehatan")
-        assert "Apa pekerjaan" in await self.share_contact("+6281234567890")
+        assert "Apa hubungan" in await self.share_contact("+6281234567890")
+        assert "Apa pekerjaan" in await self.press("Bekerja di rumah tangga saya")
         await self.press("Asisten rumah tangga")
         assert "Ketik NIK" in await self.say("Ujang Suryana")
 

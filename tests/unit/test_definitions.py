@@ -107,7 +107,8 @@ def test_every_message_key_used_in_code_exists() -> None:
 def test_every_configured_label_and_consent_is_worded() -> None:
     messages = catalog("id")
     c = PROGRAMME.catalog
-    keys = [x.label.key for x in (*c.categories, *c.programmes, *c.payment_methods)]
+    labelled = (*c.relationships, *c.jobs, *c.programmes, *c.payment_methods)
+    keys = [x.label.key for x in labelled]
     keys += [p.covers.key for p in c.programmes] + [m.consent_key for m in c.payment_methods]
     for language in COMPLETE_LANGUAGES:
         assert not [k for k in keys if k not in catalog(language)], language

@@ -14,6 +14,7 @@ from tests.unit.flowkit import VALID_NIK, VALID_NIP, Chat, signed_up
 
 # The sponsorship journey as (action, argument, step after it). Used by several tests.
 JOURNEY = [
+    ("press", "rumah_tangga", "job"),
     ("press", "art", "worker_name"),
     ("type", "Ujang Suryana", "nik"),
     ("type", VALID_NIK, "nik_confirm"),
@@ -103,7 +104,8 @@ def test_save_pressed_twice_applies_once() -> None:
 
 
 BAD_INPUTS = {
-    "category": [("type", "ojek"), ("press", "forged-value")],
+    "relationship": [("type", "tetangga"), ("press", "forged-value"), ("press", "art")],
+    "job": [("type", "zzzzqqq"), ("press", "forged-value"), ("press", "tetangga")],
     "worker_name": [("type", "12345"), ("type", "A"), ("press", "art")],
     "nik": [("type", "123"), ("type", "3205014501900000"), ("type", "9905014501900001")],
     "nik_confirm": [("type", "ya")],
@@ -119,7 +121,8 @@ BAD_INPUTS = {
 @pytest.mark.parametrize("step", list(BAD_INPUTS))
 def test_bad_input_at_every_step_explains_and_changes_nothing(step: str) -> None:
     chat = signed_up()
-    run(chat, JOURNEY[: [s for _, _, s in JOURNEY].index(step) + 1] if step != "category" else [])
+    steps = [s for _, _, s in JOURNEY]
+    run(chat, JOURNEY[: steps.index(step) + 1] if step != "relationship" else [])
     assert chat.session.step == step
     for action, argument in [*BAD_INPUTS[step], ("unsupported", "sticker")]:
         answers = dict(chat.session.answers)
@@ -138,7 +141,7 @@ def test_bad_input_at_every_step_explains_and_changes_nothing(step: str) -> None
 
 def test_three_failures_offer_help_or_cancel_not_a_loop() -> None:
     chat = signed_up()
-    run(chat, JOURNEY[:2])
+    run(chat, JOURNEY[:3])
     for _ in range(2):
         chat.type("123")
         assert chat.message_keys() == ["answer.rejected"]
@@ -153,7 +156,7 @@ def test_three_failures_offer_help_or_cancel_not_a_loop() -> None:
 
 def test_back_walks_to_the_previous_question_at_every_step() -> None:
     chat = at_summary()
-    visited = ["category", *[s for _, _, s in JOURNEY][:-1]]
+    visited = ["relationship", *[s for _, _, s in JOURNEY][:-1]]
     chat.press("edit:worker_name")
     chat.press("back")
     assert chat.session.step == "summary"
@@ -164,12 +167,12 @@ def test_back_walks_to_the_previous_question_at_every_step() -> None:
         chat.press("back")
         assert chat.session.step == expected
     chat.press("back")
-    assert chat.message_keys() == ["nav.first_question", "sponsorship.ask_category"]
+    assert chat.message_keys() == ["nav.first_question", "relationship.ask"]
 
 
 def test_cancel_command_clears_the_draft() -> None:
     chat = signed_up()
-    run(chat, JOURNEY[:3])
+    run(chat, JOURNEY[:4])
     chat.command("batal")
     assert chat.message_keys() == ["cancel.done"]
     assert chat.session == Session(seq=chat.session.seq, updated_at=chat.session.updated_at)
@@ -179,7 +182,7 @@ def test_cancel_command_clears_the_draft() -> None:
 
 def test_help_command_explains_the_current_step_and_asks_again() -> None:
     chat = signed_up()
-    run(chat, JOURNEY[:2])
+    run(chat, JOURNEY[:3])
     chat.command("bantuan")
     assert chat.message_keys() == ["help.step", "sponsorship.ask_nik"]
 
@@ -187,7 +190,7 @@ def test_help_command_explains_the_current_step_and_asks_again() -> None:
 def test_stale_and_forged_buttons_change_nothing() -> None:
     chat = signed_up()
     old_seq = chat.session.seq
-    chat.press("art")
+    chat.press("tetangga")
     before = chat.session
     chat.press("keluarga", seq=old_seq)
     assert chat.message_keys() == ["toast.stale"] and chat.session.answers == before.answers
@@ -222,22 +225,99 @@ def test_nip_can_be_corrected_after_seeing_what_it_encodes() -> None:
     assert "PPPK" in chat.rendered() and "Perempuan" in chat.rendered()
 
 
-def test_other_category_asks_for_a_description() -> None:
+def test_relationship_then_job_are_asked_and_submitted_apart() -> None:
     chat = signed_up()
-    chat.press("lainnya")
-    assert chat.session.step == "category_other"
-    chat.type("Marbot masjid")
+    assert chat.session.step == "relationship"
+    assert chat.values()[:4] == ["rumah_tangga", "tetangga", "keluarga", "tidak_ada"]
+    chat.press("tetangga")
+    assert chat.session.step == "job" and chat.message_keys() == ["prompt.list"]
+    assert "job.ask" in repr(chat.last().text)
+    # A long list: 8 a page, found by typing a word of the job (its search terms).
+    assert chat.values()[:2] == ["art", "sopir"] and "page:next" in chat.values()
+    chat.type("ngaji")
+    assert chat.values()[0] == "guru_ngaji"
+    chat.press("guru_ngaji")
     assert chat.session.step == "worker_name"
+    run(chat, JOURNEY[2:])
+    summary = chat.rendered()
+    assert "Pekerjaan: Guru ngaji" in summary and "Hubungan: Tetangga" in summary
+    chat.press("save")
+    worker = chat.host.sponsorships[0].worker
+    assert (worker.relationship, worker.job, worker.job_other) == ("tetangga", "guru_ngaji", None)
+
+
+def test_other_job_asks_for_a_description() -> None:
+    chat = signed_up()
+    chat.press("tidak_ada")
+    chat.type("lain")
+    chat.press("lainnya")
+    assert chat.session.step == "job_other" and chat.message_keys() == ["job.ask_other"]
+    chat.type("Tukang becak")
+    assert chat.session.step == "worker_name"
+    run(chat, JOURNEY[2:])
+    assert "Pekerjaan: Tukang becak" in chat.rendered()
+    chat.press("save")
+    worker = chat.host.sponsorships[0].worker
+    assert (worker.relationship, worker.job, worker.job_other) == (
+        "tidak_ada",
+        "lainnya",
+        "Tukang becak",
+    )
+
+
+def test_back_from_the_description_asks_the_job_then_the_relationship() -> None:
+    chat = signed_up()
+    chat.press("keluarga")
+    chat.type("lain")
+    chat.press("lainnya")
+    chat.press("back")
+    assert chat.session.step == "job"
+    chat.press("back")
+    assert chat.session.step == "relationship"
+
+
+def test_editing_the_job_from_the_summary_asks_a_description_only_for_other() -> None:
+    chat = at_summary()
+    assert "✏️" in chat.rendered() and "edit:job" in chat.values()
+    chat.press("edit:job")
+    assert chat.session.step == "job"
+    chat.type("lain")
+    chat.press("lainnya")
+    assert chat.session.step == "job_other"
+    chat.type("Penjahit")
+    assert chat.session.step == "summary"
+    assert "Pekerjaan: Penjahit" in chat.rendered()
+    # Back to a job of the list: the description no longer holds, nor is it submitted.
+    chat.press("edit:job")
+    chat.press("sopir")
+    assert chat.session.step == "summary"
+    assert "job_other" not in chat.session.answers
+    assert "Pekerjaan: Sopir" in chat.rendered() and "Penjahit" not in chat.rendered()
+    chat.press("save")
+    worker = chat.host.sponsorships[0].worker
+    assert (worker.relationship, worker.job, worker.job_other) == ("rumah_tangga", "sopir", None)
+
+
+def test_editing_the_relationship_from_the_summary_keeps_the_job_and_consent() -> None:
+    chat = at_summary()
+    chat.press("edit:relationship")
+    assert chat.session.step == "relationship"
+    chat.press("keluarga")
+    assert chat.session.step == "summary"
+    assert "Hubungan: Keluarga / kerabat" in chat.rendered()
+    chat.press("save")
+    worker = chat.host.sponsorships[0].worker
+    assert (worker.relationship, worker.job) == ("keluarga", "art")
 
 
 def test_nik_disagreement_is_noted_not_a_dead_end() -> None:
     chat = signed_up()
-    run(chat, JOURNEY[:3])
+    run(chat, JOURNEY[:4])
     chat.press("differs")
     assert chat.session.step == "nik_disagreement"
     chat.type("Tanggal lahir sebenarnya 6 Januari 1990")
     assert chat.session.step == "worker_phone"
-    run(chat, JOURNEY[4:])
+    run(chat, JOURNEY[5:])
     assert "catatan" in chat.rendered()
     chat.press("save")
     assert chat.host.sponsorships[0].worker.nik_disagreement == (
@@ -247,7 +327,7 @@ def test_nik_disagreement_is_noted_not_a_dead_end() -> None:
 
 def test_unknown_region_code_is_a_warning_only() -> None:
     chat = signed_up()
-    run(chat, JOURNEY[:2])
+    run(chat, JOURNEY[:3])
     chat.type("9101014501900001")  # Merauke before 2022: the code moved, the NIK did not
     assert chat.session.step == "nik_confirm"
     assert "sponsorship.nik_region_unknown" in repr(chat.last().text)
@@ -321,19 +401,19 @@ def test_limit_reached_before_starting_another_worker() -> None:
 
 def test_start_mid_flow_offers_to_continue_or_restart() -> None:
     chat = signed_up()
-    run(chat, JOURNEY[:3])
+    run(chat, JOURNEY[:4])
     chat.command("start")
     assert chat.message_keys() == ["resume.offer"]
     chat.press("resume:continue")
     assert chat.session.step == "nik_confirm" and chat.message_keys() == ["sponsorship.confirm_nik"]
     chat.command("start")
     chat.press("resume:restart")
-    assert chat.session.step == "category" and chat.session.answers == {}
+    assert chat.session.step == "relationship" and chat.session.answers == {}
 
 
 def test_coming_back_after_hours_repeats_the_question_before_taking_answers() -> None:
     chat = signed_up()
-    run(chat, JOURNEY[:2])
+    run(chat, JOURNEY[:3])
     chat.now += timedelta(days=2)
     chat.type("3205014501900001")
     assert chat.message_keys() == ["resume.welcome_back", "sponsorship.ask_nik"]
@@ -344,7 +424,7 @@ def test_coming_back_after_hours_repeats_the_question_before_taking_answers() ->
 
 def test_language_can_change_mid_flow() -> None:
     chat = signed_up()
-    run(chat, JOURNEY[:2])
+    run(chat, JOURNEY[:3])
     chat.command("bahasa")
     chat.press("lang:en")
     assert chat.host.language == "en"
@@ -364,7 +444,7 @@ def test_status_and_menu_for_a_registered_user() -> None:
 def test_unknown_command_keeps_the_question() -> None:
     chat = signed_up()
     chat.command("foo")
-    assert chat.message_keys() == ["command.unknown", "sponsorship.ask_category"]
+    assert chat.message_keys() == ["command.unknown", "relationship.ask"]
 
 
 def test_session_survives_json_at_every_step() -> None:
@@ -388,7 +468,7 @@ def test_a_typed_nik_is_deleted_from_the_chat_accepted_or_not() -> None:
     from flows.inputs import TextReceived
 
     chat = signed_up()
-    run(chat, JOURNEY[:2])
+    run(chat, JOURNEY[:3])
     chat.do(TextReceived("3205014501900000", message_id=31))  # serial 0000: refused
     assert chat.sent[0] == ForgetUserMessage(31)
     assert chat.message_keys()[:2] == ["privacy.message_deleted", "answer.rejected"]
@@ -404,15 +484,15 @@ def test_a_button_of_an_earlier_copy_of_the_same_question_is_refused() -> None:
     has the same buttons, and only the newest copy's count."""
     chat = signed_up()
     earlier = chat.session.seq
-    chat.press("art")
+    chat.press("tetangga")
     chat.press("back")
-    assert chat.session.step == "category" and chat.session.seq != earlier
+    assert chat.session.step == "relationship" and chat.session.seq != earlier
     before = chat.session
-    chat.press("lainnya", seq=earlier)  # a valid option of this very question, but old
+    chat.press("keluarga", seq=earlier)  # a valid option of this very question, but old
     assert chat.message_keys() == ["toast.stale"]
     assert chat.session == before
-    chat.press("lainnya")
-    assert chat.session.step == "category_other"
+    chat.press("keluarga")
+    assert chat.session.step == "job"
 
 
 def test_buttons_of_a_superseded_search_are_refused() -> None:

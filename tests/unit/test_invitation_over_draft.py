@@ -12,7 +12,7 @@ from tests.unit.test_worker_and_rights_flows import DETAILS
 def mid_draft() -> Chat:
     """An ASN halfway through registering a worker (at the NIK confirmation)."""
     chat = signed_up()
-    run(chat, JOURNEY[:3])
+    run(chat, JOURNEY[:4])
     return chat
 
 

@@ -107,13 +107,13 @@ def test_a_deployment_lists_programme_files_only(tmp_path: Path) -> None:
 
 
 def test_labels_of_every_regency_are_known_to_the_deployment(tmp_path: Path) -> None:
-    extra = '\n[[categories]]\ncode = "guru_ngaji"\nlabel = "category.lainnya"\n'
+    extra = '\n[[jobs]]\ncode = "penjahit"\nlabel = "job.lainnya"\n'
     first = _regency(tmp_path, "a", "33.24", "x,X,")
     second = _regency(tmp_path, "b", "76.05", "y,Y,,WIT", extra)
     programme = load_programme(_deployment(tmp_path, first, second))
-    assert programme.catalog.category("guru_ngaji") is not None  # statistics, exports
-    assert programme.for_agency("x").catalog.category("guru_ngaji") is None  # Kendal's own
-    assert programme.for_agency("y").catalog.category("guru_ngaji") is not None
+    assert programme.catalog.job("penjahit") is not None  # statistics, exports
+    assert programme.for_agency("x").catalog.job("penjahit") is None  # Kendal's own
+    assert programme.for_agency("y").catalog.job("penjahit") is not None
     # An agency's own zone column wins over its regency's.
     assert programme.catalog.agency("y").timezone == "Asia/Jayapura"  # type: ignore[union-attr]
     assert programme.catalog.default_programme.code == "jkk_jkm"

@@ -43,6 +43,7 @@ SIGNUP: tuple[Action, ...] = (
     ("contact", "6281234567890"),
 )
 SPONSORSHIP: tuple[Action, ...] = (
+    ("press", "rumah_tangga"),
     ("press", "art"),
     ("type", "Ujang Suryana"),
     ("type", VALID_NIK),
@@ -103,20 +104,20 @@ ACTIONS: dict[str, Callable[[Chat, str], object]] = {
 PATHS: tuple[tuple[int, tuple[Action, ...]], ...] = (
     (1001, (*SIGNUP, *SPONSORSHIP)),
     (1001, (*SIGNUP[:4], ("press", "no"))),
-    (1001, (*SIGNUP, ("press", "lainnya"), ("type", "marbot masjid"))),
-    (1001, (*SIGNUP, *SPONSORSHIP[:3], ("press", "differs"), ("type", "lahir 1991"))),
+    (1001, (*SIGNUP, ("press", "tetangga"), ("press", "lainnya"), ("type", "tukang becak"))),
+    (1001, (*SIGNUP, *SPONSORSHIP[:4], ("press", "differs"), ("type", "lahir 1991"))),
     # A worker living outside the sponsor's regency (issue 12): province, regency, kecamatan.
     (
         1001,
         (
             *SIGNUP,
-            *SPONSORSHIP[:6],
+            *SPONSORSHIP[:7],
             ("press", "elsewhere"),
             ("press", "33"),
             ("press", "33.24"),
             ("press", "33.24.12"),
             ("press", "33.24.12.2001"),
-            *SPONSORSHIP[8:],
+            *SPONSORSHIP[9:],
             ("press", "save"),
         ),
     ),

@@ -55,6 +55,9 @@ WORKER_KEYS = (
     "told.coverage_worker_future",
     NOTICE_KEY,
     "privacy_2026_12.worker_full",  # behind told.read_more
+    # The worker's job, in the notice and /data_saya (issue 12): the shipped jobs' labels.
+    "job.unknown",
+    *(job.label.key for job in PROGRAMME.catalog.jobs),
     *(f"month.{number}" for number in range(1, 13)),
 )
 WORKER_SECTIONS = ("worker.", "invitation.")  # every key, but the sponsor's own two below

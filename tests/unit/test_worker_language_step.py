@@ -12,7 +12,7 @@ from tests.unit.test_flows import JOURNEY, run
 
 def test_the_question_offers_indonesian_then_sundanese_in_garut_with_a_way_back() -> None:
     chat = signed_up()
-    run(chat, JOURNEY[:5])
+    run(chat, JOURNEY[:6])
     assert chat.session.step == "worker_language"
     assert chat.message_keys()[-1] == "languages.worker_ask"
     assert chat.values()[:3] == ["id", "su", "jv"]  # Garut is in Jawa Barat: Sundanese next
@@ -42,7 +42,7 @@ def test_the_choice_goes_with_the_sponsorship_and_its_invitation_and_can_be_edit
 
 def test_a_forged_language_is_not_taken() -> None:
     chat = signed_up()
-    run(chat, JOURNEY[:5])
+    run(chat, JOURNEY[:6])
     chat.press("en")
     assert chat.session.step == "worker_language"
     chat.press("xx")
