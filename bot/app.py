@@ -86,6 +86,8 @@ def build_service(
         sealer,
         notify=notices_for(programme.catalog),
         max_sponsorships_per_sponsor=programme.catalog.max_sponsorships,
+        # A deployment of several regencies: each sponsor's regency's own limit.
+        max_sponsorships_by_agency=programme.max_sponsorships_by_agency(),
         clock=lambda: now().astimezone(UTC),
         invitation_ttl=timedelta(days=settings.invitation_days),
         admin_ids=settings.admin_id_set,

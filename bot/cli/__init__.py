@@ -183,6 +183,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     export_bpjs.add_argument("--since", metavar="DATE", help="consented on or after DATE")
     export_bpjs.add_argument("--format", choices=("csv", "xlsx"), default="csv")
+    export_bpjs.add_argument(
+        "--regency", metavar="CODE", help="one regency of a deployment of several (33.24)"
+    )
     export_bpjs.add_argument("--output", type=Path, metavar="FILE")
     _playground_option(export_bpjs)
     nik = commands.add_parser(
@@ -385,7 +388,9 @@ def _dispatch(
             return deductions_command(
                 args.month, args.agency, args.output, settings=settings, regency=args.regency
             )
-        return bpjs_command(args.since, args.format, args.output, settings=settings)
+        return bpjs_command(
+            args.since, args.format, args.output, settings=settings, regency=args.regency
+        )
     if args.command == "keys":
         from bot.cli.keys import check, rotate_command
 

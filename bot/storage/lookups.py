@@ -12,7 +12,7 @@ import hashlib
 import logging
 import re
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, Final, Protocol
@@ -116,6 +116,12 @@ class Rules:
     new_token: Callable[[], str]
     agency_codes: frozenset[str] = frozenset()  # the catalog's: staff are granted only these
     announcement_threshold: int = 1000  # audiences larger need a second superadmin's approval
+    # In a deployment of several regencies, each sponsor's agency's regency's limit (else max_open).
+    max_open_by_agency: Mapping[str, int] = field(default_factory=dict)
+
+    def max_open_for(self, agency_code: str) -> int:
+        """How many open sponsorships a sponsor of this agency may have at a time."""
+        return self.max_open_by_agency.get(agency_code, self.max_open)
 
 
 @dataclass

@@ -173,6 +173,7 @@ class Repository:
         *,
         notify: Notify,
         max_sponsorships_per_sponsor: int = 1,
+        max_sponsorships_by_agency: Mapping[str, int] | None = None,
         new_reference: Callable[[], str] | None = None,
         clock: Callable[[], datetime] = utc_now,
         invitation_ttl: timedelta = timedelta(days=14),
@@ -181,7 +182,8 @@ class Repository:
         agency_codes: frozenset[str] = frozenset(),
         announcement_threshold: int = 1000,
     ) -> None:
-        if max_sponsorships_per_sponsor < 1:
+        by_agency = dict(max_sponsorships_by_agency or {})
+        if min((max_sponsorships_per_sponsor, *by_agency.values())) < 1:
             raise ValueError("max_sponsorships_per_sponsor must be at least 1")
         if invitation_ttl <= timedelta(0):
             raise ValueError("invitation_ttl must be positive")
@@ -200,6 +202,7 @@ class Repository:
             new_token=new_token if new_token is not None else random_token,
             agency_codes=frozenset(agency_codes),
             announcement_threshold=announcement_threshold,
+            max_open_by_agency=by_agency,
         )
         self._reads = Reads(engine, sealer, clock)
         self.delivery = DeliveryStore(self._writer, sealer, clock)

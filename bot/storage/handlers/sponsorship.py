@@ -81,7 +81,7 @@ def submit_sponsorship(turn: Turn, command: SubmitSponsorship) -> Outcome:
     existing = _by_idempotency_key(session, command.idempotency_key, sponsor_id)
     if existing is not None:
         return _replayed_submission(turn, existing)
-    if count_open(session, sponsor_id) >= rules.max_open:
+    if count_open(session, sponsor_id) >= rules.max_open_for(sponsor.agency_code):
         return Refused("limit_reached")
     text_hash = consent_hash(turn, command.consent)
     nik = digits(command.worker.nik, 16, "NIK")
