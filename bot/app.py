@@ -84,7 +84,7 @@ def build_service(
     repository = Repository(
         engine,
         sealer,
-        notify=notices_for(programme.catalog),
+        notify=notices_for(programme.catalog, programme.catalog_of),
         max_sponsorships_per_sponsor=programme.catalog.max_sponsorships,
         # A deployment of several regencies: each sponsor's regency's own limit.
         max_sponsorships_by_agency=programme.max_sponsorships_by_agency(),

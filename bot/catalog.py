@@ -90,6 +90,10 @@ class ProgrammeSettings:
             return ZoneInfo(agency.timezone)
         return self.for_agency(agency_code).timezone
 
+    def catalog_of(self, agency_code: str) -> Catalog:
+        """The catalog of an agency's regency (what its people are told: benefits, controller)."""
+        return self.for_agency(agency_code).catalog
+
     def settings_of(self, agency_code: str) -> tuple[Catalog, ZoneInfo]:
         """An agency's regency's catalog and the agency's time zone (a workbook's sheet)."""
         return self.for_agency(agency_code).catalog, self.zone_of(agency_code)

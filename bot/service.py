@@ -504,7 +504,9 @@ class ConversationService:
         """The agreed salary-deduction statement as a PDF for the treasurer, in the language it
         was agreed in (so its sha256 is the consent record's text_hash)."""
         shown = render(copy.statement)
-        given = datetime.fromisoformat(copy.given_at).astimezone(self.programme.timezone)
+        record = await asyncio.to_thread(self.repository.user_record, incoming.user_id)
+        zone = self._programme_of(record).timezone  # the sponsor's regency's
+        given = datetime.fromisoformat(copy.given_at).astimezone(zone)
         at = render(
             t(
                 "date.datetime",
