@@ -32,7 +32,7 @@ from bot.delivery.budget import DEFAULT_RATE, RateBudget
 from bot.exports import deductions as deduction_workbook
 from bot.exports import recap as recap_views
 from bot.exports.statement_pdf import statement_pdf
-from bot.i18n import DEFAULT_LANGUAGE, Renderer, text_hash
+from bot.i18n import DEFAULT_LANGUAGE, Renderer, text_hash, zone_name
 from bot.statistics_render import chat as statistics_chat
 from bot.statistics_render.workbook import write_workbook
 from bot.storage import audit
@@ -511,7 +511,7 @@ class ConversationService:
             t(
                 "date.datetime",
                 date=long_date(given.date()),
-                time=Raw(f"{given:%H:%M} {given.tzname()}"),
+                time=Raw(f"{given:%H:%M} {zone_name(given)}"),
             )
         )
         facts = [

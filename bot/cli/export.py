@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from bot.catalog import ProgrammeSettings, load_programme
 from bot.exports import bpjs, deductions
-from bot.i18n import Renderer
+from bot.i18n import Renderer, rupiah
 from bot.security.crypto import DataKeyError, Sealer
 from bot.settings import Settings
 from bot.storage import audit
@@ -113,7 +113,7 @@ def deductions_command(
         print(f"peduli export: {error}", file=err)
         return 2
     print(path, file=out)
-    print(f"{summary.rows} rows, Rp{summary.total:,}".replace(",", "."), file=err)
+    print(f"{summary.rows} rows, {rupiah(summary.total)}", file=err)
     return 0
 
 
