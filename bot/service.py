@@ -564,6 +564,7 @@ class ConversationService:
                 programme.timezone,
                 render,
                 page,
+                catalog_of=self.programme.catalog_of,
             )
 
         return await asyncio.to_thread(read)

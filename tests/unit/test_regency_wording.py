@@ -1,5 +1,6 @@
-"""Issue 12: what a domain event's notices tell (the benefits of the coverage message) is worded by
-the sponsor's agency's regency's programme, not the deployment's first."""
+"""Issue 12: what a domain event's notices tell (the benefits of the coverage message) and a
+worker's item in /status are worded by the sponsor's agency's regency's programme, not the
+deployment's or the reader's own regency's."""
 
 from __future__ import annotations
 
@@ -56,3 +57,39 @@ def test_the_coverage_message_tells_the_sponsors_regencys_benefits(tmp_path: Pat
     garut = [render(notice.message) for notice in notify(_activated("dinkes"))]
     assert len(majene) == 2 and all("50.000.000" in shown for shown in majene), majene
     assert all("42.000.000" in shown and "50.000.000" not in shown for shown in garut), garut
+
+
+def test_a_worker_item_in_status_is_worded_by_its_sponsors_regency() -> None:
+    """A Majene ASN who is also the worker of a Kendal ASN: the Kendal sponsorship's programme
+    (JKK + JKM + JHT, which Majene does not offer) is named by Kendal's catalog, not shown as
+    its code."""
+    from bot.presenters import status
+    from bot.storage.views import SponsorView, UserRecord, WorkerSponsorshipView
+
+    programme = load_programme(DATA / "regencies_example.toml")
+    majene = programme.for_agency("mjn-dinkes")
+    record = UserRecord(
+        user_id=1,
+        language="id",
+        sponsor=SponsorView(1, "Andi", "mjn-dinkes", "1985**********1001", "PNS", "+62812****7890"),
+        open_sponsorships=0,
+        worker_sponsorships=1,
+    )
+    as_worker = [
+        WorkerSponsorshipView(
+            reference="PR-KENDAL",
+            sponsor_name="Slamet",
+            agency_code="kdl-dinkes",
+            programme_code="jkk_jkm_jht",
+            monthly_amount=20_300,
+            status="confirmed",
+            coverage_start=None,
+            kpj_masked=None,
+        )
+    ]
+    zone = majene.timezone
+    assert majene.catalog.programme("jkk_jkm_jht") is None  # what the old wording fell back to
+    shown = status(
+        record, [], as_worker, majene.catalog, zone, Renderer("id"), catalog_of=programme.catalog_of
+    ).text
+    assert "JKK + JKM + JHT" in shown and "Rp20.300" in shown, shown
