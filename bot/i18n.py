@@ -8,14 +8,14 @@ import re
 import string
 import tomllib
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import date, datetime
 from functools import cache, lru_cache
 from importlib.resources import files
 from importlib.resources.abc import Traversable
 from typing import Any
 
 from babel import Locale, UnknownLocaleError
-from babel.dates import get_timezone_name
+from babel.dates import format_skeleton, get_timezone_name
 from babel.numbers import format_currency, format_decimal, get_currency_symbol
 
 from flows.languages import COMPLETE_LANGUAGES, DEFAULT_LANGUAGE, LANGUAGES, PARTIAL_LANGUAGES
@@ -120,6 +120,10 @@ class Renderer:
     def __call__(self, text: Text | Raw) -> str:
         if isinstance(text, Raw):
             return html.escape(text.text, quote=False)
+        if text.key in DATE_SKELETONS:
+            day = _date_of(text)
+            if day is not None:
+                return _date(day, DATE_SKELETONS[text.key], self.language)
         template = self._messages.get(text.key) or self._fallback.get(text.key)
         if template is None:
             raise KeyError(f"no message {text.key!r} in locales/{self.language}.toml")
@@ -165,6 +169,37 @@ class Renderer:
         if isinstance(value, int):
             return _Number(value, self.language)
         return html.escape(str(value), quote=False)
+
+
+# Dates as CLDR writes them in each language (Babel): 1 Desember 2026, 1 Désémber 2026 (su),
+# December 1, 2026. flows.formatting words them as date.long and date.month_year with the day,
+# the month's key and the year (so a message stored in the outbox still reads); the locales'
+# templates are what a language Babel lacks shows.
+DATE_SKELETONS = {"date.long": "yMMMMd", "date.month_year": "yMMMM"}
+_MONTH_KEY = re.compile(r"month\.(1[0-2]|[1-9])")
+
+
+def _date_of(text: Text) -> date | None:
+    """The date flows.formatting put in a date.long or date.month_year Text, if it did."""
+    month, year, day = (
+        text.params.get("month"),
+        text.params.get("year"),
+        text.params.get("day", "1"),
+    )
+    if not isinstance(month, Text) or not isinstance(year, str) or not isinstance(day, str):
+        return None
+    found = _MONTH_KEY.fullmatch(month.key)
+    if found is None or not year.isdigit() or not day.isdigit():
+        return None
+    try:
+        return date(int(year), int(found.group(1)), int(day))
+    except ValueError:
+        return None
+
+
+@lru_cache(maxsize=4096)
+def _date(day: date, skeleton: str, language: str) -> str:
+    return html.escape(format_skeleton(skeleton, day, locale=_babel_locale(language)), quote=False)
 
 
 class _Number(str):

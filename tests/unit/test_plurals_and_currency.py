@@ -86,3 +86,19 @@ def test_a_language_without_a_plural_form_falls_back_to_indonesian(tmp_path: Pat
     assert Renderer("en", tmp_path)(t("x.rows", count=5)) == "5 rows"
     assert Renderer("su", tmp_path)(t("x.rows", count=1)) == "1 baris"
     assert catalog("en", tmp_path) == {"x.rows": "{count} rows"}  # the checks see one key
+
+
+def test_dates_are_written_as_cldr_writes_them_in_each_language() -> None:
+    from datetime import date
+
+    from flows.formatting import long_date, month_year
+
+    day = date(2026, 12, 1)
+    assert Renderer("id")(long_date(day)) == "1 Desember 2026"
+    assert Renderer("su")(long_date(day)) == "1 Désémber 2026"
+    assert Renderer("jv")(long_date(day)) == "1 Desember 2026"
+    assert Renderer("en")(long_date(day)) == "December 1, 2026"  # not the locale's template
+    assert Renderer("en")(month_year(day)) == "December 2026"
+    # A Text that is not flows.formatting's (a stored message from elsewhere) uses the template.
+    odd = t("date.long", day="1", month=Raw("Desember"), year="2026")
+    assert Renderer("en")(odd) == "1 Desember 2026"
