@@ -84,9 +84,11 @@ def build_service(
     repository = Repository(
         engine,
         sealer,
-        notify=notices_for(programme.catalog),
+        notify=notices_for(programme.catalog, programme.catalog_of),
         max_sponsorships_per_sponsor=programme.catalog.max_sponsorships,
         max_sponsorships_by_funder=programme.catalog.limits_by_funder(),
+        # A deployment of several regencies: each sponsor's regency's own limit.
+        max_sponsorships_by_agency=programme.max_sponsorships_by_agency(),
         clock=lambda: now().astimezone(UTC),
         invitation_ttl=timedelta(days=settings.invitation_days),
         admin_ids=settings.admin_id_set,

@@ -79,6 +79,37 @@ class ProgrammeSettings:
             return self
         return self.for_regency(agency.regency) or self
 
+    def for_agencies(self, codes: Iterable[str] | None) -> ProgrammeSettings:
+        """The programme of the one regency all these agencies are in (a treasurer's, an
+        operator's scope); the deployment's first when they span several, or for None (all)."""
+        if codes is None:
+            return self
+        found = {id(p): p for p in (self.for_agency(code) for code in codes)}
+        return next(iter(found.values())) if len(found) == 1 else self
+
+    def zone_of(self, agency_code: str | None) -> ZoneInfo:
+        """The time zone of an agency's people: its own (agencies CSV), else its regency's."""
+        agency = self.catalog.agency(agency_code) if agency_code else None
+        if agency is not None and agency.timezone:
+            return ZoneInfo(agency.timezone)
+        return self.for_agency(agency_code).timezone
+
+    def catalog_of(self, agency_code: str) -> Catalog:
+        """The catalog of an agency's regency (what its people are told: benefits, controller)."""
+        return self.for_agency(agency_code).catalog
+
+    def settings_of(self, agency_code: str) -> tuple[Catalog, ZoneInfo]:
+        """An agency's regency's catalog and the agency's time zone (a workbook's sheet)."""
+        return self.for_agency(agency_code).catalog, self.zone_of(agency_code)
+
+    def max_sponsorships_by_agency(self) -> dict[str, dict[str, int]]:
+        """Each agency's regency's limits, per funder type, on the workers one sponsor may
+        sponsor at a time."""
+        return {
+            agency.code: self.for_agency(agency.code).catalog.limits_by_funder()
+            for agency in self.catalog.agencies
+        }
+
     def for_regency(self, code: str) -> ProgrammeSettings | None:
         if not self.regencies:
             return self if code == self.catalog.home_regency.code else None
@@ -309,6 +340,9 @@ def funder_types(data: dict[str, Any], path: Path, catalog: Catalog) -> tuple[Fu
             # The treasurer cuts a salary by NIP: only an ASN has one.
             raise CatalogError(f"{path}: only asn may pay by salary_deduction")
         limit = int(row.get("max_sponsorships", catalog.max_sponsorships))
+        if code == ASN and limit != catalog.max_sponsorships:
+            # One place for an ASN's limit, so a regency's file cannot say two things.
+            raise CatalogError(f"{path}: the asn limit is max_sponsorships_per_sponsor")
         if limit < 1:
             raise CatalogError(f"{path}: funder type {code!r}: max_sponsorships must be >= 1")
         agency = row.get("agency")

@@ -301,6 +301,7 @@ class _Loader:
             notify=_no_notices,
             max_sponsorships_per_sponsor=self.catalog.max_sponsorships,
             max_sponsorships_by_funder=self.catalog.limits_by_funder(),
+            max_sponsorships_by_agency=programme.max_sponsorships_by_agency(),
             clock=self.clock,
             invitation_ttl=timedelta(days=settings.invitation_days),
             admin_ids=frozenset({ADMIN.user_id}),

@@ -132,15 +132,23 @@ coverage_active_for_worker = partial(coverage_active, "worker")
 # ---- events to notices -----------------------------------------------------------------------
 
 
-def notices(event: Event, catalog: Catalog) -> list[Notice]:
+def notices(
+    event: Event, catalog: Catalog, regency_of: Callable[[str], Catalog] | None = None
+) -> list[Notice]:
     """The worded outbox messages a domain event asks for (none for some); operator data such
-    as a programme's label come from the catalog."""
+    as a programme's label come from the catalog: in a deployment of several regencies, the
+    catalog of the sponsor's agency's regency (`regency_of`; its benefits, for one)."""
+    agency = getattr(event, "agency_code", None)
+    if regency_of is not None and agency:
+        catalog = regency_of(agency)
     return _WORDING[type(event)](event, catalog)
 
 
-def notices_for(catalog: Catalog) -> Callable[[Event], list[Notice]]:
+def notices_for(
+    catalog: Catalog, regency_of: Callable[[str], Catalog] | None = None
+) -> Callable[[Event], list[Notice]]:
     """`notices` with the operator's catalog: what the composition root gives the repository."""
-    return partial(notices, catalog=catalog)
+    return partial(notices, catalog=catalog, regency_of=regency_of)
 
 
 def _correction_requested(event: CorrectionRequested, _catalog: Catalog) -> list[Notice]:

@@ -11,7 +11,7 @@ callback data (flows.callbacks.page) flows.router turns into the same Show effec
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, tzinfo
 
 from bot.i18n import Renderer, zone_name
@@ -121,7 +121,10 @@ def status(
     zone: tzinfo,
     render: Renderer,
     page: int = 0,
+    catalog_of: Callable[[str], Catalog] | None = None,
 ) -> Outgoing:
+    """/status: the user's sponsorships, then those they are the worker of, each worded by its
+    sponsor's agency's regency's catalog (`catalog_of`, in a deployment of several)."""
     header: list[str] = []
     items: list[Item] = []
     rows_before: Rows = []
@@ -154,7 +157,8 @@ def status(
                 )
             items.append((render(_sponsorship_item(item, catalog, zone)), rows))
     for number, worker_item in enumerate(as_worker):
-        text = render(_worker_item(worker_item, catalog))
+        sponsors = catalog_of(worker_item.agency_code) if catalog_of else catalog
+        text = render(_worker_item(worker_item, sponsors))
         if number == 0:  # the worker part's heading stays with its first item
             text = render(t("status.worker_header")) + "\n\n" + text
         ref = worker_item.reference

@@ -12,6 +12,7 @@ from typing import Any
 from bot.i18n import Renderer
 from bot.transport import Outgoing
 from flows import callbacks
+from flows.formatting import long_date
 from flows.reminders import DayCount
 from flows.text import Raw, from_json, t
 
@@ -36,7 +37,7 @@ def campaign_view(deadline: date | None, days: str | None, render: Renderer) -> 
         shown = render(t("reminders.campaign_none"))
     else:
         shown = render(
-            t("reminders.campaign_shown", deadline=Raw(deadline.isoformat()), days=Raw(days or ""))
+            t("reminders.campaign_shown", deadline=long_date(deadline), days=Raw(days or ""))
         )
     return Outgoing(shown + "\n\n" + render(t("reminders.campaign_usage")))
 
@@ -52,7 +53,7 @@ def upcoming_view(counts: Sequence[DayCount], days: int, render: Renderer) -> Ou
             render(
                 t(
                     "reminders.upcoming_line",
-                    day=Raw(count.day.isoformat()),
+                    day=long_date(count.day),
                     kind=Raw(kind),
                     count=count.count,
                 )

@@ -32,7 +32,7 @@ from bot.delivery.budget import DEFAULT_RATE, RateBudget
 from bot.exports import deductions as deduction_workbook
 from bot.exports import recap as recap_views
 from bot.exports.statement_pdf import statement_pdf
-from bot.i18n import DEFAULT_LANGUAGE, Renderer, text_hash
+from bot.i18n import DEFAULT_LANGUAGE, Renderer, text_hash, zone_name
 from bot.statistics_render import chat as statistics_chat
 from bot.statistics_render.workbook import write_workbook
 from bot.storage import audit
@@ -277,10 +277,10 @@ class ConversationService:
             del self._languages[next(iter(self._languages))]
 
     def _programme_of(self, record: UserRecord) -> ProgrammeSettings:
-        """The programme a user joined: their agency's regency's (the deployment's first for
-        anyone not signed up as an ASN)."""
+        """The programme a user joined: their agency's regency's; a linked worker's, their
+        sponsor's (the deployment's first for anyone else)."""
         sponsor = record.sponsor
-        return self.programme.for_agency(sponsor.agency_code if sponsor else None)
+        return self.programme.for_agency(sponsor.agency_code if sponsor else record.worker_agency)
 
     def _context_in(self, record: UserRecord, session: Session) -> Context:
         """The context of a turn in `session`: a worker answering an invitation is in their
@@ -519,12 +519,14 @@ class ConversationService:
         """The agreed salary-deduction statement as a PDF for the treasurer, in the language it
         was agreed in (so its sha256 is the consent record's text_hash)."""
         shown = render(copy.statement)
-        given = datetime.fromisoformat(copy.given_at).astimezone(self.programme.timezone)
+        record = await asyncio.to_thread(self.repository.user_record, incoming.user_id)
+        zone = self._programme_of(record).timezone  # the sponsor's regency's
+        given = datetime.fromisoformat(copy.given_at).astimezone(zone)
         at = render(
             t(
                 "date.datetime",
                 date=long_date(given.date()),
-                time=Raw(f"{given:%H:%M} {given.tzname()}"),
+                time=Raw(f"{given:%H:%M} {zone_name(given)}"),
             )
         )
         facts = [
@@ -577,6 +579,7 @@ class ConversationService:
                 programme.timezone,
                 render,
                 page,
+                catalog_of=self.programme.catalog_of,
             )
 
         return await asyncio.to_thread(read)
@@ -747,12 +750,21 @@ class ConversationService:
             )
             await transport.send(incoming.chat_id, Outgoing(render(t("rekap.refused"))))
             return
-        catalog, zone = self.programme.catalog, self.programme.timezone
+        # The treasurer's agency's regency (what it deducts from, its time zone); each agency's
+        # own regency for a recap spanning several (a superadmin's).
+        programme = self.programme.for_agencies(agencies)
+        catalog, zone = programme.catalog, programme.timezone
         buffer = io.BytesIO()
 
         def write(rows: Iterator[DeductionRow]) -> deduction_workbook.DeductionSummary:
             return deduction_workbook.write_deductions(
-                buffer, rows, month=month, programme=catalog, timezone=zone, render=Renderer("id")
+                buffer,
+                rows,
+                month=month,
+                programme=catalog,
+                timezone=zone,
+                render=Renderer("id"),
+                per_agency=self.programme.settings_of,
             )
 
         summary, _count = await asyncio.to_thread(
@@ -760,7 +772,7 @@ class ConversationService:
         )
         name = recap_views.file_name(month, scope, effect.agency, render)
         await transport.send_document(
-            incoming.chat_id, buffer.getvalue(), name, recap_views.caption(month, render)
+            incoming.chat_id, buffer.getvalue(), name, recap_views.caption(month, catalog, render)
         )
         shown = recap_views.summary(summary, month, scope, effect.agency, catalog, render)
         await transport.send(incoming.chat_id, shown)

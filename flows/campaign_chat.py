@@ -12,6 +12,7 @@ from flows.access import Role
 from flows.commands import SetCampaign
 from flows.context import Context
 from flows.effects import Apply, Button, Effect, Message, ShowCampaign, ShowUpcomingReminders
+from flows.formatting import long_date
 from flows.reminders import reminder_days
 from flows.text import Raw, t
 from flows.validators import normalize_digits, parse_int
@@ -43,7 +44,7 @@ def campaign_command(argument: str, ctx: Context) -> tuple[Effect, ...]:
         (Button(t("reminders.button_save"), callbacks.action("kampanye", value)),),
         (Button(t("button.cancel"), callbacks.action("kampanyeno", "-")),),
     )
-    question = t("reminders.campaign_confirm", deadline=Raw(deadline.isoformat()), days=shown)
+    question = t("reminders.campaign_confirm", deadline=long_date(deadline), days=shown)
     return (Message(question, buttons=buttons),)
 
 
@@ -59,7 +60,7 @@ def campaign_pressed(name: str, argument: str, ctx: Context) -> tuple[Effect, ..
     days = reminder_days(typed_days.replace(".", ","))
     if days is None or deadline < ctx.now.date():
         return (Message(t("reminders.campaign_usage")),)
-    saved = t("reminders.campaign_saved", deadline=Raw(deadline.isoformat()))
+    saved = t("reminders.campaign_saved", deadline=long_date(deadline))
     return (Apply(SetCampaign(ctx.user.user_id, deadline, days)), Message(saved), ShowCampaign())
 
 

@@ -101,6 +101,8 @@ class CoverageActivated:
     # The day it was activated (programme's time zone): a start after it is told as a future one,
     # never "kini terlindungi". None: told as started.
     activated_on: date | None = None
+    # The sponsor's agency: its regency's programme words the notices (its benefits).
+    agency_code: str | None = None
 
 
 @dataclass(frozen=True)

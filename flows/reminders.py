@@ -31,7 +31,7 @@ from typing import Final, TypeAlias
 
 from flows import callbacks
 from flows.effects import Button
-from flows.formatting import month_year
+from flows.formatting import long_date, month_year
 from flows.text import Raw, Text, t
 
 UNFINISHED: Final = "unfinished"
@@ -362,7 +362,7 @@ def _stalled_words(item: Waiting) -> Wording:
 
 
 def _campaign_words(days: int, deadline: date) -> Wording:
-    message = t("reminders.campaign", days=days, deadline=Raw(deadline.strftime("%d-%m-%Y")))
+    message = t("reminders.campaign", days=days, deadline=long_date(deadline))
     return message, ((Button(t("reminders.button_sponsor"), callbacks.menu("sponsor")),),)
 
 

@@ -183,6 +183,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     export_bpjs.add_argument("--since", metavar="DATE", help="consented on or after DATE")
     export_bpjs.add_argument("--format", choices=("csv", "xlsx"), default="csv")
+    export_bpjs.add_argument(
+        "--regency", metavar="CODE", help="one regency of a deployment of several (33.24)"
+    )
     export_bpjs.add_argument("--output", type=Path, metavar="FILE")
     _playground_option(export_bpjs)
     export_transfers = export_commands.add_parser(
@@ -394,7 +397,9 @@ def _dispatch(
             )
         if args.export_command == "transfers":
             return transfers_command(args.month, args.output, settings=settings)
-        return bpjs_command(args.since, args.format, args.output, settings=settings)
+        return bpjs_command(
+            args.since, args.format, args.output, settings=settings, regency=args.regency
+        )
     if args.command == "keys":
         from bot.cli.keys import check, rotate_command
 

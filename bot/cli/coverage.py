@@ -56,10 +56,11 @@ def run_import(
         sealer = command_sealer(settings, engine, err)
         if sealer is None:
             return 2
+        programme = load_programme(settings.programme_file)
         repository = Repository(
             engine,
             sealer,
-            notify=notices_for(load_programme(settings.programme_file).catalog),
+            notify=notices_for(programme.catalog, programme.catalog_of),
             invitation_ttl=timedelta(days=settings.invitation_days),
             admin_ids=settings.admin_id_set,
         )

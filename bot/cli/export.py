@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 
 from bot.catalog import ProgrammeSettings, load_programme
 from bot.exports import bpjs, deductions, transfers
-from bot.i18n import Renderer
+from bot.i18n import Renderer, rupiah
 from bot.security.crypto import DataKeyError, Sealer
 from bot.settings import Settings
 from bot.storage import audit
@@ -103,6 +103,7 @@ def deductions_command(
                         programme=programme.catalog,
                         timezone=programme.timezone,
                         render=Renderer("id"),
+                        per_agency=database.programme.settings_of,
                     ),
                 )
 
@@ -122,7 +123,7 @@ def deductions_command(
         print(f"peduli export: {error}", file=err)
         return 2
     print(path, file=out)
-    print(f"{summary.rows} rows, Rp{summary.total:,}".replace(",", "."), file=err)
+    print(f"{summary.rows} rows, {rupiah(summary.total)}", file=err)
     return 0
 
 
@@ -135,6 +136,7 @@ def bpjs_command(
     stdout: TextIO | None = None,
     stderr: TextIO | None = None,
     clock: Callable[[], datetime] | None = None,
+    regency: str | None = None,
 ) -> int:
     out, err = stdout or sys.stdout, stderr or sys.stderr
     now = (clock or (lambda: datetime.now(UTC)))()
@@ -146,14 +148,32 @@ def bpjs_command(
                 raise ExportError(f"--since {since_text!r}: not a date (YYYY-MM-DD)")
         with _Database(settings) as database:
             programme = database.programme
+            agencies = None
+            if regency is not None:
+                # One regency of a deployment of several: its workers only, its dates and zone.
+                regency_programme = programme.for_regency(regency)
+                if regency_programme is None:
+                    raise ExportError(f"--regency {regency!r}: no such regency in the deployment")
+                agencies = frozenset(a.code for a in programme.catalog.agencies_of(regency))
+                programme = regency_programme
             zone = programme.timezone
             since = datetime.combine(since_day, time(), zone).astimezone(UTC) if since_day else None
             today = now.astimezone(zone).date()
-            path = output or Path.cwd() / f"bpjs-bpu-{today:%Y-%m-%d}.{file_format}"
+            named = (
+                f"bpjs-bpu-{regency}-{today:%Y-%m-%d}" if regency else f"bpjs-bpu-{today:%Y-%m-%d}"
+            )
+            path = output or Path.cwd() / f"{named}.{file_format}"
             actor = audit.Actor.cli()
             render = Renderer("id")
             with Session(database.engine) as session:
-                rows = bpjs_rows(session, database.sealer, actor.scope, today=today, since=since)
+                rows = bpjs_rows(
+                    session,
+                    database.sealer,
+                    actor.scope,
+                    today=today,
+                    since=since,
+                    agencies=agencies,
+                )
                 if file_format == "csv":
 
                     def write() -> int:
@@ -172,6 +192,8 @@ def bpjs_command(
                 count = _written(path, write)
             with Session(immediate(database.engine)) as session, session.begin():
                 detail = f"full_nik format={file_format} since={since_day or '-'}"
+                if regency is not None:
+                    detail += f" regency={regency}"
                 audit.record(session, actor, BPJS, now, detail=detail, row_count=count)
     except ExportError as error:
         print(f"peduli export: {error}", file=err)

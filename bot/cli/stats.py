@@ -58,6 +58,8 @@ def run_stats(
         return 2
     listed = [a.code for a in catalog.agencies]
     asked = None if agency is None else [agency]
+    if agency is not None:
+        programme = programme.for_agency(agency)  # its regency's time zone (the month)
     if regency is not None:
         # One regency of a deployment of several: its agencies, its time zone (the month).
         regency_programme = programme.for_regency(regency)

@@ -17,11 +17,10 @@ of them here would double the workbook's cells). Every text cell goes through ce
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, tzinfo
 from typing import IO
-from zoneinfo import ZoneInfo
 
 from bot.exports.cells import neutralize
 from bot.exports.xlsx import Sheet, Style, Workbook
@@ -30,6 +29,7 @@ from bot.storage.exports import DeductionRow
 from flows.catalog import Catalog
 from flows.text import t
 
+PerAgency = Callable[[str], tuple[Catalog, tzinfo]]
 SHEET_NAME_LIMIT = 31  # characters, Excel
 _SHEET_FORBIDDEN = str.maketrans({c: "_" for c in "[]:*?/\\"})
 COLUMNS = (
@@ -63,12 +63,15 @@ def write_deductions(
     *,
     month: date,
     programme: Catalog,
-    timezone: ZoneInfo,
+    timezone: tzinfo,
     render: Renderer,
+    per_agency: PerAgency | None = None,
 ) -> DeductionSummary:
-    """Write the workbook of `month` to a path or a binary file; rows ordered by agency."""
+    """Write the workbook of `month` to a path or a binary file; rows ordered by agency. In a
+    deployment of several regencies, `per_agency` gives each agency's regency's catalog (what
+    it deducts from) and the agency's time zone; else `programme` and `timezone` hold for all."""
     with Workbook(target) as workbook:
-        return _write(workbook, rows, month, programme, timezone, render)
+        return _write(workbook, rows, month, (programme, timezone), per_agency, render)
 
 
 # The styles of a row's ten columns.
@@ -91,10 +94,11 @@ def _write(
     workbook: Workbook,
     rows: Iterable[DeductionRow],
     month: date,
-    programme: Catalog,
-    timezone: ZoneInfo,
+    default: tuple[Catalog, tzinfo],
+    per_agency: PerAgency | None,
     render: Renderer,
 ) -> DeductionSummary:
+    programme, timezone = default
     headers = [neutralize(render.plain(t(key))) for key in COLUMNS]
     states: dict[str, str] = {}  # status -> its label, rendered once
     summary = DeductionSummary()
@@ -117,12 +121,15 @@ def _write(
             close_sheet()
             agency, count, amount = row.agency_code, 0, 0
             sheet = workbook.add_sheet(_sheet_name(row.agency_code, used_names), WIDTHS)
+            if per_agency is not None:
+                programme, timezone = per_agency(row.agency_code)
             found = programme.agency(row.agency_code)
             title = render.plain(
                 t(
                     "export.deductions_title",
                     agency=found.name if found else row.agency_code,
                     month=f"{month.year:04d}-{month.month:02d}",
+                    deducted_from=t(f"deducted_from.{programme.deducted_from}"),
                 )
             )
             sheet.write_row((neutralize(title),), Style.BOLD)

@@ -14,7 +14,7 @@ from bot.transport import Outgoing
 from flows import callbacks, ledger, recap
 from flows.access import Role, Scope
 from flows.catalog import Catalog
-from flows.text import Raw, t
+from flows.text import Raw, Text, t
 
 AGENCY_BUTTONS = 8
 """An operator with at most this many agencies gets a button per agency under the recap."""
@@ -37,8 +37,13 @@ def scope_name(scope: Scope, agency: str | None, catalog: Catalog, render: Rende
     return ", ".join(names)
 
 
-def caption(month: date, render: Renderer) -> str:
-    return render(t("rekap.caption", month=recap.month_text(month)))
+def caption(month: date, catalog: Catalog, render: Renderer) -> str:
+    """What the workbook lists: the deductions from the regency's salaries or its TPP."""
+    return render(t("rekap.caption", month=recap.month_text(month), deducted_from=_cut(catalog)))
+
+
+def _cut(catalog: Catalog) -> Text:
+    return t(f"deducted_from.{catalog.deducted_from}")
 
 
 def summary(
@@ -56,10 +61,17 @@ def summary(
     month_label = recap.month_text(month)
     if result.rows:
         text = render(
-            t("rekap.summary", month=month_label, scope=shown, rows=result.rows, total=result.total)
+            t(
+                "rekap.summary",
+                month=month_label,
+                scope=shown,
+                rows=result.rows,
+                total=result.total,
+                deducted_from=_cut(catalog),
+            )
         )
     else:
-        text = render(t("rekap.empty", month=month_label, scope=shown))
+        text = render(t("rekap.empty", month=month_label, scope=shown, deducted_from=_cut(catalog)))
     before, after = recap.previous_month(month), recap.next_month(month)
     rows: list[tuple[tuple[str, str], ...]] = [
         (

@@ -120,8 +120,15 @@ class Rules:
     # Open sponsorships one sponsor may hold, by funder type (a village sponsors many); an ASN
     # not listed holds max_open, any other type not listed none.
     max_open_by_funder: Mapping[str, int] = field(default_factory=dict)
+    # In a deployment of several regencies, each agency's regency's limits by funder type: a
+    # sponsor is held to their own regency's (else max_open_by_funder's).
+    max_open_by_agency: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
 
-    def max_open_of(self, funder_type: str) -> int:
+    def max_open_of(self, funder_type: str, agency_code: str) -> int:
+        """How many open sponsorships a sponsor of this type and agency may have at a time."""
+        regency = self.max_open_by_agency.get(agency_code, {})
+        if funder_type in regency:
+            return regency[funder_type]
         default = self.max_open if funder_type == ASN else 0
         return self.max_open_by_funder.get(funder_type, default)
 

@@ -60,6 +60,15 @@ class Reads:
             .select_from(Sponsorship)
             .where(col(Sponsorship.worker_user_id) == user_id)
         )
+        worker_agency = None
+        if as_worker:  # only a worker pays for this read
+            worker_agency = session.scalar(
+                select(col(Sponsor.agency_code))
+                .join(Sponsorship, col(Sponsorship.sponsor_id) == col(Sponsor.id))
+                .where(col(Sponsorship.worker_user_id) == user_id)
+                .order_by(col(Sponsorship.created_at).desc(), col(Sponsorship.id).desc())
+                .limit(1)
+            )
         roles = session.execute(
             select(col(StaffRole.role), col(StaffRole.agency_code)).where(
                 col(StaffRole.user_id) == user_id
@@ -73,6 +82,7 @@ class Reads:
             sponsor=_sponsor_view(sponsor) if sponsor is not None else None,
             open_sponsorships=open_count,
             worker_sponsorships=int(as_worker or 0),
+            worker_agency=worker_agency,
         )
 
     def sponsorships_of(self, user_id: int) -> list[SponsorshipView]:

@@ -173,6 +173,7 @@ class Repository:
         *,
         notify: Notify,
         max_sponsorships_per_sponsor: int = 1,
+        max_sponsorships_by_agency: Mapping[str, Mapping[str, int]] | None = None,
         new_reference: Callable[[], str] | None = None,
         clock: Callable[[], datetime] = utc_now,
         invitation_ttl: timedelta = timedelta(days=14),
@@ -182,7 +183,11 @@ class Repository:
         announcement_threshold: int = 1000,
         max_sponsorships_by_funder: Mapping[str, int] | None = None,
     ) -> None:
-        if max_sponsorships_per_sponsor < 1:
+        by_agency = {
+            code: dict(limits) for code, limits in (max_sponsorships_by_agency or {}).items()
+        }
+        limits = [limit for regency in by_agency.values() for limit in regency.values()]
+        if min((max_sponsorships_per_sponsor, *limits)) < 1:
             raise ValueError("max_sponsorships_per_sponsor must be at least 1")
         if invitation_ttl <= timedelta(0):
             raise ValueError("invitation_ttl must be positive")
@@ -202,6 +207,7 @@ class Repository:
             agency_codes=frozenset(agency_codes),
             announcement_threshold=announcement_threshold,
             max_open_by_funder=dict(max_sponsorships_by_funder or {}),
+            max_open_by_agency=by_agency,
         )
         self._reads = Reads(engine, sealer, clock)
         self.delivery = DeliveryStore(self._writer, sealer, clock)

@@ -34,6 +34,9 @@ class UserRecord:
     worker_sponsorships: int = 0  # sponsorships the user is linked to as the worker
     staff_role: str | None = None  # operator or treasurer (staff_roles); superadmins are configured
     staff_agencies: frozenset[str] = frozenset()
+    # A linked worker's newest sponsor's agency: the worker lives by that regency's programme
+    # (its time zone) unless they are a sponsor themselves.
+    worker_agency: str | None = None
 
 
 @dataclass(frozen=True)

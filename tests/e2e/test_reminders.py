@@ -97,16 +97,16 @@ async def test_superadmin_sets_the_campaign_and_sees_upcoming_reminders(
     assert "sudah lewat" in texts(await admin.say("/kampanye 2020-01-01 7,1"))
     assert "tidak terbaca" in texts(await admin.say("/kampanye 2026-11-30 7,7"))
     asked = texts(await admin.say("/kampanye 2026-11-30 7,1"))
-    assert "2026-11-30" in asked and "Simpan" in asked
+    assert "30 November 2026" in asked and "Simpan" in asked
     assert "tidak diubah" in texts(await admin.choose("✖️ Batal"))
     await admin.say("/kampanye 2026-11-30 7,1")
     saved = texts(await admin.choose("✅ Simpan", min_count=2))
     assert "Kampanye disimpan" in saved, saved
-    assert "Kampanye berlaku: tenggat 2026-11-30, pengingat 7,1" in saved, saved
+    assert "Kampanye berlaku: tenggat 30 November 2026, pengingat 7,1" in saved, saved
 
     # Deadline 30 Nov, 7 days before: 23 Nov at 07:00 local. Now: 21 Nov.
     shown = texts(await admin.say("/pengingat 3"))
-    assert "2026-11-23 — tenggat kampanye: 1" in shown, shown
+    assert "23 November 2026 — tenggat kampanye: 1" in shown, shown
     assert "tidak terbaca" not in shown
 
     # The ASN stops optional reminders: the report no longer counts them.

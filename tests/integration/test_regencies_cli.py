@@ -111,3 +111,25 @@ def test_a_regency_code_grants_its_agencies(
     # A treasurer belongs to one agency: a regency is refused for them.
     status, _, err = run(capsys, "admin", "add", "--role", "treasurer", "--agency", "76.05", "5002")
     assert status == 2 and "exactly one agency" in err
+
+
+def test_bpjs_of_one_regency(
+    engine: Engine,
+    references: dict[int, str],
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+) -> None:
+    """`peduli export bpjs --regency`: only the workers of that regency's sponsors."""
+    status, out, err = run(capsys, "export", "bpjs", "--regency", "76.05")
+    assert status == 0, err
+    path = Path(out.strip())
+    assert path.name.startswith("bpjs-bpu-76.05-") and path.suffix == ".csv"
+    exported = path.read_text(encoding="utf-8")
+    assert "7605014501900003" in exported and "7605014501900004" in exported
+    assert "3205014501900001" not in exported and "3324124501900002" not in exported
+    assert "2 rows" in err
+    assert details(engine)[-1] == "full_nik format=csv since=- regency=76.05"
+    status, out, err = run(capsys, "export", "bpjs", "--output", str(tmp_path / "all.csv"))
+    assert status == 0 and "4 rows" in err, err
+    status, _, err = run(capsys, "export", "bpjs", "--regency", "99")
+    assert status == 2 and "no such regency" in err

@@ -54,7 +54,7 @@ def test_first_start_asks_language_then_signup_then_sponsorship() -> None:
         "prompt.intro",
     ]
     chat.type(VALID_NIP)
-    assert "Male" in chat.rendered("en") and "15 March 1985" in chat.rendered("en")
+    assert "Male" in chat.rendered("en") and "March 15, 1985" in chat.rendered("en")
     chat.press("yes")
     chat.type("Budi Santoso")
     chat.press("dinkes")

@@ -231,6 +231,8 @@ def _programme(tmp_path: Path, funder_types: str) -> Path:
         ('code = "desa"\npayment_methods = ["village_budget"]\nagency = "nope"', "needs an agency"),
         ('code = "desa"\npayment_methods = ["transfer"]\nagency = "dpmd"', "payment methods"),
         ('code = "honorer"\npayment_methods = ["direct_payment"]\nmax_sponsorships = 0', ">= 1"),
+        # An ASN's limit is max_sponsorships_per_sponsor: a second figure would contradict it.
+        ('code = "asn"\npayment_methods = ["self_payment"]\nmax_sponsorships = 2', "asn limit"),
     ],
 )
 def test_funder_types_are_checked_when_loaded(tmp_path: Path, table: str, message: str) -> None:

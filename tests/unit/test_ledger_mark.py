@@ -163,7 +163,7 @@ def test_a_recap_question_is_a_message_in_both_languages() -> None:
     chat = staff(TREASURER)
     chat.press(callbacks.ledger_mark("2026-12", "dinkes", 1))
     assert isinstance(chat.last(), Message)
-    assert "Mark 1 rows of 2026-12 Dinas Kesehatan as deducted?" in chat.rendered("en")
+    assert "Mark 1 row of 2026-12 Dinas Kesehatan as deducted?" in chat.rendered("en")
 
 
 @pytest.mark.parametrize("scope", [TREASURER, OPERATOR, Scope.superadmin()])

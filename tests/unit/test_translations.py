@@ -100,10 +100,12 @@ def test_what_each_language_still_lacks_is_listed_without_failing(
             sections[section] = sections.get(section, 0) + 1
         print("  " + ", ".join(f"{name} {count}" for name, count in sorted(sections.items())))
     # A lacking key is rendered, in Indonesian: the translation being partial blocks nothing.
+    # (Every parameter a number: each kind of placeholder, {amount:rupiah} too, takes one.)
     render, indonesian = Renderer(language), Renderer("id")
+    assert lacking, "nothing lacking: drop the language from PARTIAL_LANGUAGES"
     for key in lacking:
-        if not placeholders(reference[key]):
-            assert render(t(key)) == indonesian(t(key)), key
+        text = t(key, **{name: 2 for name in placeholders(reference[key])})
+        assert render(text) == indonesian(text), key
 
 
 @pytest.mark.parametrize("language", LANGUAGES)

@@ -54,6 +54,7 @@ def activate_coverage(turn: Turn, command: ActivateCoverage) -> Outcome:
             kpj_number=kpj,
             coverage_start=command.coverage_start,
             programme_code=row.programme_code,
+            agency_code=sponsor.agency_code,
             # The UTC date: never later than Indonesia's local date, so a start date told as
             # begun has begun (at worst today's start is told as "from today").
             activated_on=turn.now.astimezone(UTC).date(),

@@ -82,7 +82,9 @@ def submit_sponsorship(turn: Turn, command: SubmitSponsorship) -> Outcome:
     existing = _by_idempotency_key(session, command.idempotency_key, sponsor_id)
     if existing is not None:
         return _replayed_submission(turn, existing)
-    if count_open(session, sponsor_id) >= rules.max_open_of(sponsor.funder_type):
+    if count_open(session, sponsor_id) >= rules.max_open_of(
+        sponsor.funder_type, sponsor.agency_code
+    ):
         return Refused("limit_reached")
     if command.payment_method == SALARY_DEDUCTION and sponsor.nip_sealed is None:
         # The treasurer cuts a salary by its NIP: a sponsor without one cannot offer it.
