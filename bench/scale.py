@@ -490,25 +490,38 @@ def generate(
                     rate = (plan.sponsors + stop) / max(time.monotonic() - started, 1e-9)
                 say(f"{table}: {stop:,}/{count:,} ({rate:,.0f} rows/s)")
         say(f"loaded in {time.monotonic() - started:.0f} s; building indexes and constraints")
-        with engine.begin() as connection:
-            connection.exec_driver_sql("SET maintenance_work_mem = '512MB'")
-            for statement in later.creates:
-                begun = time.monotonic()
-                connection.exec_driver_sql(statement)
-                say(f"  {time.monotonic() - begun:6.1f} s {statement[:110]}")
-        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-            for table in TABLES:
-                connection.exec_driver_sql(f"VACUUM ANALYZE {table}")
-            # The sequences behind the ids the COPY gave: the bot's next rows follow them.
-            for table in ("sponsors", "sponsorships", "consents", "deductions"):
-                connection.exec_driver_sql(
-                    f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
-                    f"(SELECT COALESCE(MAX(id), 0) + 1 FROM {table}), false)"
-                )
+        rebuild(engine, later.creates, progress=say)
         say(f"done in {time.monotonic() - started:.0f} s")
     finally:
         engine.dispose()
     return plan
+
+
+def rebuild(
+    engine: Engine, creates: Sequence[str], progress: Callable[[str], None] | None = None
+) -> None:
+    """Create the deferred indexes and constraints, then VACUUM ANALYZE the tables and move
+    the id sequences past the ids the COPY gave. Without the bot's statement time limit
+    (bot.storage.db sets one on every connection): an index over millions of rows takes
+    minutes."""
+    say = progress or (lambda line: None)
+    with engine.begin() as connection:
+        connection.exec_driver_sql("SET LOCAL statement_timeout = 0")
+        connection.exec_driver_sql("SET LOCAL maintenance_work_mem = '512MB'")
+        for statement in creates:
+            begun = time.monotonic()
+            connection.exec_driver_sql(statement)
+            say(f"  {time.monotonic() - begun:6.1f} s {statement[:110]}")
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        connection.exec_driver_sql("SET statement_timeout = 0")
+        for table in TABLES:
+            connection.exec_driver_sql(f"VACUUM ANALYZE {table}")
+        # The sequences behind the ids the COPY gave: the bot's next rows follow them.
+        for table in ("sponsors", "sponsorships", "consents", "deductions"):
+            connection.exec_driver_sql(
+                f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                f"(SELECT COALESCE(MAX(id), 0) + 1 FROM {table}), false)"
+            )
 
 
 def _copy_batch(engine: Engine, make: Callable[[int], Any], start: int, stop: int) -> None:
@@ -582,6 +595,8 @@ class Figure:
     goal_ms: float | None
     times_ms: list[float]
     statements: list[tuple[str, Any]] = field(default_factory=list)
+    #: Why the calls failed (the bot's statement time limit, say), if they did.
+    error: str | None = None
 
     @property
     def p50(self) -> float:
@@ -592,6 +607,8 @@ class Figure:
         return percentile(self.times_ms, 0.99)
 
     def line(self) -> str:
+        if self.error is not None:
+            return f"{self.name:<58} FAILED: {self.error}"
         goal = ""
         if self.goal_ms is not None:
             met = "met" if self.p99 < self.goal_ms else "NOT met"
@@ -656,10 +673,14 @@ def measure(
     figures: list[Figure] = []
 
     def figure(name: str, goal: float | None, calls: list[Callable[[], Any]]) -> None:
-        calls[0]()  # the first call's statements, for EXPLAIN (its connection is warm after)
+        times: list[float] = []
         with capture.recording() as statements:
-            calls[0]()
-        times = []
+            try:
+                calls[0]()  # its statements, for EXPLAIN (the connection is warm after)
+            except Exception as error:  # e.g. the bot's statement time limit: a figure too
+                first = str(error).splitlines()[0]
+                figures.append(Figure(name, goal, times, list(statements), first[:160]))
+                return
         for call in calls:
             begun = time.perf_counter()
             call()
