@@ -19,7 +19,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench.runner import CONFIGS, FRAMEWORKS, ROOT, Options, baseline_of, is_echo, run_config
+from bench.runner import (
+    CONFIGS,
+    FRAMEWORKS,
+    ROOT,
+    SINGLE_OF,
+    Options,
+    baseline_of,
+    is_echo,
+    run_config,
+)
 
 RESULTS = ROOT / "bench" / "results"
 
@@ -150,12 +159,28 @@ def summarize(options: Options, runs: list[dict[str, Any]]) -> dict[str, Any]:
             entry["commits_per_update"] = [p["commits_per_update"] for p in pg]
             entry["rollbacks_per_update"] = [p["rollbacks_per_update"] for p in pg]
             entry["pg_sessions"] = [p["sessions"] for p in pg]
+        checked = [r["integrity"] for r in mine if "integrity" in r]
+        if checked:
+            entry["integrity"] = {
+                name: sum(c[name] for c in checked)
+                for name in ("conversations", "updates", "lost", "duplicated", "out_of_order")
+            }
+            entry["integrity"]["clean"] = all(c["clean"] for c in checked)
+            entry["integrity"]["examples"] = [e for c in checked for e in c["examples"]][:5]
+        entry["processes"] = max(int(r.get("processes", 1)) for r in mine)
         entry["sponsors"] = not is_echo(key)
         entry["all_stored"] = all(r["check"]["all_stored"] for r in mine)
         entry["conversations"] = sum(r["check"]["conversations"] for r in mine)
         entry["stored_sponsorships"] = sum(r["check"].get("stored_sponsorships", 0) for r in mine)
         by_config[key] = entry
     for key, entry in by_config.items():
+        single = by_config.get(SINGLE_OF.get(key, ""), {})
+        single_rate = _median(single.get("updates_per_s"))
+        if single_rate and entry.get("updates_per_s"):
+            # Several processes against one, the same store, measured in the same run.
+            entry["ratio_updates_vs_one_process"] = round(
+                statistics.median(entry["updates_per_s"]) / single_rate, 3
+            )
         # Each against the echo bot of its own framework, measured in the same run.
         echo = by_config.get(baseline_of(key), {})
         echo_rate = _median(echo.get("updates_per_s"))
@@ -309,6 +334,8 @@ def main(argv: list[str] | None = None) -> int:
                 f"{_spread(entry['rollbacks_per_update'], 2)} rollbacks; "
                 f"sessions opened per run {_spread(entry['pg_sessions'])}"
             )
+    for line in integrity_lines(summary):
+        print(line)
     for run in runs:
         top = run.get("profile", {}).get("top", {})
         name = f"profile {run['config']} r{run['round']}"
@@ -340,7 +367,37 @@ def main(argv: list[str] | None = None) -> int:
     complete = all(entry.get("all_stored") for entry in summary.values())
     if not complete:
         print("NOT every conversation completed with a stored sponsorship", file=sys.stderr)
-    return 0 if complete else 1
+    clean = all(entry.get("integrity", {}).get("clean", True) for entry in summary.values())
+    if not clean:
+        print("updates were lost, handled twice or answered out of order", file=sys.stderr)
+    return 0 if complete and clean else 1
+
+
+def integrity_lines(summary: dict[str, Any]) -> list[str]:
+    """Per bot configuration: updates lost, handled twice, out of order (bench/integrity.py),
+    and for several processes their updates/s against one process's in the same run."""
+    lines = []
+    for key, entry in summary.items():
+        checked = entry.get("integrity")
+        if checked is None:
+            continue
+        lines.append(
+            f"{key}: {entry['processes']} process(es): {checked['updates']:,} updates of "
+            f"{checked['conversations']} conversations: lost {checked['lost']}, handled twice "
+            f"{checked['duplicated']}, out of order {checked['out_of_order']}, stored "
+            f"{entry['stored_sponsorships']}/{entry['conversations']}"
+        )
+        lines += [f"  {example}" for example in checked["examples"]]
+        ratio = entry.get("ratio_updates_vs_one_process")
+        if ratio is not None:
+            single = summary[SINGLE_OF[key]]
+            lines.append(
+                f"{key}: updates/s saturated {_spread(entry['updates_per_s'])} against one "
+                f"process's {_spread(single['updates_per_s'])} ({SINGLE_OF[key]}): "
+                f"{ratio:.2f} x; bot CPU per update {_spread(entry['bot_cpu_ms_per_update'], 2)}"
+                f" ms against {_spread(single['bot_cpu_ms_per_update'], 2)} ms"
+            )
+    return lines
 
 
 def _cpus() -> int:

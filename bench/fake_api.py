@@ -136,6 +136,9 @@ class FakeBotApi:
     def __init__(self) -> None:
         self.chats: dict[int, ChatLog] = {}
         self.calls: dict[str, int] = {}
+        #: answerCallbackQuery calls per callback query id (the load generator gives each press
+        #: its update's id): more than one is a press handled twice.
+        self.callback_answers: dict[str, int] = {}
         self.webhook_url = ""
         self.webhook_secret = ""
         self.webhook_set = asyncio.Event()
@@ -149,7 +152,7 @@ class FakeBotApi:
             "getWebhookInfo": self._webhook_info,
             "setMyCommands": lambda params: True,
             "deleteMyCommands": lambda params: True,
-            "answerCallbackQuery": lambda params: True,
+            "answerCallbackQuery": self._answer_callback,
             "deleteMessage": self._delete_message,
             "getUpdates": lambda params: [],
         }
@@ -224,6 +227,11 @@ class FakeBotApi:
 
     def _webhook_info(self, params: Mapping[str, Any]) -> dict[str, Any]:
         return {"url": self.webhook_url, "has_custom_certificate": False, "pending_update_count": 0}
+
+    def _answer_callback(self, params: Mapping[str, Any]) -> bool:
+        key = str(params.get("callback_query_id", ""))
+        self.callback_answers[key] = self.callback_answers.get(key, 0) + 1
+        return True
 
     def _delete_message(self, params: Mapping[str, Any]) -> bool:
         log = self.chat(int(params["chat_id"]))

@@ -139,6 +139,10 @@ def echo_conversation(user_id: int, index: int) -> Conversation:
 class Turn:
     step: str
     latency: float
+    #: The update posted, and where its chat's log stood when it was posted (bench/integrity.py
+    #: reads each update's replies from there on).
+    update_id: int = 0
+    mark: int = 0
 
 
 @dataclass(slots=True)
@@ -207,11 +211,15 @@ class Pacer:
 
 
 class LoadGenerator:
-    """Posts updates to ``webhook_url`` and watches the replies arrive at ``api``."""
+    """Posts updates to ``webhook_url`` and watches the replies arrive at ``api``. Given
+    several URLs (bot processes behind one address), the POSTs take them in turn, so one
+    user's consecutive updates land on different processes."""
 
-    def __init__(self, api: FakeBotApi, webhook_url: str, secret: str) -> None:
+    def __init__(self, api: FakeBotApi, webhook_url: str | Sequence[str], secret: str) -> None:
         self.api = api
-        self.webhook_url = webhook_url
+        self.webhook_urls = [webhook_url] if isinstance(webhook_url, str) else list(webhook_url)
+        self.webhook_url = self.webhook_urls[0]
+        self.posts = 0
         self.headers = {SECRET_HEADER: secret, "Content-Type": "application/json"}
         self._update_id = 0
         self._http: aiohttp.ClientSession | None = None
@@ -312,7 +320,9 @@ class LoadGenerator:
     async def _post(self, update: dict[str, Any], log: ChatLog) -> None:
         assert self._http is not None
         for _ in range(MAX_REDELIVERIES):
-            async with self._http.post(self.webhook_url, json=update, headers=self.headers) as r:
+            url = self.webhook_urls[self.posts % len(self.webhook_urls)]
+            self.posts += 1
+            async with self._http.post(url, json=update, headers=self.headers) as r:
                 await r.read()
                 if r.status < 300:
                     log.wake()
@@ -323,6 +333,10 @@ class LoadGenerator:
 
     async def turn(self, conversation: Conversation, step: Step) -> float:
         """Post one update, wait for the bot's reply; the latency in seconds."""
+        return (await self.turn_record(conversation, step)).latency
+
+    async def turn_record(self, conversation: Conversation, step: Step) -> Turn:
+        """Post one update, wait for the bot's reply; the turn as recorded."""
         log = self.api.chat(conversation.user_id)
         update = self.update_for(conversation, step, log)
         mark = len(log.events)
@@ -343,7 +357,7 @@ class LoadGenerator:
         finally:
             if not post.done():
                 post.cancel()
-        return time.monotonic() - started
+        return Turn(step.name, time.monotonic() - started, update["update_id"], mark)
 
     async def play(self, conversation: Conversation, pacer: Pacer | None = None) -> Outcome:
         outcome = Outcome(conversation.user_id, completed=False)
@@ -351,7 +365,7 @@ class LoadGenerator:
             for step in conversation.steps:
                 if pacer is not None:
                     await pacer.slot()
-                outcome.turns.append(Turn(step.name, await self.turn(conversation, step)))
+                outcome.turns.append(await self.turn_record(conversation, step))
         except Exception as error:  # a failed conversation is counted, the run goes on
             outcome.error = f"{type(error).__name__}: {error}"
             return outcome

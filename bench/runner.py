@@ -3,7 +3,9 @@
 Configurations: ``echo`` (bench/echo_aiogram.py, the bare framework), ``sqlite`` (`peduli
 webhook` on a fresh SQLite file) and ``postgres`` (`peduli webhook` on a PostgreSQL database
 created for the run and dropped after it, with Redis: a key prefix of its own, deleted after),
-all on aiogram; ``echo-ptb`` (bench/echo_ptb.py), ``sqlite-ptb`` and ``postgres-ptb`` (`peduli
+all on aiogram; ``postgres2`` two `peduli webhook` processes sharing one PostgreSQL database,
+Redis and DATA_KEY, the generator's POSTs alternating between them; ``echo-ptb``
+(bench/echo_ptb.py), ``sqlite-ptb`` and ``postgres-ptb`` (`peduli
 webhook` with TRANSPORT=ptb) the same on python-telegram-bot. A bot configuration's TRANSPORT is
 its own: the environment's is not passed on.
 The bot runs in a process of its own, so its CPU time (/proc/<pid>/stat) and peak memory
@@ -33,11 +35,13 @@ from typing import Any
 from sqlalchemy import create_engine, make_url, text
 
 from bench.fake_api import FakeBotApi
+from bench.integrity import Findings, check_conversation
 from bench.load import (
     Conversation,
     LoadGenerator,
     Outcome,
     PhaseResult,
+    Step,
     asn_conversation,
     echo_conversation,
     percentile,
@@ -52,6 +56,7 @@ CONFIGS = {
     "echo-ptb": "python-telegram-bot echo (process_update)",
     "sqlite-ptb": "this bot on python-telegram-bot, SQLite",
     "postgres-ptb": "this bot on python-telegram-bot, PostgreSQL + Redis",
+    "postgres2": "this bot, 2 processes, PostgreSQL + Redis",
 }
 #: The framework (the bot's TRANSPORT) of each configuration.
 FRAMEWORKS = {
@@ -61,11 +66,19 @@ FRAMEWORKS = {
     "echo-ptb": "ptb",
     "sqlite-ptb": "ptb",
     "postgres-ptb": "ptb",
+    "postgres2": "aiogram",
 }
+#: Bot processes behind the one webhook address (the generator's POSTs take them in turn);
+#: they share the configuration's database, Redis and DATA_KEY.
+PROCESSES = {"postgres2": 2}
+#: Each multi-process configuration is read against this one-process one from the same run.
+SINGLE_OF = {"postgres2": "postgres"}
+#: How long the fake Bot API is watched after the last reply for a late, second one.
+SETTLE_SECONDS = 1.0
 #: The bare echo bot of each framework: the bot's figures are read against it.
 ECHO_OF = {"aiogram": "echo", "ptb": "echo-ptb"}
 ECHO_MODULES = {"echo": "bench.echo_aiogram", "echo-ptb": "bench.echo_ptb"}
-POSTGRES_CONFIGS = frozenset({"postgres", "postgres-ptb"})
+POSTGRES_CONFIGS = frozenset({"postgres", "postgres-ptb", "postgres2"})
 
 
 def is_echo(key: str) -> bool:
@@ -378,11 +391,13 @@ def _environment(
 
 
 async def _measure(
-    pid: int, play: Callable[[], Any]
+    pids: list[int], play: Callable[[], Any]
 ) -> Measured:  # play: a coroutine function returning a PhaseResult
-    bot_before, driver_before = cpu_seconds(pid), own_cpu_seconds()
+    """The phase, with the CPU seconds of the bot processes (summed) and of this one."""
+    bot_before, driver_before = sum(map(cpu_seconds, pids)), own_cpu_seconds()
     phase: PhaseResult = await play()
-    return Measured(phase, cpu_seconds(pid) - bot_before, own_cpu_seconds() - driver_before)
+    bot = sum(map(cpu_seconds, pids)) - bot_before
+    return Measured(phase, bot, own_cpu_seconds() - driver_before)
 
 
 async def run_config(key: str, options: Options, round_no: int) -> dict[str, Any]:
@@ -400,24 +415,42 @@ async def run_config(key: str, options: Options, round_no: int) -> dict[str, Any
     result: dict[str, Any] = {"config": key, "label": CONFIGS[key], "round": round_no}
     try:
         with storage_for(key, options, workdir) as storage:
-            process = BotProcess(
-                _command(key, api_url, listen, secret, profile),
-                _environment(key, storage, api_url, listen, secret, options),
-                workdir,
-                workdir / "bot.log",
-            )
+            env = _environment(key, storage, api_url, listen, secret, options)
+            processes = []
+            for number in range(PROCESSES.get(key, 1)):
+                # Every process: the same storage and DATA_KEY, a listening address of its own.
+                mine = listen if number == 0 else f"127.0.0.1:{free_port()}"
+                own = {**env, "WEBHOOK_URL": f"http://{mine}", "WEBHOOK_LISTEN": mine}
+                processes.append(
+                    BotProcess(
+                        _command(key, api_url, mine, secret, profile if number == 0 else None),
+                        own,
+                        workdir,
+                        workdir / f"bot{number or ''}.log",
+                    )
+                )
             started = time.monotonic()
-            process.start()
+            webhooks: list[str] = []
             try:
-                await process.ready(api)
+                # One after the other: each runs the migrations and sets the webhook at start.
+                for each in processes:
+                    api.webhook_set.clear()
+                    each.start()
+                    await each.ready(api)
+                    webhooks.append(f"http://{api.webhook_url.removeprefix('http://')}")
                 result["start_seconds"] = round(time.monotonic() - started, 2)
-                result.update(await _drive(key, api, process, options, make, storage))
-                result["peak_rss_mb"] = peak_rss_mb(process.pid)
+                result["processes"] = len(processes)
+                result.update(await _drive(key, api, processes, options, make, storage, webhooks))
+                rss = [peak_rss_mb(each.pid) or 0.0 for each in processes]
+                result["peak_rss_mb"] = round(sum(rss), 1)
+                if len(rss) > 1:
+                    result["peak_rss_mb_each"] = rss
             finally:
-                await process.stop()
+                for each in processes:
+                    await each.stop()
             failures = [o for o in result.pop("_outcomes") if not o.completed]
-            if failures:
-                result["bot_log_tail"] = process.log_tail(15)
+            if failures or not result["check"].get("integrity_clean", True):
+                result["bot_log_tail"] = "\n".join(each.log_tail(15) for each in processes)
             if storage.admin_url is not None:
                 # Read after the process stopped: its backends report their counts on exit.
                 end = storage.pg_stats()
@@ -440,24 +473,25 @@ async def run_config(key: str, options: Options, round_no: int) -> dict[str, Any
 async def _drive(
     key: str,
     api: FakeBotApi,
-    process: BotProcess,
+    processes: list[BotProcess],
     options: Options,
     make: Callable[[int, int], Conversation],
     storage: Storage,
+    webhooks: list[str],
 ) -> dict[str, Any]:
-    webhook = f"http://{api.webhook_url.removeprefix('http://')}"
+    pids = [each.pid for each in processes]
     base = 7_000_000_000 + secrets.randbelow(1_000_000) * 1000
     index = 0
     outcomes = []
     phases: dict[str, Any] = {}
-    async with LoadGenerator(api, webhook, api.webhook_secret) as generator:
+    async with LoadGenerator(api, webhooks, api.webhook_secret) as generator:
         if options.warmup:
             warm = await generator.run(make, index, options.warmup, 2, user_base=base)
             outcomes += warm.outcomes
             index += options.warmup
         if options.profile_dir is not None and not is_echo(key):
             # bench/profiled.py forgets start-up and warm-up: the profile is of the load alone.
-            os.kill(process.pid, signal.SIGUSR1)
+            os.kill(pids[0], signal.SIGUSR1)
             await asyncio.sleep(0.5)
 
         count = options.conversations
@@ -466,7 +500,7 @@ async def _drive(
         async def saturated() -> PhaseResult:
             return await generator.run(make, index, count, users, user_base=base)
 
-        measured = await _measure(process.pid, saturated)
+        measured = await _measure(pids, saturated)
         phases["saturated"] = measured.summary()
         outcomes += measured.phase.outcomes
         index += count
@@ -482,20 +516,25 @@ async def _drive(
             ) -> PhaseResult:
                 return await generator.run(make, first, n, pool, user_base=base, rate=rate)
 
-            measured = await _measure(process.pid, paced)
+            measured = await _measure(pids, paced)
             phases[f"paced_{rate:g}"] = measured.summary()
             outcomes += measured.phase.outcomes
             index += paced_count
     played = len(outcomes)
     completed = sum(o.completed for o in outcomes)
     check: dict[str, Any] = {"conversations": played, "completed": completed}
+    integrity = None
     if not is_echo(key):
+        await asyncio.sleep(SETTLE_SECONDS)  # a second reply to the last update would come now
+        integrity = integrity_check(api, outcomes, make(0, 0).steps)
         check.update(stored_check(outcomes, storage.sponsorships()))
+        check["integrity_clean"] = integrity["clean"]
     else:
         check["all_stored"] = completed == played
     return {
         "phases": phases,
         "check": check,
+        **({"integrity": integrity} if integrity is not None else {}),
         "updates_total": sum(len(o.turns) for o in outcomes),
         "_outcomes": outcomes,
         "first_errors": [o.error for o in outcomes if o.error][:3],
@@ -511,6 +550,26 @@ def stored_check(outcomes: list[Outcome], stored: dict[int, list[str]]) -> dict[
         "invitation_links": sum(1 for o in outcomes if o.invitation_link),
         "all_stored": confirmed == len(outcomes),
     }
+
+
+def integrity_check(
+    api: FakeBotApi, outcomes: list[Outcome], steps: tuple[Step, ...]
+) -> dict[str, Any]:
+    """Lost, twice-handled and out-of-order updates over every played conversation, from the
+    fake Bot API's logs (bench/integrity.py)."""
+    found = Findings()
+    for outcome in outcomes:
+        found.merge(
+            check_conversation(
+                outcome.user_id,
+                steps,
+                outcome.turns,
+                api.chat(outcome.user_id).events,
+                api.callback_answers,
+                completed=outcome.completed,
+            )
+        )
+    return found.summary()
 
 
 #: Where threads wait rather than work: left out of the hotspots and of the total.

@@ -5,13 +5,14 @@ bot process and finds them stored. Nothing here asserts on time: figures are run
 from __future__ import annotations
 
 import json
+import os
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from bench.__main__ import main, summarize, transport_table
+from bench.__main__ import integrity_lines, main, summarize, transport_table
 from bench.fake_api import FakeBotApi
 from bench.load import Outcome, asn_conversation, letters, nik_for, nip_for
 from bench.runner import Options, stored_check
@@ -19,6 +20,7 @@ from emulator.schema import BotApiSchema
 from flows.validators.names import check_person_name
 from flows.validators.nik import check_nik
 from flows.validators.nip import check_nip
+from tests.conftest import DEFAULT_POSTGRES
 
 TODAY = date(2026, 11, 29)
 KEYBOARD = json.dumps({"inline_keyboard": [[{"text": "✅ Ya", "callback_data": "c:1"}]]})
@@ -144,7 +146,11 @@ def test_two_users_sign_up_and_sponsor_through_the_bot_process(
         "stored_sponsorships": 2,
         "invitation_links": 2,
         "all_stored": True,
+        "integrity_clean": True,
     }
+    integrity = run["integrity"]
+    assert (integrity["lost"], integrity["duplicated"], integrity["out_of_order"]) == (0, 0, 0)
+    assert integrity["updates"] == 2 * len(asn_conversation(1, 0).steps)
     saturated = run["phases"]["saturated"]
     assert saturated["updates"] == 2 * len(asn_conversation(1, 0).steps)
     for figure in ("updates_per_s", "conversations_per_s", "p50_ms", "p99_ms"):
@@ -208,6 +214,28 @@ def test_each_transport_is_read_against_its_own_frameworks_echo() -> None:
     assert transport_table(alone, summarize(alone, runs[3:])) is None
 
 
+def test_two_processes_are_read_against_one_and_their_findings_printed() -> None:
+    options = Options(rounds=1, configs=("postgres", "postgres2"), paced_rates=())
+    clean = {"lost": 0, "duplicated": 0, "out_of_order": 0, "clean": True, "examples": []}
+    one = {**_run("postgres", 40.0, 200.0, 900.0), "integrity": {**clean, "updates": 21}}
+    found = {**clean, "duplicated": 1, "clean": False, "examples": ["user 7 update 4: twice"]}
+    two = {
+        **_run("postgres2", 60.0, 150.0, 700.0),
+        "processes": 2,
+        "integrity": {**found, "conversations": 1, "updates": 21},
+    }
+    one["integrity"]["conversations"] = 1
+    summary = summarize(options, [one, two])
+    assert summary["postgres2"]["ratio_updates_vs_one_process"] == 1.5
+    assert "ratio_updates_vs_one_process" not in summary["postgres"]
+    assert summary["postgres2"]["integrity"]["clean"] is False
+    assert summary["postgres"]["integrity"]["clean"] is True
+    lines = integrity_lines(summary)
+    assert lines[0].startswith("postgres: 1 process(es): 21 updates of 1 conversations: lost 0")
+    assert "handled twice 1" in lines[1] and lines[2] == "  user 7 update 4: twice"
+    assert "60 against one process's 40 (postgres): 1.50 x" in lines[3]
+
+
 @pytest.mark.slow
 def test_the_echo_bots_of_both_frameworks_and_the_transport_ratios_at_tiny_size(
     capsys: pytest.CaptureFixture[str],
@@ -224,3 +252,25 @@ def test_the_echo_bots_of_both_frameworks_and_the_transport_ratios_at_tiny_size(
     cells = [cell.strip() for cell in row.split(" | ")]
     assert cells[0] == "aiogram: this bot, SQLite" and float(cells[3]) > 0
     assert "at 8/s" in compared and cells[6] != "–"
+
+
+@pytest.mark.slow
+def test_two_bot_processes_share_one_store_and_lose_nothing(
+    postgres_url: str, redis_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The runner creates a database of its own beside the test one (postgres_url only makes
+    # sure the server is there: CI fails rather than skips without it).
+    server = os.environ.get("TEST_DATABASE_URL", DEFAULT_POSTGRES)
+    results = tmp_path / "results.json"
+    tiny = ["--rounds", "1", "--users", "2", "--conversations", "2", "--warmup", "0"]
+    storage = ["--postgres-url", server, "--redis-url", redis_url]
+    code = main(["--configs", "postgres2", *tiny, "--paced", "", *storage, "--json", str(results)])
+    printed = capsys.readouterr().out
+    assert code == 0, printed
+    (run,) = json.loads(results.read_text())["runs"]
+    assert run["processes"] == 2 and len(run["peak_rss_mb_each"]) == 2
+    assert run["check"]["all_stored"] is True and run["check"]["stored_sponsorships"] == 2
+    integrity = run["integrity"]
+    assert integrity["updates"] == 2 * len(asn_conversation(1, 0).steps)
+    assert (integrity["lost"], integrity["duplicated"], integrity["out_of_order"]) == (0, 0, 0)
+    assert "postgres2: 2 process(es): 42 updates of 2 conversations: lost 0" in printed
