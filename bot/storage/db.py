@@ -63,6 +63,15 @@ def normalize_url(url: str | URL) -> URL:
     return parsed
 
 
+THREADS = min(32, (os.cpu_count() or 1) + 4)
+"""Worker threads of asyncio.to_thread's default executor (ThreadPoolExecutor's default on
+Python 3.11): the bot reaches the database from those threads."""
+POOL_SIZE = THREADS + 2
+"""Connections the pool keeps open: one per worker thread, the event loop's own thread and one
+spare. A smaller pool (SQLAlchemy's default is 5) made each thread beyond it open a connection
+of its own and close it after use: a new PostgreSQL session (a backend process) per update
+under load, and SQLite's connection pragmas run again."""
+
 PG_CONNECT_TIMEOUT_S = 5
 PG_STATEMENT_TIMEOUT_MS = 10_000
 POOL_TIMEOUT_S = 5
@@ -85,7 +94,8 @@ def create_db_engine(url: str | URL) -> Engine:
     if parsed.get_backend_name() == "postgresql":
         engine = create_engine(
             parsed,
-            pool_pre_ping=True,
+            pool_size=POOL_SIZE,
+            pool_pre_ping=True,  # a server restarted or a connection dropped: not the user's turn
             pool_timeout=POOL_TIMEOUT_S,
             connect_args=PG_CONNECT_ARGS,
         )
@@ -94,9 +104,15 @@ def create_db_engine(url: str | URL) -> Engine:
     if parsed.get_backend_name() != "sqlite":
         return create_engine(parsed, pool_pre_ping=True, pool_timeout=POOL_TIMEOUT_S)
     database = parsed.database or ""
-    if database and database != ":memory:" and not database.startswith("file:"):
+    file_database = bool(database) and database != ":memory:" and not database.startswith("file:")
+    if file_database:
         _private_database_file(Path(database).expanduser())
-    engine = create_engine(parsed, pool_pre_ping=True, connect_args={"check_same_thread": False})
+    # No pre-ping: a connection to a local file does not drop, and the ping was a statement
+    # per checkout. In-memory and URI databases keep SQLAlchemy's own choice of pool.
+    pooled: dict[str, Any] = {}
+    if file_database:
+        pooled = {"pool_size": POOL_SIZE, "pool_timeout": POOL_TIMEOUT_S}
+    engine = create_engine(parsed, connect_args={"check_same_thread": False}, **pooled)
     event.listen(engine, "connect", _sqlite_on_connect)
     event.listen(engine, "begin", _sqlite_on_begin)
     return engine
