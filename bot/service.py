@@ -276,7 +276,7 @@ class ConversationService:
                 and announce.may_announce(context)
             ):
                 # Composing an announcement: its audience buttons say how many each one reaches.
-                sizes = self.repository.announcements.audience_sizes(scope)
+                sizes = self.repository.announcements.audience_sizes(scope, within=db)
                 context = replace(context, audience_sizes=sizes)
             turn = router.respond(session, incoming.input, context)
             applies = [effect for effect in turn.effects if isinstance(effect, Apply)]
