@@ -22,7 +22,8 @@ from sqlalchemy import Engine, event, func, select, text
 
 from bot.app import Built, build_service
 from bot.settings import Settings
-from bot.storage.db import create_db_engine
+from bot.storage import db
+from bot.storage.db import create_db_engine, immediate
 from bot.storage.models import ProcessedUpdate
 from bot.transport import Outgoing
 from tests.e2e.harness import NOW
@@ -293,3 +294,66 @@ def text_input(words: str) -> Any:
     return probe.incoming(
         CommandIssued(words[1:]) if words.startswith("/") else TextReceived(words, 500)
     )
+
+
+def test_sqlite_writers_of_one_process_queue_for_the_write_lock_in_python(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A second writer waits on the process's gate (bot.storage.db.WriterGate), not in SQLite's
+    busy handler: with SQLite's busy timeout at 0 it would fail at once with "database is
+    locked". The gate is given back at commit, at rollback and when a transaction fails."""
+    monkeypatch.setattr(db, "SQLITE_BUSY_TIMEOUT_MS", 5_000)  # a gate kept: fail, not hang
+    engine = create_db_engine(f"sqlite:///{tmp_path / 'gate.sqlite3'}")
+    event.listen(engine, "connect", no_busy_wait)  # after the engine's own connect settings
+    writer = immediate(engine)
+    with writer.begin() as connection:
+        connection.execute(text("CREATE TABLE t (n INTEGER)"))
+    first_in, first_may_go = threading.Event(), threading.Event()
+
+    def first() -> None:
+        with writer.begin() as connection:
+            connection.execute(text("INSERT INTO t VALUES (1)"))
+            first_in.set()
+            first_may_go.wait(timeout=30)
+
+    def write_seven() -> None:
+        with writer.begin() as connection:
+            connection.execute(text("INSERT INTO t VALUES (7)"))
+
+    def second() -> None:
+        first_in.wait(timeout=30)
+        with writer.begin() as connection:  # waits for the first to commit
+            connection.execute(text("INSERT INTO t VALUES (2)"))
+
+    try:
+        with ThreadPoolExecutor(2) as executor:
+            done = [executor.submit(first), executor.submit(second)]
+            first_in.wait(timeout=30)
+            first_may_go.set()
+            for future in done:
+                future.result(timeout=60)
+        with pytest.raises(RuntimeError), writer.begin() as connection:
+            connection.execute(text("INSERT INTO t VALUES (3)"))
+            raise RuntimeError("rolled back")
+        with writer.connect() as connection:  # a rollback, without commit
+            connection.begin()
+            connection.execute(text("INSERT INTO t VALUES (4)"))
+            connection.rollback()
+        with engine.connect() as connection:
+            assert connection.scalar(text("SELECT group_concat(n) FROM t")) == "1,2"
+        with writer.begin() as connection:  # the gate was given back each time
+            connection.execute(text("INSERT INTO t VALUES (5)"))
+        with writer.connect() as kept:  # committed, its connection not given back yet
+            kept.begin()
+            kept.execute(text("INSERT INTO t VALUES (6)"))
+            kept.commit()
+            with ThreadPoolExecutor(1) as executor:
+                executor.submit(write_seven).result(timeout=60)
+    finally:
+        engine.dispose()
+
+
+def no_busy_wait(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA busy_timeout = 0")
+    cursor.close()
