@@ -255,8 +255,11 @@ class TurnJournal:
         self._clock = clock
         self._next_prune: datetime | None = None
         self._table = ProcessedUpdate.__table__  # type: ignore[attr-defined]
-        # Answers delivered, rows not cleared yet: {update_id: session written to Redis}.
+        # Answers delivered, rows not cleared yet: {update_id: session written to Redis};
+        # waiting for a transaction, and taken by one that has not committed yet. Both are
+        # not owed: on PostgreSQL a turn may read a row while another clears it.
         self._marks: dict[int, bool] = {}
+        self._flushing: dict[int, bool] = {}
         self._marks_lock = threading.Lock()
 
     @property
@@ -300,6 +303,7 @@ class TurnJournal:
         except BaseException:
             self._restore_marks(marks)
             raise
+        self._cleared(marks)
         if result.committed is not None:
             faults.reached("turn.after_commit")
         return result
@@ -317,7 +321,8 @@ class TurnJournal:
         now = self._clock()
         self._maybe_prune_within(db, now)
         self._forget_within(db, marks)
-        elsewhere = sorted(prepared.delivered - marks.keys())
+        known = self._delivered_here()
+        elsewhere = sorted(prepared.delivered - known)
         if elsewhere:  # delivered by another process (Redis mark), not cleared there yet:
             # the answers only; a session copy is settled below (used, then superseded)
             self._forget_within(db, dict.fromkeys(elsewhere, False), user_id=user_id)
@@ -325,7 +330,7 @@ class TurnJournal:
         owed = [
             PendingTurn(update, _decode(answer, self._sealer))
             for update, answer, _ in rows
-            if answer
+            if answer and update not in known
         ]
         copies = [(update, session) for update, _, session in rows if session]
         if seen:
@@ -422,6 +427,7 @@ class TurnJournal:
         except BaseException:
             self._restore_marks(marks)
             raise
+        self._cleared(marks)
 
     def _flush(self, marks: dict[int, bool]) -> None:
         with Session(self._writer) as db, db.begin():
@@ -430,12 +436,27 @@ class TurnJournal:
     def _take_marks(self) -> dict[int, bool]:
         with self._marks_lock:
             marks, self._marks = self._marks, {}
+            self._flushing.update(marks)
         return marks
+
+    def _cleared(self, marks: dict[int, bool]) -> None:
+        """The transaction that took these marks committed: their rows are cleared."""
+        if marks:
+            with self._marks_lock:
+                for update_id in marks:
+                    self._flushing.pop(update_id, None)
 
     def _restore_marks(self, marks: dict[int, bool]) -> None:
         if marks:
             with self._marks_lock:
+                for update_id in marks:
+                    self._flushing.pop(update_id, None)
                 self._marks = {**marks, **self._marks}
+
+    def _delivered_here(self) -> frozenset[int]:
+        """Answers this process delivered whose rows are not cleared yet (for all to see)."""
+        with self._marks_lock:
+            return frozenset(self._marks.keys() | self._flushing.keys())
 
     def _forget_within(
         self, db: Session, marks: dict[int, bool], *, user_id: int | None = None

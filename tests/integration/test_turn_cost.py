@@ -357,3 +357,20 @@ def no_busy_wait(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA busy_timeout = 0")
     cursor.close()
+
+
+async def test_an_answer_being_cleared_by_another_transaction_is_not_owed(built: Built) -> None:
+    """On PostgreSQL the user's next turn may read the row of an answer this process delivered
+    while another turn's transaction, not committed yet, clears it: not sent again."""
+    chat = Chat(built.service, USER)
+    await chat.say("/start")
+    built.service._in_flight += 1  # another update in flight: the clearing waits
+    try:
+        await chat.press("🇮🇩 Bahasa Indonesia")
+    finally:
+        built.service._in_flight -= 1
+    taken = built.service.journal._take_marks()  # as a turn of another user does at its start
+    assert list(taken) == [chat.next_update - 1] and owed_answers(built) == 1
+    shown = await chat.say("198503152010011001")  # that transaction has not committed yet
+    assert "Ketik NIP" not in shown and "NIP ini menunjukkan" in shown, shown
+    built.service.journal._cleared(taken)
