@@ -48,6 +48,10 @@ class Built:
     engine: Engine
 
     async def aclose(self) -> None:
+        try:  # answers delivered whose rows are not cleared yet (TurnJournal.mark_delivered)
+            await self.state.journal.flush_delivered()
+        except Exception:  # a store down at shutdown: those answers may be sent once more
+            logger.warning("could not record the last deliveries", exc_info=True)
         await self.state.aclose()
         self.engine.dispose()
 

@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from html import escape
-from typing import Any
+from typing import Any, NamedTuple
 
 from bot import announcements as announcement_views
 from bot import answers, presenters, reminder_text
@@ -40,13 +40,25 @@ from bot.storage.audit import Actor
 from bot.storage.exports import REFUSED, DeductionRow
 from bot.storage.ports import SessionStore, UserLocks
 from bot.storage.reminders import Zones, track_unfinished
-from bot.storage.repository import ConsentStatement, Repository, Transaction, UserRecord
-from bot.storage.state import STORE_ERRORS, TurnAlreadyCommitted, TurnJournal
+from bot.storage.repository import (
+    ConsentStatement,
+    Repository,
+    Transaction,
+    UserRecord,
+    log_outcomes,
+)
+from bot.storage.state import (
+    STORE_ERRORS,
+    Prepared,
+    TurnAlreadyCommitted,
+    TurnJournal,
+    TurnResult,
+)
 from bot.storage.statistics import Statistics
 from bot.transport import Outgoing, Transport, split_message
 from flows import announce, callbacks, recap, router, worker
 from flows.access import Role, Scope
-from flows.commands import Outcome, SetLanguage
+from flows.commands import SetLanguage
 from flows.context import Context, UserFacts
 from flows.effects import (
     Apply,
@@ -108,6 +120,15 @@ class Handled(enum.Enum):
     DECLINED = "declined"
 
 
+Concluded = tuple[dict[str, Any], dict[str, Any]]
+"""A turn's new session document and its answer (JSON, as the turn journal keeps them)."""
+
+
+class Committed(NamedTuple):
+    document: dict[str, Any]
+    answer: dict[str, Any]
+
+
 COMMIT_MARGIN_SECONDS = 1.0
 """A turn still running this close to its time limit rolls back instead of committing, so the
 user is not told "not processed" about a turn that commits a moment later."""
@@ -136,6 +157,7 @@ class ConversationService:
     delivery_rate: float = DEFAULT_RATE
     paid_broadcast: bool = False
     _languages: dict[int, str | None] = field(default_factory=dict, repr=False)
+    _in_flight: int = field(default=0, repr=False)  # updates being handled now
 
     async def handle(
         self, incoming: Incoming, transport: Transport, *, only_in_conversation: bool = False
@@ -155,53 +177,68 @@ class ConversationService:
         "busy, not processed" and leaves nothing behind, so the update can come again.
         """
         declined = False
-        async with contextlib.AsyncExitStack() as held:
-            try:
-                async with asyncio.timeout(self.turn_timeout):
-                    deadline = time.monotonic() + self.turn_timeout - COMMIT_MARGIN_SECONDS
-                    await held.enter_async_context(self.locks.hold(incoming.user_id))
-                    owed, seen = await self.journal.catch_up(incoming.user_id, incoming.update_id)
-                    turn = None
-                    if seen and not owed:
-                        logger.info("update %s already handled", incoming.update_id)
-                        return Handled.DUPLICATE
-                    declined = (
-                        not seen
-                        and only_in_conversation
-                        and not await self._in_conversation(incoming.user_id)
+        self._in_flight += 1
+        try:
+            async with contextlib.AsyncExitStack() as held:
+                try:
+                    async with asyncio.timeout(self.turn_timeout):
+                        deadline = time.monotonic() + self.turn_timeout - COMMIT_MARGIN_SECONDS
+                        await held.enter_async_context(self.locks.hold(incoming.user_id))
+                        prepared = await self.journal.prepare(incoming.user_id)
+                        result, turn = await self._turn(
+                            incoming, prepared, deadline, only_in_conversation
+                        )
+                        if result.committed is None:
+                            await self.journal.settle_seen(incoming.user_id, result)
+                        if result.seen and not result.owed:
+                            logger.info("update %s already handled", incoming.update_id)
+                            return Handled.DUPLICATE
+                        declined = not result.seen and result.committed is None
+                except TurnAlreadyCommitted:
+                    logger.info(
+                        "update %s handled meanwhile by another process", incoming.update_id
                     )
-                    if not seen and not declined:
-                        turn = await self._turn(incoming, deadline)
-            except TurnAlreadyCommitted:
-                logger.info("update %s handled meanwhile by another process", incoming.update_id)
-                return Handled.DUPLICATE
-            except STORE_ERRORS as error:  # nothing committed: the update is not processed
-                logger.warning(
-                    "update %s not processed, a store failed: %s",
-                    incoming.update_id,
-                    type(error).__name__,
-                )
-                await self._say_busy(incoming, transport)
-                return Handled.BUSY
-            except Exception:  # a bug; nothing committed
-                logger.exception("update %s failed", incoming.update_id)
-                await self._apologize(incoming, transport)
-                return Handled.FAILED
-            # Committed: from here on nothing says "busy" (the turn is processed).
-            written = True
-            if turn is not None:
-                document, answer = turn
-                written = await self._publish(incoming.user_id, document)
-            for past in owed:  # committed earlier, answer not delivered (a crash or a failed send)
-                await self._send_answer(past.update_id, past.answer, transport, first_try=False)
-            if turn is not None:
-                await self._send_answer(
-                    incoming.update_id, answer, transport, first_try=True, session_written=written
-                )
+                    return Handled.DUPLICATE
+                except STORE_ERRORS as error:  # nothing committed: the update is not processed
+                    logger.warning(
+                        "update %s not processed, a store failed: %s",
+                        incoming.update_id,
+                        type(error).__name__,
+                    )
+                    await self._say_busy(incoming, transport)
+                    return Handled.BUSY
+                except Exception:  # a bug; nothing committed
+                    logger.exception("update %s failed", incoming.update_id)
+                    await self._apologize(incoming, transport)
+                    return Handled.FAILED
+                # Committed: from here on nothing says "busy" (the turn is processed).
+                written = True
+                if turn is not None:
+                    written = await self._publish(incoming.user_id, turn.document)
+                delivered: dict[int, bool] = {}
+                for past in result.owed:  # committed earlier, answer not delivered (a crash or
+                    # a failed send)
+                    if await self._send_answer(
+                        past.update_id, past.answer, transport, first_try=False
+                    ):
+                        delivered[past.update_id] = True
+                if turn is not None and await self._send_answer(
+                    incoming.update_id, turn.answer, transport, first_try=True
+                ):
+                    delivered[incoming.update_id] = written
+                await self._mark_delivered(incoming.user_id, delivered)
+        finally:
+            self._in_flight -= 1
         return Handled.DECLINED if declined else Handled.ANSWERED
 
-    async def _in_conversation(self, user_id: int) -> bool:
-        return Session.from_json(await self.sessions.load(user_id)).in_conversation
+    async def _mark_delivered(self, user_id: int, delivered: dict[int, bool]) -> None:
+        """Forget the answers sent: in the next turn's transaction of this process when other
+        updates are in flight (no transaction of its own under load), at once when none is."""
+        try:
+            async with asyncio.timeout(self.turn_timeout):
+                await self.journal.mark_delivered(user_id, delivered, flush=self._in_flight <= 1)
+        except Exception:  # sent again at most once more; the log has the cause
+            logger.warning("user %s: could not record the delivery", user_id, exc_info=True)
 
     async def _publish(self, user_id: int, document: dict[str, Any]) -> bool:
         try:
@@ -212,62 +249,79 @@ class ConversationService:
             return False
 
     async def _turn(
-        self, incoming: Incoming, deadline: float
-    ) -> tuple[dict[str, Any], dict[str, Any]]:
-        """Load, run the engine, then commit the commands, the new session, the update's mark
-        and the answer in one transaction: returns the session document and the answer."""
+        self,
+        incoming: Incoming,
+        prepared: Prepared,
+        deadline: float,
+        only_in_conversation: bool,
+    ) -> tuple[TurnResult, Committed | None]:
+        """The turn in ONE transaction (TurnJournal.turn, in a worker thread): the user's
+        record (the chat remembered only when it changed), the session, the engine, the
+        commands and their outcomes fed back, the new session, the update's mark and the
+        answer. Returns what the journal did and, when the turn committed now, its session
+        document and answer."""
         user_id = incoming.user_id
-        record = await asyncio.to_thread(self._remember, user_id, incoming.chat_id)
-        self._remember_language(user_id, record.language)
-        session = Session.from_json(await self.sessions.load(user_id))
-        context = self._context_in(record, session)
-        scope = context.user.scope
-        if (
-            session.flow == announce.FLOW_ID
-            and scope is not None
-            and announce.may_announce(context)
-        ):
-            # Composing an announcement: its audience buttons say how many each one reaches.
-            sizes = await asyncio.to_thread(self.repository.announcements.audience_sizes, scope)
-            context = replace(context, audience_sizes=sizes)
-        turn = router.respond(session, incoming.input, context)
-        applies = [effect for effect in turn.effects if isinstance(effect, Apply)]
-        language = record.language
-        for apply in applies:
-            if isinstance(apply.command, SetLanguage):
-                language = apply.command.language
-        renderer = Renderer(language)
+        facts: dict[str, Any] = {}
 
-        def consent_hash(consent: ConsentStatement) -> str:
-            return text_hash(renderer(consent.statement))
+        def body(db: Transaction, document: dict[str, Any] | None) -> Concluded | None:
+            record = self.repository.turn_record(db, user_id, incoming.chat_id)
+            session = Session.from_json(document)
+            if only_in_conversation and not session.in_conversation:
+                return None
+            context = self._context_in(record, session)
+            scope = context.user.scope
+            if (
+                session.flow == announce.FLOW_ID
+                and scope is not None
+                and announce.may_announce(context)
+            ):
+                # Composing an announcement: its audience buttons say how many each one reaches.
+                sizes = self.repository.announcements.audience_sizes(scope, within=db)
+                context = replace(context, audience_sizes=sizes)
+            turn = router.respond(session, incoming.input, context)
+            applies = [effect for effect in turn.effects if isinstance(effect, Apply)]
+            language = record.language
+            for apply in applies:
+                if isinstance(apply.command, SetLanguage):
+                    language = apply.command.language
+            renderer = Renderer(language)
 
-        def run(then: Callable[[Transaction, list[Any]], None]) -> list[Outcome]:
+            def consent_hash(consent: ConsentStatement) -> str:
+                return text_hash(renderer(consent.statement))
+
             commands = [apply.command for apply in applies]
-            return self.repository.apply(
-                user_id, commands, consent_text_hash=consent_hash, then=then
+            outcomes = self.repository.apply_within(
+                db, user_id, commands, consent_text_hash=consent_hash
             )
-
-        def conclude(db: Transaction, outcomes: list[Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-            nonlocal language
             settled, effects, now_speaks = self._apply(db, user_id, turn, applies, outcomes)
             # A command may have set the language (a worker opening an invitation written in
             # Sundanese): the answer is in the language the user now has.
             language = now_speaks or language
             track_unfinished(db, user_id, session, settled, self.clock())  # writes on a change
+            facts.update(language=language, commands=commands, outcomes=outcomes)
             return settled.to_json(), answer_to_json(incoming, effects, language)
 
-        committed = await self.journal.commit(
-            incoming.update_id, user_id, run, conclude, deadline=deadline
+        result = await asyncio.to_thread(
+            self.journal.turn,
+            incoming.update_id,
+            user_id,
+            self.repository.unit,
+            body,
+            prepared=prepared,
+            deadline=deadline,
         )
-        self._remember_language(user_id, language)
-        self.outbox_ready.set()  # a command may have left notifications for others
+        if result.committed is None:
+            return result, None
+        log_outcomes(user_id, facts["commands"], facts["outcomes"])
+        self._remember_language(user_id, facts["language"])
+        if facts["commands"]:
+            # A command may have left notifications for others; a turn without one leaves
+            # the delivery engine asleep (waking it costs a claim, a transaction, per update).
+            self.outbox_ready.set()
         if self.budget is not None:
             self.budget.note_reply()  # never waits: replies go first, bulk sends slow down
-        return committed
-
-    def _remember(self, user_id: int, chat_id: int) -> UserRecord:
-        self.repository.remember_chat(user_id, chat_id)
-        return self.repository.user_record(user_id)
+        document, answer = result.committed
+        return result, Committed(document, answer)
 
     def _remember_language(self, user_id: int, language: str | None) -> None:
         """Known languages, so "busy" is said in the user's language when the database is down."""
@@ -353,23 +407,19 @@ class ConversationService:
         transport: Transport,
         *,
         first_try: bool,
-        session_written: bool = True,
-    ) -> None:
-        """Send a committed turn's answer, then forget it. A failed first try keeps it for one
-        more (on redelivery, or before the user's next turn); a failed second try is given up,
-        so an answer that cannot be sent (an expired callback query) never blocks the user."""
+    ) -> bool:
+        """Send a committed turn's answer; True when it is to be forgotten. A failed first try
+        keeps it for one more (on redelivery, or before the user's next turn); a failed second
+        try is given up, so an answer that cannot be sent (an expired callback query) never
+        blocks the user."""
         incoming, effects, language = answer_from_json(update_id, answer)
         try:
             await self._deliver(incoming, transport, effects, language)
         except Exception:
             logger.exception("update %s: sending the answer failed", update_id)
             if first_try:
-                return
-        try:
-            async with asyncio.timeout(self.turn_timeout):
-                await self.journal.delivered(update_id, session_written=session_written)
-        except Exception:  # sent again at most once more; the log has the cause
-            logger.warning("update %s: could not record the delivery", update_id, exc_info=True)
+                return False
+        return True
 
     # --- sending ------------------------------------------------------------------------------
 

@@ -195,6 +195,14 @@ def audience_query(audience: str, agencies: frozenset[str] | None) -> Select[tup
     raise AnnouncementError(BAD_AUDIENCE)
 
 
+def audience_sizes(session: Session, scope: Scope) -> dict[str, int]:
+    return {
+        audience: count_audience(session, scope, audience)
+        for audience in ANNOUNCEMENT_AUDIENCES
+        if audience != "agency_asn"
+    }
+
+
 def count_audience(
     session: Session, scope: Scope, audience: str, chosen: Iterable[str] | None = None
 ) -> int:
@@ -568,14 +576,14 @@ class AnnouncementStore:
             session.expunge(row)
             return row
 
-    def audience_sizes(self, scope: Scope) -> dict[str, int]:
-        """How many people each audience but "ASN of chosen agencies" reaches within `scope`."""
+    def audience_sizes(self, scope: Scope, within: Session | None = None) -> dict[str, int]:
+        """How many people each audience but "ASN of chosen agencies" reaches within `scope`;
+        `within`: read in that open transaction (a turn's: no second transaction beside it,
+        which on SQLite would wait for the write lock the turn holds)."""
+        if within is not None:
+            return audience_sizes(within, scope)
         with Session(self._engine) as session:
-            return {
-                audience: count_audience(session, scope, audience)
-                for audience in ANNOUNCEMENT_AUDIENCES
-                if audience != "agency_asn"
-            }
+            return audience_sizes(session, scope)
 
     def count(self, announcement_id: int) -> int:
         with Session(self._engine) as session:

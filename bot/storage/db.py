@@ -27,6 +27,7 @@ from __future__ import annotations
 import logging
 import os
 import stat
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -63,6 +64,15 @@ def normalize_url(url: str | URL) -> URL:
     return parsed
 
 
+THREADS = min(32, (os.cpu_count() or 1) + 4)
+"""Worker threads of asyncio.to_thread's default executor (ThreadPoolExecutor's default on
+Python 3.11): the bot reaches the database from those threads."""
+POOL_SIZE = THREADS + 2
+"""Connections the pool keeps open: one per worker thread, the event loop's own thread and one
+spare. A smaller pool (SQLAlchemy's default is 5) made each thread beyond it open a connection
+of its own and close it after use: a new PostgreSQL session (a backend process) per update
+under load, and SQLite's connection pragmas run again."""
+
 PG_CONNECT_TIMEOUT_S = 5
 PG_STATEMENT_TIMEOUT_MS = 10_000
 POOL_TIMEOUT_S = 5
@@ -85,7 +95,8 @@ def create_db_engine(url: str | URL) -> Engine:
     if parsed.get_backend_name() == "postgresql":
         engine = create_engine(
             parsed,
-            pool_pre_ping=True,
+            pool_size=POOL_SIZE,
+            pool_pre_ping=True,  # a server restarted or a connection dropped: not the user's turn
             pool_timeout=POOL_TIMEOUT_S,
             connect_args=PG_CONNECT_ARGS,
         )
@@ -94,11 +105,22 @@ def create_db_engine(url: str | URL) -> Engine:
     if parsed.get_backend_name() != "sqlite":
         return create_engine(parsed, pool_pre_ping=True, pool_timeout=POOL_TIMEOUT_S)
     database = parsed.database or ""
-    if database and database != ":memory:" and not database.startswith("file:"):
+    file_database = bool(database) and database != ":memory:" and not database.startswith("file:")
+    if file_database:
         _private_database_file(Path(database).expanduser())
-    engine = create_engine(parsed, pool_pre_ping=True, connect_args={"check_same_thread": False})
+    # No pre-ping: a connection to a local file does not drop, and the ping was a statement
+    # per checkout. In-memory and URI databases keep SQLAlchemy's own choice of pool.
+    pooled: dict[str, Any] = {}
+    if file_database:
+        pooled = {"pool_size": POOL_SIZE, "pool_timeout": POOL_TIMEOUT_S}
+    engine = create_engine(parsed, connect_args={"check_same_thread": False}, **pooled)
     event.listen(engine, "connect", _sqlite_on_connect)
-    event.listen(engine, "begin", _sqlite_on_begin)
+    gate = WriterGate()
+    event.listen(engine, "begin", gate.begin)
+    event.listen(engine, "commit", gate.end)
+    event.listen(engine, "rollback", gate.end)
+    event.listen(engine.pool, "checkin", gate.checkin)
+    event.listen(engine.pool, "invalidate", gate.invalidated)
     return engine
 
 
@@ -124,7 +146,7 @@ def _private_database_file(path: Path) -> None:
 
 
 def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
-    dbapi_connection.isolation_level = None  # we emit BEGIN ourselves in _sqlite_on_begin
+    dbapi_connection.isolation_level = None  # we emit BEGIN ourselves in WriterGate.begin
     cursor = dbapi_connection.cursor()
     try:
         cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
@@ -180,9 +202,49 @@ def checkpoint_wal(engine: Engine) -> None:
         raw.close()
 
 
-def _sqlite_on_begin(connection: Connection) -> None:
-    immediate = connection.get_execution_options().get(_IMMEDIATE, False)
-    connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+_HOLDS_GATE = "peduli_holds_writer_gate"
+
+
+class WriterGate:
+    """SQLite: the threads of this process queue for the write lock on a Python lock, woken the
+    moment it is free, instead of in SQLite's busy handler, which sleeps 1, 2, 5 ... up to
+    100 ms between attempts and serves no one in order (under load a turn waited seconds for a
+    lock free most of the time). BEGIN IMMEDIATE still takes SQLite's own lock, so other
+    processes on the same file (a CLI command) are kept out as before.
+
+    Taken at the BEGIN of an immediate transaction, given back at its COMMIT or ROLLBACK, and at
+    the latest when the connection returns to the pool."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+
+    def begin(self, connection: Connection) -> None:
+        if not connection.get_execution_options().get(_IMMEDIATE, False):
+            connection.exec_driver_sql("BEGIN")
+            return
+        info = connection.connection.info
+        if not self._lock.acquire(timeout=SQLITE_BUSY_TIMEOUT_MS / 1000):
+            # As SQLite's busy timeout would have given up (a store error: "busy").
+            raise TimeoutError("the SQLite write lock stayed taken in this process")
+        info[_HOLDS_GATE] = True
+        try:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        except BaseException:
+            self._release(info)
+            raise
+
+    def end(self, connection: Connection) -> None:
+        self._release(connection.connection.info)
+
+    def checkin(self, _dbapi_connection: Any, record: Any) -> None:
+        self._release(record.info)
+
+    def invalidated(self, _dbapi_connection: Any, record: Any, _error: Any) -> None:
+        self._release(record.info)
+
+    def _release(self, info: dict[str, Any]) -> None:
+        if info.pop(_HOLDS_GATE, False):
+            self._lock.release()
 
 
 def immediate(engine: Engine) -> Engine:

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import date, datetime, timedelta
 from typing import Final, TypeVar
 
@@ -69,7 +70,7 @@ from bot.storage.lookups import (
     random_token,
     upsert_user,
 )
-from bot.storage.models import utc_now
+from bot.storage.models import TelegramUser, utc_now
 from bot.storage.outbox_store import enqueue
 from bot.storage.reads import Reads
 from bot.storage.reminders import ReminderChecks, ReminderStore, Zones
@@ -371,21 +372,14 @@ class Repository:
         before the commit (the turn journal writes the session and the answer there); it may
         raise to roll everything back. With `then`, a transaction is opened even without commands.
         """
-        for command in commands:
-            if _command_user(command) != user_id:
-                raise ValueError(f"{type(command).__name__} is for another user than {user_id}")
         if not commands and then is None:
             return []
-        outcomes: list[Outcome] = []
-        erased = False
         with Session(self._writer) as session:
             transaction = session.begin()
             try:
-                turn = Turn(session, self._rules, consent_text_hash, self._clock())
-                for command in commands:
-                    result = self._apply_one(turn, command)
-                    outcomes.append(result.outcome if isinstance(result, Keep) else result)
-                erased = turn.erased
+                outcomes = self.apply_within(
+                    session, user_id, commands, consent_text_hash=consent_text_hash
+                )
                 if then is not None:
                     then(session, outcomes)
             except BaseException:
@@ -395,17 +389,62 @@ class Repository:
                 transaction.rollback()
             else:
                 transaction.commit()
-        if erased and not dry_run:
+        if session.info.get(ERASED) and not dry_run:
             checkpoint_wal(self._engine)
-        for command, outcome in zip(commands, outcomes, strict=True):
-            logger.info(
-                "user %s: %s -> %s%s",
-                user_id,
-                type(command).__name__,
-                _describe(outcome),
-                " (dry run)" if dry_run else "",
-            )
+        log_outcomes(user_id, commands, outcomes, dry_run=dry_run)
         return outcomes
+
+    def apply_within(
+        self,
+        session: Session,
+        user_id: int | None,
+        commands: Sequence[Command],
+        *,
+        consent_text_hash: ConsentTextHash | None = None,
+    ) -> list[Outcome]:
+        """`apply`'s commands inside the caller's open transaction (a turn's: Repository.unit),
+        each in its own savepoint; the caller commits. An erasure is noted in session.info, so
+        the unit checkpoints SQLite's log after the commit."""
+        for command in commands:
+            if _command_user(command) != user_id:
+                raise ValueError(f"{type(command).__name__} is for another user than {user_id}")
+        outcomes: list[Outcome] = []
+        if not commands:
+            return outcomes
+        turn = Turn(session, self._rules, consent_text_hash, self._clock())
+        for command in commands:
+            result = self._apply_one(turn, command)
+            outcomes.append(result.outcome if isinstance(result, Keep) else result)
+        if turn.erased:
+            session.info[ERASED] = True
+        return outcomes
+
+    @contextmanager
+    def unit(self) -> Iterator[Session]:
+        """One write transaction for a whole turn (bot.storage.state.TurnJournal.turn): reads,
+        commands (apply_within), the session and the journal's row commit together, or nothing
+        does when the block raises. SQLite: the write lock is taken at BEGIN (immediate)."""
+        with Session(self._writer) as session:
+            with session.begin():
+                yield session
+            erased = bool(session.info.get(ERASED))
+        if erased:
+            checkpoint_wal(self._engine)
+
+    def turn_record(self, session: Session, user_id: int, chat_id: int) -> UserRecord:
+        """The user's record at the start of a turn, inside the turn's transaction; the chat is
+        remembered only when it is new or changed (or the person was unreachable): an ordinary
+        update writes nothing here. The objects read are let go, so the commands start from
+        what the database holds, as in a transaction of their own."""
+        user = session.get(TelegramUser, user_id)
+        if user is None or user.chat_id != chat_id or user.unreachable_at is not None:
+            # Writing to the bot again makes an unreachable person (403) reachable.
+            upsert_user(session, user_id, self._clock(), chat_id=chat_id, unreachable_at=None)
+            if user is not None:
+                session.expire(user)
+        record = self._reads.user_record_within(session, user_id)
+        session.expunge_all()
+        return record
 
     def _apply_one(self, turn: Turn, command: Command) -> Outcome | Keep:
         """One command in its own savepoint, with the notices for the events it recorded."""
@@ -423,6 +462,27 @@ class Repository:
                 enqueue(turn.session, self._sealer, notice, turn.now)
         savepoint.commit()
         return result
+
+
+ERASED: Final = "peduli_erased"
+"""session.info key: a command of this transaction erased personal data (checkpoint after)."""
+
+
+def log_outcomes(
+    user_id: int | None,
+    commands: Sequence[Command],
+    outcomes: Sequence[Outcome],
+    *,
+    dry_run: bool = False,
+) -> None:
+    for command, outcome in zip(commands, outcomes, strict=True):
+        logger.info(
+            "user %s: %s -> %s%s",
+            user_id,
+            type(command).__name__,
+            _describe(outcome),
+            " (dry run)" if dry_run else "",
+        )
 
 
 def _command_user(command: Command) -> int | None:

@@ -25,10 +25,16 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import threading
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager, suppress
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import (
+    AbstractAsyncContextManager,
+    AbstractContextManager,
+    asynccontextmanager,
+    suppress,
+)
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
@@ -36,7 +42,7 @@ from typing import Any, NamedTuple
 import redis.asyncio as aioredis
 from redis import exceptions as redis_exc
 from redis.exceptions import LockError, LockNotOwnedError, RedisError
-from sqlalchemy import Connection, Engine, delete, select, text, update
+from sqlalchemy import Connection, Engine, delete, select, text, true, update
 from sqlalchemy import exc as sqlalchemy_exc
 from sqlalchemy.orm import Session
 
@@ -126,6 +132,10 @@ class SqlSessionStore:
         with self._writer.begin() as connection:
             self.write(connection, user_id, stored, utc_now())
 
+    def read(self, db: Connection | Session, user_id: int) -> str | None:
+        """The encoded document inside the caller's transaction (the turn journal's)."""
+        return db.scalar(select(self._table.c.document).where(self._table.c.user_id == user_id))
+
     def write(self, db: Connection | Session, user_id: int, stored: str, now: datetime) -> None:
         """Upsert an encoded document inside the caller's transaction (the turn journal's)."""
         statement = dialect_insert(self._engine.dialect.name)(self._table).values(
@@ -155,6 +165,33 @@ class PendingTurn:
 
     update_id: int
     answer: dict[str, Any]
+
+
+class Prepared(NamedTuple):
+    """What a turn reads before its transaction (TurnJournal.prepare): with Redis sessions,
+    the session document and the updates whose answers were marked delivered there."""
+
+    document: dict[str, Any] | None
+    delivered: frozenset[int]
+
+
+class TurnResult(NamedTuple):
+    """What TurnJournal.turn did: the answers owed from earlier turns (oldest first), whether
+    the update was processed already, the turn's (session document, answer) when it committed
+    now, and, when nothing new committed, the journal's newest session copy (update_id, sealed)
+    still to write to Redis (settle_seen)."""
+
+    owed: list[PendingTurn]
+    seen: bool
+    committed: tuple[dict[str, Any], dict[str, Any]] | None
+    copy: tuple[int, str] | None
+
+
+Unit = Callable[[], AbstractContextManager[Session]]
+"""Opens the turn's one transaction (Repository.unit): commits on leaving, rolls back on error."""
+TurnBody = Callable[[Session, dict[str, Any] | None], tuple[dict[str, Any], dict[str, Any]] | None]
+"""Inside the turn's transaction, given the session document: (new session document, answer),
+or None to record nothing."""
 
 
 class Backlog(NamedTuple):
@@ -218,10 +255,241 @@ class TurnJournal:
         self._clock = clock
         self._next_prune: datetime | None = None
         self._table = ProcessedUpdate.__table__  # type: ignore[attr-defined]
+        # Answers delivered, rows not cleared yet: {update_id: session written to Redis};
+        # waiting for a transaction, and taken by one that has not committed yet. Both are
+        # not owed: on PostgreSQL a turn may read a row while another clears it.
+        self._marks: dict[int, bool] = {}
+        self._flushing: dict[int, bool] = {}
+        self._marks_lock = threading.Lock()
 
     @property
     def sessions(self) -> SessionStore:
         return self._sessions
+
+    # ---- the one-transaction turn (the service's path) -----------------------------------------
+
+    async def prepare(self, user_id: int) -> Prepared:
+        """Before a turn, under the user's lock: with Redis sessions, the session and the
+        updates another process delivered answers for last (one round trip); with SQL
+        sessions nothing (the turn's transaction reads them)."""
+        if isinstance(self._sessions, RedisSessionStore):
+            document, delivered = await self._sessions.load_with_delivered(user_id)
+            return Prepared(document, delivered)
+        return Prepared(None, frozenset())
+
+    def turn(
+        self,
+        update_id: int,
+        user_id: int,
+        unit: Unit,
+        body: TurnBody,
+        *,
+        prepared: Prepared,
+        deadline: float | None = None,
+    ) -> TurnResult:
+        """A whole turn in ONE transaction, in a worker thread, under the user's lock: the
+        delivered marks of earlier turns cleared, the user's backlog read (answers owed, whether
+        this update was processed), the session read (SQL) or taken from the journal's newest
+        copy (Redis: it is the latest committed, Redis may lag), then `body` (the user's record,
+        the engine, the commands), then the session, the update's row and its answer written.
+
+        `body` returns None to record nothing for this update (declined). A processed update
+        (seen) runs no body. Raises TurnAlreadyCommitted / TurnAbandoned as `commit` does; the
+        transaction then rolls back, and the delivered marks taken stay for the next one."""
+        marks = self._take_marks()
+        try:
+            with unit() as db:
+                result = self._turn_within(db, update_id, user_id, body, prepared, deadline, marks)
+        except BaseException:
+            self._restore_marks(marks)
+            raise
+        self._cleared(marks)
+        if result.committed is not None:
+            faults.reached("turn.after_commit")
+        return result
+
+    def _turn_within(
+        self,
+        db: Session,
+        update_id: int,
+        user_id: int,
+        body: TurnBody,
+        prepared: Prepared,
+        deadline: float | None,
+        marks: dict[int, bool],
+    ) -> TurnResult:
+        now = self._clock()
+        self._maybe_prune_within(db, now)
+        self._forget_within(db, marks)
+        known = self._delivered_here()
+        elsewhere = sorted(prepared.delivered - known)
+        if elsewhere:  # delivered by another process (Redis mark), not cleared there yet:
+            # the answers only; a session copy is settled below (used, then superseded)
+            self._forget_within(db, dict.fromkeys(elsewhere, False), user_id=user_id)
+        rows, seen = self._backlog_within(db, user_id, update_id)
+        owed = [
+            PendingTurn(update, _decode(answer, self._sealer))
+            for update, answer, _ in rows
+            if answer and update not in known
+        ]
+        copies = [(update, session) for update, _, session in rows if session]
+        if seen:
+            return TurnResult(owed, True, None, copies[-1] if copies else None)
+        if self._sql_sessions is not None:
+            stored = self._sql_sessions.read(db, user_id)
+            document = None if stored is None else _decode_or_drop(stored, self._sealer, user_id)
+        elif copies:  # Redis lags behind the journal: the newest copy is the latest committed
+            document = _decode(copies[-1][1], self._sealer)
+            logger.info("user %s: session rolled forward from update %s", user_id, copies[-1][0])
+        else:
+            document = prepared.document
+        concluded = body(db, document)
+        if concluded is None:
+            return TurnResult(owed, False, None, copies[-1] if copies else None)
+        self._record(db, update_id, user_id, concluded, deadline, now)
+        if copies:  # superseded by this turn's copy
+            db.execute(
+                update(self._table)
+                .where(self._table.c.update_id.in_([update for update, _ in copies]))
+                .values(session=None)
+            )
+        return TurnResult(owed, False, concluded, None)
+
+    def _record(
+        self,
+        db: Session,
+        update_id: int,
+        user_id: int,
+        concluded: tuple[dict[str, Any], dict[str, Any]],
+        deadline: float | None,
+        now: datetime,
+    ) -> None:
+        """The turn's session (SQL sessions) and its row: the commit point."""
+        document, answer = concluded
+        if self._sql_sessions is not None:
+            self._sql_sessions.write(db, user_id, _encode(document, self._sealer), now)
+        if deadline is not None and time.monotonic() > deadline:
+            raise TurnAbandoned(f"update {update_id}: deadline passed before the commit")
+        statement = (
+            dialect_insert(self._engine.dialect.name)(self._table)
+            .values(
+                update_id=update_id,
+                user_id=user_id,
+                claimed_at=now,
+                answer=_encode(answer, self._sealer),
+                session=(
+                    None if self._sql_sessions is not None else _encode(document, self._sealer)
+                ),
+            )
+            .on_conflict_do_nothing(index_elements=["update_id"])
+            .returning(self._table.c.update_id)  # rowcount is -1 here with psycopg 3
+        )
+        if db.execute(statement).first() is None:
+            raise TurnAlreadyCommitted(f"update {update_id} was handled meanwhile")
+        faults.reached("turn.before_commit")
+
+    async def settle_seen(self, user_id: int, result: TurnResult) -> None:
+        """After a turn that committed nothing new (a processed update, or declined): with
+        Redis sessions, write the journal's newest session copy there if one was found (a turn
+        whose publish failed, or a process that died), then drop the copy."""
+        if result.copy is None:
+            return
+        update_id, stored = result.copy
+        await self._sessions.save(user_id, _decode(stored, self._sealer))
+        logger.info("user %s: session rolled forward from update %s", user_id, update_id)
+        await asyncio.to_thread(self._forget, [update_id], answer=False)
+
+    async def mark_delivered(
+        self, user_id: int, delivered: dict[int, bool], *, flush: bool
+    ) -> None:
+        """Answers sent (or given up): {update_id: session_written}. Their rows are cleared in
+        the next turn's transaction of this process, so a turn costs no transaction of its own
+        for it; `flush`: clear them now (nothing else is in flight). With Redis, the marks go
+        there too first, so another process taking the user's next update knows (prepare)."""
+        if not delivered:
+            return
+        if isinstance(self._sessions, RedisSessionStore):
+            ttl = int(self._retention.total_seconds())
+            await self._sessions.note_delivered(user_id, sorted(delivered), ttl)
+        with self._marks_lock:
+            self._marks.update(delivered)
+        if flush:
+            await self.flush_delivered()
+
+    async def flush_delivered(self) -> None:
+        """Clear the answers marked delivered in a transaction of their own (when idle, and
+        before the process stops)."""
+        marks = self._take_marks()
+        if not marks:
+            return
+        try:
+            await asyncio.to_thread(self._flush, marks)
+        except BaseException:
+            self._restore_marks(marks)
+            raise
+        self._cleared(marks)
+
+    def _flush(self, marks: dict[int, bool]) -> None:
+        with Session(self._writer) as db, db.begin():
+            self._forget_within(db, marks)
+
+    def _take_marks(self) -> dict[int, bool]:
+        with self._marks_lock:
+            marks, self._marks = self._marks, {}
+            self._flushing.update(marks)
+        return marks
+
+    def _cleared(self, marks: dict[int, bool]) -> None:
+        """The transaction that took these marks committed: their rows are cleared."""
+        if marks:
+            with self._marks_lock:
+                for update_id in marks:
+                    self._flushing.pop(update_id, None)
+
+    def _restore_marks(self, marks: dict[int, bool]) -> None:
+        if marks:
+            with self._marks_lock:
+                for update_id in marks:
+                    self._flushing.pop(update_id, None)
+                self._marks = {**marks, **self._marks}
+
+    def _delivered_here(self) -> frozenset[int]:
+        """Answers this process delivered whose rows are not cleared yet (for all to see)."""
+        with self._marks_lock:
+            return frozenset(self._marks.keys() | self._flushing.keys())
+
+    def _forget_within(
+        self, db: Session, marks: dict[int, bool], *, user_id: int | None = None
+    ) -> None:
+        """Clear delivered answers (and the session copy where the session reached Redis)."""
+        table = self._table
+        mine = table.c.user_id == user_id if user_id is not None else true()
+        for session_written in (True, False):
+            ids = [update for update, written in marks.items() if written is session_written]
+            if ids:
+                values: dict[str, None] = {"answer": None}
+                if session_written:
+                    values["session"] = None
+                db.execute(update(table).where(table.c.update_id.in_(ids), mine).values(values))
+
+    def _backlog_within(
+        self, db: Session, user_id: int, update_id: int
+    ) -> tuple[list[tuple[int, str | None, str | None]], bool]:
+        table = self._table
+        mine = (table.c.user_id == user_id) & text(TURN_PENDING)
+        rows = db.execute(
+            select(table.c.update_id, table.c.user_id, table.c.answer, table.c.session)
+            .where(mine | (table.c.update_id == update_id))
+            .order_by(table.c.claimed_at, table.c.update_id)
+        ).all()
+        return _pending_rows(rows, user_id, update_id)
+
+    def _maybe_prune_within(self, db: Session, now: datetime) -> None:
+        if self._next_prune is None or now >= self._next_prune:
+            self._next_prune = now + self._prune_interval
+            db.execute(delete(self._table).where(self._table.c.claimed_at < now - self._retention))
+
+    # ---- the journal's parts, one call each -----------------------------------------------------
 
     async def seen(self, update_id: int) -> bool:
         """True when this update's turn committed (here or in another process)."""
@@ -347,13 +615,7 @@ class TurnJournal:
                 .where(mine | (table.c.update_id == update_id) if update_id is not None else mine)
                 .order_by(table.c.claimed_at, table.c.update_id)
             ).all()
-        seen = any(row[0] == update_id for row in rows)
-        owed = [
-            (int(row[0]), row[2], row[3])
-            for row in rows
-            if row[1] == user_id and (row[2] is not None or row[3] is not None)
-        ]
-        return owed, seen
+        return _pending_rows(rows, user_id, update_id)
 
     def _forget(self, update_ids: list[int], *, answer: bool, session: bool = True) -> None:
         values: dict[str, None] = {}
@@ -378,6 +640,20 @@ class TurnJournal:
                 delete(self._table).where(self._table.c.claimed_at < now - self._retention)
             )
             return result.rowcount
+
+
+def _pending_rows(
+    rows: Sequence[Sequence[Any]], user_id: int, update_id: int | None
+) -> tuple[list[tuple[int, str | None, str | None]], bool]:
+    """(update_id, answer, session copy) of the user's turns with something left to do, and
+    whether `update_id` is among the processed updates."""
+    seen = any(row[0] == update_id for row in rows)
+    owed = [
+        (int(row[0]), row[2], row[3])
+        for row in rows
+        if row[1] == user_id and (row[2] is not None or row[3] is not None)
+    ]
+    return owed, seen
 
 
 class LocalUserLocks:
@@ -445,6 +721,31 @@ class RedisSessionStore:
         await self._client.set(
             self._key(user_id), _encode(document, self._sealer).encode("utf-8"), ex=self._ttl
         )
+
+    def _delivered_key(self, user_id: int) -> str:
+        return f"{self._prefix}delivered:{user_id}"
+
+    async def load_with_delivered(
+        self, user_id: int
+    ) -> tuple[dict[str, Any] | None, frozenset[int]]:
+        """The session and the updates whose answers were delivered last (note_delivered), in
+        one round trip."""
+        stored, marked = await self._client.mget(self._key(user_id), self._delivered_key(user_id))
+        document = None
+        if stored is not None:
+            text = stored.decode("utf-8") if isinstance(stored, bytes) else str(stored)
+            document = _decode_or_drop(text, self._sealer, user_id)
+        delivered: frozenset[int] = frozenset()
+        if marked:
+            raw = marked.decode() if isinstance(marked, bytes) else str(marked)
+            delivered = frozenset(int(part) for part in raw.split(",") if part)
+        return document, delivered
+
+    async def note_delivered(self, user_id: int, update_ids: list[int], ttl: int) -> None:
+        """The answers of these updates were delivered: another process taking the user's next
+        update must not send them again before this process clears them in SQL."""
+        value = ",".join(str(update_id) for update_id in update_ids)
+        await self._client.set(self._delivered_key(user_id), value, ex=ttl)
 
     async def delete(self, user_id: int) -> None:
         await self._client.delete(self._key(user_id))
