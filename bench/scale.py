@@ -159,7 +159,8 @@ class Catalog:
     agencies: list[str]
     areas: list[tuple[str, str, str, str]]  # district code, name, village code, name
     programmes: list[tuple[str, int]]
-    categories: list[str]
+    relationships: list[str]
+    jobs: list[str]
     timezone: Any = UTC
 
     @classmethod
@@ -177,7 +178,8 @@ class Catalog:
             agencies=[a.code for a in catalog.agencies],
             areas=areas,
             programmes=[(p.code, p.monthly_amount) for p in catalog.programmes],
-            categories=[c.code for c in catalog.categories if not c.needs_description],
+            relationships=[r.code for r in catalog.relationships],
+            jobs=[j.code for j in catalog.jobs if not j.needs_description],
             timezone=programme.timezone,
         )
 
@@ -240,7 +242,8 @@ class Rows:
             (index * 31) % len(self.catalog.areas)
         ]
         programme, amount = self.catalog.programmes[index % len(self.catalog.programmes)]
-        category = self.catalog.categories[index % len(self.catalog.categories)]
+        relationship = self.catalog.relationships[index % len(self.catalog.relationships)]
+        job = self.catalog.jobs[index % len(self.catalog.jobs)]
         nik = nik_for(index)
         nik_index = self.sealer.blind_index(nik, "nik")
         linked = status in ("confirmed", "active", "withdrawn", "lapsed")
@@ -255,7 +258,8 @@ class Rows:
             sponsor + 1,
             status,
             None if erased else f"Pekerja Nomor {index}",
-            category,
+            relationship,
+            job,
             None,
             None if erased else seal(nik),
             None if erased else nik_index,
@@ -356,8 +360,9 @@ COLUMNS = {
         "sponsor_id",
         "status",
         "worker_full_name",
-        "worker_category",
-        "worker_category_other",
+        "worker_relationship",
+        "worker_job",
+        "worker_job_other",
         "nik_sealed",
         "nik_index",
         "nik_masked",
