@@ -97,7 +97,7 @@ class Counts:
 
 
 async def test_a_whole_conversation_costs_one_turn_transaction_per_update(built: Built) -> None:
-    """Sign-up and sponsorship, 21 updates handled one at a time: the turn's transaction and
+    """Sign-up and sponsorship, 22 updates handled one at a time: the turn's transaction and
     the clearing of its delivered answer (nothing else in flight), nothing more. Only the
     invitation reads on its own (the sponsor's name for the message to forward)."""
     counts = Counts(built.engine)
@@ -106,7 +106,7 @@ async def test_a_whole_conversation_costs_one_turn_transaction_per_update(built:
         await chat.to_summary()
         assert "Tersimpan" in await chat.press("💾 Simpan")
     updates = chat.next_update - 1
-    assert updates == 21
+    assert updates == 22  # the journey as tests/e2e/harness.py walks it
     assert spent["commit"] <= 2 * updates, spent
     assert spent["rollback"] <= 1, spent  # reads outside a turn's transaction
     assert spent["chat_writes"] == 1, spent  # the first update's chat only
