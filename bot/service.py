@@ -21,7 +21,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, tzinfo
 from html import escape
 from typing import Any, NamedTuple
 
@@ -701,7 +701,7 @@ class ConversationService:
             await transport.send(incoming.chat_id, Outgoing(render(t("stats.not_allowed"))))
             return
         catalog = self.programme.catalog
-        now = self.clock()
+        now = self.clock().astimezone(self._statistics_zone(effect, scope))
         asked, counted = self._statistics_agencies(effect)
         stats = await asyncio.to_thread(
             self.repository.statistics, Actor(scope, incoming.user_id), asked, now, counted
@@ -729,6 +729,17 @@ class ConversationService:
                 render(t("stats.chart_caption", title=Raw(caption), month=month_year(stats.month))),
             )
         await self._send_statistics_workbook(incoming, effect, stats, scope, now, render, transport)
+
+    def _statistics_zone(self, effect: ShowStatistics, scope: Scope) -> tzinfo:
+        """The time zone whose date decides the month shown: the regency's or the agency's
+        asked for, else the regency of the agencies in the scope (the first for all)."""
+        if effect.agency is not None:
+            return self.programme.zone_of(effect.agency)
+        if effect.regency is not None:
+            regency = self.programme.for_regency(effect.regency)
+            return (regency or self.programme).timezone
+        agencies = None if scope.is_superadmin else scope.agencies
+        return self.programme.for_agencies(agencies).timezone
 
     def _statistics_agencies(self, effect: ShowStatistics) -> tuple[list[str] | None, list[str]]:
         """The agencies /statistik asks for (None: all; the scope restricts them when read) and

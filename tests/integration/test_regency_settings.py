@@ -207,3 +207,14 @@ def test_the_reminders_keep_each_regencys_quiet_hours(built: Built) -> None:
     by_person = {r.recipient_user_id: r.not_before for r in planned}
     assert by_person[GARUT_SPONSOR] is not None and by_person[MAJENE_SPONSOR] is not None
     assert by_person[MAJENE_SPONSOR].astimezone(ZoneInfo("Asia/Makassar")).hour < 20
+
+
+async def test_statistics_of_a_regency_are_of_its_own_month(built: Built) -> None:
+    """At 00:30 on 1 December in Majene (23:30 on 30 November in Garut): /statistik 76.05 shows
+    Majene's December, the whole deployment the first regency's November."""
+    _sponsor(built, MAJENE_SPONSOR, "mjn-dinkes")
+    admin = Chat(built.service, 9999)
+    majene = texts(await admin.handle(admin.incoming(CommandIssued("statistik", "76.05"))))
+    assert "Bulan Desember 2026" in majene, majene
+    everyone = texts(await admin.handle(admin.incoming(CommandIssued("statistik"))))
+    assert "Bulan November 2026" in everyone, everyone
