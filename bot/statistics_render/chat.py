@@ -4,6 +4,8 @@ checks the scope again when one is pressed."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+
 from bot.i18n import Renderer
 from bot.statistics_render.figures import agency_name, percent
 from bot.storage.statistics import (
@@ -11,6 +13,7 @@ from bot.storage.statistics import (
     AgencyStatistics,
     AreaStatistics,
     Counts,
+    GroupStatistics,
     Statistics,
 )
 from bot.transport import Outgoing
@@ -102,6 +105,12 @@ def summary(
             for f in stats.funders
         ]
         parts.append("\n".join(lines))
+    if stats.jobs:
+        items = _group_items(stats.jobs, catalog.job_label, render, more="job.stats_more")
+        parts.append(render(t("job.stats_line", items=items)))
+    if stats.relationships:
+        items = _group_items(stats.relationships, catalog.relationship_label, render)
+        parts.append(render(t("relationship.stats_line", items=items)))
     shown: list[AgencyStatistics] = []
     quiet: list[str] = []
     for agency in stats.agencies:
@@ -135,6 +144,28 @@ def summary(
     for start in range(0, len(buttons), BUTTONS_PER_ROW):
         rows.append(tuple(buttons[start : start + BUTTONS_PER_ROW]))
     return Outgoing("\n\n".join(parts), inline_keyboard=tuple(rows))
+
+
+SHOWN_GROUPS = 6  # jobs named in the summary; the others counted in one item
+
+
+def _group_items(
+    groups: Sequence[GroupStatistics],
+    label: Callable[[str | None], Text | Raw],
+    render: Renderer,
+    *,
+    more: str | None = None,
+) -> Raw:
+    """ "Guru ngaji 12 · Asisten rumah tangga 8 · …": sponsorships per job or relationship, most
+    first (the order read), the rest as one item."""
+    shown = groups if more is None else groups[:SHOWN_GROUPS]
+    items = [
+        render.plain(t("job.stats_item", name=label(g.code), count=g.counts.sponsorships))
+        for g in shown
+    ]
+    if more is not None and len(groups) > len(shown):
+        items.append(render.plain(t(more, count=len(groups) - len(shown))))
+    return Raw(" · ".join(items))  # plain text, escaped once where it is shown
 
 
 def _area_line(area: AreaStatistics, render: Renderer, *, village: bool) -> str:

@@ -14,6 +14,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from bot.i18n import Renderer
+from bot.statistics_render.chat import summary
 from bot.statistics_render.text_formats import render_json, render_table
 from bot.statistics_render.workbook import write_workbook
 from bot.storage.statistics import Statistics, read_statistics
@@ -91,6 +92,12 @@ def test_every_format_shows_them(engine: Engine, tmp_path: Path) -> None:
         "covered": 1,
     }
     assert document["relationships"][-1]["code"] is None
+    chat = summary(stats, PROGRAMME.catalog, Renderer("id"), all_agencies=True).text
+    assert (
+        "Pekerjaan pekerja</b>: Guru ngaji 2 · Asisten rumah tangga 1 · Ojek / ojol 1"
+        " · belum dicatat 1"
+    ) in chat
+    assert "Hubungan pekerja dengan ASN</b>: Tetangga 2 · Keluarga / kerabat 1" in chat
     table = render_table(stats, PROGRAMME.catalog)
     assert "guru_ngaji" in table and "(not recorded)" in table and "rumah_tangga" in table
     target = tmp_path / "stats.xlsx"
