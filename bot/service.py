@@ -24,6 +24,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, tzinfo
 from html import escape
 from typing import Any, NamedTuple
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot import announcements as announcement_views
 from bot import answers, presenters, reminder_text
@@ -569,8 +570,12 @@ class ConversationService:
         """The agreed salary-deduction statement as a PDF for the treasurer, in the language it
         was agreed in (so its sha256 is the consent record's text_hash)."""
         shown = render(copy.statement)
-        record = await asyncio.to_thread(self.repository.user_record, incoming.user_id)
-        zone = self._programme_of(record).timezone  # the sponsor's regency's
+        zone: tzinfo
+        try:  # the sponsor's regency's, as the turn knew it: no read of its own
+            zone = ZoneInfo(copy.zone)
+        except (ValueError, ZoneInfoNotFoundError):  # an answer stored before it was carried
+            record = await asyncio.to_thread(self.repository.user_record, incoming.user_id)
+            zone = self._programme_of(record).timezone
         given = datetime.fromisoformat(copy.given_at).astimezone(zone)
         at = render(
             t(

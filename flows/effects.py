@@ -167,6 +167,9 @@ class SendStatementCopy:
     statement: Text
     version: str
     given_at: str
+    # The sponsor's regency's time zone (IANA), the time's zone on the copy; "" in an answer
+    # stored before it was carried (read from the sponsor's record then).
+    zone: str = ""
 
 
 Effect: TypeAlias = (

@@ -355,7 +355,11 @@ def _settle(outcome: Outcome, answers: Answers, ctx: Context) -> Settled:
             # The treasurer's printable copy of what was agreed (bot.exports.statement_pdf).
             agreed = _agreed_statement(answers, ctx)
             copy = SendStatementCopy(
-                outcome.reference, agreed, method.consent_version, answers["consent_given_at"]
+                outcome.reference,
+                agreed,
+                method.consent_version,
+                answers["consent_given_at"],
+                zone=str(ctx.now.tzinfo or ""),
             )
             invitation = (copy, *invitation)  # the message to forward stays the last
         return Settled(

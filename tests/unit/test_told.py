@@ -249,6 +249,8 @@ def test_saving_a_salary_deduction_sends_the_treasurer_s_copy_of_the_statement()
     assert copy.version == "2026-12-1" and copy.reference == "PR-TEST1"
     command = chat.host.sponsorships[0]
     assert copy.statement == command.consent.statement  # the very statement agreed to
+    # The copy's time is in the sponsor's regency's zone, carried so sending reads nothing.
+    assert copy.zone == "Asia/Jakarta"
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
