@@ -50,6 +50,8 @@ async def test_typed_links_are_shown_as_text_and_no_message_has_a_preview(
     await admin.say("/start")
     sponsor = emulator.user(8001, first_name="Siti", phone_number="+6281234567890")
     await sign_up(sponsor)
+    assert "Apa pekerjaan" in texts(await sponsor.choose("Tetangga"))
+    await sponsor.say("lain")  # the job not in the list: found by typing
     assert "pekerjaan" in texts(await sponsor.choose("Lainnya (tulis sendiri)"))
     assert "Ketik nama lengkap pekerja" in texts(await sponsor.say(OCCUPATION))
     await sponsor.say("Ujang Suryana")
