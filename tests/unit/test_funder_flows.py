@@ -51,6 +51,7 @@ def village_signed_up() -> Chat:
 
 
 def worker_until_payment(chat: Chat) -> None:
+    chat.press("rumah_tangga")  # the relationship, then the job (asked apart)
     chat.press("art")
     chat.type("Ujang Suryana")
     chat.type(VALID_NIK)
