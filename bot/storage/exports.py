@@ -296,17 +296,20 @@ def export_transfers(
     write: Callable[[Iterator[TransferRow]], T],
     *,
     open_month: OpenMonth | None = None,
+    agencies: frozenset[str] | None = None,
+    detail: str | None = None,
 ) -> tuple[T, int]:
-    """The transfers of `month` within the actor's scope, opened in the ledger first like the
-    deductions, streamed to `write`, and recorded in the audit log with their count."""
+    """The transfers of `month` within the actor's scope (and `agencies`, when given: /rekap's
+    agency, already restricted to the scope), opened in the ledger first like the deductions,
+    streamed to `write`, and recorded in the audit log with their count."""
     with Session(writer) as session, session.begin():
         (open_month or OPEN_MONTH)(session, month, now)
-    agencies = actor.scope.restrict(None)
+    within = actor.scope.restrict(None if agencies is None else sorted(agencies))
     with Session(engine) as session:
-        rows = _Counted(transfer_rows(session, month, agencies))
+        rows = _Counted(transfer_rows(session, month, within))
         result = write(rows)
     with Session(writer) as session, session.begin():
-        detail = f"month={month:%Y-%m}"
+        detail = detail or f"month={month:%Y-%m}"
         audit.record(session, actor, TRANSFERS, now, detail=detail, row_count=rows.count)
     return result, rows.count
 
