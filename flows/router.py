@@ -232,7 +232,11 @@ def _respond(session: Session, event: Input, ctx: Context) -> Turn:
         return _ask_interrupt(session, ctx, note=t("answer.press_a_button"))
     if session.active:
         if _idle(session, ctx.now):
-            return _continue(session, ctx, note=t("resume.welcome_back", flow=_flow(session).title))
+            return _continue(
+                session,
+                ctx,
+                note=t("resume.welcome_back", flow=_flow(session).title_in(session.answers)),
+            )
         return engine.answer(_flow(session), session, event, ctx)
     if not ctx.user.registered:
         return _welcome(session, ctx)  # a worker's menu, or the welcome and the sign-up
@@ -560,7 +564,7 @@ def _open_invitation(session: Session, token: str, ctx: Context) -> Turn:
 
 def _invitation_question(session: Session) -> Message:
     return Message(
-        t("invitation.open_over_draft", flow=_flow(session).title),
+        t("invitation.open_over_draft", flow=_flow(session).title_in(session.answers)),
         buttons=(
             (Button(t("button.open_invitation"), OPEN_INVITATION),),
             (Button(t("button.resume"), RESUME),),
@@ -926,7 +930,8 @@ def _resume_message(session: Session) -> Message:
         rows.append((Button(t("button.restart"), RESTART),))
     rows.append((Button(t("button.cancel"), CANCEL),))
     offer = "resume.offer" if len(rows) == 3 else "resume.offer_continue"
-    return Message(t(offer, flow=flow.title), buttons=tuple(rows), seq=session.seq)
+    title = flow.title_in(session.answers)
+    return Message(t(offer, flow=title), buttons=tuple(rows), seq=session.seq)
 
 
 def _continue(session: Session, ctx: Context, note: Text | None = None) -> Turn:

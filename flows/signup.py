@@ -266,11 +266,30 @@ def _done_organisation(answers: Answers, ctx: Context) -> Text | Raw:
     return _organisation(answers, ctx)
 
 
+def _intro(ctx: Context) -> Text:
+    """Who signs up here: ASN alone, or also villages, BAZNAS, companies and honorer."""
+    return (
+        t("funder2.signup_intro") if ctx.catalog.regencies_with_other_funders else t("signup.intro")
+    )
+
+
+def _title(answers: Answers) -> Text:
+    """ "Pendaftaran ASN", or once "Saya bukan ASN" was pressed (the NIP answer ""), a sponsor's."""
+    return t("funder2.signup_title") if answers.get("nip") == "" else t("signup.title")
+
+
+def _agency_help(answers: Answers, ctx: Context) -> Text:
+    """An honorer's agency is their workplace, not the treasurer who cuts their salary."""
+    return t("funder2.help_agency_honorer") if answers.get("nip") == "" else t("signup.help_agency")
+
+
 FLOW = Flow(
     id=FLOW_ID,
     version=1,
     title=t("signup.title"),
     intro=t("signup.intro"),
+    intro_of=_intro,
+    title_of=_title,
     first="nip",
     steps=table(
         Step(
@@ -371,6 +390,7 @@ FLOW = Flow(
             options=agency_options,
             next="phone",
             help=t("signup.help_agency"),
+            help_of=_agency_help,
         ),
         Step(
             "phone",
