@@ -91,7 +91,7 @@ def summary(
     if result.unmarked and ledger.may_mark(scope):
         mark = callbacks.ledger_mark(month_label, agency, result.unmarked, transfers=transfers)
         rows.append(((render.plain(t(keys[2])), _data(mark)),))
-    if transfers or catalog.other_funder_types:
+    if transfers or catalog.regencies_with_other_funders:
         other = "funder2.button_deductions" if transfers else "funder2.button_transfers"
         label = render.plain(t(other, month=month_label))
         back = callbacks.recap(month_label, agency, transfers=not transfers)

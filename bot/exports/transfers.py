@@ -44,7 +44,10 @@ def write_csv(
     count = 0
     for row in rows:
         method = programme.payment_method(row.payment_method)
-        organisation = programme.organisation_label(row.funder_type, row.organisation_name)
+        # BAZNAS of the regency whose agency looks after it (several regencies in one bot).
+        agency = programme.agency(row.agency_code)
+        regency = programme.regency(agency.regency) if agency and agency.regency else None
+        organisation = programme.organisation_label(row.funder_type, row.organisation_name, regency)
         writer.writerow(
             [
                 neutralize(render.plain(programme.funder_label(row.funder_type))),

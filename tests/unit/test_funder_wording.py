@@ -144,3 +144,22 @@ def test_statistics_count_sponsors_not_asn_once_villages_sponsor() -> None:
     only_asn = replace(stats, funders=funders[:1])
     plain = statistics_chat.summary(only_asn, PROGRAMME.catalog, render, all_agencies=True).text
     assert "ASN ikut" in plain
+
+
+def test_the_transfers_list_names_baznas_after_the_regency_of_its_agency() -> None:
+    """Several regencies in one bot: Kendal's BAZNAS is not "BAZNAS Kabupaten Garut"."""
+    import io
+
+    from bot.catalog import load_programme
+    from bot.exports.transfers import write_csv
+    from bot.settings import DEFAULT_PROGRAMME_FILE
+    from bot.storage.exports import TransferRow
+
+    deployment = load_programme(DEFAULT_PROGRAMME_FILE.parent / "regencies_example.toml")
+    row = TransferRow(
+        "baznas", "", "Ahmad", "Ketua", "kdl-dinsos", "PR-AAAAAA", "zakat", 16800, "Siti",
+        "3324********0001", "funder.consent_zakat", "2026-12-1", "active", None,
+    )  # fmt: skip
+    out = io.StringIO()
+    assert write_csv(out, [row], programme=deployment.catalog, render=Renderer("id")) == 1
+    assert "BAZNAS Kabupaten Kendal" in out.getvalue()
