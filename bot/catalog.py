@@ -169,6 +169,8 @@ def _load_deployment(path: Path, data: dict[str, Any]) -> ProgrammeSettings:
         jobs=_union(r.catalog.jobs for r in each),
         programmes=_union(r.catalog.programmes for r in each),
         payment_methods=_union(r.catalog.payment_methods for r in each),
+        # A village, BAZNAS or company signs up under its own regency's types (flows.signup).
+        funder_types_by_regency={r.catalog.home_regency.code: r.catalog.funder_types for r in each},
     )
     return ProgrammeSettings(catalog, first.timezone, each)
 

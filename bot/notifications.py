@@ -14,7 +14,7 @@ from datetime import UTC, date
 from functools import partial
 from typing import Any, Final, Literal
 
-from flows.catalog import Catalog
+from flows.catalog import SALARY_DEDUCTION, Catalog
 from flows.events import (
     CorrectionRequested,
     CoverageActivated,
@@ -115,8 +115,11 @@ def lapsed(
         earlier=month_year(min(event.unpaid)),
         later=month_year(max(event.unpaid)),
     )
+    # The worker's notice says "not recorded as paid" whatever the route; the sponsor's and the
+    # operator's name the salary deduction only when it was one (issue 12).
+    paid_otherwise = event.payment_method != SALARY_DEDUCTION and recipient != "worker"
     return t(
-        f"notify.lapsed_{recipient}",
+        f"funder2.lapsed_{recipient}" if paid_otherwise else f"notify.lapsed_{recipient}",
         reference=Raw(event.reference),
         worker=Raw(event.worker_name),
         sponsor=Raw(event.sponsor_name),

@@ -22,6 +22,7 @@ import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, tzinfo
+from functools import partial
 from html import escape
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -32,6 +33,7 @@ from bot.catalog import ProgrammeSettings
 from bot.delivery.budget import DEFAULT_RATE, RateBudget
 from bot.exports import deductions as deduction_workbook
 from bot.exports import recap as recap_views
+from bot.exports import transfers as transfers_export
 from bot.exports.statement_pdf import statement_pdf
 from bot.i18n import DEFAULT_LANGUAGE, Renderer, text_hash, zone_name
 from bot.statistics_render import chat as statistics_chat
@@ -821,6 +823,26 @@ class ConversationService:
         programme = self.programme.for_agencies(agencies)
         catalog, zone = programme.catalog, programme.timezone
         buffer = io.BytesIO()
+        if effect.transfers:  # issue 12: a village's, BAZNAS's, a company's, an honorer's
+            summary, _count = await asyncio.to_thread(
+                self.repository.export_transfers,
+                actor,
+                month,
+                agencies,
+                now,
+                partial(
+                    transfers_export.write_recap, buffer, programme=catalog, render=Renderer("id")
+                ),
+                detail=detail,
+            )
+            name = recap_views.transfer_file_name(month, scope, effect.agency, render)
+            caption = render(t("funder2.transfer_caption", month=effect.month))
+            await transport.send_document(incoming.chat_id, buffer.getvalue(), name, caption)
+            shown = recap_views.summary(
+                summary, month, scope, effect.agency, catalog, render, transfers=True
+            )
+            await transport.send(incoming.chat_id, shown)
+            return
 
         def write(rows: Iterator[DeductionRow]) -> deduction_workbook.DeductionSummary:
             return deduction_workbook.write_deductions(

@@ -16,6 +16,8 @@ built only here, by the typed builders below:
                                  when the recap was sent, only for the question's wording)
     act:lmarkok:<YYYY-MM>[:<code>]     the confirmation: marks (the host checks the scope again)
     act:lmarkno:<YYYY-MM>              the confirmation's cancel button
+    act:trekap:…, act:tmark:…, act:tmarkok:…, act:tmarkno:…   the same for the transfers of
+                                 sponsors without a NIP (a village, BAZNAS, a company, an honorer)
     show:<list>:<n>              the ◀️/▶️ buttons of a long /status, /data_saya, queue or staff list
     stat:<agency code>           one agency's statistics under /statistik (the scope is checked
                                  again when pressed: the button never carries it)
@@ -61,6 +63,10 @@ ActionName = Literal[
     "lmark",
     "lmarkok",
     "lmarkno",
+    "trekap",
+    "tmark",
+    "tmarkok",
+    "tmarkno",
     "kampanye",
     "kampanyeno",
     "annsend",
@@ -89,6 +95,10 @@ ACTIONS: Final[tuple[ActionName, ...]] = (
     "lmark",  # under a recap: asks to confirm marking the month deducted
     "lmarkok",  # the confirmation: marks
     "lmarkno",  # not after all
+    "trekap",  # the transfers of sponsors without a NIP under /rekap (issue 12), like rekap
+    "tmark",  # under the transfers: asks to confirm marking the month paid
+    "tmarkok",
+    "tmarkno",
     "kampanye",  # /kampanye's confirmation: save the deadline and days it carries
     "kampanyeno",  # not after all
     "annsend",  # under an announcement's preview: send it (or ask for approval)
@@ -146,41 +156,44 @@ def action(name: ActionName, reference: str | int) -> str:
 
 
 def is_recap(value: str) -> bool:
-    """Whether a button's value asks for a recap: like the menu, such buttons stay usable (the
-    host keeps them on the message when one is pressed)."""
-    return value.startswith(f"{ACTION}rekap{SEPARATOR}")
+    """Whether a button's value asks for a recap (of the deductions or the transfers): like the
+    menu, such buttons stay usable (the host keeps them on the message when one is pressed)."""
+    return value.startswith((f"{ACTION}rekap{SEPARATOR}", f"{ACTION}trekap{SEPARATOR}"))
 
 
-def recap(month: str, agency: str | None = None) -> str:
+def recap(month: str, agency: str | None = None, *, transfers: bool = False) -> str:
     """The value of a button asking for the deduction recap of `month` ("YYYY-MM"), of one
-    agency or of the whole scope. It names an agency, never a scope: the router and the host
-    check it against the presser's own scope."""
+    agency or of the whole scope (transfers: the transfers of sponsors without a NIP instead).
+    It names an agency, never a scope: the router and the host check it against the presser's
+    own scope."""
     argument = month if agency is None else f"{month}{SEPARATOR}{agency}"
-    return action("rekap", argument)
+    return action("trekap" if transfers else "rekap", argument)
 
 
-def ledger_mark(month: str, agency: str | None, unmarked: int) -> str:
-    """The value of the button under a recap asking to mark `month` ("YYYY-MM") as deducted, for
-    one agency or the whole scope; `unmarked` only words the question (the host counts again)."""
+def ledger_mark(month: str, agency: str | None, unmarked: int, *, transfers: bool = False) -> str:
+    """The value of the button under a recap asking to mark `month` ("YYYY-MM") as deducted (or
+    its transfers as paid), for one agency or the whole scope; `unmarked` only words the question
+    (the host counts again)."""
     argument = f"{month}{SEPARATOR}{unmarked}"
     if agency is not None:
         argument += f"{SEPARATOR}{agency}"
-    return action("lmark", argument)
+    return action("tmark" if transfers else "lmark", argument)
 
 
-def ledger_mark_confirmed(month: str, agency: str | None) -> str:
+def ledger_mark_confirmed(month: str, agency: str | None, *, transfers: bool = False) -> str:
     """The value of the confirmation button: mark the month (of one agency or the scope)."""
-    return action("lmarkok", month if agency is None else f"{month}{SEPARATOR}{agency}")
+    argument = month if agency is None else f"{month}{SEPARATOR}{agency}"
+    return action("tmarkok" if transfers else "lmarkok", argument)
 
 
-def ledger_mark_cancelled(month: str) -> str:
-    return action("lmarkno", month)
+def ledger_mark_cancelled(month: str, *, transfers: bool = False) -> str:
+    return action("tmarkno" if transfers else "lmarkno", month)
 
 
 def is_ledger_mark_question(value: str) -> bool:
     """Whether a button's value asks to mark a month: the recap it sits under stays usable (the
     host keeps its buttons), the confirmation comes as a new message."""
-    return value.startswith(f"{ACTION}lmark{SEPARATOR}")
+    return value.startswith((f"{ACTION}lmark{SEPARATOR}", f"{ACTION}tmark{SEPARATOR}"))
 
 
 def page(list_name: ListName, number: int) -> str:

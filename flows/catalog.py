@@ -169,6 +169,24 @@ class Catalog:
     # ASN's own payment methods and limit. Empty: ASN alone, with every payment method and
     # max_sponsorships (the behaviour before funder types).
     funder_types: tuple[FunderType, ...] = ()
+    # A deployment of several regencies: each regency's own funder types (regency code ->
+    # its [[funder_types]]), so a village of the second regency signs up under that regency's
+    # types and agencies. Empty for a single regency (funder_types alone).
+    funder_types_by_regency: Mapping[str, tuple[FunderType, ...]] = field(default_factory=dict)
+
+    def other_funder_types_in(self, regency_code: str) -> tuple[FunderType, ...]:
+        """The sponsors without a NIP one regency of the deployment accepts (the catalog's own
+        for a single regency)."""
+        kinds = self.funder_types_by_regency.get(regency_code, self.funder_types)
+        return tuple(f for f in kinds if f.code != ASN)
+
+    @property
+    def regencies_with_other_funders(self) -> tuple[Region, ...]:
+        """The regencies a sponsor without a NIP may sign up in (the home regency alone for a
+        single regency, when it accepts any)."""
+        return tuple(
+            r for r in self.regencies or (self.home_regency,) if self.other_funder_types_in(r.code)
+        )
 
     def funder_type(self, code: str) -> FunderType | None:
         """A funder type by its code; ASN always exists (from the defaults when not listed)."""
@@ -198,15 +216,18 @@ class Catalog:
         kind = self.funder_type(funder)
         return kind.label if kind is not None else Raw(funder)
 
-    def organisation_label(self, funder: str, name: str | None) -> Text | Raw:
+    def organisation_label(
+        self, funder: str, name: str | None, regency: Region | None = None
+    ) -> Text | Raw:
         """How a sponsor without a NIP is named to the worker and in statements: "Pemerintah
         Desa Sukamaju", "BAZNAS Kabupaten Garut", a company's own name. Raw("") for an ASN or
-        an honorer, who are named with their agency."""
+        an honorer, who are named with their agency. regency: the regency chosen at sign-up in
+        a deployment of several (None: the home regency, the sponsor's own afterwards)."""
         if funder in ("desa", "baznas", "perusahaan"):
             return t(
                 f"funder.organisation.{funder}",
                 name=Raw(name or ""),
-                regency=Raw(self.home_regency.name),
+                regency=Raw((regency or self.home_regency).name),
             )
         return Raw("")
 

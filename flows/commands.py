@@ -222,6 +222,9 @@ class MarkMonthDeducted:
     user_id: int
     month: date  # the 1st
     agency: str | None = None
+    # True: the transfers of sponsors without a NIP (a village, BAZNAS, a company, an honorer)
+    # marked paid; False: the ASN's rows of the treasurer's workbook (issue 12).
+    transfers: bool = False
 
 
 @dataclass(frozen=True)

@@ -107,6 +107,9 @@ class SendDeductionRecap:
 
     month: str
     agency: str | None = None
+    # The transfers of sponsors without a NIP (a village, BAZNAS, a company, an honorer) of the
+    # same scope instead, marked paid rather than deducted (issue 12).
+    transfers: bool = False
 
 
 @dataclass(frozen=True)

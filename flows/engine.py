@@ -184,9 +184,10 @@ def start(
         origin=origin,
     ).touched(ctx.now)
     first = prompt(flow, fresh, ctx)
-    if flow.intro is not None:
+    intro = flow.intro_of(ctx) if flow.intro_of is not None else flow.intro
+    if intro is not None:
         # One message, not two: fewer messages to read on a phone, and within Telegram's burst.
-        first = replace(first, text=t("prompt.intro", intro=flow.intro, question=first.text))
+        first = replace(first, text=t("prompt.intro", intro=intro, question=first.text))
     return Turn(fresh, (first,))
 
 
@@ -344,7 +345,11 @@ def back(flow: Flow, session: Session, ctx: Context) -> Turn:
 def help_for(flow: Flow, session: Session, ctx: Context) -> Turn:
     helped = session.with_(failures=0)
     summary = session.step == SUMMARY
-    text = t("help.summary") if summary else flow.step(_current(session)).help
+    step = None if summary else flow.step(_current(session))
+    if step is None:
+        text = t("help.summary")
+    else:
+        text = step.help_of(session.answers, ctx) if step.help_of is not None else step.help
     return Turn(helped, (Message(t("help.step", text=text)), prompt(flow, helped, ctx)))
 
 

@@ -120,6 +120,9 @@ class SponsorshipLapsed:
     agency_code: str
     operator_user_ids: tuple[int, ...]
     unpaid: tuple[date, ...]
+    # How the months are paid: only a salary deduction is the treasurer's to cut and mark; a
+    # village's, BAZNAS's or a company's transfer or a direct payment is told as such (issue 12).
+    payment_method: str = "salary_deduction"
 
 
 Event: TypeAlias = (

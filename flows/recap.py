@@ -62,11 +62,12 @@ def month_text(month: date) -> str:
     return f"{month.year:04d}-{month.month:02d}"
 
 
-def requested(scope: Scope, month: date, agency: str | None) -> Effect:
-    """The recap, or a refusal when the agency is outside the scope."""
+def requested(scope: Scope, month: date, agency: str | None, transfers: bool = False) -> Effect:
+    """The recap (of the deductions, or of the transfers of sponsors without a NIP), or a
+    refusal when the agency is outside the scope."""
     if agency is not None and not scope.covers(agency):
         return Message(t("rekap.refused"))
-    return SendDeductionRecap(month_text(month), agency)
+    return SendDeductionRecap(month_text(month), agency, transfers=transfers)
 
 
 def command(argument: str, scope: Scope, now: datetime) -> Effect:
@@ -80,7 +81,7 @@ def command(argument: str, scope: Scope, now: datetime) -> Effect:
     return requested(scope, month, parts[1] if len(parts) == 2 else None)
 
 
-def pressed(argument: str, scope: Scope | None) -> Effect:
+def pressed(argument: str, scope: Scope | None, transfers: bool = False) -> Effect:
     """A button under a recap ("YYYY-MM" or "YYYY-MM:CODE"); forged or mangled data, or a
     presser without a scope, gets the stale-button notice and nothing else."""
     if scope is None:
@@ -89,7 +90,7 @@ def pressed(argument: str, scope: Scope | None) -> Effect:
     month = parse_month(month_part)
     if month is None:
         return Toast(t("toast.stale"))
-    return requested(scope, month, agency or None)
+    return requested(scope, month, agency or None, transfers)
 
 
 def mark_target(argument: str, with_count: bool) -> tuple[date, int, str | None] | None:
@@ -109,10 +110,13 @@ def mark_target(argument: str, with_count: bool) -> tuple[date, int, str | None]
     return month, count, rest[0] if rest else None
 
 
-def mark_question(argument: str, scope: Scope | None, catalog: Catalog) -> Effect:
-    """The button "mark as deducted" under a recap: asks to confirm, naming the rows, the month and
-    the agency. Only a treasurer or a superadmin, within their scope (flows.ledger.may_mark);
-    anyone else (a forged press) is refused and nothing is asked."""
+def mark_question(
+    argument: str, scope: Scope | None, catalog: Catalog, transfers: bool = False
+) -> Effect:
+    """The button "mark as deducted" under a recap (under the transfers: "mark as paid"): asks to
+    confirm, naming the rows, the month and the agency. Only a treasurer or a superadmin, within
+    their scope (flows.ledger.may_mark); anyone else (a forged press) is refused and nothing is
+    asked."""
     target = mark_target(argument, with_count=True)
     if target is None or scope is None:
         return Toast(t("toast.stale"))
@@ -122,12 +126,17 @@ def mark_question(argument: str, scope: Scope | None, catalog: Catalog) -> Effec
     shown = month_text(month)
     buttons = (
         (
-            Button(t("ledger_mark.confirm"), callbacks.ledger_mark_confirmed(shown, agency)),
-            Button(t("ledger_mark.cancel"), callbacks.ledger_mark_cancelled(shown)),
+            Button(
+                t("ledger_mark.confirm"),
+                callbacks.ledger_mark_confirmed(shown, agency, transfers=transfers),
+            ),
+            Button(
+                t("ledger_mark.cancel"), callbacks.ledger_mark_cancelled(shown, transfers=transfers)
+            ),
         ),
     )
     question = t(
-        "ledger_mark.question",
+        "funder2.transfer_mark_question" if transfers else "ledger_mark.question",
         rows=count,
         month=shown,
         agency=agencies_named(scope, agency, catalog),

@@ -30,6 +30,7 @@ from functools import partial
 from typing import Final, TypeAlias
 
 from flows import callbacks
+from flows.catalog import ASN, SALARY_DEDUCTION
 from flows.effects import Button
 from flows.formatting import long_date, month_year
 from flows.text import Raw, Text, t
@@ -82,6 +83,7 @@ class Person:
     optional_days: frozenset[date] = frozenset()
     """Local days on which an optional reminder is already queued or sent to this person."""
     agency: str | None = None  # their agency (a worker: their sponsor's), for staff reports
+    funder_type: str = ASN  # a sponsor's (issue 12): a village is not reminded as an ASN
 
 
 @dataclass(frozen=True)
@@ -114,6 +116,9 @@ class FirstDeduction:
     sponsor_user_id: int
     month: date  # the 1st of the first month deducted
     amount: int
+    # How it is paid: only a salary deduction cuts a salary; any other route (a village's
+    # budget, zakat, CSR, paying directly) is told as the first month paid (issue 12).
+    payment_method: str = SALARY_DEDUCTION
 
 
 @dataclass(frozen=True)
@@ -327,7 +332,17 @@ def _resume_buttons() -> tuple[tuple[Button, ...], ...]:
     return ((Button(t("reminders.button_resume"), callbacks.menu("resume")),),)
 
 
-def _unfinished_words(flow: str, days: int) -> Wording:
+# Sign-up steps only a sponsor without a NIP reaches (flows.signup): their unfinished sign-up is
+# not "your sign-up as an ASN".
+NO_NIP_STEPS: Final = frozenset(
+    {"org_regency", "funder_type", "org_district", "org_village"}
+    | {"company_name", "officer_name", "position"}
+)
+
+
+def _unfinished_words(flow: str, days: int, step: str | None = None) -> Wording:
+    if flow == "signup" and step in NO_NIP_STEPS:
+        return t("funder2.unfinished_signup", days=days), _resume_buttons()
     return t(f"reminders.unfinished_{flow}", days=days), _resume_buttons()
 
 
@@ -361,14 +376,20 @@ def _stalled_words(item: Waiting) -> Wording:
     return t("reminders.worker_stalled", reference=Raw(item.reference)), _resume_buttons()
 
 
-def _campaign_words(days: int, deadline: date) -> Wording:
-    message = t("reminders.campaign", days=days, deadline=long_date(deadline))
+MANY: Final = frozenset({"desa", "baznas", "perusahaan"})  # funder types sponsoring many workers
+
+
+def _campaign_words(days: int, deadline: date, funder_type: str = ASN) -> Wording:
+    # A village, BAZNAS or a company sponsors many workers: not "one vulnerable worker".
+    key = "funder2.campaign_organisation" if funder_type in MANY else "reminders.campaign"
+    message = t(key, days=days, deadline=long_date(deadline))
     return message, ((Button(t("reminders.button_sponsor"), callbacks.menu("sponsor")),),)
 
 
 def _deduction_words(item: FirstDeduction) -> Wording:
+    cut = item.payment_method == SALARY_DEDUCTION
     message = t(
-        "reminders.first_deduction",
+        "reminders.first_deduction" if cut else "funder2.first_payment",
         amount=item.amount,
         month=month_year(item.month),
         reference=Raw(item.reference),
@@ -387,7 +408,8 @@ def _unfinished(facts: Facts, settings: Settings) -> Iterator[_Candidate]:
         started = int(draft.started_at.timestamp())
         for stage, due, following in _latest_stage(draft.updated_at, stages, until):
             key = f"{PREFIX}{UNFINISHED}:{draft.user_id}:{draft.flow}:{started}:{stage}"
-            words = partial(_unfinished_words, draft.flow, (due - draft.updated_at).days)
+            days = (due - draft.updated_at).days
+            words = partial(_unfinished_words, draft.flow, days, draft.step)
             yield _Candidate(UNFINISHED, draft.user_id, key, due, following, words)
 
 
@@ -449,7 +471,7 @@ def _campaign(facts: Facts) -> Iterator[_Candidate]:
             # Only on its own day: "7 days left" is wrong the day after.
             start = _local_start(day, person.zone)
             end = _local_start(day + timedelta(days=1), person.zone)
-            words = partial(_campaign_words, days, campaign.deadline)
+            words = partial(_campaign_words, days, campaign.deadline, person.funder_type)
             yield _Candidate(CAMPAIGN, user_id, key, start, end, words)
 
 

@@ -103,7 +103,7 @@ STAFF_ROLE_WORDS: Mapping[str, Role] = {
 STAFF_ADD = frozenset({"tambah", "add"})
 STAFF_REMOVE = frozenset({"hapus", "remove"})
 STAFF_ACTIONS = frozenset({"staffrm", "staffrmok", "staffkeep"})
-LEDGER_MARK_ACTIONS = frozenset({"lmark", "lmarkok", "lmarkno"})
+LEDGER_MARK_ACTIONS = frozenset({"lmark", "lmarkok", "lmarkno", "tmark", "tmarkok", "tmarkno"})
 # Refusals of a grant or revocation the storage can give (bot.storage.staff), each worded.
 STAFF_REFUSALS = frozenset(
     {
@@ -232,7 +232,11 @@ def _respond(session: Session, event: Input, ctx: Context) -> Turn:
         return _ask_interrupt(session, ctx, note=t("answer.press_a_button"))
     if session.active:
         if _idle(session, ctx.now):
-            return _continue(session, ctx, note=t("resume.welcome_back", flow=_flow(session).title))
+            return _continue(
+                session,
+                ctx,
+                note=t("resume.welcome_back", flow=_flow(session).title_in(session.answers)),
+            )
         return engine.answer(_flow(session), session, event, ctx)
     if not ctx.user.registered:
         return _welcome(session, ctx)  # a worker's menu, or the welcome and the sign-up
@@ -444,9 +448,14 @@ def _may_see(ctx: Context, code: str) -> bool:
 def _ledger_mark_action(session: Session, name: str, argument: str, ctx: Context) -> Turn:
     """The buttons marking a month deducted under /rekap: the question, its confirmation and its
     cancel. A press by anyone who may not mark (flows.ledger.may_mark) or for an agency outside
-    their scope is refused here; the host checks the actor's role again when it marks."""
+    their scope is refused here; the host checks the actor's role again when it marks. The
+    t-buttons (tmark, tmarkok, tmarkno) do the same for the transfers of sponsors without a NIP,
+    marked paid (issue 12)."""
+    transfers = name.startswith("t")
+    name = "l" + name[1:]
     if name == "lmark":
-        return Turn(session, (recap.mark_question(argument, ctx.user.scope, ctx.catalog),))
+        question = recap.mark_question(argument, ctx.user.scope, ctx.catalog, transfers)
+        return Turn(session, (question,))
     scope = ctx.user.scope
     if scope is None:
         return Turn(session, (Toast(t("toast.stale")),))
@@ -458,8 +467,9 @@ def _ledger_mark_action(session: Session, name: str, argument: str, ctx: Context
     month, _count, agency = target
     if not ledger.may_mark(scope) or (agency is not None and not scope.covers(agency)):
         return Turn(session, (Toast(t("toast.not_allowed")),))
-    mark = MarkMonthDeducted(ctx.user.user_id, month, agency)
-    return Turn(session.with_(pending="ledger_mark"), (Apply(mark, awaits_outcome=True),))
+    mark = MarkMonthDeducted(ctx.user.user_id, month, agency, transfers=transfers)
+    pending = "transfer_mark" if transfers else "ledger_mark"
+    return Turn(session.with_(pending=pending), (Apply(mark, awaits_outcome=True),))
 
 
 def _recap_command(session: Session, event: CommandIssued, ctx: Context) -> Turn:
@@ -554,7 +564,7 @@ def _open_invitation(session: Session, token: str, ctx: Context) -> Turn:
 
 def _invitation_question(session: Session) -> Message:
     return Message(
-        t("invitation.open_over_draft", flow=_flow(session).title),
+        t("invitation.open_over_draft", flow=_flow(session).title_in(session.answers)),
         buttons=(
             (Button(t("button.open_invitation"), OPEN_INVITATION),),
             (Button(t("button.resume"), RESUME),),
@@ -613,8 +623,9 @@ def _action(session: Session, action: str, ctx: Context) -> Turn:
         return Turn(session.with_(pending="reinvite"), (Apply(reissue, awaits_outcome=True),))
     if name in STAFF_ACTIONS:
         return _staff_action(session, name, argument, ctx)
-    if name == "rekap":
-        return Turn(session, (recap.pressed(argument, ctx.user.scope),))
+    if name in ("rekap", "trekap"):
+        pressed = recap.pressed(argument, ctx.user.scope, transfers=name == "trekap")
+        return Turn(session, (pressed,))
     if name in ("kampanye", "kampanyeno"):
         if not ctx.user.is_admin:
             return Turn(session, (Toast(t("toast.stale")),))
@@ -684,9 +695,10 @@ def _settle_pending(session: Session, pending: str, outcome: Outcome, ctx: Conte
         return _staff_settled(session, pending, outcome)
     if pending.startswith("announce"):
         return _announcement_settled(session, pending, outcome)
-    if pending == "ledger_mark":
+    if pending in ("ledger_mark", "transfer_mark"):
         if isinstance(outcome, Applied) and outcome.row_count is not None:
-            return Turn(session, (Message(t("ledger_mark.done", rows=outcome.row_count)),))
+            done = "ledger_mark.done" if pending == "ledger_mark" else "funder2.transfer_mark_done"
+            return Turn(session, (Message(t(done, rows=outcome.row_count)),))
         refused = isinstance(outcome, Refused) and outcome.reason == "not_allowed"
         return Turn(
             session, (Message(t("ledger_mark.refused" if refused else "error.unexpected")),)
@@ -918,7 +930,8 @@ def _resume_message(session: Session) -> Message:
         rows.append((Button(t("button.restart"), RESTART),))
     rows.append((Button(t("button.cancel"), CANCEL),))
     offer = "resume.offer" if len(rows) == 3 else "resume.offer_continue"
-    return Message(t(offer, flow=flow.title), buttons=tuple(rows), seq=session.seq)
+    title = flow.title_in(session.answers)
+    return Message(t(offer, flow=title), buttons=tuple(rows), seq=session.seq)
 
 
 def _continue(session: Session, ctx: Context, note: Text | None = None) -> Turn:

@@ -13,7 +13,7 @@ from datetime import date
 
 from flows import answers
 from flows.answers import free_text
-from flows.catalog import ASN, Agency, Catalog
+from flows.catalog import ASN, Agency, Catalog, FunderType, Region
 from flows.commands import Applied, Command, Outcome, Refused, RegisterSponsor
 from flows.context import Context
 from flows.formatting import long_date, month_year
@@ -57,7 +57,7 @@ NO_NIP = "no_nip"
 
 
 def _no_nip_options(answers: Answers, ctx: Context) -> list[Option]:
-    if not ctx.catalog.other_funder_types:
+    if not ctx.catalog.regencies_with_other_funders:
         return []  # ASN only: the NIP question stays as it always was
     return [Option(NO_NIP, t("funder.button_no_nip"))]
 
@@ -67,7 +67,33 @@ def _pick_no_nip(value: str, answers: Answers, ctx: Context) -> Check:
 
 
 def _after_nip(answers: Answers, ctx: Context) -> str:
-    return "nip_confirm" if answers["nip"] else "funder_type"
+    if answers["nip"]:
+        return "nip_confirm"
+    # A deployment of several regencies: the regency first, then its own funder types and desa.
+    return "org_regency" if len(ctx.catalog.regencies_with_other_funders) > 1 else "funder_type"
+
+
+def _regency_options(answers: Answers, ctx: Context) -> list[Option]:
+    return [Option(r.code, Raw(r.name)) for r in ctx.catalog.regencies_with_other_funders]
+
+
+def _regency(answers: Answers, ctx: Context) -> Region:
+    """The regency a sponsor without a NIP signs up in: the one chosen when the deployment has
+    several, else the home regency."""
+    chosen = ctx.catalog.regency(str(answers.get("org_regency") or ""))
+    return chosen or ctx.catalog.home_regency
+
+
+def _funder_types(answers: Answers, ctx: Context) -> tuple[FunderType, ...]:
+    return ctx.catalog.other_funder_types_in(_regency(answers, ctx).code)
+
+
+def _chosen_funder_type(answers: Answers, ctx: Context) -> FunderType:
+    code = funder_of(answers)
+    kind = next((f for f in _funder_types(answers, ctx) if f.code == code), None)
+    found = kind or ctx.catalog.funder_type(code)
+    assert found is not None  # the step offered only the regency's types
+    return found
 
 
 def funder_of(answers: Answers) -> str:
@@ -76,7 +102,7 @@ def funder_of(answers: Answers) -> str:
 
 
 def _funder_type_options(answers: Answers, ctx: Context) -> list[Option]:
-    return [Option(f.code, f.label) for f in ctx.catalog.other_funder_types]
+    return [Option(f.code, f.label) for f in _funder_types(answers, ctx)]
 
 
 # What each funder type is asked after its type, up to the shared phone question.
@@ -102,7 +128,7 @@ def _org_district_options(answers: Answers, ctx: Context) -> list[Option]:
     regions = ctx.catalog.regions
     return [
         Option(r.code, Raw(r.name))
-        for r in regions.children(ctx.catalog.home_regency.code)
+        for r in regions.children(_regency(answers, ctx).code)
         if any(_is_desa(v.code) for v in regions.children(r.code))
     ]
 
@@ -135,7 +161,8 @@ def _organisation_name(answers: Answers, ctx: Context) -> str | None:
 
 
 def _organisation(answers: Answers, ctx: Context) -> Text | Raw:
-    return ctx.catalog.organisation_label(funder_of(answers), _organisation_name(answers, ctx))
+    name = _organisation_name(answers, ctx)
+    return ctx.catalog.organisation_label(funder_of(answers), name, _regency(answers, ctx))
 
 
 def _confirm_nip_prompt(answers: Answers, ctx: Context) -> Text:
@@ -188,8 +215,8 @@ def _command(answers: Answers, ctx: Context, draft_id: str) -> Command:
             phone_e164=answers["phone"],
             funder_type=funder,
         )
-    kind = ctx.catalog.funder_type(funder)
-    assert kind is not None and kind.agency is not None  # checked when the catalog loads
+    kind = _chosen_funder_type(answers, ctx)
+    assert kind.agency is not None  # checked when the catalog loads
     return RegisterSponsor(
         user_id=ctx.user.user_id,
         nip=None,
@@ -211,9 +238,9 @@ def _settle(outcome: Outcome, answers: Answers, ctx: Context) -> Settled:
             t(
                 "funder.done",
                 name=Raw(name),
-                funder=ctx.catalog.funder_label(funder_of(answers)),
+                funder=_chosen_funder_type(answers, ctx).label,
                 organisation=_done_organisation(answers, ctx),
-                max=ctx.catalog.max_sponsorships_for(funder_of(answers)),
+                max=_chosen_funder_type(answers, ctx).max_sponsorships,
             ),
             start="sponsorship",
         )
@@ -239,11 +266,30 @@ def _done_organisation(answers: Answers, ctx: Context) -> Text | Raw:
     return _organisation(answers, ctx)
 
 
+def _intro(ctx: Context) -> Text:
+    """Who signs up here: ASN alone, or also villages, BAZNAS, companies and honorer."""
+    return (
+        t("funder2.signup_intro") if ctx.catalog.regencies_with_other_funders else t("signup.intro")
+    )
+
+
+def _title(answers: Answers) -> Text:
+    """ "Pendaftaran ASN", or once "Saya bukan ASN" was pressed (the NIP answer ""), a sponsor's."""
+    return t("funder2.signup_title") if answers.get("nip") == "" else t("signup.title")
+
+
+def _agency_help(answers: Answers, ctx: Context) -> Text:
+    """An honorer's agency is their workplace, not the treasurer who cuts their salary."""
+    return t("funder2.help_agency_honorer") if answers.get("nip") == "" else t("signup.help_agency")
+
+
 FLOW = Flow(
     id=FLOW_ID,
     version=1,
     title=t("signup.title"),
     intro=t("signup.intro"),
+    intro_of=_intro,
+    title_of=_title,
     first="nip",
     steps=table(
         Step(
@@ -254,7 +300,7 @@ FLOW = Flow(
             options=_no_nip_options,
             pick=_pick_no_nip,
             next=_after_nip,
-            branches=("nip_confirm", "funder_type"),
+            branches=("nip_confirm", "org_regency", "funder_type"),
             help=t("signup.help_nip"),
             invalidates=("nip_confirm",),
         ),
@@ -268,6 +314,15 @@ FLOW = Flow(
             help=t("signup.help_confirm_nip"),
         ),
         Step(
+            "org_regency",
+            AnswerKind.CHOICE,
+            prompt=lambda a, c: t("funder2.ask_regency"),
+            options=_regency_options,
+            next="funder_type",
+            help=t("funder2.help_regency"),
+            invalidates=("funder_type", "org_district", "org_village"),
+        ),
+        Step(
             "funder_type",
             AnswerKind.CHOICE,
             prompt=lambda a, c: t("funder.ask_type"),
@@ -279,7 +334,7 @@ FLOW = Flow(
         Step(
             "org_district",
             AnswerKind.LIST,
-            prompt=lambda a, c: t("funder.ask_district", regency=Raw(c.catalog.home_regency.name)),
+            prompt=lambda a, c: t("funder.ask_district", regency=Raw(_regency(a, c).name)),
             options=_org_district_options,
             next="org_village",
             help=t("funder.help_district"),
@@ -335,6 +390,7 @@ FLOW = Flow(
             options=agency_options,
             next="phone",
             help=t("signup.help_agency"),
+            help_of=_agency_help,
         ),
         Step(
             "phone",

@@ -93,6 +93,9 @@ class Step:
     contact_button: Label | None = None
     record_message: bool = False  # keep the id of the message the answer was given on
     branches: tuple[str, ...] = ()  # every step a `next` function may return, for build checks
+    # The help from the answers so far, when it differs by who answers (an honorer's agency is
+    # not a salary to cut); None: `help`.
+    help_of: Callable[[Answers, Context], Text] | None = None
     # Buttons under the question besides its options (label, value), e.g. a menu entry.
     extra_buttons: tuple[tuple[Text, str], ...] = ()
     sensitive: bool = False  # the typed answer is personal data: delete it from the chat
@@ -150,6 +153,13 @@ class Flow:
     summary: Callable[[Answers, Context], Text] | None = None
     intro: Text | None = None
     starts_from: tuple[str, ...] = ()
+    # The intro and title from the context and answers, when they differ by programme or by who
+    # answers (a sign-up open to villages is not "Pendaftaran ASN"); None: `intro`, `title`.
+    intro_of: Callable[[Context], Text | None] | None = None
+    title_of: Callable[[Answers], Text] | None = None
 
     def step(self, step_id: str) -> Step:
         return self.steps[step_id]
+
+    def title_in(self, answers: Answers) -> Text:
+        return self.title_of(answers) if self.title_of is not None else self.title

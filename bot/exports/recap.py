@@ -53,16 +53,25 @@ def summary(
     agency: str | None,
     catalog: Catalog,
     render: Renderer,
+    *,
+    transfers: bool = False,
 ) -> Outgoing:
     """Rows and rupiah of the workbook just sent, with buttons for the months around it and,
     for an operator with a few agencies, for each agency alone; for a treasurer or a superadmin
-    (flows.ledger.may_mark) with rows still unmarked, a button marking them deducted."""
+    (flows.ledger.may_mark) with rows still unmarked, a button marking them deducted. When the
+    programme has sponsors without a NIP (issue 12), a button for the month's transfers, whose
+    own summary (transfers=True) has the same buttons, marks them paid and leads back."""
     shown = Raw(scope_name(scope, agency, catalog, render))
     month_label = recap.month_text(month)
+    keys = (
+        ("funder2.transfer_summary", "funder2.transfer_empty", "funder2.button_transfer_mark")
+        if transfers
+        else ("rekap.summary", "rekap.empty", "rekap.button_mark")
+    )
     if result.rows:
         text = render(
             t(
-                "rekap.summary",
+                keys[0],
                 month=month_label,
                 scope=shown,
                 rows=result.rows,
@@ -71,17 +80,17 @@ def summary(
             )
         )
     else:
-        text = render(t("rekap.empty", month=month_label, scope=shown, deducted_from=_cut(catalog)))
+        text = render(t(keys[1], month=month_label, scope=shown, deducted_from=_cut(catalog)))
     before, after = recap.previous_month(month), recap.next_month(month)
     rows: list[tuple[tuple[str, str], ...]] = [
         (
             (
                 render.plain(t("rekap.button_previous", month=recap.month_text(before))),
-                _data(callbacks.recap(recap.month_text(before), agency)),
+                _data(callbacks.recap(recap.month_text(before), agency, transfers=transfers)),
             ),
             (
                 render.plain(t("rekap.button_next", month=recap.month_text(after))),
-                _data(callbacks.recap(recap.month_text(after), agency)),
+                _data(callbacks.recap(recap.month_text(after), agency, transfers=transfers)),
             ),
         )
     ]
@@ -90,11 +99,22 @@ def summary(
         for code in sorted(scope.agencies):
             found = catalog.agency(code)
             label = render.plain(t("rekap.button_agency", agency=found.name if found else code))
-            rows.append(((label, _data(callbacks.recap(month_label, code))),))
+            rows.append(((label, _data(callbacks.recap(month_label, code, transfers=transfers))),))
     if result.unmarked and ledger.may_mark(scope):
-        mark = callbacks.ledger_mark(month_label, agency, result.unmarked)
-        rows.append(((render.plain(t("rekap.button_mark")), _data(mark)),))
+        mark = callbacks.ledger_mark(month_label, agency, result.unmarked, transfers=transfers)
+        rows.append(((render.plain(t(keys[2])), _data(mark)),))
+    if transfers or catalog.regencies_with_other_funders:
+        other = "funder2.button_deductions" if transfers else "funder2.button_transfers"
+        label = render.plain(t(other, month=month_label))
+        back = callbacks.recap(month_label, agency, transfers=not transfers)
+        rows.append(((label, _data(back)),))
     return Outgoing(text=text, inline_keyboard=tuple(rows))
+
+
+def transfer_file_name(month: date, scope: Scope, agency: str | None, render: Renderer) -> str:
+    """transfer-2026-12-dpmd.csv ("semua" for a superadmin's whole scope)."""
+    part = scope.file_part(agency, render.plain(t("export.file_everyone")))
+    return render.plain(t("funder2.transfer_file", month=recap.month_text(month), scope=part))
 
 
 def _data(value: str) -> str:

@@ -6,10 +6,12 @@ text cell goes through cells.neutralize. Column names in Indonesian, as the othe
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterable
-from typing import TextIO
+import io
+from collections.abc import Iterable, Iterator
+from typing import IO, TextIO
 
 from bot.exports.cells import neutralize
+from bot.exports.deductions import DeductionSummary
 from bot.i18n import Renderer
 from bot.storage.exports import TransferRow
 from flows.catalog import Catalog
@@ -42,7 +44,10 @@ def write_csv(
     count = 0
     for row in rows:
         method = programme.payment_method(row.payment_method)
-        organisation = programme.organisation_label(row.funder_type, row.organisation_name)
+        # BAZNAS of the regency whose agency looks after it (several regencies in one bot).
+        agency = programme.agency(row.agency_code)
+        regency = programme.regency(agency.regency) if agency and agency.regency else None
+        organisation = programme.organisation_label(row.funder_type, row.organisation_name, regency)
         writer.writerow(
             [
                 neutralize(render.plain(programme.funder_label(row.funder_type))),
@@ -63,3 +68,27 @@ def write_csv(
         )
         count += 1
     return count
+
+
+def write_recap(
+    out: IO[bytes], rows: Iterable[TransferRow], *, programme: Catalog, render: Renderer
+) -> DeductionSummary:
+    """/rekap's transfers (issue 12): the same CSV into a byte buffer, and what it holds (rows,
+    rupiah, rows not marked paid yet) for the summary under it, as the deduction workbook's."""
+    summary = DeductionSummary()
+
+    def tallied() -> Iterator[TransferRow]:
+        for row in rows:
+            summary.rows += 1
+            summary.total += row.amount
+            summary.unmarked += row.paid_at is None
+            count, total = summary.per_agency.get(row.agency_code, (0, 0))
+            summary.per_agency[row.agency_code] = (count + 1, total + row.amount)
+            yield row
+
+    text = io.TextIOWrapper(out, encoding="utf-8", newline="", write_through=True)
+    try:
+        write_csv(text, tallied(), programme=programme, render=render)
+    finally:
+        text.detach()  # the caller's buffer stays open
+    return summary

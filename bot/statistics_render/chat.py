@@ -27,6 +27,16 @@ BUTTONS_PER_ROW = 2
 MAX_BUTTONS = 60  # Telegram shows up to 100 buttons; the catalog has about 45 agencies
 
 
+def _other_funders(stats: Statistics) -> bool:
+    """Whether sponsors other than ASN are counted: then "signed up" counts every sponsor, a
+    village or company too, and is worded so (issue 12); ASN alone read as before."""
+    return any(f.funder_type != ASN for f in stats.funders)
+
+
+def _agency_key(stats: Statistics) -> str:
+    return "funder2.stats_agency" if _other_funders(stats) else "stats.agency"
+
+
 def _figures(counts: Counts) -> dict[str, int]:
     return {
         "signed_up": counts.signed_up,
@@ -89,8 +99,9 @@ def summary(
                 )
             )
         )
-    parts.append(render(t("stats.totals", **_figures(stats.total))))
-    if any(f.funder_type != ASN for f in stats.funders):
+    totals = "funder2.stats_totals" if _other_funders(stats) else "stats.totals"
+    parts.append(render(t(totals, **_figures(stats.total))))
+    if _other_funders(stats):
         # Villages, BAZNAS, companies, honorer besides ASN (issue 12): counted per type.
         lines = [render(t("funder.stats_header"))]
         lines += [
@@ -120,7 +131,7 @@ def summary(
             parts.append(
                 render(
                     t(
-                        "stats.agency",
+                        _agency_key(stats),
                         name=Raw(name),
                         participation=_participation(agency, render),
                         **_figures(agency.counts),
@@ -189,7 +200,7 @@ def agency_detail(
         parts.append(
             render(
                 t(
-                    "stats.agency",
+                    _agency_key(stats),
                     name=name,
                     participation=_participation(agency, render),
                     **_figures(agency.counts),

@@ -24,7 +24,7 @@ from bot.storage import audit
 from bot.storage.ledger import open_month
 from bot.storage.models import Consent, Deduction, Sponsor, Sponsorship
 from flows.access import Scope
-from flows.catalog import SALARY_DEDUCTION
+from flows.catalog import ASN
 from flows.statuses import SponsorshipStatus
 from flows.validators.masking import NIK_LENGTH, mask_nik
 from flows.validators.nik import decode_birth_date
@@ -169,10 +169,10 @@ def deduction_rows(
         .outerjoin(Consent, col(Consent.id) == latest.c.consent_id)
         .where(
             col(Deduction.month) == month,
-            # The treasurer cuts salaries: a sponsorship paid otherwise (directly, from a
-            # village's, BAZNAS's or a company's funds) has no salary to cut (issue 12).
-            col(Sponsorship.payment_method) == SALARY_DEDUCTION,
-            col(Sponsor.nip_sealed).is_not(None),
+            # The agency's ASN, as before issue 12 (their salary deductions and the months they
+            # pay themselves, which the treasurer marks too); a village's, BAZNAS's, a
+            # company's or an honorer's payments are transfers (transfer_rows).
+            col(Sponsor.funder_type) == ASN,
         )
         .order_by(col(Deduction.agency_code), col(Sponsor.full_name), col(Sponsorship.reference))
     )
@@ -266,12 +266,13 @@ def bpjs_rows(
 
 @dataclass(frozen=True)
 class TransferRow:
-    """One line of the transfers list (issue 12): a month owed by a sponsorship paid otherwise
-    than by a salary deduction (a village's budget, BAZNAS, a company's CSR, the regional budget,
-    directly), with who pays it and on which statement. No NIK in full, no NIP."""
+    """One line of the transfers list (issue 12): a month owed by a sponsor without a NIP (a
+    village's budget, BAZNAS, a company's CSR, an honorer paying directly or from the regional
+    budget), with who pays it and on which statement. No NIK in full. An ASN's months, by
+    salary deduction or paid directly, are the treasurer's (deduction_rows)."""
 
     funder_type: str
-    organisation_name: str  # "" for an honorer or an ASN paying directly
+    organisation_name: str  # "" for an honorer
     sponsor_name: str  # the officer (or the honorer, the ASN)
     position: str
     agency_code: str
@@ -295,17 +296,20 @@ def export_transfers(
     write: Callable[[Iterator[TransferRow]], T],
     *,
     open_month: OpenMonth | None = None,
+    agencies: frozenset[str] | None = None,
+    detail: str | None = None,
 ) -> tuple[T, int]:
-    """The transfers of `month` within the actor's scope, opened in the ledger first like the
-    deductions, streamed to `write`, and recorded in the audit log with their count."""
+    """The transfers of `month` within the actor's scope (and `agencies`, when given: /rekap's
+    agency, already restricted to the scope), opened in the ledger first like the deductions,
+    streamed to `write`, and recorded in the audit log with their count."""
     with Session(writer) as session, session.begin():
         (open_month or OPEN_MONTH)(session, month, now)
-    agencies = actor.scope.restrict(None)
+    within = actor.scope.restrict(None if agencies is None else sorted(agencies))
     with Session(engine) as session:
-        rows = _Counted(transfer_rows(session, month, agencies))
+        rows = _Counted(transfer_rows(session, month, within))
         result = write(rows)
     with Session(writer) as session, session.begin():
-        detail = f"month={month:%Y-%m}"
+        detail = detail or f"month={month:%Y-%m}"
         audit.record(session, actor, TRANSFERS, now, detail=detail, row_count=rows.count)
     return result, rows.count
 
@@ -313,7 +317,7 @@ def export_transfers(
 def transfer_rows(
     session: Session, month: date, agencies: frozenset[str] | None
 ) -> Iterator[TransferRow]:
-    """The ledger's rows of `month` not paid by a salary deduction, in `agencies` (None: all),
+    """The ledger's rows of `month` owed by sponsors other than ASN, in `agencies` (None: all),
     by funder type, organisation, sponsor and reference."""
     if agencies is not None and not agencies:
         return
@@ -342,7 +346,7 @@ def transfer_rows(
         .outerjoin(Consent, col(Consent.id) == latest.c.consent_id)
         .where(
             col(Deduction.month) == month,
-            col(Sponsorship.payment_method) != SALARY_DEDUCTION,
+            col(Sponsor.funder_type) != ASN,
         )
         .order_by(
             col(Sponsor.funder_type),

@@ -290,6 +290,7 @@ def lapse_overdue(
             agency_code=agency,
             operator_user_ids=_operators(session, agency),
             unpaid=window,
+            payment_method=row.payment_method,
         )
         for notice in notify(event):
             enqueue(session, sealer, notice, now)

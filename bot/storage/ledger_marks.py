@@ -12,8 +12,9 @@ from sqlalchemy import and_, select, update
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
-from bot.storage.models import Deduction, Sponsorship
+from bot.storage.models import Deduction, Sponsor, Sponsorship
 from flows import ledger
+from flows.catalog import ASN
 
 
 def mark_deducted(
@@ -23,12 +24,13 @@ def mark_deducted(
     by_user_id: int | None,
     now: datetime,
     references: Collection[str] | None = None,
-    payment_method: str | None = None,
+    asn: bool | None = None,
 ) -> int:
     """Mark the month's unmarked rows as deducted; the number marked. agencies: only rows of
     these agencies (None: every agency; an empty set marks nothing). references: only these
-    sponsorships (None: all rows in scope). payment_method: only sponsorships paid so (None: any).
-    A row marked before keeps its time and marker."""
+    sponsorships (None: all rows in scope). asn: True, only ASN's rows (the treasurer's
+    workbook under /rekap); False, only the transfers of sponsors without a NIP (a village,
+    BAZNAS, a company, an honorer); None, any. A row marked before keeps its time and marker."""
     ledger.check_month(month)
     if agencies is not None and not agencies:
         return 0
@@ -42,12 +44,15 @@ def mark_deducted(
             col(Sponsorship.reference).in_(sorted(set(references)))
         )
         conditions.append(col(Deduction.sponsorship_id).in_(chosen))
-    if payment_method is not None:
-        # The treasurer's /rekap marks the salary deductions it lists, not a village's transfer.
-        paid_so = select(col(Sponsorship.id)).where(
-            col(Sponsorship.payment_method) == payment_method
+    if asn is not None:
+        # /rekap marks what it listed: the ASN's workbook, or the transfers (issue 12).
+        funder = col(Sponsor.funder_type) == ASN if asn else col(Sponsor.funder_type) != ASN
+        of_funder = (
+            select(col(Sponsorship.id))
+            .join(Sponsor, col(Sponsor.id) == col(Sponsorship.sponsor_id))
+            .where(funder)
         )
-        conditions.append(col(Deduction.sponsorship_id).in_(paid_so))
+        conditions.append(col(Deduction.sponsorship_id).in_(of_funder))
     result = session.execute(
         update(Deduction)
         .where(and_(*conditions))

@@ -38,7 +38,7 @@ from bot.storage.models import (
     UnfinishedFlow,
 )
 from flows import reminders as rules
-from flows.catalog import Catalog
+from flows.catalog import ASN, Catalog
 from flows.ledger import month_of
 from flows.session import Session as Conversation
 from flows.statuses import SponsorshipStatus
@@ -169,6 +169,7 @@ def read_facts(db: Session, now: datetime, zones: Zones) -> rules.Facts:
                 person.reminders_off,
                 frozenset(optional.get(user_id, ())),
                 person.agency,
+                person.funder_type,
             )
             for user_id, person in people.items()
         },
@@ -275,6 +276,7 @@ def _first_deductions(db: Session, now: datetime, zones: Zones) -> list[rules.Fi
             col(Sponsor.user_id),
             col(Sponsor.agency_code),
             col(Consent.first_month),
+            col(Sponsorship.payment_method),
         )
         .join(Sponsor, col(Sponsor.id) == col(Sponsorship.sponsor_id))
         .join(Consent, col(Consent.sponsorship_id) == col(Sponsorship.id))
@@ -296,6 +298,7 @@ def _first_deductions(db: Session, now: datetime, zones: Zones) -> list[rules.Fi
         user_id,
         agency,
         first,
+        method,
     ) in latest.values():
         if first is None:
             continue
@@ -305,7 +308,7 @@ def _first_deductions(db: Session, now: datetime, zones: Zones) -> list[rules.Fi
         this_month = month_of(now.astimezone(zones.zone(agency)).date())
         if month < this_month:  # deducted already: no "before the first deduction" any more
             continue
-        found.append(rules.FirstDeduction(_id(key), reference, user_id, month, amount))
+        found.append(rules.FirstDeduction(_id(key), reference, user_id, month, amount, method))
     return found
 
 
@@ -315,6 +318,7 @@ class _Person:
     zone: tzinfo
     reminders_off: bool
     agency: str | None
+    funder_type: str = ASN
 
 
 def _people(
@@ -325,14 +329,19 @@ def _people(
     people: dict[int, _Person] = {}
     rows = db.execute(
         select(
-            col(TelegramUser.user_id), col(TelegramUser.reminders_off_at), col(Sponsor.agency_code)
+            col(TelegramUser.user_id),
+            col(TelegramUser.reminders_off_at),
+            col(Sponsor.agency_code),
+            col(Sponsor.funder_type),
         )
         .outerjoin(Sponsor, col(Sponsor.user_id) == col(TelegramUser.user_id))
         .where(col(TelegramUser.user_id).in_(user_ids))
     ).all()
-    for user_id, off_at, agency_code in rows:
+    for user_id, off_at, agency_code, funder_type in rows:
         agency = agency_code or worker_agency.get(user_id)
-        people[user_id] = _Person(user_id, zones.zone(agency), off_at is not None, agency)
+        people[user_id] = _Person(
+            user_id, zones.zone(agency), off_at is not None, agency, funder_type or ASN
+        )
     return people
 
 

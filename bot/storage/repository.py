@@ -46,7 +46,7 @@ from bot.storage import audit, staff
 from bot.storage.announcements import AnnouncementStore
 from bot.storage.db import checkpoint_wal, immediate
 from bot.storage.delivery_store import DeliveryStore
-from bot.storage.exports import DeductionRow, export_deductions
+from bot.storage.exports import DeductionRow, TransferRow, export_deductions, export_transfers
 from bot.storage.handlers import Handler, coverage, requests, sponsor, sponsorship
 from bot.storage.handlers import announce as announce_handlers
 from bot.storage.handlers import campaign as campaign_handlers
@@ -300,6 +300,22 @@ class Repository:
         return view_statistics(self._engine, actor, agencies, now=now, catalog_codes=catalog_codes)
 
     # ---- exports and the audit log (bot.storage.exports, bot.storage.audit) ------------------
+
+    def export_transfers(
+        self,
+        actor: audit.Actor,
+        month: date,
+        agencies: frozenset[str] | None,
+        now: datetime,
+        write: Callable[[Iterator[TransferRow]], T],
+        *,
+        detail: str,
+    ) -> tuple[T, int]:
+        """The month's transfers of sponsors without a NIP within `agencies` and the actor's
+        scope streamed into `write` (/rekap's transfers), the export audit-logged."""
+        return export_transfers(
+            self._engine, self._writer, actor, month, now, write, agencies=agencies, detail=detail
+        )
 
     def export_deductions(
         self,

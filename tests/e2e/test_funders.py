@@ -10,7 +10,7 @@ from pathlib import Path
 
 from emulator.server import BotApiEmulator
 from emulator.users import FakeUser
-from tests.e2e.harness import BotUnderTest, settings_for, sqlite_url, texts
+from tests.e2e.harness import BotUnderTest, choose_job, settings_for, sqlite_url, texts
 
 LINK = re.compile(r"https://t\.me/emulated_test_bot\?start=(w_[A-Za-z0-9_-]+)")
 NO_NIP = "🏘️ Saya bukan ASN (tidak punya NIP)"
@@ -35,7 +35,7 @@ async def share_phone(user: FakeUser) -> str:
 
 async def register_worker(user: FakeUser, nik: str, worker: str) -> str:
     """One worker paid from the village's budget; returns what the sponsor reads once saved."""
-    assert "Ketik nama lengkap pekerja" in texts(await user.choose("Asisten rumah tangga"))
+    assert "Ketik nama lengkap pekerja" in texts(await choose_job(user))
     assert "Ketik NIK" in texts(await user.say(worker))
     assert "menunjukkan" in texts(await user.say(nik))
     assert "nomor HP" in texts(await user.choose("✅ Ya, benar"))
@@ -71,7 +71,7 @@ async def test_a_village_sponsors_two_workers_and_a_company_signs_up(
         await village.say("Kepala Desa")
         done = await share_phone(village)
         assert "Anda terdaftar sebagai penanggung" in done and "sampai 100 pekerja" in done
-        assert "Apa pekerjaan" in done
+        assert "Apa hubungan Anda dengan pekerja" in done
 
         first = await register_worker(village, "3205014501900001", "Ujang Suryana")
         assert "Tersimpan" in first
@@ -79,7 +79,7 @@ async def test_a_village_sponsors_two_workers_and_a_company_signs_up(
         assert "Saya, Asep Saepudin (Pemerintah Desa Wanaraja), mendaftarkan Anda" in first
         link = LINK.search(first)
         assert link, first
-        assert "Apa pekerjaan" in texts(await village.say("/pekerja"))  # a second one
+        assert "Apa hubungan" in texts(await village.say("/pekerja"))  # a second one
         second = await register_worker(village, "3205014501900002", "Euis Komariah")
         assert "Tersimpan" in second
 

@@ -357,6 +357,33 @@ def test_two_months_unmarked_lapsed_and_everyone_told_once(
     assert {r for r, m, *_ in rows(engine) if m == MAR} == {paying}
 
 
+def test_the_lapse_event_names_how_the_months_were_paid(repo: Repository, engine: Engine) -> None:
+    """Issue 12: a sponsorship paid otherwise than by a salary deduction (here directly) lapses
+    with its route, so its notices do not speak of a salary cut (bot.notifications.lapsed)."""
+    from flows.events import SponsorshipLapsed
+
+    direct = enrol(repo, 1)
+    with engine.begin() as connection:
+        connection.execute(
+            sa.text("UPDATE sponsorships SET payment_method = 'self_payment' WHERE reference = :r"),
+            {"r": direct},
+        )
+    opened(engine, DEC)
+    opened(engine, JAN)
+    february = datetime(2027, 2, 2, tzinfo=UTC)
+    opened(engine, FEB, february)
+    events: list[object] = []
+
+    def capture(event: object) -> list[object]:
+        events.append(event)
+        return []
+
+    with Session(immediate(engine)) as session, session.begin():
+        assert lapse_overdue(session, february, JAKARTA, sealer=SEALER, notify=capture) == 1  # type: ignore[arg-type]
+    [event] = events
+    assert isinstance(event, SponsorshipLapsed) and event.payment_method == "self_payment"
+
+
 def test_the_lapse_notices_are_worded_in_both_languages(repo: Repository, engine: Engine) -> None:
     from bot.i18n import Renderer
     from bot.notifications import lapsed as word

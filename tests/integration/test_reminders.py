@@ -454,6 +454,33 @@ def test_the_sponsor_is_told_the_first_deduction_a_week_before_its_month(
     del database_url
 
 
+def test_a_sponsor_paying_otherwise_is_told_the_first_month_paid_not_a_salary_cut(
+    engine: Engine,
+) -> None:
+    """Issue 12: the first-month notice of a sponsorship not paid by salary deduction (a
+    village's budget, directly) says when paying starts, not that a salary is cut."""
+    from tests.integration.test_ledger import CONSENTED_ON, enrol
+
+    clock = MovableClock(CONSENTED_ON)
+    repo = Repository(engine, SEALER, notify=notify, clock=clock)
+    store = ReminderStore(immediate(engine), SEALER, ZONES)
+    reference = enrol(repo, 1)
+    with engine.begin() as connection:
+        connection.execute(
+            sa.text("UPDATE sponsorships SET payment_method = 'self_payment' WHERE reference = :r"),
+            {"r": reference},
+        )
+    clock.now = datetime(2026, 11, 24, 0, 0, tzinfo=UTC)
+    [key] = store.run_round(clock())
+    assert key.startswith("reminder:first_deduction:")
+    [row] = reminder_rows(engine)
+    with Session(engine) as session:
+        sealed = session.get(OutboxMessage, row.id)
+        assert sealed is not None and sealed.message is not None
+        shown = reminder_outgoing(SEALER.open(sealed.message), "id").text
+    assert "tidak dipotong dari gaji" in shown and "Desember 2026" in shown
+
+
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_a_round_with_nothing_due_does_not_wait_for_the_write_lock(
     repo: Repository, engine: Engine, clock: MovableClock

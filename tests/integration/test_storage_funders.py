@@ -139,7 +139,11 @@ def test_only_an_asn_pays_by_salary_deduction(repo: Repository) -> None:
     assert outcome == Refused("payment_not_allowed")
 
 
-def test_the_treasurers_list_holds_salary_deductions_only(repo: Repository, engine: Engine) -> None:
+def test_the_treasurers_list_holds_the_asn_salary_deductions_and_self_payments(
+    repo: Repository, engine: Engine
+) -> None:
+    """As before issue 12: the agency's ASN, also those paying directly ("Saya bayar langsung"),
+    whose months the treasurer marks too; a village's transfer is not the treasurer's."""
     apply(repo, 1, register(1))
     apply(repo, 2, register(2, nip="199001012015032002"))
     apply(repo, 3, village(3))
@@ -158,8 +162,8 @@ def test_the_treasurers_list_holds_salary_deductions_only(repo: Repository, engi
     add_deductions(engine, references)  # the ledger owes all three this month
     with Session(engine) as session:
         rows = list(deduction_rows(session, SEALER, MONTH, None))
-    assert [row.reference for row in rows] == [references[0]]
-    assert rows[0].nip == "198503152010011001"
+    assert sorted(row.reference for row in rows) == sorted(references[:2])
+    assert {row.nip for row in rows} == {"198503152010011001", "199001012015032002"}
 
 
 def test_statistics_count_sponsors_per_funder_type(repo: Repository, engine: Engine) -> None:
@@ -191,10 +195,15 @@ def test_the_transfers_list_holds_what_is_paid_otherwise(
     cli_database: str, repo: Repository, engine: Engine, tmp_path: Path
 ) -> None:
     apply(repo, 1, register(1))
+    apply(repo, 2, register(2, nip="199001012015032002"))
     apply(repo, 3, village(3))
-    cut, village_paid = niks(2)
+    cut, direct, village_paid = niks(3)
     references = []
-    for user_id, nik, method in ((1, cut, "salary_deduction"), (3, village_paid, "village_budget")):
+    for user_id, nik, method in (
+        (1, cut, "salary_deduction"),
+        (2, direct, "self_payment"),  # an ASN paying directly: the treasurer's, not a transfer
+        (3, village_paid, "village_budget"),
+    ):
         [outcome] = apply(
             repo, user_id, submit(user_id, f"k{user_id}", nik=nik, payment_method=method)
         )
@@ -204,19 +213,49 @@ def test_the_transfers_list_holds_what_is_paid_otherwise(
     assert cli(["export", "transfers", "--month", "2026-12"]) == 0
     with (tmp_path / "transfer-2026-12.csv").open(encoding="utf-8-sig", newline="") as file:
         rows = list(csv.DictReader(file))
-    assert [row["reference"] for row in rows] == [references[1]]  # not the salary deduction
+    assert [row["reference"] for row in rows] == [references[2]]  # not the ASN's
     assert rows[0]["lembaga"] == "Pemerintah Desa Wanaraja"
     assert rows[0]["jabatan"] == "Kepala Desa" and rows[0]["iuran"] == "16800"
     assert rows[0]["cara_bayar"] == "Transfer dari APBDes"
-    assert rows[0]["nik_pekerja"] == "3205********0012"  # masked: no full NIK in this list
+    assert rows[0]["nik_pekerja"] == "3205********0013"  # masked: no full NIK in this list
     with Session(engine) as session:
         logged = [(e.action, e.row_count) for e in audit.entries(session)]
     assert logged == [("export.transfers", 1)]
 
 
 def test_the_treasurers_mark_leaves_the_transfers_alone(repo: Repository, engine: Engine) -> None:
-    """/rekap lists the salary deductions and marks what it lists: a village's transfer of the
-    same agency stays unmarked (`peduli ledger mark` marks it)."""
+    """/rekap lists the ASN's rows (salary deductions and self-payments) and marks what it lists:
+    a village's transfer of the same agency stays unmarked, until the transfers are marked."""
+    apply(repo, 1, register(1, agency_code="dpmd"))
+    apply(repo, 2, register(2, nip="199001012015032002", agency_code="dpmd"))
+    apply(repo, 3, village(3))
+    cut, direct, village_paid = niks(3)
+    references = []
+    for user_id, nik, method in (
+        (1, cut, "salary_deduction"),
+        (2, direct, "self_payment"),
+        (3, village_paid, "village_budget"),
+    ):
+        [outcome] = apply(
+            repo, user_id, submit(user_id, f"k{user_id}", nik=nik, payment_method=method)
+        )
+        assert isinstance(outcome, Applied) and outcome.reference
+        references.append(outcome.reference)
+    add_deductions(engine, references)
+    grant(engine, 800, "treasurer", "dpmd")
+    [outcome] = repo.apply(800, [MarkMonthDeducted(800, MONTH)])
+    assert outcome == Applied(row_count=2)
+    assert marked_references(engine) == {
+        references[0]: True,
+        references[1]: True,
+        references[2]: False,
+    }
+    [outcome] = repo.apply(800, [MarkMonthDeducted(800, MONTH, transfers=True)])
+    assert outcome == Applied(row_count=1)
+    assert set(marked_references(engine).values()) == {True}
+
+
+def test_marking_the_transfers_leaves_the_asn_rows_alone(repo: Repository, engine: Engine) -> None:
     apply(repo, 1, register(1, agency_code="dpmd"))
     apply(repo, 3, village(3))
     cut, village_paid = niks(2)
@@ -229,10 +268,14 @@ def test_the_treasurers_mark_leaves_the_transfers_alone(repo: Repository, engine
         references.append(outcome.reference)
     add_deductions(engine, references)
     grant(engine, 800, "treasurer", "dpmd")
-    [outcome] = repo.apply(800, [MarkMonthDeducted(800, MONTH)])
+    [outcome] = repo.apply(800, [MarkMonthDeducted(800, MONTH, transfers=True)])
     assert outcome == Applied(row_count=1)
+    assert marked_references(engine) == {references[0]: False, references[1]: True}
+
+
+def marked_references(engine: Engine) -> dict[str, bool]:
     with Session(engine) as session:
-        marked = {
+        return {
             reference: deducted_at is not None
             for reference, deducted_at in session.execute(
                 select(col(Sponsorship.reference), col(Deduction.deducted_at)).join(
@@ -240,4 +283,3 @@ def test_the_treasurers_mark_leaves_the_transfers_alone(repo: Repository, engine
                 )
             )
         }
-    assert marked == {references[0]: True, references[1]: False}

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from bot.catalog import load_programme
+from bot.catalog import ProgrammeSettings, load_programme
 from bot.i18n import Renderer
 from bot.settings import DEFAULT_PROGRAMME_FILE
 from flows import engine, router
@@ -76,6 +76,7 @@ class Chat:
     now: datetime = NOW
     sent: list[Effect] = field(default_factory=list)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    programme: ProgrammeSettings | None = None  # None: PROGRAMME (a deployment of several: set)
 
     def context(self) -> Context:
         sponsor = self.host.sponsor
@@ -97,7 +98,7 @@ class Chat:
         )
         return Context(
             facts,
-            PROGRAMME.catalog,
+            (self.programme or PROGRAMME).catalog,
             self.now,
             lambda: f"draft-{next(self._ids)}",
             audience_sizes=self.host.audience_sizes,

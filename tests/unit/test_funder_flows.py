@@ -12,6 +12,7 @@ import pytest
 
 from bot.catalog import CatalogError, load_programme
 from bot.i18n import Renderer
+from bot.settings import DEFAULT_PROGRAMME_FILE
 from bot.statistics_render import chat as statistics_chat
 from bot.statistics_render.text_formats import render_json, render_table
 from bot.storage.statistics import FunderStatistics, Statistics
@@ -51,6 +52,7 @@ def village_signed_up() -> Chat:
 
 
 def worker_until_payment(chat: Chat) -> None:
+    chat.press("rumah_tangga")  # the relationship, then the job (asked apart)
     chat.press("art")
     chat.type("Ujang Suryana")
     chat.type(VALID_NIK)
@@ -280,3 +282,49 @@ def test_signed_up_again_a_village_is_told_as_a_sponsor_not_an_asn() -> None:
     chat.command("batal")
     chat.command("daftar")
     assert "sudah terdaftar sebagai penanggung (Pemerintah desa (APBDes))" in chat.rendered()
+
+
+DEPLOYMENT = DEFAULT_PROGRAMME_FILE.parent / "regencies_example.toml"
+
+
+def test_several_regencies_a_village_chooses_its_regency_first(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Garut + Kendal + Majene: the regency is asked before the funder type, then that regency's
+    kecamatan and desa and the agency that looks after its villages (issue 12)."""
+    monkeypatch.setattr(flowkit, "PROGRAMME", load_programme(DEPLOYMENT))
+    chat = Chat()
+    chat.command("start")
+    chat.press("lang:id")
+    chat.press("no_nip")
+    assert chat.message_keys() == ["funder2.ask_regency"]
+    assert chat.values()[:3] == ["32.05", "33.24", "76.05"]
+    chat.press("33.24")
+    assert chat.message_keys() == ["funder.ask_type"]
+    chat.press("desa")
+    assert "Kabupaten Kendal" in chat.rendered()
+    assert chat.values()[0] == "33.24.01"  # Kendal's kecamatan, not Garut's
+    chat.press("33.24.01")
+    chat.press("33.24.01.2001")
+    chat.type("Slamet Riyadi")
+    chat.type("Kepala Desa")
+    chat.share_contact("6281234567890")
+    sponsor = chat.host.sponsor
+    assert sponsor is not None
+    assert (sponsor.agency_code, sponsor.organisation_code) == ("kdl-dispermasdes", "33.24.01.2001")
+
+
+def test_several_regencies_baznas_is_named_after_the_chosen_regency(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(flowkit, "PROGRAMME", load_programme(DEPLOYMENT))
+    chat = Chat()
+    chat.command("start")
+    chat.press("lang:id")
+    chat.press("no_nip")
+    chat.press("76.05")
+    chat.press("baznas")
+    assert "BAZNAS Kabupaten Majene" in chat.rendered()
+    chat.press("back")
+    chat.press("back")  # the regency again
+    assert chat.message_keys() == ["funder2.ask_regency"]

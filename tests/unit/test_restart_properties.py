@@ -18,8 +18,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from bot.catalog import load_programme
 from bot.i18n import Renderer
 from bot.service import TEXT_LIMIT, ConversationService
+from bot.settings import DEFAULT_PROGRAMME_FILE
 from flows import engine, worker
 from flows.access import Scope
 from flows.callbacks import ACTION, LANGUAGE, MENU
@@ -91,7 +93,15 @@ def _superadmin(chat: Chat, argument: str) -> None:
     chat.host.scope = Scope.superadmin()
 
 
+def _deployment(chat: Chat, argument: str) -> None:
+    """A deployment of several regencies (Garut, Kendal, Majene): its steps shown only then."""
+    chat.programme = DEPLOYMENT
+
+
+DEPLOYMENT = load_programme(DEFAULT_PROGRAMME_FILE.parent / "regencies_example.toml")
+
 ACTIONS: dict[str, Callable[[Chat, str], object]] = {
+    "deployment": _deployment,
     "superadmin": _superadmin,
     "command": _command,
     "press": lambda chat, value: chat.press(value),
@@ -149,6 +159,8 @@ PATHS: tuple[tuple[int, tuple[Action, ...]], ...] = (
         ),
     ),
     (1001, (*NO_NIP, ("press", "honorer"), ("type", "Dede Kurnia"), ("press", "dinkes"))),
+    # Several regencies: a village of Kendal chooses its regency first (issue 12).
+    (1001, (("deployment", ""), *NO_NIP, ("press", "33.24"), ("press", "desa"))),
     (2002, (*INVITED, ("type", "05-01-1990"), ("press", "decline"))),
     (2002, (*INVITED, ("type", "05-01-1990"), ("press", "wrong"))),
     (1001, (*SAVED, ("press", "act:inperson:PR-TEST1"))),

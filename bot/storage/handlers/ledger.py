@@ -10,7 +10,6 @@ from bot.storage.ledger_marks import mark_deducted
 from bot.storage.lookups import Turn
 from flows import ledger as ledger_rules
 from flows.access import Scope
-from flows.catalog import SALARY_DEDUCTION
 from flows.commands import Applied, MarkMonthDeducted, Outcome, Refused
 
 MARK: str = "ledger.mark"  # the audit action, as `peduli ledger mark` writes it
@@ -27,12 +26,13 @@ def mark_month_deducted(turn: Turn, command: MarkMonthDeducted) -> Outcome:
     if agencies is not None and not agencies:
         return Refused("not_allowed")
     month = ledger_rules.check_month(command.month)
-    # What /rekap lists and asks about: the salary deductions (the other payments, issue 12, are
-    # in `peduli export transfers` and marked with `peduli ledger mark`).
+    # What /rekap listed and asks about: the ASN's rows of the treasurer's workbook, or the
+    # transfers of sponsors without a NIP (issue 12), never both at once.
     count = mark_deducted(
-        turn.session, month, agencies, command.user_id, turn.now, payment_method=SALARY_DEDUCTION
+        turn.session, month, agencies, command.user_id, turn.now, asn=not command.transfers
     )
-    detail = f"month={month:%Y-%m} agency={command.agency or '*'} chat"
+    kind = " transfers" if command.transfers else ""
+    detail = f"month={month:%Y-%m} agency={command.agency or '*'} chat{kind}"
     actor = Actor(scope, command.user_id, audit.TELEGRAM)
     audit.record(turn.session, actor, MARK, turn.now, detail=detail, row_count=count)
     return Applied(row_count=count)
