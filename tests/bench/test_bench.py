@@ -255,6 +255,7 @@ def test_the_echo_bots_of_both_frameworks_and_the_transport_ratios_at_tiny_size(
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(600)  # two bot processes start one after the other: slow on a loaded CI box
 def test_two_bot_processes_share_one_store_and_lose_nothing(
     postgres_url: str, redis_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -137,3 +137,17 @@ def test_the_plan_gives_one_open_sponsorship_per_asn() -> None:
     weights = agency_weights(40)
     largest = sum(agency_index(s, weights) == 0 for s in range(10_000))
     assert 1000 < largest < 3000  # the largest agency holds about a fifth of the ASN
+
+
+def test_the_statistics_indexes_carry_what_they_count(postgres_url: str, engine: Engine) -> None:
+    # Migration 0014_scale: one agency's statistics read only these two indexes on PostgreSQL.
+    upgrade_database(postgres_url)
+    with engine.connect() as connection:
+        creates = deferred(connection, TABLES).creates
+    (agency,) = [c for c in creates if "ix_sponsors_agency_code " in c]
+    assert agency.endswith("(agency_code) INCLUDE (id)")
+    (sponsor,) = [c for c in creates if "ix_sponsorships_sponsor_id " in c]
+    assert sponsor.endswith(
+        "(sponsor_id) INCLUDE (status, coverage_start, district_code, village_code,"
+        " district_name, village_name)"
+    )
