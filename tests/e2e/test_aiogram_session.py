@@ -1,0 +1,146 @@
+"""The aiogram session the bot uses (bot.telegram_aiogram.session.PinnedSession), over real HTTP
+against a recording Bot API: calls without files go as JSON, uploads as multipart, errors are
+aiogram's own, and every answer of a method is validated by one pinned Response type."""
+
+from __future__ import annotations
+
+import gc
+import json
+import weakref
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from aiogram import Bot
+from aiogram.exceptions import TelegramBadRequest, TelegramRetryAfter
+from aiogram.methods import SendMessage
+from aiogram.types import BufferedInputFile, InlineKeyboardButton, InlineKeyboardMarkup
+from aiohttp import web
+
+from bot.telegram_aiogram.runner import create_bot
+from bot.telegram_aiogram.session import PinnedSession
+from tests.e2e.harness import TOKEN
+
+pytestmark = pytest.mark.transports("aiogram")
+
+MESSAGE = {
+    "message_id": 7,
+    "date": 1_700_000_000,
+    "chat": {"id": 501, "type": "private"},
+    "text": "halo",
+}
+
+
+class RecordingApi:
+    """Answers every call with a message (or the error queued next) and keeps what came."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, str, dict[str, Any]]] = []
+        self.errors: list[dict[str, Any]] = []
+
+    async def handle(self, request: web.Request) -> web.Response:
+        method = request.match_info["method"]
+        if request.content_type == "application/json":
+            params = await request.json()
+        else:
+            params = {key: value for key, value in (await request.post()).items()}
+        self.calls.append((method, request.content_type, params))
+        if self.errors:
+            error = self.errors.pop(0)
+            return web.json_response(error, status=error["error_code"])
+        return web.json_response({"ok": True, "result": MESSAGE})
+
+
+@pytest.fixture
+async def api() -> AsyncIterator[tuple[RecordingApi, Bot]]:
+    recording = RecordingApi()
+    app = web.Application()
+    app.router.add_post("/bot{token}/{method}", recording.handle)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    bot = create_bot(TOKEN, f"http://127.0.0.1:{port}")
+    try:
+        yield recording, bot
+    finally:
+        await bot.session.close()
+        await runner.cleanup()
+
+
+async def test_a_call_without_files_goes_as_json_with_nested_objects(
+    api: tuple[RecordingApi, Bot],
+) -> None:
+    recording, bot = api
+    assert isinstance(bot.session, PinnedSession)
+    markup = InlineKeyboardMarkup(
+        inline_keyboard=[[InlineKeyboardButton(text="Ya", callback_data="1:yes")]]
+    )
+    sent = await bot.send_message(
+        chat_id=501, text="<b>halo</b>", parse_mode="HTML", reply_markup=markup
+    )
+    assert sent.message_id == 7
+    [(method, content_type, params)] = recording.calls
+    assert (method, content_type) == ("sendMessage", "application/json")
+    assert params == {
+        "chat_id": 501,
+        "text": "<b>halo</b>",
+        "parse_mode": "HTML",
+        "reply_markup": {"inline_keyboard": [[{"text": "Ya", "callback_data": "1:yes"}]]},
+    }
+
+
+async def test_false_and_zero_are_sent_as_aiogram_sends_them(
+    api: tuple[RecordingApi, Bot],
+) -> None:
+    recording, bot = api
+    await bot.send_message(chat_id=501, text="x", disable_notification=False, message_thread_id=0)
+    [(_, _, params)] = recording.calls
+    assert params["disable_notification"] is False and params["message_thread_id"] == 0
+
+
+async def test_an_upload_goes_as_multipart(api: tuple[RecordingApi, Bot]) -> None:
+    recording, bot = api
+    photo = BufferedInputFile(b"\x89PNG fake", filename="undangan.png")
+    await bot.send_photo(chat_id=501, photo=photo, caption="undangan")
+    [(method, content_type, params)] = recording.calls
+    assert (method, content_type) == ("sendPhoto", "multipart/form-data")
+    assert params["chat_id"] == "501" and params["caption"] == "undangan"
+    assert str(params["photo"]).startswith("attach://")
+
+
+async def test_errors_are_aiograms_own(api: tuple[RecordingApi, Bot]) -> None:
+    recording, bot = api
+    recording.errors.append(
+        {"ok": False, "error_code": 400, "description": "Bad Request: message is not modified"}
+    )
+    with pytest.raises(TelegramBadRequest, match="not modified"):
+        await bot.send_message(chat_id=501, text="x")
+    recording.errors.append(
+        {
+            "ok": False,
+            "error_code": 429,
+            "description": "Too Many Requests: retry after 3",
+            "parameters": {"retry_after": 3},
+        }
+    )
+    with pytest.raises(TelegramRetryAfter) as raised:
+        await bot.send_message(chat_id=501, text="x")
+    assert raised.value.retry_after == 3
+
+
+async def test_answers_of_a_method_share_one_pinned_response_type(
+    api: tuple[RecordingApi, Bot],
+) -> None:
+    """pydantic keeps Response[Message] only weakly: without the pin the garbage collector
+    takes it and the next answer builds it again (milliseconds of CPU on every call)."""
+    _, bot = api
+    method = SendMessage(chat_id=501, text="x")
+    content = json.dumps({"ok": True, "result": MESSAGE})
+    first = bot.session.check_response(bot, method, 200, content)
+    used = weakref.ref(type(first))
+    del first
+    gc.collect()
+    second = bot.session.check_response(bot, method, 200, content)
+    assert used() is not None and type(second) is used()
