@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import enum
+import functools
 import io
 import logging
 import time
@@ -490,7 +491,8 @@ class ConversationService:
                 days=self.invitation_days,
             )
         )
-        await transport.send_photo(incoming.chat_id, qr_png(link), caption)
+        png = await asyncio.to_thread(qr_png, link)
+        await transport.send_photo(incoming.chat_id, png, caption)
         record = await asyncio.to_thread(self.repository.user_record, incoming.user_id)
         sponsor = record.sponsor.full_name if record.sponsor else ""
         forward = Renderer(language)(
@@ -856,10 +858,16 @@ def answer_from_json(
     return incoming, answers.effects_from_json(stored["effects"]), stored["language"]
 
 
-def qr_png(link: str) -> bytes:
-    """A QR code of the link, large enough to scan from another phone's screen."""
-    import io
+QR_CODES_KEPT = 256
+"""Invitation QR codes kept (a PNG is about 1 KB): an answer sent again (a redelivery, a failed
+send) shows the same invitation without drawing it again."""
 
+
+@functools.lru_cache(maxsize=QR_CODES_KEPT)
+def qr_png(link: str) -> bytes:
+    """A QR code of the link, large enough to scan from another phone's screen. Drawing one
+    takes 10-13 ms of CPU in pure Python (segno): the service calls it in a worker thread, so
+    the event loop goes on with other users' updates meanwhile."""
     import segno
 
     buffer = io.BytesIO()

@@ -8,65 +8,29 @@ import gc
 import json
 import weakref
 from collections.abc import AsyncIterator
-from typing import Any
 
 import pytest
 from aiogram import Bot
 from aiogram.exceptions import TelegramBadRequest, TelegramRetryAfter
 from aiogram.methods import SendMessage
 from aiogram.types import BufferedInputFile, InlineKeyboardButton, InlineKeyboardMarkup
-from aiohttp import web
 
 from bot.telegram_aiogram.runner import create_bot
 from bot.telegram_aiogram.session import PinnedSession
 from tests.e2e.harness import TOKEN
+from tests.e2e.recording_api import MESSAGE, RecordingApi, recording_api
 
 pytestmark = pytest.mark.transports("aiogram")
-
-MESSAGE = {
-    "message_id": 7,
-    "date": 1_700_000_000,
-    "chat": {"id": 501, "type": "private"},
-    "text": "halo",
-}
-
-
-class RecordingApi:
-    """Answers every call with a message (or the error queued next) and keeps what came."""
-
-    def __init__(self) -> None:
-        self.calls: list[tuple[str, str, dict[str, Any]]] = []
-        self.errors: list[dict[str, Any]] = []
-
-    async def handle(self, request: web.Request) -> web.Response:
-        method = request.match_info["method"]
-        if request.content_type == "application/json":
-            params = await request.json()
-        else:
-            params = {key: value for key, value in (await request.post()).items()}
-        self.calls.append((method, request.content_type, params))
-        if self.errors:
-            error = self.errors.pop(0)
-            return web.json_response(error, status=error["error_code"])
-        return web.json_response({"ok": True, "result": MESSAGE})
 
 
 @pytest.fixture
 async def api() -> AsyncIterator[tuple[RecordingApi, Bot]]:
-    recording = RecordingApi()
-    app = web.Application()
-    app.router.add_post("/bot{token}/{method}", recording.handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    bot = create_bot(TOKEN, f"http://127.0.0.1:{port}")
-    try:
-        yield recording, bot
-    finally:
-        await bot.session.close()
-        await runner.cleanup()
+    async with recording_api() as (recording, base_url):
+        bot = create_bot(TOKEN, base_url)
+        try:
+            yield recording, bot
+        finally:
+            await bot.session.close()
 
 
 async def test_a_call_without_files_goes_as_json_with_nested_objects(
