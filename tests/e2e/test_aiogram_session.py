@@ -6,17 +6,21 @@ from __future__ import annotations
 
 import gc
 import json
+import socket
 import weakref
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 from aiogram import Bot
-from aiogram.exceptions import TelegramBadRequest, TelegramRetryAfter
+from aiogram.exceptions import TelegramBadRequest, TelegramNetworkError, TelegramRetryAfter
 from aiogram.methods import SendMessage
 from aiogram.types import BufferedInputFile, InlineKeyboardButton, InlineKeyboardMarkup
 
+from bot.telegram_aiogram.adapter import AiogramTransport
 from bot.telegram_aiogram.runner import create_bot
 from bot.telegram_aiogram.session import PinnedSession
+from bot.transport import Outgoing
 from tests.e2e.harness import TOKEN
 from tests.e2e.recording_api import MESSAGE, RecordingApi, recording_api
 
@@ -108,3 +112,60 @@ async def test_answers_of_a_method_share_one_pinned_response_type(
     gc.collect()
     second = bot.session.check_response(bot, method, 200, content)
     assert used() is not None and type(second) is used()
+
+
+def refusal(code: int, description: str) -> dict[str, Any]:
+    return {"ok": False, "error_code": code, "description": description}
+
+
+async def test_the_transports_calls_go_as_json_and_its_refusals_keep_their_meaning(
+    api: tuple[RecordingApi, Bot],
+) -> None:
+    """AiogramTransport posts its calls without files as JSON itself (no aiogram method or
+    result objects); what an answer means is what it meant through aiogram's methods."""
+    recording, bot = api
+    transport = AiogramTransport(bot)
+    message = Outgoing("<b>Pilih</b>", inline_keyboard=((("Ya", "1:yes"),),))
+    recording.errors.append(refusal(429, "Too Many Requests") | {"parameters": {"retry_after": 1}})
+    assert await transport.send(501, message) == 7  # waited out the 429, then sent
+    recording.errors.append(refusal(403, "Forbidden: bot was blocked by the user"))
+    assert await transport.send(501, message) is None
+    recording.errors.append(refusal(400, "Bad Request: message is not modified"))
+    await transport.edit(501, 7, message)
+    recording.errors.append(refusal(400, "Bad Request: chat not found"))
+    with pytest.raises(TelegramBadRequest, match="chat not found"):
+        await transport.retire(501, 7, None)
+    await transport.retire(501, 7, "<b>Pilih</b>\n\n» <b>Ya</b>")
+    await transport.answer_callback("q1", "Tersimpan")
+    await transport.delete(501, 7)
+    methods = [(method, content_type) for method, content_type, _ in recording.calls]
+    assert methods == [
+        ("sendMessage", "application/json"),
+        ("sendMessage", "application/json"),
+        ("sendMessage", "application/json"),
+        ("editMessageText", "application/json"),
+        ("editMessageReplyMarkup", "application/json"),
+        ("editMessageText", "application/json"),
+        ("answerCallbackQuery", "application/json"),
+        ("deleteMessage", "application/json"),
+    ]
+    assert recording.calls[0][2] == {
+        "chat_id": 501,
+        "parse_mode": "HTML",
+        "text": "<b>Pilih</b>",
+        "link_preview_options": {"is_disabled": True},
+        "reply_markup": {"inline_keyboard": [[{"text": "Ya", "callback_data": "1:yes"}]]},
+    }
+    assert recording.calls[-2][2] == {"callback_query_id": "q1", "text": "Tersimpan"}
+
+
+async def test_an_unreachable_api_is_aiograms_network_error() -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    bot = create_bot(TOKEN, f"http://127.0.0.1:{port}")
+    try:
+        with pytest.raises(TelegramNetworkError):
+            await AiogramTransport(bot).send(501, Outgoing("halo"))
+    finally:
+        await bot.session.close()
