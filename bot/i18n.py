@@ -34,6 +34,7 @@ __all__ = [
 ]
 
 LOCALES_DIR: Traversable = files("locales")  # package data, in the wheel as in the source tree
+STATIC_TEXTS_KEPT = 4096  # (language, key) pairs: every key of the locales in two languages
 
 
 def _flatten(table: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
@@ -78,6 +79,7 @@ class Renderer:
         self.language = language if language in LANGUAGES else DEFAULT_LANGUAGE
         self._messages = catalog(self.language, directory)
         self._fallback = catalog(DEFAULT_LANGUAGE, directory)
+        self._shipped = directory is LOCALES_DIR
 
     def __call__(self, text: Text | Raw) -> str:
         if isinstance(text, Raw):
@@ -99,6 +101,8 @@ class Renderer:
 
     def plain(self, text: Text | Raw) -> str:
         """Without HTML: for button labels, toasts and command descriptions."""
+        if isinstance(text, Text) and not text.params and self._shipped:
+            return _static_plain(self.language, text.key)
         return html.unescape(_strip_tags(self(text)))
 
     def _param(self, value: object) -> str:
@@ -109,6 +113,14 @@ class Renderer:
         if isinstance(value, int):
             return _number(value, self.language)
         return html.escape(str(value), quote=False)
+
+
+@lru_cache(maxsize=STATIC_TEXTS_KEPT)
+def _static_plain(language: str, key: str) -> str:
+    """A button label or toast without parameters, in one language of the shipped locales: the
+    same few hundred on every message (a list of options is a dozen labels), so each is
+    rendered once per language."""
+    return html.unescape(_strip_tags(Renderer(language)(Text(key))))
 
 
 @lru_cache(maxsize=4096)
