@@ -381,10 +381,19 @@ class ConversationService:
         render = Renderer(language)
         if incoming.callback_query_id:
             toast = next((e.text for e in effects if isinstance(e, Toast)), None)
-            await transport.answer_callback(
-                incoming.callback_query_id, render.plain(toast) if toast else None
+            # The press's answer (its spinner, a toast) and the retired buttons of the pressed
+            # message are independent of each other: one round trip instead of two. Both end
+            # before the reply goes, so the pressed message shows the choice above the reply.
+            done = await asyncio.gather(
+                transport.answer_callback(
+                    incoming.callback_query_id, render.plain(toast) if toast else None
+                ),
+                self._retire_pressed_buttons(incoming, transport, effects),
+                return_exceptions=True,
             )
-            await self._retire_pressed_buttons(incoming, transport, effects)
+            failed = next((r for r in done if isinstance(r, BaseException)), None)
+            if failed is not None:
+                raise failed
         for effect in effects:
             if isinstance(effect, Message):
                 outgoing = self.render(effect, render)

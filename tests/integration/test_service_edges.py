@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import threading
 from collections.abc import AsyncIterator
@@ -14,8 +15,10 @@ import segno
 from bot.app import Built, build_service
 from bot.service import Incoming
 from bot.settings import Settings
-from flows.effects import ShowInvitation
-from flows.inputs import TextReceived
+from bot.transport import Outgoing
+from flows.effects import Message, ShowInvitation
+from flows.inputs import ChoicePicked, TextReceived
+from flows.text import t
 from tests.e2e.harness import NOW
 from tests.integration.test_service_shared_redis import RecordingTransport
 
@@ -67,3 +70,49 @@ async def test_an_invitation_shown_again_reuses_its_qr_code_drawn_off_the_event_
     assert len(transport.photos) == 2 and transport.photos[0] == transport.photos[1]
     assert len(drawn) == 1
     assert drawn != [threading.main_thread().name]  # not on the event loop's thread
+
+
+class PressTransport(PhotoTransport):
+    """Holds the press's answer and the retire until both have started."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[str] = []
+        self.both_started = asyncio.Event()
+
+    async def _held(self, name: str) -> None:
+        self.calls.append(f"{name} started")
+        if sum(call.endswith("started") for call in self.calls) == 2:
+            self.both_started.set()
+        await asyncio.wait_for(self.both_started.wait(), 5)
+        self.calls.append(f"{name} done")
+
+    async def answer_callback(self, callback_query_id: str, text: str | None) -> None:
+        await self._held("answer")
+
+    async def retire(self, chat_id: int, message_id: int, html: str | None) -> None:
+        await self._held("retire")
+
+    async def send(self, chat_id: int, message: Outgoing) -> int | None:
+        self.calls.append("reply")
+        return await super().send(chat_id, message)
+
+
+async def test_a_press_is_answered_and_its_buttons_retired_together_before_the_reply(
+    built: Built,
+) -> None:
+    transport = PressTransport()
+    press = Incoming(
+        update_id=2,
+        user_id=72,
+        chat_id=72,
+        input=ChoicePicked(seq=3, value="yes", message_id=40),
+        callback_query_id="q-72",
+        callback_message_id=40,
+        pressed_label="Ya",
+        pressed_message_html="Benar?",
+    )
+    await built.service._deliver(press, transport, [Message(t("button.back"))], "id")
+    assert transport.calls[:2] == ["answer started", "retire started"]  # one round trip
+    assert sorted(transport.calls[2:4]) == ["answer done", "retire done"]
+    assert transport.calls[4:] == ["reply"]  # the reply after the retired buttons
