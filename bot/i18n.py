@@ -37,6 +37,7 @@ __all__ = [
 ]
 
 LOCALES_DIR: Traversable = files("locales")  # package data, in the wheel as in the source tree
+STATIC_TEXTS_KEPT = 4096  # (language, key) pairs: every key of the locales in two languages
 
 
 # CLDR's plural categories. A message whose table has only these keys (`other` among them) is
@@ -116,6 +117,7 @@ class Renderer:
         self.language = language if language in LANGUAGES else DEFAULT_LANGUAGE
         self._messages, self._plurals = _messages(self.language, directory)
         self._fallback, self._fallback_plurals = _messages(DEFAULT_LANGUAGE, directory)
+        self._shipped = directory is LOCALES_DIR
 
     def __call__(self, text: Text | Raw) -> str:
         if isinstance(text, Raw):
@@ -159,6 +161,8 @@ class Renderer:
 
     def plain(self, text: Text | Raw) -> str:
         """Without HTML: for button labels, toasts and command descriptions."""
+        if isinstance(text, Text) and not text.params and self._shipped:
+            return _static_plain(self.language, text.key)
         return html.unescape(_strip_tags(self(text)))
 
     def _param(self, value: object) -> str:
@@ -217,6 +221,14 @@ class _Number(str):
         if spec == "rupiah":
             return rupiah(self.value, self.language)
         return super().__format__(spec)
+
+
+@lru_cache(maxsize=STATIC_TEXTS_KEPT)
+def _static_plain(language: str, key: str) -> str:
+    """A button label or toast without parameters, in one language of the shipped locales: the
+    same few hundred on every message (a list of options is a dozen labels), so each is
+    rendered once per language."""
+    return html.unescape(_strip_tags(Renderer(language)(Text(key))))
 
 
 @lru_cache(maxsize=4096)

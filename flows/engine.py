@@ -7,6 +7,7 @@ handles commands and the questions asked on top of a flow.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import unicodedata
@@ -24,6 +25,7 @@ from flows.text import Text, t, to_json
 
 SUMMARY = "summary"  # the step id of a flow's summary; no flow table may use it
 PAGE_SIZE = 8
+FOLDED_KEPT = 8192  # option texts and queries folded for a search (engine._fold)
 MAX_FAILURES = 3
 
 BACK = "back"
@@ -77,7 +79,10 @@ def matching_options(options: Sequence[Option], query: str) -> list[Option]:
     return found
 
 
+@functools.lru_cache(maxsize=FOLDED_KEPT)
 def _fold(text: str) -> str:
+    """Case and accents aside. Cached: a search folds every option of a list (a regency's
+    villages are hundreds), and the options are the same on every search."""
     decomposed = unicodedata.normalize("NFKD", text.casefold())
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 

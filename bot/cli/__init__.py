@@ -8,12 +8,16 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from bot import lean_lokal
+
 if TYPE_CHECKING:  # not at run time: pydantic would slow down every command
     from bot.settings import Settings
 
 #: bot.settings.TRANSPORT_NAMES, written out: importing the settings (pydantic) here would slow
 #: down every command (tests/unit/test_cli_transport.py keeps the two equal).
 TRANSPORTS = ("aiogram", "ptb")
+
+lean_lokal.install()  # before anything imports the flows' validators (bot.lean_lokal)
 
 
 def _transport_option(command: argparse.ArgumentParser) -> None:

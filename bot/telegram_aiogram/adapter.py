@@ -5,14 +5,25 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from http import HTTPStatus
+from typing import Any, TypeVar
 
 from aiogram import Bot
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.exceptions import (
+    TelegramAPIError,
     TelegramBadRequest,
     TelegramForbiddenError,
+    TelegramNetworkError,
     TelegramRetryAfter,
+)
+from aiogram.methods import (
+    AnswerCallbackQuery,
+    DeleteMessage,
+    EditMessageReplyMarkup,
+    EditMessageText,
+    SendMessage,
+    TelegramMethod,
 )
 from aiogram.types import (
     BufferedInputFile,
@@ -20,14 +31,14 @@ from aiogram.types import (
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     KeyboardButton,
-    LinkPreviewOptions,
     Message,
     ReplyKeyboardMarkup,
     ReplyKeyboardRemove,
 )
 from aiohttp import ClientError, ClientTimeout
+from pydantic import BaseModel
 
-from bot.bot_api import JSON_HEADERS, delivery_request, send_result
+from bot.bot_api import JSON_HEADERS, delivery_request, reply_markup_json, send_result
 from bot.incoming import accepted_chat, choice_picked, command_issued
 from bot.incoming import should_answer_unhandled as answer_unhandled
 from bot.service import Incoming
@@ -133,6 +144,12 @@ def should_answer_unhandled(callback: CallbackQuery) -> bool:
     )
 
 
+def _message_id(result: object) -> int | None:
+    """The message_id of a sent message as the Bot API returned it (None: not sent)."""
+    found = result.get("message_id") if isinstance(result, dict) else None
+    return found if isinstance(found, int) else None
+
+
 def reply_markup(
     message: Outgoing,
 ) -> InlineKeyboardMarkup | ReplyKeyboardMarkup | ReplyKeyboardRemove | None:
@@ -155,22 +172,18 @@ def reply_markup(
 
 
 class AiogramTransport:
-    """Sends through an aiogram Bot; waits out 429 answers, stops at 403 (blocked bot)."""
+    """Sends through an aiogram Bot; waits out 429 answers, stops at 403 (blocked bot).
+
+    Calls without files go as the Bot API's JSON (bot.bot_api) through the Bot's HTTP session
+    (`_post`), files through aiogram's own methods (multipart)."""
 
     def __init__(self, bot: Bot) -> None:
         self.bot = bot
 
     async def send(self, chat_id: int, message: Outgoing) -> int | None:
-        sent = await self._call(
-            lambda: self.bot.send_message(
-                chat_id=chat_id,
-                text=message.text,
-                parse_mode="HTML",
-                reply_markup=reply_markup(message),
-                link_preview_options=LinkPreviewOptions(is_disabled=True),
-            )
-        )
-        return sent.message_id if sent is not None else None
+        _, payload = delivery_request(chat_id, message, None, paid_broadcast=False)
+        sent = await self._call(lambda: self._post(SendMessage, payload))
+        return _message_id(sent)
 
     async def deliver(
         self,
@@ -185,9 +198,7 @@ class AiogramTransport:
         purpose: building them cost about half of the engine's CPU per message, which capped
         paid broadcasts well below Telegram's 1000 a second (bench/broadcast.py)."""
         method, payload = delivery_request(chat_id, message, media, paid_broadcast)
-        session = self.bot.session
-        if not isinstance(session, AiohttpSession):  # create_bot always makes one
-            raise TypeError("AiogramTransport.deliver needs aiogram's AiohttpSession")
+        session = self._session()
         url = session.api.api_url(token=self.bot.token, method=method)
         try:
             client = await session.create_session()
@@ -203,34 +214,77 @@ class AiogramTransport:
             return SendResult(SendStatus.TRANSIENT, detail=type(error).__name__)
         return send_result(body)
 
+    def _session(self) -> AiohttpSession:
+        session = self.bot.session
+        if not isinstance(session, AiohttpSession):  # create_bot always makes one
+            raise TypeError("AiogramTransport needs aiogram's AiohttpSession")
+        return session
+
+    async def _post(self, method: type[TelegramMethod[Any]], payload: dict[str, Any]) -> Any:
+        """One Bot API call as a JSON POST through aiogram's HTTP session, its result as the
+        JSON the Bot API returned. Building aiogram's method and result objects (pydantic
+        models, dumped and validated again) cost more CPU than the call itself on the turn's
+        few calls without files; an error answer still raises aiogram's own exception."""
+        session = self.bot.session
+        if not isinstance(session, AiohttpSession):
+            # Another session (a host's own, a test's in-process one): aiogram's method, as is.
+            result = await self.bot(method(**payload))
+            return result.model_dump(mode="json") if isinstance(result, BaseModel) else result
+        name = method.__api_method__
+        url = session.api.api_url(token=self.bot.token, method=name)
+        try:
+            client = await session.create_session()
+            async with client.post(
+                url,
+                data=session.json_dumps(payload),
+                headers=JSON_HEADERS,
+                timeout=ClientTimeout(total=session.timeout),
+            ) as response:
+                status, text = response.status, await response.text()
+        except TimeoutError as error:
+            stub = method.model_construct(**payload)
+            raise TelegramNetworkError(method=stub, message="Request timeout error") from error
+        except ClientError as error:
+            stub = method.model_construct(**payload)
+            message = f"{type(error).__name__}: {error}"
+            raise TelegramNetworkError(method=stub, message=message) from error
+        try:
+            body = session.json_loads(text)
+        except ValueError:
+            body = None
+        succeeded = HTTPStatus.OK <= status <= HTTPStatus.IM_USED
+        if succeeded and isinstance(body, dict) and body.get("ok") is True:
+            return body.get("result")
+        # An error (or not the Bot API's JSON): aiogram says which, as its own exception.
+        session.check_response(self.bot, method.model_construct(**payload), status, text)
+        raise TelegramAPIError(method=method.model_construct(**payload), message=text[:200])
+
     async def edit(self, chat_id: int, message_id: int, message: Outgoing) -> None:
-        markup = reply_markup(message)
-        await self._call(
-            lambda: self.bot.edit_message_text(
-                chat_id=chat_id,
-                message_id=message_id,
-                text=message.text,
-                parse_mode="HTML",
-                reply_markup=markup if isinstance(markup, InlineKeyboardMarkup) else None,
-                link_preview_options=LinkPreviewOptions(is_disabled=True),
-            )
-        )
+        payload: dict[str, Any] = {
+            "chat_id": chat_id,
+            "message_id": message_id,
+            "text": message.text,
+            "parse_mode": "HTML",
+            "link_preview_options": {"is_disabled": True},
+        }
+        markup = reply_markup_json(message)
+        if markup is not None and "inline_keyboard" in markup:  # an edit keeps inline buttons only
+            payload["reply_markup"] = markup
+        await self._call(lambda: self._post(EditMessageText, payload))
 
     async def retire(self, chat_id: int, message_id: int, html: str | None) -> None:
         if html is None:
-            await self._call(
-                lambda: self.bot.edit_message_reply_markup(chat_id=chat_id, message_id=message_id)
-            )
+            bare = {"chat_id": chat_id, "message_id": message_id}
+            await self._call(lambda: self._post(EditMessageReplyMarkup, bare))
             return
-        await self._call(
-            lambda: self.bot.edit_message_text(
-                chat_id=chat_id,
-                message_id=message_id,
-                text=html,
-                parse_mode="HTML",
-                link_preview_options=LinkPreviewOptions(is_disabled=True),
-            )
-        )
+        payload = {
+            "chat_id": chat_id,
+            "message_id": message_id,
+            "text": html,
+            "parse_mode": "HTML",
+            "link_preview_options": {"is_disabled": True},
+        }
+        await self._call(lambda: self._post(EditMessageText, payload))
 
     async def send_photo(self, chat_id: int, png: bytes, caption: str) -> int | None:
         sent = await self._call(
@@ -257,14 +311,14 @@ class AiogramTransport:
         return sent.message_id if sent is not None else None
 
     async def delete(self, chat_id: int, message_id: int) -> None:
-        await self._call(lambda: self.bot.delete_message(chat_id=chat_id, message_id=message_id))
+        payload = {"chat_id": chat_id, "message_id": message_id}
+        await self._call(lambda: self._post(DeleteMessage, payload))
 
     async def answer_callback(self, callback_query_id: str, text: str | None) -> None:
-        await self._call(
-            lambda: self.bot.answer_callback_query(
-                callback_query_id=callback_query_id, text=text[:200] if text else None
-            )
-        )
+        payload: dict[str, Any] = {"callback_query_id": callback_query_id}
+        if text:
+            payload["text"] = text[:200]
+        await self._call(lambda: self._post(AnswerCallbackQuery, payload))
 
     async def _call(self, request: Callable[[], Awaitable[T]]) -> T | None:
         for attempt in range(MAX_RETRIES):

@@ -10,7 +10,6 @@ from typing import Any
 
 from aiogram import Bot, Dispatcher, Router
 from aiogram.client.default import DefaultBotProperties
-from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.dispatcher.event.bases import SkipHandler
 from aiogram.methods import TelegramMethod
@@ -32,6 +31,7 @@ from bot.telegram_aiogram.adapter import (
     message_input,
     should_answer_unhandled,
 )
+from bot.telegram_aiogram.session import PinnedSession
 from bot.telegram_aiogram.updates import LenientDispatcher, parse_update
 from flows import callbacks
 from flows.inputs import CommandIssued
@@ -41,7 +41,7 @@ logger = logging.getLogger(__name__)
 
 
 def create_bot(token: str, api_url: str) -> Bot:
-    session = AiohttpSession(api=TelegramAPIServer.from_base(api_url.rstrip("/")))
+    session = PinnedSession(api=TelegramAPIServer.from_base(api_url.rstrip("/")))
     return Bot(token=token, session=session, default=DefaultBotProperties())
 
 

