@@ -117,8 +117,8 @@ def create_db_engine(url: str | URL) -> Engine:
     event.listen(engine, "connect", _sqlite_on_connect)
     gate = WriterGate()
     event.listen(engine, "begin", gate.begin)
-    event.listen(engine, "commit", gate.end)
-    event.listen(engine, "rollback", gate.end)
+    event.listen(engine, "commit", gate.committing)
+    event.listen(engine, "rollback", gate.rolling_back)
     event.listen(engine.pool, "checkin", gate.checkin)
     event.listen(engine.pool, "invalidate", gate.invalidated)
     return engine
@@ -233,8 +233,21 @@ class WriterGate:
             self._release(info)
             raise
 
-    def end(self, connection: Connection) -> None:
-        self._release(connection.connection.info)
+    # SQLAlchemy calls these BEFORE the driver's commit or rollback: the gate given back there
+    # let the next writer's BEGIN IMMEDIATE find SQLite's lock still held ("database is
+    # locked", or a wait in the busy handler the gate is there to avoid). So the transaction is
+    # ended here first; the driver's own call after it finds none and does nothing.
+    def committing(self, connection: Connection) -> None:
+        info = connection.connection.info
+        if info.get(_HOLDS_GATE, False):
+            connection.connection.dbapi_connection.commit()  # type: ignore[union-attr]
+        self._release(info)
+
+    def rolling_back(self, connection: Connection) -> None:
+        info = connection.connection.info
+        if info.get(_HOLDS_GATE, False):
+            connection.connection.dbapi_connection.rollback()  # type: ignore[union-attr]
+        self._release(info)
 
     def checkin(self, _dbapi_connection: Any, record: Any) -> None:
         self._release(record.info)
