@@ -347,10 +347,14 @@ class TurnJournal:
         if concluded is None:
             return TurnResult(owed, False, None, copies[-1] if copies else None)
         self._record(db, update_id, user_id, concluded, deadline, now)
-        if copies:  # superseded by this turn's copy
+        # Copies superseded by this turn's. Not those of answers this process delivered: the
+        # transaction clearing those (another user's turn, maybe) drops them, and writing the
+        # same rows here would make the two wait for each other (PostgreSQL row locks).
+        superseded = [update for update, _ in copies if update not in known]
+        if superseded:
             db.execute(
                 update(self._table)
-                .where(self._table.c.update_id.in_([update for update, _ in copies]))
+                .where(self._table.c.update_id.in_(superseded))
                 .values(session=None)
             )
         return TurnResult(owed, False, concluded, None)

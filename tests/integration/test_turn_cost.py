@@ -374,3 +374,38 @@ async def test_an_answer_being_cleared_by_another_transaction_is_not_owed(built:
     shown = await chat.say("198503152010011001")  # that transaction has not committed yet
     assert "Ketik NIP" not in shown and "NIP ini menunjukkan" in shown, shown
     built.service.journal._cleared(taken)
+
+
+async def test_a_turn_does_not_wait_for_the_transaction_clearing_its_last_answer(
+    tmp_path: Path, postgres_url: str, redis_url: str, redis_prefix: str
+) -> None:
+    """PostgreSQL + Redis: another turn's transaction has taken this user's delivered answer to
+    clear it (its row locked) and has not committed; the user's next turn writes nothing to that
+    row, so it commits without waiting (else it would wait until the statement timeout, 10 s,
+    and answer "busy")."""
+    from sqlalchemy.orm import Session as OrmSession
+
+    from bot.service import Handled
+
+    configured = settings(postgres_url, tmp_path, redis_url=redis_url, redis_prefix=redis_prefix)
+    migrate(postgres_url)
+    built = build_service(configured, clock=lambda: NOW)
+    journal = built.service.journal
+    try:
+        chat = Chat(built.service, USER)
+        await chat.say("/start")
+        built.service._in_flight += 1  # another update in flight: the clearing waits
+        try:
+            await chat.press("🇮🇩 Bahasa Indonesia")
+        finally:
+            built.service._in_flight -= 1
+        taken = journal._take_marks()
+        with OrmSession(built.engine) as other, other.begin():
+            journal._forget_within(other, taken)  # the row is locked until this commits
+            shown = await chat.say("198503152010011001")
+            assert chat.last_handled is Handled.ANSWERED, shown
+            assert "NIP ini menunjukkan" in shown
+        journal._cleared(taken)
+        assert owed_answers(built) == 0
+    finally:
+        await built.aclose()
