@@ -322,15 +322,20 @@ class TurnJournal:
         self._maybe_prune_within(db, now)
         self._forget_within(db, marks)
         known = self._delivered_here()
-        elsewhere = sorted(prepared.delivered - known)
-        if elsewhere:  # delivered by another process (Redis mark), not cleared there yet:
-            # the answers only; a session copy is settled below (used, then superseded)
-            self._forget_within(db, dict.fromkeys(elsewhere, False), user_id=user_id)
         rows, seen = self._backlog_within(db, user_id, update_id)
+        # Delivered by another process (its Redis mark), not cleared there yet: cleared here,
+        # the answers only (a session copy is settled below: used, then superseded).
+        elsewhere = [
+            update
+            for update, answer, _ in rows
+            if answer and update in prepared.delivered and update not in known
+        ]
+        if elsewhere:
+            self._forget_within(db, dict.fromkeys(elsewhere, False), user_id=user_id)
         owed = [
             PendingTurn(update, _decode(answer, self._sealer))
             for update, answer, _ in rows
-            if answer and update not in known
+            if answer and update not in known and update not in prepared.delivered
         ]
         copies = [(update, session) for update, _, session in rows if session]
         if seen:
