@@ -409,3 +409,59 @@ async def test_a_turn_does_not_wait_for_the_transaction_clearing_its_last_answer
         assert owed_answers(built) == 0
     finally:
         await built.aclose()
+
+
+async def test_a_session_redis_did_not_take_is_never_used_after_a_newer_one(
+    tmp_path: Path, postgres_url: str, redis_url: str, redis_prefix: str
+) -> None:
+    """Redis failed to take a turn's session (its copy stays in the journal), and the later
+    turns' answers are cleared lazily (other updates in flight): each turn starts from the
+    session of the turn before, never from that older copy."""
+    configured = settings(postgres_url, tmp_path, redis_url=redis_url, redis_prefix=redis_prefix)
+    migrate(postgres_url)
+    built = build_service(configured, clock=lambda: NOW)
+    journal = built.service.journal
+    publish = journal.publish
+
+    async def redis_fails(user_id: int, document: dict[str, object]) -> bool:
+        return False
+
+    built.service._in_flight += 1  # other updates in flight throughout
+    try:
+        chat = Chat(built.service, USER)
+        await chat.say("/start")
+        journal.publish = redis_fails  # type: ignore[method-assign]
+        assert "Ketik NIP" in await chat.press("🇮🇩 Bahasa Indonesia")
+        journal.publish = publish  # type: ignore[method-assign]
+        assert "NIP ini menunjukkan" in await chat.say("198503152010011001")
+        assert "Ketik nama lengkap" in await chat.press("✅ Ya, benar")
+        assert "instansi" in await chat.say("Dra. Siti Aminah")
+    finally:
+        built.service._in_flight -= 1
+        journal.publish = publish  # type: ignore[method-assign]
+        await built.aclose()
+
+
+async def test_an_older_copy_still_being_cleared_elsewhere_is_not_taken_for_the_session(
+    tmp_path: Path, postgres_url: str, redis_url: str, redis_prefix: str
+) -> None:
+    """PostgreSQL + Redis: another transaction has taken the answer of the user's turn N to
+    clear it and has not committed (its session copy still visible); turns N+1 and N+2 each
+    start from the session of the turn before, not from that copy."""
+    configured = settings(postgres_url, tmp_path, redis_url=redis_url, redis_prefix=redis_prefix)
+    migrate(postgres_url)
+    built = build_service(configured, clock=lambda: NOW)
+    journal = built.service.journal
+    built.service._in_flight += 1  # other updates in flight throughout
+    try:
+        chat = Chat(built.service, USER)
+        await chat.say("/start")
+        assert "Ketik NIP" in await chat.press("🇮🇩 Bahasa Indonesia")  # turn N
+        taken = journal._take_marks()  # another turn's transaction, not committed yet
+        assert "NIP ini menunjukkan" in await chat.say("198503152010011001")
+        assert "Ketik nama lengkap" in await chat.press("✅ Ya, benar")
+        assert "instansi" in await chat.say("Dra. Siti Aminah")
+        journal._restore_marks(taken)
+    finally:
+        built.service._in_flight -= 1
+        await built.aclose()
