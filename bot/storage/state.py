@@ -322,35 +322,48 @@ class TurnJournal:
         self._maybe_prune_within(db, now)
         self._forget_within(db, marks)
         known = self._delivered_here()
-        elsewhere = sorted(prepared.delivered - known)
-        if elsewhere:  # delivered by another process (Redis mark), not cleared there yet:
-            # the answers only; a session copy is settled below (used, then superseded)
-            self._forget_within(db, dict.fromkeys(elsewhere, False), user_id=user_id)
         rows, seen = self._backlog_within(db, user_id, update_id)
+        # Delivered by another process (its Redis mark), not cleared there yet: cleared here,
+        # the answers only (a session copy is settled below: used, then superseded).
+        elsewhere = [
+            update
+            for update, answer, _ in rows
+            if answer and update in prepared.delivered and update not in known
+        ]
+        if elsewhere:
+            self._forget_within(db, dict.fromkeys(elsewhere, False), user_id=user_id)
         owed = [
             PendingTurn(update, _decode(answer, self._sealer))
             for update, answer, _ in rows
-            if answer and update not in known
+            if answer and update not in known and update not in prepared.delivered
         ]
         copies = [(update, session) for update, _, session in rows if session]
+        # The copies Redis may lack: not those of answers this process delivered (their
+        # sessions reached Redis before; a newer turn's may be there already, while another
+        # transaction still clears such a copy).
+        needed = [(update, session) for update, session in copies if update not in known]
         if seen:
-            return TurnResult(owed, True, None, copies[-1] if copies else None)
+            return TurnResult(owed, True, None, needed[-1] if needed else None)
         if self._sql_sessions is not None:
             stored = self._sql_sessions.read(db, user_id)
             document = None if stored is None else _decode_or_drop(stored, self._sealer, user_id)
-        elif copies:  # Redis lags behind the journal: the newest copy is the latest committed
-            document = _decode(copies[-1][1], self._sealer)
-            logger.info("user %s: session rolled forward from update %s", user_id, copies[-1][0])
+        elif needed:  # Redis lags behind the journal: the newest copy is the latest committed
+            document = _decode(needed[-1][1], self._sealer)
+            logger.info("user %s: session rolled forward from update %s", user_id, needed[-1][0])
         else:
             document = prepared.document
         concluded = body(db, document)
         if concluded is None:
-            return TurnResult(owed, False, None, copies[-1] if copies else None)
+            return TurnResult(owed, False, None, needed[-1] if needed else None)
         self._record(db, update_id, user_id, concluded, deadline, now)
-        if copies:  # superseded by this turn's copy
+        # Copies superseded by this turn's. Not those of answers this process delivered: the
+        # transaction clearing those (another user's turn, maybe) drops them, and writing the
+        # same rows here would make the two wait for each other (PostgreSQL row locks).
+        superseded = [update for update, _ in copies if update not in known or update in marks]
+        if superseded:
             db.execute(
                 update(self._table)
-                .where(self._table.c.update_id.in_([update for update, _ in copies]))
+                .where(self._table.c.update_id.in_(superseded))
                 .values(session=None)
             )
         return TurnResult(owed, False, concluded, None)
@@ -411,8 +424,15 @@ class TurnJournal:
         if isinstance(self._sessions, RedisSessionStore):
             ttl = int(self._retention.total_seconds())
             await self._sessions.note_delivered(user_id, sorted(delivered), ttl)
+        unpublished = [update for update, written in delivered.items() if not written]
+        if unpublished:
+            # Redis did not take the session (rare): the answer is forgotten now and the copy
+            # kept, so that the user's next turn, whichever transaction clears what, finds
+            # this copy as the newest and then supersedes it (never a copy older than one
+            # already cleared).
+            await asyncio.to_thread(self._forget, unpublished, answer=True, session=False)
         with self._marks_lock:
-            self._marks.update(delivered)
+            self._marks.update({update: True for update, written in delivered.items() if written})
         if flush:
             await self.flush_delivered()
 

@@ -374,3 +374,94 @@ async def test_an_answer_being_cleared_by_another_transaction_is_not_owed(built:
     shown = await chat.say("198503152010011001")  # that transaction has not committed yet
     assert "Ketik NIP" not in shown and "NIP ini menunjukkan" in shown, shown
     built.service.journal._cleared(taken)
+
+
+async def test_a_turn_does_not_wait_for_the_transaction_clearing_its_last_answer(
+    tmp_path: Path, postgres_url: str, redis_url: str, redis_prefix: str
+) -> None:
+    """PostgreSQL + Redis: another turn's transaction has taken this user's delivered answer to
+    clear it (its row locked) and has not committed; the user's next turn writes nothing to that
+    row, so it commits without waiting (else it would wait until the statement timeout, 10 s,
+    and answer "busy")."""
+    from sqlalchemy.orm import Session as OrmSession
+
+    from bot.service import Handled
+
+    configured = settings(postgres_url, tmp_path, redis_url=redis_url, redis_prefix=redis_prefix)
+    migrate(postgres_url)
+    built = build_service(configured, clock=lambda: NOW)
+    journal = built.service.journal
+    try:
+        chat = Chat(built.service, USER)
+        await chat.say("/start")
+        built.service._in_flight += 1  # another update in flight: the clearing waits
+        try:
+            await chat.press("🇮🇩 Bahasa Indonesia")
+        finally:
+            built.service._in_flight -= 1
+        taken = journal._take_marks()
+        with OrmSession(built.engine) as other, other.begin():
+            journal._forget_within(other, taken)  # the row is locked until this commits
+            shown = await chat.say("198503152010011001")
+            assert chat.last_handled is Handled.ANSWERED, shown
+            assert "NIP ini menunjukkan" in shown
+        journal._cleared(taken)
+        assert owed_answers(built) == 0
+    finally:
+        await built.aclose()
+
+
+async def test_a_session_redis_did_not_take_is_never_used_after_a_newer_one(
+    tmp_path: Path, postgres_url: str, redis_url: str, redis_prefix: str
+) -> None:
+    """Redis failed to take a turn's session (its copy stays in the journal), and the later
+    turns' answers are cleared lazily (other updates in flight): each turn starts from the
+    session of the turn before, never from that older copy."""
+    configured = settings(postgres_url, tmp_path, redis_url=redis_url, redis_prefix=redis_prefix)
+    migrate(postgres_url)
+    built = build_service(configured, clock=lambda: NOW)
+    journal = built.service.journal
+    publish = journal.publish
+
+    async def redis_fails(user_id: int, document: dict[str, object]) -> bool:
+        return False
+
+    built.service._in_flight += 1  # other updates in flight throughout
+    try:
+        chat = Chat(built.service, USER)
+        await chat.say("/start")
+        journal.publish = redis_fails  # type: ignore[method-assign]
+        assert "Ketik NIP" in await chat.press("🇮🇩 Bahasa Indonesia")
+        journal.publish = publish  # type: ignore[method-assign]
+        assert "NIP ini menunjukkan" in await chat.say("198503152010011001")
+        assert "Ketik nama lengkap" in await chat.press("✅ Ya, benar")
+        assert "instansi" in await chat.say("Dra. Siti Aminah")
+    finally:
+        built.service._in_flight -= 1
+        journal.publish = publish  # type: ignore[method-assign]
+        await built.aclose()
+
+
+async def test_an_older_copy_still_being_cleared_elsewhere_is_not_taken_for_the_session(
+    tmp_path: Path, postgres_url: str, redis_url: str, redis_prefix: str
+) -> None:
+    """PostgreSQL + Redis: another transaction has taken the answer of the user's turn N to
+    clear it and has not committed (its session copy still visible); turns N+1 and N+2 each
+    start from the session of the turn before, not from that copy."""
+    configured = settings(postgres_url, tmp_path, redis_url=redis_url, redis_prefix=redis_prefix)
+    migrate(postgres_url)
+    built = build_service(configured, clock=lambda: NOW)
+    journal = built.service.journal
+    built.service._in_flight += 1  # other updates in flight throughout
+    try:
+        chat = Chat(built.service, USER)
+        await chat.say("/start")
+        assert "Ketik NIP" in await chat.press("🇮🇩 Bahasa Indonesia")  # turn N
+        taken = journal._take_marks()  # another turn's transaction, not committed yet
+        assert "NIP ini menunjukkan" in await chat.say("198503152010011001")
+        assert "Ketik nama lengkap" in await chat.press("✅ Ya, benar")
+        assert "instansi" in await chat.say("Dra. Siti Aminah")
+        journal._restore_marks(taken)
+    finally:
+        built.service._in_flight -= 1
+        await built.aclose()
