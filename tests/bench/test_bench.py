@@ -243,8 +243,9 @@ def test_the_echo_bots_of_both_frameworks_and_the_transport_ratios_at_tiny_size(
     tiny = ["--rounds", "1", "--users", "2", "--conversations", "2", "--warmup", "0"]
     paced = ["--paced", "8", "--paced-seconds", "1"]  # a paced phase of two conversations
     code = main(["--configs", "echo,sqlite,echo-ptb", *tiny, *paced, "--no-json"])
-    printed = capsys.readouterr().out
-    assert code == 0, printed
+    captured = capsys.readouterr()
+    printed = captured.out
+    assert code == 0, printed + captured.err  # stderr says why a configuration failed
     (ptb_echo,) = [line for line in printed.splitlines() if line.startswith("python-telegram-bot")]
     assert "4/4 replies" in ptb_echo  # every update of the saturated and paced phases echoed
     compared = printed.split("measured in this run:\n", 1)[1]
