@@ -15,7 +15,7 @@ from bot.announcements import ProgressReporter, render_announcement
 from bot.delivery.budget import RateBudget, budget_key
 from bot.delivery.contracts import AnnouncementRenderer, ReminderGate
 from bot.delivery.engine import DeliveryEngine
-from bot.ledger import LedgerKeeper
+from bot.ledger import LedgerKeeper, rounds_of
 from bot.reminders import ReminderScheduler
 from bot.service import ConversationService
 from bot.storage.reminders import Zones
@@ -23,12 +23,14 @@ from bot.transport import Transport
 
 
 def ledger_keeper(service: ConversationService) -> LedgerKeeper:
-    """The ledger's periodic upkeep (bot.ledger), beside the delivery engine."""
+    """The ledger's periodic upkeep (bot.ledger), beside the delivery engine: one round per
+    time zone of the deployment, so each regency's month opens at its own midnight."""
     return LedgerKeeper(
         service.repository.ledger,
         service.clock,
         service.programme.timezone,
         ready=service.outbox_ready,
+        rounds=rounds_of(service.programme),
     )
 
 

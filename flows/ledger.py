@@ -52,6 +52,22 @@ def may_mark(scope: Scope | None) -> bool:
     return scope is not None and scope.role in MARKERS
 
 
+@dataclass(frozen=True)
+class AgencyScope:
+    """The sponsors one round of the ledger's upkeep covers, by their agency now: `only` these
+    (None: every agency) less `excluding`. A deployment spanning zones runs one round per zone,
+    so each regency's month opens (and lapses) at its own local midnight."""
+
+    only: frozenset[str] | None = None
+    excluding: frozenset[str] = frozenset()
+
+    def covers(self, agency_code: str) -> bool:
+        return (self.only is None or agency_code in self.only) and agency_code not in self.excluding
+
+
+EVERY_AGENCY: Final = AgencyScope()
+
+
 def check_month(month: date) -> date:
     """month itself when it is a month (a 1st); ValueError otherwise (a bug in the caller)."""
     if month.day != 1:

@@ -9,7 +9,9 @@ Rules:
   A reminder that falls due in quiet hours (20:00-07:00 local by default) waits for 07:00 local:
   a transactional one is queued at once with not_before = 07:00 (and may be voided before then:
   bot.storage.reminders re-checks its reason right before sending); an optional one is queued at
-  07:00, when the day's one optional reminder is chosen among all then due.
+  07:00, when the day's one optional reminder is chosen among all then due. Someone whose zone
+  is not known yet (mid-sign-up, no agency chosen) in a deployment spanning several zones keeps
+  the quiet hours of every one of them (Person.also_quiet_in): 07:00-18:00 WIB across WIB to WIT.
 - OPTIONAL kinds (nudges: unfinished flows, the campaign, a worker not confirming yet) reach a
   person at most once per local day (the day of their not_before) and never after
   /berhenti_pengingat. TRANSACTIONAL kinds (the worker's link about to expire, the first salary
@@ -84,6 +86,13 @@ class Person:
     """Local days on which an optional reminder is already queued or sent to this person."""
     agency: str | None = None  # their agency (a worker: their sponsor's), for staff reports
     funder_type: str = ASN  # a sponsor's (issue 12): a village is not reminded as an ASN
+    also_quiet_in: tuple[tzinfo, ...] = ()
+    """Zones whose quiet hours hold too: someone mid-sign-up (no agency yet, so no zone known)
+    in a deployment spanning WIB, WITA and WIT hears only when it is daytime in all of them."""
+
+    @property
+    def zones(self) -> tuple[tzinfo, ...]:
+        return (self.zone, *self.also_quiet_in)
 
 
 @dataclass(frozen=True)
@@ -213,6 +222,26 @@ def out_of_quiet(moment: datetime, zone: tzinfo, settings: Settings) -> datetime
     return datetime.combine(day, settings.quiet_end, tzinfo=zone).astimezone(UTC)
 
 
+def is_quiet_for(moment: datetime, person: Person, settings: Settings) -> bool:
+    """Quiet hours in the person's zone, or in any other zone they may live in."""
+    return any(is_quiet(moment, zone, settings) for zone in person.zones)
+
+
+def out_of_quiet_for(moment: datetime, person: Person, settings: Settings) -> datetime:
+    """The first moment from `moment` out of quiet hours in all the person's zones: each zone's
+    07:00 in turn until none is quiet (with 20:00-07:00 in WIB to WIT, 07:00-18:00 WIB). When
+    the zones share no daytime (quiet hours set too long for them), the person's own zone."""
+    found = moment.astimezone(UTC)
+    for _ in range(2 * len(person.zones) + 2):
+        later = found
+        for zone in person.zones:
+            later = out_of_quiet(later, zone, settings)
+        if later == found:
+            return found
+        found = later
+    return out_of_quiet(moment, person.zone, settings)
+
+
 def _local_start(day: date, zone: tzinfo) -> datetime:
     return datetime.combine(day, time(0), tzinfo=zone).astimezone(UTC)
 
@@ -245,14 +274,14 @@ def _choose(
         person = facts.people.get(candidate.recipient_user_id)
         if person is None:
             continue
-        send_at = out_of_quiet(max(now, candidate.due), person.zone, settings)
+        send_at = out_of_quiet_for(max(now, candidate.due), person, settings)
         if candidate.until is not None and send_at >= candidate.until:
             continue
         if candidate.optional:
             # Chosen only out of quiet hours: the day's one optional reminder is picked at 07:00
             # among all that are due by then (a campaign day starting at midnight included),
             # not by whichever fell due the evening before.
-            if person.reminders_off or is_quiet(now, person.zone, settings):
+            if person.reminders_off or is_quiet_for(now, person, settings):
                 continue
             day = send_at.astimezone(person.zone).date()
             taken = capped.setdefault(person.user_id, set(person.optional_days))
@@ -276,7 +305,7 @@ def upcoming(
     for candidate in ranked:
         if now < candidate.due < end:
             moments.add(candidate.due)
-    zones = {id(p.zone): p.zone for p in facts.people.values()}
+    zones = {id(zone): zone for p in facts.people.values() for zone in p.zones}
     for zone in zones.values():
         # The daily cap postpones to a later day: each morning (and midnight) is a moment too.
         day = now.astimezone(zone).date()

@@ -23,6 +23,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from bot.catalog import CatalogError, ProgrammeSettings, load_programme
+from bot.i18n import zone_name
 from bot.settings import Settings
 from bot.storage import staff
 from bot.storage.audit import Actor
@@ -110,7 +111,8 @@ def render_table(members: Sequence[staff.StaffMember], admins: frozenset[int], z
     rows = [("id", "role", "agencies", "granted at")]
     rows.extend((str(admin), "superadmin", "*", "(ADMIN_IDS)") for admin in sorted(admins))
     for member in members:
-        granted = member.granted_at.astimezone(zone).strftime("%Y-%m-%d %H:%M")
+        local = member.granted_at.astimezone(zone)
+        granted = f"{local:%Y-%m-%d %H:%M} {zone_name(local)}"  # WIB, WITA or WIT
         rows.append((str(member.user_id), member.role.value, ",".join(member.agencies), granted))
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
     lines = [

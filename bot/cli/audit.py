@@ -1,8 +1,9 @@
 """`peduli audit [--since YYYY-MM-DD] [--action NAME] [--format table|csv]`: the audit log.
 
-Entries oldest first: id, time (the programme's time zone), actor (a Telegram id, or "cli"),
-channel, action, scope ("*" or agency codes), rows, detail. --since is a day in the programme's
-time zone. CSV cells that a spreadsheet would run as a formula (= + - @) are neutralized.
+Entries oldest first: id, time (the programme's time zone, named: WIB, WITA or WIT), actor
+(a Telegram id, or "cli"), channel, action, scope ("*" or agency codes), rows, detail. --since
+is a day in the programme's time zone. CSV cells that a spreadsheet would run as a formula
+(= + - @) are neutralized.
 
 Exit status: 0, or 2 when the database cannot be used (not migrated: run `peduli db upgrade`;
 DATA_KEY not the database's key: see `peduli keys check`). No aiogram.
@@ -19,6 +20,7 @@ from typing import TextIO
 from sqlalchemy.orm import Session
 
 from bot.catalog import CatalogError, load_programme
+from bot.i18n import zone_name
 from bot.settings import Settings
 from bot.storage import audit
 from bot.storage.db import create_db_engine
@@ -70,7 +72,7 @@ def main(
 def _row(entry: AuditEntry, zone: tzinfo) -> tuple[str, ...]:
     return (
         str(entry.id),
-        entry.at.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S"),
+        _at(entry.at.astimezone(zone)),
         str(entry.actor_user_id) if entry.actor_user_id is not None else entry.channel,
         entry.channel,
         entry.action,
@@ -78,6 +80,11 @@ def _row(entry: AuditEntry, zone: tzinfo) -> tuple[str, ...]:
         "" if entry.row_count is None else str(entry.row_count),
         entry.detail or "",
     )
+
+
+def _at(local: datetime) -> str:
+    """The local time with its zone's name (WIB, WITA, WIT): one deployment may span zones."""
+    return f"{local:%Y-%m-%d %H:%M:%S} {zone_name(local)}"
 
 
 def render_table(rows: Sequence[tuple[str, ...]]) -> str:

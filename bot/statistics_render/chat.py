@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from bot.i18n import Renderer
-from bot.statistics_render.figures import agency_name, percent
+from bot.statistics_render.figures import agency_name, other_funders, percent
 from bot.storage.statistics import (
     STATE_GROUPS,
     AgencyStatistics,
@@ -19,7 +19,7 @@ from bot.storage.statistics import (
 from bot.transport import Outgoing
 from flows import callbacks
 from flows.access import Scope
-from flows.catalog import ASN, Catalog, Region
+from flows.catalog import Catalog, Region
 from flows.formatting import month_year
 from flows.text import Raw, Text, t
 
@@ -30,7 +30,12 @@ MAX_BUTTONS = 60  # Telegram shows up to 100 buttons; the catalog has about 45 a
 def _other_funders(stats: Statistics) -> bool:
     """Whether sponsors other than ASN are counted: then "signed up" counts every sponsor, a
     village or company too, and is worded so (issue 12); ASN alone read as before."""
-    return any(f.funder_type != ASN for f in stats.funders)
+    return other_funders(stats)
+
+
+def _key(stats: Statistics, name: str) -> str:
+    """stats.<name>, or its wording for every sponsor ([i12rest]) once other funders count."""
+    return f"i12rest.{name}" if _other_funders(stats) else f"stats.{name}"
 
 
 def _agency_key(stats: Statistics) -> str:
@@ -80,7 +85,7 @@ def summary(
         parts.append(
             render(
                 t(
-                    "stats.regency",
+                    _key(stats, "regency"),
                     taking_part=stats.agencies_taking_part,
                     agencies=stats.catalog_agencies,
                     percent=percent(stats.participation, render.language),
@@ -93,7 +98,7 @@ def summary(
         parts.append(
             render(
                 t(
-                    "stats.regency_no_roster",
+                    _key(stats, "regency_no_roster"),
                     taking_part=stats.agencies_taking_part,
                     agencies=stats.catalog_agencies,
                 )
@@ -141,7 +146,7 @@ def summary(
         else:
             quiet.append(name)
     if quiet:
-        parts.append(render(t("stats.quiet", names=Raw(", ".join(quiet)))))
+        parts.append(render(t(_key(stats, "quiet"), names=Raw(", ".join(quiet)))))
     if shown:
         parts.append(render(t("stats.pick_agency")))
     rows: list[tuple[tuple[str, str], ...]] = []
@@ -179,13 +184,13 @@ def _group_items(
     return Raw(" · ".join(items))  # plain text, escaped once where it is shown
 
 
-def _area_line(area: AreaStatistics, render: Renderer, *, village: bool) -> str:
+def _area_line(area: AreaStatistics, stats: Statistics, render: Renderer, *, village: bool) -> str:
     if village:
         place: Text | Raw = Raw(area.village_name) if area.village_name else t("stats.no_village")
-        key = "stats.village"
+        key = _key(stats, "village")
     else:
         place = Raw(area.district_name)
-        key = "stats.district"
+        key = _key(stats, "district")
     return render(t(key, place=place, **_figures(area.counts)))
 
 
@@ -211,9 +216,9 @@ def agency_detail(
     if not districts:
         parts.append(render(t("stats.no_areas")))
     for district in districts:
-        lines = [_area_line(district, render, village=False)]
+        lines = [_area_line(district, stats, render, village=False)]
         lines.extend(
-            _area_line(v, render, village=True)
+            _area_line(v, stats, render, village=True)
             for v in stats.villages
             if v.agency_code == agency_code and v.district_code == district.district_code
         )

@@ -12,10 +12,32 @@ from bot.storage.statistics import (
     GroupStatistics,
     Statistics,
 )
-from flows.catalog import Catalog
+from flows.catalog import ASN, Catalog
 
 FIGURES: tuple[str, ...] = ("signed_up", *STATE_GROUPS, "covered", "deducted")
 """The columns of figures, in the order every format shows them."""
+
+SPONSOR_WORDED = {
+    "signed_up": "i12rest.col_signed_up",
+    "deducted": "i12rest.col_deducted",
+    "agencies_taking_part": "i12rest.col_agencies_taking_part",
+}
+"""The columns worded for every sponsor, not ASN alone, once other funders are counted."""
+
+
+def other_funders(stats: Statistics) -> bool:
+    """Whether sponsors other than ASN are counted (a village, BAZNAS, a company, an honorer):
+    then "signed up" counts every sponsor and "deducted" what they paid by any route, and the
+    formats say so (issue 12); ASN alone read as before."""
+    return any(f.funder_type != ASN for f in stats.funders)
+
+
+def column_key(figure: str, stats: Statistics) -> str:
+    """The locale key of a column of figures (stats.col.*), worded for every sponsor when
+    other funders are counted."""
+    if figure in SPONSOR_WORDED and other_funders(stats):
+        return SPONSOR_WORDED[figure]
+    return f"stats.col.{figure}"
 
 
 @dataclass(frozen=True)

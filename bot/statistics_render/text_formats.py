@@ -15,6 +15,7 @@ from bot.statistics_render.figures import (
     all_rows,
     area_rows,
     group_figures,
+    other_funders,
     percent,
 )
 from bot.storage.statistics import GroupStatistics, Statistics
@@ -94,10 +95,13 @@ SHORT = {
     "covered": "covered",
     "deducted": "deducted Rp",
 }
+SPONSORS_SHORT = {"signed_up": "sponsors", "deducted": "paid Rp"}  # not ASN alone (issue 12)
 
 
-def _table(title: str, rows: list[Row], first: str, extra: bool) -> list[str]:
-    headers = [first, *(SHORT[f] for f in FIGURES)] + (["roster", "particip."] if extra else [])
+def _table(title: str, rows: list[Row], first: str, extra: bool, sponsors: bool) -> list[str]:
+    """sponsors: other funders are counted, so "signed up" is every sponsor, not ASN alone."""
+    short = {**SHORT, **(SPONSORS_SHORT if sponsors else {})}
+    headers = [first, *(short[f] for f in FIGURES)] + (["roster", "particip."] if extra else [])
     body = []
     for row in rows:
         if row.level == "agency":
@@ -128,8 +132,9 @@ def _table(title: str, rows: list[Row], first: str, extra: bool) -> list[str]:
     return lines
 
 
-def _group_table(title: str, groups: tuple[GroupStatistics, ...]) -> list[str]:
-    headers = [title, *(SHORT[f] for f in GROUP_FIGURES)]
+def _group_table(title: str, groups: tuple[GroupStatistics, ...], sponsors: bool) -> list[str]:
+    short = {**SHORT, **(SPONSORS_SHORT if sponsors else {})}
+    headers = [title, *(short[f] for f in GROUP_FIGURES)]
     body = [
         [g.code or "(not recorded)", *(f"{v:,}" for v in group_figures(g).values())] for g in groups
     ]
@@ -145,25 +150,31 @@ def _group_table(title: str, groups: tuple[GroupStatistics, ...]) -> list[str]:
 
 def render_table(stats: Statistics, catalog: Catalog) -> str:
     participation = percent(stats.participation, "en")
+    sponsors = other_funders(stats)
+    signed_up = "Sponsors signed up" if sponsors else "ASN signed up"
+    on_roster = "ASN on the roster" if sponsors else "on the roster"
     lines = [
         f"Statistics for {stats.month:%Y-%m}",
         f"Agencies taking part: {stats.agencies_taking_part} of {stats.catalog_agencies}",
-        f"ASN signed up: {stats.signed_up:,}; on the roster: {stats.roster_signed_up:,} of "
+        f"{signed_up}: {stats.signed_up:,}; {on_roster}: {stats.roster_signed_up:,} of "
         f"{stats.roster:,} ({participation})",
     ]
-    if any(f.funder_type != "asn" for f in stats.funders):
+    if sponsors:
         funders = ", ".join(
             f"{f.funder_type} {f.sponsors:,} ({f.sponsorships:,} sponsorships)"
             for f in stats.funders
         )
         lines.append(f"Sponsors by funder type: {funders}")
     lines.append("")
-    lines += _table("Per agency", list(agency_rows(stats, catalog)), "agency", True)
+    lines += _table("Per agency", list(agency_rows(stats, catalog)), "agency", True, sponsors)
     areas = list(area_rows(stats, catalog))
     if areas:
-        lines += ["", *_table("Per kecamatan / desa of the workers", areas, "area", False)]
+        lines += [
+            "",
+            *_table("Per kecamatan / desa of the workers", areas, "area", False, sponsors),
+        ]
     if stats.jobs:
-        lines += ["", *_group_table("job", stats.jobs)]
+        lines += ["", *_group_table("job", stats.jobs, sponsors)]
     if stats.relationships:
-        lines += ["", *_group_table("relationship", stats.relationships)]
+        lines += ["", *_group_table("relationship", stats.relationships, sponsors)]
     return "\n".join(lines) + "\n"

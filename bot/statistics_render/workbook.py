@@ -22,6 +22,7 @@ from bot.statistics_render.figures import (
     GROUP_FIGURES,
     agency_rows,
     area_rows,
+    column_key,
     group_figures,
     percent,
 )
@@ -65,13 +66,13 @@ def write_workbook(
         summary.set_column(1, 1, 14)
         summary.write_string(0, 0, label("stats.xlsx_title", month=month_year(stats.month)), bold)
         facts: list[tuple[str, int | float | None, Any]] = [
-            (label("stats.col.agencies_taking_part"), stats.agencies_taking_part, None),
+            (label(column_key("agencies_taking_part", stats)), stats.agencies_taking_part, None),
             (label("stats.col.agencies_in_catalog"), stats.catalog_agencies, None),
-            (label("stats.col.signed_up"), stats.signed_up, None),
+            (label(column_key("signed_up", stats)), stats.signed_up, None),
             (label("stats.col.roster"), stats.roster, None),
             (label("stats.col.roster_signed_up"), stats.roster_signed_up, None),
             (label("stats.col.participation"), stats.participation, share),
-            (label("stats.col.deducted"), stats.total.deducted, rupiah),
+            (label(column_key("deducted", stats)), stats.total.deducted, rupiah),
         ]
         for line, (name, value, cell_format) in enumerate(facts, start=2):
             summary.write_string(line, 0, name)
@@ -83,7 +84,7 @@ def write_workbook(
         headers = [
             label("stats.col.agency_code"),
             label("stats.col.agency"),
-            *(label(f"stats.col.{f}") for f in FIGURES),
+            *(label(column_key(f, stats)) for f in FIGURES),
             label("stats.col.roster"),
             label("stats.col.roster_signed_up"),
             label("stats.col.participation"),
@@ -113,7 +114,7 @@ def write_workbook(
             label("stats.col.agency"),
             label("stats.col.district"),
             label("stats.col.village"),
-            *(label(f"stats.col.{f}") for f in FIGURES),
+            *(label(column_key(f, stats)) for f in FIGURES),
         ]
         areas.set_column(0, 2, 28)
         for column, header in enumerate(area_headers):
@@ -133,7 +134,7 @@ def write_workbook(
         group_headers = [
             label("job.col_name"),
             label("job.col_code"),
-            *(label(f"stats.col.{f}") for f in GROUP_FIGURES),
+            *(label(column_key(f, stats)) for f in GROUP_FIGURES),
         ]
         for sheet_of_group, rows_of_group, name_of in groups:
             sheet_of_group.set_column(0, 0, 34)

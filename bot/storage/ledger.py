@@ -23,7 +23,7 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from datetime import date, datetime, tzinfo
 from typing import Any, Final
 
-from sqlalchemy import Engine, exists, func, select, update
+from sqlalchemy import ColumnElement, Engine, exists, func, select, update
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
@@ -35,11 +35,23 @@ from bot.storage.outbox_store import enqueue
 from flows import ledger
 from flows.access import Role
 from flows.events import Event, Notice, SponsorshipLapsed
+from flows.ledger import EVERY_AGENCY, AgencyScope
 from flows.statuses import SponsorshipStatus, checked_transition
 
 _BATCH: Final = 500  # rows per INSERT: well under SQLite's limit of bound parameters
 
 Notify = Callable[[Event], Iterable[Notice]]
+
+
+def _within(agencies: AgencyScope) -> list[ColumnElement[bool]]:
+    """The conditions (on a query that joins Sponsor) keeping the sponsors whose agency is in
+    the scope; none for every agency."""
+    found: list[ColumnElement[bool]] = []
+    if agencies.only is not None:
+        found.append(col(Sponsor.agency_code).in_(sorted(agencies.only)))
+    if agencies.excluding:
+        found.append(col(Sponsor.agency_code).not_in(sorted(agencies.excluding)))
+    return found
 
 
 def local_month(now: datetime, zone: tzinfo) -> date:
@@ -110,7 +122,9 @@ def facts_of(session: Session, sponsorship_id: int) -> ledger.LedgerFacts:
 # ---- opening a month -------------------------------------------------------------------------
 
 
-def _candidates(session: Session, month: date) -> Iterator[tuple[Sponsorship, str]]:
+def _candidates(
+    session: Session, month: date, agencies: AgencyScope
+) -> Iterator[tuple[Sponsorship, str]]:
     """Sponsorships that may owe `month` and have no row for it yet, with their sponsor's agency
     now: covered by the end of the month, and active or withdrawn from a later month. Lapsed
     ones owe nothing more; the others were never covered."""
@@ -135,17 +149,20 @@ def _candidates(session: Session, month: date) -> Iterator[tuple[Sponsorship, st
         )
         .order_by(col(Sponsorship.id))
     )
-    for sponsorship, agency_code in session.execute(query):
+    for sponsorship, agency_code in session.execute(query.where(*_within(agencies))):
         yield sponsorship, str(agency_code)
 
 
-def open_month(session: Session, month: date, now: datetime) -> int:
+def open_month(
+    session: Session, month: date, now: datetime, agencies: AgencyScope = EVERY_AGENCY
+) -> int:
     """Create the month's rows for every sponsorship that owes it (flows.ledger.owes); the
     number of rows this call created. Idempotent: a row that exists (made by an earlier run or
     by another process at the same time) is left as it is and not counted. agency_code is the
-    sponsor's agency now (the treasurer who cuts the salary); amount the monthly amount."""
+    sponsor's agency now (the treasurer who cuts the salary); amount the monthly amount. Only
+    the sponsors of `agencies` (the running bot's keeper opens each zone's month apart)."""
     ledger.check_month(month)
-    candidates = list(_candidates(session, month))
+    candidates = list(_candidates(session, month, agencies))
     consents = _consents_by_sponsorship(session, [row.id for row, _ in candidates if row.id])
     values: list[dict[str, Any]] = []
     for row, agency_code in candidates:
@@ -200,22 +217,25 @@ def marked_months(session: Session, sponsorship_ids: Collection[int]) -> dict[in
 # ---- lapsing ---------------------------------------------------------------------------------
 
 
-def _overdue(session: Session, current_month: date) -> list[int]:
-    """Active sponsorships whose rows make flows.ledger.is_overdue true."""
+def _overdue(session: Session, current_month: date, agencies: AgencyScope) -> list[int]:
+    """Active sponsorships of the scope's sponsors whose rows make flows.ledger.is_overdue
+    true."""
     window = ledger.lapse_window(current_month)
-    rows = session.execute(
+    query = (
         select(
             col(Deduction.sponsorship_id),
             col(Deduction.month),
             col(Deduction.deducted_at).is_not(None),
         )
         .join(Sponsorship, col(Sponsorship.id) == col(Deduction.sponsorship_id))
+        .join(Sponsor, col(Sponsor.id) == col(Sponsorship.sponsor_id))
         .where(
             col(Sponsorship.status) == SponsorshipStatus.ACTIVE.value,
             col(Deduction.month).in_(window),
         )
         .order_by(col(Deduction.sponsorship_id))
-    ).all()
+    )
+    rows = session.execute(query.where(*_within(agencies))).all()
     by_sponsorship: dict[int, dict[date, bool]] = defaultdict(dict)
     for sponsorship_id, month, marked in rows:
         by_sponsorship[int(sponsorship_id)][month] = bool(marked)
@@ -247,15 +267,17 @@ def lapse_overdue(
     *,
     sealer: Sealer,
     notify: Notify,
+    agencies: AgencyScope = EVERY_AGENCY,
 ) -> int:
-    """Lapse every active sponsorship overdue in the current local month (flows.ledger
-    .is_overdue) and queue the notices of its SponsorshipLapsed event (sponsor, linked worker,
-    the operators of the agency the unpaid rows belong to); the number lapsed now. A lapsed
+    """Lapse every active sponsorship of the scope's sponsors overdue in the current month in
+    `zone` (flows.ledger.is_overdue) and queue the notices of its SponsorshipLapsed event
+    (sponsor, linked worker, the operators of the agency the unpaid rows belong to); the number
+    lapsed now. A lapsed
     sponsorship releases its worker's NIK (a closed status), so someone else may sponsor them."""
     current = local_month(now, zone)
     new_status = checked_transition(SponsorshipStatus.ACTIVE.value, SponsorshipStatus.LAPSED)
     lapsed = 0
-    for sponsorship_id in _overdue(session, current):
+    for sponsorship_id in _overdue(session, current, agencies):
         moved = session.execute(
             update(Sponsorship)
             .where(
@@ -315,12 +337,17 @@ class Ledger:
         self._notify = notify
         self._clock = clock
 
-    def open_month(self, month: date) -> int:
+    def open_month(self, month: date, agencies: AgencyScope = EVERY_AGENCY) -> int:
         with Session(self._writer) as session, session.begin():
-            return open_month(session, month, self._clock())
+            return open_month(session, month, self._clock(), agencies)
 
-    def lapse_overdue(self, zone: tzinfo) -> int:
+    def lapse_overdue(self, zone: tzinfo, agencies: AgencyScope = EVERY_AGENCY) -> int:
         with Session(self._writer) as session, session.begin():
             return lapse_overdue(
-                session, self._clock(), zone, sealer=self._sealer, notify=self._notify
+                session,
+                self._clock(),
+                zone,
+                sealer=self._sealer,
+                notify=self._notify,
+                agencies=agencies,
             )

@@ -115,6 +115,10 @@ def set_campaign(
 # --- facts ------------------------------------------------------------------------------------
 
 
+def _key(zone: tzinfo) -> str:
+    return str(getattr(zone, "key", None) or zone)
+
+
 @dataclass(frozen=True)
 class Zones:
     """Each person's time zone: their agency's, else the programme's."""
@@ -129,6 +133,17 @@ class Zones:
             if agency.timezone:
                 zones[agency.code] = ZoneInfo(agency.timezone)
         return cls(default, zones)
+
+    def unknown(self) -> tuple[tzinfo, ...]:
+        """The zones besides the default that someone with no agency yet may live in: every
+        other zone of the deployment, whose quiet hours they keep too (flows.reminders)."""
+        seen = {_key(self.default)}
+        others: list[tzinfo] = []
+        for zone in self.by_agency.values():
+            if _key(zone) not in seen:
+                seen.add(_key(zone))
+                others.append(zone)
+        return tuple(others)
 
     def zone(self, agency_code: str | None) -> tzinfo:
         if agency_code is None:
@@ -170,6 +185,7 @@ def read_facts(db: Session, now: datetime, zones: Zones) -> rules.Facts:
                 frozenset(optional.get(user_id, ())),
                 person.agency,
                 person.funder_type,
+                person.also_quiet_in,
             )
             for user_id, person in people.items()
         },
@@ -319,6 +335,7 @@ class _Person:
     reminders_off: bool
     agency: str | None
     funder_type: str = ASN
+    also_quiet_in: tuple[tzinfo, ...] = ()
 
 
 def _people(
@@ -337,10 +354,17 @@ def _people(
         .outerjoin(Sponsor, col(Sponsor.user_id) == col(TelegramUser.user_id))
         .where(col(TelegramUser.user_id).in_(user_ids))
     ).all()
+    unknown = zones.unknown()
     for user_id, off_at, agency_code, funder_type in rows:
         agency = agency_code or worker_agency.get(user_id)
         people[user_id] = _Person(
-            user_id, zones.zone(agency), off_at is not None, agency, funder_type or ASN
+            user_id,
+            zones.zone(agency),
+            off_at is not None,
+            agency,
+            funder_type or ASN,
+            # No agency yet (mid-sign-up): the deployment's every zone keeps its quiet hours.
+            unknown if agency is None else (),
         )
     return people
 

@@ -62,17 +62,19 @@ def test_add_list_replace_remove_and_the_audit(
     assert lines[0].split() == ["id", "role", "agencies", "granted", "at"]
     assert lines[1].split()[:3] == [str(ADMIN), "superadmin", "*"]
     assert lines[2].split()[:3] == ["5001", "treasurer", "disdik"]
+    assert lines[2].split()[-1] == "WIB"  # the time's zone is named (the default is Garut's)
     status, out, _ = run(capsys, "admin", "remove", "5001")
     assert status == 0 and "5001 is no longer treasurer" in out
     assert staff_rows(database_url) == []
     status, out, _ = run(capsys, "audit")
     table = out.splitlines()
     assert table[0].split() == ["id", "at", "actor", "channel", "action", "scope", "rows", "detail"]
-    # id, day and time of "at", actor, channel, action, scope, rows, detail
+    # id, day, time and zone of "at", actor, channel, action, scope, rows, detail
     cells = [line.split() for line in table[1:]]
-    assert [c[5] for c in cells] == ["staff.grant", "staff.grant", "staff.revoke"]
-    assert all(c[3] == "cli" and c[4] == "cli" and c[6] == "*" for c in cells)
-    assert [c[7] for c in cells] == ["2", "1", "1"]
+    assert all(c[3] == "WIB" for c in cells)
+    assert [c[6] for c in cells] == ["staff.grant", "staff.grant", "staff.revoke"]
+    assert all(c[4] == "cli" and c[5] == "cli" and c[7] == "*" for c in cells)
+    assert [c[8] for c in cells] == ["2", "1", "1"]
     status, out, _ = run(capsys, "audit", "--action", "staff.revoke", "--format", "csv")
     parsed = list(csv.DictReader(io.StringIO(out)))
     assert status == 0 and [(r["action"], r["rows"], r["actor"]) for r in parsed] == [

@@ -34,6 +34,7 @@ from flows.commands import (
     WorkerDeclines,
 )
 from flows.formatting import first_of_next_month
+from flows.ledger import AgencyScope
 from flows.text import t
 from tests.clock import MovableClock
 from tests.integration.test_storage_repository import SEALER, consent, register, submit, text_hash
@@ -300,6 +301,33 @@ def test_marking_is_scoped_by_agency(repo: Repository, engine: Engine) -> None:
     assert mark(engine, JAN, None) == 0  # another month
     assert mark(engine, DEC, None) == 1  # every agency: the one left
     assert all(marked for *_, marked in rows(engine))
+
+
+def test_a_round_covers_only_its_agencies(repo: Repository, engine: Engine) -> None:
+    """Issue 12: the keeper opens and lapses each zone's sponsors apart (bot.ledger.rounds_of),
+    so the scope of a round must keep the other zones' sponsors out of it."""
+    dinkes = enrol(repo, 1)
+    disdik = enrol(repo, 2, agency=DISDIK)
+    only_dinkes = AgencyScope(only=frozenset({DINKES}))
+    but_dinkes = AgencyScope(excluding=frozenset({DINKES}))
+    with Session(immediate(engine)) as session, session.begin():
+        assert open_month(session, DEC, CONSENTED_ON, only_dinkes) == 1
+    assert {r for r, *_ in rows(engine)} == {dinkes}
+    with Session(immediate(engine)) as session, session.begin():
+        assert open_month(session, DEC, CONSENTED_ON, but_dinkes) == 1
+        assert open_month(session, JAN, CONSENTED_ON, but_dinkes) == 1
+        assert open_month(session, JAN, CONSENTED_ON, only_dinkes) == 1
+    assert {r for r, m, *_ in rows(engine) if m == DEC} == {dinkes, disdik}
+    february = datetime(2027, 2, 10, tzinfo=UTC)  # December and January both unmarked
+    with Session(immediate(engine)) as session, session.begin():
+        assert (
+            lapse_overdue(
+                session, february, JAKARTA, sealer=SEALER, notify=notify, agencies=but_dinkes
+            )
+            == 1
+        )
+    assert status(engine, disdik)[0] == "lapsed"
+    assert status(engine, dinkes)[0] == "active"  # another round's sponsor
 
 
 def test_scholarship_count_is_the_marked_months(repo: Repository, engine: Engine) -> None:

@@ -302,6 +302,10 @@ def test_unfinished_flows_are_written_only_when_the_step_changes(
         assert row is not None and (row.step, row.started_at) == ("name", first)
         assert row.updated_at == clock()
     clock.advance(days=1)
+    # 18:03 in WIB but 20:03 in WIT: with no agency chosen yet, their zone is not known, so
+    # the quiet hours of every zone of the deployment hold (issue 12), until 07:00 WIB.
+    assert store.run_round(clock()) == []
+    clock.advance(hours=13)
     [queued] = store.run_round(clock())
     [reminder] = reminder_rows(engine)
     gate = ReminderChecks(engine, clock)

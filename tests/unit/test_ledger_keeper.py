@@ -11,26 +11,33 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.ledger import LedgerKeeper
+from bot.catalog import load_programme
+from bot.ledger import LedgerKeeper, Round, rounds_of
+from bot.settings import DEFAULT_PROGRAMME_FILE
+from flows.ledger import EVERY_AGENCY, AgencyScope
 
 JAKARTA = ZoneInfo("Asia/Jakarta")
+MAKASSAR = ZoneInfo("Asia/Makassar")
 
 
 class FakeLedger:
     def __init__(self, lapsed: int = 0, fail_first: bool = False) -> None:
         self.calls: list[object] = []
+        self.scopes: list[tuple[object, AgencyScope]] = []
         self.lapsed = lapsed
         self.fail_first = fail_first
 
-    def open_month(self, month: date) -> int:
+    def open_month(self, month: date, agencies: AgencyScope = EVERY_AGENCY) -> int:
         self.calls.append(month)
+        self.scopes.append((month, agencies))
         if self.fail_first:
             self.fail_first = False
             raise RuntimeError("database down")
         return 3
 
-    def lapse_overdue(self, zone: tzinfo) -> int:
+    def lapse_overdue(self, zone: tzinfo, agencies: AgencyScope = EVERY_AGENCY) -> int:
         self.calls.append(zone)
+        self.scopes.append((zone, agencies))
         return self.lapsed
 
 
@@ -41,6 +48,45 @@ async def test_a_round_opens_the_local_month_then_lapses() -> None:
     done = await keeper.run_once()
     assert ledger.calls == [date(2026, 12, 1), JAKARTA]
     assert (done.opened, done.lapsed) == (3, 0)
+
+
+async def test_each_zone_opens_its_own_month() -> None:
+    """Issue 12: at 23:30 WIB on 30 November it is already 1 December 00:30 in Majene (WITA):
+    Majene's sponsors get December, Garut's still November, each lapsed by its own clock."""
+    ledger = FakeLedger(lapsed=1)
+    majene = AgencyScope(only=frozenset({"76.05.DINKES"}))
+    others = AgencyScope(excluding=frozenset({"76.05.DINKES"}))
+    keeper = LedgerKeeper(
+        ledger,
+        lambda: datetime(2026, 11, 30, 16, 30, tzinfo=UTC),
+        JAKARTA,
+        rounds=(Round(JAKARTA, others), Round(MAKASSAR, majene)),
+    )
+    done = await keeper.run_once()
+    assert ledger.scopes == [
+        (date(2026, 11, 1), others),
+        (JAKARTA, others),
+        (date(2026, 12, 1), majene),
+        (MAKASSAR, majene),
+    ]
+    assert (done.opened, done.lapsed) == (6, 2)
+
+
+def test_the_rounds_of_a_deployment_cover_every_agency_once() -> None:
+    deployment = load_programme(DEFAULT_PROGRAMME_FILE.parent / "regencies_example.toml")
+    rounds = rounds_of(deployment)
+    assert [r.zone for r in rounds] == [JAKARTA, MAKASSAR]  # Garut and Kendal, then Majene
+    majene = {a.code for a in deployment.catalog.agencies if a.regency == "76.05"}
+    assert majene and rounds[1].agencies == AgencyScope(only=frozenset(majene))
+    # The first round takes everyone else, also an agency the configuration no longer lists.
+    assert rounds[0].agencies == AgencyScope(excluding=frozenset(majene))
+    for agency in deployment.catalog.agencies:
+        assert sum(r.agencies.covers(agency.code) for r in rounds) == 1
+    assert rounds[0].agencies.covers("gone")
+
+
+def test_one_zone_is_one_round_over_every_agency() -> None:
+    assert rounds_of(load_programme(DEFAULT_PROGRAMME_FILE)) == (Round(JAKARTA, EVERY_AGENCY),)
 
 
 async def test_the_outbox_is_woken_only_when_something_lapsed() -> None:
@@ -78,7 +124,7 @@ async def test_stopping_lets_a_running_round_end_first() -> None:
     finished: list[str] = []
 
     class SlowLedger(FakeLedger):
-        def open_month(self, month: date) -> int:
+        def open_month(self, month: date, agencies: AgencyScope = EVERY_AGENCY) -> int:
             entered.set()
             release.wait(5)
             finished.append("open")
