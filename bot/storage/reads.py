@@ -89,7 +89,7 @@ class Reads:
     def at_turn_within(self, session: Session, user_id: int) -> AtTurn | None:
         """The user's record and chat as a turn starts, in ONE statement (a turn runs it on every
         update: user_record_within takes four to six, through the ORM); None when the user has
-        no row yet. The same record as user_record_within's (tests/integration/test_turn_cost)."""
+        no row yet. The same record as user_record_within's (tests/integration/test_turn_reads)."""
         open_count = (
             select(func.count())
             .select_from(Sponsorship)

@@ -236,8 +236,12 @@ class Repository:
         return self._reads.user_record(user_id)
 
     def user_record_within(self, session: Session, user_id: int) -> UserRecord:
-        """The user's record as a transaction in progress sees it (its own writes included)."""
-        return self._reads.user_record_within(session, user_id)
+        """The user's record as a transaction in progress sees it (its own writes included):
+        one statement when the user has a row (a turn re-reading after its commands)."""
+        found = self._reads.at_turn_within(session, user_id)
+        return (
+            found.record if found is not None else self._reads.user_record_within(session, user_id)
+        )
 
     def sponsorships_of(self, user_id: int) -> list[SponsorshipView]:
         """The user's sponsorships as sponsor, newest first."""

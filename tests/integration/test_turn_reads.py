@@ -97,3 +97,23 @@ async def test_an_update_of_a_known_chat_reads_its_user_once(built: Built) -> No
     assert record.sponsor is not None
     assert len(reads_since(counts, mark)) == 1, counts.statements[mark:]
     assert len(counts.statements) - mark <= 1 + int(built.engine.dialect.name == "sqlite")
+
+
+async def test_a_turns_second_read_after_its_commands_is_one_statement_too(built: Built) -> None:
+    """The engine settling a command's outcome reads the record again (ConversationService._apply
+    through Repository.user_record_within): the one statement as well, the transaction's own
+    writes seen."""
+    await people(built)
+    counts = Counts(built.engine)
+    with built.service.repository.unit() as session:
+        session.execute(
+            text(
+                "UPDATE sponsorships SET status = 'withdrawn', active_nik_index = NULL"
+                " WHERE worker_user_id = :worker"
+            ),
+            {"worker": WORKER},
+        )
+        mark = len(counts.statements)
+        record = built.service.repository.user_record_within(session, SPONSOR)
+        assert len(reads_since(counts, mark)) == 1, counts.statements[mark:]
+    assert record.sponsor is not None and record.open_sponsorships == 0
