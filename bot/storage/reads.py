@@ -3,10 +3,12 @@ Identifiers come back masked; a decrypted value only where a duty needs it (the 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import BigInteger, Engine, Select, bindparam, func, select
 from sqlalchemy.orm import Session, aliased
 from sqlmodel import col
 
@@ -89,56 +91,9 @@ class Reads:
     def at_turn_within(self, session: Session, user_id: int) -> AtTurn | None:
         """The user's record and chat as a turn starts, in ONE statement (a turn runs it on every
         update: user_record_within takes four to six, through the ORM); None when the user has
-        no row yet. The same record as user_record_within's (tests/integration/test_turn_reads)."""
-        open_count = (
-            select(func.count())
-            .select_from(Sponsorship)
-            .where(
-                col(Sponsorship.sponsor_id) == col(Sponsor.id),
-                col(Sponsorship.status).in_(OPEN_STATUSES),
-            )
-            .scalar_subquery()
-        )
-        as_worker = (
-            select(func.count())
-            .select_from(Sponsorship)
-            .where(col(Sponsorship.worker_user_id) == user_id)
-            .scalar_subquery()
-        )
-        newest_sponsor = aliased(Sponsor)  # not the row joined below: its own sponsor
-        worker_agency = (
-            select(col(newest_sponsor.agency_code))
-            .join(Sponsorship, col(Sponsorship.sponsor_id) == col(newest_sponsor.id))
-            .where(col(Sponsorship.worker_user_id) == user_id)
-            .order_by(col(Sponsorship.created_at).desc(), col(Sponsorship.id).desc())
-            .limit(1)
-            .scalar_subquery()
-        )
-        rows = session.execute(
-            select(
-                col(TelegramUser.chat_id),
-                col(TelegramUser.unreachable_at),
-                col(TelegramUser.language),
-                col(Sponsor.id),
-                col(Sponsor.full_name),
-                col(Sponsor.agency_code),
-                col(Sponsor.nip_masked),
-                col(Sponsor.nip_kind),
-                col(Sponsor.phone_masked),
-                col(Sponsor.funder_type),
-                col(Sponsor.organisation_name),
-                col(Sponsor.position),
-                open_count,
-                as_worker,
-                worker_agency,
-                col(StaffRole.role),
-                col(StaffRole.agency_code),
-            )
-            .select_from(TelegramUser)
-            .outerjoin(Sponsor, col(Sponsor.user_id) == col(TelegramUser.user_id))
-            .outerjoin(StaffRole, col(StaffRole.user_id) == col(TelegramUser.user_id))
-            .where(col(TelegramUser.user_id) == user_id)
-        ).all()
+        no row yet. The same record as user_record_within's (tests/integration/test_turn_reads).
+        """
+        rows = session.execute(_at_turn_statement(), {"user_id": user_id}).all()
         if not rows:
             return None
         first = rows[0]
@@ -420,4 +375,59 @@ def _sponsor_view(sponsor: Sponsor) -> SponsorView:
         funder_type=sponsor.funder_type,
         organisation_name=sponsor.organisation_name,
         position=sponsor.position,
+    )
+
+
+@functools.cache
+def _at_turn_statement() -> Select[*tuple[Any, ...]]:
+    """Built once: building it (an alias, three subqueries) cost more than running it."""
+    user_id = bindparam("user_id", type_=BigInteger)
+    open_count = (
+        select(func.count())
+        .select_from(Sponsorship)
+        .where(
+            col(Sponsorship.sponsor_id) == col(Sponsor.id),
+            col(Sponsorship.status).in_(OPEN_STATUSES),
+        )
+        .scalar_subquery()
+    )
+    as_worker = (
+        select(func.count())
+        .select_from(Sponsorship)
+        .where(col(Sponsorship.worker_user_id) == user_id)
+        .scalar_subquery()
+    )
+    newest_sponsor = aliased(Sponsor)  # not the row joined below: the worker's sponsor
+    worker_agency = (
+        select(col(newest_sponsor.agency_code))
+        .join(Sponsorship, col(Sponsorship.sponsor_id) == col(newest_sponsor.id))
+        .where(col(Sponsorship.worker_user_id) == user_id)
+        .order_by(col(Sponsorship.created_at).desc(), col(Sponsorship.id).desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    return (
+        select(
+            col(TelegramUser.chat_id),
+            col(TelegramUser.unreachable_at),
+            col(TelegramUser.language),
+            col(Sponsor.id),
+            col(Sponsor.full_name),
+            col(Sponsor.agency_code),
+            col(Sponsor.nip_masked),
+            col(Sponsor.nip_kind),
+            col(Sponsor.phone_masked),
+            col(Sponsor.funder_type),
+            col(Sponsor.organisation_name),
+            col(Sponsor.position),
+            open_count,
+            as_worker,
+            worker_agency,
+            col(StaffRole.role),
+            col(StaffRole.agency_code),
+        )
+        .select_from(TelegramUser)
+        .outerjoin(Sponsor, col(Sponsor.user_id) == col(TelegramUser.user_id))
+        .outerjoin(StaffRole, col(StaffRole.user_id) == col(TelegramUser.user_id))
+        .where(col(TelegramUser.user_id) == user_id)
     )

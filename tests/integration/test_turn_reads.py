@@ -117,3 +117,24 @@ async def test_a_turns_second_read_after_its_commands_is_one_statement_too(built
         record = built.service.repository.user_record_within(session, SPONSOR)
         assert len(reads_since(counts, mark)) == 1, counts.statements[mark:]
     assert record.sponsor is not None and record.open_sponsorships == 0
+
+
+async def test_the_turns_read_is_built_once(built: Built, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Building the statement (its alias, its subqueries) cost six times running it on SQLite:
+    it is built once per process, not per turn."""
+    from bot.storage import reads as reads_module
+
+    await people(built)
+    reads = built.service.repository._reads
+    built_now: list[object] = []
+    aliased = reads_module.aliased
+
+    def counted(*args: object, **kwargs: object) -> object:
+        built_now.append(args)
+        return aliased(*args, **kwargs)  # type: ignore[call-overload]
+
+    monkeypatch.setattr(reads_module, "aliased", counted)
+    with Session(built.engine) as session:
+        for user_id in (SPONSOR, WORKER, NEWCOMER, SPONSOR):
+            assert reads.at_turn_within(session, user_id) is not None
+    assert len(built_now) <= 1, built_now
