@@ -138,3 +138,23 @@ async def test_the_turns_read_is_built_once(built: Built, monkeypatch: pytest.Mo
         for user_id in (SPONSOR, WORKER, NEWCOMER, SPONSOR):
             assert reads.at_turn_within(session, user_id) is not None
     assert len(built_now) <= 1, built_now
+
+
+async def test_the_unfinished_flows_upsert_is_built_once(
+    built: Built, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A turn that moves a step on writes unfinished_flows (track_unfinished): the statement is
+    built once per dialect and case, not per turn."""
+    from bot.storage import reminders
+
+    reminders._unfinished_upsert.cache_clear()
+    made: list[str] = []
+    dialect_insert = reminders.dialect_insert
+
+    def counted(name: str) -> object:
+        made.append(name)
+        return dialect_insert(name)
+
+    monkeypatch.setattr(reminders, "dialect_insert", counted)
+    await Chat(built.service, SPONSOR).to_nik()  # eleven updates, most of them a new step
+    assert 1 <= len(made) <= 2, made  # the first step, then the same draft moved on
