@@ -28,6 +28,7 @@ import logging
 import os
 import stat
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -36,7 +37,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, exc
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
 
@@ -96,11 +97,14 @@ def create_db_engine(url: str | URL) -> Engine:
         engine = create_engine(
             parsed,
             pool_size=POOL_SIZE,
-            pool_pre_ping=True,  # a server restarted or a connection dropped: not the user's turn
+            # The connection used last is taken first: under load the same few stay busy and
+            # are never pinged (IdlePing), the rest age in the pool and are pinged when needed.
+            pool_use_lifo=True,
             pool_timeout=POOL_TIMEOUT_S,
             connect_args=PG_CONNECT_ARGS,
         )
         event.listen(engine, "connect", _postgresql_on_connect)
+        IdlePing(engine).listen()
         return engine
     if parsed.get_backend_name() != "sqlite":
         return create_engine(parsed, pool_pre_ping=True, pool_timeout=POOL_TIMEOUT_S)
@@ -122,6 +126,50 @@ def create_db_engine(url: str | URL) -> Engine:
     event.listen(engine.pool, "checkin", gate.checkin)
     event.listen(engine.pool, "invalidate", gate.invalidated)
     return engine
+
+
+IDLE_BEFORE_PING_S = 2.0
+"""A pooled PostgreSQL connection back in the pool longer than this is pinged before use."""
+_RETURNED_AT = "peduli_returned_at"
+
+
+class IdlePing:
+    """PostgreSQL: a connection that sat idle in the pool is pinged (`SELECT 1`) before a turn
+    uses it, so a server restarted or a connection dropped meanwhile (a proxy's idle timeout, a
+    failover) is replaced at once instead of failing the user's turn. SQLAlchemy's
+    pool_pre_ping pings on EVERY checkout: one more round trip per update, for a connection
+    that was in use a few milliseconds earlier. A connection dropped in that short while fails
+    the turn ("busy", nothing saved) and the disconnect empties the pool, so the next turn
+    starts on new connections."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def listen(self) -> None:
+        event.listen(self.engine.pool, "checkin", self.checkin)
+        event.listen(self.engine.pool, "checkout", self.checkout)
+
+    @staticmethod
+    def checkin(_dbapi_connection: Any, record: Any) -> None:
+        if record is not None:
+            record.info[_RETURNED_AT] = time.monotonic()
+
+    def checkout(self, dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        returned_at = record.info.get(_RETURNED_AT)
+        # No mark: the connection was opened for this checkout (info is emptied when one is
+        # closed or invalidated), or is taken again before its check-in (nested use).
+        if returned_at is None or time.monotonic() - returned_at < IDLE_BEFORE_PING_S:
+            return
+        dialect = self.engine.dialect
+        try:
+            alive = dialect.do_ping(dbapi_connection)
+        except dialect.loaded_dbapi.Error as error:
+            if not dialect.is_disconnect(error, dbapi_connection, None):
+                raise
+            alive = False
+        if not alive:
+            # The pool replaces this connection and tries again (SQLAlchemy's own recipe).
+            raise exc.DisconnectionError("idle connection found dropped")
 
 
 def _private_database_file(path: Path) -> None:

@@ -3,11 +3,13 @@ Identifiers come back masked; a decrypted value only where a duty needs it (the 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Engine, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import BigInteger, Engine, Select, bindparam, func, select
+from sqlalchemy.orm import Session, aliased
 from sqlmodel import col
 
 from bot.security.crypto import Sealer
@@ -22,6 +24,7 @@ from bot.storage.models import (
     TelegramUser,
 )
 from bot.storage.views import (
+    AtTurn,
     ConsentRecordView,
     CoverageCheck,
     PersonalData,
@@ -33,7 +36,7 @@ from bot.storage.views import (
     WorkerSponsorshipView,
 )
 from flows.languages import DEFAULT_LANGUAGE
-from flows.statuses import SponsorshipStatus
+from flows.statuses import OPEN_STATUSES, SponsorshipStatus
 
 
 class Reads:
@@ -84,6 +87,40 @@ class Reads:
             worker_sponsorships=int(as_worker or 0),
             worker_agency=worker_agency,
         )
+
+    def at_turn_within(self, session: Session, user_id: int) -> AtTurn | None:
+        """The user's record and chat as a turn starts, in ONE statement (a turn runs it on every
+        update: user_record_within takes four to six, through the ORM); None when the user has
+        no row yet. The same record as user_record_within's (tests/integration/test_turn_reads).
+        """
+        rows = session.execute(_at_turn_statement(), {"user_id": user_id}).all()
+        if not rows:
+            return None
+        first = rows[0]
+        sponsor = None
+        if first[3] is not None:
+            sponsor = SponsorView(
+                user_id=user_id,
+                full_name=first[4],
+                agency_code=first[5],
+                nip_masked=first[6],
+                nip_kind=first[7],
+                phone_masked=first[8],
+                funder_type=first[9],
+                organisation_name=first[10],
+                position=first[11],
+            )
+        record = UserRecord(
+            user_id=user_id,
+            staff_role=first[15],
+            staff_agencies=frozenset(row[16] for row in rows if row[15] is not None),
+            language=first[2],
+            sponsor=sponsor,
+            open_sponsorships=int(first[12] or 0) if sponsor is not None else 0,
+            worker_sponsorships=int(first[13] or 0),
+            worker_agency=first[14] if first[13] else None,
+        )
+        return AtTurn(record, chat_id=first[0], unreachable=first[1] is not None)
 
     def sponsorships_of(self, user_id: int) -> list[SponsorshipView]:
         """The user's sponsorships as sponsor, newest first."""
@@ -338,4 +375,59 @@ def _sponsor_view(sponsor: Sponsor) -> SponsorView:
         funder_type=sponsor.funder_type,
         organisation_name=sponsor.organisation_name,
         position=sponsor.position,
+    )
+
+
+@functools.cache
+def _at_turn_statement() -> Select[*tuple[Any, ...]]:
+    """Built once: building it (an alias, three subqueries) cost more than running it."""
+    user_id = bindparam("user_id", type_=BigInteger)
+    open_count = (
+        select(func.count())
+        .select_from(Sponsorship)
+        .where(
+            col(Sponsorship.sponsor_id) == col(Sponsor.id),
+            col(Sponsorship.status).in_(OPEN_STATUSES),
+        )
+        .scalar_subquery()
+    )
+    as_worker = (
+        select(func.count())
+        .select_from(Sponsorship)
+        .where(col(Sponsorship.worker_user_id) == user_id)
+        .scalar_subquery()
+    )
+    newest_sponsor = aliased(Sponsor)  # not the row joined below: the worker's sponsor
+    worker_agency = (
+        select(col(newest_sponsor.agency_code))
+        .join(Sponsorship, col(Sponsorship.sponsor_id) == col(newest_sponsor.id))
+        .where(col(Sponsorship.worker_user_id) == user_id)
+        .order_by(col(Sponsorship.created_at).desc(), col(Sponsorship.id).desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    return (
+        select(
+            col(TelegramUser.chat_id),
+            col(TelegramUser.unreachable_at),
+            col(TelegramUser.language),
+            col(Sponsor.id),
+            col(Sponsor.full_name),
+            col(Sponsor.agency_code),
+            col(Sponsor.nip_masked),
+            col(Sponsor.nip_kind),
+            col(Sponsor.phone_masked),
+            col(Sponsor.funder_type),
+            col(Sponsor.organisation_name),
+            col(Sponsor.position),
+            open_count,
+            as_worker,
+            worker_agency,
+            col(StaffRole.role),
+            col(StaffRole.agency_code),
+        )
+        .select_from(TelegramUser)
+        .outerjoin(Sponsor, col(Sponsor.user_id) == col(TelegramUser.user_id))
+        .outerjoin(StaffRole, col(StaffRole.user_id) == col(TelegramUser.user_id))
+        .where(col(TelegramUser.user_id) == user_id)
     )

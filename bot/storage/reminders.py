@@ -11,6 +11,7 @@ dedupe_key makes any repeat a no-op anyway.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any, Final, Protocol
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine, delete, func, select, text
+from sqlalchemy import Engine, bindparam, delete, func, select, text
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
@@ -70,17 +71,27 @@ def track_unfinished(
         db.execute(delete(UnfinishedFlow).where(col(UnfinishedFlow.user_id) == user_id))
         return
     flow, step = now_at
-    insert = dialect_insert(db.get_bind().dialect.name)(UnfinishedFlow)
-    started: Any = insert.excluded.started_at
-    if was is not None and was[0] == flow:  # the same draft moved on: it started when it did
-        started = UnfinishedFlow.__table__.c.started_at  # type: ignore[attr-defined]
-    db.execute(
-        insert.values(
-            user_id=user_id, flow=flow, step=step, started_at=now, updated_at=now
-        ).on_conflict_do_update(
-            index_elements=["user_id"],
-            set_={"flow": flow, "step": step, "updated_at": now, "started_at": started},
-        )
+    same_draft = was is not None and was[0] == flow  # it started when it did
+    statement = _unfinished_upsert(db.get_bind().dialect.name, same_draft)
+    db.execute(statement, {"user_id": user_id, "flow": flow, "step": step, "now": now})
+
+
+@functools.cache
+def _unfinished_upsert(dialect_name: str, same_draft: bool) -> Any:
+    """The upsert of a person's unfinished flow, built once per dialect and case (a turn that
+    moves a step on runs it; building it cost as much as running it)."""
+    table = UnfinishedFlow.__table__  # type: ignore[attr-defined]
+    user_id = bindparam("user_id", type_=table.c.user_id.type)
+    flow = bindparam("flow", type_=table.c.flow.type)
+    step = bindparam("step", type_=table.c.step.type)
+    now = bindparam("now", type_=table.c.updated_at.type)
+    insert = dialect_insert(dialect_name)(UnfinishedFlow)
+    started: Any = table.c.started_at if same_draft else insert.excluded.started_at
+    return insert.values(
+        user_id=user_id, flow=flow, step=step, started_at=now, updated_at=now
+    ).on_conflict_do_update(
+        index_elements=["user_id"],
+        set_={"flow": flow, "step": step, "updated_at": now, "started_at": started},
     )
 
 

@@ -70,7 +70,7 @@ from bot.storage.lookups import (
     random_token,
     upsert_user,
 )
-from bot.storage.models import TelegramUser, utc_now
+from bot.storage.models import utc_now
 from bot.storage.outbox_store import enqueue
 from bot.storage.reads import Reads
 from bot.storage.reminders import ReminderChecks, ReminderStore, Zones
@@ -236,8 +236,12 @@ class Repository:
         return self._reads.user_record(user_id)
 
     def user_record_within(self, session: Session, user_id: int) -> UserRecord:
-        """The user's record as a transaction in progress sees it (its own writes included)."""
-        return self._reads.user_record_within(session, user_id)
+        """The user's record as a transaction in progress sees it (its own writes included):
+        one statement when the user has a row (a turn re-reading after its commands)."""
+        found = self._reads.at_turn_within(session, user_id)
+        return (
+            found.record if found is not None else self._reads.user_record_within(session, user_id)
+        )
 
     def sponsorships_of(self, user_id: int) -> list[SponsorshipView]:
         """The user's sponsorships as sponsor, newest first."""
@@ -452,15 +456,15 @@ class Repository:
         remembered only when it is new or changed (or the person was unreachable): an ordinary
         update writes nothing here. The objects read are let go, so the commands start from
         what the database holds, as in a transaction of their own."""
-        user = session.get(TelegramUser, user_id)
-        if user is None or user.chat_id != chat_id or user.unreachable_at is not None:
+        found = self._reads.at_turn_within(session, user_id)
+        if found is None or found.chat_id != chat_id or found.unreachable:
             # Writing to the bot again makes an unreachable person (403) reachable.
             upsert_user(session, user_id, self._clock(), chat_id=chat_id, unreachable_at=None)
-            if user is not None:
-                session.expire(user)
-        record = self._reads.user_record_within(session, user_id)
+            found = self._reads.at_turn_within(session, user_id)
+            if found is None:  # pragma: no cover - the row was just written
+                raise RuntimeError("the user's row is missing after its upsert")
         session.expunge_all()
-        return record
+        return found.record
 
     def _apply_one(self, turn: Turn, command: Command) -> Outcome | Keep:
         """One command in its own savepoint, with the notices for the events it recorded."""

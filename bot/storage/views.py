@@ -40,6 +40,15 @@ class UserRecord:
 
 
 @dataclass(frozen=True)
+class AtTurn:
+    """A user as a turn starts: their record, and the chat the bot last knew them in."""
+
+    record: UserRecord
+    chat_id: int | None
+    unreachable: bool
+
+
+@dataclass(frozen=True)
 class SponsorshipView:
     """A sponsorship as its sponsor sees it (/status).
 
