@@ -558,30 +558,9 @@ class TurnJournal:
         concluded: list[tuple[dict[str, Any], dict[str, Any]]] = []
 
         def record(db: Session, outcomes: list[Any]) -> None:
-            document, answer = conclude(db, outcomes)
-            concluded.append((document, answer))
-            now = self._clock()
-            if self._sql_sessions is not None:
-                self._sql_sessions.write(db, user_id, _encode(document, self._sealer), now)
-            if deadline is not None and time.monotonic() > deadline:
-                raise TurnAbandoned(f"update {update_id}: deadline passed before the commit")
-            statement = (
-                dialect_insert(self._engine.dialect.name)(self._table)
-                .values(
-                    update_id=update_id,
-                    user_id=user_id,
-                    claimed_at=now,
-                    answer=_encode(answer, self._sealer),
-                    session=(
-                        None if self._sql_sessions is not None else _encode(document, self._sealer)
-                    ),
-                )
-                .on_conflict_do_nothing(index_elements=["update_id"])
-                .returning(self._table.c.update_id)  # rowcount is -1 here with psycopg 3
-            )
-            if db.execute(statement).first() is None:
-                raise TurnAlreadyCommitted(f"update {update_id} was handled meanwhile")
-            faults.reached("turn.before_commit")
+            result = conclude(db, outcomes)
+            concluded.append(result)
+            self._record(db, update_id, user_id, result, deadline, self._clock())
 
         def prune_and_run() -> None:
             self._maybe_prune()
