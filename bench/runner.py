@@ -354,8 +354,9 @@ def _command(key: str, api_url: str, listen: str, secret: str, profile: Path | N
             api_url,
             "--listen",
             listen,
-            "--secret",
-            secret,
+            # One argument: a token_urlsafe secret may begin with "-", which argparse would
+            # take for an option after a separate "--secret" (the echo bot then exits at start).
+            f"--secret={secret}",
             "--token",
             TOKEN,
         ]

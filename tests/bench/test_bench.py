@@ -277,3 +277,18 @@ def test_two_bot_processes_share_one_store_and_lose_nothing(
     assert (integrity["lost"], integrity["duplicated"], integrity["out_of_order"]) == (0, 0, 0)
     updates = integrity["updates"]
     assert f"postgres2: 2 process(es): {updates} updates of 2 conversations: lost 0" in printed
+
+
+def test_an_echo_bot_takes_a_secret_beginning_with_a_dash() -> None:
+    """secrets.token_urlsafe may start with "-": given as a separate argument, argparse took it
+    for an option and the echo bot exited at start (a CI run failed so)."""
+    import argparse
+
+    from bench.runner import _command
+
+    command = _command("echo", "http://127.0.0.1:1", "127.0.0.1:2", "-dashed", None)
+    parser = argparse.ArgumentParser()
+    for name in ("--api", "--listen", "--secret", "--token"):
+        parser.add_argument(name, required=True)
+    args = parser.parse_args(command[command.index("--api") :])
+    assert args.secret == "-dashed"
