@@ -13,9 +13,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from sqlalchemy import Engine, Subquery, and_, func, select
+from sqlalchemy import Engine, Select, Subquery, and_, func, select
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
@@ -135,6 +135,20 @@ def _latest_consent(kind: str) -> Subquery:
     )
 
 
+def _month_query(*columns: Any) -> Select[Any]:
+    """`columns` of the ledger's rows (deductions) with their sponsorship, sponsor and the latest
+    payment consent (kind salary_deduction: every sponsor's, whatever the route)."""
+    latest = _latest_consent("salary_deduction")
+    return (
+        select(*columns)
+        .select_from(Deduction)
+        .join(Sponsorship, col(Sponsorship.id) == col(Deduction.sponsorship_id))
+        .join(Sponsor, col(Sponsor.id) == col(Sponsorship.sponsor_id))
+        .outerjoin(latest, latest.c.sponsorship_id == col(Sponsorship.id))
+        .outerjoin(Consent, col(Consent.id) == latest.c.consent_id)
+    )
+
+
 def deduction_rows(
     session: Session,
     sealer: Sealer,
@@ -145,9 +159,8 @@ def deduction_rows(
     ordered by agency, sponsor and reference."""
     if agencies is not None and not agencies:
         return
-    latest = _latest_consent("salary_deduction")
     query = (
-        select(
+        _month_query(
             col(Deduction.agency_code),
             col(Sponsorship.reference),
             col(Sponsor.nip_sealed),
@@ -162,11 +175,6 @@ def deduction_rows(
             col(Sponsorship.status),
             col(Deduction.deducted_at),
         )
-        .select_from(Deduction)
-        .join(Sponsorship, col(Sponsorship.id) == col(Deduction.sponsorship_id))
-        .join(Sponsor, col(Sponsor.id) == col(Sponsorship.sponsor_id))
-        .outerjoin(latest, latest.c.sponsorship_id == col(Sponsorship.id))
-        .outerjoin(Consent, col(Consent.id) == latest.c.consent_id)
         .where(
             col(Deduction.month) == month,
             # The agency's ASN, as before issue 12 (their salary deductions and the months they
@@ -321,9 +329,8 @@ def transfer_rows(
     by funder type, organisation, sponsor and reference."""
     if agencies is not None and not agencies:
         return
-    latest = _latest_consent("salary_deduction")  # every sponsor's payment consent
     query = (
-        select(
+        _month_query(
             col(Sponsor.funder_type),
             col(Sponsor.organisation_name),
             col(Sponsor.full_name),
@@ -339,11 +346,6 @@ def transfer_rows(
             col(Sponsorship.status),
             col(Deduction.deducted_at),
         )
-        .select_from(Deduction)
-        .join(Sponsorship, col(Sponsorship.id) == col(Deduction.sponsorship_id))
-        .join(Sponsor, col(Sponsor.id) == col(Sponsorship.sponsor_id))
-        .outerjoin(latest, latest.c.sponsorship_id == col(Sponsorship.id))
-        .outerjoin(Consent, col(Consent.id) == latest.c.consent_id)
         .where(
             col(Deduction.month) == month,
             col(Sponsor.funder_type) != ASN,
