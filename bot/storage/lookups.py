@@ -375,6 +375,8 @@ def erase_worker(turn: Turn, row: Sponsorship) -> None:
     row.village_name = None
     row.kpj_sealed = None
     row.kpj_masked = None
+    # A job "lainnya" in the sponsor's words may point at the worker; the job's code stays.
+    row.worker_job_other = None
     # worker_user_id stays, like the consent records: the worker's /status still shows what
     # became of the sponsorship, and a second withdrawal is "wrong_state".
     row.erased_at = turn.now

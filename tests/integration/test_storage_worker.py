@@ -9,6 +9,7 @@ import logging
 import re
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -507,6 +508,24 @@ def test_worker_declines_and_is_erased(repo: Repository, engine: Engine) -> None
     # The worker may be sponsored again, by anyone.
     apply(repo, OTHER_SPONSOR, register(OTHER_SPONSOR, nip="199001012015032002"))
     assert isinstance(one(repo, OTHER_SPONSOR, submit(OTHER_SPONSOR, "other")), Applied)
+
+
+def test_the_sponsors_words_for_the_workers_job_are_erased_with_the_worker(
+    repo: Repository, engine: Engine
+) -> None:
+    """A job "lainnya" is described in the sponsor's own words ("jaga warung Bu Imas"), which
+    can point at the worker: erased with the name and NIK. The job's code stays, anonymous."""
+    apply(repo, SPONSOR, SetLanguage(SPONSOR, "id"), register(SPONSOR))
+    command = submit(SPONSOR, "draft-1")
+    worker = replace(command.worker, job="lainnya", job_other="jaga warung Bu Imas")
+    outcome = one(repo, SPONSOR, replace(command, worker=worker))
+    assert isinstance(outcome, Applied) and outcome.reference and outcome.invitation_token
+    assert sponsorship(engine)["worker_job_other"] == "jaga warung Bu Imas"
+    worker_opens(repo, outcome.invitation_token)
+    declined = WorkerDeclines(WORKER, outcome.reference, 9, T0)
+    assert one(repo, WORKER, declined) == Applied(outcome.reference)
+    row = sponsorship(engine)
+    assert (row["worker_job"], row["worker_job_other"]) == ("lainnya", None)
 
 
 # ---- correction requests and the admin queue ---------------------------------------------------
