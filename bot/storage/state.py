@@ -307,7 +307,8 @@ class TurnJournal:
         async with locks.holding(user_id, reads) as held:
             stored, marked = held.values
             document, delivered = sessions.parse(user_id, stored, marked)
-            yield RedisOpenTurn(self, user_id, Prepared(document, delivered), locks, held)
+            prepared = Prepared(document, delivered)
+            yield RedisOpenTurn(self, user_id, prepared, sessions, locks, held)
 
     @property
     def marks_ttl(self) -> int:
@@ -823,6 +824,16 @@ def same_redis(first: Any, second: Any) -> bool:
 
 WITHDRAW_ATTEMPTS = 20
 
+_fork_salt = ""  # a child process's own part of every lock token (RedisUserLocks._new_token)
+
+
+def _salt_after_fork() -> None:
+    global _fork_salt
+    _fork_salt = os.urandom(6).hex()
+
+
+os.register_at_fork(after_in_child=_salt_after_fork)
+
 # The lock scripts. A lock is a key holding its owner's token, with an expiry (PX): only the
 # holder of the token extends or deletes it, so a process never frees a lock another one took
 # after its own expired.
@@ -908,12 +919,13 @@ class HeldLock:
 class RedisUserLocks:
     """Locks shared by every process using the same Redis.
 
-    A lock is a key holding a token of its holder's (a random prefix of this object's and a
-    counter: unique without a uuid per lock); it is extended and released only by a script that
-    checks the token, so a process never frees a lock another one took after ours expired. The
-    lock expires after timeout_seconds (a crashed holder cannot block a user for ever); while a
-    holder is alive, a background task extends it, so a slow handler does not lose its lock
-    halfway. A lock taken by another is tried again every poll_seconds for wait_seconds.
+    A lock is a key holding a token of its holder's (a random prefix of this object's, another
+    after a fork, and a counter: unique without a uuid per lock); it is extended and released
+    only by a script that checks the token, so a process never frees a lock another one took
+    after ours expired. The lock expires after timeout_seconds (a crashed holder cannot block a
+    user for ever); while a holder is alive, a background task extends it, so a slow handler
+    does not lose its lock halfway. A lock taken by another is tried again every poll_seconds
+    for wait_seconds.
 
     A lock request or release that fails (Redis down or hung, the turn's time up) may still be
     carried out when Redis answers again; a background task then deletes the lock if it holds
@@ -954,7 +966,7 @@ class RedisUserLocks:
         return f"{self._prefix}lock:{user_id}"
 
     def _new_token(self) -> str:
-        return f"{self._token_prefix}:{next(self._tokens)}"
+        return f"{self._token_prefix}{_fork_salt}:{next(self._tokens)}"
 
     @asynccontextmanager
     async def holding(self, user_id: int, reads: Sequence[str] = ()) -> AsyncIterator[HeldLock]:
@@ -963,8 +975,6 @@ class RedisUserLocks:
         name, token = self.name(user_id), self._new_token()
         try:
             values = await self._acquire(name, token, reads)
-        except LockTimeout:
-            raise
         except BaseException:
             # Redis failed, hung or the turn's time ran out mid-request: the SET may still be
             # carried out when Redis answers again, leaving a lock nobody holds.
@@ -1111,10 +1121,12 @@ class RedisOpenTurn(OpenTurn):
         journal: TurnJournal,
         user_id: int,
         prepared: Prepared,
+        sessions: RedisSessionStore,
         locks: RedisUserLocks,
         held: HeldLock,
     ) -> None:
         super().__init__(journal, user_id, prepared)
+        self._sessions = sessions
         self._locks = locks
         self._held = held
         self._window: SharedWindow | None = None
@@ -1134,9 +1146,7 @@ class RedisOpenTurn(OpenTurn):
         *,
         flush: bool,
     ) -> None:
-        sessions = self.journal.sessions
-        assert isinstance(sessions, RedisSessionStore)
-        user_id = self.user_id
+        sessions, user_id = self._sessions, self.user_id
         keys = [sessions.key(user_id), sessions.delivered_key(user_id)]
         args: list[Any] = [
             b"" if document is None else sessions.encode(document),

@@ -8,6 +8,7 @@ every process read (the `limits` library's)."""
 from __future__ import annotations
 
 import asyncio
+import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
@@ -181,3 +182,22 @@ async def test_replies_are_counted_in_the_window_every_process_reads(
             await raw.aclose()
     finally:
         await elsewhere.limiter.clear(budget.window, budget.key)
+
+
+def test_lock_tokens_are_unique_per_holder_process_and_fork(redis_url: str) -> None:
+    """Tokens are a random prefix and a counter (no uuid per lock): two lock objects (two
+    processes) never share one, nor a process forked after the object was made."""
+    client = aioredis.Redis.from_url(redis_url)  # never connects here
+    one, two = RedisUserLocks(client), RedisUserLocks(client)
+    tokens = [one._new_token(), one._new_token(), two._new_token()]
+    read, write = os.pipe()
+    child = os.fork()
+    if child == 0:  # pragma: no cover - the child only writes its token
+        os.write(write, one._new_token().encode())
+        os._exit(0)
+    os.close(write)
+    os.waitpid(child, 0)
+    with os.fdopen(read) as pipe:
+        tokens.append(pipe.read())
+    tokens.append(one._new_token())  # the parent's next one: the same counter as the child's
+    assert len(set(tokens)) == len(tokens), tokens
