@@ -12,6 +12,7 @@ from sqlalchemy import and_, select, update
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
+from bot.storage import counts
 from bot.storage.models import Deduction, Sponsor, Sponsorship
 from flows import ledger
 from flows.catalog import ASN
@@ -53,10 +54,15 @@ def mark_deducted(
             .where(funder)
         )
         conditions.append(col(Deduction.sponsorship_id).in_(of_funder))
-    result = session.execute(
-        update(Deduction)
-        .where(and_(*conditions))
-        .values(deducted_at=now, deducted_by_user_id=by_user_id)
-        .execution_options(synchronize_session=False)
-    )
-    return int(getattr(result, "rowcount", 0) or 0)
+    marked = [
+        int(i)
+        for (i,) in session.execute(
+            update(Deduction)
+            .where(and_(*conditions))
+            .values(deducted_at=now, deducted_by_user_id=by_user_id)
+            .returning(col(Deduction.id))
+            .execution_options(synchronize_session=False)
+        )
+    ]
+    counts.deducted_marked(session.connection(), marked)  # the statistics' deducted rupiah
+    return len(marked)
