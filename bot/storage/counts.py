@@ -371,7 +371,7 @@ _listened: list[bool] = []
 
 
 def listen() -> None:
-    """Follow every Session's flushes (once per process; bot.storage.models calls it)."""
+    """Follow every Session's flushes (once per process: on import)."""
     with _listening:
         if not _listened:
             event.listen(Session, "before_flush", _before_flush)
@@ -461,7 +461,7 @@ def fold(connection: Connection, now: datetime, batch: int = FOLD_BATCH) -> int:
         folded += len(rows)
         sums: dict[Key, Values] = defaultdict(lambda: [0] * WIDTH)
         for row in rows:
-            values = sums[merged(tuple(row[: len(COUNT_KEY)]))]  # type: ignore[arg-type]
+            values = sums[merged(tuple(row[: len(COUNT_KEY)]))]
             for i, value in enumerate(row[len(COUNT_KEY) :]):
                 values[i] += int(value)
         _upsert(connection, sums)
@@ -477,7 +477,7 @@ def fold(connection: Connection, now: datetime, batch: int = FOLD_BATCH) -> int:
     if old:
         sums = defaultdict(lambda: [0] * WIDTH)
         for row in old:
-            values = sums[merged(tuple(row[: len(COUNT_KEY)]))]  # type: ignore[arg-type]
+            values = sums[merged(tuple(row[: len(COUNT_KEY)]))]
             for i, value in enumerate(row[len(COUNT_KEY) :]):
                 values[i] += int(value)
         _upsert(connection, sums)
@@ -574,6 +574,8 @@ def rebuild(connection: Connection) -> None:
     connection.execute(delete(STATS_TOTALS))
     connection.exec_driver_sql(backfill_sql(connection.dialect.name))
 
+
+listen()  # bot.storage.models imports this module: every process that writes the tables
 
 __all__ = [
     "Key",

@@ -54,15 +54,13 @@ def mark_deducted(
             .where(funder)
         )
         conditions.append(col(Deduction.sponsorship_id).in_(of_funder))
-    marked = [
-        int(i)
-        for (i,) in session.execute(
-            update(Deduction)
-            .where(and_(*conditions))
-            .values(deducted_at=now, deducted_by_user_id=by_user_id)
-            .returning(col(Deduction.id))
-            .execution_options(synchronize_session=False)
-        )
-    ]
-    counts.deducted_marked(session.connection(), marked)  # the statistics' deducted rupiah
+    marked = session.scalars(
+        update(Deduction)
+        .where(and_(*conditions))
+        .values(deducted_at=now, deducted_by_user_id=by_user_id)
+        .returning(col(Deduction.id))
+        .execution_options(synchronize_session=False)
+    ).all()
+    # The statistics' deducted rupiah (bot.storage.counts), from the rows just marked.
+    counts.deducted_marked(session.connection(), [i for i in marked if i is not None])
     return len(marked)

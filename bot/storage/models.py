@@ -801,6 +801,4 @@ STATS_DELTAS = Table(
 
 # The counts follow every flush that changes a sponsor, a sponsorship or a ledger row (imported
 # last: bot.storage.counts reads the tables above).
-from bot.storage import counts as _counts  # noqa: E402
-
-_counts.listen()
+from bot.storage import counts as _counts  # noqa: E402, F401  (it listens when imported)

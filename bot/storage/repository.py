@@ -42,7 +42,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from bot.security.crypto import Sealer
-from bot.storage import audit, staff
+from bot.storage import audit, counts, staff
 from bot.storage.announcements import AnnouncementStore
 from bot.storage.db import checkpoint_wal, immediate
 from bot.storage.delivery_store import DeliveryStore
@@ -302,6 +302,12 @@ class Repository:
         """The statistics of the agencies asked (None: all) within the actor's scope; the view
         is recorded in the audit log in the same transaction (bot.storage.statistics)."""
         return view_statistics(self._engine, actor, agencies, now=now, catalog_codes=catalog_codes)
+
+    def fold_counts(self) -> int:
+        """Fold the statistics' deltas into their totals (bot.storage.counts.fold; the running
+        bot's upkeep, bot.background.keep_counts); the number of delta rows folded."""
+        with self._writer.begin() as connection:
+            return counts.fold(connection, self._clock())
 
     # ---- exports and the audit log (bot.storage.exports, bot.storage.audit) ------------------
 

@@ -15,6 +15,7 @@ over its parts); 6 million sponsorships take a few minutes, during which nothing
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
@@ -47,7 +48,7 @@ STATE_OF_STATUS = {
 STATES = ("waiting", "confirmed", "active", "withdrawn", "lapsed")
 
 
-def _count_columns() -> list[sa.Column[object]]:
+def _count_columns() -> list[sa.Column[Any]]:
     return [
         sa.Column("agency_code", sa.String(length=64), nullable=False),
         sa.Column("kind", sa.String(length=2), nullable=False),
