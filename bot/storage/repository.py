@@ -251,6 +251,13 @@ class Repository:
         """The sponsorships where the user is the linked worker, newest first."""
         return self._reads.worker_sponsorships(user_id)
 
+    def status_of(
+        self, user_id: int
+    ) -> tuple[UserRecord, list[SponsorshipView], list[WorkerSponsorshipView]]:
+        """What /status reads: the user's record, sponsorships as sponsor and as worker, on
+        one connection (bot.storage.reads.Reads.status_of)."""
+        return self._reads.status_of(user_id)
+
     def personal_data(self, user_id: int) -> PersonalData:
         """Everything stored about the user, identifiers masked (/data_saya)."""
         return self._reads.personal_data(user_id)
