@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import importlib.util
 import random
+import threading
+import time
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -21,8 +23,9 @@ from sqlalchemy import Engine, event
 from sqlalchemy.orm import Session
 
 from bot.storage import counts
+from bot.storage.db import create_db_engine
 from bot.storage.ledger import lapse_overdue, mark_deducted, open_month
-from bot.storage.models import STATS_DELTAS, STATS_TOTALS
+from bot.storage.models import STATS_DELTAS, STATS_TOTALS, Sponsorship
 from bot.storage.repository import Repository
 from bot.storage.statistics import Statistics, read_statistics
 from flows.commands import (
@@ -40,8 +43,9 @@ from flows.text import t
 from tests import rowcount
 from tests.clock import MovableClock
 from tests.integration.test_storage_repository import SEALER, register, submit, text_hash, worker
+from tests.migrated import migrate
 from tests.notify import notify
-from tests.statskit import nip_of
+from tests.statskit import Worker, add_sponsors, add_sponsorships, nip_of
 
 ZONE = ZoneInfo("Asia/Jakarta")
 T0 = datetime(2026, 3, 10, 2, 0, tzinfo=UTC)
@@ -452,3 +456,90 @@ def test_the_bot_folds_in_its_background_loops() -> None:
     from bot.background import COUNTS_INTERVAL, keep_counts
 
     assert COUNTS_INTERVAL <= 300 and keep_counts
+
+
+# ---- two transactions changing one sponsor's footprint (PostgreSQL) -------------------------
+
+
+def test_two_transactions_on_one_sponsor_take_turns(postgres_url: str) -> None:
+    """The sponsor's row is locked before a footprint is read (counts._lock): a decline erasing
+    one of a sponsor's workers from a village waits for the sponsor's new submission in that
+    village to commit, then counts it. Without the lock, the decline's "before" misses the new
+    sponsorship and the village's distinct sponsors end one short."""
+    migrate(postgres_url)
+    engine = create_db_engine(postgres_url)
+    try:
+        ids = add_sponsors(engine, SEALER, [(1, AGENCIES[0], 1)])
+        [first] = add_sponsorships(engine, [(ids[1], Worker("waiting_worker"))])
+        new = Session(engine)
+        new.begin()
+        new.add(_sponsorship(ids[1], "PR-NEW", "nik-new"))
+        new.flush()  # the submission's deltas written, not committed; the sponsor locked
+        erased: list[BaseException] = []
+
+        def decline() -> None:
+            try:
+                with Session(engine) as session, session.begin():
+                    row = session.get(Sponsorship, first, with_for_update=True)
+                    assert row is not None
+                    row.status, row.active_nik_index = "declined", None
+                    row.worker_full_name = row.nik_sealed = row.nik_index = None
+                    row.nik_masked = row.village_code = row.village_name = None
+                    session.flush()  # waits here for the sponsor's row
+            except BaseException as error:  # pragma: no cover - reported below
+                erased.append(error)
+
+        waiting = threading.Thread(target=decline)
+        waiting.start()
+        blocked = _wait_until_blocked(engine)
+        new.commit()
+        new.close()
+        waiting.join(timeout=30)
+        assert not erased and not waiting.is_alive()
+        with Session(engine) as session:
+            local = T0.astimezone(ZONE)
+            kept = read_statistics(session, None, now=local, catalog_codes=AGENCIES)
+            counted = rowcount.read_statistics(session, None, now=local, catalog_codes=AGENCIES)
+        assert kept == counted
+        assert blocked  # the decline did wait for the submission's transaction
+    finally:
+        engine.dispose()
+
+
+def _wait_until_blocked(engine: Engine) -> bool:
+    """Whether another backend is waiting for a row lock (polled up to 10 s)."""
+    waiting = sa.text(
+        "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+        " AND datname = current_database()"
+    )
+    for _ in range(200):
+        with engine.connect() as connection:
+            if connection.scalar(waiting):
+                return True
+        time.sleep(0.05)
+    return False
+
+
+def _sponsorship(sponsor_id: int, reference: str, nik_index: str) -> Sponsorship:
+    return Sponsorship(
+        reference=reference,
+        idempotency_key=reference,
+        sponsor_id=sponsor_id,
+        status="waiting_worker",
+        worker_full_name="Pekerja",
+        worker_relationship="rumah_tangga",
+        worker_job="art",
+        nik_sealed="sealed",
+        nik_index=nik_index,
+        nik_masked="3205********0002",
+        active_nik_index=nik_index,
+        district_code=Worker("waiting_worker").district[0],
+        district_name=Worker("waiting_worker").district[1],
+        village_code=Worker("waiting_worker").village[0],
+        village_name=Worker("waiting_worker").village[1],
+        programme_code="jkk_jkm",
+        monthly_amount=16800,
+        payment_method="salary_deduction",
+        created_at=T0,
+        updated_at=T0,
+    )
