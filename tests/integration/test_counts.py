@@ -452,12 +452,6 @@ def _read(engine: Engine) -> Statistics:
         return read_statistics(session, None, now=T0.astimezone(ZONE), catalog_codes=AGENCIES)
 
 
-def test_the_bot_folds_in_its_background_loops() -> None:
-    from bot.background import COUNTS_INTERVAL, keep_counts
-
-    assert COUNTS_INTERVAL <= 300 and keep_counts
-
-
 # ---- two transactions changing one sponsor's footprint (PostgreSQL) -------------------------
 
 
