@@ -363,7 +363,50 @@ def _after_flush(session: Session, _context: Any) -> None:
     ids, new_sponsors, deducted, before = pending
     ids = [*ids, *(s.id for s in new_sponsors if s.id is not None)]
     connection = session.connection()
-    write(connection, difference(read_footprint(connection, ids, deducted=deducted), before))
+    deltas = difference(read_footprint(connection, ids, deducted=deducted), before)
+    write(connection, deltas)
+    if deducted:  # a district or village changed: an erasure, maybe
+        settle(connection, deltas)
+
+
+def settle(connection: Connection, deltas: Mapping[Key, Values]) -> None:
+    """A worker's village leaves the counts with their erasure (bot.storage.lookups.
+    erase_worker): the deltas and totals of every village these deltas take something from
+    are folded at once and the rows left at zero deleted, so no row of the counts names the
+    village of an erased worker unless other sponsorships still count there (as the
+    sponsorships table would). Only erasures come here: the hot path only appends."""
+    villages = sorted(
+        {key[:4] for key, values in deltas.items() if key[1] in ("v", "x") and key[3]}
+    )
+    for agency, kind, k1, k2 in villages:
+        where = (
+            STATS_DELTAS.c.agency_code == agency,
+            STATS_DELTAS.c.kind == kind,
+            STATS_DELTAS.c.k1 == k1,
+            STATS_DELTAS.c.k2 == k2,
+        )
+        rows = connection.execute(
+            delete(STATS_DELTAS).where(*where).returning(*_columns(STATS_DELTAS))
+        ).all()
+        _upsert(connection, _summed(rows, lambda key: key))
+        connection.execute(
+            delete(STATS_TOTALS).where(
+                STATS_TOTALS.c.agency_code == agency,
+                STATS_TOTALS.c.kind == kind,
+                STATS_TOTALS.c.k1 == k1,
+                STATS_TOTALS.c.k2 == k2,
+                *(STATS_TOTALS.c[name] == 0 for name in COUNT_VALUES),
+            )
+        )
+
+
+def _summed(rows: Iterable[Sequence[Any]], keyed: Any) -> dict[Key, Values]:
+    sums: dict[Key, Values] = defaultdict(lambda: [0] * WIDTH)
+    for row in rows:
+        values = sums[keyed(tuple(row[: len(COUNT_KEY)]))]
+        for i, value in enumerate(row[len(COUNT_KEY) :]):
+            values[i] += int(value)
+    return dict(sums)
 
 
 _listening = threading.Lock()
@@ -459,12 +502,7 @@ def fold(connection: Connection, now: datetime, batch: int = FOLD_BATCH) -> int:
         if not rows:
             break
         folded += len(rows)
-        sums: dict[Key, Values] = defaultdict(lambda: [0] * WIDTH)
-        for row in rows:
-            values = sums[merged(tuple(row[: len(COUNT_KEY)]))]
-            for i, value in enumerate(row[len(COUNT_KEY) :]):
-                values[i] += int(value)
-        _upsert(connection, sums)
+        _upsert(connection, _summed(rows, merged))
         if len(rows) < batch:
             break
     # Days that passed since they were folded: merged the same way.
@@ -475,12 +513,7 @@ def fold(connection: Connection, now: datetime, batch: int = FOLD_BATCH) -> int:
         .returning(*_columns(STATS_TOTALS))
     ).all()
     if old:
-        sums = defaultdict(lambda: [0] * WIDTH)
-        for row in old:
-            values = sums[merged(tuple(row[: len(COUNT_KEY)]))]
-            for i, value in enumerate(row[len(COUNT_KEY) :]):
-                values[i] += int(value)
-        _upsert(connection, sums)
+        _upsert(connection, _summed(old, merged))
     if folded or old:
         connection.execute(
             delete(STATS_TOTALS).where(*(STATS_TOTALS.c[name] == 0 for name in COUNT_VALUES))
