@@ -44,10 +44,11 @@ from datetime import date, datetime, timedelta
 from typing import Any, Final
 
 from sqlalchemy import (
+    BigInteger,
     Connection,
-    Row,
     Select,
     and_,
+    cast,
     delete,
     event,
     func,
@@ -438,7 +439,7 @@ def _scoped(table: Any, agencies: frozenset[str] | None, month: str) -> Select[A
 
 def read(
     connection: Connection | Session, agencies: frozenset[str] | None, month: date
-) -> list[Row[Any]]:
+) -> list[Sequence[Any]]:
     """The counts of these agencies (None: all), totals and unfolded deltas summed per key, in
     one statement; the ledger's only for `month`. Keys whose figures are all 0 are left out."""
     if agencies is not None and not agencies:
@@ -448,9 +449,11 @@ def read(
         _scoped(STATS_DELTAS, agencies, month.isoformat()),
     ).subquery()
     keys = [both.c[name] for name in COUNT_KEY]
-    sums = [func.sum(both.c[name]).label(name) for name in COUNT_VALUES]
+    # SUM of a BIGINT is a NUMERIC on PostgreSQL: cast back, Python gets ints, not Decimals.
+    sums = [cast(func.sum(both.c[name]), BigInteger).label(name) for name in COUNT_VALUES]
     statement = select(*keys, *sums).group_by(*keys)
-    return [row for row in connection.execute(statement) if any(row[len(COUNT_KEY) :])]
+    width = len(COUNT_KEY)
+    return [row for row in connection.execute(statement).all() if any(row[width:])]
 
 
 # ---- folding -----------------------------------------------------------------------------
@@ -611,6 +614,9 @@ def rebuild(connection: Connection) -> None:
 listen()  # bot.storage.models imports this module: every process that writes the tables
 
 __all__ = [
+    "COUNT_KEY",
+    "COUNT_VALUES",
+    "STATES",
     "Key",
     "backfill_sql",
     "changing",

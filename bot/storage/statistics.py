@@ -177,38 +177,49 @@ def _within(column: Any, agencies: frozenset[str] | None) -> ColumnElement[bool]
 
 
 class _Tally:
-    """One group's figures as the kept counts' rows add up (bot.storage.counts)."""
+    """One group's figures as the kept counts' rows add up (bot.storage.counts): rows are
+    (COUNT_KEY..., COUNT_VALUES...), read by position (thousands of them for every agency)."""
 
-    __slots__ = ("covered", "deducted", "drafts", "n", "names", "states")
+    __slots__ = ("covered", "drafts", "n", "names", "states")
 
     def __init__(self) -> None:
-        self.n = self.drafts = self.covered = self.deducted = 0
-        self.states = dict.fromkeys(STATE_GROUPS, 0)
+        self.n = self.drafts = self.covered = 0
+        self.states = [0] * len(counts.STATES)
         self.names: tuple[str, str] | None = None
 
     def add(self, row: Any, today: str) -> None:
-        self.n += int(row.n)
-        self.drafts += int(row.drafts)
+        self.n += row[_N]
+        self.drafts += row[_DRAFTS]
+        states = self.states
         counted = 0
-        for group in counts.STATES:
-            value = int(getattr(row, group))
-            self.states[group] += value
+        for i in range(len(states)):
+            value = row[_STATES + i]
+            states[i] += value
             counted += value
-        if row.day <= today:  # "" (no start, or long past) sorts before every date
-            self.covered += int(row.started)
+        if row[_DAY] <= today:  # "" (no start, or long past) sorts before every date
+            self.covered += row[_STARTED]
         if counted > 0:  # the names the rows hold: the greatest of each shows (as MAX did)
-            if self.names is None:
-                self.names = (row.k3, row.k4)
-            else:
-                self.names = (max(self.names[0], row.k3), max(self.names[1], row.k4))
+            names = self.names
+            k3, k4 = row[_K3], row[_K4]
+            self.names = (k3, k4) if names is None else (max(names[0], k3), max(names[1], k4))
 
     def counts(self, *, drafts: bool = False, deducted: int = 0) -> Counts:
+        states = dict(zip(counts.STATES, self.states, strict=True))
         return Counts(
             signed_up=self.n,
-            states={**self.states, "draft": self.drafts if drafts else 0},
+            states={group: states.get(group, 0) for group in STATE_GROUPS}
+            | {"draft": self.drafts if drafts else 0},
             covered=self.covered,
             deducted=deducted,
         )
+
+
+_K1, _K2, _K3, _K4, _DAY = (counts.COUNT_KEY.index(k) for k in ("k1", "k2", "k3", "k4", "day"))
+_WIDTH = len(counts.COUNT_KEY)
+_N, _DRAFTS, _STARTED, _DEDUCTED = (
+    _WIDTH + counts.COUNT_VALUES.index(v) for v in ("n", "drafts", "started", "deducted")
+)
+_STATES = _WIDTH + counts.COUNT_VALUES.index(counts.STATES[0])
 
 
 def read_statistics(
@@ -233,20 +244,20 @@ def read_statistics(
     groups: dict[str, dict[str, _Tally]] = {"j": defaultdict(_Tally), "r": defaultdict(_Tally)}
     deducted: dict[tuple[str, str, str], int] = defaultdict(int)
     for row in counts.read(session, agencies, month):
-        kind = row.kind
+        kind, code = row[1], row[0]
         if kind == "a":
-            agency[row.agency_code].add(row, today)
-            funder = funders[row.k1]
-            funder[0] += int(row.n)
-            funder[1] += sum(int(getattr(row, group)) for group in counts.STATES)
+            agency[code].add(row, today)
+            funder = funders[row[_K1]]
+            funder[0] += row[_N]
+            funder[1] += sum(row[_STATES : _STATES + len(counts.STATES)])
         elif kind == "d":
-            districts[(row.agency_code, row.k1)].add(row, today)
+            districts[(code, row[_K1])].add(row, today)
         elif kind == "v":
-            villages[(row.agency_code, row.k1, row.k2)].add(row, today)
+            villages[(code, row[_K1], row[_K2])].add(row, today)
         elif kind in groups:
-            groups[kind][row.k1].add(row, today)
+            groups[kind][row[_K1]].add(row, today)
         elif kind == "x":
-            deducted[(row.agency_code, row.k1, row.k2)] += int(row.deducted)
+            deducted[(code, row[_K1], row[_K2])] += row[_DEDUCTED]
     by_agency: dict[str, Counts] = {}
     deducted_by_agency: dict[str, int] = defaultdict(int)
     for (code, _district, _village), amount in deducted.items():
@@ -287,7 +298,7 @@ def read_statistics(
 
 
 def _present(tally: _Tally) -> bool:
-    return any(tally.states.values())
+    return any(tally.states)
 
 
 def _areas(
