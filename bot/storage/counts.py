@@ -95,7 +95,7 @@ FOLD_BATCH: Final = 20_000
 PAST_DAYS: Final = 2
 """A fold merges coverage start days this many days before its clock's UTC date into day ""
 (started long ago): every reader's local date is later, whatever its time zone."""
-_FOLD_LOCK: Final = 0x5EED_5747
+FOLD_LOCK: Final = 0x5EED_5747
 """pg_try_advisory_xact_lock key: one fold at a time across processes."""
 _INFO: Final = "peduli_counts"
 _SPONSORSHIP_FIELDS: Final = (
@@ -483,7 +483,7 @@ def fold(connection: Connection, now: datetime, batch: int = FOLD_BATCH) -> int:
     exactly the fold that deleted it (DELETE ... RETURNING)."""
     if connection.dialect.name == "postgresql":
         locked = connection.execute(
-            text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": _FOLD_LOCK}
+            text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": FOLD_LOCK}
         ).scalar_one()
         if not locked:
             return 0

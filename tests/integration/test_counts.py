@@ -537,3 +537,21 @@ def _sponsorship(sponsor_id: int, reference: str, nik_index: str) -> Sponsorship
         created_at=T0,
         updated_at=T0,
     )
+
+
+def test_one_fold_at_a_time_across_processes(postgres_url: str) -> None:
+    """Two bot processes fold every minute: while one folds (its advisory lock), the other
+    folds nothing and leaves the deltas to it."""
+    migrate(postgres_url)
+    engine = create_db_engine(postgres_url)
+    try:
+        World(engine, 4).apply(1, register(1, nip=nip_of(1), agency_code=AGENCIES[0]))
+        with engine.begin() as holder:
+            holder.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": counts.FOLD_LOCK})
+            with engine.begin() as other:
+                assert counts.fold(other, T0) == 0
+                assert other.scalar(sa.select(sa.func.count()).select_from(STATS_DELTAS)) == 1
+        with engine.begin() as alone:
+            assert counts.fold(alone, T0) == 1
+    finally:
+        engine.dispose()
