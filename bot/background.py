@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import Coroutine
 from typing import Any
 
@@ -16,10 +17,27 @@ from bot.delivery.budget import RateBudget, budget_key
 from bot.delivery.contracts import AnnouncementRenderer, ReminderGate
 from bot.delivery.engine import DeliveryEngine
 from bot.ledger import LedgerKeeper, rounds_of
+from bot.periodic import every
 from bot.reminders import ReminderScheduler
 from bot.service import ConversationService
 from bot.storage.reminders import Zones
 from bot.transport import Transport
+
+logger = logging.getLogger(__name__)
+
+COUNTS_INTERVAL = 60.0
+"""Seconds between two folds of the statistics' kept counts (bot.storage.counts): the deltas a
+read sums besides the totals stay a minute's worth."""
+
+
+async def keep_counts(service: ConversationService, interval: float = COUNTS_INTERVAL) -> None:
+    """Until cancelled: the statistics' deltas folded into their totals now and every
+    `interval` seconds (Repository.fold_counts; several processes may: one folds at a time)."""
+
+    async def fold() -> int:
+        return await asyncio.to_thread(service.repository.fold_counts)
+
+    await every(interval, fold, logger=logger, failure="folding the statistics' counts failed")
 
 
 def ledger_keeper(service: ConversationService) -> LedgerKeeper:
@@ -94,6 +112,7 @@ class BackgroundWork:
             ledger_keeper(self.service).run(),
             reminder_scheduler(self.service).run(),
             announcement_progress(self.service, self.transport).run(),
+            keep_counts(self.service),
         ]
 
     def start(self) -> BackgroundWork:

@@ -644,12 +644,12 @@ class ConversationService:
 
     async def _status(self, user_id: int, render: Renderer, page: int = 0) -> Outgoing:
         def read() -> Outgoing:
-            record = self.repository.user_record(user_id)
+            record, sponsorships, as_worker = self.repository.status_of(user_id)
             programme = self._programme_of(record)
             return presenters.status(
                 record,
-                self.repository.sponsorships_of(user_id),
-                self.repository.worker_sponsorships(user_id),
+                sponsorships,
+                as_worker,
                 programme.catalog,
                 programme.timezone,
                 render,

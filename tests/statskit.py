@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy import Engine
 
 from bot.security.crypto import Sealer
+from bot.storage import counts
 from bot.storage.models import (
     Deduction,
     RosterEntry,
@@ -72,6 +73,7 @@ def add_sponsors(
         if users:
             connection.execute(sa.insert(TelegramUser.__table__), users)  # type: ignore[attr-defined]
             connection.execute(sa.insert(Sponsor.__table__), rows)  # type: ignore[attr-defined]
+        counts.rebuild(connection)  # the rows bypassed the bot: its kept counts again
         found = connection.execute(sa.select(Sponsor.__table__.c.user_id, Sponsor.__table__.c.id))  # type: ignore[attr-defined]
         return {int(user): int(sid) for user, sid in found}
 
@@ -114,6 +116,7 @@ def add_sponsorships(
     with engine.begin() as connection:
         if rows:
             connection.execute(sa.insert(table), rows)
+        counts.rebuild(connection)
         found = connection.execute(
             sa.select(table.c.id)
             .where(table.c.reference.in_([r["reference"] for r in rows]))
@@ -138,6 +141,7 @@ def add_deductions(engine: Engine, deductions: Iterable[tuple[int, date, str, in
     with engine.begin() as connection:
         if rows:
             connection.execute(sa.insert(Deduction.__table__), rows)  # type: ignore[attr-defined]
+        counts.rebuild(connection)
 
 
 def add_roster(engine: Engine, sealer: Sealer, entries: Iterable[tuple[int, str]]) -> None:

@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from bot.security.crypto import Sealer
+from bot.storage import counts
 from bot.storage.db import dialect_insert
 from bot.storage.ledger_marks import mark_deducted as mark_deducted  # re-exported
 from bot.storage.models import Consent, Deduction, Sponsor, Sponsorship, StaffRole
@@ -278,15 +279,24 @@ def lapse_overdue(
     new_status = checked_transition(SponsorshipStatus.ACTIVE.value, SponsorshipStatus.LAPSED)
     lapsed = 0
     for sponsorship_id in _overdue(session, current, agencies):
-        moved = session.execute(
-            update(Sponsorship)
-            .where(
-                col(Sponsorship.id) == sponsorship_id,
-                col(Sponsorship.status) == SponsorshipStatus.ACTIVE.value,
-            )
-            .values(status=new_status.value, active_nik_index=None, updated_at=now)
-            .execution_options(synchronize_session=False)
+        # The sponsorship locked, then its sponsor (counts.changing): the kept counts' order.
+        sponsor_id = session.scalar(
+            select(col(Sponsorship.sponsor_id))
+            .where(col(Sponsorship.id) == sponsorship_id)
+            .with_for_update()
         )
+        if sponsor_id is None:  # pragma: no cover - _overdue read it a moment ago
+            continue
+        with counts.changing(session, [sponsor_id]):
+            moved = session.execute(
+                update(Sponsorship)
+                .where(
+                    col(Sponsorship.id) == sponsorship_id,
+                    col(Sponsorship.status) == SponsorshipStatus.ACTIVE.value,
+                )
+                .values(status=new_status.value, active_nik_index=None, updated_at=now)
+                .execution_options(synchronize_session=False)
+            )
         if not getattr(moved, "rowcount", 0):
             continue  # another process lapsed it (or it was withdrawn) in the meantime
         lapsed += 1

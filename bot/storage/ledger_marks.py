@@ -12,6 +12,7 @@ from sqlalchemy import and_, select, update
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
+from bot.storage import counts
 from bot.storage.models import Deduction, Sponsor, Sponsorship
 from flows import ledger
 from flows.catalog import ASN
@@ -53,10 +54,13 @@ def mark_deducted(
             .where(funder)
         )
         conditions.append(col(Deduction.sponsorship_id).in_(of_funder))
-    result = session.execute(
+    marked = session.scalars(
         update(Deduction)
         .where(and_(*conditions))
         .values(deducted_at=now, deducted_by_user_id=by_user_id)
+        .returning(col(Deduction.id))
         .execution_options(synchronize_session=False)
-    )
-    return int(getattr(result, "rowcount", 0) or 0)
+    ).all()
+    # The statistics' deducted rupiah (bot.storage.counts), from the rows just marked.
+    counts.deducted_marked(session.connection(), [i for i in marked if i is not None])
+    return len(marked)

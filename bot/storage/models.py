@@ -23,6 +23,7 @@ from sqlalchemy import (
     Integer,
     SmallInteger,
     String,
+    Table,
     Text,
     TypeDecorator,
     UniqueConstraint,
@@ -747,3 +748,57 @@ class RosterEntry(SQLModel, table=True):
     full_name: str = Field(sa_column=Column(String(200), nullable=False))
     agency_code: str = Field(sa_column=Column(String(64), nullable=False, index=True))
     imported_at: datetime = _created()
+
+
+# ---- kept counts (bot.storage.counts): the statistics read these, not millions of rows ------
+
+COUNT_KEY: tuple[str, ...] = ("agency_code", "kind", "k1", "k2", "k3", "k4", "day")
+"""What a kept count is of: an agency, a kind of figure and its keys (bot.storage.counts)."""
+COUNT_VALUES: tuple[str, ...] = (
+    "n",
+    "drafts",
+    "waiting",
+    "confirmed",
+    "active",
+    "withdrawn",
+    "lapsed",
+    "started",
+    "deducted",
+)
+"""The figures kept per key (bot.storage.counts says what each holds for each kind)."""
+
+
+def _count_columns() -> list[Column[Any]]:
+    keys: list[Column[Any]] = [
+        Column("agency_code", String(64), nullable=False),
+        Column("kind", String(2), nullable=False),
+        *(Column(k, String(200), nullable=False, server_default="") for k in COUNT_KEY[2:6]),
+        Column("day", String(10), nullable=False, server_default=""),
+    ]
+    values = [Column(v, BigInteger, nullable=False, server_default="0") for v in COUNT_VALUES]
+    return keys + values
+
+
+STATS_TOTALS = Table(
+    "stats_totals",
+    SQLModel.metadata,
+    Column("id", Integer, primary_key=True),
+    *_count_columns(),
+    UniqueConstraint(*COUNT_KEY, name="uq_stats_totals_key"),
+)
+"""The statistics' counts folded so far, one row per key (bot.storage.counts.fold adds the
+deltas in; migration 0015_stats and counts.rebuild fill it from the rows)."""
+
+STATS_DELTAS = Table(
+    "stats_deltas",
+    SQLModel.metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    *_count_columns(),
+)
+"""Append-only changes of the counts, written in the transaction of the change itself
+(bot.storage.counts): inserts only, so no two writers ever wait on one counter row."""
+
+
+# The counts follow every flush that changes a sponsor, a sponsorship or a ledger row (imported
+# last: bot.storage.counts reads the tables above).
+from bot.storage import counts as _counts  # noqa: E402, F401  (it listens when imported)

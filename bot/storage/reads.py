@@ -8,16 +8,16 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Engine, Select, bindparam, func, select
+from sqlalchemy import BigInteger, Connection, Engine, Select, String, bindparam, func, select
 from sqlalchemy.orm import Session, aliased
 from sqlmodel import col
 
 from bot.security.crypto import Sealer
-from bot.storage.ledger import marked_months
 from bot.storage.lookups import count_open, row_id, sponsor_of_user
 from bot.storage.models import (
     Consent,
     CorrectionRequest,
+    Deduction,
     Sponsor,
     Sponsorship,
     StaffRole,
@@ -46,6 +46,16 @@ class Reads:
         self._engine = engine
         self._sealer = sealer
         self._clock = clock
+        # The look-ups (one connection, prebuilt statements) read in autocommit on PostgreSQL:
+        # no BEGIN before their statements and no ROLLBACK after, two round trips fewer.
+        # (SQLite's BEGIN is in process: bot.storage.db's WriterGate emits it.)
+        self._lean: dict[str, Any] = (
+            {"isolation_level": "AUTOCOMMIT"} if engine.dialect.name == "postgresql" else {}
+        )
+
+    def _connect(self) -> Connection:
+        """A pooled connection for a look-up (see _lean)."""
+        return self._engine.connect().execution_options(**self._lean)
 
     def user_record(self, user_id: int) -> UserRecord:
         with Session(self._engine) as session:
@@ -123,33 +133,36 @@ class Reads:
         return AtTurn(record, chat_id=first[0], unreachable=first[1] is not None)
 
     def sponsorships_of(self, user_id: int) -> list[SponsorshipView]:
-        """The user's sponsorships as sponsor, newest first."""
-        with Session(self._engine) as session:
-            return self._sponsorship_views(session, user_id)
+        """The user's sponsorships as sponsor, newest first: one prebuilt statement on one
+        connection (no ORM session)."""
+        with self._connect() as connection:
+            return _sponsorship_views(
+                connection.execute(_sponsorships_statement(), {"user_id": user_id})
+            )
 
     def worker_sponsorships(self, user_id: int) -> list[WorkerSponsorshipView]:
         """The sponsorships where the user is the linked worker (consented in their chat),
-        newest first."""
-        with Session(self._engine) as session:
-            rows = session.execute(
-                select(Sponsorship, Sponsor)
-                .join(Sponsor, col(Sponsor.id) == col(Sponsorship.sponsor_id))
-                .where(col(Sponsorship.worker_user_id) == user_id)
-                .order_by(col(Sponsorship.created_at).desc(), col(Sponsorship.id).desc())
-            ).all()
-            return [
-                WorkerSponsorshipView(
-                    reference=row.reference,
-                    sponsor_name=sponsor.full_name,
-                    agency_code=sponsor.agency_code,
-                    programme_code=row.programme_code,
-                    monthly_amount=row.monthly_amount,
-                    status=row.status,
-                    coverage_start=row.coverage_start,
-                    kpj_masked=row.kpj_masked,
+        newest first: one prebuilt statement on one connection."""
+        with self._connect() as connection:
+            return _worker_views(connection.execute(_worker_statement(), {"user_id": user_id}))
+
+    def status_of(
+        self, user_id: int
+    ) -> tuple[UserRecord, list[SponsorshipView], list[WorkerSponsorshipView]]:
+        """What /status reads (the record, the sponsorships as sponsor and as worker): one
+        connection, three prebuilt statements."""
+        with self._connect() as connection:
+            with Session(bind=connection) as session:
+                found = self.at_turn_within(session, user_id)
+                record = (
+                    found.record if found is not None else self.user_record_within(session, user_id)
                 )
-                for row, sponsor in rows
-            ]
+            params = {"user_id": user_id}
+            return (
+                record,
+                _sponsorship_views(connection.execute(_sponsorships_statement(), params)),
+                _worker_views(connection.execute(_worker_statement(), params)),
+            )
 
     def personal_data(self, user_id: int) -> PersonalData:
         """Everything stored about the user, identifiers masked (/data_saya)."""
@@ -267,16 +280,14 @@ class Reads:
         return self._sealer.open(sealed) if sealed is not None else None
 
     def reference_for_nik(self, nik: str) -> str | None:
-        """The reference of the open sponsorship of the worker with this NIK (16 digits)."""
+        """The reference of the open sponsorship of the worker with this NIK (16 digits): one
+        prebuilt statement on one connection (the unique index active_nik_index)."""
         if len(nik) != 16 or not nik.isascii() or not nik.isdigit():
             return None
         nik_index = self._sealer.blind_index(nik, "nik")
-        with Session(self._engine) as session:
-            return session.scalars(
-                select(col(Sponsorship.reference)).where(
-                    col(Sponsorship.active_nik_index) == nik_index
-                )
-            ).first()
+        with self._connect() as connection:
+            found = connection.execute(_nik_statement(), {"nik_index": nik_index}).first()
+        return None if found is None else str(found[0])
 
     def coverage_check(self, reference: str, kpj_number: str) -> CoverageCheck | None:
         """The sponsorship's status, and whether it is already active with this KPJ number;
@@ -297,55 +308,130 @@ class Reads:
         return CoverageCheck(status=str(row.status), same_kpj=same)
 
     def _sponsorship_views(self, session: Session, user_id: int) -> list[SponsorshipView]:
-        rows = session.scalars(
-            select(Sponsorship)
-            .join(Sponsor, col(Sponsor.id) == col(Sponsorship.sponsor_id))
-            .where(col(Sponsor.user_id) == user_id)
-            .order_by(col(Sponsorship.created_at).desc(), col(Sponsorship.id).desc())
-        ).all()
-        channels = _consent_channels(session, [row_id(row) for row in rows])
-        marked = marked_months(session, [row_id(row) for row in rows])
-        return [
-            SponsorshipView(
-                reference=row.reference,
-                worker_full_name=row.worker_full_name,
-                nik_masked=row.nik_masked,
-                worker_relationship=row.worker_relationship,
-                worker_job=row.worker_job,
-                worker_job_other=row.worker_job_other,
-                programme_code=row.programme_code,
-                monthly_amount=row.monthly_amount,
-                payment_method=row.payment_method,
-                status=row.status,
-                created_at=row.created_at,
-                worker_linked=row.worker_user_id is not None,
-                kpj_masked=row.kpj_masked,
-                coverage_start=row.coverage_start,
-                consent_channel=channels.get(row_id(row)),
-                withdrawal_effective_month=row.withdrawal_effective_month,
-                marked_months=marked.get(row_id(row), 0),
-                worker_language=row.worker_language or DEFAULT_LANGUAGE,
-            )
-            for row in rows
-        ]
+        return _sponsorship_views(session.execute(_sponsorships_statement(), {"user_id": user_id}))
 
 
-def _consent_channels(session: Session, sponsorship_ids: Iterable[int]) -> dict[int, str]:
-    """How the worker gave consent, per sponsorship (the latest record wins)."""
-    ids = list(sponsorship_ids)
-    if not ids:
-        return {}
-    rows = session.execute(
-        select(col(Consent.sponsorship_id), col(Consent.channel))
+def _sponsorship_views(rows: Iterable[Any]) -> list[SponsorshipView]:
+    return [
+        SponsorshipView(
+            reference=row.reference,
+            worker_full_name=row.worker_full_name,
+            nik_masked=row.nik_masked,
+            worker_relationship=row.worker_relationship,
+            worker_job=row.worker_job,
+            worker_job_other=row.worker_job_other,
+            programme_code=row.programme_code,
+            monthly_amount=row.monthly_amount,
+            payment_method=row.payment_method,
+            status=row.status,
+            created_at=row.created_at,
+            worker_linked=row.worker_user_id is not None,
+            kpj_masked=row.kpj_masked,
+            coverage_start=row.coverage_start,
+            consent_channel=row.consent_channel,
+            withdrawal_effective_month=row.withdrawal_effective_month,
+            marked_months=int(row.marked_months or 0),
+            worker_language=row.worker_language or DEFAULT_LANGUAGE,
+        )
+        for row in rows
+    ]
+
+
+def _worker_views(rows: Iterable[Any]) -> list[WorkerSponsorshipView]:
+    return [
+        WorkerSponsorshipView(
+            reference=row.reference,
+            sponsor_name=row.full_name,
+            agency_code=row.agency_code,
+            programme_code=row.programme_code,
+            monthly_amount=row.monthly_amount,
+            status=row.status,
+            coverage_start=row.coverage_start,
+            kpj_masked=row.kpj_masked,
+        )
+        for row in rows
+    ]
+
+
+@functools.cache
+def _nik_statement() -> Select[*tuple[Any, ...]]:
+    """Built once: the duplicate-NIK look-up."""
+    return select(col(Sponsorship.reference)).where(
+        col(Sponsorship.active_nik_index) == bindparam("nik_index", type_=String)
+    )
+
+
+@functools.cache
+def _sponsorships_statement() -> Select[*tuple[Any, ...]]:
+    """Built once: a sponsor's sponsorships, newest first, each with how the worker consented
+    (the latest record) and its ledger months marked deducted, in one statement."""
+    user_id = bindparam("user_id", type_=BigInteger)
+    channel = (
+        select(col(Consent.channel))
         .where(
-            col(Consent.sponsorship_id).in_(ids),
+            col(Consent.sponsorship_id) == col(Sponsorship.id),
             col(Consent.subject) == "worker",
             col(Consent.kind) == "worker_data",
             col(Consent.action) == "given",
         )
-        .order_by(col(Consent.id))
-    ).all()
-    return {int(sponsorship_id): str(channel) for sponsorship_id, channel in rows}
+        .order_by(col(Consent.id).desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    marked = (
+        select(func.count())
+        .select_from(Deduction)
+        .where(
+            col(Deduction.sponsorship_id) == col(Sponsorship.id),
+            col(Deduction.deducted_at).is_not(None),
+        )
+        .scalar_subquery()
+    )
+    return (
+        select(
+            col(Sponsorship.reference),
+            col(Sponsorship.worker_full_name),
+            col(Sponsorship.nik_masked),
+            col(Sponsorship.worker_relationship),
+            col(Sponsorship.worker_job),
+            col(Sponsorship.worker_job_other),
+            col(Sponsorship.programme_code),
+            col(Sponsorship.monthly_amount),
+            col(Sponsorship.payment_method),
+            col(Sponsorship.status),
+            col(Sponsorship.created_at),
+            col(Sponsorship.worker_user_id),
+            col(Sponsorship.kpj_masked),
+            col(Sponsorship.coverage_start),
+            channel.label("consent_channel"),
+            col(Sponsorship.withdrawal_effective_month),
+            marked.label("marked_months"),
+            col(Sponsorship.worker_language),
+        )
+        .join(Sponsor, col(Sponsor.id) == col(Sponsorship.sponsor_id))
+        .where(col(Sponsor.user_id) == user_id)
+        .order_by(col(Sponsorship.created_at).desc(), col(Sponsorship.id).desc())
+    )
+
+
+@functools.cache
+def _worker_statement() -> Select[*tuple[Any, ...]]:
+    """Built once: the sponsorships a worker is linked to, newest first, with their sponsor."""
+    return (
+        select(
+            col(Sponsorship.reference),
+            col(Sponsor.full_name),
+            col(Sponsor.agency_code),
+            col(Sponsorship.programme_code),
+            col(Sponsorship.monthly_amount),
+            col(Sponsorship.status),
+            col(Sponsorship.coverage_start),
+            col(Sponsorship.kpj_masked),
+        )
+        .join(Sponsor, col(Sponsor.id) == col(Sponsorship.sponsor_id))
+        .where(col(Sponsorship.worker_user_id) == bindparam("user_id", type_=BigInteger))
+        .order_by(col(Sponsorship.created_at).desc(), col(Sponsorship.id).desc())
+    )
 
 
 def _request_view(

@@ -42,7 +42,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from bot.security.crypto import Sealer
-from bot.storage import audit, staff
+from bot.storage import audit, counts, staff
 from bot.storage.announcements import AnnouncementStore
 from bot.storage.db import checkpoint_wal, immediate
 from bot.storage.delivery_store import DeliveryStore
@@ -251,6 +251,13 @@ class Repository:
         """The sponsorships where the user is the linked worker, newest first."""
         return self._reads.worker_sponsorships(user_id)
 
+    def status_of(
+        self, user_id: int
+    ) -> tuple[UserRecord, list[SponsorshipView], list[WorkerSponsorshipView]]:
+        """What /status reads: the user's record, sponsorships as sponsor and as worker, on
+        one connection (bot.storage.reads.Reads.status_of)."""
+        return self._reads.status_of(user_id)
+
     def personal_data(self, user_id: int) -> PersonalData:
         """Everything stored about the user, identifiers masked (/data_saya)."""
         return self._reads.personal_data(user_id)
@@ -302,6 +309,12 @@ class Repository:
         """The statistics of the agencies asked (None: all) within the actor's scope; the view
         is recorded in the audit log in the same transaction (bot.storage.statistics)."""
         return view_statistics(self._engine, actor, agencies, now=now, catalog_codes=catalog_codes)
+
+    def fold_counts(self) -> int:
+        """Fold the statistics' deltas into their totals (bot.storage.counts.fold; the running
+        bot's upkeep, bot.background.keep_counts); the number of delta rows folded."""
+        with self._writer.begin() as connection:
+            return counts.fold(connection, self._clock())
 
     # ---- exports and the audit log (bot.storage.exports, bot.storage.audit) ------------------
 

@@ -18,18 +18,19 @@ State groups (issue 8 names six; the statuses are flows.statuses.SponsorshipStat
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Final
 
-from sqlalchemy import ColumnElement, Engine, and_, case, exists, func, select
+from sqlalchemy import ColumnElement, Engine, func, select
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
-from bot.storage import audit
+from bot.storage import audit, counts
 from bot.storage.db import immediate
-from bot.storage.models import Deduction, RosterEntry, Sponsor, Sponsorship
+from bot.storage.models import RosterEntry, Sponsor
 from flows.statuses import SponsorshipStatus
 
 STATE_GROUPS: Final[tuple[str, ...]] = (
@@ -175,34 +176,50 @@ def _within(column: Any, agencies: frozenset[str] | None) -> ColumnElement[bool]
     return col(column).in_(sorted(agencies))
 
 
-def _state_columns() -> list[Any]:
-    """One SUM per state group over sponsorships.status (drafts are counted apart)."""
-    columns = []
-    for group in STATE_GROUPS:
-        statuses = [s.value for s, g in GROUP_OF_STATUS.items() if g == group]
-        if statuses:
-            hit = case((col(Sponsorship.status).in_(statuses), 1), else_=0)
-            columns.append(func.coalesce(func.sum(hit), 0).label(group))
-    return columns
+class _Tally:
+    """One group's figures as the kept counts' rows add up (bot.storage.counts): rows are
+    (COUNT_KEY..., COUNT_VALUES...), read by position (thousands of them for every agency)."""
+
+    __slots__ = ("covered", "drafts", "n", "names", "states")
+
+    def __init__(self) -> None:
+        self.n = self.drafts = self.covered = 0
+        self.states = [0] * len(counts.STATES)
+        self.names: tuple[str, str] | None = None
+
+    def add(self, row: Any, today: str) -> None:
+        self.n += row[_N]
+        self.drafts += row[_DRAFTS]
+        states = self.states
+        counted = 0
+        for i in range(len(states)):
+            value = row[_STATES + i]
+            states[i] += value
+            counted += value
+        if row[_DAY] <= today:  # "" (no start, or long past) sorts before every date
+            self.covered += row[_STARTED]
+        if counted > 0:  # the names the rows hold: the greatest of each shows (as MAX did)
+            names = self.names
+            k3, k4 = row[_K3], row[_K4]
+            self.names = (k3, k4) if names is None else (max(names[0], k3), max(names[1], k4))
+
+    def counts(self, *, drafts: bool = False, deducted: int = 0) -> Counts:
+        states = dict(zip(counts.STATES, self.states, strict=True))
+        return Counts(
+            signed_up=self.n,
+            states={group: states.get(group, 0) for group in STATE_GROUPS}
+            | {"draft": self.drafts if drafts else 0},
+            covered=self.covered,
+            deducted=deducted,
+        )
 
 
-def _covered_column(today: date) -> Any:
-    covered = and_(
-        col(Sponsorship.status) == SponsorshipStatus.ACTIVE.value,
-        col(Sponsorship.coverage_start).is_not(None),
-        col(Sponsorship.coverage_start) <= today,
-    )
-    return func.coalesce(func.sum(case((covered, 1), else_=0)), 0).label("covered")
-
-
-def _states_of(row: Any, drafts: int = 0) -> dict[str, int]:
-    states = dict.fromkeys(STATE_GROUPS, 0)
-    for group in STATE_GROUPS:
-        if group == "draft":
-            states[group] = drafts
-        else:
-            states[group] = int(getattr(row, group) or 0)
-    return states
+_K1, _K2, _K3, _K4, _DAY = (counts.COUNT_KEY.index(k) for k in ("k1", "k2", "k3", "k4", "day"))
+_WIDTH = len(counts.COUNT_KEY)
+_N, _DRAFTS, _STARTED, _DEDUCTED = (
+    _WIDTH + counts.COUNT_VALUES.index(v) for v in ("n", "drafts", "started", "deducted")
+)
+_STATES = _WIDTH + counts.COUNT_VALUES.index(counts.STATES[0])
 
 
 def read_statistics(
@@ -214,9 +231,40 @@ def read_statistics(
 ) -> Statistics:
     """The statistics of the agencies given (None: all), `now` in the programme's local time
     zone (it picks the month of the deducted rupiah and the day coverage must have started by).
-    catalog_codes: the catalog's agencies, listed even with nothing to count."""
-    month, today = first_of_month(now), now.date()
-    by_agency = _agency_counts(session, agencies, month, today)
+    catalog_codes: the catalog's agencies, listed even with nothing to count.
+
+    Read from the kept counts (bot.storage.counts: one statement, a few rows per agency, area,
+    job and relationship) and the roster (one GROUP BY); the same figures as counting the rows
+    (tests/integration/test_counts.py)."""
+    month, today = first_of_month(now), now.date().isoformat()
+    agency: dict[str, _Tally] = defaultdict(_Tally)
+    funders: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    districts: dict[tuple[str, str], _Tally] = defaultdict(_Tally)
+    villages: dict[tuple[str, str, str], _Tally] = defaultdict(_Tally)
+    groups: dict[str, dict[str, _Tally]] = {"j": defaultdict(_Tally), "r": defaultdict(_Tally)}
+    deducted: dict[tuple[str, str, str], int] = defaultdict(int)
+    for row in counts.read(session, agencies, month):
+        kind, code = row[1], row[0]
+        if kind == "a":
+            agency[code].add(row, today)
+            funder = funders[row[_K1]]
+            funder[0] += row[_N]
+            funder[1] += sum(row[_STATES : _STATES + len(counts.STATES)])
+        elif kind == "d":
+            districts[(code, row[_K1])].add(row, today)
+        elif kind == "v":
+            villages[(code, row[_K1], row[_K2])].add(row, today)
+        elif kind in groups:
+            groups[kind][row[_K1]].add(row, today)
+        elif kind == "x":
+            deducted[(code, row[_K1], row[_K2])] += row[_DEDUCTED]
+    by_agency: dict[str, Counts] = {}
+    deducted_by_agency: dict[str, int] = defaultdict(int)
+    for (code, _district, _village), amount in deducted.items():
+        deducted_by_agency[code] += amount
+    for code in set(agency) | set(deducted_by_agency):
+        tally = agency.get(code, _Tally())
+        by_agency[code] = tally.counts(drafts=True, deducted=deducted_by_agency.get(code, 0))
     roster = _roster_counts(session, agencies)
     listed = [c for c in catalog_codes if agencies is None or c in agencies]
     extra = sorted((set(by_agency) | set(roster)) - set(listed))
@@ -229,118 +277,73 @@ def read_statistics(
         )
         for code in [*listed, *extra]
     )
+    district_deducted: dict[tuple[str, str], int] = defaultdict(int)
+    for (code, district, _village), amount in deducted.items():
+        district_deducted[(code, district)] += amount
     return Statistics(
         month=month,
         agencies=rows,
-        districts=_area_counts(session, agencies, month, today, villages=False),
-        villages=_area_counts(session, agencies, month, today, villages=True),
+        districts=_areas(
+            (key[0], key[1], None, tally, district_deducted.get(key, 0))
+            for key, tally in districts.items()
+        ),
+        villages=_areas(
+            (key[0], key[1], key[2], tally, deducted.get(key, 0)) for key, tally in villages.items()
+        ),
         catalog_agencies=len(listed),
-        funders=_funder_counts(session, agencies),
-        jobs=_group_counts(session, agencies, today, col(Sponsorship.worker_job)),
-        relationships=_group_counts(session, agencies, today, col(Sponsorship.worker_relationship)),
+        funders=_funders(funders),
+        jobs=_groups(groups["j"]),
+        relationships=_groups(groups["r"]),
     )
 
 
-def _funder_counts(
-    session: Session, agencies: frozenset[str] | None
-) -> tuple[FunderStatistics, ...]:
-    """Sponsors and their sponsorships per funder type, within the agencies given."""
-    funder = col(Sponsor.funder_type)
-    rows = session.execute(
-        select(
-            funder,
-            func.count(func.distinct(col(Sponsor.id))),
-            func.count(col(Sponsorship.id)),
-        )
-        .select_from(Sponsor)
-        .outerjoin(Sponsorship, col(Sponsorship.sponsor_id) == col(Sponsor.id))
-        .where(_within(col(Sponsor.agency_code), agencies))
-        .group_by(funder)
-    ).all()
-    found = [FunderStatistics(str(code), int(sponsors), int(n)) for code, sponsors, n in rows]
-    found.sort(key=lambda f: (f.funder_type != "asn", f.funder_type))
-    return tuple(found)
+def _present(tally: _Tally) -> bool:
+    return any(tally.states)
 
 
-def _group_counts(
-    session: Session, agencies: frozenset[str] | None, today: date, column: Any
-) -> tuple[GroupStatistics, ...]:
-    """Sponsorships per value of `column` (the job, the relationship), in one GROUP BY."""
-    agency = col(Sponsor.agency_code)
-    rows = session.execute(
-        select(
-            column.label("code"),
-            func.count(func.distinct(col(Sponsorship.sponsor_id))).label("signed_up"),
-            *_state_columns(),
-            _covered_column(today),
-        )
-        .select_from(Sponsorship)
-        .join(Sponsor, col(Sponsor.id) == col(Sponsorship.sponsor_id))
-        .where(_within(agency, agencies))
-        .group_by(column)
-    ).all()
-    groups = [
-        GroupStatistics(
-            row.code,
-            Counts(signed_up=int(row.signed_up), states=_states_of(row), covered=int(row.covered)),
-        )
-        for row in rows
-    ]
-    groups.sort(key=lambda g: (g.code is None, -g.counts.sponsorships, g.code or ""))
-    return tuple(groups)
-
-
-def _agency_counts(
-    session: Session, agencies: frozenset[str] | None, month: date, today: date
-) -> dict[str, Counts]:
-    agency = col(Sponsor.agency_code)
-    signed_up = dict(
-        session.execute(
-            select(agency, func.count()).where(_within(agency, agencies)).group_by(agency)
-        ).all()
-    )
-    no_sponsorship = ~exists().where(col(Sponsorship.sponsor_id) == col(Sponsor.id))
-    drafts = dict(
-        session.execute(
-            select(agency, func.count())
-            .where(_within(agency, agencies), no_sponsorship)
-            .group_by(agency)
-        ).all()
-    )
-    states = {
-        row.agency_code: row
-        for row in session.execute(
-            select(agency, *_state_columns(), _covered_column(today))
-            .select_from(Sponsorship)
-            .join(Sponsor, col(Sponsor.id) == col(Sponsorship.sponsor_id))
-            .where(_within(agency, agencies))
-            .group_by(agency)
-        )
-    }
-    deducted_agency = col(Deduction.agency_code)
-    deducted = dict(
-        session.execute(
-            select(deducted_agency, func.sum(col(Deduction.amount)))
-            .where(
-                _within(deducted_agency, agencies),
-                col(Deduction.month) == month,
-                col(Deduction.deducted_at).is_not(None),
+def _areas(
+    found: Iterable[tuple[str, str, str | None, _Tally, int]],
+) -> tuple[AreaStatistics, ...]:
+    """The kecamatan (village None) or desa that hold sponsorships, by agency and name."""
+    areas = []
+    for code, district, village, tally, amount in found:
+        if not _present(tally) or tally.names is None:
+            continue
+        district_name, village_name = tally.names
+        areas.append(
+            AreaStatistics(
+                agency_code=code,
+                district_code=district,
+                district_name=district_name,
+                village_code=(village or None) if village is not None else None,
+                village_name=(village_name or None) if village is not None else None,
+                counts=tally.counts(deducted=amount),
             )
-            .group_by(deducted_agency)
-        ).all()
-    )
-    result: dict[str, Counts] = {}
-    for code in set(signed_up) | set(states) | set(deducted):
-        row = states.get(code)
-        result[code] = Counts(
-            signed_up=int(signed_up.get(code, 0)),
-            states=_states_of(row, int(drafts.get(code, 0)))
-            if row is not None
-            else {**dict.fromkeys(STATE_GROUPS, 0), "draft": int(drafts.get(code, 0))},
-            covered=int(row.covered) if row is not None else 0,
-            deducted=int(deducted.get(code, 0) or 0),
         )
-    return result
+    areas.sort(key=lambda a: (a.agency_code, a.district_name, a.village_name or ""))
+    return tuple(areas)
+
+
+def _funders(found: Mapping[str, list[int]]) -> tuple[FunderStatistics, ...]:
+    """Sponsors and their sponsorships per funder type with any sponsor, ASN first."""
+    result = [
+        FunderStatistics(code, sponsors, sponsorships)
+        for code, (sponsors, sponsorships) in found.items()
+        if sponsors > 0
+    ]
+    result.sort(key=lambda f: (f.funder_type != "asn", f.funder_type))
+    return tuple(result)
+
+
+def _groups(found: Mapping[str, _Tally]) -> tuple[GroupStatistics, ...]:
+    """Sponsorships per job or relationship ("" kept for not recorded: None)."""
+    result = [
+        GroupStatistics(code or None, tally.counts())
+        for code, tally in found.items()
+        if _present(tally)
+    ]
+    result.sort(key=lambda g: (g.code is None, -g.counts.sponsorships, g.code or ""))
+    return tuple(result)
 
 
 def _roster_counts(session: Session, agencies: frozenset[str] | None) -> dict[str, tuple[int, int]]:
@@ -354,80 +357,6 @@ def _roster_counts(session: Session, agencies: frozenset[str] | None) -> dict[st
         .group_by(agency)
     )
     return {code: (int(total), int(matched)) for code, total, matched in session.execute(query)}
-
-
-def _area_counts(
-    session: Session,
-    agencies: frozenset[str] | None,
-    month: date,
-    today: date,
-    *,
-    villages: bool,
-) -> tuple[AreaStatistics, ...]:
-    """Per kecamatan (villages False) or per desa of the workers, within each agency."""
-    agency = col(Sponsor.agency_code)
-    keys: list[Any] = [
-        agency,
-        col(Sponsorship.district_code),
-        func.max(col(Sponsorship.district_name)).label("district_name"),
-    ]
-    groups: list[Any] = [agency, col(Sponsorship.district_code)]
-    if villages:
-        keys += [
-            col(Sponsorship.village_code),
-            func.max(col(Sponsorship.village_name)).label("village_name"),
-        ]
-        groups.append(col(Sponsorship.village_code))
-    rows = session.execute(
-        select(
-            *keys,
-            func.count(func.distinct(col(Sponsorship.sponsor_id))).label("signed_up"),
-            *_state_columns(),
-            _covered_column(today),
-        )
-        .select_from(Sponsorship)
-        .join(Sponsor, col(Sponsor.id) == col(Sponsorship.sponsor_id))
-        .where(_within(agency, agencies))
-        .group_by(*groups)
-    ).all()
-    deducted_agency = col(Deduction.agency_code)
-    deducted_groups: list[Any] = [deducted_agency, col(Sponsorship.district_code)]
-    if villages:
-        deducted_groups.append(col(Sponsorship.village_code))
-    deducted = {
-        tuple(row[:-1]): int(row[-1] or 0)
-        for row in session.execute(
-            select(*deducted_groups, func.sum(col(Deduction.amount)))
-            .select_from(Deduction)
-            .join(Sponsorship, col(Sponsorship.id) == col(Deduction.sponsorship_id))
-            .where(
-                _within(deducted_agency, agencies),
-                col(Deduction.month) == month,
-                col(Deduction.deducted_at).is_not(None),
-            )
-            .group_by(*deducted_groups)
-        ).all()
-    }
-    areas = []
-    for row in rows:
-        key = (row.agency_code, row.district_code) + ((row.village_code,) if villages else ())
-        areas.append(
-            AreaStatistics(
-                agency_code=row.agency_code,
-                district_code=row.district_code,
-                district_name=row.district_name,
-                village_code=row.village_code if villages else None,
-                village_name=row.village_name if villages else None,
-                counts=Counts(
-                    signed_up=int(row.signed_up),
-                    states=_states_of(row),
-                    covered=int(row.covered),
-                    deducted=deducted.get(key, 0),
-                ),
-            )
-        )
-    areas.sort(key=lambda a: (a.agency_code, a.district_name, a.village_name or ""))
-    return tuple(areas)
 
 
 def view_statistics(

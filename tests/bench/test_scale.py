@@ -9,7 +9,9 @@ from collections.abc import Iterator
 from datetime import date
 
 import pytest
+import sqlalchemy as sa
 from sqlalchemy import Engine
+from sqlalchemy.orm import Session
 
 from bench.load import nik_for
 from bench.scale import (
@@ -28,10 +30,13 @@ from bot.security.crypto import key_id_for, sealer_for
 from bot.storage import audit
 from bot.storage.db import create_db_engine, upgrade_database
 from bot.storage.keys import read_recorded
+from bot.storage.models import STATS_TOTALS
 from bot.storage.repository import Repository
+from bot.storage.statistics import read_statistics
 from flows.commands import Applied, Refused
 from flows.validators.nik import check_nik
 from flows.validators.nip import check_nip
+from tests import rowcount
 from tests.integration.test_storage_repository import register, submit, text_hash
 from tests.notify import notify
 
@@ -97,6 +102,9 @@ def test_generated_rows_are_what_the_bot_reads(postgres_url: str, engine: Engine
     assert stats.total.sponsorships == COUNT
     assert stats.signed_up == plan.sponsors
     assert stats.total.deducted > 0
+    # ... from the kept counts the generator filled after its COPY (bot.storage.counts): the
+    # same figures as counting the rows, for every agency and each one.
+    _same_as_the_rows(engine, catalog)
 
     # The bot's own duplicate check on submission: a generated open NIK is refused, the NIK of
     # a lapsed (closed) one may be sponsored again.
@@ -113,6 +121,20 @@ def test_generated_rows_are_what_the_bot_reads(postgres_url: str, engine: Engine
         )
     )
     assert isinstance(again[0], Applied) and again[0].reference
+    _same_as_the_rows(engine, catalog)  # the bot's own changes kept in the counts too
+
+
+def _same_as_the_rows(engine: Engine, catalog: Catalog) -> None:
+    now = GENERATED_AT.astimezone(catalog.timezone)
+    with engine.connect() as connection:
+        assert connection.scalar(sa.select(sa.func.count()).select_from(STATS_TOTALS))
+    with Session(engine) as session:
+        for scope in (None, *(frozenset({code}) for code in catalog.agencies[:5])):
+            kept = read_statistics(session, scope, now=now, catalog_codes=catalog.agencies)
+            counted = rowcount.read_statistics(
+                session, scope, now=now, catalog_codes=catalog.agencies
+            )
+            assert kept == counted, scope
 
 
 def test_generated_identities_are_valid_and_distinct() -> None:

@@ -35,6 +35,7 @@ TABLES |= {"key_check"}
 TABLES |= {"invitation_openers"}
 TABLES |= {"staff_roles", "audit_log", "deductions", "roster"}
 TABLES |= {"announcements", "campaigns", "unfinished_flows"}
+TABLES |= {"stats_totals", "stats_deltas"}  # 0015_stats: the kept counts
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
