@@ -644,15 +644,14 @@ class TurnJournal:
         return _pending_rows(rows, user_id, update_id)
 
     def _forget(self, update_ids: list[int], *, answer: bool, session: bool = True) -> None:
-        values: dict[str, None] = {}
         if answer:
-            values["answer"] = None
-        if session:
-            values["session"] = None
+            statement = self._sql.forget[session, False]
+        elif session:
+            statement = self._sql.supersede  # the session copy alone
+        else:
+            return
         with self._writer.begin() as connection:
-            connection.execute(
-                update(self._table).where(self._table.c.update_id.in_(update_ids)).values(values)
-            )
+            connection.execute(statement, {"ids": update_ids})
 
     def _maybe_prune(self) -> None:
         now = self._clock()
