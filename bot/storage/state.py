@@ -123,7 +123,8 @@ def _decode(stored: str, sealer: Sealer | None) -> dict[str, Any]:
 class SqlSessionStore:
     def __init__(self, engine: Engine, *, sealer: Sealer | None = None) -> None:
         self._engine = engine
-        self._writer = immediate(engine)
+        self._writer = single_statement(engine, write=True)
+        self._reader = single_statement(engine, write=False)
         self._sealer = sealer
         self._table = ConversationSession.__table__  # type: ignore[attr-defined]
         table = self._table
@@ -143,7 +144,7 @@ class SqlSessionStore:
         await asyncio.to_thread(self._delete, user_id)
 
     def _load(self, user_id: int) -> str | None:
-        with self._engine.connect() as connection:
+        with self._reader.connect() as connection:
             return connection.scalar(self._select, {"user_id": user_id})
 
     def _save(self, user_id: int, stored: str) -> None:
@@ -163,6 +164,17 @@ class SqlSessionStore:
     def _delete(self, user_id: int) -> None:
         with self._writer.begin() as connection:
             connection.execute(self._delete_one, {"user_id": user_id})
+
+
+def single_statement(engine: Engine, *, write: bool) -> Engine:
+    """The engine for ONE statement outside a turn (clearing delivered answers, saving or
+    reading a session, the backlog): on PostgreSQL in autocommit, a statement alone being
+    atomic, so no BEGIN and COMMIT (or ROLLBACK) round trips around it (psycopg sends BEGIN as
+    a command of its own, and a ROLLBACK makes it forget its prepared statements); on SQLite a
+    write takes an immediate transaction as every write (writers queue for the lock)."""
+    if engine.dialect.name == "postgresql":
+        return engine.execution_options(isolation_level="AUTOCOMMIT")
+    return immediate(engine) if write else engine
 
 
 def _connection(db: Connection | Session) -> Connection:
@@ -280,7 +292,8 @@ class TurnJournal:
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self._engine = engine
-        self._writer = immediate(engine)
+        self._writer = single_statement(engine, write=True)
+        self._reader = single_statement(engine, write=False)
         self._sessions = sessions
         self._sql_sessions = sessions if isinstance(sessions, SqlSessionStore) else None
         self._sealer = sealer
@@ -630,14 +643,14 @@ class TurnJournal:
         return await asyncio.to_thread(self._prune, self._clock())
 
     def _seen(self, update_id: int) -> bool:
-        with self._engine.connect() as connection:
+        with self._reader.connect() as connection:
             found = connection.scalar(self._sql.seen, {"update_id": update_id})
             return found is not None
 
     def _backlog(
         self, user_id: int, update_id: int | None
     ) -> tuple[list[tuple[int, str | None, str | None]], bool]:
-        with self._engine.connect() as connection:
+        with self._reader.connect() as connection:
             rows = connection.execute(
                 self._sql.pending, {"user_id": user_id, "update_id": update_id}
             ).all()

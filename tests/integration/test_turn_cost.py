@@ -564,3 +564,28 @@ async def test_a_users_backlog_reads_none_of_another_users_rows(built: Built) ->
             assert [row[0] for row in rows if row[0] is not None] == [501]
             rows = connection.execute(statement, {"user_id": USER, "update_id": 503}).all()
             assert sorted(row[0] for row in rows if row[0] is not None) == [501, 503]
+
+
+async def test_on_postgresql_one_statement_outside_a_turn_goes_without_begin_and_commit(
+    built: Built,
+) -> None:
+    """Clearing a delivered answer when nothing else is in flight is one UPDATE: on
+    PostgreSQL it runs in autocommit (psycopg sends BEGIN and COMMIT as round trips of their
+    own), while the turn stays one transaction."""
+    postgresql = built.engine.dialect.name == "postgresql"
+    autocommit: dict[str, list[bool]] = {"clear": [], "turn": []}
+
+    def noted(connection: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        dbapi = connection.connection.dbapi_connection
+        on = bool(getattr(dbapi, "autocommit", False)) if postgresql else False
+        if statement.startswith("UPDATE processed_updates"):
+            autocommit["clear"].append(on)
+        if "INSERT INTO processed_updates" in statement:
+            autocommit["turn"].append(on)
+
+    event.listen(built.engine, "before_cursor_execute", noted)
+    chat = Chat(built.service, USER)
+    await chat.say("/start")
+    await chat.press("🇮🇩 Bahasa Indonesia")
+    assert autocommit["turn"] == [False, False]
+    assert autocommit["clear"] == [postgresql, postgresql]
