@@ -159,9 +159,10 @@ async def test_a_turn_reads_its_backlog_and_session_in_one_statement_and_writes_
 async def test_the_turn_journal_builds_no_statement_per_turn(
     built: Built, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The journal's statements are built once, when it is made (JournalStatements): building
-    one per call (coercions, a cache key per execution) cost more than running it."""
-    from bot.storage import reminders, state
+    """The journal's statements are built once, when it is made (JournalStatements), the
+    unfinished_flows and telegram_users upserts once per process: building one per call
+    (coercions, a cache key per execution) cost more than running it."""
+    from bot.storage import lookups, reminders, state
 
     async def steps(chat: Chat) -> None:
         await chat.say("/start")
@@ -184,6 +185,8 @@ async def test_the_turn_journal_builds_no_statement_per_turn(
         for module in (state, reminders):
             if hasattr(module, name):
                 monkeypatch.setattr(module, name, counting(getattr(module, name)))
+    for name in ("dialect_insert", "bindparam"):  # the chat remembered, the language set
+        monkeypatch.setattr(lookups, name, counting(getattr(lookups, name)))
     await steps(Chat(built.service, USER))
     await built.service.journal.flush_delivered()
     assert built_now == []
