@@ -403,12 +403,19 @@ class ConversationService:
         session, effects = turn.session, list(turn.effects)
         if not any(apply.awaits_outcome for apply in applies):
             return session, effects, None
-        context = self._context_in(self.repository.user_record_within(db, user_id), session)
+        record = self.repository.user_record_within(db, user_id)
+        context = self._context_in(record, session)
         for apply, outcome in zip(applies, outcomes, strict=True):
             if apply.awaits_outcome:
                 settled = router.settle(session, outcome, context)
                 session = settled.session
-                effects.extend(settled.effects)
+                effects.extend(
+                    # The invitation carries its signature, read here: no read when sending.
+                    replace(effect, signed_by=self._signed_by(record))
+                    if isinstance(effect, ShowInvitation) and effect.signed_by is None
+                    else effect
+                    for effect in settled.effects
+                )
         return session, effects, context.user.language
 
     async def _send_answer(
@@ -565,8 +572,10 @@ class ConversationService:
         )
         png = await asyncio.to_thread(qr_png, link)
         await transport.send_photo(incoming.chat_id, png, caption)
-        record = await asyncio.to_thread(self.repository.user_record, incoming.user_id)
-        sponsor = self._signed_by(record)
+        sponsor = invitation.signed_by
+        if sponsor is None:  # an answer stored before the turn carried it
+            record = await asyncio.to_thread(self.repository.user_record, incoming.user_id)
+            sponsor = self._signed_by(record)
         forward = Renderer(language)(
             t("invite.forward", worker=Raw(worker_name), sponsor=sponsor, link=link)
         )

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import TypeAlias
 
 from flows.commands import Command
-from flows.text import Label, Text
+from flows.text import Label, Raw, Text
 
 
 @dataclass(frozen=True)
@@ -57,6 +57,9 @@ class ShowInvitation:
     token: str
     worker_name: str  # empty: the host looks it up by reference
     language: str | None = None  # the worker's, for the message to forward; None: looked up
+    # The sponsor as the message to forward signs, filled in by the host in the turn that
+    # settled the outcome (it read the sponsor there); None: looked up when sending.
+    signed_by: Text | Raw | None = None
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ handler records domain events (flows.events) on the turn, and the unit of work h
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import re
@@ -17,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, Final, Protocol
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
@@ -401,12 +402,28 @@ def erase_worker(turn: Turn, row: Sponsorship) -> None:
 
 
 def upsert_user(session: Session, user_id: int, now: datetime, **values: Any) -> None:
-    """Insert or update a telegram_users row in one statement (no read-then-write race)."""
-    insert = dialect_insert(session.get_bind().dialect.name)
-    statement = insert(TelegramUser).values(
-        user_id=user_id, created_at=now, updated_at=now, **values
+    """Insert or update a telegram_users row in one statement (no read-then-write race).
+    Objects waiting in the session are flushed first, then the upsert, built once per dialect
+    and set of columns, runs on the transaction's Connection (through the ORM it took the
+    ORM's bulk path, built anew every time)."""
+    session.flush()
+    connection = session.connection()
+    statement = _user_upsert(connection.dialect.name, tuple(sorted(values)))
+    connection.execute(statement, {"user_id": user_id, "now": now, **values})
+
+
+@functools.cache
+def _user_upsert(dialect_name: str, columns: tuple[str, ...]) -> Any:
+    table = TelegramUser.__table__  # type: ignore[attr-defined]
+    now = bindparam("now", type_=table.c.updated_at.type)
+    given = {name: bindparam(name, type_=table.c[name].type) for name in columns}
+    insert = dialect_insert(dialect_name)(table).values(
+        user_id=bindparam("user_id", type_=table.c.user_id.type),
+        created_at=now,
+        updated_at=now,
+        **given,
     )
-    statement = statement.on_conflict_do_update(
-        index_elements=["user_id"], set_={"updated_at": now, **values}
+    return insert.on_conflict_do_update(
+        index_elements=["user_id"],
+        set_={name: insert.excluded[name] for name in ("updated_at", *columns)},
     )
-    session.execute(statement)

@@ -98,12 +98,14 @@ class Reads:
             worker_agency=worker_agency,
         )
 
-    def at_turn_within(self, session: Session, user_id: int) -> AtTurn | None:
+    def at_turn_within(self, session: Session | Connection, user_id: int) -> AtTurn | None:
         """The user's record and chat as a turn starts, in ONE statement (a turn runs it on every
         update: user_record_within takes four to six, through the ORM); None when the user has
         no row yet. The same record as user_record_within's (tests/integration/test_turn_reads).
+        Run on the transaction's Connection: the ORM's execute adds nothing a Core select needs.
         """
-        rows = session.execute(_at_turn_statement(), {"user_id": user_id}).all()
+        connection = session.connection() if isinstance(session, Session) else session
+        rows = connection.execute(_at_turn_statement(), {"user_id": user_id}).all()
         if not rows:
             return None
         first = rows[0]

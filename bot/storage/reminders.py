@@ -19,7 +19,7 @@ from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any, Final, Protocol
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine, bindparam, delete, func, select, text
+from sqlalchemy import Connection, Engine, bindparam, delete, func, select, text
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
@@ -59,7 +59,7 @@ def _tracked(session: Conversation) -> tuple[str, str] | None:
 
 
 def track_unfinished(
-    db: Session, user_id: int, before: Conversation, after: Conversation, now: datetime
+    db: Session | Connection, user_id: int, before: Conversation, after: Conversation, now: datetime
 ) -> None:
     """Keep unfinished_flows in step with the conversation, in the turn's transaction: a row
     while the person is part-way in a sign-up or sponsorship, none once it ends. Written only
@@ -67,13 +67,23 @@ def track_unfinished(
     was, now_at = _tracked(before), _tracked(after)
     if was == now_at:
         return
+    # Core statements on the transaction's Connection: through the ORM Session an INSERT of
+    # the mapped class took the ORM's bulk path, for nothing these need.
+    connection = db.connection() if isinstance(db, Session) else db
     if now_at is None:
-        db.execute(delete(UnfinishedFlow).where(col(UnfinishedFlow.user_id) == user_id))
+        connection.execute(_unfinished_delete(), {"user_id": user_id})
         return
     flow, step = now_at
     same_draft = was is not None and was[0] == flow  # it started when it did
-    statement = _unfinished_upsert(db.get_bind().dialect.name, same_draft)
-    db.execute(statement, {"user_id": user_id, "flow": flow, "step": step, "now": now})
+    statement = _unfinished_upsert(connection.dialect.name, same_draft)
+    connection.execute(statement, {"user_id": user_id, "flow": flow, "step": step, "now": now})
+
+
+@functools.cache
+def _unfinished_delete() -> Any:
+    """The person's unfinished flow ended: built once, like the upsert."""
+    table = UnfinishedFlow.__table__  # type: ignore[attr-defined]
+    return delete(table).where(table.c.user_id == bindparam("user_id", type_=table.c.user_id.type))
 
 
 @functools.cache
@@ -85,7 +95,7 @@ def _unfinished_upsert(dialect_name: str, same_draft: bool) -> Any:
     flow = bindparam("flow", type_=table.c.flow.type)
     step = bindparam("step", type_=table.c.step.type)
     now = bindparam("now", type_=table.c.updated_at.type)
-    insert = dialect_insert(dialect_name)(UnfinishedFlow)
+    insert = dialect_insert(dialect_name)(table)
     started: Any = table.c.started_at if same_draft else insert.excluded.started_at
     return insert.values(
         user_id=user_id, flow=flow, step=step, started_at=now, updated_at=now

@@ -29,7 +29,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import (
     AbstractAsyncContextManager,
     AbstractContextManager,
@@ -43,7 +43,22 @@ from typing import Any, NamedTuple, Protocol
 import redis.asyncio as aioredis
 from redis import exceptions as redis_exc
 from redis.exceptions import RedisError
-from sqlalchemy import Connection, Engine, delete, select, text, true, update
+from sqlalchemy import (
+    BigInteger,
+    Connection,
+    Engine,
+    Executable,
+    Integer,
+    bindparam,
+    cast,
+    delete,
+    literal_column,
+    null,
+    select,
+    text,
+    union_all,
+    update,
+)
 from sqlalchemy import exc as sqlalchemy_exc
 from sqlalchemy.orm import Session
 
@@ -109,9 +124,15 @@ def _decode(stored: str, sealer: Sealer | None) -> dict[str, Any]:
 class SqlSessionStore:
     def __init__(self, engine: Engine, *, sealer: Sealer | None = None) -> None:
         self._engine = engine
-        self._writer = immediate(engine)
+        self._writer = single_statement(engine, write=True)
+        self._reader = single_statement(engine, write=False)
         self._sealer = sealer
         self._table = ConversationSession.__table__  # type: ignore[attr-defined]
+        table = self._table
+        user_id = bindparam("user_id", type_=BigInteger)
+        self._select = select(table.c.document).where(table.c.user_id == user_id)
+        self._delete_one = delete(table).where(table.c.user_id == user_id)
+        self._upsert = session_upsert(engine.dialect.name)
 
     async def load(self, user_id: int) -> dict[str, Any] | None:
         stored = await asyncio.to_thread(self._load, user_id)
@@ -124,10 +145,8 @@ class SqlSessionStore:
         await asyncio.to_thread(self._delete, user_id)
 
     def _load(self, user_id: int) -> str | None:
-        with self._engine.connect() as connection:
-            return connection.scalar(
-                select(self._table.c.document).where(self._table.c.user_id == user_id)
-            )
+        with self._reader.connect() as connection:
+            return connection.scalar(self._select, {"user_id": user_id})
 
     def _save(self, user_id: int, stored: str) -> None:
         with self._writer.begin() as connection:
@@ -135,21 +154,48 @@ class SqlSessionStore:
 
     def read(self, db: Connection | Session, user_id: int) -> str | None:
         """The encoded document inside the caller's transaction (the turn journal's)."""
-        return db.scalar(select(self._table.c.document).where(self._table.c.user_id == user_id))
+        return _connection(db).scalar(self._select, {"user_id": user_id})
 
     def write(self, db: Connection | Session, user_id: int, stored: str, now: datetime) -> None:
         """Upsert an encoded document inside the caller's transaction (the turn journal's)."""
-        statement = dialect_insert(self._engine.dialect.name)(self._table).values(
-            user_id=user_id, document=stored, updated_at=now
+        _connection(db).execute(
+            self._upsert, {"user_id": user_id, "document": stored, "updated_at": now}
         )
-        statement = statement.on_conflict_do_update(
-            index_elements=["user_id"], set_={"document": stored, "updated_at": now}
-        )
-        db.execute(statement)
 
     def _delete(self, user_id: int) -> None:
         with self._writer.begin() as connection:
-            connection.execute(delete(self._table).where(self._table.c.user_id == user_id))
+            connection.execute(self._delete_one, {"user_id": user_id})
+
+
+def single_statement(engine: Engine, *, write: bool) -> Engine:
+    """The engine for ONE statement outside a turn (clearing delivered answers, saving or
+    reading a session, the backlog): on PostgreSQL in autocommit, a statement alone being
+    atomic, so no BEGIN and COMMIT (or ROLLBACK) round trips around it (psycopg sends BEGIN as
+    a command of its own, and a ROLLBACK makes it forget its prepared statements); on SQLite a
+    write takes an immediate transaction as every write (writers queue for the lock)."""
+    if engine.dialect.name == "postgresql":
+        return engine.execution_options(isolation_level="AUTOCOMMIT")
+    return immediate(engine) if write else engine
+
+
+def _connection(db: Connection | Session) -> Connection:
+    """The Connection of the caller's transaction: the journal's statements are Core, built once,
+    and run on it (an ORM Session's execute costs more, for nothing they need)."""
+    return db.connection() if isinstance(db, Session) else db
+
+
+def session_upsert(dialect_name: str) -> Any:
+    """The SQL session store's upsert (user_id, document, updated_at as bind parameters)."""
+    table = ConversationSession.__table__  # type: ignore[attr-defined]
+    insert = dialect_insert(dialect_name)(table).values(
+        user_id=bindparam("user_id", type_=BigInteger),
+        document=bindparam("document", type_=table.c.document.type),
+        updated_at=bindparam("updated_at", type_=table.c.updated_at.type),
+    )
+    return insert.on_conflict_do_update(
+        index_elements=["user_id"],
+        set_={"document": insert.excluded.document, "updated_at": insert.excluded.updated_at},
+    )
 
 
 class TurnAlreadyCommitted(RuntimeError):
@@ -247,7 +293,8 @@ class TurnJournal:
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self._engine = engine
-        self._writer = immediate(engine)
+        self._writer = single_statement(engine, write=True)
+        self._reader = single_statement(engine, write=False)
         self._sessions = sessions
         self._sql_sessions = sessions if isinstance(sessions, SqlSessionStore) else None
         self._sealer = sealer
@@ -256,6 +303,7 @@ class TurnJournal:
         self._clock = clock
         self._next_prune: datetime | None = None
         self._table = ProcessedUpdate.__table__  # type: ignore[attr-defined]
+        self._sql = JournalStatements.build(engine.dialect.name, sql_sessions=self._sql_sessions)
         # Answers delivered, rows not cleared yet: {update_id: session written to Redis};
         # waiting for a transaction, and taken by one that has not committed yet. Both are
         # not owed: on PostgreSQL a turn may read a row while another clears it.
@@ -357,10 +405,12 @@ class TurnJournal:
         marks: dict[int, bool],
     ) -> TurnResult:
         now = self._clock()
-        self._maybe_prune_within(db, now)
-        self._forget_within(db, marks)
+        connection = _connection(db)
+        self._maybe_prune_within(connection, now)
+        self._forget_within(connection, marks)
         known = self._delivered_here()
-        rows, seen = self._backlog_within(db, user_id, update_id)
+        # The backlog and, with SQL sessions, the session document: one statement.
+        rows, seen, stored = self._backlog_within(connection, user_id, update_id)
         # Delivered by another process (its Redis mark), not cleared there yet: cleared here,
         # the answers only (a session copy is settled below: used, then superseded).
         elsewhere = [
@@ -369,7 +419,7 @@ class TurnJournal:
             if answer and update in prepared.delivered and update not in known
         ]
         if elsewhere:
-            self._forget_within(db, dict.fromkeys(elsewhere, False), user_id=user_id)
+            self._forget_within(connection, dict.fromkeys(elsewhere, False), user_id=user_id)
         owed = [
             PendingTurn(update, _decode(answer, self._sealer))
             for update, answer, _ in rows
@@ -383,7 +433,6 @@ class TurnJournal:
         if seen:
             return TurnResult(owed, True, None, needed[-1] if needed else None)
         if self._sql_sessions is not None:
-            stored = self._sql_sessions.read(db, user_id)
             document = None if stored is None else _decode_or_drop(stored, self._sealer, user_id)
         elif needed:  # Redis lags behind the journal: the newest copy is the latest committed
             document = _decode(needed[-1][1], self._sealer)
@@ -393,49 +442,47 @@ class TurnJournal:
         concluded = body(db, document)
         if concluded is None:
             return TurnResult(owed, False, None, needed[-1] if needed else None)
-        self._record(db, update_id, user_id, concluded, deadline, now)
+        self._record(connection, update_id, user_id, concluded, deadline, now)
         # Copies superseded by this turn's. Not those of answers this process delivered: the
         # transaction clearing those (another user's turn, maybe) drops them, and writing the
         # same rows here would make the two wait for each other (PostgreSQL row locks).
         superseded = [update for update, _ in copies if update not in known or update in marks]
         if superseded:
-            db.execute(
-                update(self._table)
-                .where(self._table.c.update_id.in_(superseded))
-                .values(session=None)
-            )
+            connection.execute(self._sql.supersede, {"ids": superseded})
         return TurnResult(owed, False, concluded, None)
 
     def _record(
         self,
-        db: Session,
+        db: Connection | Session,
         update_id: int,
         user_id: int,
         concluded: tuple[dict[str, Any], dict[str, Any]],
         deadline: float | None,
         now: datetime,
     ) -> None:
-        """The turn's session (SQL sessions) and its row: the commit point."""
+        """The turn's session (SQL sessions) and its row: the commit point. On PostgreSQL with
+        SQL sessions, one statement writes both (the session's upsert in a WITH)."""
         document, answer = concluded
+        connection = _connection(db)
+        sealed = _encode(document, self._sealer)
+        row: dict[str, Any] = {
+            "update_id": update_id,
+            "user_id": user_id,
+            "claimed_at": now,
+            "answer": _encode(answer, self._sealer),
+            "session": None if self._sql_sessions is not None else sealed,
+        }
+        record = self._sql.record
         if self._sql_sessions is not None:
-            self._sql_sessions.write(db, user_id, _encode(document, self._sealer), now)
+            written = {"user_id": user_id, "document": sealed, "updated_at": now}
+            if self._sql.record_with_session is not None:
+                record = self._sql.record_with_session
+                row.update(written)
+            else:
+                connection.execute(self._sql.session_upsert, written)
         if deadline is not None and time.monotonic() > deadline:
             raise TurnAbandoned(f"update {update_id}: deadline passed before the commit")
-        statement = (
-            dialect_insert(self._engine.dialect.name)(self._table)
-            .values(
-                update_id=update_id,
-                user_id=user_id,
-                claimed_at=now,
-                answer=_encode(answer, self._sealer),
-                session=(
-                    None if self._sql_sessions is not None else _encode(document, self._sealer)
-                ),
-            )
-            .on_conflict_do_nothing(index_elements=["update_id"])
-            .returning(self._table.c.update_id)  # rowcount is -1 here with psycopg 3
-        )
-        if db.execute(statement).first() is None:
+        if connection.execute(record, row).first() is None:
             raise TurnAlreadyCommitted(f"update {update_id} was handled meanwhile")
         faults.reached("turn.before_commit")
 
@@ -491,8 +538,8 @@ class TurnJournal:
         self._cleared(marks)
 
     def _flush(self, marks: dict[int, bool]) -> None:
-        with Session(self._writer) as db, db.begin():
-            self._forget_within(db, marks)
+        with self._writer.begin() as connection:
+            self._forget_within(connection, marks)
 
     def _take_marks(self) -> dict[int, bool]:
         with self._marks_lock:
@@ -520,35 +567,34 @@ class TurnJournal:
             return frozenset(self._marks.keys() | self._flushing.keys())
 
     def _forget_within(
-        self, db: Session, marks: dict[int, bool], *, user_id: int | None = None
+        self, connection: Connection, marks: dict[int, bool], *, user_id: int | None = None
     ) -> None:
         """Clear delivered answers (and the session copy where the session reached Redis)."""
-        table = self._table
-        mine = table.c.user_id == user_id if user_id is not None else true()
         for session_written in (True, False):
             ids = [update for update, written in marks.items() if written is session_written]
             if ids:
-                values: dict[str, None] = {"answer": None}
-                if session_written:
-                    values["session"] = None
-                db.execute(update(table).where(table.c.update_id.in_(ids), mine).values(values))
+                if user_id is None:
+                    connection.execute(self._sql.forget[session_written, False], {"ids": ids})
+                else:
+                    statement = self._sql.forget[session_written, True]
+                    connection.execute(statement, {"ids": ids, "owner": user_id})
 
     def _backlog_within(
-        self, db: Session, user_id: int, update_id: int
-    ) -> tuple[list[tuple[int, str | None, str | None]], bool]:
-        table = self._table
-        mine = (table.c.user_id == user_id) & text(TURN_PENDING)
-        rows = db.execute(
-            select(table.c.update_id, table.c.user_id, table.c.answer, table.c.session)
-            .where(mine | (table.c.update_id == update_id))
-            .order_by(table.c.claimed_at, table.c.update_id)
+        self, connection: Connection, user_id: int, update_id: int
+    ) -> tuple[list[tuple[int, str | None, str | None]], bool, str | None]:
+        """_pending_rows of the user's backlog, and the SQL session store's document (None
+        with Redis sessions, or when the user has none)."""
+        rows = connection.execute(
+            self._sql.backlog, {"user_id": user_id, "update_id": update_id}
         ).all()
-        return _pending_rows(rows, user_id, update_id)
+        stored = next((row[4] for row in rows if row[0] is None), None)
+        owed, seen = _pending_rows([row for row in rows if row[0] is not None], user_id, update_id)
+        return owed, seen, stored
 
-    def _maybe_prune_within(self, db: Session, now: datetime) -> None:
+    def _maybe_prune_within(self, connection: Connection, now: datetime) -> None:
         if self._next_prune is None or now >= self._next_prune:
             self._next_prune = now + self._prune_interval
-            db.execute(delete(self._table).where(self._table.c.claimed_at < now - self._retention))
+            connection.execute(self._sql.prune, {"before": now - self._retention})
 
     # ---- the journal's parts, one call each -----------------------------------------------------
 
@@ -638,35 +684,28 @@ class TurnJournal:
         return await asyncio.to_thread(self._prune, self._clock())
 
     def _seen(self, update_id: int) -> bool:
-        with self._engine.connect() as connection:
-            found = connection.scalar(
-                select(self._table.c.update_id).where(self._table.c.update_id == update_id)
-            )
+        with self._reader.connect() as connection:
+            found = connection.scalar(self._sql.seen, {"update_id": update_id})
             return found is not None
 
     def _backlog(
         self, user_id: int, update_id: int | None
     ) -> tuple[list[tuple[int, str | None, str | None]], bool]:
-        table = self._table
-        mine = (table.c.user_id == user_id) & text(TURN_PENDING)
-        with self._engine.connect() as connection:
+        with self._reader.connect() as connection:
             rows = connection.execute(
-                select(table.c.update_id, table.c.user_id, table.c.answer, table.c.session)
-                .where(mine | (table.c.update_id == update_id) if update_id is not None else mine)
-                .order_by(table.c.claimed_at, table.c.update_id)
+                self._sql.pending, {"user_id": user_id, "update_id": update_id}
             ).all()
         return _pending_rows(rows, user_id, update_id)
 
     def _forget(self, update_ids: list[int], *, answer: bool, session: bool = True) -> None:
-        values: dict[str, None] = {}
         if answer:
-            values["answer"] = None
-        if session:
-            values["session"] = None
+            statement = self._sql.forget[session, False]
+        elif session:
+            statement = self._sql.supersede  # the session copy alone
+        else:
+            return
         with self._writer.begin() as connection:
-            connection.execute(
-                update(self._table).where(self._table.c.update_id.in_(update_ids)).values(values)
-            )
+            connection.execute(statement, {"ids": update_ids})
 
     def _maybe_prune(self) -> None:
         now = self._clock()
@@ -676,10 +715,109 @@ class TurnJournal:
 
     def _prune(self, now: datetime) -> int:
         with self._writer.begin() as connection:
-            result = connection.execute(
-                delete(self._table).where(self._table.c.claimed_at < now - self._retention)
-            )
+            result = connection.execute(self._sql.prune, {"before": now - self._retention})
             return result.rowcount
+
+
+@dataclass(frozen=True)
+class JournalStatements:
+    """The turn journal's statements, built once per journal (per engine and dialect) with bind
+    parameters: a turn runs five of them, and building one per call (coercions, a cache key
+    generated per execution) cost more than running it."""
+
+    backlog: Executable
+    """A turn's read: the user's pending rows and the update's own (update_id, user_id, answer,
+    session, document: NULL), then, with SQL sessions, the session store's document as a last
+    row (update_id NULL, document in the fifth column)."""
+    pending: Executable
+    """The backlog alone (catch_up), update_id NULL matching nothing but the user's rows."""
+    seen: Executable
+    forget: Mapping[tuple[bool, bool], Executable]
+    """(session copy dropped too, the rows of user "owner" only): the UPDATE clearing the
+    answers of updates "ids"."""
+    supersede: Executable
+    record: Executable
+    """The journal's row; returns its update_id, nothing when the update has one already."""
+    session_upsert: Executable
+    record_with_session: Executable | None
+    """PostgreSQL with SQL sessions: the session's upsert and the journal's row in ONE statement
+    (a data-modifying WITH), one round trip fewer; None elsewhere."""
+    prune: Executable
+
+    @classmethod
+    def build(cls, dialect_name: str, *, sql_sessions: SqlSessionStore | None) -> JournalStatements:
+        table = ProcessedUpdate.__table__  # type: ignore[attr-defined]
+        user_id = bindparam("user_id", type_=BigInteger)
+        update_id = bindparam("update_id", type_=BigInteger)
+        ids = bindparam("ids", type_=BigInteger, expanding=True)
+        # In parentheses: "user_id = ? AND answer IS NOT NULL OR session IS NOT NULL" matched
+        # every user's rows holding a session copy (filtered out after, but read).
+        pending = (table.c.user_id == user_id) & text(f"({TURN_PENDING})")
+        journal = select(
+            table.c.update_id,
+            table.c.user_id,
+            table.c.answer,
+            table.c.session,
+            cast(null(), table.c.session.type).label("document"),
+            literal_column("0", Integer).label("part"),
+            table.c.claimed_at,
+        ).where(pending | (table.c.update_id == update_id))
+        backlog: Any = journal.order_by(table.c.claimed_at, table.c.update_id)
+        if sql_sessions is not None:
+            sessions = ConversationSession.__table__  # type: ignore[attr-defined]
+            document = select(
+                cast(null(), BigInteger),
+                cast(null(), BigInteger),
+                cast(null(), table.c.answer.type),
+                cast(null(), table.c.session.type),
+                sessions.c.document,
+                literal_column("1", Integer),
+                cast(null(), table.c.claimed_at.type),
+            ).where(sessions.c.user_id == user_id)
+            both = union_all(journal, document)
+            columns = both.selected_columns
+            backlog = both.order_by(columns.part, columns.claimed_at, columns.update_id)
+        # An UPDATE's parameters never take a column's name: SQLAlchemy would add a parameter
+        # named like a column to the SET clause.
+        owner = bindparam("owner", type_=BigInteger)
+        forget = {
+            (session_written, mine): update(table)
+            .where(table.c.update_id.in_(ids), *([table.c.user_id == owner] if mine else []))
+            .values({"answer": null(), **({"session": null()} if session_written else {})})
+            for session_written in (True, False)
+            for mine in (True, False)
+        }
+        insert = dialect_insert(dialect_name)(table)
+        record = (
+            insert.values(
+                update_id=update_id,
+                user_id=user_id,
+                claimed_at=bindparam("claimed_at", type_=table.c.claimed_at.type),
+                answer=bindparam("answer", type_=table.c.answer.type),
+                session=bindparam("session", type_=table.c.session.type),
+            )
+            .on_conflict_do_nothing(index_elements=["update_id"])
+            .returning(table.c.update_id)  # rowcount is -1 here with psycopg 3
+        )
+        upsert = session_upsert(dialect_name)
+        combined = None
+        if dialect_name == "postgresql" and sql_sessions is not None:
+            combined = record.add_cte(upsert.cte("session_written"))
+        return cls(
+            backlog=backlog,
+            pending=select(table.c.update_id, table.c.user_id, table.c.answer, table.c.session)
+            .where(pending | (table.c.update_id == update_id))
+            .order_by(table.c.claimed_at, table.c.update_id),
+            seen=select(table.c.update_id).where(table.c.update_id == update_id),
+            forget=forget,
+            supersede=update(table).where(table.c.update_id.in_(ids)).values(session=null()),
+            record=record,
+            session_upsert=upsert,
+            record_with_session=combined,
+            prune=delete(table).where(
+                table.c.claimed_at < bindparam("before", type_=table.c.claimed_at.type)
+            ),
+        )
 
 
 def _pending_rows(
