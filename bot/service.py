@@ -20,7 +20,7 @@ import io
 import logging
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Coroutine, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, tzinfo
 from functools import partial
@@ -33,6 +33,7 @@ from bot import answers, presenters, reminder_text
 from bot.catalog import ProgrammeSettings
 from bot.delivery.budget import DEFAULT_RATE, RateBudget
 from bot.exports import deductions as deduction_workbook
+from bot.exports import qr
 from bot.exports import recap as recap_views
 from bot.exports import transfers as transfers_export
 from bot.exports.statement_pdf import statement_pdf
@@ -134,6 +135,64 @@ class Committed(NamedTuple):
     answer: dict[str, Any]
 
 
+class StatementFile(NamedTuple):
+    """A statement copy ready to send (ConversationService._statement_copy)."""
+
+    pdf: bytes
+    name: str
+    caption: str
+
+
+class InvitationParts(NamedTuple):
+    """An invitation ready to show (ConversationService._invitation): its QR code and caption,
+    and the message to forward."""
+
+    png: bytes
+    caption: str
+    forward: Outgoing
+
+
+class Drawings:
+    """The files of an answer being drawn, by the index of their effect: each a task begun when
+    the answer was prepared, taken when its effect's turn to be sent comes."""
+
+    def __init__(self) -> None:
+        self._statements: dict[int, asyncio.Task[StatementFile]] = {}
+        self._invitations: dict[int, asyncio.Task[InvitationParts]] = {}
+
+    def statement(self, index: int, drawing: Coroutine[Any, Any, StatementFile]) -> None:
+        self._statements[index] = asyncio.ensure_future(drawing)
+
+    def invitation(self, index: int, drawing: Coroutine[Any, Any, InvitationParts]) -> None:
+        self._invitations[index] = asyncio.ensure_future(drawing)
+
+    async def take_statement(self, index: int) -> StatementFile:
+        return await self._statements.pop(index)
+
+    async def take_invitation(self, index: int) -> InvitationParts:
+        return await self._invitations.pop(index)
+
+    async def close(self) -> None:
+        """Drop what was not taken (a send before it failed): cancelled, its end awaited, so
+        no task is left running or with an exception nobody retrieves."""
+        left = [*self._statements.values(), *self._invitations.values()]
+        self._statements.clear()
+        self._invitations.clear()
+        for task in left:
+            task.cancel()
+        await asyncio.gather(*left, return_exceptions=True)
+
+
+class Answer(NamedTuple):
+    """A committed turn's answer ready to send: what it answers, its effects, and its files
+    being drawn."""
+
+    incoming: Incoming
+    effects: list[Effect]
+    render: Renderer
+    drawings: Drawings
+
+
 COMMIT_MARGIN_SECONDS = 1.0
 """A turn still running this close to its time limit rolls back instead of committing, so the
 user is not told "not processed" about a turn that commits a moment later."""
@@ -221,15 +280,21 @@ class ConversationService:
                     await self._apologize(incoming, transport)
                     return Handled.FAILED
                 # Committed: from here on nothing says "busy" (the turn is processed).
+                # The answer's files (a statement PDF, a QR code) are drawn in worker threads
+                # from now on, while the first messages go.
+                answer = None
+                if turn is not None:
+                    answer = self._prepare(incoming.update_id, turn.answer)
+                    held.push_async_callback(answer.drawings.close)  # before the lock goes
                 delivered: list[int] = []
                 for past in result.owed:  # committed earlier, answer not delivered (a crash or
                     # a failed send)
                     if await self._send_answer(
-                        past.update_id, past.answer, transport, first_try=False
+                        self._prepare(past.update_id, past.answer), transport, first_try=False
                     ):
                         delivered.append(past.update_id)
-                if turn is not None and await self._send_answer(
-                    incoming.update_id, turn.answer, transport, first_try=True
+                if answer is not None and await self._send_answer(
+                    answer, transport, first_try=True
                 ):
                     delivered.append(incoming.update_id)
                 await self._close(opened, incoming, turn, delivered)
@@ -418,28 +483,38 @@ class ConversationService:
                 )
         return session, effects, context.user.language
 
-    async def _send_answer(
-        self,
-        update_id: int,
-        answer: dict[str, Any],
-        transport: Transport,
-        *,
-        first_try: bool,
-    ) -> bool:
+    def _prepare(self, update_id: int, answer: dict[str, Any]) -> Answer:
+        """A committed turn's answer read back, its files beginning to be drawn."""
+        incoming, effects, language = answer_from_json(update_id, answer)
+        render = Renderer(language)
+        return Answer(incoming, effects, render, self._draw(incoming, effects, render))
+
+    async def _send_answer(self, answer: Answer, transport: Transport, *, first_try: bool) -> bool:
         """Send a committed turn's answer; True when it is to be forgotten. A failed first try
         keeps it for one more (on redelivery, or before the user's next turn); a failed second
         try is given up, so an answer that cannot be sent (an expired callback query) never
         blocks the user."""
-        incoming, effects, language = answer_from_json(update_id, answer)
         try:
-            await self._deliver(incoming, transport, effects, language)
+            await self._send(answer, transport)
         except Exception:
-            logger.exception("update %s: sending the answer failed", update_id)
+            logger.exception("update %s: sending the answer failed", answer.incoming.update_id)
             if first_try:
                 return False
         return True
 
     # --- sending ------------------------------------------------------------------------------
+
+    def _draw(self, incoming: Incoming, effects: Sequence[Effect], render: Renderer) -> Drawings:
+        """Begin drawing the answer's files, each in a worker thread: they are sent in their
+        turn (Drawings.take_*), and drawn meanwhile (Simpan's statement PDF and QR code together,
+        while the press is answered and the message before them goes)."""
+        drawings = Drawings()
+        for index, effect in enumerate(effects):
+            if isinstance(effect, SendStatementCopy):
+                drawings.statement(index, self._statement_copy(incoming, effect, render))
+            elif isinstance(effect, ShowInvitation):
+                drawings.invitation(index, self._invitation(incoming, effect, render))
+        return drawings
 
     async def _deliver(
         self,
@@ -448,7 +523,21 @@ class ConversationService:
         effects: Sequence[Effect],
         language: str | None,
     ) -> None:
+        """Send an answer (its files drawn from now on)."""
         render = Renderer(language)
+        answer = Answer(incoming, list(effects), render, self._draw(incoming, effects, render))
+        await self._send(answer, transport)
+
+    async def _send(self, answer: Answer, transport: Transport) -> None:
+        """Send the answer's effects in order; its files, drawn since it was prepared, are
+        waited for in their turn. Files not sent (a send failed) are dropped."""
+        try:
+            await self._send_effects(answer, transport)
+        finally:
+            await answer.drawings.close()
+
+    async def _send_effects(self, answer: Answer, transport: Transport) -> None:
+        incoming, effects, render = answer.incoming, answer.effects, answer.render
         if incoming.callback_query_id:
             toast = next((e.text for e in effects if isinstance(e, Toast)), None)
             # The press's answer (its spinner, a toast) and the retired buttons of the pressed
@@ -464,14 +553,17 @@ class ConversationService:
             failed = next((r for r in done if isinstance(r, BaseException)), None)
             if failed is not None:
                 raise failed
-        for effect in effects:
+        for index, effect in enumerate(effects):
             if isinstance(effect, Message):
                 outgoing = self.render(effect, render)
                 await self._show(incoming, transport, outgoing, in_place=effect.replace)
             elif isinstance(effect, ShowInvitation):
-                await self._show_invitation(incoming, effect, render, transport)
+                png, caption, forward = await answer.drawings.take_invitation(index)
+                await transport.send_photo(incoming.chat_id, png, caption)
+                await transport.send(incoming.chat_id, forward)
             elif isinstance(effect, SendStatementCopy):
-                await self._send_statement_copy(incoming, effect, render, transport)
+                pdf, name, caption = await answer.drawings.take_statement(index)
+                await transport.send_document(incoming.chat_id, pdf, name, caption)
             elif isinstance(effect, ForgetUserMessage):
                 await transport.delete(incoming.chat_id, effect.message_id)
             elif isinstance(effect, ShowStatus):
@@ -549,19 +641,36 @@ class ConversationService:
     def invitation_link(self, token: str) -> str:
         return f"https://t.me/{self.bot_username or 'bot'}?start={INVITATION_PREFIX}{token}"
 
-    async def _show_invitation(
-        self, incoming: Incoming, invitation: ShowInvitation, render: Renderer, transport: Transport
-    ) -> None:
-        """The deep link as a QR code to show on the phone, and a message to forward, written
-        in the worker's language the sponsor chose, whatever the sponsor's own: it is for the
-        worker."""
+    async def _invitation(
+        self, incoming: Incoming, invitation: ShowInvitation, render: Renderer
+    ) -> InvitationParts:
+        """The deep link as a QR code to show on the phone (its caption), and a message to
+        forward, written in the worker's language the sponsor chose, whatever the sponsor's
+        own: it is for the worker. The QR code is drawn in one worker thread while another
+        reads the sponsor (and the worker, when the answer did not carry them)."""
         link = self.invitation_link(invitation.token)
-        worker_name, language = invitation.worker_name, invitation.language
-        if not worker_name or language is None:
-            found_name, found_language = await self._worker_of(
-                incoming.user_id, invitation.reference
+
+        def read() -> tuple[str, str, Text | Raw]:
+            worker_name, language = invitation.worker_name, invitation.language
+            if not worker_name or language is None:
+                found_name, found_language = self._worker_of(incoming.user_id, invitation.reference)
+                worker_name, language = worker_name or found_name, language or found_language
+            sponsor = invitation.signed_by
+            if sponsor is None:  # an answer stored before the turn carried it
+                sponsor = self._signed_by(self.repository.user_record(incoming.user_id))
+            return worker_name, language, sponsor
+
+        carried = (
+            bool(invitation.worker_name)
+            and invitation.language is not None
+            and invitation.signed_by is not None
+        )
+        if carried:  # nothing to read: read() only unpacks the invitation
+            png, (worker_name, language, sponsor) = await asyncio.to_thread(qr_png, link), read()
+        else:
+            png, (worker_name, language, sponsor) = await asyncio.gather(
+                asyncio.to_thread(qr_png, link), asyncio.to_thread(read)
             )
-            worker_name, language = worker_name or found_name, language or found_language
         caption = render(
             t(
                 "invite.caption",
@@ -570,16 +679,10 @@ class ConversationService:
                 days=self.invitation_days,
             )
         )
-        png = await asyncio.to_thread(qr_png, link)
-        await transport.send_photo(incoming.chat_id, png, caption)
-        sponsor = invitation.signed_by
-        if sponsor is None:  # an answer stored before the turn carried it
-            record = await asyncio.to_thread(self.repository.user_record, incoming.user_id)
-            sponsor = self._signed_by(record)
         forward = Renderer(language)(
             t("invite.forward", worker=Raw(worker_name), sponsor=sponsor, link=link)
         )
-        await transport.send(incoming.chat_id, Outgoing(forward))
+        return InvitationParts(png, caption, Outgoing(forward))
 
     def _signed_by(self, record: UserRecord) -> Text | Raw:
         """The sponsor as the worker's invitation names them: with the village, BAZNAS or
@@ -593,11 +696,12 @@ class ConversationService:
             return Raw(sponsor.full_name)
         return t("funder.signed_for", name=Raw(sponsor.full_name), organisation=organisation)
 
-    async def _send_statement_copy(
-        self, incoming: Incoming, copy: SendStatementCopy, render: Renderer, transport: Transport
-    ) -> None:
+    async def _statement_copy(
+        self, incoming: Incoming, copy: SendStatementCopy, render: Renderer
+    ) -> StatementFile:
         """The agreed salary-deduction statement as a PDF for the treasurer, in the language it
-        was agreed in (so its sha256 is the consent record's text_hash)."""
+        was agreed in (so its sha256 is the consent record's text_hash), drawn in a worker
+        thread."""
         shown = render(copy.statement)
         zone: tzinfo
         try:  # the sponsor's regency's, as the turn knew it: no read of its own
@@ -623,12 +727,12 @@ class ConversationService:
             statement_pdf, shown, facts, render.plain(t("told.pdf_signatures"))
         )
         name = render.plain(t("told.pdf_file", reference=Raw(copy.reference)))
-        caption = render(t("told.pdf_caption"))
-        await transport.send_document(incoming.chat_id, pdf, name, caption)
+        return StatementFile(pdf, name, render(t("told.pdf_caption")))
 
-    async def _worker_of(self, user_id: int, reference: str) -> tuple[str, str]:
-        """The worker's name and language in one of the user's sponsorships."""
-        items = await asyncio.to_thread(self.repository.sponsorships_of, user_id)
+    def _worker_of(self, user_id: int, reference: str) -> tuple[str, str]:
+        """The worker's name and language in one of the user's sponsorships (a worker thread's
+        read)."""
+        items = self.repository.sponsorships_of(user_id)
         item = next((i for i in items if i.reference == reference), None)
         if item is None:
             return "", DEFAULT_LANGUAGE
@@ -1005,11 +1109,7 @@ send) shows the same invitation without drawing it again."""
 
 @functools.lru_cache(maxsize=QR_CODES_KEPT)
 def qr_png(link: str) -> bytes:
-    """A QR code of the link, large enough to scan from another phone's screen. Drawing one
-    takes 10-13 ms of CPU in pure Python (segno): the service calls it in a worker thread, so
-    the event loop goes on with other users' updates meanwhile."""
-    import segno
-
-    buffer = io.BytesIO()
-    segno.make(link, error="m").save(buffer, kind="png", scale=10, border=4)
-    return buffer.getvalue()
+    """A QR code of the link, large enough to scan from another phone's screen (bot.exports.qr:
+    1.4 ms of CPU with its fixed mask and lean PNG writer, segno's defaults took 7.5 ms); the
+    service calls it in a worker thread, so the event loop goes on with other users' updates."""
+    return qr.qr_png(link)

@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import Engine, event, inspect
 from sqlalchemy.engine import make_url
 
-from bot.storage.db import create_db_engine, upgrade_database
+from bot.storage.db import create_db_engine, migrate_to_head, upgrade_database
 
 _sqlite_template: Path | None = None
 _postgres_statements: list[tuple[str, Any, bool]] | None = None
@@ -84,7 +84,7 @@ def _record_migration(url: str) -> list[tuple[str, Any, bool]]:
 
     event.listen(Engine, "before_cursor_execute", record)
     try:
-        upgrade_database(url)
+        migrate_to_head(url)  # Alembic's statements only (not upgrade_database's probe)
     finally:
         event.remove(Engine, "before_cursor_execute", record)
     return statements

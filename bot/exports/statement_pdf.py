@@ -1,7 +1,9 @@
 """The printable copy of a salary-deduction statement (PDF) that the ASN hands to the treasurer.
 
-Written with fpdf2's core Helvetica: a core font is neither fetched nor embedded, so the PDF
-needs nothing from the network and stays small; its character set is Latin-1, so typographic
+Written in the core Helvetica by our own small writer (bot.exports.pdf): a core font is neither
+fetched nor embedded, so the PDF needs nothing from the network and stays small, and drawing one
+takes about 1 ms (fpdf2 took 25 ms and pulled fontTools, Pillow and numpy into the process, 57 MB
+of memory). Its character set is Latin-1, so typographic
 quotes and dashes become their ASCII forms and anything else outside Latin-1 becomes "?". The
 statement is the very text the ASN agreed to (names, masked NIK and NIP, amount, month), followed
 by the facts that tie it to the consent record: reference, version, time, and the sha256 of the
@@ -13,6 +15,8 @@ from __future__ import annotations
 
 import html
 import re
+
+from bot.exports.pdf import HELVETICA, HELVETICA_BOLD, Document
 
 _TAGS = re.compile(r"</?(b|i|u|s|code|pre)>")
 _ASCII = str.maketrans(
@@ -33,29 +37,15 @@ def latin1(text: str) -> str:
 def statement_pdf(statement_html: str, facts: list[tuple[str, str]], signatures: str) -> bytes:
     """A4 PDF: the statement (its first line as the title), a table of facts (label, value),
     and a line for the signatures of the ASN and the treasurer."""
-    from fpdf import FPDF  # here, not at start-up: only a consent needs it
-
     text = plain(statement_html).strip()
     title, _, body = text.partition("\n")
-    pdf = FPDF(format="A4")
-    pdf.set_margins(PAGE_MARGIN, PAGE_MARGIN)
-    pdf.set_auto_page_break(auto=True, margin=PAGE_MARGIN)
-    pdf.set_creator("peduli-pekerja")
-    pdf.set_title(latin1(title))
-    pdf.add_page()
-    pdf.set_font("Helvetica", "B", 13)
-    pdf.multi_cell(0, 7, latin1(title), align="C", new_x="LMARGIN", new_y="NEXT")
-    pdf.ln(4)
-    pdf.set_font("Helvetica", "", 11)
-    pdf.multi_cell(0, 6, latin1(body.strip()), new_x="LMARGIN", new_y="NEXT")
-    pdf.ln(6)
-    pdf.set_font("Helvetica", "", 9)
+    pdf = Document(margin=PAGE_MARGIN, title=latin1(title), creator="peduli-pekerja")
+    pdf.text(latin1(title), HELVETICA_BOLD, 13, 7, align="C")
+    pdf.space(4)
+    pdf.text(latin1(body.strip()), HELVETICA, 11, 6)
+    pdf.space(6)
     for label, value in facts:
-        pdf.set_font("Helvetica", "B", 9)
-        pdf.cell(45, 5, latin1(label))
-        pdf.set_font("Helvetica", "", 9)
-        pdf.multi_cell(0, 5, latin1(value), new_x="LMARGIN", new_y="NEXT")
-    pdf.ln(18)
-    pdf.set_font("Helvetica", "", 11)
-    pdf.multi_cell(0, 6, latin1(signatures), new_x="LMARGIN", new_y="NEXT")
-    return bytes(pdf.output())
+        pdf.row(latin1(label), latin1(value), 9, 5, label_width=45)
+    pdf.space(18)
+    pdf.text(latin1(signatures), HELVETICA, 11, 6)
+    return pdf.output()

@@ -21,17 +21,18 @@ from tests.e2e.harness import (
 )
 from tests.e2e.test_consent_record import salary_consent_hashes
 
-STREAM = re.compile(rb"stream\r?\n(.*?)\r?\nendstream", re.DOTALL)
+STREAM = re.compile(rb"/Length (\d+)[^>]*>>\s*stream\r?\n")
 
 
 SHOWN = re.compile(r"\(((?:\\.|[^\\)])*)\) Tj")
 
 
 def pdf_text(data: bytes) -> str:
-    """The text the PDF shows (fpdf2 writes it as strings in inflated content streams), its
-    lines joined by spaces."""
+    """The text the PDF shows (strings in deflated content streams, each read by its /Length:
+    compressed bytes may end in a line break of their own), its lines joined by spaces."""
     streams = []
-    for raw in STREAM.findall(data):
+    for found in STREAM.finditer(data):
+        raw = data[found.end() : found.end() + int(found.group(1))]
         try:
             streams.append(zlib.decompress(raw).decode("latin-1"))
         except zlib.error:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -12,11 +14,14 @@ from sqlmodel import SQLModel
 
 import bot.storage.models  # noqa: F401  (registers the tables)
 from bot.storage.db import (
+    HEAD_REVISION,
+    at_head,
     check_foreign_keys,
     create_db_engine,
     downgrade_database,
     head_revision,
     migration_engine,
+    not_migrated,
     upgrade_database,
 )
 
@@ -121,6 +126,45 @@ def test_cli_upgrade(
     output = capsys.readouterr().out.strip().splitlines()
     assert len(output) == 1 and head_revision() in output[0]
     assert _state(url)[0] == TABLES
+
+
+def test_the_head_known_without_alembic_is_alembics_head() -> None:
+    """HEAD_REVISION, what a start compares the database with instead of importing Alembic,
+    follows the migration scripts: a migration added without updating it fails here."""
+    assert head_revision() == HEAD_REVISION
+
+
+def test_a_start_on_a_database_at_head_does_not_import_alembic(database_url: str) -> None:
+    """Alembic is 11 MB of a bot's memory: a database already at head is told so by one query
+    (a fresh interpreter, as a bot's start; its migration and its commands' check)."""
+    upgrade_database(database_url)
+    code = (
+        "import sys\n"
+        "from bot.storage.db import create_db_engine, not_migrated, upgrade_database\n"
+        f"upgrade_database({database_url!r})\n"
+        f"engine = create_db_engine({database_url!r})\n"
+        "assert not_migrated(engine) is None\n"
+        "engine.dispose()\n"
+        "print(sorted(name for name in sys.modules if name.split('.')[0] == 'alembic'))\n"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "[]"
+
+
+def test_a_database_behind_head_is_still_migrated(database_url: str) -> None:
+    upgrade_database(database_url)
+    downgrade_database(database_url, "0012_jobs")
+    assert not at_head(database_url)
+    engine = create_db_engine(database_url)
+    try:
+        problem = not_migrated(engine)
+        assert problem is not None and f"revision 0012_jobs, not {HEAD_REVISION}" in problem
+    finally:
+        engine.dispose()
+    upgrade_database(database_url)
+    assert at_head(database_url)
+    assert _state(database_url) == (TABLES, HEAD_REVISION)
 
 
 # ---- revision 0002 (issue 3) -------------------------------------------------------------------
