@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from http import HTTPStatus
 from typing import Any, TypeVar
 
@@ -32,12 +32,14 @@ from aiogram.types import (
     InlineKeyboardMarkup,
     KeyboardButton,
     Message,
+    MessageEntity,
     ReplyKeyboardMarkup,
     ReplyKeyboardRemove,
 )
+from aiogram.utils.text_decorations import html_decoration
 from aiohttp import ClientError, ClientTimeout
-from yarl import URL
 from pydantic import BaseModel
+from yarl import URL
 
 from bot.bot_api import JSON_HEADERS, delivery_request, reply_markup_json, send_result
 from bot.incoming import accepted_chat, choice_picked, command_issued
@@ -136,6 +138,13 @@ def incoming_callback(update_id: int, callback: CallbackQuery) -> Incoming | Non
         pressed_label=label,
         pressed_message_html=html,
     )
+
+
+def entities_html(message: Mapping[str, Any]) -> str:
+    """A message's text as HTML from the Bot API's JSON (bot.plain_updates): what aiogram's
+    Message.html_text gives for the parsed message."""
+    entities = [MessageEntity.model_validate(e) for e in message.get("entities") or ()]
+    return html_decoration.unparse(message["text"], entities)
 
 
 def should_answer_unhandled(callback: CallbackQuery) -> bool:

@@ -11,7 +11,7 @@ import datetime as dtm
 import json
 import logging
 import warnings
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar
 
 from aiohttp import ClientError, ClientSession, ClientTimeout
@@ -24,9 +24,11 @@ from telegram import (
     KeyboardButton,
     LinkPreviewOptions,
     Message,
+    MessageEntity,
     ReplyKeyboardMarkup,
     ReplyKeyboardRemove,
 )
+from telegram._utils.entities import parse_message_entities  # what Message.text_html uses
 from telegram.error import BadRequest, Forbidden, RetryAfter
 from telegram.request import RequestData
 from telegram.request._requestparameter import RequestParameter  # what Bot itself builds
@@ -100,6 +102,16 @@ def message_input(message: Message) -> Input:
         return MediaReceived("document", message.document.file_id, caption, message.message_id)
     kind = next((k for k in UNSUPPORTED_KINDS if _present(getattr(message, k, None))), "other")
     return UnsupportedReceived(kind=kind)
+
+
+def entities_html(message: Mapping[str, Any]) -> str:
+    """A message's text as HTML from the Bot API's JSON (bot.plain_updates): what
+    python-telegram-bot's Message.text_html gives for the parsed message, by its own functions
+    (without parsing the whole message: its chat, sender and keyboard are not needed here)."""
+    text: str = message["text"]
+    entities = [MessageEntity.de_json(e, None) for e in message.get("entities") or ()]
+    html = Message._parse_html(text, parse_message_entities(text, entities), urled=False)
+    return html or ""
 
 
 def callback_input(callback: CallbackQuery) -> Input:
