@@ -67,10 +67,10 @@ FORGED = {"update_id": 4, "message": message(chat={"id": 77, "type": "private"},
 
 
 @pytest.fixture
-async def fake_api() -> AsyncIterator[str]:
+async def fake_api() -> AsyncIterator[FakeBotApi]:
     api = FakeBotApi()
-    url = await api.start()
-    yield url
+    await api.start()
+    yield api
     await api.stop()
 
 
@@ -116,7 +116,7 @@ async def test_aiogram_reads_a_plain_webhook_update_without_building_its_update(
 
 
 async def test_python_telegram_bot_reads_a_plain_webhook_update_without_building_its_update(
-    monkeypatch: pytest.MonkeyPatch, fake_api: str
+    monkeypatch: pytest.MonkeyPatch, fake_api: FakeBotApi
 ) -> None:
     from bot.telegram_ptb import runner
     from bot.telegram_ptb.updates import parse_update as real
@@ -133,7 +133,7 @@ async def test_python_telegram_bot_reads_a_plain_webhook_update_without_building
     runtime = runner.PtbRuntime(
         service,  # type: ignore[arg-type]
         "123:abc",
-        fake_api,
+        fake_api.base_url,
         on_handled=told.append,
     )
     try:
@@ -170,3 +170,49 @@ async def test_aiogram_handlers_share_one_transport_per_bot() -> None:
     finally:
         await runtime.close()
     assert len(seen) == 2 and seen[0] is seen[1]
+
+
+async def test_python_telegram_bot_sends_the_turns_calls_without_its_objects(
+    monkeypatch: pytest.MonkeyPatch, fake_api: FakeBotApi
+) -> None:
+    """The turn's calls without files go as the Bot API's JSON through the Bot's request: no
+    Message is built from an answer (as AiogramTransport._post on aiogram)."""
+    from telegram import Message
+
+    from bot.telegram_ptb.adapter import PtbTransport
+    from bot.telegram_ptb.runner import create_application
+    from bot.transport import Outgoing
+
+    application, polling = create_application("123:abc", fake_api.base_url)
+    await application.initialize()
+    built: list[object] = []
+    real = Message.de_json
+
+    def counting(data: Any, bot: Any = None) -> Any:
+        built.append(data)
+        return real(data, bot)
+
+    monkeypatch.setattr(Message, "de_json", counting)
+    transport = PtbTransport(application.bot)
+    try:
+        shown = Outgoing(text="Pilih <b>bahasa</b>", inline_keyboard=[[("Ya", "3:ya")]])
+        sent = await transport.send(5, shown)
+        await transport.edit(5, 1, shown)
+        await transport.retire(5, 1, None)
+        await transport.retire(5, 1, "Pilih <b>bahasa</b>")
+        await transport.answer_callback("q1", "Tersimpan")
+        await transport.delete(5, 1)
+    finally:
+        await application.shutdown()
+        await polling.shutdown()
+    assert sent == 1
+    assert built == []
+    assert fake_api.calls == {
+        "getMe": 1,
+        "sendMessage": 1,
+        "editMessageText": 2,
+        "editMessageReplyMarkup": 1,
+        "answerCallbackQuery": 1,
+        "deleteMessage": 1,
+    }
+    assert fake_api.callback_answers == {"q1": 1}
