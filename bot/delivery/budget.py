@@ -29,7 +29,7 @@ PAUSE_CHECK_SECONDS = 0.1  # how stale this process's view of another's 429 paus
 PER_CHAT_RATE = 1  # Telegram: about one message a second to one chat
 #: Replies noted within this many seconds take the window in one call (note_reply): one Redis
 #: call and one task per update cost more CPU than the rest of the budget under load.
-NOTE_SECONDS = 0.02
+NOTE_SECONDS = 0.1
 
 
 def budget_key(token: str) -> str:

@@ -76,7 +76,7 @@ async def test_replies_take_their_share_without_waiting() -> None:
         budget.note_reply()  # never blocks, even on a full window
     budget.note_reply()
     assert time.time() - start < 0.05
-    await asyncio.sleep(0.05)  # the notes land
+    await asyncio.sleep(NOTE_SECONDS * 3)  # the notes land
     assert not await budget.acquire(1, deadline=time.time() + 0.3)
 
 
@@ -208,7 +208,7 @@ async def test_each_answered_turn_takes_its_share_of_the_budget(tmp_path: Path) 
             await built.service.handle(
                 Incoming(update_id, 7, 7, CommandIssued("start")), RecordingTransport()
             )
-        await asyncio.sleep(0.05)  # the notes land
+        await asyncio.sleep(NOTE_SECONDS * 3)  # the notes land
         stats = await budget.limiter.get_window_stats(budget.window, budget.key)
         assert stats.remaining == 2
     finally:
