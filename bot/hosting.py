@@ -38,6 +38,8 @@ MENU_COMMANDS = (
 )
 WEBHOOK_PATH = "/telegram/webhook"
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+#: The webhook's answer to an update taken: an empty JSON object (no Bot API call in it).
+EMPTY_ANSWER = b"{}"
 
 
 def command_menus() -> list[tuple[str | None, list[tuple[str, str]]]]:
@@ -115,10 +117,12 @@ def webhook_application(
       failed or was too slow, nothing saved), so Telegram delivers it again later.
     """
 
+    expected = secret.encode() if secret is not None else None
+
     async def receive(request: web.Request) -> web.Response:
-        if secret is not None:
+        if expected is not None:
             given = request.headers.get(SECRET_HEADER, "")
-            if not hmac.compare_digest(given.encode(), secret.encode()):
+            if not hmac.compare_digest(given.encode(), expected):
                 return web.Response(body="Unauthorized", status=401)
         try:
             raw = json.loads(await request.read())
@@ -135,7 +139,7 @@ def webhook_application(
             handled = None
         if handled is Handled.BUSY:
             return web.Response(status=503, text="Service Unavailable: deliver this update again")
-        return web.json_response({})
+        return web.Response(body=EMPTY_ANSWER, content_type="application/json")
 
     app = web.Application()
     app.router.add_post(path, receive)

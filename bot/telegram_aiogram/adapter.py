@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from http import HTTPStatus
 from typing import Any, TypeVar
 
@@ -32,11 +32,14 @@ from aiogram.types import (
     InlineKeyboardMarkup,
     KeyboardButton,
     Message,
+    MessageEntity,
     ReplyKeyboardMarkup,
     ReplyKeyboardRemove,
 )
+from aiogram.utils.text_decorations import html_decoration
 from aiohttp import ClientError, ClientTimeout
 from pydantic import BaseModel
+from yarl import URL
 
 from bot.bot_api import JSON_HEADERS, delivery_request, reply_markup_json, send_result
 from bot.incoming import accepted_chat, choice_picked, command_issued
@@ -137,6 +140,13 @@ def incoming_callback(update_id: int, callback: CallbackQuery) -> Incoming | Non
     )
 
 
+def entities_html(message: Mapping[str, Any]) -> str:
+    """A message's text as HTML from the Bot API's JSON (bot.plain_updates): what aiogram's
+    Message.html_text gives for the parsed message."""
+    entities = [MessageEntity.model_validate(e) for e in message.get("entities") or ()]
+    return html_decoration.unparse(message["text"], entities)
+
+
 def should_answer_unhandled(callback: CallbackQuery) -> bool:
     chat = callback.message.chat if callback.message is not None else None
     return answer_unhandled(
@@ -179,6 +189,22 @@ class AiogramTransport:
 
     def __init__(self, bot: Bot) -> None:
         self.bot = bot
+        self._urls: dict[str, URL] = {}
+        self._timeout: ClientTimeout | None = None
+
+    def _url(self, session: AiohttpSession, method: str) -> URL:
+        """A method's URL, built and parsed once per transport (the token and API server are
+        the bot's for its lifetime)."""
+        url = self._urls.get(method)
+        if url is None:
+            url = self._urls[method] = URL(session.api.api_url(token=self.bot.token, method=method))
+        return url
+
+    def _client_timeout(self, session: AiohttpSession) -> ClientTimeout:
+        timeout = self._timeout
+        if timeout is None or timeout.total != session.timeout:
+            timeout = self._timeout = ClientTimeout(total=session.timeout)
+        return timeout
 
     async def send(self, chat_id: int, message: Outgoing) -> int | None:
         _, payload = delivery_request(chat_id, message, None, paid_broadcast=False)
@@ -199,16 +225,15 @@ class AiogramTransport:
         paid broadcasts well below Telegram's 1000 a second (bench/broadcast.py)."""
         method, payload = delivery_request(chat_id, message, media, paid_broadcast)
         session = self._session()
-        url = session.api.api_url(token=self.bot.token, method=method)
         try:
             client = await session.create_session()
             async with client.post(
-                url,
+                self._url(session, method),
                 data=session.json_dumps(payload),
                 headers=JSON_HEADERS,
-                timeout=ClientTimeout(total=session.timeout),
+                timeout=self._client_timeout(session),
             ) as response:
-                body = session.json_loads(await response.text())
+                body = session.json_loads(await response.read())
         except (ClientError, TimeoutError, ValueError) as error:
             # Unreachable, timed out, or not the Bot API's JSON (a proxy's error page).
             return SendResult(SendStatus.TRANSIENT, detail=type(error).__name__)
@@ -230,17 +255,15 @@ class AiogramTransport:
             # Another session (a host's own, a test's in-process one): aiogram's method, as is.
             result = await self.bot(method(**payload))
             return result.model_dump(mode="json") if isinstance(result, BaseModel) else result
-        name = method.__api_method__
-        url = session.api.api_url(token=self.bot.token, method=name)
         try:
             client = await session.create_session()
             async with client.post(
-                url,
+                self._url(session, method.__api_method__),
                 data=session.json_dumps(payload),
                 headers=JSON_HEADERS,
-                timeout=ClientTimeout(total=session.timeout),
+                timeout=self._client_timeout(session),
             ) as response:
-                status, text = response.status, await response.text()
+                status, raw = response.status, await response.read()
         except TimeoutError as error:
             stub = method.model_construct(**payload)
             raise TelegramNetworkError(method=stub, message="Request timeout error") from error
@@ -249,13 +272,14 @@ class AiogramTransport:
             message = f"{type(error).__name__}: {error}"
             raise TelegramNetworkError(method=stub, message=message) from error
         try:
-            body = session.json_loads(text)
+            body = session.json_loads(raw)  # bytes: json finds the UTF-8 itself
         except ValueError:
             body = None
         succeeded = HTTPStatus.OK <= status <= HTTPStatus.IM_USED
         if succeeded and isinstance(body, dict) and body.get("ok") is True:
             return body.get("result")
         # An error (or not the Bot API's JSON): aiogram says which, as its own exception.
+        text = raw.decode("utf-8", errors="replace")
         session.check_response(self.bot, method.model_construct(**payload), status, text)
         raise TelegramAPIError(method=method.model_construct(**payload), message=text[:200])
 

@@ -23,9 +23,11 @@ from aiogram.types import (
 )
 
 from bot.hosting import ALLOWED_UPDATES, HandledHook, command_menus
+from bot.plain_updates import NotPlain, plain_incoming
 from bot.service import ConversationService, Handled
 from bot.telegram_aiogram.adapter import (
     AiogramTransport,
+    entities_html,
     incoming_callback,
     incoming_message,
     message_input,
@@ -71,6 +73,13 @@ def flows_router(
     not theirs: an unknown command or stray text with the menu, a foreign button as stale.
     Before the first update, `prepare` (getMe for the deep links; the command menus)."""
     router = Router(name=name)
+    transports: list[AiogramTransport] = []  # the last bot's, reused (one per bot, not per update)
+
+    def transport_for(bot: Bot) -> AiogramTransport:
+        if not transports or transports[0].bot is not bot:
+            transports[:] = [AiogramTransport(bot)]
+        return transports[0]
+
     message_filters: tuple[Callable[..., bool], ...] = ()
     callback_filters: tuple[Callable[..., bool], ...] = ()
     if not standalone:
@@ -85,9 +94,7 @@ def flows_router(
         # Free text and the like are the flows' only within a conversation (a command that
         # passed the filter is theirs in any case).
         confined = not standalone and not isinstance(incoming.input, CommandIssued)
-        handled = await service.handle(
-            incoming, AiogramTransport(bot), only_in_conversation=confined
-        )
+        handled = await service.handle(incoming, transport_for(bot), only_in_conversation=confined)
         if handled is Handled.DECLINED:
             raise SkipHandler  # to the host's handlers after this router
         return handled
@@ -98,7 +105,7 @@ def flows_router(
     ) -> Handled | None:
         incoming = incoming_callback(event_update.update_id, callback)
         if incoming is not None:
-            return await service.handle(incoming, AiogramTransport(bot))
+            return await service.handle(incoming, transport_for(bot))
         if should_answer_unhandled(callback):
             await callback.answer()
         return None
@@ -190,6 +197,10 @@ class AiogramRuntime:
         self.bot = create_bot(token, api_url)
         self.dispatcher = create_dispatcher(service, on_handled=on_handled)
         self._transport = AiogramTransport(self.bot)
+        self._on_handled = on_handled
+        #: Webhook updates read from their JSON (plain) and parsed by aiogram (for tests).
+        self.plain_updates = 0
+        self.parsed_updates = 0
         self._stopped = asyncio.Event()
 
     @property
@@ -233,7 +244,22 @@ class AiogramRuntime:
     async def feed(self, raw: dict[str, Any]) -> Handled | None:
         """Handled here, not in a background task: the answer to Telegram depends on whether
         the turn was saved. A turn is bounded (the service's turn time limit), so Telegram's
-        request does not wait long; Telegram keeps several webhook connections open at once."""
+        request does not wait long; Telegram keeps several webhook connections open at once.
+
+        A plain update (bot.plain_updates: a private-chat text or contact, a press) goes to the
+        service straight from its JSON, the same Incoming the dispatcher's handlers would build;
+        any other goes through aiogram's Update and dispatcher."""
+        plain = plain_incoming(raw, entities_html)
+        if not isinstance(plain, NotPlain):
+            self.plain_updates += 1
+            try:
+                if plain is None:
+                    return None
+                return await self.service.handle(plain, self._transport)
+            finally:
+                if self._on_handled is not None:
+                    self._on_handled(raw["update_id"])
+        self.parsed_updates += 1
         update = parse_update(raw, self.bot)
         if update is None:
             return None

@@ -13,9 +13,11 @@ from telegram import Bot, BotCommand, BotCommandScopeAllPrivateChats, Update
 from telegram.ext import Application, ApplicationBuilder, BaseHandler, ContextTypes
 
 from bot.hosting import ALLOWED_UPDATES, HandledHook, command_menus
+from bot.plain_updates import NotPlain, plain_incoming
 from bot.service import ConversationService, Handled, Incoming
 from bot.telegram_ptb.adapter import (
     PtbTransport,
+    entities_html,
     incoming_callback,
     incoming_message,
     should_answer_unhandled,
@@ -287,6 +289,9 @@ class PtbRuntime:
         self._transport = handler.transport
         self._backoff = backoff
         self._stopped = asyncio.Event()
+        #: Webhook updates read from their JSON (plain) and parsed by python-telegram-bot.
+        self.plain_updates = 0
+        self.parsed_updates = 0
 
     @property
     def bot(self) -> Bot:
@@ -358,7 +363,25 @@ class PtbRuntime:
 
     async def feed(self, raw: dict[str, Any]) -> Handled | None:
         """Handled here, not in a background task: the answer to Telegram depends on whether
-        the turn was saved (see bot.telegram_aiogram.runner.AiogramRuntime.feed)."""
+        the turn was saved (see bot.telegram_aiogram.runner.AiogramRuntime.feed). A plain
+        update (bot.plain_updates) goes to the service straight from its JSON, any other
+        through python-telegram-bot's Update and Application."""
+        plain = plain_incoming(raw, entities_html)
+        if not isinstance(plain, NotPlain):
+            self.plain_updates += 1
+            try:
+                if plain is None:
+                    return None
+                await self.application.initialize()  # a no-op once prepared
+                return await self.service.handle(plain, self._transport)
+            except Exception as error:  # as log_failure does for the Application's handlers
+                logger.error("update %s failed (%s)", raw["update_id"], type(error).__name__)
+                return None
+            finally:
+                on_handled = self.application.on_handled
+                if on_handled is not None:
+                    on_handled(raw["update_id"])
+        self.parsed_updates += 1
         update = parse_update(raw, self.bot)
         if update is None:
             return None

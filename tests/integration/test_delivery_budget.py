@@ -15,7 +15,13 @@ from pydantic import ValidationError
 from sqlalchemy import Engine
 
 from bot.app import build_service
-from bot.delivery.budget import PAUSE_CHECK_SECONDS, RateBudget, budget_key, limits_storage
+from bot.delivery.budget import (
+    NOTE_SECONDS,
+    PAUSE_CHECK_SECONDS,
+    RateBudget,
+    budget_key,
+    limits_storage,
+)
 from bot.delivery.engine import DeliveryEngine
 from bot.service import Incoming
 from bot.settings import Settings
@@ -70,8 +76,27 @@ async def test_replies_take_their_share_without_waiting() -> None:
         budget.note_reply()  # never blocks, even on a full window
     budget.note_reply()
     assert time.time() - start < 0.05
-    await asyncio.sleep(0.05)  # the notes land
+    await asyncio.sleep(NOTE_SECONDS * 3)  # the notes land
     assert not await budget.acquire(1, deadline=time.time() + 0.3)
+
+
+async def test_replies_noted_together_take_the_window_in_one_call() -> None:
+    """A burst of replies (one per update under load) is one call to the window's storage, not
+    one task and one Redis call per reply, and each reply still takes its slot."""
+    budget = RateBudget("burst", 100)
+    tasks_before = len(asyncio.all_tasks())
+    for _ in range(40):
+        budget.note_reply()
+    assert len(asyncio.all_tasks()) == tasks_before + 1
+    await asyncio.sleep(NOTE_SECONDS * 3)
+    assert budget.reply_hits == 1
+    stats = await budget.limiter.get_window_stats(budget.window, budget.key)
+    assert stats.remaining == budget.window.amount - 40
+    budget.note_reply()  # the next burst: a call of its own
+    await asyncio.sleep(NOTE_SECONDS * 3)
+    assert budget.reply_hits == 2
+    stats = await budget.limiter.get_window_stats(budget.window, budget.key)
+    assert stats.remaining == budget.window.amount - 41
 
 
 async def test_a_429_pauses_every_process_sharing_redis(redis_url: str, redis_prefix: str) -> None:
@@ -183,7 +208,7 @@ async def test_each_answered_turn_takes_its_share_of_the_budget(tmp_path: Path) 
             await built.service.handle(
                 Incoming(update_id, 7, 7, CommandIssued("start")), RecordingTransport()
             )
-        await asyncio.sleep(0.05)  # the notes land
+        await asyncio.sleep(NOTE_SECONDS * 3)  # the notes land
         stats = await budget.limiter.get_window_stats(budget.window, budget.key)
         assert stats.remaining == 2
     finally:
