@@ -448,7 +448,7 @@ class TurnJournal:
         # same rows here would make the two wait for each other (PostgreSQL row locks).
         superseded = [update for update, _ in copies if update not in known or update in marks]
         if superseded:
-            connection.execute(self._sql.supersede, {"ids": superseded})
+            connection.execute(self._sql.supersede_unlocked, {"ids": superseded})
         return TurnResult(owed, False, concluded, None)
 
     def _record(
@@ -736,6 +736,8 @@ class JournalStatements:
     """(session copy dropped too, the rows of user "owner" only): the UPDATE clearing the
     answers of updates "ids"."""
     supersede: Executable
+    supersede_unlocked: Executable
+    """The turn's: the copies superseded, those another transaction holds left to it."""
     record: Executable
     """The journal's row; returns its update_id, nothing when the update has one already."""
     session_upsert: Executable
@@ -780,9 +782,24 @@ class JournalStatements:
         # An UPDATE's parameters never take a column's name: SQLAlchemy would add a parameter
         # named like a column to the SET clause.
         owner = bindparam("owner", type_=BigInteger)
+
+        def unlocked(*where: Any) -> Any:
+            """The rows of `where` no other transaction holds (PostgreSQL; SQLite's writers
+            take turns). A turn clears rows another process delivered (their Redis marks) or
+            supersedes their copies, while that process clears the same rows in one of its
+            own transactions: waiting there, each holding rows the other wants, deadlocked
+            (two bot processes, ~1 turn in 100). A row held is being cleared by its holder."""
+            return table.c.update_id.in_(
+                select(table.c.update_id).where(*where).with_for_update(skip_locked=True)
+            )
+
         forget = {
             (session_written, mine): update(table)
-            .where(table.c.update_id.in_(ids), *([table.c.user_id == owner] if mine else []))
+            .where(
+                unlocked(table.c.update_id.in_(ids), table.c.user_id == owner)
+                if mine
+                else table.c.update_id.in_(ids)
+            )
             .values({"answer": null(), **({"session": null()} if session_written else {})})
             for session_written in (True, False)
             for mine in (True, False)
@@ -811,6 +828,9 @@ class JournalStatements:
             seen=select(table.c.update_id).where(table.c.update_id == update_id),
             forget=forget,
             supersede=update(table).where(table.c.update_id.in_(ids)).values(session=null()),
+            supersede_unlocked=update(table)
+            .where(unlocked(table.c.update_id.in_(ids)))
+            .values(session=null()),
             record=record,
             session_upsert=upsert,
             record_with_session=combined,
