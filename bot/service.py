@@ -54,6 +54,7 @@ from bot.storage.repository import (
 )
 from bot.storage.state import (
     STORE_ERRORS,
+    OpenTurn,
     Prepared,
     TurnAlreadyCommitted,
     TurnJournal,
@@ -246,11 +247,15 @@ class ConversationService:
                 try:
                     async with asyncio.timeout(self.turn_timeout):
                         deadline = time.monotonic() + self.turn_timeout - COMMIT_MARGIN_SECONDS
-                        await held.enter_async_context(self.locks.hold(incoming.user_id))
-                        prepared = await self.journal.prepare(incoming.user_id)
-                        result, turn = await self._turn(
-                            incoming, prepared, deadline, only_in_conversation
+                        opened = await held.enter_async_context(
+                            self.journal.open(incoming.user_id, self.locks)
                         )
+                        result, turn = await self._turn(
+                            incoming, opened.prepared, deadline, only_in_conversation
+                        )
+                        if turn is not None and self.budget is not None:
+                            # never waits: replies go first, bulk sends slow down
+                            opened.note_reply(self.budget)
                         if result.committed is None:
                             await self.journal.settle_seen(incoming.user_id, result)
                         if result.seen and not result.owed:
@@ -276,44 +281,50 @@ class ConversationService:
                     return Handled.FAILED
                 # Committed: from here on nothing says "busy" (the turn is processed).
                 # The answer's files (a statement PDF, a QR code) are drawn in worker threads
-                # from now on, while the session is published and the first messages go.
-                answer, written = None, True
+                # from now on, while the first messages go.
+                answer = None
                 if turn is not None:
                     answer = self._prepare(incoming.update_id, turn.answer)
                     held.push_async_callback(answer.drawings.close)  # before the lock goes
-                    written = await self._publish(incoming.user_id, turn.document)
-                delivered: dict[int, bool] = {}
+                delivered: list[int] = []
                 for past in result.owed:  # committed earlier, answer not delivered (a crash or
                     # a failed send)
                     if await self._send_answer(
                         self._prepare(past.update_id, past.answer), transport, first_try=False
                     ):
-                        delivered[past.update_id] = True
+                        delivered.append(past.update_id)
                 if answer is not None and await self._send_answer(
                     answer, transport, first_try=True
                 ):
-                    delivered[incoming.update_id] = written
-                await self._mark_delivered(incoming.user_id, delivered)
+                    delivered.append(incoming.update_id)
+                await self._close(opened, incoming, turn, delivered)
         finally:
             self._in_flight -= 1
         return Handled.DECLINED if declined else Handled.ANSWERED
 
-    async def _mark_delivered(self, user_id: int, delivered: dict[int, bool]) -> None:
-        """Forget the answers sent: in the next turn's transaction of this process when other
-        updates are in flight (no transaction of its own under load), at once when none is."""
+    async def _close(
+        self,
+        opened: OpenTurn,
+        incoming: Incoming,
+        turn: Committed | None,
+        delivered: list[int],
+    ) -> None:
+        """After the sends: the session published (Redis sessions; the lock is held until then)
+        and the answers sent forgotten, in the next turn's transaction of this process when
+        other updates are in flight (no transaction of its own under load), at once when none
+        is (OpenTurn.close; with Redis one round trip, the lock released in it)."""
         try:
             async with asyncio.timeout(self.turn_timeout):
-                await self.journal.mark_delivered(user_id, delivered, flush=self._in_flight <= 1)
+                await opened.close(
+                    incoming.update_id,
+                    None if turn is None else turn.document,
+                    delivered,
+                    flush=self._in_flight <= 1,
+                )
         except Exception:  # sent again at most once more; the log has the cause
-            logger.warning("user %s: could not record the delivery", user_id, exc_info=True)
-
-    async def _publish(self, user_id: int, document: dict[str, Any]) -> bool:
-        try:
-            async with asyncio.timeout(self.turn_timeout):
-                return await self.journal.publish(user_id, document)
-        except TimeoutError:
-            logger.warning("user %s: session not published in time", user_id)
-            return False
+            logger.warning(
+                "user %s: could not record the delivery", incoming.user_id, exc_info=True
+            )
 
     async def _turn(
         self,
@@ -385,8 +396,6 @@ class ConversationService:
             # A command may have left notifications for others; a turn without one leaves
             # the delivery engine asleep (waking it costs a claim, a transaction, per update).
             self.outbox_ready.set()
-        if self.budget is not None:
-            self.budget.note_reply()  # never waits: replies go first, bulk sends slow down
         document, answer = result.committed
         return result, Committed(document, answer)
 

@@ -19,7 +19,10 @@ from typing import Any
 
 from limits import RateLimitItemPerSecond
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
+from limits.aio.storage.redis.redispy import RedispyBridge
 from limits.aio.strategies import MovingWindowRateLimiter
+
+from bot.storage.state import SharedWindow
 
 NAMESPACE = "peduli-delivery"
 DEFAULT_RATE = 25.0  # messages a second: Telegram allows ~30; the rest is for replies
@@ -86,6 +89,7 @@ class RateBudget:
         self._noting: asyncio.Task[None] | None = None
         self.reply_hits = 0  # calls that put replies in the window (for tests)
         self.pauses = 0  # how often a 429 paused the budget (for tests and the benchmark)
+        self._shared: tuple[object, SharedWindow | None] = (None, None)  # shared_window's
 
     async def acquire(self, chat_id: int, deadline: float | None = None) -> bool:
         """Wait for a slot for one message to `chat_id`; False when none came before `deadline`
@@ -124,6 +128,26 @@ class RateBudget:
     async def _window_wait(self, item: RateLimitItemPerSecond, *identifiers: str) -> float:
         stats = await self.limiter.get_window_stats(item, *identifiers)
         return max(0.0, stats.reset_time - self._clock())
+
+    def shared_window(self) -> SharedWindow | None:
+        """The window replies are counted in, when it is in Redis: a turn whose lock is in the
+        same Redis counts its reply there in the script that ends it (bot.storage.state's
+        RedisOpenTurn), instead of a `note_reply` round trip of its own. None in memory."""
+        made_for, shared = self._shared
+        if made_for == (self.key, self.window):
+            return shared
+        shared = None
+        bridge: Any = getattr(self.storage, "bridge", None)
+        # coredis or valkey (not a redis-py client): replies noted by note_reply
+        if isinstance(self.storage, RedisStorage) and isinstance(bridge, RedispyBridge):
+            shared = SharedWindow(
+                bridge.get_connection(),
+                bridge.prefixed_key(self.window.key_for(self.key)),
+                self.window.amount,
+                self.window.get_expiry(),
+            )
+        self._shared = ((self.key, self.window), shared)
+        return shared
 
     def note_reply(self) -> None:
         """A reply went to the current speaker outside the engine: count it in the window so

@@ -23,11 +23,12 @@ rest (AES-GCM), in SQL and Redis.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import logging
+import os
 import threading
 import time
-import uuid
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import (
     AbstractAsyncContextManager,
@@ -37,11 +38,11 @@ from contextlib import (
 )
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 import redis.asyncio as aioredis
 from redis import exceptions as redis_exc
-from redis.exceptions import LockError, LockNotOwnedError, RedisError
+from redis.exceptions import RedisError
 from sqlalchemy import (
     BigInteger,
     Connection,
@@ -325,6 +326,43 @@ class TurnJournal:
             return Prepared(document, delivered)
         return Prepared(None, frozenset())
 
+    def open(self, user_id: int, locks: UserLocks) -> AbstractAsyncContextManager[OpenTurn]:
+        """The user's lock, then `prepare`; leaving releases the lock. The service's way into a
+        turn: OpenTurn.close after the sends publishes the session and notes the deliveries.
+
+        Sessions and locks in the same Redis (build_state): taking the lock and reading the
+        session and the delivered marks are one Lua script, one round trip (retried while
+        another holds the lock), and close is one more (RedisOpenTurn): two per update."""
+        sessions = self._sessions
+        if (
+            isinstance(locks, RedisUserLocks)
+            and isinstance(sessions, RedisSessionStore)
+            and same_redis(locks.client, sessions.client)
+        ):
+            return self._open_in_redis(user_id, locks, sessions)
+        return self._open(user_id, locks)
+
+    @asynccontextmanager
+    async def _open(self, user_id: int, locks: UserLocks) -> AsyncIterator[OpenTurn]:
+        async with locks.hold(user_id):
+            yield OpenTurn(self, user_id, await self.prepare(user_id))
+
+    @asynccontextmanager
+    async def _open_in_redis(
+        self, user_id: int, locks: RedisUserLocks, sessions: RedisSessionStore
+    ) -> AsyncIterator[OpenTurn]:
+        reads = (sessions.key(user_id), sessions.delivered_key(user_id))
+        async with locks.holding(user_id, reads) as held:
+            stored, marked = held.values
+            document, delivered = sessions.parse(user_id, stored, marked)
+            prepared = Prepared(document, delivered)
+            yield RedisOpenTurn(self, user_id, prepared, sessions, locks, held)
+
+    @property
+    def marks_ttl(self) -> int:
+        """Seconds a delivered mark stays in Redis: as long as the journal keeps its row."""
+        return int(self._retention.total_seconds())
+
     def turn(
         self,
         update_id: int,
@@ -469,8 +507,11 @@ class TurnJournal:
         if not delivered:
             return
         if isinstance(self._sessions, RedisSessionStore):
-            ttl = int(self._retention.total_seconds())
-            await self._sessions.note_delivered(user_id, sorted(delivered), ttl)
+            await self._sessions.note_delivered(user_id, sorted(delivered), self.marks_ttl)
+        await self._mark_delivered_here(delivered, flush=flush)
+
+    async def _mark_delivered_here(self, delivered: dict[int, bool], *, flush: bool) -> None:
+        """mark_delivered's part in this process and SQL (the Redis marks written already)."""
         unpublished = [update for update, written in delivered.items() if not written]
         if unpublished:
             # Redis did not take the session (rare): the answer is forgotten now and the copy
@@ -864,22 +905,29 @@ class RedisSessionStore:
     def client(self) -> aioredis.Redis:
         return self._client
 
-    def _key(self, user_id: int) -> str:
+    @property
+    def ttl(self) -> int:
+        """Seconds a session stays in Redis after its last write."""
+        return self._ttl
+
+    def key(self, user_id: int) -> str:
         return f"{self._prefix}session:{user_id}"
 
+    def encode(self, document: dict[str, Any]) -> bytes:
+        """The stored form of a session document (sealed when the store has a Sealer)."""
+        return _encode(document, self._sealer).encode("utf-8")
+
     async def load(self, user_id: int) -> dict[str, Any] | None:
-        stored = await self._client.get(self._key(user_id))
+        stored = await self._client.get(self.key(user_id))
         if stored is None:
             return None
         text = stored.decode("utf-8") if isinstance(stored, bytes) else str(stored)
         return _decode_or_drop(text, self._sealer, user_id)
 
     async def save(self, user_id: int, document: dict[str, Any]) -> None:
-        await self._client.set(
-            self._key(user_id), _encode(document, self._sealer).encode("utf-8"), ex=self._ttl
-        )
+        await self._client.set(self.key(user_id), self.encode(document), ex=self._ttl)
 
-    def _delivered_key(self, user_id: int) -> str:
+    def delivered_key(self, user_id: int) -> str:
         return f"{self._prefix}delivered:{user_id}"
 
     async def load_with_delivered(
@@ -887,7 +935,13 @@ class RedisSessionStore:
     ) -> tuple[dict[str, Any] | None, frozenset[int]]:
         """The session and the updates whose answers were delivered last (note_delivered), in
         one round trip."""
-        stored, marked = await self._client.mget(self._key(user_id), self._delivered_key(user_id))
+        stored, marked = await self._client.mget(self.key(user_id), self.delivered_key(user_id))
+        return self.parse(user_id, stored, marked)
+
+    def parse(
+        self, user_id: int, stored: Any, marked: Any
+    ) -> tuple[dict[str, Any] | None, frozenset[int]]:
+        """The session and the delivered marks from the values of their keys (None: absent)."""
         document = None
         if stored is not None:
             text = stored.decode("utf-8") if isinstance(stored, bytes) else str(stored)
@@ -901,23 +955,135 @@ class RedisSessionStore:
     async def note_delivered(self, user_id: int, update_ids: list[int], ttl: int) -> None:
         """The answers of these updates were delivered: another process taking the user's next
         update must not send them again before this process clears them in SQL."""
-        value = ",".join(str(update_id) for update_id in update_ids)
-        await self._client.set(self._delivered_key(user_id), value, ex=ttl)
+        await self._client.set(self.delivered_key(user_id), marks_value(update_ids), ex=ttl)
 
     async def delete(self, user_id: int) -> None:
-        await self._client.delete(self._key(user_id))
+        await self._client.delete(self.key(user_id))
+
+
+def marks_value(update_ids: Sequence[int]) -> str:
+    """The delivered marks as stored: the update ids, comma-separated."""
+    return ",".join(str(update_id) for update_id in sorted(update_ids))
+
+
+def same_redis(first: Any, second: Any) -> bool:
+    """Whether two redis-py clients talk to the same server and database (a script of one may
+    then touch the keys the other uses)."""
+    if first is second:
+        return True
+    try:
+        one = first.connection_pool.connection_kwargs
+        two = second.connection_pool.connection_kwargs
+    except AttributeError:
+        return False
+    fields = ("host", "port", "path", "db", "username")
+    return all(one.get(name) == two.get(name) for name in fields)
 
 
 WITHDRAW_ATTEMPTS = 20
+
+_fork_salt = ""  # a child process's own part of every lock token (RedisUserLocks._new_token)
+
+
+def _salt_after_fork() -> None:
+    global _fork_salt
+    _fork_salt = os.urandom(6).hex()
+
+
+os.register_at_fork(after_in_child=_salt_after_fork)
+
+# The lock scripts. A lock is a key holding its owner's token, with an expiry (PX): only the
+# holder of the token extends or deletes it, so a process never frees a lock another one took
+# after its own expired.
+
+_TAKE_AND_READ = """
+if not redis.call('set', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
+    return false
+end
+local values = {1}
+for i = 2, #KEYS do
+    values[i] = redis.call('get', KEYS[i])
+end
+return values
+"""
+"""KEYS: the lock, then keys to read; ARGV: token, expiry (ms). The lock taken: 1 and the values
+read (nil for an absent key); taken by another: nil."""
+
+_EXTEND = """
+if redis.call('get', KEYS[1]) ~= ARGV[1] then
+    return 0
+end
+redis.call('pexpire', KEYS[1], ARGV[2])
+return 1
+"""
+"""KEYS: the lock; ARGV: token, expiry (ms). 1 when extended, 0 when the lock is not ours."""
+
+_RELEASE = """
+if redis.call('get', KEYS[1]) == ARGV[1] then
+    return redis.call('del', KEYS[1])
+end
+return 0
+"""
+"""KEYS: the lock; ARGV: token. 1 when deleted, 0 when the lock is not ours (expired)."""
+
+_CLOSE_TURN = """
+if ARGV[2] ~= '' then
+    redis.call('set', KEYS[2], ARGV[2], 'EX', ARGV[3])
+end
+if ARGV[4] ~= '' then
+    redis.call('set', KEYS[3], ARGV[4], 'EX', ARGV[5])
+end
+if KEYS[4] then
+    -- one hit in the `limits` library's moving window (its acquire_moving_window.lua, amount 1)
+    local timestamp = tonumber(ARGV[6])
+    local limit = tonumber(ARGV[7])
+    local expiry = tonumber(ARGV[8])
+    local entry = redis.call('lindex', KEYS[4], limit - 1)
+    if not (entry and tonumber(entry) >= timestamp - expiry) then
+        redis.call('lpush', KEYS[4], timestamp)
+        redis.call('ltrim', KEYS[4], 0, limit - 1)
+        redis.call('expire', KEYS[4], expiry)
+    end
+end
+if redis.call('get', KEYS[1]) == ARGV[1] then
+    redis.call('del', KEYS[1])
+    return 1
+end
+return 0
+"""
+"""The end of a turn (RedisOpenTurn.close). KEYS: the lock, the session, the delivered marks[,
+the reply window]; ARGV: token, session ('': unchanged), its expiry (s), marks ('': unchanged),
+their expiry (s)[, now (s), the window's size, its length (s)]. Returns as _RELEASE."""
+
+
+@dataclass
+class HeldLock:
+    """A lock RedisUserLocks.holding took: its key, token, the values read with it, and the
+    task extending it."""
+
+    name: str
+    token: str
+    values: list[Any]
+    keeper: asyncio.Task[None]
+    released: bool = False  # a release was attempted (done, or left to a withdrawal)
+
+    async def stop_keeping(self) -> None:
+        if not self.keeper.done():
+            self.keeper.cancel()
+        with suppress(asyncio.CancelledError):
+            await self.keeper
 
 
 class RedisUserLocks:
     """Locks shared by every process using the same Redis.
 
-    redis-py's lock stores a random token and releases with a compare-and-delete script, so a
-    process never frees a lock another one took after ours expired. The lock expires after
-    timeout_seconds (a crashed holder cannot block a user for ever); while a holder is alive, a
-    background task extends it, so a slow handler does not lose its lock halfway.
+    A lock is a key holding a token of its holder's (a random prefix of this object's, another
+    after a fork, and a counter: unique without a uuid per lock); it is extended and released
+    only by a script that checks the token, so a process never frees a lock another one took
+    after ours expired. The lock expires after timeout_seconds (a crashed holder cannot block a
+    user for ever); while a holder is alive, a background task extends it, so a slow handler
+    does not lose its lock halfway. A lock taken by another is tried again every poll_seconds
+    for wait_seconds.
 
     A lock request or release that fails (Redis down or hung, the turn's time up) may still be
     carried out when Redis answers again; a background task then deletes the lock if it holds
@@ -939,72 +1105,245 @@ class RedisUserLocks:
         self._wait = wait_seconds
         self._poll = poll_seconds
         self._withdrawals: set[asyncio.Task[None]] = set()
+        self._token_prefix = os.urandom(12).hex()
+        self._tokens = itertools.count()
+        self._take = client.register_script(_TAKE_AND_READ)
+        self._extend = client.register_script(_EXTEND)
+        self._release = client.register_script(_RELEASE)
+        self._close_turn = client.register_script(_CLOSE_TURN)
+
+    @property
+    def client(self) -> aioredis.Redis:
+        return self._client
+
+    @property
+    def timeout_ms(self) -> int:
+        return int(self._timeout * 1000)
+
+    def name(self, user_id: int) -> str:
+        return f"{self._prefix}lock:{user_id}"
+
+    def _new_token(self) -> str:
+        return f"{self._token_prefix}{_fork_salt}:{next(self._tokens)}"
 
     @asynccontextmanager
-    async def _hold(self, user_id: int) -> AsyncIterator[None]:
-        name = f"{self._prefix}lock:{user_id}"
-        lock = self._client.lock(
-            name,
-            timeout=self._timeout,
-            sleep=self._poll,
-            blocking=True,
-            blocking_timeout=self._wait,
-        )
-        token = uuid.uuid4().hex.encode()
+    async def holding(self, user_id: int, reads: Sequence[str] = ()) -> AsyncIterator[HeldLock]:
+        """The user's lock, with the values of `reads` read in the same script as it was taken
+        (HeldLock.values). Leaving releases it, unless `close_turn` did."""
+        name, token = self.name(user_id), self._new_token()
         try:
-            acquired = await lock.acquire(token=token)
+            values = await self._acquire(name, token, reads)
         except BaseException:
             # Redis failed, hung or the turn's time ran out mid-request: the SET may still be
             # carried out when Redis answers again, leaving a lock nobody holds.
             self._withdraw_later(name, token)
             raise
-        if not acquired:
+        if values is None:
             raise LockTimeout(f"user {user_id} stayed locked for {self._wait} s")
-        keeper = asyncio.create_task(self._keep_alive(lock))
+        held = HeldLock(name, token, values, asyncio.create_task(self._keep_alive(name, token)))
         try:
-            yield
+            yield held
         finally:
-            keeper.cancel()
-            with suppress(asyncio.CancelledError):
-                await keeper
-            try:
-                await lock.release()
-            except LockNotOwnedError:
-                logger.warning("lock of user %s expired before release", user_id)
-            except (RedisError, OSError):  # the turn is over either way; free the lock later
-                logger.warning("could not release the lock of user %s now", user_id)
-                self._withdraw_later(name, token)
+            await held.stop_keeping()
+            if not held.released:
+                held.released = True
+                await self._give_back(held, user_id)
 
-    def _withdraw_later(self, name: str, token: bytes) -> None:
+    async def _acquire(self, name: str, token: str, reads: Sequence[str]) -> list[Any] | None:
+        """The values read once the lock is taken; None when it stayed taken for the wait."""
+        keys = [name, *reads]
+        args: list[str | int] = [token, self.timeout_ms]
+        give_up = time.monotonic() + self._wait
+        while True:
+            taken = await self._take(keys=keys, args=args)
+            if taken is not None:
+                return list(taken[1:])
+            if time.monotonic() + self._poll > give_up:
+                return None
+            await asyncio.sleep(self._poll)
+
+    async def _give_back(self, held: HeldLock, user_id: int) -> None:
+        try:
+            mine = await self._release(keys=[held.name], args=[held.token])
+        except (RedisError, OSError):  # the turn is over either way; free the lock later
+            logger.warning("could not release the lock of user %s now", user_id)
+            self._withdraw_later(held.name, held.token)
+            return
+        except BaseException:
+            self._withdraw_later(held.name, held.token)
+            raise
+        if not mine:
+            logger.warning("lock of user %s expired before release", user_id)
+
+    async def close_turn(
+        self, held: HeldLock, user_id: int, keys: Sequence[str], args: Sequence[Any]
+    ) -> None:
+        """Run _CLOSE_TURN's writes (`keys`, `args`: all but the lock's) and release the lock in
+        the same script. Raises what Redis raised; the lock is then deleted later if it is ours
+        (the script may still be carried out, or not)."""
+        await held.stop_keeping()
+        held.released = True
+        try:
+            mine = await self._close_turn(keys=[held.name, *keys], args=[held.token, *args])
+        except BaseException:
+            self._withdraw_later(held.name, held.token)
+            raise
+        if not mine:
+            logger.warning("lock of user %s expired before release", user_id)
+
+    @asynccontextmanager
+    async def _hold(self, user_id: int) -> AsyncIterator[None]:
+        async with self.holding(user_id):
+            yield
+
+    def _withdraw_later(self, name: str, token: str) -> None:
         task = asyncio.get_running_loop().create_task(self._withdraw(name, token))
         self._withdrawals.add(task)
         task.add_done_callback(self._withdrawals.discard)
 
-    async def _withdraw(self, name: str, token: bytes) -> None:
+    async def _withdraw(self, name: str, token: str) -> None:
         """Delete the lock if it is (still) ours, retrying until Redis answers or it expires."""
         for _ in range(WITHDRAW_ATTEMPTS):
             try:
-                await self._client.lock(name).do_release(token)  # compare-and-delete
-                return
-            except LockNotOwnedError:  # never set, expired, or another holder's by now
+                await self._release(keys=[name], args=[token])  # compare-and-delete
                 return
             except (RedisError, OSError):
                 await asyncio.sleep(self._timeout / WITHDRAW_ATTEMPTS)
 
-    async def _keep_alive(self, lock: Any) -> None:
+    async def _keep_alive(self, name: str, token: str) -> None:
         started = time.monotonic()
         while True:
             await asyncio.sleep(self._timeout / 3)
             try:
-                await lock.reacquire()
-            except LockError:
+                extended = await self._extend(keys=[name], args=[token, self.timeout_ms])
+            except (RedisError, OSError):
+                extended = None  # tried again at the next beat, while the lock may still live
+            if extended == 0:
                 logger.warning(
                     "could not extend a user lock after %.0f s", time.monotonic() - started
                 )
                 return
+            if extended is None:
+                logger.warning("a user lock not extended now (Redis failed); trying again")
 
     def hold(self, user_id: int) -> AbstractAsyncContextManager[None]:
         return self._hold(user_id)
+
+
+class OpenTurn:
+    """A turn's hold on its user (TurnJournal.open): what it read before its transaction
+    (`prepared`), its reply counted in the rate budget, and `close`, after the sends."""
+
+    def __init__(self, journal: TurnJournal, user_id: int, prepared: Prepared) -> None:
+        self.journal = journal
+        self.user_id = user_id
+        self.prepared = prepared
+
+    def note_reply(self, budget: ReplyBudget) -> None:
+        """The turn committed a reply: count it in the delivery engine's window (never waits)."""
+        budget.note_reply()
+
+    async def close(
+        self,
+        update_id: int,
+        document: dict[str, Any] | None,
+        delivered: Sequence[int],
+        *,
+        flush: bool,
+    ) -> None:
+        """After the sends: the session `document` the turn committed (None: nothing committed
+        now) published, with Redis sessions (TurnJournal.publish), and the answers `delivered`
+        (the owed ones, then this update's) marked (TurnJournal.mark_delivered; `flush`: their
+        rows cleared now). The lock is released on leaving TurnJournal.open."""
+        written = True
+        if document is not None:
+            written = await self.journal.publish(self.user_id, document)
+        marks = dict.fromkeys(delivered, True)
+        if update_id in marks:
+            marks[update_id] = written
+        await self.journal.mark_delivered(self.user_id, marks, flush=flush)
+
+
+class RedisOpenTurn(OpenTurn):
+    """Sessions and locks in one Redis: `close` writes the session, the delivered marks and the
+    reply's hit in the rate window, and releases the lock, in one script (one round trip). The
+    lock is held until then, so no other turn of the user reads the session before it is there.
+
+    If that script fails (Redis down, hung, the time up), it is as if each of the separate writes
+    had failed: the session is rolled forward from the journal's copy by the user's next turn,
+    the deliveries are not recorded (an answer may be sent once more) and the lock is deleted
+    later if it is still ours."""
+
+    def __init__(
+        self,
+        journal: TurnJournal,
+        user_id: int,
+        prepared: Prepared,
+        sessions: RedisSessionStore,
+        locks: RedisUserLocks,
+        held: HeldLock,
+    ) -> None:
+        super().__init__(journal, user_id, prepared)
+        self._sessions = sessions
+        self._locks = locks
+        self._held = held
+        self._window: SharedWindow | None = None
+
+    def note_reply(self, budget: ReplyBudget) -> None:
+        window = budget.shared_window()
+        if window is not None and same_redis(window.client, self._locks.client):
+            self._window = window  # counted by close's script
+        else:
+            budget.note_reply()
+
+    async def close(
+        self,
+        update_id: int,
+        document: dict[str, Any] | None,
+        delivered: Sequence[int],
+        *,
+        flush: bool,
+    ) -> None:
+        sessions, user_id = self._sessions, self.user_id
+        keys = [sessions.key(user_id), sessions.delivered_key(user_id)]
+        args: list[Any] = [
+            b"" if document is None else sessions.encode(document),
+            sessions.ttl,
+            marks_value(delivered) if delivered else "",
+            self.journal.marks_ttl,
+        ]
+        window = self._window
+        if window is not None:
+            keys.append(window.key)
+            args += [time.time(), window.limit, window.expiry]
+        try:
+            await self._locks.close_turn(self._held, user_id, keys, args)
+        except (RedisError, OSError) as error:
+            logger.warning(
+                "user %s: session not written to Redis (%s); it will be rolled forward",
+                user_id,
+                type(error).__name__,
+            )
+            raise
+        await self.journal._mark_delivered_here(dict.fromkeys(delivered, True), flush=flush)
+
+
+class SharedWindow(NamedTuple):
+    """A moving window of the `limits` library kept in Redis (the delivery engine's budget): a
+    turn closing in the same Redis counts its reply there in its own script."""
+
+    client: Any  # the redis-py client of the window's storage (its server is compared)
+    key: str  # the window's Redis key, prefix included
+    limit: int
+    expiry: int  # seconds
+
+
+class ReplyBudget(Protocol):
+    """What a turn needs of the delivery engine's rate budget (bot.delivery.budget.RateBudget)."""
+
+    def note_reply(self) -> None: ...
+
+    def shared_window(self) -> SharedWindow | None: ...
 
 
 # ---- wiring ------------------------------------------------------------------------------------

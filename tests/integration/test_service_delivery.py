@@ -76,21 +76,26 @@ async def test_redis_failing_after_the_commit_answers_and_the_next_turn_has_the_
         clock=lambda: NOW,
     )
     try:
+        from redis.exceptions import ConnectionError as RedisConnectionError
+
+        from bot.storage.state import RedisUserLocks
+
         chat = Chat(built.service, 8)
         await chat.say("/start")
-        journal = built.service.journal
-        publish = journal.publish
+        locks = built.state.locks
+        assert isinstance(locks, RedisUserLocks)
+        close_turn = locks._close_turn  # the script that writes the session after the sends
 
-        async def redis_fails(user_id: int, document: dict[str, object]) -> bool:
-            return False  # what publish reports when Redis is down or too slow
+        async def redis_fails(*args: object, **kwargs: object) -> object:
+            raise RedisConnectionError("Redis is down")
 
-        journal.publish = redis_fails  # type: ignore[method-assign]
+        locks._close_turn = redis_fails  # type: ignore[assignment]
         shown = await chat.press("🇮🇩 Bahasa Indonesia")
         assert "Ketik NIP" in shown and "sibuk" not in shown
         stale = await built.state.sessions.load(8)
         assert stale is not None and stale["step"] != "nip"  # Redis did not get it
 
-        journal.publish = publish  # type: ignore[method-assign]
+        locks._close_turn = close_turn
         assert "NIP ini menunjukkan" in await chat.say("198503152010011001")
     finally:
         await built.aclose()
