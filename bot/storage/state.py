@@ -411,25 +411,41 @@ class TurnJournal:
         known = self._delivered_here()
         # The backlog and, with SQL sessions, the session document: one statement.
         rows, seen, stored = self._backlog_within(connection, user_id, update_id)
+        # The newest update the Redis marks name: its turn's session and marks were written in
+        # one script (RedisOpenTurn.close), after every answer of the user up to it was sent or
+        # given up. A process clears its delivered rows in whichever transaction takes their
+        # marks, and those commit in any order: an older row of the user may outlive a newer
+        # one, and was taken for owed (sent twice) or its copy for the latest session (the
+        # user sent back a step) by the other process (two processes under load).
+        settled = max(prepared.delivered, default=None)
+
+        def delivered_elsewhere(update: int) -> bool:
+            return update in prepared.delivered or (settled is not None and update <= settled)
+
         # Delivered by another process (its Redis mark), not cleared there yet: cleared here,
         # the answers only (a session copy is settled below: used, then superseded).
         elsewhere = [
             update
             for update, answer, _ in rows
-            if answer and update in prepared.delivered and update not in known
+            if answer and delivered_elsewhere(update) and update not in known
         ]
         if elsewhere:
             self._forget_within(connection, dict.fromkeys(elsewhere, False), user_id=user_id)
         owed = [
             PendingTurn(update, _decode(answer, self._sealer))
             for update, answer, _ in rows
-            if answer and update not in known and update not in prepared.delivered
+            if answer and update not in known and not delivered_elsewhere(update)
         ]
         copies = [(update, session) for update, _, session in rows if session]
         # The copies Redis may lack: not those of answers this process delivered (their
         # sessions reached Redis before; a newer turn's may be there already, while another
-        # transaction still clears such a copy).
-        needed = [(update, session) for update, session in copies if update not in known]
+        # transaction still clears such a copy), nor those up to `settled` (Redis holds that
+        # turn's session or a later one).
+        needed = [
+            (update, session)
+            for update, session in copies
+            if update not in known and not delivered_elsewhere(update)
+        ]
         if seen:
             return TurnResult(owed, True, None, needed[-1] if needed else None)
         if self._sql_sessions is not None:

@@ -7,9 +7,12 @@ import asyncio
 import base64
 from pathlib import Path
 
+from sqlalchemy import text
+
 from bot.app import Built, build_service
 from bot.service import Incoming
 from bot.settings import Settings
+from bot.storage.state import _encode
 from bot.transport import Outgoing
 from flows.inputs import ChoicePicked, CommandIssued, TextReceived
 from tests.e2e.harness import NOW
@@ -97,6 +100,50 @@ async def test_processes_sharing_redis_handle_each_update_once_and_in_turn(
         assert document is not None
         assert document["failures"] == 10, "a concurrent turn overwrote another's session"
         assert len(transport.sent) - sent_before == 10
+    finally:
+        await first.aclose()
+        await second.aclose()
+
+
+async def test_an_older_session_copy_left_in_the_journal_does_not_send_a_user_back(
+    postgres_url: str, redis_url: str, redis_prefix: str, tmp_path: Path
+) -> None:
+    """A process clears the session copies of the answers it delivered in whichever of its
+    transactions takes their marks, and those commit in any order: a user's newer copy can be
+    gone (its session is in Redis) while an older one is still there. The other process must
+    not take that older copy for "the journal ahead of Redis": the user would get the question
+    before the last one again (two processes under load lost conversations so)."""
+    first = process(postgres_url, redis_url, redis_prefix, tmp_path)
+    second = process(postgres_url, redis_url, redis_prefix, tmp_path)
+    transport = RecordingTransport()
+    try:
+        await first.service.handle(Incoming(1, 42, 42, CommandIssued("start")), transport)
+        older = await first.state.sessions.load(42)
+        assert older is not None and older["step"] is None  # the language asked first
+        language = ChoicePicked(older["seq"], "lang:id", 1)
+        await first.service.handle(Incoming(2, 42, 42, language, "cb-1", 1), transport)
+        # Update 2's copy cleared, update 1's left (its clearing transaction not committed).
+        sealer = first.service.journal._sealer
+        with first.engine.begin() as connection:
+            connection.execute(
+                text(
+                    "UPDATE processed_updates SET answer = NULL, session = :copy"
+                    " WHERE update_id = 1"
+                ),
+                {"copy": _encode(older, sealer)},
+            )
+            connection.execute(
+                text(
+                    "UPDATE processed_updates SET answer = NULL, session = NULL WHERE update_id = 2"
+                )
+            )
+        sent = len(transport.sent)
+        nip = TextReceived("198503152010011001")
+        await second.service.handle(Incoming(3, 42, 42, nip), transport)
+        replies = " ".join(text for _, text in transport.sent[sent:])
+        assert "NIP ini menunjukkan" in replies, replies
+        document = await first.state.sessions.load(42)
+        assert document is not None and document["step"] not in (None, "nip")
     finally:
         await first.aclose()
         await second.aclose()
