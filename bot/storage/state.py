@@ -522,8 +522,12 @@ class TurnJournal:
         there too first, so another process taking the user's next update knows (prepare)."""
         if not delivered:
             return
-        if isinstance(self._sessions, RedisSessionStore):
-            await self._sessions.note_delivered(user_id, sorted(delivered), self.marks_ttl)
+        noted = sorted(update for update, written in delivered.items() if written)
+        if isinstance(self._sessions, RedisSessionStore) and noted:
+            # Only answers whose session reached Redis: the newest marked update bounds what
+            # Redis holds (_turn_within's `settled`). One whose session did not is forgotten
+            # below and its copy kept, which the next turn rolls forward from.
+            await self._sessions.note_delivered(user_id, noted, self.marks_ttl)
         await self._mark_delivered_here(delivered, flush=flush)
 
     async def _mark_delivered_here(self, delivered: dict[int, bool], *, flush: bool) -> None:

@@ -147,3 +147,18 @@ async def test_an_older_session_copy_left_in_the_journal_does_not_send_a_user_ba
     finally:
         await first.aclose()
         await second.aclose()
+
+
+async def test_an_answer_whose_session_missed_redis_is_not_marked_there(
+    postgres_url: str, redis_url: str, redis_prefix: str, tmp_path: Path
+) -> None:
+    """The newest update the Redis marks name bounds the session Redis holds: an answer whose
+    session did not reach Redis is not marked there (its copy stays for the next turn)."""
+    built = process(postgres_url, redis_url, redis_prefix, tmp_path)
+    try:
+        journal = built.service.journal
+        await journal.mark_delivered(42, {5: True, 6: False}, flush=False)
+        _, delivered = await journal.sessions.load_with_delivered(42)  # type: ignore[attr-defined]
+        assert delivered == frozenset({5})
+    finally:
+        await built.aclose()
