@@ -39,7 +39,6 @@ from aiogram.types import (
 from aiogram.utils.text_decorations import html_decoration
 from aiohttp import ClientError, ClientTimeout
 from pydantic import BaseModel
-from yarl import URL
 
 from bot.bot_api import JSON_HEADERS, delivery_request, reply_markup_json, send_result
 from bot.incoming import accepted_chat, choice_picked, command_issued
@@ -189,15 +188,15 @@ class AiogramTransport:
 
     def __init__(self, bot: Bot) -> None:
         self.bot = bot
-        self._urls: dict[str, URL] = {}
+        self._urls: dict[str, str] = {}
         self._timeout: ClientTimeout | None = None
 
-    def _url(self, session: AiohttpSession, method: str) -> URL:
-        """A method's URL, built and parsed once per transport (the token and API server are
-        the bot's for its lifetime)."""
+    def _url(self, session: AiohttpSession, method: str) -> str:
+        """A method's URL, built once per transport (the token and API server are the bot's
+        for its lifetime)."""
         url = self._urls.get(method)
         if url is None:
-            url = self._urls[method] = URL(session.api.api_url(token=self.bot.token, method=method))
+            url = self._urls[method] = session.api.api_url(token=self.bot.token, method=method)
         return url
 
     def _client_timeout(self, session: AiohttpSession) -> ClientTimeout:
