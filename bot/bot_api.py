@@ -57,6 +57,24 @@ def delivery_request(
     return method, payload
 
 
+def edit_text_request(
+    chat_id: int, message_id: int, text: str, message: Outgoing | None = None
+) -> dict[str, Any]:
+    """editMessageText's JSON parameters: the new HTML text and, from `message`, its inline
+    buttons (an edit keeps inline buttons only; without them the message loses its buttons)."""
+    payload: dict[str, Any] = {
+        "chat_id": chat_id,
+        "message_id": message_id,
+        "text": text,
+        "parse_mode": "HTML",
+        "link_preview_options": {"is_disabled": True},
+    }
+    markup = None if message is None else reply_markup_json(message)
+    if markup is not None and "inline_keyboard" in markup:
+        payload["reply_markup"] = markup
+    return payload
+
+
 def send_result(body: object) -> SendResult:
     """A Bot API answer as a SendResult: 429 waits retry_after, 403 is a person who blocked the
     bot or cannot be messaged, 400 a request Telegram will never take; anything else (5xx, a

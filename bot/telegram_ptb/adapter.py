@@ -34,7 +34,12 @@ from telegram.request import RequestData
 from telegram.request._requestparameter import RequestParameter  # what Bot itself builds
 from telegram.warnings import PTBDeprecationWarning
 
-from bot.bot_api import JSON_HEADERS, delivery_request, reply_markup_json, send_result
+from bot.bot_api import (
+    JSON_HEADERS,
+    delivery_request,
+    edit_text_request,
+    send_result,
+)
 from bot.incoming import accepted_chat, choice_picked, command_issued
 from bot.incoming import should_answer_unhandled as answer_unhandled
 from bot.service import Incoming
@@ -268,16 +273,7 @@ class PtbTransport:
             self._session = None
 
     async def edit(self, chat_id: int, message_id: int, message: Outgoing) -> None:
-        payload: dict[str, Any] = {
-            "chat_id": chat_id,
-            "message_id": message_id,
-            "text": message.text,
-            "parse_mode": "HTML",
-            "link_preview_options": {"is_disabled": True},
-        }
-        markup = reply_markup_json(message)
-        if markup is not None and "inline_keyboard" in markup:  # an edit keeps inline buttons only
-            payload["reply_markup"] = markup
+        payload = edit_text_request(chat_id, message_id, message.text, message)
         await self._call(lambda: self._post("editMessageText", payload))
 
     async def retire(self, chat_id: int, message_id: int, html: str | None) -> None:
@@ -285,13 +281,7 @@ class PtbTransport:
             bare = {"chat_id": chat_id, "message_id": message_id}
             await self._call(lambda: self._post("editMessageReplyMarkup", bare))
             return
-        payload = {
-            "chat_id": chat_id,
-            "message_id": message_id,
-            "text": html,
-            "parse_mode": "HTML",
-            "link_preview_options": {"is_disabled": True},
-        }
+        payload = edit_text_request(chat_id, message_id, html)
         await self._call(lambda: self._post("editMessageText", payload))
 
     async def send_photo(self, chat_id: int, png: bytes, caption: str) -> int | None:
