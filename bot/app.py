@@ -23,6 +23,7 @@ from sqlalchemy import Engine
 from bot.background import BackgroundWork
 from bot.catalog import ProgrammeSettings, load_programme
 from bot.delivery.budget import RateBudget, budget_key, limits_storage
+from bot.heap import settle_after_start
 from bot.hosting import WEBHOOK_PATH, HandledHook, Runtime, webhook_application
 from bot.notifications import notices_for
 from bot.playground import PlaygroundInspector
@@ -218,6 +219,7 @@ async def _polling(settings: Settings, token: str) -> None:
     runtime = create_runtime(
         built.service, token, settings.telegram_api_url, transport=settings.transport
     )
+    settle_after_start()
     try:
         await poll_until_stopped(runtime)
     finally:
@@ -444,6 +446,7 @@ async def _webhook(settings: Settings, insecure_no_secret: bool) -> None:
     loop = asyncio.get_running_loop()
     for number in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(number, stopped.set)
+    settle_after_start()
     try:
         await stopped.wait()
     finally:
