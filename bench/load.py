@@ -143,6 +143,8 @@ class Turn:
     #: reads each update's replies from there on).
     update_id: int = 0
     mark: int = 0
+    #: When it was posted (time.monotonic): a paced phase measures the turns of its window.
+    started: float = 0.0
 
 
 @dataclass(slots=True)
@@ -164,19 +166,33 @@ class PhaseResult:
     seconds: float
     outcomes: list[Outcome]
     redeliveries: int = 0
+    #: A paced phase's steady window (time.monotonic): from the moment its last user started to
+    #: the moment the first found no conversation left, when every user of the pool is playing.
+    #: Its latencies and achieved rate are those of the turns posted within it.
+    window: tuple[float, float] | None = None
 
     @property
     def updates(self) -> int:
+        """Every update of the phase (the bot's CPU per update is over the whole phase)."""
         return sum(len(o.turns) for o in self.outcomes)
+
+    def measured_turns(self) -> list[Turn]:
+        turns = [t for o in self.outcomes for t in o.turns]
+        if self.window is None:
+            return turns
+        start, end = self.window
+        return [t for t in turns if start <= t.started < end]
+
+    @property
+    def measured_seconds(self) -> float:
+        return self.seconds if self.window is None else self.window[1] - self.window[0]
 
     @property
     def completed(self) -> int:
         return sum(o.completed for o in self.outcomes)
 
     def latencies(self, step: str | None = None) -> list[float]:
-        return sorted(
-            t.latency for o in self.outcomes for t in o.turns if step is None or t.step == step
-        )
+        return sorted(t.latency for t in self.measured_turns() if step is None or t.step == step)
 
 
 def percentile(values: Sequence[float], fraction: float) -> float | None:
@@ -357,7 +373,7 @@ class LoadGenerator:
         finally:
             if not post.done():
                 post.cancel()
-        return Turn(step.name, time.monotonic() - started, update["update_id"], mark)
+        return Turn(step.name, time.monotonic() - started, update["update_id"], mark, started)
 
     async def play(self, conversation: Conversation, pacer: Pacer | None = None) -> Outcome:
         outcome = Outcome(conversation.user_id, completed=False)
@@ -390,20 +406,37 @@ class LoadGenerator:
         *,
         user_base: int,
         rate: float | None = None,
+        stagger: float = 0.0,
     ) -> PhaseResult:
         """Play ``count`` conversations with ``concurrency`` users at once (paced at ``rate``
-        updates/s when given)."""
+        updates/s when given).
+
+        Paced, the users start one after another, ``stagger`` seconds apart, so that they are
+        spread over the conversation as people arriving at random times are, not all pressing
+        the same button in the same quarter second (a pool that starts together stays in step:
+        each user gets every n-th slot, so all of them reach Simpan within one round of slots);
+        the phase's window is the time when all of them are playing."""
         pacer = Pacer(rate) if rate else None
         indices = iter(range(first_index, first_index + count))
         outcomes: list[Outcome] = []
         redelivered = self.redeliveries
+        players = max(1, min(concurrency, count))
+        starts: list[float] = []
+        ran_out: list[float] = []
 
-        async def player() -> None:
+        async def player(number: int) -> None:
+            if pacer is not None and stagger:
+                await asyncio.sleep(number * stagger)
+            starts.append(time.monotonic())
             for index in indices:
                 outcomes.append(await self.play(make(user_base + index, index), pacer))
+            ran_out.append(time.monotonic())
 
         started = time.monotonic()
-        await asyncio.gather(*(player() for _ in range(max(1, min(concurrency, count)))))
+        await asyncio.gather(*(player(number) for number in range(players)))
         seconds = time.monotonic() - started
         mode = "paced" if rate else "saturated"
-        return PhaseResult(mode, rate, seconds, outcomes, self.redeliveries - redelivered)
+        window = None
+        if pacer is not None and stagger and max(starts) < min(ran_out):
+            window = (max(starts), min(ran_out))
+        return PhaseResult(mode, rate, seconds, outcomes, self.redeliveries - redelivered, window)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import math
 import os
 import pstats
 import secrets
@@ -143,7 +144,13 @@ class Measured:
             "completed": self.phase.completed,
             "updates": updates,
             "redeliveries": self.phase.redeliveries,
-            "updates_per_s": round(updates / self.phase.seconds, 2) if self.phase.seconds else 0,
+            "window_seconds": round(self.phase.measured_seconds, 3),
+            "window_updates": len(self.phase.measured_turns()),
+            "updates_per_s": round(
+                len(self.phase.measured_turns()) / self.phase.measured_seconds, 2
+            )
+            if self.phase.measured_seconds
+            else 0,
             "conversations_per_s": round(self.phase.completed / self.phase.seconds, 3)
             if self.phase.seconds
             else 0,
@@ -507,15 +514,24 @@ async def _drive(
         index += count
         for rate in options.paced_rates:
             steps = len(make(0, 0).steps)
-            # Each user sends at most every 250 ms when the bot answers at once; a user plays
-            # one conversation, so there are at least as many conversations as users.
+            # Each user sends at most every 250 ms when the bot answers at once. The users start
+            # `stagger` apart (one conversation's worth of slots each), so the pool is spread
+            # over the conversation; the figures are those of the window in which all of them
+            # play, --paced-seconds long: the conversations started in it besides the pool's.
             pool = max(2, round(rate / 4))
-            paced_count = max(pool, round(rate * options.paced_seconds / steps))
+            stagger = steps / rate
+            paced_count = 2 * pool + math.ceil(rate * options.paced_seconds / steps)
 
             async def paced(
-                rate: float = rate, first: int = index, n: int = paced_count, pool: int = pool
+                rate: float = rate,
+                first: int = index,
+                n: int = paced_count,
+                pool: int = pool,
+                stagger: float = stagger,
             ) -> PhaseResult:
-                return await generator.run(make, first, n, pool, user_base=base, rate=rate)
+                return await generator.run(
+                    make, first, n, pool, user_base=base, rate=rate, stagger=stagger
+                )
 
             measured = await _measure(pids, paced)
             phases[f"paced_{rate:g}"] = measured.summary()

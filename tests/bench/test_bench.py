@@ -241,13 +241,15 @@ def test_the_echo_bots_of_both_frameworks_and_the_transport_ratios_at_tiny_size(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     tiny = ["--rounds", "1", "--users", "2", "--conversations", "2", "--warmup", "0"]
-    paced = ["--paced", "8", "--paced-seconds", "1"]  # a paced phase of two conversations
+    # A paced phase of five conversations: twice the pool of two users (they start one after the
+    # other) and the one of the second.
+    paced = ["--paced", "8", "--paced-seconds", "1"]
     code = main(["--configs", "echo,sqlite,echo-ptb", *tiny, *paced, "--no-json"])
     captured = capsys.readouterr()
     printed = captured.out
     assert code == 0, printed + captured.err  # stderr says why a configuration failed
     (ptb_echo,) = [line for line in printed.splitlines() if line.startswith("python-telegram-bot")]
-    assert "4/4 replies" in ptb_echo  # every update of the saturated and paced phases echoed
+    assert "7/7 replies" in ptb_echo  # every update of the saturated and paced phases echoed
     compared = printed.split("measured in this run:\n", 1)[1]
     (row,) = [line for line in compared.splitlines() if line.startswith("aiogram: ")]
     cells = [cell.strip() for cell in row.split(" | ")]

@@ -6,11 +6,12 @@ found. The runner's multi-process plumbing (alternating POSTs) is checked on its
 from __future__ import annotations
 
 import asyncio
+import itertools
 from typing import Any
 
 from bench.fake_api import Event, FakeBotApi
 from bench.integrity import Findings, check_conversation, windows
-from bench.load import LoadGenerator, Step, Turn
+from bench.load import LoadGenerator, PhaseResult, Step, Turn, echo_conversation
 
 STEPS = (
     Step("start", "text", "/start", expect="Pilih bahasa"),
@@ -157,3 +158,54 @@ def test_the_generator_alternates_its_posts_over_the_processes() -> None:
 
     asyncio.run(play())
     assert seen == ["a", "b", "a", "b"]
+
+
+def test_paced_users_start_apart_and_only_the_window_when_all_play_is_measured() -> None:
+    """A pool that starts together stays in step (each user takes every n-th slot), so all of
+    them reach the same step within one round of slots: the paced phase starts its users
+    `stagger` apart and measures the turns posted while all of them play."""
+    players, stagger = 3, 0.02  # a conversation alone takes 22 slots: 220 ms at 100/s
+
+    async def play() -> PhaseResult:
+        from aiohttp import web
+
+        api = FakeBotApi()
+
+        async def echo(request: web.Request) -> web.Response:
+            message = (await request.json())["message"]
+            api.result("sendMessage", {"chat_id": message["chat"]["id"], "text": message["text"]})
+            return web.Response(text="ok")
+
+        app = web.Application()
+        app.router.add_post("/hook", echo)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", 0).start()
+        url = f"http://127.0.0.1:{runner.addresses[0][1]}/hook"
+        try:
+            async with LoadGenerator(api, url, "s") as generator:
+                return await generator.run(
+                    echo_conversation,
+                    0,
+                    2 * players + 1,
+                    players,
+                    user_base=500,
+                    rate=100.0,
+                    stagger=stagger,
+                )
+        finally:
+            await runner.cleanup()
+
+    phase = asyncio.run(play())
+    assert phase.completed == 2 * players + 1
+    first_posts = sorted(o.turns[0].started for o in phase.outcomes)[:players]
+    gaps = [later - earlier for earlier, later in itertools.pairwise(first_posts)]
+    assert min(gaps) >= stagger * 0.9, gaps  # one after another, not together
+    assert phase.window is not None
+    start, end = phase.window
+    assert first_posts[0] + (players - 1) * stagger * 0.9 <= start <= first_posts[-1] < end
+    measured = phase.measured_turns()
+    every = [t for o in phase.outcomes for t in o.turns]
+    assert 0 < len(measured) < len(every)
+    assert all(start <= t.started < end for t in measured)
+    assert sorted(phase.latencies()) == sorted(t.latency for t in measured)
