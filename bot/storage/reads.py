@@ -152,19 +152,28 @@ class Reads:
         self, user_id: int
     ) -> tuple[UserRecord, list[SponsorshipView], list[WorkerSponsorshipView]]:
         """What /status reads (the record, the sponsorships as sponsor and as worker): one
-        connection, three prebuilt statements."""
+        connection, up to three prebuilt statements."""
         with self._connect() as connection:
-            with Session(bind=connection) as session:
-                found = self.at_turn_within(session, user_id)
-                record = (
-                    found.record if found is not None else self.user_record_within(session, user_id)
-                )
+            found = self.at_turn_within(connection, user_id)
+            if found is not None:
+                record = found.record
+            else:  # no row yet: the empty record, as the ORM read builds it
+                with Session(bind=connection) as session:
+                    record = self.user_record_within(session, user_id)
             params = {"user_id": user_id}
-            return (
-                record,
-                _sponsorship_views(connection.execute(_sponsorships_statement(), params)),
-                _worker_views(connection.execute(_worker_statement(), params)),
+            # The record counts both lists' rows: a list it says is empty is not read (most
+            # users are a sponsor or a worker, not both: two round trips, not three).
+            sponsorships = (
+                _sponsorship_views(connection.execute(_sponsorships_statement(), params))
+                if record.sponsor is not None
+                else []
             )
+            as_worker = (
+                _worker_views(connection.execute(_worker_statement(), params))
+                if record.worker_sponsorships
+                else []
+            )
+            return record, sponsorships, as_worker
 
     def personal_data(self, user_id: int) -> PersonalData:
         """Everything stored about the user, identifiers masked (/data_saya)."""
