@@ -1,14 +1,14 @@
 """The bot process's heap after start-up: what is alive then stays alive, so the cyclic garbage
 collector stops walking it.
 
-Measured under the benchmark (issue 13): the start-up heap (aiogram's and pydantic's models,
-SQLAlchemy, the catalogs and region lists, Babel's locale data) is 160,000-330,000 tracked
-objects, and every full collection walked all of them: 94-271 ms with the GIL held, the whole
-bot stalled, several times a minute under load. Every turn in flight then took that long,
-hence p99s of hundreds of milliseconds where p50 was 10 ms. `gc.freeze()` moves the objects
-alive now into a permanent generation no collection visits; what the turns allocate is
-collected as before (a cycle made at start-up and dropped later is never freed: a few objects,
-once).
+Measured for issue 13: the start-up heap (aiogram's and pydantic's models, SQLAlchemy, the
+catalogs and region lists, Babel's locale data) is about 300,000 tracked objects, and a full
+collection walks all of them with the GIL held: 181 ms in one process after build_service, and
+five of 94-271 ms in the bot's log of one 20-second benchmark run, each stalling every turn in
+flight. Once the bot is warm they are rare, which is why they matter: a stall nobody expects.
+`gc.freeze()` moves the objects alive now into a permanent generation no collection visits;
+what the turns allocate is collected as before (a cycle made at start-up and dropped later is
+never freed: a few objects, once).
 """
 
 from __future__ import annotations

@@ -241,8 +241,8 @@ def test_the_echo_bots_of_both_frameworks_and_the_transport_ratios_at_tiny_size(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     tiny = ["--rounds", "1", "--users", "2", "--conversations", "2", "--warmup", "0"]
-    # A paced phase of five conversations: twice the pool of two users (they start one after the
-    # other) and the one of the second.
+    # A paced phase of five conversations: twice its pool of two users (they start one after the
+    # other), and one more for --paced-seconds at 8/s.
     paced = ["--paced", "8", "--paced-seconds", "1"]
     code = main(["--configs", "echo,sqlite,echo-ptb", *tiny, *paced, "--no-json"])
     captured = capsys.readouterr()

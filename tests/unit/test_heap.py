@@ -1,5 +1,5 @@
 """The start-up heap is frozen once the bot serves (bot.heap): the collector's full passes no
-longer walk it (they stalled every turn in flight for 94-271 ms under the benchmark)."""
+longer walk it (one took 94-271 ms under the benchmark, stalling every turn in flight)."""
 
 from __future__ import annotations
 
