@@ -311,8 +311,10 @@ class ConversationService:
     ) -> None:
         """After the sends: the session published (Redis sessions; the lock is held until then)
         and the answers sent forgotten, in the next turn's transaction of this process when
-        other updates are in flight (no transaction of its own under load), at once when none
-        is (OpenTurn.close; with Redis one round trip, the lock released in it)."""
+        other updates are in flight (no transaction of its own under load); when none is, at
+        once with SQL sessions, and with Redis sessions (whose marks say it already) unless a
+        turn comes within TurnJournal.flush_delay (OpenTurn.close; with Redis one round trip,
+        the lock released in it)."""
         try:
             async with asyncio.timeout(self.turn_timeout):
                 await opened.close(

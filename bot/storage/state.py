@@ -70,6 +70,13 @@ from bot.storage.ports import SessionStore, UserLocks
 
 logger = logging.getLogger(__name__)
 
+#: With Redis sessions, how long answers delivered while nothing else was in flight wait for the
+#: next turn's transaction to clear their rows before a transaction of their own does it. Their
+#: marks are in Redis already (another process or a restart reads them there), so the rows are
+#: housekeeping; under a steady trickle of updates (a paced 100/s keeps about one in flight) the
+#: next turn clears them in its own transaction, instead of one more transaction per update.
+FLUSH_DELAY_SECONDS = 1.0
+
 STORE_ERRORS: tuple[type[BaseException], ...] = (
     TimeoutError,  # the turn's time limit, a lock wait, TurnAbandoned, socket timeouts
     OSError,  # the network
@@ -310,6 +317,8 @@ class TurnJournal:
         self._marks: dict[int, bool] = {}
         self._flushing: dict[int, bool] = {}
         self._marks_lock = threading.Lock()
+        self.flush_delay = FLUSH_DELAY_SECONDS
+        self._flush_later: asyncio.Task[None] | None = None
 
     @property
     def sessions(self) -> SessionStore:
@@ -518,8 +527,9 @@ class TurnJournal:
     ) -> None:
         """Answers sent (or given up): {update_id: session_written}. Their rows are cleared in
         the next turn's transaction of this process, so a turn costs no transaction of its own
-        for it; `flush`: clear them now (nothing else is in flight). With Redis, the marks go
-        there too first, so another process taking the user's next update knows (prepare)."""
+        for it; `flush` (nothing else is in flight): clear them now, or with Redis sessions
+        `flush_delay` from now unless a turn does first. With Redis, the marks go there too
+        first, so another process taking the user's next update knows (prepare)."""
         if not delivered:
             return
         noted = sorted(update for update, written in delivered.items() if written)
@@ -541,12 +551,33 @@ class TurnJournal:
             await asyncio.to_thread(self._forget, unpublished, answer=True, session=False)
         with self._marks_lock:
             self._marks.update({update: True for update, written in delivered.items() if written})
-        if flush:
+        if not flush:
+            return
+        if isinstance(self._sessions, RedisSessionStore):
+            self._flush_soon()  # the marks are in Redis: the rows can wait for the next turn
+        else:
             await self.flush_delivered()
+
+    def _flush_soon(self) -> None:
+        """Clear the marked rows `flush_delay` from now, unless a turn's transaction took them
+        meanwhile (then the flush finds nothing and costs nothing)."""
+        if self._flush_later is None or self._flush_later.done():
+            self._flush_later = asyncio.create_task(self._flush_after_delay())
+
+    async def _flush_after_delay(self) -> None:
+        await asyncio.sleep(self.flush_delay)
+        try:
+            await self.flush_delivered()
+        except Exception:  # the marks are kept: the next turn or the next flush clears them
+            logger.warning("could not clear delivered answers' rows", exc_info=True)
 
     async def flush_delivered(self) -> None:
         """Clear the answers marked delivered in a transaction of their own (when idle, and
         before the process stops)."""
+        later = self._flush_later
+        if later is not None and later is not asyncio.current_task():
+            later.cancel()  # this flush does its work now
+        self._flush_later = None
         marks = self._take_marks()
         if not marks:
             return

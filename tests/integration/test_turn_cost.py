@@ -1,7 +1,8 @@
 """What an update costs the database, counted (never timed) over a real conversation: one write
 transaction for the turn (the user's record, the session, the commands, the journal's row and the
 answer together), the chat written only when it changed, the delivered answers cleared in the next
-turn's transaction when other updates are in flight (at once when none is), the delivery engine
+turn's transaction when other updates are in flight (when none is: at once with SQL sessions, with
+Redis sessions after a delay unless a turn comes first), the delivery engine
 woken only by a turn with commands, and a pool as large as the threads that use it.
 
 On SQLite, PostgreSQL, and PostgreSQL with Redis sessions."""
@@ -25,6 +26,7 @@ from bot.settings import Settings
 from bot.storage import db
 from bot.storage.db import create_db_engine, immediate
 from bot.storage.models import ProcessedUpdate
+from bot.storage.state import RedisSessionStore
 from bot.transport import Outgoing
 from tests.e2e.harness import NOW
 from tests.integration.turnkit import Chat, Recorder, settings
@@ -289,11 +291,51 @@ async def test_with_other_updates_in_flight_a_delivered_answer_is_cleared_by_the
     assert owed_answers(built) == 2  # the other's and this one's, both still in their rows
     held.release.set()
     await in_flight
-    # The last update in flight clears every answer delivered, in one transaction.
+    # The last update in flight clears every answer delivered, in one transaction: at once with
+    # SQL sessions; with Redis sessions (the marks are there) after flush_delay.
+    await settle_clearing(built)
     assert owed_answers(built) == 0
     with counts.during() as next_turn:
         await chat.say("198503152010011001")
+        await settle_clearing(built)
     assert next_turn["commit"] == 2 and owed_answers(built) == 0
+
+
+async def settle_clearing(built: Built) -> None:
+    """Wait for a clearing TurnJournal._flush_soon scheduled (Redis sessions), if any."""
+    later = built.service.journal._flush_later
+    if later is not None:
+        await later
+
+
+def redis_sessions(built: Built) -> bool:
+    return isinstance(built.service.journal.sessions, RedisSessionStore)
+
+
+async def test_with_redis_sessions_an_idle_turns_answer_is_cleared_by_the_next_turn_or_later(
+    built: Built,
+) -> None:
+    """Nothing else in flight: with SQL sessions the delivered answer's row is cleared at once
+    (a transaction of its own); with Redis sessions, whose marks say it already, it waits for
+    the next turn's transaction, and only a process left idle clears it after flush_delay."""
+    built.service.journal.flush_delay = 0.3
+    counts = Counts(built.engine)
+    chat = Chat(built.service, USER)
+    with counts.during() as first:
+        await chat.say("/start")
+    if not redis_sessions(built):
+        assert first["commit"] == 2 and owed_answers(built) == 0
+        return
+    assert first["commit"] == 1 and owed_answers(built) == 1  # the turn only: the row waits
+    with counts.during() as second:
+        await chat.press("🇮🇩 Bahasa Indonesia")
+    # The second turn's transaction cleared the first answer; its own waits in turn.
+    assert second["commit"] == 1 and owed_answers(built) == 1
+    await asyncio.sleep(0.1)
+    assert owed_answers(built) == 1  # not before flush_delay
+    with counts.during() as idle:
+        await settle_clearing(built)
+    assert idle["commit"] == 1 and owed_answers(built) == 0
 
 
 async def test_answers_delivered_but_not_cleared_are_not_sent_again_after_a_restart(
@@ -342,6 +384,9 @@ async def test_another_process_does_not_send_an_answer_this_one_delivered(
         elsewhere = Chat(two.service, USER, first_update=chat.next_update)
         shown = await elsewhere.say("198503152010011001")
         assert "Ketik NIP" not in shown and "NIP ini menunjukkan" in shown, shown
+        # Its own answer's row waits for flush_delay; the one the first process delivered was
+        # cleared in its turn (this flush clears only what this process delivered).
+        await two.service.journal.flush_delivered()
         assert owed_answers(two) == 0
     finally:
         await one.aclose()
@@ -500,6 +545,7 @@ async def test_a_turn_does_not_wait_for_the_transaction_clearing_its_last_answer
             assert chat.last_handled is Handled.ANSWERED, shown
             assert "NIP ini menunjukkan" in shown
         journal._cleared(taken)
+        await journal.flush_delivered()  # the last turn's own answer, waiting for flush_delay
         assert owed_answers(built) == 0
     finally:
         await built.aclose()
@@ -601,8 +647,13 @@ async def test_on_postgresql_one_statement_outside_a_turn_goes_without_begin_and
             autocommit["turn"].append(on)
 
     event.listen(built.engine, "before_cursor_execute", noted)
+    built.service.journal.flush_delay = 0.05
     chat = Chat(built.service, USER)
     await chat.say("/start")
     await chat.press("🇮🇩 Bahasa Indonesia")
+    await settle_clearing(built)
     assert autocommit["turn"] == [False, False]
-    assert autocommit["clear"] == [postgresql, postgresql]
+    if redis_sessions(built):  # the first cleared in the second turn, the last after the delay
+        assert autocommit["clear"] == [False, True]
+    else:
+        assert autocommit["clear"] == [postgresql, postgresql]
