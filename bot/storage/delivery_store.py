@@ -22,6 +22,7 @@ process died holding it" + 1), so a row is never mistaken for one whose process 
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import re
@@ -108,47 +109,11 @@ class DeliveryStore:
 
     def _claim_batch(self, limit: int, lease: timedelta) -> tuple[list[Delivery], int]:
         now = self._clock()
-        sending = select(col(Announcement.id)).where(col(Announcement.status) == "sending")
-        claimable = (
-            select(col(OutboxMessage.id))
-            .where(
-                col(OutboxMessage.sent_at).is_(None),
-                col(OutboxMessage.gave_up_at).is_(None),
-                col(OutboxMessage.not_before).is_(None) | (col(OutboxMessage.not_before) <= now),
-                col(OutboxMessage.claimed_until).is_(None)
-                | (col(OutboxMessage.claimed_until) < now),
-                # Paused, cancelled or unapproved announcements hold their rows back.
-                col(OutboxMessage.announcement_id).is_(None)
-                | col(OutboxMessage.announcement_id).in_(sending.scalar_subquery()),
-            )
-            .order_by(col(OutboxMessage.priority), col(OutboxMessage.id))
-            .limit(limit)
-            .with_for_update(skip_locked=True, of=OutboxMessage)  # PostgreSQL only
-        )
-        with Session(self._writer, expire_on_commit=False) as session, session.begin():
-            rows = session.execute(
-                select(
-                    col(OutboxMessage.id),
-                    col(OutboxMessage.kind),
-                    col(OutboxMessage.dedupe_key),
-                    col(OutboxMessage.recipient_user_id),
-                    col(OutboxMessage.message),
-                    col(OutboxMessage.announcement_id),
-                    col(OutboxMessage.attempts),
-                    col(OutboxMessage.claimed_until),
-                    col(TelegramUser.chat_id),
-                    col(TelegramUser.language),
-                    col(TelegramUser.unreachable_at),
-                    col(TelegramUser.announcements_off_at),
-                    col(TelegramUser.reminders_off_at),
-                )
-                .outerjoin(
-                    TelegramUser,
-                    col(TelegramUser.user_id) == col(OutboxMessage.recipient_user_id),
-                )
-                .where(col(OutboxMessage.id).in_(claimable.scalar_subquery()))
-                .order_by(col(OutboxMessage.priority), col(OutboxMessage.id))
-            ).all()
+        # Core on the transaction's Connection, the SELECT built once: the engine claims after
+        # every turn with commands, and most claims find nothing (building the statement and an
+        # ORM session cost more than running it).
+        with self._writer.begin() as connection:
+            rows = connection.execute(_claim_statement(limit), {"now": now}).all()
             if not rows:
                 return [], 0
             deliveries: list[Delivery] = []
@@ -171,7 +136,7 @@ class DeliveryStore:
                     if document is None:
                         outcome, detail = "failed", problem
                 if outcome is not None:
-                    session.execute(
+                    connection.execute(
                         update(OutboxMessage)
                         .where(col(OutboxMessage.id) == row.id)
                         .values(
@@ -197,11 +162,10 @@ class DeliveryStore:
                     )
                 )
             if deliveries:
-                session.execute(
+                connection.execute(
                     update(OutboxMessage)
                     .where(col(OutboxMessage.id).in_([d.id for d in deliveries]))
-                    .values(claimed_until=now + lease, claims=col(OutboxMessage.claims) + 1),
-                    execution_options={"synchronize_session": False},
+                    .values(claimed_until=now + lease, claims=col(OutboxMessage.claims) + 1)
                 )
         return deliveries, len(rows)
 
@@ -301,3 +265,50 @@ def _values(m: Mark, now: datetime) -> dict[str, Any] | None:
 def _scrub(error: str) -> str:
     """Delivery errors may quote chat ids or numbers: blank long digit runs, keep it short."""
     return re.sub(r"\d{6,}", "#", " ".join(error.split()))[:_LAST_ERROR_LENGTH]
+
+
+@functools.lru_cache(maxsize=8)
+def _claim_statement(limit: int) -> Any:
+    """The claim's SELECT, built once per batch size (`now` bound at each claim): up to
+    `limit` due rows, highest priority first, with their recipients; on PostgreSQL the rows
+    are locked, rows another process holds skipped."""
+    now = bindparam("now", type_=OutboxMessage.__table__.c.claimed_until.type)  # type: ignore[attr-defined]
+    sending = select(col(Announcement.id)).where(col(Announcement.status) == "sending")
+    claimable = (
+        select(col(OutboxMessage.id))
+        .where(
+            col(OutboxMessage.sent_at).is_(None),
+            col(OutboxMessage.gave_up_at).is_(None),
+            col(OutboxMessage.not_before).is_(None) | (col(OutboxMessage.not_before) <= now),
+            col(OutboxMessage.claimed_until).is_(None) | (col(OutboxMessage.claimed_until) < now),
+            # Paused, cancelled or unapproved announcements hold their rows back.
+            col(OutboxMessage.announcement_id).is_(None)
+            | col(OutboxMessage.announcement_id).in_(sending.scalar_subquery()),
+        )
+        .order_by(col(OutboxMessage.priority), col(OutboxMessage.id))
+        .limit(limit)
+        .with_for_update(skip_locked=True, of=OutboxMessage)  # PostgreSQL only
+    )
+    return (
+        select(
+            col(OutboxMessage.id),
+            col(OutboxMessage.kind),
+            col(OutboxMessage.dedupe_key),
+            col(OutboxMessage.recipient_user_id),
+            col(OutboxMessage.message),
+            col(OutboxMessage.announcement_id),
+            col(OutboxMessage.attempts),
+            col(OutboxMessage.claimed_until),
+            col(TelegramUser.chat_id),
+            col(TelegramUser.language),
+            col(TelegramUser.unreachable_at),
+            col(TelegramUser.announcements_off_at),
+            col(TelegramUser.reminders_off_at),
+        )
+        .outerjoin(
+            TelegramUser,
+            col(TelegramUser.user_id) == col(OutboxMessage.recipient_user_id),
+        )
+        .where(col(OutboxMessage.id).in_(claimable.scalar_subquery()))
+        .order_by(col(OutboxMessage.priority), col(OutboxMessage.id))
+    )

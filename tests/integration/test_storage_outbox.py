@@ -27,6 +27,7 @@ from sqlmodel import col
 
 from bot import notifications
 from bot.delivery.engine import DeliveryEngine
+from bot.storage import delivery_store
 from bot.storage.db import create_db_engine
 from bot.storage.delivery_store import Delivery, Mark, backoff
 from bot.storage.models import OutboxMessage
@@ -187,6 +188,30 @@ def test_claims_are_by_priority_then_oldest_first_and_limited(
     assert claim(second, limit=0) == []
     with pytest.raises(ValueError, match="lease"):
         first.delivery.claim(EVERYTHING, timedelta(0))
+
+
+def test_a_claim_builds_no_statement_once_its_batch_size_was_claimed(
+    repos: tuple[Repository, Repository],
+    engines: tuple[Engine, Engine],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The engine claims after every turn with commands and mostly finds nothing: its SELECT is
+    built once per batch size (building it cost more than running it)."""
+    first, _second = repos
+    add_users(engines[0], [1])
+    assert claim(first, limit=7) == []  # built here, if not already
+    built: list[str] = []
+    real = delivery_store.select
+
+    def counted(*args: object, **kwargs: object) -> object:
+        built.append("select")
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(delivery_store, "select", counted)
+    assert claim(first, limit=7) == []
+    notified = enqueue(engines[0], "notification", [1])
+    assert claim(first, limit=7) == notified  # the same statement finds what is due now
+    assert built == []
 
 
 def test_a_claimed_row_waits_for_its_lease_to_end(
