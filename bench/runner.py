@@ -136,6 +136,7 @@ class Measured:
             for step in steps
         }
         updates = self.phase.updates
+        measured, window = len(self.phase.measured_turns()), self.phase.measured_seconds
         return {
             "mode": self.phase.mode,
             "target_rate": self.phase.rate,
@@ -144,13 +145,9 @@ class Measured:
             "completed": self.phase.completed,
             "updates": updates,
             "redeliveries": self.phase.redeliveries,
-            "window_seconds": round(self.phase.measured_seconds, 3),
-            "window_updates": len(self.phase.measured_turns()),
-            "updates_per_s": round(
-                len(self.phase.measured_turns()) / self.phase.measured_seconds, 2
-            )
-            if self.phase.measured_seconds
-            else 0,
+            "window_seconds": round(window, 3),
+            "window_updates": measured,
+            "updates_per_s": round(measured / window, 2) if window else 0,
             "conversations_per_s": round(self.phase.completed / self.phase.seconds, 3)
             if self.phase.seconds
             else 0,
