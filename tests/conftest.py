@@ -11,6 +11,10 @@ from collections.abc import Iterator
 
 import pytest
 
+# aiogram as the bot imports it, whichever test imports it first: through the transport package,
+# its Telegram types built on first use (bot/telegram_aiogram/lazy_types.py).
+import bot.telegram_aiogram  # noqa: F401
+
 DEFAULT_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 DEFAULT_REDIS = "redis://127.0.0.1:6379/15"
 
