@@ -52,6 +52,7 @@ ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "123456:BENCH-token"
 CONFIGS = {
     "echo": "aiogram echo (handle_in_background)",
+    "echo-calls": "aiogram echo making this bot's Bot API calls",
     "sqlite": "this bot, SQLite",
     "postgres": "this bot, PostgreSQL + Redis",
     "echo-ptb": "python-telegram-bot echo (process_update)",
@@ -62,6 +63,7 @@ CONFIGS = {
 #: The framework (the bot's TRANSPORT) of each configuration.
 FRAMEWORKS = {
     "echo": "aiogram",
+    "echo-calls": "aiogram",
     "sqlite": "aiogram",
     "postgres": "aiogram",
     "echo-ptb": "ptb",
@@ -78,7 +80,13 @@ SINGLE_OF = {"postgres2": "postgres"}
 SETTLE_SECONDS = 1.0
 #: The bare echo bot of each framework: the bot's figures are read against it.
 ECHO_OF = {"aiogram": "echo", "ptb": "echo-ptb"}
-ECHO_MODULES = {"echo": "bench.echo_aiogram", "echo-ptb": "bench.echo_ptb"}
+ECHO_MODULES = {
+    "echo": "bench.echo_aiogram",
+    "echo-calls": "bench.echo_aiogram",
+    "echo-ptb": "bench.echo_ptb",
+}
+#: Echo configurations' own flags: `echo-calls` makes the bot's calls at each step.
+ECHO_FLAGS = {"echo-calls": ["--like-bot"]}
 POSTGRES_CONFIGS = frozenset({"postgres", "postgres-ptb", "postgres2"})
 
 
@@ -363,6 +371,7 @@ def _command(key: str, api_url: str, listen: str, secret: str, profile: Path | N
             f"--secret={secret}",
             "--token",
             TOKEN,
+            *ECHO_FLAGS.get(key, []),
         ]
     return [*python, *([] if profile else ["-m"]), "bot", "webhook"]
 
@@ -446,6 +455,7 @@ async def run_config(key: str, options: Options, round_no: int) -> dict[str, Any
                 result["start_seconds"] = round(time.monotonic() - started, 2)
                 result["processes"] = len(processes)
                 result.update(await _drive(key, api, processes, options, make, storage, webhooks))
+                result["bot_api_calls"] = bot_api_calls(api.calls, result["updates_total"])
                 rss = [peak_rss_mb(each.pid) or 0.0 for each in processes]
                 result["peak_rss_mb"] = round(sum(rss), 1)
                 if len(rss) > 1:
@@ -473,6 +483,20 @@ async def run_config(key: str, options: Options, round_no: int) -> dict[str, Any
     if profile is not None and profile.exists():
         result["profile"] = {"file": str(profile), "top": hotspots(profile)}
     return result
+
+
+#: Calls a bot makes once, at start, not per update.
+START_CALLS = frozenset({"getMe", "setWebhook", "deleteWebhook", "getWebhookInfo", "setMyCommands"})
+
+
+def bot_api_calls(calls: dict[str, int], updates: int) -> dict[str, Any]:
+    """The Bot API calls of the run (start-up's left out) by method, and per update."""
+    per_update = {m: n for m, n in sorted(calls.items()) if m not in START_CALLS}
+    total = sum(per_update.values())
+    return {
+        "per_update": round(total / updates, 3) if updates else None,
+        "by_method": per_update,
+    }
 
 
 async def _drive(

@@ -258,6 +258,23 @@ def test_the_echo_bots_of_both_frameworks_and_the_transport_ratios_at_tiny_size(
 
 
 @pytest.mark.slow
+def test_the_echo_making_the_bots_calls_makes_exactly_them(tmp_path: Path) -> None:
+    """`echo-calls` is the floor of the bot's Bot API calls on aiogram only while it makes the
+    calls the bot makes: the same methods, as many of each, for as many updates. A change to
+    what the bot sends at a step must be copied into bench.echo_aiogram.BOT_CALLS."""
+    results = tmp_path / "results.json"
+    tiny = ["--rounds", "1", "--users", "2", "--conversations", "2", "--warmup", "0"]
+    code = main(["--configs", "echo-calls,sqlite", *tiny, "--paced", "", "--json", str(results)])
+    assert code == 0
+    runs = {run["config"]: run for run in json.loads(results.read_text())["runs"]}
+    calls, bot = runs["echo-calls"]["bot_api_calls"], runs["sqlite"]["bot_api_calls"]
+    assert runs["echo-calls"]["updates_total"] == runs["sqlite"]["updates_total"] == 44
+    assert calls["by_method"] == bot["by_method"]
+    assert calls["by_method"]["answerCallbackQuery"] == 2 * 14
+    assert calls["per_update"] == bot["per_update"] == round(118 / 44, 3)
+
+
+@pytest.mark.slow
 @pytest.mark.timeout(600)  # two bot processes start one after the other: slow on a loaded CI box
 def test_two_bot_processes_share_one_store_and_lose_nothing(
     postgres_url: str, redis_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
