@@ -59,6 +59,7 @@ CONFIGS = {
     "sqlite-ptb": "this bot on python-telegram-bot, SQLite",
     "postgres-ptb": "this bot on python-telegram-bot, PostgreSQL + Redis",
     "postgres2": "this bot, 2 processes, PostgreSQL + Redis",
+    "postgres-port": "this bot, WEBHOOK_PROCESSES=2 on one address, PostgreSQL + Redis",
 }
 #: The framework (the bot's TRANSPORT) of each configuration.
 FRAMEWORKS = {
@@ -70,12 +71,16 @@ FRAMEWORKS = {
     "sqlite-ptb": "ptb",
     "postgres-ptb": "ptb",
     "postgres2": "aiogram",
+    "postgres-port": "aiogram",
 }
 #: Bot processes behind the one webhook address (the generator's POSTs take them in turn);
 #: they share the configuration's database, Redis and DATA_KEY.
 PROCESSES = {"postgres2": 2}
 #: Each multi-process configuration is read against this one-process one from the same run.
-SINGLE_OF = {"postgres2": "postgres"}
+SINGLE_OF = {"postgres2": "postgres", "postgres-port": "postgres"}
+#: Configurations run as one `peduli webhook` with WEBHOOK_PROCESSES (bot.processes): its
+#: processes share one address, the kernel gives each connection to one of them.
+WEBHOOK_PROCESSES = {"postgres-port": 2}
 #: How long the fake Bot API is watched after the last reply for a late, second one.
 SETTLE_SECONDS = 1.0
 #: The bare echo bot of each framework: the bot's figures are read against it.
@@ -87,7 +92,7 @@ ECHO_MODULES = {
 }
 #: Echo configurations' own flags: `echo-calls` makes the bot's calls at each step.
 ECHO_FLAGS = {"echo-calls": ["--like-bot"]}
-POSTGRES_CONFIGS = frozenset({"postgres", "postgres-ptb", "postgres2"})
+POSTGRES_CONFIGS = frozenset({"postgres", "postgres-ptb", "postgres2", "postgres-port"})
 
 
 def is_echo(key: str) -> bool:
@@ -403,7 +408,22 @@ def _environment(
     if storage.redis_url:
         env["REDIS_URL"] = storage.redis_url
         env["REDIS_PREFIX"] = storage.redis_prefix or "bench:"
+    if key in WEBHOOK_PROCESSES:
+        env["WEBHOOK_PROCESSES"] = str(WEBHOOK_PROCESSES[key])
     return env
+
+
+def process_tree(pid: int) -> list[int]:
+    """The process and its descendants (a `peduli webhook` with WEBHOOK_PROCESSES starts its
+    servers as children), from /proc/<pid>/task/<pid>/children."""
+    found = [pid]
+    for each in found:
+        try:
+            listed = Path(f"/proc/{each}/task/{each}/children").read_text()
+        except OSError:
+            continue
+        found += [int(child) for child in listed.split()]
+    return found
 
 
 async def _measure(
@@ -455,10 +475,11 @@ async def run_config(key: str, options: Options, round_no: int) -> dict[str, Any
                     await each.ready(api)
                     webhooks.append(f"http://{api.webhook_url.removeprefix('http://')}")
                 result["start_seconds"] = round(time.monotonic() - started, 2)
-                result["processes"] = len(processes)
+                result["processes"] = WEBHOOK_PROCESSES.get(key, len(processes))
                 result.update(await _drive(key, api, processes, options, make, storage, webhooks))
                 result["bot_api_calls"] = bot_api_calls(api.calls, result["updates_total"])
-                rss = [peak_rss_mb(each.pid) or 0.0 for each in processes]
+                tree = [pid for each in processes for pid in process_tree(each.pid)]
+                rss = [peak_rss_mb(pid) or 0.0 for pid in tree]
                 result["peak_rss_mb"] = round(sum(rss), 1)
                 if len(rss) > 1:
                     result["peak_rss_mb_each"] = rss
@@ -510,7 +531,8 @@ async def _drive(
     storage: Storage,
     webhooks: list[str],
 ) -> dict[str, Any]:
-    pids = [each.pid for each in processes]
+    # Every process of the bot: a WEBHOOK_PROCESSES parent's servers are its children.
+    pids = [pid for each in processes for pid in process_tree(each.pid)]
     base = 7_000_000_000 + secrets.randbelow(1_000_000) * 1000
     index = 0
     outcomes = []

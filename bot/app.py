@@ -27,6 +27,7 @@ from bot.heap import settle_after_start
 from bot.hosting import WEBHOOK_PATH, HandledHook, Runtime, webhook_application
 from bot.notifications import notices_for
 from bot.playground import PlaygroundInspector
+from bot.processes import notify_ready, several_processes_problem, supervise
 from bot.security.crypto import DataKeyError
 from bot.service import ConversationService
 from bot.settings import TRANSPORT_NAMES, Settings, TransportName
@@ -59,10 +60,13 @@ class Built:
         self.engine.dispose()
 
 
-def configure_logging(level: str) -> None:
+def configure_logging(level: str, *, several_processes: bool = False) -> None:
+    """Logging to stderr; with WEBHOOK_PROCESSES > 1 each line names its process (they share
+    the parent's stderr)."""
+    process = "[%(process)d] " if several_processes else ""
     logging.basicConfig(
         level=level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        format=f"%(asctime)s %(levelname)s {process}%(name)s: %(message)s",
         stream=sys.stderr,
     )
     # aiohttp and aiogram log request details at INFO; keep them quieter than ours.
@@ -398,12 +402,17 @@ async def serve_webhook(
     insecure_no_secret: bool = False,
     on_handled: HandledHook | None = None,
     built: Built | None = None,
+    migrate: bool = True,
+    reuse_port: bool = False,
+    register: bool = True,
 ) -> WebhookServer:
     """Listen on WEBHOOK_LISTEN and register WEBHOOK_URL (+ the webhook path) with Telegram,
     on the framework settings.transport names.
 
     Refuses (ValueError) without a valid WEBHOOK_SECRET unless `insecure_no_secret`. `built`:
-    a service built already (build_service), which the server then owns and closes."""
+    a service built already (build_service), which the server then owns and closes.
+    One of several processes on the address (bot.processes): `reuse_port` (SO_REUSEPORT),
+    `migrate` False (the parent migrated), and `register` False but in the last to start."""
     from aiohttp import web
 
     assert settings.bot_token and settings.webhook_url
@@ -418,7 +427,7 @@ async def serve_webhook(
             settings.webhook_listen,
         )
     if built is None:
-        built = await asyncio.to_thread(build_service, settings, clock=clock)
+        built = await asyncio.to_thread(build_service, settings, clock=clock, migrate=migrate)
     runtime = create_runtime(
         built.service,
         settings.bot_token,
@@ -430,32 +439,50 @@ async def serve_webhook(
     host, _, port = settings.webhook_listen.rpartition(":")
     runner = web.AppRunner(app)
     await runner.setup()
-    await web.TCPSite(runner, host or "0.0.0.0", int(port)).start()
+    await web.TCPSite(runner, host or "0.0.0.0", int(port), reuse_port=reuse_port or None).start()
     url = settings.webhook_url.rstrip("/")
     if not url.endswith(WEBHOOK_PATH):
         url += WEBHOOK_PATH
-    await runtime.register_webhook(url, secret)
+    if register:
+        await runtime.register_webhook(url, secret)
+    else:  # another process registers it; this one still learns its username (deep links)
+        await runtime.prepare()
     background = BackgroundWork(built.service, runtime.transport).start()
     logger.info("webhook server listening on %s (%s)", settings.webhook_listen, settings.transport)
     return WebhookServer(runner, built, runtime, background)
 
 
-async def _webhook(settings: Settings, insecure_no_secret: bool) -> None:
-    server = await serve_webhook(settings, insecure_no_secret=insecure_no_secret)
+async def _webhook(settings: Settings, insecure_no_secret: bool, serve_as: int | None) -> None:
+    several = serve_as is not None
+    server = await serve_webhook(
+        settings,
+        insecure_no_secret=insecure_no_secret,
+        migrate=not several,
+        reuse_port=several,
+        register=serve_as in (None, 0),
+    )
     stopped = asyncio.Event()
     loop = asyncio.get_running_loop()
     for number in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(number, stopped.set)
     settle_after_start()
+    notify_ready()
     try:
         await stopped.wait()
     finally:
         await server.stop()
 
 
-def run_webhook(*, insecure_no_secret: bool = False, transport: TransportName | None = None) -> int:
+def run_webhook(
+    *,
+    insecure_no_secret: bool = False,
+    transport: TransportName | None = None,
+    serve_as: int | None = None,
+) -> int:
+    """`peduli webhook`: one server, or WEBHOOK_PROCESSES of them on one address (the parent
+    migrates, then supervises; each child runs this with `serve_as`, its index)."""
     settings = _with_transport(Settings(), transport)
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, several_processes=settings.webhook_processes > 1)
     token = _require_token(settings)
     if token is None:
         return 2
@@ -468,8 +495,17 @@ def run_webhook(*, insecure_no_secret: bool = False, transport: TransportName | 
     if problem is not None:
         print(problem, file=sys.stderr)
         return 2
+    if serve_as is None and settings.webhook_processes > 1:
+        several = several_processes_problem(settings)
+        if several is not None:
+            print(several, file=sys.stderr)
+            return 2
+        upgrade_database(settings.database_url)  # once, before the processes start
+        options = ["--insecure-no-secret"] if insecure_no_secret else []
+        options += ["--transport", settings.transport]
+        return supervise(settings.webhook_processes, options)
     try:
-        asyncio.run(_webhook(settings, insecure_no_secret))
+        asyncio.run(_webhook(settings, insecure_no_secret, serve_as))
     except DataKeyError as error:
         return _key_refused(error)
     return 0

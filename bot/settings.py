@@ -66,6 +66,13 @@ class Settings(BaseSettings):
     webhook_url: str | None = Field(default=None, description="Public HTTPS URL of the webhook.")
     webhook_secret: str | None = Field(default=None, description="Secret token Telegram echoes.")
     webhook_listen: str = Field(default="0.0.0.0:8080", description="host:port to listen on.")
+    webhook_processes: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description="Webhook server processes on WEBHOOK_LISTEN (SO_REUSEPORT), one per core; "
+        "more than 1 needs PostgreSQL and REDIS_URL (bot.processes).",
+    )
     playground_database_url: str = Field(
         default="sqlite:///var/playground.sqlite3",
         description="The database of `peduli playground`, kept apart from real data.",

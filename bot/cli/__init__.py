@@ -73,6 +73,8 @@ def _parser() -> argparse.ArgumentParser:
         help="run without WEBHOOK_SECRET (local tests only: anyone can then send updates)",
     )
     _transport_option(webhook)
+    # One of WEBHOOK_PROCESSES processes, started by `peduli webhook` itself (bot.processes).
+    webhook.add_argument("--serve-as", type=int, default=None, help=argparse.SUPPRESS)
     db = commands.add_parser("db", help="database maintenance")
     db_commands = db.add_subparsers(dest="db_command", required=True)
     _playground_option(db_commands.add_parser("upgrade", help="apply the Alembic migrations"))
@@ -446,7 +448,11 @@ def _dispatch(
     if args.command == "webhook":
         from bot.app import run_webhook
 
-        return run_webhook(insecure_no_secret=args.insecure_no_secret, transport=args.transport)
+        return run_webhook(
+            insecure_no_secret=args.insecure_no_secret,
+            transport=args.transport,
+            serve_as=args.serve_as,
+        )
     return 2
 
 
