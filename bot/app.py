@@ -10,7 +10,6 @@ import asyncio
 import contextlib
 import functools
 import logging
-import re
 import signal
 import sys
 from collections.abc import Callable
@@ -27,10 +26,17 @@ from bot.heap import settle_after_start
 from bot.hosting import WEBHOOK_PATH, HandledHook, Runtime, webhook_application
 from bot.notifications import notices_for
 from bot.playground import PlaygroundInspector
-from bot.processes import notify_ready, several_processes_problem, supervise
+from bot.processes import notify_ready
 from bot.security.crypto import DataKeyError
 from bot.service import ConversationService
-from bot.settings import TRANSPORT_NAMES, Settings, TransportName
+from bot.settings import (
+    TOKEN_MISSING,
+    TRANSPORT_NAMES,
+    Settings,
+    TransportName,
+    webhook_problem,
+    webhook_secret_problem,
+)
 from bot.storage.db import create_db_engine, upgrade_database
 from bot.storage.inspection import rows_of_user
 from bot.storage.keys import verified_sealer
@@ -158,13 +164,7 @@ def _key_refused(error: DataKeyError, hint: str = "") -> int:
 def _require_token(settings: Settings) -> str | None:
     if settings.bot_token:
         return settings.bot_token
-    print(
-        "BOT_TOKEN is not set.\n"
-        "Create a bot with @BotFather in Telegram, then put its token in a file named .env:\n"
-        "    BOT_TOKEN=123456789:AA...\n"
-        "and run this command again. See README.md, 'Connecting a real bot'.",
-        file=sys.stderr,
-    )
+    print(TOKEN_MISSING, file=sys.stderr)
     return None
 
 
@@ -369,32 +369,6 @@ class WebhookServer:
         await self.built.aclose()
 
 
-#: Telegram's rule for setWebhook's secret_token.
-WEBHOOK_SECRET_FORM = re.compile(r"[A-Za-z0-9_-]{1,256}")
-
-
-def webhook_secret_problem(secret: str | None, *, insecure_no_secret: bool = False) -> str | None:
-    """Why the webhook must not start with this secret, or None. Never quotes the secret."""
-    if not secret:
-        if insecure_no_secret:
-            return None
-        return (
-            "WEBHOOK_SECRET is not set. Without it anyone who finds the webhook address can send\n"
-            "updates as any user, admins included. Put a random secret in .env, for example the\n"
-            "output of:  python -c 'import secrets; print(secrets.token_urlsafe(32))'\n"
-            "    WEBHOOK_SECRET=...\n"
-            "and run this command again.\n"
-            "(For a local test only, without any protection: peduli webhook --insecure-no-secret)"
-        )
-    if not WEBHOOK_SECRET_FORM.fullmatch(secret):
-        return (
-            f"WEBHOOK_SECRET is not valid ({len(secret)} characters): Telegram accepts 1 to 256\n"
-            "characters of A-Z, a-z, 0-9, _ and - only. Make a new one, for example with:\n"
-            "    python -c 'import secrets; print(secrets.token_urlsafe(32))'"
-        )
-    return None
-
-
 async def serve_webhook(
     settings: Settings,
     *,
@@ -479,31 +453,14 @@ def run_webhook(
     transport: TransportName | None = None,
     serve_as: int | None = None,
 ) -> int:
-    """`peduli webhook`: one server, or WEBHOOK_PROCESSES of them on one address (the parent
-    migrates, then supervises; each child runs this with `serve_as`, its index)."""
+    """`peduli webhook`: one server; with `serve_as`, one of WEBHOOK_PROCESSES servers on one
+    address (bot.processes starts them, after the checks and the migration)."""
     settings = _with_transport(Settings(), transport)
     configure_logging(settings.log_level, several_processes=settings.webhook_processes > 1)
-    token = _require_token(settings)
-    if token is None:
-        return 2
-    if not settings.webhook_url:
-        print(
-            "WEBHOOK_URL is not set: the public HTTPS address Telegram posts to.", file=sys.stderr
-        )
-        return 2
-    problem = webhook_secret_problem(settings.webhook_secret, insecure_no_secret=insecure_no_secret)
+    problem = webhook_problem(settings, insecure_no_secret=insecure_no_secret)
     if problem is not None:
         print(problem, file=sys.stderr)
         return 2
-    if serve_as is None and settings.webhook_processes > 1:
-        several = several_processes_problem(settings)
-        if several is not None:
-            print(several, file=sys.stderr)
-            return 2
-        upgrade_database(settings.database_url)  # once, before the processes start
-        options = ["--insecure-no-secret"] if insecure_no_secret else []
-        options += ["--transport", settings.transport]
-        return supervise(settings.webhook_processes, options)
     try:
         asyncio.run(_webhook(settings, insecure_no_secret, serve_as))
     except DataKeyError as error:

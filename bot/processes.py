@@ -25,7 +25,7 @@ import time
 from collections.abc import Sequence
 from types import FrameType
 
-from bot.settings import Settings
+from bot.settings import Settings, TransportName, webhook_problem
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +52,32 @@ def several_processes_problem(settings: Settings) -> str | None:
             "across them.\nSet WEBHOOK_PROCESSES=1, or REDIS_URL."
         )
     return None
+
+
+def run_several(*, insecure_no_secret: bool, transport: TransportName | None) -> int | None:
+    """`peduli webhook` with WEBHOOK_PROCESSES > 1: the checks, the migration (a `peduli db
+    upgrade` of its own), then the servers (`supervise`); None when WEBHOOK_PROCESSES is 1.
+    This parent imports no framework, database driver or ORM: it only starts and stops."""
+    settings = Settings()
+    if transport is not None:
+        settings = settings.model_copy(update={"transport": transport})
+    if settings.webhook_processes <= 1:
+        return None
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s [%(process)d] %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    problem = webhook_problem(settings, insecure_no_secret=insecure_no_secret)
+    problem = problem or several_processes_problem(settings)
+    if problem is not None:
+        print(problem, file=sys.stderr)
+        return 2
+    migrated = subprocess.run([sys.executable, "-m", "bot", "db", "upgrade"], check=False)
+    if migrated.returncode != 0:
+        return migrated.returncode
+    options = ["--insecure-no-secret"] if insecure_no_secret else []
+    return supervise(settings.webhook_processes, [*options, "--transport", settings.transport])
 
 
 def child_command(index: int, arguments: Sequence[str]) -> list[str]:
@@ -108,9 +134,10 @@ def supervise(count: int, arguments: Sequence[str]) -> int:
             )
         code = 0
         if not _wait_ready(read_fd, count - 1, children):
-            code = next((child.returncode for child in children if child.returncode), 1)
-            logger.error("a webhook process did not start; stopping the others")
-            stop(signal.SIGTERM, None)
+            if not stopping:  # not stopped by a signal: one failed (its status) or was too slow
+                code = next((child.returncode for child in children if child.returncode), 1)
+                logger.error("a webhook process did not start; stopping the others")
+                stop(signal.SIGTERM, None)
         elif not stopping:
             children.append(subprocess.Popen(child_command(0, arguments)))
             logger.info("%d webhook processes on one address", count)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Literal
 
@@ -131,3 +132,45 @@ class Settings(BaseSettings):
     @property
     def admin_id_set(self) -> frozenset[int]:
         return frozenset(int(part) for part in self.admin_ids.replace(" ", "").split(",") if part)
+
+
+TOKEN_MISSING = (
+    "BOT_TOKEN is not set.\n"
+    "Create a bot with @BotFather in Telegram, then put its token in a file named .env:\n"
+    "    BOT_TOKEN=123456789:AA...\n"
+    "and run this command again. See README.md, 'Connecting a real bot'."
+)
+
+#: Telegram's rule for setWebhook's secret_token.
+WEBHOOK_SECRET_FORM = re.compile(r"[A-Za-z0-9_-]{1,256}")
+
+
+def webhook_secret_problem(secret: str | None, *, insecure_no_secret: bool = False) -> str | None:
+    """Why the webhook must not start with this secret, or None. Never quotes the secret."""
+    if not secret:
+        if insecure_no_secret:
+            return None
+        return (
+            "WEBHOOK_SECRET is not set. Without it anyone who finds the webhook address can send\n"
+            "updates as any user, admins included. Put a random secret in .env, for example the\n"
+            "output of:  python -c 'import secrets; print(secrets.token_urlsafe(32))'\n"
+            "    WEBHOOK_SECRET=...\n"
+            "and run this command again.\n"
+            "(For a local test only, without any protection: peduli webhook --insecure-no-secret)"
+        )
+    if not WEBHOOK_SECRET_FORM.fullmatch(secret):
+        return (
+            f"WEBHOOK_SECRET is not valid ({len(secret)} characters): Telegram accepts 1 to 256\n"
+            "characters of A-Z, a-z, 0-9, _ and - only. Make a new one, for example with:\n"
+            "    python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+        )
+    return None
+
+
+def webhook_problem(settings: Settings, *, insecure_no_secret: bool = False) -> str | None:
+    """Why `peduli webhook` must not start with these settings (what to do), or None."""
+    if not settings.bot_token:
+        return TOKEN_MISSING
+    if not settings.webhook_url:
+        return "WEBHOOK_URL is not set: the public HTTPS address Telegram posts to."
+    return webhook_secret_problem(settings.webhook_secret, insecure_no_secret=insecure_no_secret)

@@ -446,6 +446,14 @@ def _dispatch(
 
         return run_playground(args.port, args.transport)
     if args.command == "webhook":
+        if args.serve_as is None:  # WEBHOOK_PROCESSES > 1: a light parent starts the servers
+            from bot.processes import run_several
+
+            several = run_several(
+                insecure_no_secret=args.insecure_no_secret, transport=args.transport
+            )
+            if several is not None:
+                return several
         from bot.app import run_webhook
 
         return run_webhook(

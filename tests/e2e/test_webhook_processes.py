@@ -10,6 +10,7 @@ import asyncio
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -56,10 +57,15 @@ def test_several_processes_are_refused_without_postgresql_and_redis(tmp_path: Pa
     one = settings_for("http://x", sqlite_url(tmp_path), tmp_path)
     assert several_processes_problem(one) is None
 
-    # The command says it and starts nothing.
+    # The command says it and starts nothing. Its parent process (bot.processes.run_several)
+    # only starts and stops the servers: it loads no framework, ORM or database driver.
     env = webhook_environment(environment_for_subprocess(on_sqlite), free_port())
+    code = (
+        "import sys; from bot.cli import main; status = main(['webhook']); "
+        "print([m for m in sys.modules if m.split('.')[0] in HEAVY]); sys.exit(status)"
+    ).replace("HEAVY", repr(("aiogram", "telegram", "sqlalchemy", "sqlmodel", "psycopg")))
     done = subprocess.run(
-        [sys.executable, "-m", "bot", "webhook"],
+        [sys.executable, "-c", code],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -67,8 +73,9 @@ def test_several_processes_are_refused_without_postgresql_and_redis(tmp_path: Pa
         timeout=120,
         check=False,
     )
-    assert done.returncode == 2
+    assert done.returncode == 2, done.stderr
     assert "WEBHOOK_PROCESSES=2 needs PostgreSQL" in done.stderr
+    assert done.stdout.strip() == "[]"
 
 
 @pytest.mark.slow
@@ -108,3 +115,24 @@ async def test_two_processes_on_one_address_share_the_updates(
     assert len(served) == 2 and str(parent.pid) not in served, served
     assert printed.count("webhook registered") == 1
     assert "2 webhook processes on one address" in printed
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+async def test_a_process_that_cannot_start_stops_the_start_with_its_status(
+    emulator: BotApiEmulator, postgres_url: str, redis_url: str, tmp_path: Path
+) -> None:
+    port = free_port()
+    settings = settings_for(emulator.base_url, postgres_url, tmp_path, redis_url=redis_url)
+    env = webhook_environment(environment_for_subprocess(settings), port)
+    log = tmp_path / "bot.log"
+    # The address is taken by a socket without SO_REUSEPORT: no process can listen there.
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", port))
+        taken.listen()
+        parent = start_bot_process(env, log, "webhook")
+        code = await asyncio.to_thread(parent.wait, STARTUP)
+    printed = log.read_text()
+    assert code not in (0, None), printed
+    assert "a webhook process did not start; stopping the others" in printed
+    assert not emulator.webhook_url  # nobody registered the webhook

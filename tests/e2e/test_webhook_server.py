@@ -85,7 +85,9 @@ def webhook_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[bool]:
     monkeypatch.setenv("WEBHOOK_URL", "https://bot.example.org")
     started: list[bool] = []
 
-    async def record_start(settings: Settings, insecure_no_secret: bool) -> None:
+    async def record_start(
+        settings: Settings, insecure_no_secret: bool, serve_as: int | None
+    ) -> None:
         started.append(insecure_no_secret)
 
     monkeypatch.setattr(bot.app, "_webhook", record_start)
