@@ -28,6 +28,24 @@ _REAL_REBUILD: Any = BaseModel.__dict__["model_rebuild"]
 """pydantic's own BaseModel.model_rebuild (a classmethod object)."""
 
 
+def _real_rebuild(
+    cls: type[BaseModel],
+    force: bool,
+    raise_errors: bool,
+    depth: int,
+    namespace: Mapping[str, Any] | None,
+) -> bool | None:
+    """pydantic's model_rebuild of `cls`, with these arguments."""
+    result: bool | None = _REAL_REBUILD.__func__(
+        cls,
+        force=force,
+        raise_errors=raise_errors,
+        _parent_namespace_depth=depth,
+        _types_namespace=namespace,
+    )
+    return result
+
+
 def _aiogram_namespace_rebuild(namespace: Mapping[str, Any]) -> Any:
     """A model_rebuild for aiogram's base classes: pydantic's, in the namespace of all Telegram
     types when the caller gives none (pydantic's automatic rebuild on first use gives none)."""
@@ -40,14 +58,8 @@ def _aiogram_namespace_rebuild(namespace: Mapping[str, Any]) -> Any:
         _parent_namespace_depth: int = 2,
         _types_namespace: Mapping[str, Any] | None = None,
     ) -> bool | None:
-        result: bool | None = _REAL_REBUILD.__func__(
-            cls,
-            force=force,
-            raise_errors=raise_errors,
-            _parent_namespace_depth=_parent_namespace_depth,
-            _types_namespace=namespace if _types_namespace is None else _types_namespace,
-        )
-        return result
+        given = namespace if _types_namespace is None else _types_namespace
+        return _real_rebuild(cls, force, raise_errors, _parent_namespace_depth, given)
 
     return classmethod(model_rebuild)
 
@@ -73,14 +85,7 @@ def import_aiogram() -> bool:
             if not namespaces:
                 namespaces.append(_types_namespace)
             return None
-        result: bool | None = _REAL_REBUILD.__func__(
-            cls,
-            force=force,
-            raise_errors=raise_errors,
-            _parent_namespace_depth=_parent_namespace_depth,
-            _types_namespace=_types_namespace,
-        )
-        return result
+        return _real_rebuild(cls, force, raise_errors, _parent_namespace_depth, _types_namespace)
 
     BaseModel.model_rebuild = classmethod(record)  # type: ignore[method-assign,assignment]
     try:

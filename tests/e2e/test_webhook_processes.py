@@ -42,6 +42,16 @@ def webhook_environment(settings_env: dict[str, str], port: int) -> dict[str, st
     }
 
 
+def stores_environment(
+    emulator: BotApiEmulator, postgres_url: str, redis_url: str, tmp_path: Path, port: int
+) -> dict[str, str]:
+    """Two processes on `port`, on the test's PostgreSQL schema and a Redis prefix of its own."""
+    settings = settings_for(emulator.base_url, postgres_url, tmp_path, redis_url=redis_url)
+    env = webhook_environment(environment_for_subprocess(settings), port)
+    env["REDIS_PREFIX"] = f"t{uuid.uuid4().hex[:8]}:"
+    return env
+
+
 def test_several_processes_are_refused_without_postgresql_and_redis(tmp_path: Path) -> None:
     base = {"webhook_processes": 2}
     on_sqlite = settings_for("http://x", sqlite_url(tmp_path), tmp_path, **base)
@@ -84,9 +94,8 @@ async def test_two_processes_on_one_address_share_the_updates(
     emulator: BotApiEmulator, postgres_url: str, redis_url: str, tmp_path: Path
 ) -> None:
     port = free_port()
-    settings = settings_for(emulator.base_url, postgres_url, tmp_path, redis_url=redis_url)
-    env = webhook_environment(environment_for_subprocess(settings), port)
-    env.update(LOG_LEVEL="DEBUG", REDIS_PREFIX=f"t{uuid.uuid4().hex[:8]}:")
+    env = stores_environment(emulator, postgres_url, redis_url, tmp_path, port)
+    env.update(LOG_LEVEL="DEBUG")
     log = tmp_path / "bot.log"
     parent = start_bot_process(env, log, "webhook")
     try:
@@ -123,8 +132,7 @@ async def test_a_process_that_cannot_start_stops_the_start_with_its_status(
     emulator: BotApiEmulator, postgres_url: str, redis_url: str, tmp_path: Path
 ) -> None:
     port = free_port()
-    settings = settings_for(emulator.base_url, postgres_url, tmp_path, redis_url=redis_url)
-    env = webhook_environment(environment_for_subprocess(settings), port)
+    env = stores_environment(emulator, postgres_url, redis_url, tmp_path, port)
     log = tmp_path / "bot.log"
     # The address is taken by a socket without SO_REUSEPORT: no process can listen there.
     with socket.socket() as taken:

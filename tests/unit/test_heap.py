@@ -68,7 +68,7 @@ def test_the_webhook_process_freezes_its_heap_once_it_serves(
     monkeypatch.setattr(bot.app, "settle_after_start", settle)
     settings = Settings(_env_file=None)  # type: ignore[call-arg]
     # Without the settling (and so without its stop) the server would wait for ever.
-    asyncio.run(asyncio.wait_for(bot.app._webhook(settings, False), 10))
+    asyncio.run(asyncio.wait_for(bot.app._webhook(settings, False, None), 10))
     assert events == ["serving", "settled", "stopped"]
 
 
