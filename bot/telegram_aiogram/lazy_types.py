@@ -12,7 +12,9 @@ later build of an aiogram type (pydantic rebuilds a type the first time it valid
 serializes one) resolve names in the namespace the loop would have used. Types import each other
 only for type checking, so without it a lazy build cannot resolve `Chat` in `Message`.
 The types are the same classes with the same validation; only the moment each one is built
-moves. The first Message of the process costs its build (a few ms), once.
+moves. The first Message of the process costs its build (a few ms), once. A build runs on the
+thread that first uses the type, and pydantic's rebuild is not thread-safe: the bot uses aiogram
+on its event loop only (the worker threads draw files and run SQL, never aiogram types).
 """
 
 from __future__ import annotations
