@@ -26,7 +26,7 @@ from bot.heap import settle_after_start
 from bot.hosting import WEBHOOK_PATH, HandledHook, Runtime, webhook_application
 from bot.notifications import notices_for
 from bot.playground import PlaygroundInspector
-from bot.processes import notify_ready
+from bot.processes import log_format, notify_ready
 from bot.security.crypto import DataKeyError
 from bot.service import ConversationService
 from bot.settings import (
@@ -67,12 +67,10 @@ class Built:
 
 
 def configure_logging(level: str, *, several_processes: bool = False) -> None:
-    """Logging to stderr; with WEBHOOK_PROCESSES > 1 each line names its process (they share
-    the parent's stderr)."""
-    process = "[%(process)d] " if several_processes else ""
+    """Logging to stderr; with WEBHOOK_PROCESSES > 1 each line names its process."""
     logging.basicConfig(
         level=level.upper(),
-        format=f"%(asctime)s %(levelname)s {process}%(name)s: %(message)s",
+        format=log_format(several_processes),
         stream=sys.stderr,
     )
     # aiohttp and aiogram log request details at INFO; keep them quieter than ours.

@@ -35,6 +35,13 @@ START_SECONDS = 120.0
 READY_FD = "PEDULI_READY_FD"
 
 
+def log_format(several_processes: bool) -> str:
+    """The bot's log line; with several processes (they share the parent's stderr) each line
+    names its process."""
+    process = "[%(process)d] " if several_processes else ""
+    return f"%(asctime)s %(levelname)s {process}%(name)s: %(message)s"
+
+
 def several_processes_problem(settings: Settings) -> str | None:
     """Why WEBHOOK_PROCESSES > 1 cannot run with these settings, or None."""
     if settings.webhook_processes <= 1:
@@ -65,7 +72,7 @@ def run_several(*, insecure_no_secret: bool, transport: TransportName | None) ->
         return None
     logging.basicConfig(
         level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)s [%(process)d] %(name)s: %(message)s",
+        format=log_format(several_processes=True),
         stream=sys.stderr,
     )
     problem = webhook_problem(settings, insecure_no_secret=insecure_no_secret)
